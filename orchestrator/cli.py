@@ -1,0 +1,105 @@
+"""Command line: ``run``, ``validate``, ``simulate`` and ``demo``.
+
+Exit codes: 0 success, 1 a check failed (invalid flow, unexpected demo outcome), 2 bad usage
+or configuration.
+"""
+import argparse
+import signal
+import sys
+
+import gevent
+import gevent.event
+
+from orchestrator import __version__
+
+
+def _cmd_run(args):
+    from orchestrator.config import ConfigError, load_config
+    from orchestrator.engine import FlowError
+    from orchestrator.logs import setup_logging
+    from orchestrator.service import Service, serve_forever
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print("configuration error:\n%s" % exc, file=sys.stderr)
+        return 2
+    setup_logging(config["logging"]["level"], config["logging"]["format"])
+    try:
+        service = Service(config)
+    except FlowError as exc:
+        print("flow errors:\n%s" % exc, file=sys.stderr)
+        return 2
+    stop = gevent.event.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(signum, stop.set)
+    serve_forever(service, stop)
+    return 0
+
+
+def _cmd_validate(args):
+    from orchestrator.engine import validate_paths
+
+    code, lines = validate_paths(args.files)
+    for line in lines:
+        print(line)
+    return code
+
+
+def _cmd_simulate(args):
+    from orchestrator.simulate import simulate
+
+    variables = {}
+    for item in args.var or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            print("--var takes NAME=VALUE, got %r" % item, file=sys.stderr)
+            return 2
+        variables[name] = value
+    return simulate(args.flow, args.caller, destination=args.destination, variables=variables,
+                    timeout=args.timeout, verbose=args.verbose)
+
+
+def _cmd_demo(args):
+    from orchestrator.demo import run_demo
+
+    return run_demo(verbose=args.verbose)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="orchestrator", description="Pay-by-phone IVR flows in YAML on FreeSWITCH.")
+    parser.add_argument("--version", action="version", version=__version__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="serve calls from FreeSWITCH")
+    run.add_argument("--config", required=True, help="service config file (YAML)")
+    run.set_defaults(func=_cmd_run)
+
+    validate = commands.add_parser("validate", help="check flow files; file:line:column errors")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.set_defaults(func=_cmd_validate)
+
+    simulate = commands.add_parser("simulate", help="dry-run one flow against the simulator")
+    simulate.add_argument("flow", help="flow file (YAML)")
+    simulate.add_argument("--caller", required=True, help="caller script (YAML)")
+    simulate.add_argument("--destination", default="1000")
+    simulate.add_argument("--var", action="append", metavar="NAME=VALUE",
+                          help="channel variable for the simulated call (repeatable)")
+    simulate.add_argument("--timeout", type=float, default=120.0)
+    simulate.add_argument("--verbose", action="store_true", help="also print the service's log")
+    simulate.set_defaults(func=_cmd_simulate)
+
+    demo = commands.add_parser("demo", help="scripted calls through the shipped flows")
+    demo.add_argument("--verbose", action="store_true", help="also print the service's log")
+    demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

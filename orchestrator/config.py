@@ -1,0 +1,189 @@
+"""Service configuration: one YAML file, secrets from the environment, checked before start-up.
+
+Secrets (node passwords) should not sit in a file under version control, so any string may be
+written ``${env:NAME}`` (or ``${env:NAME:-default}``) and is read from the environment. Any
+scalar can also be overridden by ``ORCHESTRATOR__<key>__<key>=value`` (list items by index), for
+containers where mounting a file is awkward. A bad config stops start-up with a message that
+names the key.
+"""
+import os
+import re
+from dataclasses import dataclass
+
+import jsonschema
+import yaml
+
+ENV_REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+OVERRIDE_PREFIX = "ORCHESTRATOR__"
+
+_number = {"type": "number", "exclusiveMinimum": 0}
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "listen": {
+            "type": "object", "additionalProperties": False,
+            "properties": {"host": {"type": "string"},
+                           "port": {"type": "integer", "minimum": 0, "maximum": 65535}},
+        },
+        "max_calls": {"type": "integer", "minimum": 1},
+        "linger_seconds": {"type": "integer", "minimum": 0},
+        "timeouts": {
+            "type": "object", "additionalProperties": False,
+            "properties": {k: _number for k in (
+                "reply", "app", "answer", "node_connect", "keepalive", "shutdown_grace",
+                "max_step_runs")},
+        },
+        "flows": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "directory": {"type": "string"},
+                "default": {"type": ["string", "null"]},
+                "by_destination": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+        },
+        "tts": {
+            "type": "object", "additionalProperties": False,
+            "properties": {"engine": {"type": "string"}, "voice": {"type": "string"}},
+        },
+        "nodes": {
+            "type": "array",
+            "items": {
+                "type": "object", "additionalProperties": False,
+                "required": ["name", "host", "password"],
+                "properties": {
+                    "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
+                    "host": {"type": "string"},
+                    "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                    "password": {"type": "string", "minLength": 1},
+                },
+            },
+        },
+        "logging": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "level": {"enum": ["DEBUG", "INFO", "WARNING", "ERROR", "debug", "info",
+                                   "warning", "error"]},
+                "format": {"enum": ["logfmt", "json"]},
+            },
+        },
+    },
+}
+
+DEFAULTS = {
+    "listen": {"host": "127.0.0.1", "port": 8084},
+    "max_calls": 100,
+    "linger_seconds": 10,
+    "timeouts": {"reply": 5.0, "app": 300.0, "answer": 10.0, "node_connect": 5.0,
+                 "keepalive": 15.0, "shutdown_grace": 30.0, "max_step_runs": 500},
+    "flows": {"directory": "flows", "default": None, "by_destination": {}},
+    "tts": {"engine": "flite", "voice": "kal"},
+    "nodes": [],
+    "logging": {"level": "INFO", "format": "logfmt"},
+}
+
+
+class ConfigError(Exception):
+    """Names the file and the key that is wrong."""
+
+
+@dataclass
+class Config:
+    data: dict
+    source: str
+    base_dir: str
+
+    def __getitem__(self, key):
+        return self.data[key]
+
+    @property
+    def flows_directory(self):
+        return os.path.join(self.base_dir, self.data["flows"]["directory"])
+
+
+def _key_path(path):
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def _resolve_env(value, path, environ):
+    if isinstance(value, dict):
+        return {k: _resolve_env(v, path + [k], environ) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_env(v, path + [i], environ) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match):
+        name, default = match.group(1), match.group(2)
+        if name in environ:
+            return environ[name]
+        if default is not None:
+            return default
+        raise ConfigError("%s: environment variable %s is not set" % (_key_path(path), name))
+
+    return ENV_REFERENCE.sub(substitute, value)
+
+
+def _apply_overrides(data, environ):
+    for name, raw in sorted(environ.items()):
+        if not name.startswith(OVERRIDE_PREFIX):
+            continue
+        keys = [k.lower() for k in name[len(OVERRIDE_PREFIX):].split("__")]
+        target = data
+        for key in keys[:-1]:
+            if isinstance(target, list) and key.isdigit() and int(key) < len(target):
+                target = target[int(key)]
+            elif isinstance(target, dict):
+                target = target.setdefault(key, {})
+            else:
+                raise ConfigError("%s: no such key to override" % name)
+        value = yaml.safe_load(raw) if raw.strip() else raw
+        if isinstance(target, list):
+            raise ConfigError("%s: cannot replace a whole list item" % name)
+        target[keys[-1]] = value
+
+
+def _merge_defaults(data):
+    merged = {}
+    for key, default in DEFAULTS.items():
+        value = data.get(key, default)
+        if isinstance(default, dict) and isinstance(value, dict):
+            value = {**default, **value}
+        merged[key] = value
+    for key, value in data.items():
+        merged.setdefault(key, value)
+    return merged
+
+
+def load_config(path=None, environ=None):
+    """Read, resolve and check the config; ``path=None`` gives the defaults."""
+    environ = os.environ if environ is None else environ
+    source = path or "(defaults)"
+    raw = {}
+    if path:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                raw = yaml.safe_load(handle) or {}
+        except OSError as exc:
+            raise ConfigError("%s: cannot read: %s" % (path, exc.strerror))
+        except yaml.YAMLError as exc:
+            raise ConfigError("%s: not valid YAML: %s" % (path, exc))
+        if not isinstance(raw, dict):
+            raise ConfigError("%s: the top level must be a mapping" % path)
+    try:
+        data = _resolve_env(raw, [], environ)
+        _apply_overrides(data, environ)
+    except ConfigError as exc:
+        raise ConfigError("%s: %s" % (source, exc))
+    validator = jsonschema.Draft7Validator(SCHEMA)
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = ["%s: %s: %s" % (source, _key_path(e.absolute_path), e.message) for e in errors]
+        raise ConfigError("\n".join(lines))
+    data = _merge_defaults(data)
+    names = [node["name"] for node in data["nodes"]]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError("%s: nodes: duplicate node name %s" % (source, ", ".join(duplicates)))
+    base_dir = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
+    return Config(data=data, source=source, base_dir=base_dir)

@@ -1,0 +1,330 @@
+"""``Channel``: the one way a flow step talks to a call.
+
+Every application runs with ``sendmsg`` carrying an ``event-uuid`` of our own, and its
+completion is recognised by ``Application-UUID`` alone: two prompts of the same application,
+or a completion left over from an application we gave up on, can never be mistaken for the one
+awaited. Every wait has a deadline. Everything the switch tells the call (completions, digits,
+hangup) arrives through one inbox, read only by the call's own greenlet, so a step never races
+with the event greenlet.
+
+Digits from DTMF events are for menus and account numbers. Card data never comes through here:
+card entry runs with ``sensitive_dtmf`` so the switch emits no DTMF event at all.
+"""
+import logging
+import time
+import uuid as uuidlib
+from collections import deque
+from dataclasses import dataclass, field
+
+import gevent
+import gevent.queue
+
+from orchestrator.esl.errors import (  # noqa: F401  re-exported for steps
+    CallGone,
+    CommandFailed,
+    CommandTimeout,
+    ConnectionLost,
+    EslError,
+)
+from orchestrator.esl.protocol import CONNECTION_LOST
+
+log = logging.getLogger(__name__)
+
+SAY_TYPES = {
+    "number": ("NUMBER", None),
+    "currency": ("CURRENCY", None),
+    "digits": ("NUMBER", "iterated"),
+}
+ANSWERED_DISPOSITIONS = ("SUCCESS", "ANSWER")
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One thing to play while digits are awaited: a file, a text to speak or a value to say."""
+
+    kind: str
+    value: str
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DigitResult:
+    """What a caller keyed. ``status``: ok, timeout (nothing keyed), incomplete, cancelled."""
+
+    status: str
+    digits: str = ""
+    terminator: str = ""
+
+
+@dataclass(frozen=True)
+class BridgeResult:
+    answered: bool
+    cause: str
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    app_timeout: float = 300.0
+    answer_timeout: float = 10.0
+    break_timeout: float = 5.0
+    hangup_timeout: float = 5.0
+    tts_engine: str = "flite"
+    tts_voice: str = "kal"
+
+
+@dataclass
+class _Signal:
+    kind: str
+    app_uuid: str = ""
+    headers: dict = None
+    digit: str = ""
+
+
+def _one_line(value, what):
+    text = str(value)
+    if "\n" in text or "\r" in text:
+        raise ValueError("%s must be a single line" % what)
+    return text
+
+
+class Channel:
+    def __init__(self, connection, connect_headers, settings=None):
+        self._conn = connection
+        self.settings = settings or ChannelSettings()
+        self.uuid = connect_headers.get("Unique-ID", "")
+        self.destination_number = connect_headers.get("Caller-Destination-Number", "")
+        self.caller_id_number = connect_headers.get("Caller-Caller-ID-Number", "")
+        self.variables = self._variables_from(connect_headers)
+        self.hangup_cause = None
+        self._inbox = gevent.queue.Queue()
+        self._digits = deque()
+        self._gone = False
+        connection.add_listener(self._on_message)
+
+    # -- what the switch tells us (event greenlet: only enqueue, never block) --------------
+    @staticmethod
+    def _variables_from(headers):
+        return {k[len("variable_"):]: v for k, v in headers.items() if k.startswith("variable_")}
+
+    def _on_message(self, message):
+        ctype = message.content_type
+        if ctype in ("text/disconnect-notice", CONNECTION_LOST):
+            self._inbox.put(_Signal("gone", headers={"cause": "DISCONNECTED"}))
+            return
+        headers = message.headers
+        if headers.get("Unique-ID") not in (None, self.uuid):
+            return
+        name = message.event_name
+        if name.startswith("CHANNEL_"):
+            self.variables.update(self._variables_from(headers))
+        if name == "CHANNEL_EXECUTE_COMPLETE":
+            self._inbox.put(_Signal("complete", headers.get("Application-UUID", ""), headers))
+        elif name == "DTMF":
+            self._inbox.put(_Signal("dtmf", digit=headers.get("DTMF-Digit", "")))
+        elif name in ("CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"):
+            self._inbox.put(_Signal("gone", headers={"cause": headers.get("Hangup-Cause", "")}))
+
+    # -- the inbox (call greenlet) ----------------------------------------------------------
+    @property
+    def gone(self):
+        return self._gone
+
+    def _next_signal(self, deadline):
+        if self._gone:
+            raise CallGone(self.hangup_cause or "GONE")
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            signal = self._inbox.get(timeout=remaining)
+        except gevent.queue.Empty:
+            return None
+        if signal.kind == "gone":
+            self._gone = True
+            self.hangup_cause = self.hangup_cause or signal.headers.get("cause") or "GONE"
+            raise CallGone(self.hangup_cause)
+        if signal.kind == "dtmf":
+            self._digits.append(signal.digit)
+        return signal
+
+    def _await_completion(self, app_uuid, deadline, on_digit=None):
+        """Wait for one application's completion; digits meanwhile are kept for later reads."""
+        while True:
+            signal = self._next_signal(deadline)
+            if signal is None:
+                return None
+            if signal.kind == "complete" and signal.app_uuid == app_uuid:
+                return signal.headers
+            if signal.kind == "dtmf" and on_digit is not None:
+                on_digit()
+
+    # -- running applications ---------------------------------------------------------------
+    def start(self, app, arg=""):
+        """Queue an application on the call; return the uuid its completion will carry."""
+        if self._gone:
+            raise CallGone(self.hangup_cause or "GONE")
+        app_uuid = str(uuidlib.uuid4())
+        lines = ["sendmsg", "call-command: execute", "execute-app-name: %s" % _one_line(app, "app")]
+        if arg != "":
+            lines.append("execute-app-arg: %s" % _one_line(arg, "application argument"))
+        lines.append("event-uuid: %s" % app_uuid)
+        try:
+            self._conn.command("\n".join(lines))
+        except CommandFailed:
+            self._poll()  # a lingering socket refuses commands after a hangup not yet read
+            raise
+        return app_uuid
+
+    def _poll(self):
+        """Take in whatever the switch has already said, without waiting."""
+        while self._next_signal(time.monotonic()) is not None:
+            pass
+
+    def execute(self, app, arg="", timeout=None):
+        """Run an application to completion and return the completion's headers."""
+        app_uuid = self.start(app, arg)
+        limit = self.settings.app_timeout if timeout is None else timeout
+        headers = self._await_completion(app_uuid, time.monotonic() + limit)
+        if headers is None:
+            self.break_current()
+            raise CommandTimeout("%s did not complete within %.1fs" % (app, limit))
+        return headers
+
+    def break_current(self):
+        """Stop whatever application is running now (a prompt being barged in on)."""
+        if self._gone:
+            return
+        try:
+            self._conn.send("api uuid_break %s" % self.uuid, timeout=self.settings.break_timeout)
+        except CallGone:
+            pass
+
+    def api(self, command, timeout=None):
+        return self._conn.command("api %s" % _one_line(command, "api command"), timeout).body
+
+    # -- the operations steps use ----------------------------------------------------------
+    def answer(self, timeout=None):
+        self.execute("answer", timeout=timeout or self.settings.answer_timeout)
+
+    def playback(self, path, timeout=None):
+        return self.execute("playback", path, timeout).get("Application-Response", "")
+
+    def speak(self, text, engine=None, voice=None, timeout=None):
+        arg = self._speak_arg(text, engine, voice)
+        return self.execute("speak", arg, timeout).get("Application-Response", "")
+
+    def say(self, value, kind="number", language="en", method="pronounced", gender="FEMININE",
+            timeout=None):
+        return self.execute("say", self._say_arg(value, kind, language, method, gender),
+                            timeout).get("Application-Response", "")
+
+    def set_variable(self, name, value):
+        self.execute("set", "%s=%s" % (_one_line(name, "variable name"), _one_line(value, "value")))
+        self.variables[name] = str(value)
+
+    def unset_variable(self, name):
+        self.execute("unset", _one_line(name, "variable name"))
+        self.variables.pop(name, None)
+
+    def transfer(self, extension, dialplan="XML", context="default"):
+        """Send the call elsewhere in the dialplan; the switch then ends our socket session."""
+        arg = " ".join(_one_line(x, "transfer target") for x in (extension, dialplan, context))
+        try:
+            self.execute("transfer", arg, timeout=self.settings.answer_timeout)
+        except CallGone:
+            pass
+
+    def bridge(self, dial_string, timeout=60.0):
+        headers = self.execute("bridge", dial_string, timeout=timeout)
+        disposition = (headers.get("variable_originate_disposition")
+                       or headers.get("variable_bridge_hangup_cause") or "")
+        return BridgeResult(disposition in ANSWERED_DISPOSITIONS, disposition or "UNKNOWN")
+
+    def hangup(self, cause="NORMAL_CLEARING"):
+        if self._gone:
+            return
+        self._conn.command("sendmsg\ncall-command: hangup\nhangup-cause: %s"
+                           % _one_line(cause, "hangup cause"))
+        deadline = time.monotonic() + self.settings.hangup_timeout
+        try:
+            while self._next_signal(deadline) is not None:
+                pass
+        except CallGone:
+            return
+
+    # -- digits ----------------------------------------------------------------------------
+    def collect_digits(self, prompts=(), min_digits=1, max_digits=1, terminators="#",
+                       first_digit_timeout=5.0, inter_digit_timeout=3.0, cancel_key="*",
+                       barge_in=True):
+        """Play prompts, then read digits from DTMF events until a rule says stop."""
+        self._digits.clear()
+        self._play_prompts(prompts, barge_in)
+        keyed = ""
+        while True:
+            limit = first_digit_timeout if not keyed else inter_digit_timeout
+            digit = self._next_digit(time.monotonic() + limit)
+            if digit is None:
+                if not keyed:
+                    return DigitResult("timeout")
+                status = "ok" if len(keyed) >= min_digits else "incomplete"
+                return DigitResult(status, keyed)
+            if cancel_key and digit == cancel_key:
+                return DigitResult("cancelled")
+            if digit in terminators:
+                status = "ok" if len(keyed) >= min_digits else "incomplete"
+                return DigitResult(status, keyed, digit)
+            keyed += digit
+            if len(keyed) >= max_digits:
+                return DigitResult("ok", keyed)
+
+    def _next_digit(self, deadline):
+        while not self._digits:
+            if self._next_signal(deadline) is None:
+                return None
+        return self._digits.popleft()
+
+    def _play_prompts(self, prompts, barge_in):
+        for prompt in prompts:
+            app, arg = self._prompt_command(prompt)
+            app_uuid = self.start(app, arg)
+            broken = []
+
+            def barge():
+                if barge_in and not broken:
+                    broken.append(True)
+                    self.break_current()
+
+            if self._digits:
+                barge()
+            headers = self._await_completion(
+                app_uuid, time.monotonic() + self.settings.app_timeout, on_digit=barge)
+            if headers is None:
+                self.break_current()
+                raise CommandTimeout("prompt %s did not complete" % app)
+            if broken:
+                return
+
+    def _prompt_command(self, prompt):
+        options = prompt.options or {}
+        if prompt.kind == "file":
+            return "playback", prompt.value
+        if prompt.kind == "speak":
+            return "speak", self._speak_arg(prompt.value, options.get("engine"), options.get("voice"))
+        if prompt.kind == "say":
+            return "say", self._say_arg(prompt.value, options.get("kind", "number"),
+                                        options.get("language", "en"),
+                                        options.get("method", "pronounced"),
+                                        options.get("gender", "FEMININE"))
+        raise ValueError("unknown prompt kind %r" % prompt.kind)
+
+    def _speak_arg(self, text, engine, voice):
+        text = " ".join(str(text).split())
+        return "%s|%s|%s" % (engine or self.settings.tts_engine, voice or self.settings.tts_voice, text)
+
+    @staticmethod
+    def _say_arg(value, kind, language, method, gender):
+        if kind not in SAY_TYPES:
+            raise ValueError("say kind must be one of %s" % ", ".join(SAY_TYPES))
+        say_type, forced_method = SAY_TYPES[kind]
+        text = _one_line(value, "say value")
+        if not text or any(c.isspace() for c in text):
+            raise ValueError("say value must be one word")
+        return "%s %s %s %s %s" % (language, say_type, forced_method or method, gender, text)

@@ -1,0 +1,208 @@
+"""Inbound ESL: one authenticated connection per FreeSWITCH node, kept up for api/bgapi.
+
+The outbound socket runs calls; the inbound connections are how the service reaches a node
+outside a call (find a channel, transfer it, mask a recording). A node that goes away is
+reconnected with capped exponential backoff and full jitter, so a restarted switch is not
+hammered by every instance at the same instant. A node's state is a plain attribute that the
+readiness probe and the metrics read.
+"""
+import logging
+import random
+import time
+
+import gevent
+import gevent.event
+from gevent import socket
+
+from orchestrator.esl.errors import CommandFailed, CommandTimeout, EslError, NotConnected
+from orchestrator.esl.protocol import EslConnection
+
+log = logging.getLogger(__name__)
+
+MAX_UNCLAIMED_JOBS = 1000
+
+
+def backoff_delays(base=0.5, cap=30.0, rng=random.random):
+    """Delays before reconnect attempts: full jitter over a capped exponential."""
+    attempt = 0
+    while True:
+        yield rng() * min(cap, base * (2 ** attempt))
+        attempt += 1
+
+
+class NodeConnection:
+    """Keeps one inbound connection to one node alive; ``api``/``bgapi`` go through it."""
+
+    def __init__(self, name, host, port, password, *, connect_timeout=5.0, reply_timeout=5.0,
+                 keepalive=15.0, backoff_base=0.5, backoff_cap=30.0, metrics=None):
+        self.name = name
+        self.address = (host, port)
+        self._password = password
+        self.connect_timeout = connect_timeout
+        self.reply_timeout = reply_timeout
+        self.keepalive = keepalive
+        self._backoff = (backoff_base, backoff_cap)
+        self._metrics = metrics
+        self._conn = None
+        self._runner = None
+        self._stopping = False
+        self._jobs = {}
+        self.connected = False
+        self.last_error = None
+        self.changed = gevent.event.Event()
+
+    def __repr__(self):
+        return "<NodeConnection %s %s>" % (self.name, "up" if self.connected else "down")
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self):
+        self._stopping = False
+        self._runner = gevent.spawn(self._keep_connected)
+
+    def stop(self):
+        self._stopping = True
+        if self._runner is not None:
+            self._runner.kill(block=True, timeout=5)
+        self._drop()
+
+    def wait_connected(self, timeout):
+        deadline = time.monotonic() + timeout
+        while not self.connected:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self.changed.clear()
+            self.changed.wait(remaining)
+        return True
+
+    def _keep_connected(self):
+        delays = None
+        while not self._stopping:
+            try:
+                self._connect_once()
+            except (OSError, EslError, gevent.Timeout) as exc:
+                self.last_error = "%s: %s" % (type(exc).__name__, exc)
+                log.warning("node %s: connect failed (%s)", self.name, self.last_error)
+            else:
+                delays = None
+                self._watch()
+                log.warning("node %s: connection lost", self.name)
+            self._drop()
+            if self._stopping:
+                return
+            delays = delays or backoff_delays(*self._backoff)
+            gevent.sleep(next(delays))
+            if self._metrics:
+                self._metrics.esl_reconnects.labels(self.name).inc()
+
+    def _connect_once(self):
+        sock = socket.create_connection(self.address, timeout=self.connect_timeout)
+        sock.settimeout(None)
+        conn = EslConnection(sock, reply_timeout=self.reply_timeout, name="node %s" % self.name)
+        self._conn = conn
+        conn.add_listener(self._on_message)
+        conn.start()
+        if not conn._auth_request_event.wait(timeout=self.connect_timeout):
+            raise CommandTimeout("no auth/request within %.1fs" % self.connect_timeout)
+        if conn.lost.is_set():
+            raise NotConnected("node closed the connection before auth")
+        reply = conn.send("auth %s" % self._password)
+        if reply.reply_text.strip() != "+OK accepted":
+            raise CommandFailed("authentication refused (check the node's password)")
+        conn.command("event plain BACKGROUND_JOB")
+        self._set_state(True)
+        log.info("node %s: connected to %s:%s", self.name, *self.address)
+
+    def _watch(self):
+        """Sit until the connection drops; a keepalive api call catches a half-open socket."""
+        conn = self._conn
+        while not conn.lost.wait(timeout=self.keepalive):
+            try:
+                conn.command("api status")
+            except EslError:
+                return
+
+    def _drop(self):
+        self._set_state(False)
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close(say_exit=not conn.lost.is_set())
+        jobs, self._jobs = self._jobs, {}
+        for waiter in jobs.values():
+            waiter.set_exception(NotConnected("node %s disconnected" % self.name))
+
+    def _set_state(self, up):
+        if self.connected != up:
+            self.connected = up
+            self.changed.set()
+        if self._metrics:
+            self._metrics.esl_up.labels(self.name).set(1 if up else 0)
+
+    def _on_message(self, message):
+        if message.event_name == "BACKGROUND_JOB":
+            # The result may be dispatched before bgapi() registers its waiter: whoever comes
+            # first creates the slot. Results nobody claims (the waiter timed out) are capped.
+            if len(self._jobs) > MAX_UNCLAIMED_JOBS:
+                self._jobs.clear()
+            job_uuid = message.headers.get("Job-UUID", "")
+            self._jobs.setdefault(job_uuid, gevent.event.AsyncResult()).set(message.body)
+
+    # -- commands --------------------------------------------------------------------------
+    def _live(self):
+        conn = self._conn
+        if not self.connected or conn is None:
+            raise NotConnected("node %s is not connected" % self.name)
+        return conn
+
+    def api(self, command, timeout=None):
+        """Run an api command and return its output text."""
+        started = time.monotonic()
+        reply = self._live().send("api %s" % command, timeout=timeout)
+        self._observe("api", started)
+        return reply.body
+
+    def bgapi(self, command, timeout=30.0):
+        """Run a command in the background and wait (bounded) for its BACKGROUND_JOB result."""
+        started = time.monotonic()
+        conn = self._live()
+        reply = conn.command("bgapi %s" % command)
+        job_uuid = reply.headers.get("Job-UUID") or reply.reply_text.rpartition(" ")[2].strip()
+        waiter = self._jobs.setdefault(job_uuid, gevent.event.AsyncResult())
+        try:
+            result = waiter.get(timeout=timeout)
+        except gevent.Timeout:
+            raise CommandTimeout("bgapi job on node %s gave no result within %.1fs"
+                                 % (self.name, timeout))
+        finally:
+            self._jobs.pop(job_uuid, None)
+        self._observe("bgapi", started)
+        return result
+
+    def _observe(self, kind, started):
+        if self._metrics:
+            self._metrics.esl_command_seconds.labels(self.name, kind).observe(
+                time.monotonic() - started)
+
+
+class InboundPool:
+    """Every configured node, by name."""
+
+    def __init__(self, nodes):
+        self.nodes = {node.name: node for node in nodes}
+
+    def start(self):
+        for node in self.nodes.values():
+            node.start()
+
+    def stop(self):
+        for node in self.nodes.values():
+            node.stop()
+
+    def status(self):
+        return {name: node.connected for name, node in self.nodes.items()}
+
+    def any_connected(self):
+        return any(node.connected for node in self.nodes.values())
+
+    def node(self, name):
+        return self.nodes[name]

@@ -1,0 +1,106 @@
+"""The server FreeSWITCH's ``socket <addr> async full`` connects to, once per call.
+
+Each call gets its own greenlet, at most ``max_calls`` at once. A call beyond that is closed
+at once, before ``connect``: the ``socket`` application then returns and the dialplan's
+fallback (an agent, a queue) takes the caller, which beats making them wait for a slot.
+Setting up is prompt (FreeSWITCH drops a socket that says nothing for 25 seconds) and bounded.
+"""
+import logging
+
+import gevent
+from gevent.server import StreamServer
+
+from orchestrator.esl.channel import Channel, ChannelSettings
+from orchestrator.esl.errors import CallGone, EslError
+from orchestrator.esl.protocol import EslConnection
+
+log = logging.getLogger(__name__)
+
+
+class OutboundServer:
+    def __init__(self, handler, *, host="127.0.0.1", port=0, max_calls=100, linger_seconds=10,
+                 reply_timeout=5.0, channel_settings=None, metrics=None):
+        """``handler(channel)`` runs a call's flow; when it returns, the socket is closed."""
+        self._handler = handler
+        self._bind = (host, port)
+        self.max_calls = max_calls
+        self.linger_seconds = linger_seconds
+        self.reply_timeout = reply_timeout
+        self.channel_settings = channel_settings or ChannelSettings()
+        self._metrics = metrics
+        self._server = None
+        self._calls = set()
+        self._draining = False
+
+    @property
+    def address(self):
+        return self._server.address if self._server else None
+
+    @property
+    def listening(self):
+        return self._server is not None and self._server.started and not self._draining
+
+    @property
+    def active_calls(self):
+        return len(self._calls)
+
+    def start(self):
+        self._server = StreamServer(self._bind, self._accept)
+        self._server.start()
+        log.info("outbound ESL server listening on %s:%s (max_calls=%d)",
+                 self.address[0], self.address[1], self.max_calls)
+
+    def stop(self, grace=30.0):
+        """Stop taking calls, let calls in progress finish for ``grace`` seconds, then cut them."""
+        self._draining = True
+        if self._server is not None:
+            self._server.close()
+        running = list(self._calls)
+        if running:
+            log.info("waiting up to %.0fs for %d call(s) in progress", grace, len(running))
+            gevent.joinall(running, timeout=grace)
+        leftover = list(self._calls)
+        if leftover:
+            log.warning("ending %d call(s) still running after %.0fs", len(leftover), grace)
+            gevent.killall(leftover, block=True, timeout=5)
+
+    def _accept(self, sock, peer):
+        if self._draining or len(self._calls) >= self.max_calls:
+            self._refuse(sock)
+            return
+        me = gevent.getcurrent()
+        self._calls.add(me)
+        if self._metrics:
+            self._metrics.calls_in_progress.inc()
+        try:
+            self._serve(sock, "%s:%s" % peer[:2])
+        finally:
+            self._calls.discard(me)
+            if self._metrics:
+                self._metrics.calls_in_progress.dec()
+
+    def _refuse(self, sock):
+        why = "shutting down" if self._draining else "max_calls=%d reached" % self.max_calls
+        log.warning("call refused (%s): socket closed at once, the dialplan fallback takes it", why)
+        if self._metrics:
+            self._metrics.calls_refused.inc()
+        sock.close()
+
+    def _serve(self, sock, peer):
+        conn = EslConnection(sock, reply_timeout=self.reply_timeout, name=peer)
+        conn.start()
+        try:
+            reply = conn.command("connect")
+            channel = Channel(conn, reply.headers, self.channel_settings)
+            conn.command("myevents")
+            if self.linger_seconds:
+                conn.command("linger %d" % self.linger_seconds)
+            self._handler(channel)
+        except CallGone:
+            log.info("call ended before its flow could start")
+        except EslError as exc:
+            log.warning("call setup failed: %s", exc)
+        except Exception:
+            log.exception("call handler failed")
+        finally:
+            conn.close()

@@ -1,0 +1,304 @@
+"""One ESL connection, inbound or outbound, on top of greenswitch's protocol skeleton.
+
+greenswitch gives us the handler registry, the event queue and the greenlet that dispatches
+events away from the reading greenlet (so a slow handler never stalls replies). Four of its
+behaviours cannot be lived with in a payment service, so they are replaced here:
+
+* ``send()`` waits forever for a reply. Here every send has a deadline; when it passes, the
+  connection is closed, because a reply that arrives late would be matched to the wrong command.
+* A handler that raises makes greenswitch log every header of the event. Channel events carry
+  every channel variable, and a variable may briefly hold card digits, so only the handler's
+  name and the exception type are logged here.
+* Event bodies are URL-decoded before they are split into lines (an encoded newline in a caller
+  name becomes a forged header), and a short read at end of stream loops forever. The reader
+  here splits first, decodes each value, bounds every line and body, and stops at end of stream.
+* When the socket drops, commands waiting for a reply wait forever. Here they fail with
+  ``ConnectionLost`` and a final ``connection/lost`` message is dispatched after every event
+  that was already received, so listeners see a hangup before they see the loss.
+"""
+import json
+import logging
+from urllib.parse import unquote
+
+import gevent
+import gevent.event
+import gevent.lock
+import gevent.queue
+from gevent import socket
+from greenswitch.esl import ESLProtocol
+
+from orchestrator.esl.errors import CommandFailed, CommandTimeout, ConnectionLost
+
+log = logging.getLogger(__name__)
+
+MAX_LINE_BYTES = 64 * 1024
+MAX_BODY_BYTES = 16 * 1024 * 1024
+CONNECTION_LOST = "connection/lost"
+REPLY_TYPES = ("command/reply", "api/response")
+
+
+class ProtocolError(Exception):
+    """The peer sent something that is not ESL framing."""
+
+
+class EslMessage:
+    """A message from the switch: envelope or event headers, and an optional body.
+
+    For ``text/event-plain`` and ``text/event-json`` the headers are the event's own, with the
+    envelope's ``Content-Type`` kept so dispatch can tell events from notices. The repr shows
+    the type and event name only: header values may hold anything a channel variable holds.
+    """
+
+    __slots__ = ("headers", "body")
+
+    def __init__(self, headers, body=""):
+        self.headers = headers
+        self.body = body
+
+    @property
+    def content_type(self):
+        return self.headers.get("Content-Type", "")
+
+    @property
+    def event_name(self):
+        return self.headers.get("Event-Name", "")
+
+    @property
+    def reply_text(self):
+        """What a command answered: the Reply-Text of a command, the body of an api call."""
+        if self.content_type == "api/response":
+            return self.body
+        return self.headers.get("Reply-Text", "")
+
+    def __repr__(self):
+        return "<EslMessage %s %s>" % (self.content_type, self.event_name)
+
+
+def parse_header_block(text):
+    """Parse ``Name: value`` lines whose values are URL-encoded, as FreeSWITCH writes them."""
+    headers = {}
+    for line in text.split("\n"):
+        if not line:
+            continue
+        name, sep, value = line.partition(":")
+        if not sep:
+            continue
+        headers[name.strip()] = unquote(value.strip())
+    return headers
+
+
+def parse_plain_event(text):
+    """Split a ``text/event-plain`` body into the event's headers and the event's own body."""
+    head, _, rest = text.partition("\n\n")
+    headers = parse_header_block(head)
+    length = headers.get("Content-Length")
+    body = rest[: int(length)] if length and length.isdigit() else rest
+    return headers, body
+
+
+def parse_json_event(text):
+    data = json.loads(text)
+    body = data.pop("_body", "")
+    return {str(k): str(v) for k, v in data.items()}, body
+
+
+class EslConnection(ESLProtocol):
+    """A framed, deadline-bound ESL connection; see the module docstring for why it exists."""
+
+    def __init__(self, sock, *, reply_timeout=5.0, name="esl"):
+        super().__init__()
+        self.sock = sock
+        self.sock_file = sock.makefile("rb")
+        self.connected = True
+        self.name = name
+        self.reply_timeout = reply_timeout
+        self.lost = gevent.event.Event()
+        self._write_lock = gevent.lock.Semaphore()
+        self._listeners = []
+        self.register_handle("*", self._dispatch)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self):
+        self.start_event_handlers()
+
+    def add_listener(self, callback):
+        """Call ``callback(message)`` for every event and notice, in arrival order."""
+        self._listeners.append(callback)
+
+    def close(self, say_exit=True, exit_timeout=1.0):
+        """Leave politely if we still can, then release the socket and both greenlets."""
+        if say_exit and self.connected and not self.lost.is_set():
+            try:
+                self.send("exit", timeout=exit_timeout)
+            except Exception:  # the peer may already be gone; closing is all that is left
+                pass
+        self._run = False
+        self.connected = False
+        self._close_socket()
+        current = gevent.getcurrent()
+        greenlets = [g for g in (self._receive_events_greenlet, self._process_events_greenlet)
+                     if g is not None and g is not current]
+        gevent.killall(greenlets, block=True, timeout=2)
+        try:
+            self.sock_file.close()
+        except (OSError, RuntimeError):
+            pass  # the reader was killed mid-read; the socket under it is closed already
+
+    def _close_socket(self):
+        """Shut the socket down; the reader sees end of stream and finishes on its own."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    # -- sending ---------------------------------------------------------------------------
+    def send(self, data, timeout=None):
+        """Send one command and return its reply message; ``-ERR`` replies are returned too."""
+        if not self.connected or self.lost.is_set():
+            raise ConnectionLost()
+        deadline = self.reply_timeout if timeout is None else timeout
+        waiter = gevent.event.AsyncResult()
+        raw = (data.rstrip("\n") + "\n\n").encode("utf-8")
+        with self._write_lock:
+            self._commands_sent.append(waiter)
+            try:
+                with gevent.Timeout(deadline, CommandTimeout("write to %s timed out" % self.name)):
+                    self.sock.sendall(raw)
+            except CommandTimeout:
+                self._give_up("write timeout")
+                raise
+            except OSError:
+                self._on_lost()
+                raise ConnectionLost()
+        try:
+            return waiter.get(timeout=deadline)
+        except gevent.Timeout:
+            self._give_up("no reply within %.1fs" % deadline)
+            raise CommandTimeout("%s: no reply within %.1fs" % (self.name, deadline))
+
+    def command(self, data, timeout=None):
+        """Send a command that must succeed; ``-ERR`` becomes ``CommandFailed``."""
+        reply = self.send(data, timeout=timeout)
+        text = reply.reply_text
+        if text.startswith("-ERR"):
+            raise CommandFailed(text.strip())
+        return reply
+
+    def _give_up(self, why):
+        """A late reply would answer the wrong command: the only safe move is to hang up the line."""
+        log.warning("esl connection closed: %s", why, extra={"esl_peer": self.name})
+        self._on_lost()
+
+    # -- receiving -------------------------------------------------------------------------
+    def receive_events(self):
+        try:
+            while self._run:
+                message = self._read_message()
+                if message is None:
+                    break
+                self.handle_event(message)
+        except (OSError, ProtocolError, ValueError) as exc:
+            if self._run:
+                log.info("esl read ended: %s", type(exc).__name__, extra={"esl_peer": self.name})
+        finally:
+            self._on_lost()
+
+    def _read_message(self):
+        header_lines = []
+        while True:
+            line = self.sock_file.readline(MAX_LINE_BYTES + 1)
+            if not line:
+                return None
+            if len(line) > MAX_LINE_BYTES:
+                raise ProtocolError("header line too long")
+            if line in (b"\n", b"\r\n"):
+                if header_lines:
+                    break
+                continue
+            header_lines.append(line.decode("utf-8", "replace").rstrip("\r\n"))
+        headers = parse_header_block("\n".join(header_lines))
+        body = ""
+        length = headers.get("Content-Length")
+        if length:
+            size = int(length)
+            if size < 0 or size > MAX_BODY_BYTES:
+                raise ProtocolError("body length out of bounds")
+            body = self._read_exactly(size)
+        return EslMessage(headers, body)
+
+    def _read_exactly(self, size):
+        chunks, remaining = [], size
+        while remaining:
+            chunk = self.sock_file.read(remaining)
+            if not chunk:
+                raise ProtocolError("stream ended inside a body")
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks).decode("utf-8", "replace")
+
+    def handle_event(self, message):
+        content_type = message.content_type
+        if content_type == "auth/request":
+            self._auth_request_event.set()
+        elif content_type in REPLY_TYPES:
+            if self._commands_sent:
+                self._commands_sent.pop(0).set(message)
+            else:
+                log.warning("esl reply with no command waiting", extra={"esl_peer": self.name})
+        elif content_type == "text/event-plain":
+            headers, body = parse_plain_event(message.body)
+            headers["Content-Type"] = content_type
+            self._esl_event_queue.put(EslMessage(headers, body))
+        elif content_type == "text/event-json":
+            headers, body = parse_json_event(message.body)
+            headers["Content-Type"] = content_type
+            self._esl_event_queue.put(EslMessage(headers, body))
+        elif content_type == "text/disconnect-notice":
+            if message.headers.get("Content-Disposition") == "linger":
+                self._lingering = True
+            self._esl_event_queue.put(message)
+        elif content_type == "text/rude-rejection":
+            self._auth_request_event.set()
+            self._esl_event_queue.put(message)
+        else:
+            self._esl_event_queue.put(message)
+
+    def _on_lost(self):
+        if self.lost.is_set():
+            return
+        self.lost.set()
+        self.connected = False
+        self._run = False
+        pending, self._commands_sent = self._commands_sent, []
+        for waiter in pending:
+            waiter.set_exception(ConnectionLost())
+        self._esl_event_queue.put(EslMessage({"Content-Type": CONNECTION_LOST}))
+        self._close_socket()
+
+    def process_events(self):
+        """Deliver queued events; unlike greenswitch's loop, this one also drains after a loss."""
+        while True:
+            try:
+                message = self._esl_event_queue.get(timeout=1)
+            except gevent.queue.Empty:
+                if self.lost.is_set():
+                    return
+                continue
+            self._safe_exec_handler(self._dispatch, message)
+            if message.content_type == CONNECTION_LOST:
+                return
+
+    def _dispatch(self, message):
+        for callback in list(self._listeners):
+            callback(message)
+
+    def _safe_exec_handler(self, handler, event):
+        try:
+            handler(event)
+        except Exception as exc:  # a broken listener must not stop event delivery
+            log.error("esl event handler %s raised %s", getattr(handler, "__name__", "?"),
+                      type(exc).__name__, extra={"esl_peer": self.name})

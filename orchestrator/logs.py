@@ -1,0 +1,109 @@
+"""Logging: one line per event, the call's context on each line, and redaction on every handler.
+
+Redaction is defence in depth. The service never passes card digits to a logger, but a
+library, an exception message or a future mistake might; so every handler masks runs of seven
+or more digits (optionally split by spaces or dashes, as a card number is often written) and
+values of DTMF-digit fields before the line is written. Context (call, flow, step) rides a
+``ContextVar``, which gevent keeps per greenlet, so lines from concurrent calls never mix.
+"""
+import contextlib
+import contextvars
+import json
+import logging
+import re
+import sys
+import time
+
+_context = contextvars.ContextVar("log_context", default={})
+
+DIGIT_RUN = re.compile(r"(?<!\d)\d(?:[ -]?\d){6,}(?!\d)")
+DTMF_FIELD = re.compile(r"(?i)\b(DTMF-Digit|dtmf|digits?)(\s*[=:]\s*\"?)([0-9*#A-D]+)")
+CONTEXT_KEYS = ("call", "session", "tenant", "flow", "step")
+
+
+def redact(text):
+    """Mask digit runs long enough to be part of a card number, and DTMF digit values."""
+    text = DIGIT_RUN.sub(lambda m: re.sub(r"\d", "X", m.group(0)), text)
+    return DTMF_FIELD.sub(lambda m: m.group(1) + m.group(2) + "*" * len(m.group(3)), text)
+
+
+@contextlib.contextmanager
+def log_context(**values):
+    """Add fields (call, flow, step, ...) to every line logged inside the block."""
+    merged = dict(_context.get())
+    merged.update({k: v for k, v in values.items() if v is not None})
+    token = _context.set(merged)
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def current_context():
+    return dict(_context.get())
+
+
+class RedactingFilter(logging.Filter):
+    """Renders the message and any traceback once, redacted, so no formatter sees the raw text."""
+
+    def filter(self, record):
+        message = record.getMessage()
+        if record.exc_info:
+            if not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        record.msg = redact(message)
+        record.args = None
+        for key, value in current_context().items():
+            if not hasattr(record, key):
+                setattr(record, key, value)
+        return True
+
+
+def _fields(record):
+    fields = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+              + ".%03dZ" % record.msecs,
+              "level": record.levelname.lower(), "logger": record.name}
+    for key in CONTEXT_KEYS + ("esl_peer",):
+        value = getattr(record, key, None)
+        if value is not None:
+            fields[key] = str(value)
+    fields["msg"] = record.getMessage()
+    if record.exc_text:
+        fields["exc"] = record.exc_text
+    return fields
+
+
+class LogfmtFormatter(logging.Formatter):
+    def format(self, record):
+        parts = []
+        for key, value in _fields(record).items():
+            if value == "" or any(c in value for c in ' ="\n'):
+                value = '"%s"' % value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+            parts.append("%s=%s" % (key, value))
+        return " ".join(parts)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record):
+        return json.dumps(_fields(record), ensure_ascii=False)
+
+
+FORMATTERS = {"logfmt": LogfmtFormatter, "json": JsonFormatter}
+
+
+def setup_logging(level="INFO", fmt="logfmt", stream=None):
+    """Route the root logger to one stream handler that always redacts."""
+    if fmt not in FORMATTERS:
+        raise ValueError("log format must be one of %s" % ", ".join(FORMATTERS))
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(FORMATTERS[fmt]())
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper() if isinstance(level, str) else level)
+    return handler

@@ -1,0 +1,96 @@
+"""The running service: the outbound call server, the inbound node pool and the flow library.
+
+This is the only place that knows all three; the ESL layer knows no flows and the engine knows
+no sockets. A call whose flow cannot be chosen, or whose flow fails, is handed back to the
+dialplan by closing the socket: its ``socket_resume`` fallback puts the caller through to a
+person rather than leaving them in silence.
+"""
+import logging
+import time
+
+import gevent
+
+from orchestrator.engine import EngineSettings, FlowLibrary, FlowRunner, select_flow
+from orchestrator.esl.channel import ChannelSettings
+from orchestrator.esl.inbound import InboundPool, NodeConnection
+from orchestrator.esl.outbound import OutboundServer
+from orchestrator.logs import log_context
+from orchestrator.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+class Service:
+    def __init__(self, config, metrics=None, library=None, on_call_end=None):
+        """``on_call_end(channel, flow_name, outcome)`` lets the demo and tests see outcomes."""
+        self.config = config
+        self.metrics = metrics or Metrics()
+        self.library = library or FlowLibrary.load_directory(config.flows_directory)
+        self._on_call_end = on_call_end
+        timeouts = config["timeouts"]
+        tts = config["tts"]
+        self.engine_settings = EngineSettings(
+            tts_engine=tts["engine"], tts_voice=tts["voice"],
+            max_step_executions=int(timeouts["max_step_runs"]))
+        self.server = OutboundServer(
+            self.handle_call,
+            host=config["listen"]["host"], port=config["listen"]["port"],
+            max_calls=config["max_calls"], linger_seconds=config["linger_seconds"],
+            reply_timeout=timeouts["reply"],
+            channel_settings=ChannelSettings(
+                app_timeout=timeouts["app"], answer_timeout=timeouts["answer"],
+                tts_engine=tts["engine"], tts_voice=tts["voice"]),
+            metrics=self.metrics)
+        self.pool = InboundPool([
+            NodeConnection(node["name"], node["host"], node.get("port", 8021), node["password"],
+                           connect_timeout=timeouts["node_connect"],
+                           reply_timeout=timeouts["reply"], keepalive=timeouts["keepalive"],
+                           metrics=self.metrics)
+            for node in config["nodes"]])
+
+    @property
+    def address(self):
+        return self.server.address
+
+    def start(self):
+        self.pool.start()
+        self.server.start()
+
+    def stop(self, grace=None):
+        """Stop taking calls, let the ones in progress finish (bounded), then drop the nodes."""
+        grace = self.config["timeouts"]["shutdown_grace"] if grace is None else grace
+        self.server.stop(grace=grace)
+        self.pool.stop()
+
+    def ready(self):
+        """Ready: taking calls and, where nodes are configured, at least one is connected."""
+        return self.server.listening and (not self.pool.nodes or self.pool.any_connected())
+
+    def handle_call(self, channel):
+        flows = self.config["flows"]
+        flow = select_flow(channel.variables, channel.destination_number, self.library.flows,
+                           flows["by_destination"], flows["default"])
+        with log_context(call=channel.uuid):
+            if flow is None:
+                log.warning("no flow for destination %s and no pay_flow variable; "
+                            "returning the call to the dialplan", channel.destination_number)
+                self.metrics.calls.labels("none", "no-flow").inc()
+                return
+            with log_context(flow=flow.name):
+                started = time.monotonic()
+                log.info("call started")
+                outcome = FlowRunner(flow, channel, self.engine_settings, log,
+                                     metrics=self.metrics).run()
+                log.info("call ended: %s after %.1fs", outcome.result, time.monotonic() - started)
+        self.metrics.calls.labels(flow.name, outcome.result).inc()
+        if self._on_call_end is not None:
+            self._on_call_end(channel, flow.name, outcome)
+
+
+def serve_forever(service, stop_signal):
+    """Run until ``stop_signal`` (a gevent Event) is set, then stop gracefully."""
+    service.start()
+    stop_signal.wait()
+    log.info("stopping: no new calls; waiting for calls in progress")
+    service.stop()
+    gevent.sleep(0)

@@ -1,0 +1,30 @@
+"""Packaging for the pay-by-phone orchestrator.
+
+Dependencies are pinned where the wire behaviour depends on them: greenswitch's
+internals are subclassed in ``orchestrator.esl.protocol``, so a new release must be
+read before it is admitted.
+"""
+from setuptools import find_packages, setup
+
+setup(
+    name="pbx-pay-orchestrator",
+    version="0.1.0",
+    description="Pay-by-phone IVR flows in YAML, driving FreeSWITCH over its Event Socket",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.9",
+    packages=find_packages(include=["orchestrator", "orchestrator.*"]),
+    package_data={"orchestrator": ["data/*.json", "data/*.yaml"]},
+    include_package_data=True,
+    install_requires=[
+        "greenswitch==0.0.19",
+        "gevent>=23.9",
+        "PyYAML>=6.0",
+        "jsonschema>=4.17",
+        "prometheus-client>=0.17",
+        "requests>=2.31",
+    ],
+    extras_require={"test": ["pytest>=7.4"]},
+    entry_points={"console_scripts": ["orchestrator=orchestrator.cli:main"]},
+)

@@ -1,0 +1,80 @@
+import pytest
+
+from orchestrator.config import ConfigError, load_config
+
+
+def write(tmp_path, text):
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_defaults_without_a_file():
+    config = load_config(None, environ={})
+    assert config["max_calls"] == 100
+    assert config["listen"] == {"host": "127.0.0.1", "port": 8084}
+    assert config["timeouts"]["reply"] == 5.0
+
+
+def test_partial_sections_keep_their_other_defaults(tmp_path):
+    config = load_config(write(tmp_path, "timeouts: {reply: 2}\n"), environ={})
+    assert config["timeouts"]["reply"] == 2
+    assert config["timeouts"]["app"] == 300.0
+
+
+def test_password_comes_from_the_environment(tmp_path):
+    path = write(tmp_path, "nodes:\n  - {name: fs1, host: 127.0.0.1, password: '${env:FS1_PW}'}\n")
+    config = load_config(path, environ={"FS1_PW": "s3cret"})
+    assert config["nodes"][0]["password"] == "s3cret"
+
+
+def test_missing_environment_variable_names_the_key(tmp_path):
+    path = write(tmp_path, "nodes:\n  - {name: fs1, host: 127.0.0.1, password: '${env:FS1_PW}'}\n")
+    with pytest.raises(ConfigError, match=r"nodes\.0\.password: environment variable FS1_PW is not set"):
+        load_config(path, environ={})
+
+
+def test_environment_default_is_used(tmp_path):
+    path = write(tmp_path, "listen: {host: '${env:LISTEN_HOST:-0.0.0.0}'}\n")
+    assert load_config(path, environ={})["listen"]["host"] == "0.0.0.0"
+
+
+def test_override_variable_replaces_a_scalar(tmp_path):
+    path = write(tmp_path, "max_calls: 10\n")
+    config = load_config(path, environ={"ORCHESTRATOR__MAX_CALLS": "3",
+                                        "ORCHESTRATOR__LISTEN__PORT": "9000"})
+    assert config["max_calls"] == 3
+    assert config["listen"]["port"] == 9000
+
+
+def test_wrong_type_names_the_key(tmp_path):
+    with pytest.raises(ConfigError, match=r"config\.yaml: max_calls: 'many' is not of type 'integer'"):
+        load_config(write(tmp_path, "max_calls: many\n"), environ={})
+
+
+def test_unknown_key_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match=r"\(top level\): Additional properties are not allowed \('max_cals'"):
+        load_config(write(tmp_path, "max_cals: 3\n"), environ={})
+
+
+def test_missing_node_password_names_the_node_entry(tmp_path):
+    with pytest.raises(ConfigError, match=r"nodes\.0: 'password' is a required property"):
+        load_config(write(tmp_path, "nodes: [{name: a, host: h}]\n"), environ={})
+
+
+def test_duplicate_node_names_are_refused(tmp_path):
+    text = "nodes: [{name: a, host: h, password: p}, {name: a, host: i, password: p}]\n"
+    with pytest.raises(ConfigError, match="duplicate node name a"):
+        load_config(write(tmp_path, text), environ={})
+
+
+def test_unreadable_and_invalid_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(str(tmp_path / "absent.yaml"), environ={})
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(write(tmp_path, "max_calls: [\n"), environ={})
+
+
+def test_shipped_example_config_loads():
+    config = load_config("examples/orchestrator.example.yaml", environ={"FS1_ESL_PASSWORD": "x"})
+    assert config["nodes"][0]["password"] == "x"
