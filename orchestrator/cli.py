@@ -27,6 +27,9 @@ def _cmd_run(args):
     setup_logging(config["logging"]["level"], config["logging"]["format"])
     try:
         service = Service(config)
+    except ConfigError as exc:
+        print("configuration error:\n%s" % exc, file=sys.stderr)
+        return 2
     except FlowError as exc:
         print("flow errors:\n%s" % exc, file=sys.stderr)
         return 2

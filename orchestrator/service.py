@@ -10,7 +10,8 @@ import time
 
 import gevent
 
-from orchestrator.engine import EngineSettings, FlowLibrary, FlowRunner, select_flow
+from orchestrator.config import ConfigError
+from orchestrator.engine import EngineSettings, FlowLibrary, FlowRunner
 from orchestrator.esl.channel import ChannelSettings
 from orchestrator.esl.inbound import InboundPool, NodeConnection
 from orchestrator.esl.outbound import OutboundServer
@@ -21,11 +22,13 @@ log = logging.getLogger(__name__)
 
 
 class Service:
-    def __init__(self, config, metrics=None, library=None, on_call_end=None):
-        """``on_call_end(channel, flow_name, outcome)`` lets the demo and tests see outcomes."""
+    def __init__(self, config, metrics=None, library=None, on_call_end=None, time_scale=1.0):
+        """``on_call_end(channel, flow_name, outcome)`` lets the demo and tests see outcomes;
+        ``time_scale`` is for dry runs on the simulator only (see ``ChannelSettings``)."""
         self.config = config
         self.metrics = metrics or Metrics()
-        self.library = library or FlowLibrary.load_directory(config.flows_directory)
+        self.library = library or FlowLibrary.from_directory(config.flows_directory)
+        self._check_flow_names()
         self._on_call_end = on_call_end
         timeouts = config["timeouts"]
         tts = config["tts"]
@@ -39,7 +42,7 @@ class Service:
             reply_timeout=timeouts["reply"],
             channel_settings=ChannelSettings(
                 app_timeout=timeouts["app"], answer_timeout=timeouts["answer"],
-                tts_engine=tts["engine"], tts_voice=tts["voice"]),
+                tts_engine=tts["engine"], tts_voice=tts["voice"], time_scale=time_scale),
             metrics=self.metrics)
         self.pool = InboundPool([
             NodeConnection(node["name"], node["host"], node.get("port", 8021), node["password"],
@@ -47,6 +50,17 @@ class Service:
                            reply_timeout=timeouts["reply"], keepalive=timeouts["keepalive"],
                            metrics=self.metrics)
             for node in config["nodes"]])
+
+    def _check_flow_names(self):
+        flows = self.config["flows"]
+        named = [("flows.default", flows["default"])] if flows["default"] else []
+        named += [("flows.by_destination.%s" % number, name)
+                  for number, name in flows["by_destination"].items()]
+        missing = ["%s: no flow named %r in %s (known: %s)"
+                   % (key, name, self.config.flows_directory, ", ".join(self.library) or "none")
+                   for key, name in named if name not in self.library]
+        if missing:
+            raise ConfigError("\n".join("%s: %s" % (self.config.source, m) for m in missing))
 
     @property
     def address(self):
@@ -68,8 +82,8 @@ class Service:
 
     def handle_call(self, channel):
         flows = self.config["flows"]
-        flow = select_flow(channel.variables, channel.destination_number, self.library.flows,
-                           flows["by_destination"], flows["default"])
+        flow = self.library.select(channel.variables, channel.destination_number,
+                                   flows["by_destination"], flows["default"])
         with log_context(call=channel.uuid):
             if flow is None:
                 log.warning("no flow for destination %s and no pay_flow variable; "
@@ -79,8 +93,7 @@ class Service:
             with log_context(flow=flow.name):
                 started = time.monotonic()
                 log.info("call started")
-                outcome = FlowRunner(flow, channel, self.engine_settings, log,
-                                     metrics=self.metrics).run()
+                outcome = FlowRunner(flow, channel, self.engine_settings, log).run()
                 log.info("call ended: %s after %.1fs", outcome.result, time.monotonic() - started)
         self.metrics.calls.labels(flow.name, outcome.result).inc()
         if self._on_call_end is not None:

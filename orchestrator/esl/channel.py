@@ -70,6 +70,9 @@ class ChannelSettings:
     hangup_timeout: float = 5.0
     tts_engine: str = "flite"
     tts_voice: str = "kal"
+    # 1.0 on a real switch. A dry run on the simulator shrinks the caller-facing digit timeouts
+    # by the simulator's own factor, so a caller script keeps its meaning at any speed.
+    time_scale: float = 1.0
 
 
 @dataclass
@@ -233,7 +236,14 @@ class Channel:
             pass
 
     def bridge(self, dial_string, timeout=60.0):
-        headers = self.execute("bridge", dial_string, timeout=timeout)
+        """Bridge to another endpoint; a failed attempt leaves the caller with us.
+
+        Without ``continue_on_fail`` FreeSWITCH hangs up the caller when the far end is busy
+        or does not answer, and the flow could not offer anything else.
+        """
+        if self.variables.get("continue_on_fail") != "true":
+            self.set_variable("continue_on_fail", "true")
+        headers = self.execute("bridge", _one_line(dial_string, "dial string"), timeout=timeout)
         disposition = (headers.get("variable_originate_disposition")
                        or headers.get("variable_bridge_hangup_cause") or "")
         return BridgeResult(disposition in ANSWERED_DISPOSITIONS, disposition or "UNKNOWN")
@@ -253,13 +263,19 @@ class Channel:
     # -- digits ----------------------------------------------------------------------------
     def collect_digits(self, prompts=(), min_digits=1, max_digits=1, terminators="#",
                        first_digit_timeout=5.0, inter_digit_timeout=3.0, cancel_key="*",
-                       barge_in=True):
-        """Play prompts, then read digits from DTMF events until a rule says stop."""
-        self._digits.clear()
+                       barge_in=True, flush=False):
+        """Play prompts, then read digits from DTMF events until a rule says stop.
+
+        Digits keyed ahead (during an earlier announcement) count, as a caller who knows the
+        menu expects; ``flush`` drops them instead, for a question that must be heard first.
+        """
+        if flush:
+            self._poll()
+            self._digits.clear()
         self._play_prompts(prompts, barge_in)
         keyed = ""
         while True:
-            limit = first_digit_timeout if not keyed else inter_digit_timeout
+            limit = (first_digit_timeout if not keyed else inter_digit_timeout) * self.settings.time_scale
             digit = self._next_digit(time.monotonic() + limit)
             if digit is None:
                 if not keyed:
@@ -282,7 +298,10 @@ class Channel:
         return self._digits.popleft()
 
     def _play_prompts(self, prompts, barge_in):
+        self._poll()
         for prompt in prompts:
+            if barge_in and self._digits:
+                return
             app, arg = self._prompt_command(prompt)
             app_uuid = self.start(app, arg)
             broken = []
@@ -292,8 +311,6 @@ class Channel:
                     broken.append(True)
                     self.break_current()
 
-            if self._digits:
-                barge()
             headers = self._await_completion(
                 app_uuid, time.monotonic() + self.settings.app_timeout, on_digit=barge)
             if headers is None:

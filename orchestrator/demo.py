@@ -1,0 +1,107 @@
+"""``orchestrator demo``: scripted calls through the shipped flows, checked, as a table.
+
+Everything runs in this process on ephemeral loopback ports: the FreeSWITCH simulator, the
+service, the calls (all at once, as a switch would send them). The demo is also a check: it
+exits 0 only if every call ends the way its scenario says it must.
+"""
+import os
+import sys
+from dataclasses import dataclass, field
+
+import gevent
+
+from orchestrator.engine import FlowLibrary
+from orchestrator.logs import setup_logging
+from orchestrator.simulate import DryRun
+from orchestrator.simulator import CallerScript
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FLOWS = os.path.join(ROOT, "flows")
+CALLERS = os.path.join(ROOT, "examples", "callers")
+
+
+@dataclass
+class Scenario:
+    name: str
+    flow: str
+    caller: str                      # a file in examples/callers
+    result: str                      # the flow outcome expected
+    where: str                       # where the call must end, as the simulator words it
+    heard: tuple = ()                # arguments the caller must have heard, in order
+    variables: dict = field(default_factory=dict)
+
+
+SCENARIOS = [
+    Scenario("account number read back", "welcome", "account-readback.yaml", "completed",
+             "hung up by service (NORMAL_CLEARING)",
+             heard=("en NUMBER iterated FEMININE 123456",)),
+    Scenario("caller asks for an agent", "welcome", "agent.yaml", "transferred",
+             "transferred to 1000 XML default"),
+    Scenario("wrong key, retry, agent", "welcome", "wrong-key-then-agent.yaml", "transferred",
+             "transferred to 1000 XML default"),
+    Scenario("* goes back to the menu", "welcome", "cancel-then-agent.yaml", "transferred",
+             "transferred to 1000 XML default"),
+    Scenario("silent caller", "welcome", "silent.yaml", "completed",
+             "hung up by service (NORMAL_CLEARING)", heard=("voicemail/vm-goodbye.wav",)),
+    Scenario("hangs up mid-menu", "welcome", "hangs-up-mid-menu.yaml", "caller-hung-up",
+             "hung up by caller (NORMAL_CLEARING)"),
+    Scenario("amount due, EUR", "amount_due", "silent.yaml", "completed",
+             "hung up by service (NORMAL_CLEARING)", heard=("en CURRENCY pronounced FEMININE 12.50",),
+             variables={"pay_amount": "1250", "pay_currency": "EUR"}),
+]
+
+
+def _check(scenario, result):
+    """Return the list of ways a call differed from its scenario (empty: as expected)."""
+    problems = []
+    got = result.outcome.result if result.outcome else "none"
+    if got != scenario.result:
+        problems.append("flow result %s, expected %s" % (got, scenario.result))
+    if result.record.outcome != scenario.where:
+        problems.append("call ended %r, expected %r" % (result.record.outcome, scenario.where))
+    heard = [h.arg for h in result.record.heard]
+    for expected in scenario.heard:
+        if expected not in heard:
+            problems.append("never heard %r" % expected)
+    return problems
+
+
+def run_demo(verbose=False, out=sys.stdout, scenarios=SCENARIOS, timeout=60.0):
+    setup_logging("INFO" if verbose else "WARNING", "logfmt")
+    library = FlowLibrary.from_directory(FLOWS)
+    with DryRun(library) as run:
+        calls = []
+        for scenario in scenarios:
+            caller = CallerScript.from_yaml(os.path.join(CALLERS, scenario.caller))
+            variables = dict(scenario.variables, pay_flow=scenario.flow)
+            calls.append((scenario, run.place(caller, variables)))
+        jobs = [gevent.spawn(run.finish, call, timeout) for _, call in calls]
+        gevent.joinall(jobs, timeout=timeout + 10)
+    rows, failures = [], 0
+    for (scenario, _), job in zip(calls, jobs):
+        if not job.successful():
+            problems = ["did not finish: %s" % (job.exception or "timeout")]
+            got, where = "none", "?"
+        else:
+            result = job.value
+            problems = _check(scenario, result)
+            got = result.outcome.result if result.outcome else "none"
+            where = result.record.outcome
+        failures += bool(problems)
+        rows.append((scenario.name, scenario.flow, got, where, "ok" if not problems else
+                     "FAIL: " + "; ".join(problems)))
+    _print_table(rows, out)
+    verdict = "all %d calls ended as expected" % len(rows) if not failures else \
+        "%d of %d calls did not end as expected" % (failures, len(rows))
+    print("\n" + verdict, file=out)
+    return 0 if not failures else 1
+
+
+def _print_table(rows, out):
+    headers = ("scenario", "flow", "result", "where the call went", "check")
+    widths = [max(len(str(r[i])) for r in rows + [headers]) for i in range(len(headers))]
+    line = "  ".join("%-*s" % (w, h) for w, h in zip(widths, headers))
+    print(line, file=out)
+    print("  ".join("-" * w for w in widths), file=out)
+    for row in rows:
+        print("  ".join("%-*s" % (w, c) for w, c in zip(widths, row)), file=out)

@@ -1,0 +1,90 @@
+"""The state one call's flow run carries: variables, attempt counters, the channel, settings.
+
+Steps read and write variables only through ``FlowContext`` so that the three namespaces of
+``${...}`` (flow variables, ``channel.<name>``, ``attempts.<step id>``) are resolved in one
+place, with one set of error messages.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Dict, Optional
+
+from .expressions import Condition, ExpressionError, render
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .flow import Flow
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Service-wide engine settings (from the service config).
+
+    ``prompt_dir``: when set, relative prompt paths are joined to it; when unset they are
+    passed through so FreeSWITCH resolves them against its ``sound_prefix`` (the stock
+    sounds). ``max_step_executions`` stops a goto/branch loop that never ends.
+    """
+
+    tts_engine: str = "flite"
+    tts_voice: str = "kal"
+    prompt_dir: Optional[str] = None
+    max_step_executions: int = 1000
+
+
+_FILE_SCHEMES = ("tone_stream://", "silence_stream://", "http://", "https://", "shout://", "say:", "file_string://")
+
+
+class FlowContext:
+    """Variables and services for one run of one flow on one call."""
+
+    def __init__(self, flow: "Flow", channel: Any, settings: EngineSettings, log: logging.Logger):
+        self.flow = flow
+        self.channel = channel
+        self.settings = settings
+        self.log = log
+        self.variables: Dict[str, str] = {}
+        self.attempts: Counter = Counter()
+
+    # ---- variables ------------------------------------------------------------------------
+
+    def resolve(self, name: str) -> str:
+        """The value of ``${name}``; unknown names raise ``ExpressionError``."""
+        if name.startswith("channel."):
+            channel_name = name[len("channel."):]
+            value = (self.channel.variables or {}).get(channel_name)
+            if value is None:
+                raise ExpressionError(f"channel variable '{channel_name}' is not set on this call")
+            return str(value)
+        if name.startswith("attempts."):
+            step_id = name[len("attempts."):]
+            if step_id not in self.flow.step_ids:
+                raise ExpressionError(f"'${{{name}}}': '{step_id}' is not a step id")
+            return str(self.attempts[step_id])
+        if name in self.variables:
+            return self.variables[name]
+        known = ", ".join(sorted(self.variables)) or "none"
+        raise ExpressionError(f"unknown variable '{name}'; flow variables so far: {known}")
+
+    def render(self, value: Any) -> str:
+        """Interpolate a flow-file scalar into text."""
+        return render(value, self.resolve)
+
+    def test(self, condition: Condition) -> bool:
+        return condition.evaluate(self.resolve)
+
+    def set_variable(self, name: str, value: str) -> None:
+        """Set a flow variable, or a channel variable when the name is ``channel.<name>``."""
+        if name.startswith("channel."):
+            self.channel.set_variable(name[len("channel."):], value)
+        else:
+            self.variables[name] = value
+
+    # ---- prompts ----------------------------------------------------------------------------
+
+    def prompt_path(self, path: str) -> str:
+        """Where FreeSWITCH should find a prompt file (see ``EngineSettings.prompt_dir``)."""
+        if not self.settings.prompt_dir or path.startswith(_FILE_SCHEMES) or os.path.isabs(path):
+            return path
+        return os.path.join(self.settings.prompt_dir, path)

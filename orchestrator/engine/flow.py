@@ -1,0 +1,87 @@
+"""A checked flow, ready to run: its name, language, variables and step instances.
+
+``load_flow`` is the only way to get one, so a ``Flow`` that exists has passed every check
+``validate`` makes; the runner does not re-check what the validator already did.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, FrozenSet, Optional, Tuple, Union
+
+from .problems import FlowError, Problem
+from .step_api import StepKind
+from .validate import CheckResult, check_text
+
+
+@dataclass(frozen=True)
+class FlowStep:
+    """One step of a flow, with where it was written (for logs and outcomes)."""
+
+    index: int
+    step_id: Optional[str]
+    kind: str
+    action: StepKind
+    line: int
+    column: int
+
+    @property
+    def label(self) -> str:
+        """How logs and outcomes name the step: its id, else its kind and line."""
+        return self.step_id or f"{self.kind}@{self.line}"
+
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    language: str
+    description: str
+    variables: Dict[str, Any]  # initial values, still with ${...}, in the order written
+    steps: Tuple[FlowStep, ...]
+    source: str
+    index_by_id: Dict[str, int] = field(default_factory=dict)
+
+    @property
+    def step_ids(self) -> FrozenSet[str]:
+        return frozenset(self.index_by_id)
+
+
+def build_flow(result: CheckResult) -> Flow:
+    """Build a ``Flow`` from a check that found no problems."""
+    document = result.document
+    language = document.get("language", "en")
+    steps = []
+    for checked in result.steps:
+        position = result.marks.value_position(checked.path)
+        steps.append(FlowStep(checked.index, checked.step_id, checked.kind.name,
+                              checked.kind(checked.value, language), position.line, position.column))
+    return Flow(
+        name=document["flow"],
+        language=language,
+        description=document.get("description", ""),
+        variables=dict(document.get("vars") or {}),
+        steps=tuple(steps),
+        source=result.source,
+        index_by_id={step.step_id: step.index for step in steps if step.step_id},
+    )
+
+
+def load_flow_text(text: str, source_name: str = "<flow>") -> Flow:
+    """Check and build a flow from YAML text; raise ``FlowError`` listing every problem."""
+    result = check_text(text, source_name)
+    if result.problems:
+        raise FlowError(result.problems)
+    return build_flow(result)
+
+
+def load_flow(source: Union[str, "os.PathLike[str]"], source_name: Optional[str] = None) -> Flow:
+    """Load a flow from a file path, or from YAML text when ``source`` holds a newline."""
+    if isinstance(source, str) and "\n" in source:
+        return load_flow_text(source, source_name or "<flow>")
+    path = os.fspath(source)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FlowError([Problem(source_name or path, 1, 1, f"cannot read the file: {getattr(exc, 'strerror', None) or exc}")])
+    return load_flow_text(text, source_name or path)

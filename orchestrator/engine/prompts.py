@@ -1,0 +1,144 @@
+"""What a caller hears: files, text to speech and ``say`` values, in one YAML shape.
+
+``play``/``speak``/``say`` steps play one thing each; ``collect`` needs lists of them (the
+menu, the invalid-entry message, the retry message) handed to ``Channel.collect_digits`` as
+``Prompt`` values so the caller can barge in. This module owns that shared shape: its schema,
+its semantic check, turning it into ``Prompt`` values, and playing them outside a collect.
+"""
+from __future__ import annotations
+
+import logging
+from decimal import Decimal, InvalidOperation
+from typing import Any, List, Tuple
+
+from .errors import Prompt
+from .step_api import RelPath, StepError
+
+SAY_KINDS = ["number", "currency", "digits"]
+
+_PROMPT_PROPERTIES = {
+    "file": {"type": "string", "title": "Sound file",
+             "description": "A path FreeSWITCH can play: relative to its sound prefix (ivr/ivr-welcome.wav), "
+                           "absolute, or a tone_stream:// / silence_stream:// URL. ${...} allowed."},
+    "speak": {"type": "string", "title": "Text to speech", "description": "Text spoken by the TTS engine."},
+    "engine": {"type": "string", "description": "TTS engine for this speak prompt (default: service config)."},
+    "voice": {"type": "string", "description": "TTS voice for this speak prompt (default: service config)."},
+    "say": {"type": ["string", "number"], "title": "Say a value",
+            "description": "A number, amount or digit string read out by FreeSWITCH's say module."},
+    "kind": {"type": "string", "enum": SAY_KINDS, "description": "How to say the value (default number)."},
+    "language": {"type": "string", "description": "Language of the say module (default: the flow's)."},
+    "currency": {"type": "string", "pattern": "^([A-Z]{3}|\\$\\{.+\\})$",
+                 "patternErrorMessage": "must be an ISO 4217 code such as EUR (or a ${...} variable)",
+                 "description": "ISO 4217 code; the value is then in minor units (cents)."},
+}
+
+_PROMPT_ITEM = {
+    "type": ["string", "object"],
+    "properties": _PROMPT_PROPERTIES,
+    "additionalProperties": False,
+    "minProperties": 1,
+}
+
+
+def prompt_schema(description: str) -> dict:
+    """Schema of a prompt value: a file path, {file|speak|say: ...}, or a list of those."""
+    return {"description": description + " A file path, {speak: text}, {say: value, kind: ...}, or a list of them.",
+            **_PROMPT_ITEM, "type": ["string", "object", "array"], "items": dict(_PROMPT_ITEM)}
+
+
+_OPTIONS_OF = {"file": set(), "speak": {"engine", "voice"}, "say": {"kind", "language", "currency"}}
+
+
+def check_prompts(value: Any, path: RelPath) -> List[Tuple[RelPath, str]]:
+    """Each prompt map has exactly one of file/speak/say and only that form's options."""
+    if value is None:
+        return []
+    items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+    problems = []
+    for index, item in items:
+        item_path = path if index is None else path + (index,)
+        if not isinstance(item, dict):
+            continue
+        forms = [form for form in _OPTIONS_OF if form in item]
+        if len(forms) != 1:
+            problems.append((item_path, "a prompt needs exactly one of file, speak, say"
+                             + (f"; found {', '.join(forms)}" if forms else "")))
+            continue
+        for key in item:
+            if key != forms[0] and key not in _OPTIONS_OF[forms[0]]:
+                problems.append((item_path + (key,), f"'{key}' does not apply to a {forms[0]} prompt"))
+    return problems
+
+
+# ---- currency amounts ---------------------------------------------------------------------
+
+_MINOR_UNIT_EXPONENT = {
+    **dict.fromkeys("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF".split(), 0),
+    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
+}
+
+
+def major_units(minor: str, currency: str) -> str:
+    """'1234' EUR -> '12.34': amounts travel in minor units, FreeSWITCH says major units."""
+    try:
+        amount = Decimal(minor.strip())
+    except InvalidOperation:
+        raise StepError(f"amount for currency {currency} is not a whole number of minor units")
+    if amount != amount.to_integral_value():
+        raise StepError(f"amount for currency {currency} is not a whole number of minor units")
+    exponent = _MINOR_UNIT_EXPONENT.get(currency, 2)
+    return f"{amount.scaleb(-exponent):.{exponent}f}"
+
+
+def say_arguments(ctx, value: Any, kind: str, language: str, currency: str = None) -> Tuple[str, dict]:
+    """The text and ``Channel.say`` options for a say value, amounts converted to major units."""
+    text = ctx.render(value)
+    if kind == "currency" and currency:
+        text = major_units(text, ctx.render(currency))
+    return text, {"kind": kind, "language": ctx.render(language)}
+
+
+# ---- building and playing -------------------------------------------------------------------
+
+def build_prompts(ctx, value: Any) -> List[Prompt]:
+    """Turn the YAML prompt value into ``Prompt`` values, interpolating ``${...}`` now."""
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    prompts = []
+    for item in items:
+        if not isinstance(item, dict):
+            item = {"file": item}
+        if "file" in item:
+            prompts.append(Prompt("file", ctx.prompt_path(ctx.render(item["file"])), {}))
+        elif "speak" in item:
+            prompts.append(Prompt("speak", ctx.render(item["speak"]), {
+                "engine": ctx.render(item.get("engine", ctx.settings.tts_engine)),
+                "voice": ctx.render(item.get("voice", ctx.settings.tts_voice))}))
+        else:
+            text, options = say_arguments(ctx, item["say"], item.get("kind", "number"),
+                                          item.get("language", ctx.flow.language), item.get("currency"))
+            prompts.append(Prompt("say", text, options))
+    return prompts
+
+
+def play_prompts(ctx, prompts: List[Prompt]) -> None:
+    """Play prompts one after another, outside a digit collection."""
+    for prompt in prompts:
+        if prompt.kind == "file":
+            response = ctx.channel.playback(prompt.value)
+        elif prompt.kind == "speak":
+            response = ctx.channel.speak(prompt.value, engine=prompt.options.get("engine"),
+                                         voice=prompt.options.get("voice"))
+        else:
+            response = ctx.channel.say(prompt.value, kind=prompt.options.get("kind", "number"),
+                                       language=prompt.options.get("language", "en"))
+        report_playback(ctx.log, prompt, response)
+
+
+def report_playback(log: logging.Logger, prompt: Prompt, response: Any) -> None:
+    """A missing prompt is a configuration mistake, not a reason to drop the caller: warn."""
+    text = str(response or "").upper()
+    if "NOT FOUND" in text or "ERROR" in text:
+        shown = prompt.value if prompt.kind == "file" else prompt.kind
+        log.warning("prompt %s did not play: %s", shown, response)

@@ -1,0 +1,98 @@
+"""Walking a flow's steps on one call, and turning every way that can end into an outcome.
+
+The runner never closes the socket and does not hang up on errors: when a flow fails, the
+best thing for the caller is the dialplan's fallback (an agent or a queue), which runs when
+the caller of ``run()`` closes the socket with ``socket_resume=true``. So an error is logged
+with the flow and step, and returned.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from .context import EngineSettings, FlowContext
+from .errors import CallGone, CommandTimeout
+from .expressions import ExpressionError
+from .flow import Flow, FlowStep
+from .step_api import Finish, Goto, StepError
+
+COMPLETED = "completed"
+TRANSFERRED = "transferred"
+CALLER_HUNG_UP = "caller-hung-up"
+ERROR = "error"
+
+
+@dataclass(frozen=True)
+class FlowOutcome:
+    """How a run ended: ``result`` is one of the constants above; ``step`` the last step's label."""
+
+    result: str
+    step: Optional[str]
+    detail: str = ""
+
+
+class LoopLimitExceeded(Exception):
+    """The flow ran more steps than ``max_step_executions`` allows on one call."""
+
+
+class FlowRunner:
+    """Runs one flow on one call. Create one per call; ``run()`` once."""
+
+    def __init__(self, flow: Flow, channel: Any, settings: Optional[EngineSettings] = None,
+                 log: Optional[logging.Logger] = None):
+        self.flow = flow
+        self.channel = channel
+        self.settings = settings or EngineSettings()
+        self.log = log or logging.getLogger(__name__)
+        self.context = FlowContext(flow, channel, self.settings, self.log)
+
+    def run(self) -> FlowOutcome:
+        step: Optional[FlowStep] = None
+        try:
+            self._start()
+            index, executions = 0, 0
+            while index < len(self.flow.steps):
+                step = self.flow.steps[index]
+                executions += 1
+                self._count(step, executions)
+                result = step.action.run(self.context)
+                if isinstance(result, Finish):
+                    return self._finish(FlowOutcome(result.result, step.label, result.detail))
+                index = self.flow.index_by_id[result.target] if isinstance(result, Goto) else index + 1
+            last = step.label if step else None
+            return self._finish(FlowOutcome(COMPLETED, last, "ran past the last step"))
+        except CallGone as exc:
+            cause = getattr(exc, "cause", "") or str(exc)
+            return self._finish(FlowOutcome(CALLER_HUNG_UP, step.label if step else None, f"call gone: {cause}"))
+        except CommandTimeout as exc:
+            return self._fail(step, f"FreeSWITCH did not answer in time: {exc}")
+        except (StepError, ExpressionError, LoopLimitExceeded) as exc:
+            return self._fail(step, str(exc))
+        except Exception as exc:  # a bug in a step must end this flow, not the service
+            self.log.exception("flow %s step %s: unexpected failure", self.flow.name, step.label if step else "-")
+            return FlowOutcome(ERROR, step.label if step else None, f"unexpected {type(exc).__name__}")
+
+    def _start(self) -> None:
+        """Set the flow's initial variables in order (later ones may use earlier ones)."""
+        self.log.info("flow %s started (%s)", self.flow.name, self.flow.source)
+        for name, value in self.flow.variables.items():
+            self.context.variables[name] = self.context.render(value)
+
+    def _count(self, step: FlowStep, executions: int) -> None:
+        """Keep ${attempts.<id>} and stop a loop that would never end."""
+        limit = self.settings.max_step_executions
+        if executions > limit:
+            raise LoopLimitExceeded(f"more than {limit} steps run on one call (max_step_executions); "
+                                    "a goto/branch loop never ends")
+        if step.step_id:
+            self.context.attempts[step.step_id] += 1
+        self.log.debug("flow %s step %s", self.flow.name, step.label)
+
+    def _fail(self, step: Optional[FlowStep], detail: str) -> FlowOutcome:
+        self.log.error("flow %s step %s failed: %s", self.flow.name, step.label if step else "-", detail)
+        return FlowOutcome(ERROR, step.label if step else None, detail)
+
+    def _finish(self, outcome: FlowOutcome) -> FlowOutcome:
+        self.log.info("flow %s ended: %s at %s %s", self.flow.name, outcome.result, outcome.step, outcome.detail)
+        return outcome

@@ -1,0 +1,92 @@
+"""Which flow a call runs, and the set of flows a service instance can choose from.
+
+Selection is a pure function of the call's data so it can be tested without a call and
+explained in one sentence: the channel variable ``pay_flow`` (set by the dialplan or the
+agent panel) wins, then the destination number, then the configured default.
+"""
+from __future__ import annotations
+
+from typing import Dict, Iterator, List, Mapping, Optional
+
+from .flow import Flow, build_flow
+from .loader import Position
+from .problems import FlowError, Problem
+from .validate import check_text, flow_files
+
+FLOW_VARIABLE = "pay_flow"
+
+
+def select_flow(channel_variables: Mapping[str, str], destination_number: Optional[str],
+                flows_by_name: Mapping[str, Flow], destination_map: Optional[Mapping[str, str]] = None,
+                default: Optional[str] = None) -> Optional[Flow]:
+    """The flow for a call, or None.
+
+    A ``pay_flow`` naming no known flow gives None rather than the default: the caller asked
+    for something specific, and running a different flow would be worse than the fallback.
+    """
+    requested = (channel_variables or {}).get(FLOW_VARIABLE)
+    if requested:
+        return flows_by_name.get(requested)
+    if destination_map and destination_number in destination_map:
+        return flows_by_name.get(destination_map[destination_number])
+    if default:
+        return flows_by_name.get(default)
+    return None
+
+
+class FlowLibrary:
+    """Every flow of a directory, keyed by its ``flow`` name; loads all or none."""
+
+    def __init__(self, flows: Mapping[str, Flow]):
+        self.flows: Dict[str, Flow] = dict(flows)
+
+    @classmethod
+    def from_directory(cls, directory: str) -> "FlowLibrary":
+        """Load and check every *.yaml/*.yml file; raise ``FlowError`` with all problems of all files."""
+        problems: List[Problem] = []
+        flows: Dict[str, Flow] = {}
+        try:
+            files = flow_files(directory)
+        except OSError as exc:
+            raise FlowError([Problem(directory, 1, 1, f"cannot read the flow directory: {exc.strerror or exc}")])
+        for path in files:
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    text = handle.read()
+            except (OSError, UnicodeDecodeError) as exc:
+                problems.append(Problem(path, 1, 1, f"cannot read the file: {getattr(exc, 'strerror', None) or exc}"))
+                continue
+            result = check_text(text, path)
+            if result.problems:
+                problems.extend(result.problems)
+                continue
+            flow = build_flow(result)
+            if flow.name in flows:
+                position: Position = result.marks.value_position(("flow",))
+                problems.append(Problem(path, position.line, position.column,
+                                        f"flow name '{flow.name}' is already used by {flows[flow.name].source}"))
+                continue
+            flows[flow.name] = flow
+        if problems:
+            raise FlowError(problems)
+        return cls(flows)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.flows
+
+    def __getitem__(self, name: str) -> Flow:
+        return self.flows[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self.flows))
+
+    def __len__(self) -> int:
+        return len(self.flows)
+
+    def get(self, name: str) -> Optional[Flow]:
+        return self.flows.get(name)
+
+    def select(self, channel_variables: Mapping[str, str], destination_number: Optional[str],
+               destination_map: Optional[Mapping[str, str]] = None, default: Optional[str] = None) -> Optional[Flow]:
+        """``select_flow`` over this library."""
+        return select_flow(channel_variables, destination_number, self.flows, destination_map, default)

@@ -1,0 +1,127 @@
+"""What a step kind is: a name, a schema fragment, static facts for validation, and ``run``.
+
+Each kind lives in its own module under ``orchestrator.engine.steps`` and registers itself
+with ``@register``; the schema, the validator and the runner all read the same registry, so
+adding a kind is adding one file. The static facts (which ids a step can jump to, whether
+execution can fall through to the next step, which variables it defines) let ``validate``
+find dangling targets and unreachable steps without running anything.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Optional, Tuple, Type, Union
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .context import FlowContext
+
+RelPath = Tuple[Any, ...]  # a path inside the step's value, e.g. ("on", "timeout")
+
+
+@dataclass(frozen=True)
+class Goto:
+    """Continue at the step with this id."""
+
+    target: str
+
+
+@dataclass(frozen=True)
+class Finish:
+    """End the flow now with this result (``completed`` or ``transferred``)."""
+
+    result: str
+    detail: str = ""
+
+
+StepResult = Union[None, Goto, Finish]  # None: go on with the next step
+
+
+class StepError(Exception):
+    """A step could not do its job; the runner ends the flow with result ``error``."""
+
+
+class StepKind:
+    """Base of every step kind. Subclasses set the class attributes and implement ``run``.
+
+    ``schema`` describes the step's value (what follows ``kind:``). ``shorthand`` names the
+    key a bare scalar stands for, so ``play: ivr/ivr-welcome.wav`` means
+    ``play: {file: ivr/ivr-welcome.wav}``; a kind whose schema is not an object (``goto``)
+    takes the scalar as is.
+    """
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    description: ClassVar[str]
+    schema: ClassVar[Dict[str, Any]]
+    shorthand: ClassVar[Optional[str]] = None
+    example: ClassVar[Any] = {}
+
+    def __init__(self, config: Any, flow_language: str = "en"):
+        self.config = config
+        self.flow_language = flow_language
+
+    # ---- static facts, used by validate before any call exists ---------------------------
+
+    @classmethod
+    def normalize(cls, value: Any) -> Any:
+        """Expand shorthands and fill schema defaults, so later code sees one shape."""
+        if cls.schema.get("type") != "object":
+            return value
+        if value is None:
+            value = {}
+        elif cls.shorthand and not isinstance(value, (dict, list)):
+            value = {cls.shorthand: value}
+        if isinstance(value, dict):
+            value = dict(value)
+            for key, prop in cls.schema.get("properties", {}).items():
+                if "default" in prop and key not in value:
+                    value[key] = prop["default"]
+        return value
+
+    @classmethod
+    def check(cls, config: Any) -> List[Tuple[RelPath, str]]:
+        """Semantic checks the schema cannot express; (path in the value, message) pairs."""
+        return []
+
+    @classmethod
+    def jump_targets(cls, config: Any) -> List[Tuple[RelPath, str]]:
+        """Step ids this step may continue at, with where each is written."""
+        return []
+
+    @classmethod
+    def falls_through(cls, config: Any) -> bool:
+        """Whether execution may continue with the next step in the list."""
+        return True
+
+    @classmethod
+    def defined_variables(cls, config: Any) -> List[str]:
+        """Flow variables this step sets, so references to them are not reported unknown."""
+        return []
+
+    @classmethod
+    def conditions(cls, config: Any) -> List[Tuple[RelPath, str]]:
+        """Values that are ``branch``-style conditions rather than text templates."""
+        return []
+
+    # ---- run time ---------------------------------------------------------------------------
+
+    def run(self, ctx: "FlowContext") -> StepResult:
+        raise NotImplementedError
+
+
+_REGISTRY: Dict[str, Type[StepKind]] = {}
+
+
+def register(cls: Type[StepKind]) -> Type[StepKind]:
+    """Class decorator: make a step kind known under ``cls.name``."""
+    existing = _REGISTRY.get(cls.name)
+    if existing is not None and existing is not cls:
+        raise ValueError(f"step kind '{cls.name}' registered twice ({existing.__module__}, {cls.__module__})")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def registered_kinds() -> Dict[str, Type[StepKind]]:
+    """Every registered kind, sorted by name (the order of the schema and of messages)."""
+    from . import steps  # noqa: F401  (importing the package registers every kind)
+
+    return dict(sorted(_REGISTRY.items()))

@@ -1,0 +1,38 @@
+"""``say``: read a number, an amount or a digit string with FreeSWITCH's say module."""
+from ..prompts import SAY_KINDS, say_arguments
+from ..step_api import StepKind, register
+
+
+@register
+class Say(StepKind):
+    name = "say"
+    title = "Say a number, amount or digits"
+    description = ("Reads a value aloud in the flow's language (or `language`). With kind currency and a "
+                   "`currency` code, the value is in minor units (1234 EUR is said as 12.34).")
+    schema = {
+        "type": "object",
+        "properties": {
+            "value": {"type": ["string", "number"], "title": "Value", "description": "What to say; ${...} allowed."},
+            "kind": {"type": "string", "enum": SAY_KINDS, "default": "number",
+                     "description": "number, currency (an amount) or digits (one digit at a time)."},
+            "language": {"type": "string", "description": "Overrides the flow's language for this step."},
+            "currency": {"type": "string", "pattern": "^([A-Z]{3}|\\$\\{.+\\})$",
+                         "patternErrorMessage": "must be an ISO 4217 code such as EUR (or a ${...} variable)",
+                         "description": "ISO 4217 currency code; only with kind currency; the value is then in minor units."},
+        },
+        "required": ["value"],
+        "additionalProperties": False,
+    }
+    shorthand = "value"
+    example = {"value": "${amount}", "kind": "currency", "currency": "EUR"}
+
+    @classmethod
+    def check(cls, config):
+        if "currency" in config and config.get("kind") != "currency":
+            return [(("currency",), "'currency' only applies with kind: currency")]
+        return []
+
+    def run(self, ctx):
+        text, options = say_arguments(ctx, self.config["value"], self.config["kind"],
+                                      self.config.get("language", self.flow_language), self.config.get("currency"))
+        ctx.channel.say(text, kind=options["kind"], language=options["language"])

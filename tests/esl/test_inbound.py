@@ -1,0 +1,129 @@
+"""Inbound node connections against the simulator's inbound side, over real sockets."""
+import gevent
+import pytest
+
+from orchestrator.esl.errors import CommandFailed, NotConnected
+from orchestrator.esl.inbound import InboundPool, NodeConnection, backoff_delays
+from orchestrator.metrics import Metrics
+from orchestrator.simulator.switch import Switch
+
+
+@pytest.fixture
+def switch():
+    sw = Switch(password="s3cret")
+    sw.start()
+    yield sw
+    sw.stop()
+
+
+def node_for(sw, password="s3cret", **kw):
+    host, port = sw.inbound_address
+    kw.setdefault("backoff_base", 0.05)
+    kw.setdefault("backoff_cap", 0.2)
+    return NodeConnection("fs1", host, port, password, connect_timeout=2, reply_timeout=2, **kw)
+
+
+def test_backoff_is_capped_exponential_with_full_jitter():
+    top = iter(backoff_delays(base=1, cap=8, rng=lambda: 1.0))
+    assert [next(top) for _ in range(6)] == [1, 2, 4, 8, 8, 8]
+    bottom = iter(backoff_delays(base=1, cap=8, rng=lambda: 0.0))
+    assert next(bottom) == 0
+
+
+def test_connects_authenticates_and_runs_api(switch):
+    metrics = Metrics()
+    node = node_for(switch, metrics=metrics)
+    node.start()
+    try:
+        assert node.wait_connected(5)
+        assert "UP" in node.api("status")
+        assert metrics.registry.get_sample_value("payivr_esl_connection_up", {"node": "fs1"}) == 1
+    finally:
+        node.stop()
+    assert not node.connected
+    assert metrics.registry.get_sample_value("payivr_esl_connection_up", {"node": "fs1"}) == 0
+
+
+def test_bgapi_waits_for_its_background_job(switch):
+    node = node_for(switch)
+    node.start()
+    try:
+        assert node.wait_connected(5)
+        assert "UP" in node.bgapi("status", timeout=5)
+    finally:
+        node.stop()
+
+
+def test_wrong_password_never_connects_and_says_why(switch):
+    node = node_for(switch, password="wrong")
+    node.start()
+    try:
+        assert not node.wait_connected(0.5)
+        assert "password" in node.last_error
+        with pytest.raises(NotConnected):
+            node.api("status")
+    finally:
+        node.stop()
+
+
+def test_reconnects_after_the_switch_restarts():
+    first = Switch(password="s3cret")
+    first.start()
+    host, port = first.inbound_address
+    metrics = Metrics()
+    node = NodeConnection("fs1", host, port, "s3cret", connect_timeout=1, reply_timeout=1,
+                          backoff_base=0.05, backoff_cap=0.2, metrics=metrics)
+    node.start()
+    second = None
+    try:
+        assert node.wait_connected(5)
+        first.stop()
+        with gevent.Timeout(5):
+            while node.connected:
+                gevent.sleep(0.02)
+        second = Switch(password="s3cret", port=port)
+        second.start()
+        assert node.wait_connected(5)
+        assert "UP" in node.api("status")
+        assert metrics.registry.get_sample_value("payivr_esl_reconnects_total", {"node": "fs1"}) >= 1
+    finally:
+        node.stop()
+        if second:
+            second.stop()
+
+
+def test_pool_reports_each_node(switch):
+    host, port = switch.inbound_address
+    good = NodeConnection("good", host, port, "s3cret", connect_timeout=1)
+    dead = NodeConnection("dead", "127.0.0.1", 1, "x", connect_timeout=0.2,
+                          backoff_base=0.05, backoff_cap=0.1)
+    pool = InboundPool([good, dead])
+    pool.start()
+    try:
+        assert good.wait_connected(5)
+        assert pool.status() == {"good": True, "dead": False}
+        assert pool.any_connected()
+    finally:
+        pool.stop()
+    assert pool.status() == {"good": False, "dead": False}
+
+
+def test_api_error_reply_is_returned_as_text(switch):
+    node = node_for(switch)
+    node.start()
+    try:
+        assert node.wait_connected(5)
+        assert node.api("no_such_command").startswith("-ERR")
+    finally:
+        node.stop()
+
+
+def test_failing_command_raises(switch):
+    node = node_for(switch)
+    node.start()
+    try:
+        assert node.wait_connected(5)
+        with pytest.raises(CommandFailed):
+            node._conn.command("nosuchverb")
+    finally:
+        node.stop()

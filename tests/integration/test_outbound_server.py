@@ -1,0 +1,128 @@
+"""The outbound server: refusal when full, graceful stop, nothing left behind after calls."""
+import gc
+import os
+
+import gevent
+import greenlet
+
+from orchestrator.esl.channel import CallGone, Prompt
+from orchestrator.simulator.caller import CallerScript
+from orchestrator.simulator.faults import Faults
+from tests.integration.harness import CallHarness
+
+
+def test_call_beyond_max_calls_is_closed_at_once_and_reaches_the_fallback():
+    harness = CallHarness(max_calls=1).start()
+    try:
+        release = gevent.event.Event()
+
+        def hold(ch):
+            ch.answer()
+            release.wait(10)
+
+        first = harness.call(hold, wait=False)
+        with gevent.Timeout(5):
+            while harness.server.active_calls < 1:
+                gevent.sleep(0.01)
+        second = harness.switch.place_call(harness.server.address,
+                                           caller=CallerScript.silent(max_duration=5))
+        refused = second.wait(timeout=5)
+        assert refused.fallback_reached
+        assert not refused.answered
+        assert harness.metrics.registry.get_sample_value("payivr_calls_refused_total") == 1
+        release.set()
+        first.wait(timeout=5)
+    finally:
+        harness.stop()
+
+
+def test_graceful_stop_lets_the_call_in_progress_finish_and_refuses_new_ones():
+    harness = CallHarness().start()
+    try:
+        def slow(ch):
+            ch.answer()
+            ch.playback("ivr/one.wav")
+            ch.hangup()
+
+        call = harness.call(slow, wait=False, prompt_seconds=5)
+        with gevent.Timeout(5):
+            while harness.server.active_calls < 1:
+                gevent.sleep(0.01)
+        stopper = gevent.spawn(harness.server.stop, 10)
+        gevent.sleep(0.05)
+        late = harness.switch.place_call(harness.server.address,
+                                         caller=CallerScript.silent(max_duration=5))
+        assert late.wait(timeout=5).fallback_reached
+        record = call.wait(timeout=10)
+        assert record.hangup_by == "service" and record.heard[0].interrupted_by is None
+        stopper.join(timeout=10)
+        assert stopper.successful()
+    finally:
+        harness.switch.stop()
+
+
+def test_stop_cuts_calls_that_outlive_the_grace_period():
+    harness = CallHarness().start()
+    try:
+        def endless(ch):
+            ch.collect_digits([], first_digit_timeout=60)
+
+        call = harness.call(endless, wait=False)
+        with gevent.Timeout(5):
+            while harness.server.active_calls < 1:
+                gevent.sleep(0.01)
+        harness.server.stop(grace=0.2)
+        assert harness.server.active_calls == 0
+        assert call.wait(timeout=5).fallback_reached
+    finally:
+        harness.switch.stop()
+
+
+def _live_greenlets():
+    gc.collect()
+    return sum(1 for o in gc.get_objects()
+               if isinstance(o, greenlet.greenlet) and not o.dead and o is not gevent.getcurrent()
+               and o is not gevent.get_hub())
+
+
+def _open_fds():
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_no_greenlet_or_socket_outlives_a_call():
+    harness = CallHarness(reply_timeout=0.5).start()
+    try:
+        def quick(ch):
+            ch.answer()
+            ch.playback("ivr/one.wav")
+
+        harness.call(quick)  # warm up lazily created machinery
+        gevent.sleep(0.2)
+        greenlets_before, fds_before = _live_greenlets(), _open_fds()
+
+        def menu(ch):
+            ch.answer()
+            ch.collect_digits([Prompt("file", "ivr/menu.wav")], max_digits=2, first_digit_timeout=1)
+            ch.hangup()
+
+        def unanswered(ch):
+            ch.answer()
+            ch.playback("ivr/one.wav")
+
+        scenarios = [
+            (menu, [{"wait_prompt": 1}, {"press": "12"}], {}),
+            (menu, [{"wait": 0.5}, {"hangup": {}}], {}),
+            (quick, [], {"faults": Faults(drop_after_seconds=0.1), "prompt_seconds": 10}),
+            (unanswered, [], {"faults": Faults(no_reply_to="sendmsg")}),
+            (lambda ch: ch.transfer("1000"), [], {}),
+        ]
+        for handler, script, kwargs in scenarios:
+            harness.call(handler, script, **kwargs)
+        with gevent.Timeout(5):
+            while harness.server.active_calls or harness.switch.channels:
+                gevent.sleep(0.02)
+        gevent.sleep(0.3)
+        assert _open_fds() == fds_before
+        assert _live_greenlets() == greenlets_before
+    finally:
+        harness.stop()
