@@ -1,0 +1,115 @@
+"""The console script as a user runs it: real processes, real sockets, real signals."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import gevent
+
+from orchestrator.simulator import CallerScript, Switch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def orchestrator(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "orchestrator", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, **kwargs)
+
+
+def test_validate_ok_and_errors_with_exit_codes(tmp_path):
+    good = orchestrator("validate", "flows/welcome.yaml")
+    assert good.returncode == 0 and good.stdout.strip() == "flows/welcome.yaml: OK"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("flow: bad\nsteps:\n  - answer: {}\n  - plya: x.wav\n")
+    result = orchestrator("validate", str(bad))
+    assert result.returncode == 1
+    assert result.stdout.startswith("%s:4:5: unknown step 'plya'" % bad)
+
+
+def test_simulate_prints_what_the_caller_heard_and_where_the_call_went():
+    result = orchestrator("simulate", "flows/welcome.yaml", "--caller", "examples/callers/agent.yaml")
+    assert result.returncode == 0, result.stderr
+    assert "switch speaks 'flite|kal|For your account number, press 1." in result.stdout
+    assert "caller presses 2" in result.stdout
+    assert "call ends: transferred to 1000 XML default" in result.stdout
+    assert "flow result: transferred" in result.stdout
+
+
+def test_simulate_reports_an_invalid_flow(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("flow: bad\nsteps:\n  - goto: nowhere\n")
+    result = orchestrator("simulate", str(bad), "--caller", "examples/callers/agent.yaml")
+    assert result.returncode == 1
+    assert "goto target 'nowhere' is not a step id" in result.stderr
+
+
+def test_run_refuses_a_bad_config_naming_the_key(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("max_calls: 0\n")
+    result = orchestrator("run", "--config", str(config))
+    assert result.returncode == 2
+    assert "max_calls: 0 is less than the minimum of 1" in result.stderr
+
+
+def test_run_refuses_a_default_flow_that_does_not_exist(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("flows: {directory: %s, default: nosuch}\n" % os.path.join(ROOT, "flows"))
+    result = orchestrator("run", "--config", str(config))
+    assert result.returncode == 2
+    assert "flows.default: no flow named 'nosuch'" in result.stderr
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port, proc, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError("service exited: %s" % proc.stderr.read())
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("service never listened on %d" % port)
+
+
+def test_run_serves_a_call_and_sigterm_lets_it_finish(tmp_path):
+    switch = Switch(password="s3cret")
+    switch.start()
+    port = free_port()
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "listen: {host: 127.0.0.1, port: %d}\n"
+        "flows: {directory: %s, default: welcome}\n"
+        "nodes: [{name: fs1, host: 127.0.0.1, port: %d, password: '${env:FS1_PW}'}]\n"
+        "timeouts: {shutdown_grace: 20}\n"
+        % (port, os.path.join(ROOT, "flows"), switch.inbound_address[1]))
+    proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "run", "--config", str(config)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, FS1_PW="s3cret"))
+    try:
+        wait_listening(port, proc)
+        # the call asks for an agent after the menu; SIGTERM arrives while the welcome plays
+        call = switch.place_call(("127.0.0.1", port), caller=CallerScript.from_data(
+            [{"wait_prompt": 2}, {"press": "2"}]))
+        gevent.sleep(0.5)  # the simulator runs on this thread's hub: never block it
+        proc.send_signal(signal.SIGTERM)
+        record = call.wait(timeout=30)
+        assert record.transferred_to == "1000 XML default"
+        assert proc.wait(timeout=30) == 0
+        log = proc.stderr.read()
+        assert "node fs1: connected" in log
+        assert "stopping: no new calls" in log
+        assert "call ended: transferred" in log
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        switch.stop()
