@@ -93,7 +93,11 @@ class Service:
             with log_context(flow=flow.name):
                 started = time.monotonic()
                 log.info("call started")
-                outcome = FlowRunner(flow, channel, self.engine_settings, log).run()
+                step_seconds = self.metrics.step_duration
+                outcome = FlowRunner(
+                    flow, channel, self.engine_settings, log,
+                    on_step=lambda step, seconds: step_seconds.labels(flow.name, step.kind)
+                    .observe(seconds)).run()
                 log.info("call ended: %s after %.1fs", outcome.result, time.monotonic() - started)
         self.metrics.calls.labels(flow.name, outcome.result).inc()
         if self._on_call_end is not None:

@@ -8,8 +8,9 @@ with the flow and step, and returned.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from .context import EngineSettings, FlowContext
 from .errors import CallGone, CommandTimeout
@@ -40,8 +41,11 @@ class FlowRunner:
     """Runs one flow on one call. Create one per call; ``run()`` once."""
 
     def __init__(self, flow: Flow, channel: Any, settings: Optional[EngineSettings] = None,
-                 log: Optional[logging.Logger] = None):
+                 log: Optional[logging.Logger] = None,
+                 on_step: Optional[Callable[[FlowStep, float], None]] = None):
+        """``on_step(step, seconds)`` is told how long each step took (metrics use it)."""
         self.flow = flow
+        self.on_step = on_step
         self.channel = channel
         self.settings = settings or EngineSettings()
         self.log = log or logging.getLogger(__name__)
@@ -56,7 +60,12 @@ class FlowRunner:
                 step = self.flow.steps[index]
                 executions += 1
                 self._count(step, executions)
-                result = step.action.run(self.context)
+                started = time.monotonic()
+                try:
+                    result = step.action.run(self.context)
+                finally:
+                    if self.on_step is not None:
+                        self.on_step(step, time.monotonic() - started)
                 if isinstance(result, Finish):
                     return self._finish(FlowOutcome(result.result, step.label, result.detail))
                 index = self.flow.index_by_id[result.target] if isinstance(result, Goto) else index + 1
