@@ -79,7 +79,7 @@ def simulate(flow_path, caller_path, destination="1000", variables=None, timeout
     with DryRun(FlowLibrary({flow.name: flow}), default_flow=flow.name) as run:
         result = run.finish(run.place(caller, variables, destination), timeout)
     print("flow %s, caller %s" % (flow.name, caller_path), file=out)
-    print(render_timeline(result.record), file=out)
+    print(render_timeline(result.record, key_gap=TIME_SCALE * 0.5), file=out)
     outcome = result.outcome
     if outcome is None:
         print("flow result: none (the flow did not run)", file=out)

@@ -1,0 +1,394 @@
+"""One simulated call leg: its variables and state, the events it fires, the queue of
+applications sent to it, its caller, and how it ends (hangup, transfer, dialplan fallback).
+
+Three greenlets per call: the session (the dialplan, then the application queue, as the
+FreeSWITCH session thread), the scripted caller, and the outbound socket's listener.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, List, Optional
+
+import gevent
+from gevent.event import Event
+from gevent.queue import Empty, Queue
+
+from . import apps
+from .caller import CallerScript, run_script
+from .events import SimEvent, new_uuid
+from .faults import NO_FAULTS, Faults
+from .outbound import OutboundSession, dial
+from .record import CallRecord, Heard, Press
+from .wire import Command, now
+
+if TYPE_CHECKING:
+    from .switch import Switch
+
+BREAK = "<break>"
+HANGUP = "<hangup>"
+_WAKE = object()
+TRUE_WORDS = {"true", "yes", "on", "1", "t", "y", "enabled", "active", "allow"}
+
+
+def is_true(value: Optional[str]) -> bool:
+    return (value or "").strip().lower() in TRUE_WORDS
+
+
+@dataclass
+class AppRequest:
+    name: str
+    arg: str
+    app_uuid: str
+    loops: int = 1
+    done: Event = field(default_factory=Event)
+
+
+class AppRun:
+    """The application currently executing: where digits and interruptions arrive."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.inbox: Queue = Queue()
+
+
+class SimChannel:
+    def __init__(self, switch: "Switch", address, caller: Optional[CallerScript], destination: str,
+                 caller_id_number: str, caller_id_name: str, variables: dict, full: bool,
+                 async_: bool, faults: Optional[Faults], prompt_seconds: Optional[float]):
+        self.switch = switch
+        self.address = tuple(address)
+        self.caller = caller or CallerScript.silent()
+        self.full, self.async_ = full, async_
+        self.faults = faults or switch.faults or NO_FAULTS
+        self.prompt_seconds = prompt_seconds if prompt_seconds is not None else switch.prompt_seconds
+        self.uuid = new_uuid()
+        self.name = f"sofia/internal/{caller_id_number}@127.0.0.1"
+        self.destination = destination
+        self.caller_id_number, self.caller_id_name = caller_id_number, caller_id_name
+        self.created_us = int(time.time() * 1_000_000)
+        self.answered_us = 0
+        self.record = CallRecord(uuid=self.uuid, destination=destination, caller_id_number=caller_id_number)
+        self.variables = {
+            "direction": "inbound", "uuid": self.uuid, "session_id": str(switch.sessions_since_startup),
+            "channel_name": self.name, "sip_from_user": caller_id_number, "sip_to_user": destination,
+            "sip_call_id": new_uuid(), "call_uuid": self.uuid,
+        }
+        self.variables.update({k: str(v) for k, v in (variables or {}).items()})
+        self.state = "ringing"          # ringing | early | answered | hangup
+        self.left: Optional[str] = None  # "transfer" | "fallback": the call left the socket's control
+        self.session: Optional[OutboundSession] = None
+        self.current: Optional[AppRun] = None
+        self._queue: Queue = Queue()
+        self._pending = 0
+        self._held: List[SimEvent] = []
+        self._prompts = 0
+        self._prompt_changed = Event()
+        self.done = Event()        # the channel is over (hung up, transferred, or handed to fallback)
+        self.finished = Event()    # ... and its socket is closed: the record is complete
+
+    # ---- small helpers ---------------------------------------------------------
+    @property
+    def up(self) -> bool:
+        return self.state != "hangup" and not self.left and not self.done.is_set()
+
+    def scaled(self, seconds: float) -> float:
+        return max(0.0, seconds) * self.switch.time_scale
+
+    def set_var(self, name: str, value: str) -> None:
+        self.variables.pop(name, None)  # re-setting moves it last, as FreeSWITCH appends
+        self.variables[name] = value
+
+    def unset_var(self, name: str) -> None:
+        self.variables.pop(name, None)
+
+    def note_wire(self, direction: str, text: str) -> None:
+        self.record.transcript.append((self.record.elapsed(), direction, text))
+
+    # ---- events ----------------------------------------------------------------------
+    def _call_state(self) -> tuple:
+        return {"ringing": ("RINGING", "ringing"), "early": ("EARLY", "early"),
+                "answered": ("ACTIVE", "answered"), "hangup": ("HANGUP", "hangup")}[self.state]
+
+    def event_headers(self, name: str, calling=("switch_channel.c", "switch_channel_event_set_data", 0),
+                      cs: Optional[str] = None) -> list:
+        call_state, answer_state = self._call_state()
+        cs = cs or ("CS_HANGUP" if self.state == "hangup" else "CS_EXECUTE")
+        cs_num = {"CS_EXECUTE": "4", "CS_HANGUP": "10", "CS_REPORTING": "11"}[cs]
+        headers = self.switch.event_factory.create(name, calling=calling).headers
+        headers += [
+            ("Channel-State", cs), ("Channel-Call-State", call_state), ("Channel-State-Number", cs_num),
+            ("Channel-Name", self.name), ("Unique-ID", self.uuid), ("Call-Direction", "inbound"),
+            ("Presence-Call-Direction", "inbound"), ("Channel-HIT-Dialplan", "true"),
+            ("Channel-Call-UUID", self.uuid), ("Answer-State", answer_state),
+        ]
+        if self.record.hangup_cause:
+            headers.append(("Hangup-Cause", self.record.hangup_cause))
+        headers += [
+            ("Channel-Read-Codec-Name", "PCMU"), ("Channel-Read-Codec-Rate", "8000"),
+            ("Channel-Write-Codec-Name", "PCMU"), ("Channel-Write-Codec-Rate", "8000"),
+            ("Caller-Direction", "inbound"), ("Caller-Logical-Direction", "inbound"),
+            ("Caller-Username", self.caller_id_number), ("Caller-Dialplan", "XML"),
+            ("Caller-Caller-ID-Name", self.caller_id_name), ("Caller-Caller-ID-Number", self.caller_id_number),
+            ("Caller-Orig-Caller-ID-Name", self.caller_id_name),
+            ("Caller-Orig-Caller-ID-Number", self.caller_id_number),
+            ("Caller-Network-Addr", "127.0.0.1"), ("Caller-ANI", self.caller_id_number),
+            ("Caller-Destination-Number", self.destination), ("Caller-Unique-ID", self.uuid),
+            ("Caller-Source", "mod_sofia"), ("Caller-Context", "default"), ("Caller-Channel-Name", self.name),
+            ("Caller-Profile-Index", "1"), ("Caller-Profile-Created-Time", str(self.created_us)),
+            ("Caller-Channel-Created-Time", str(self.created_us)),
+            ("Caller-Channel-Answered-Time", str(self.answered_us)),
+            ("Caller-Channel-Hangup-Time", "0"), ("Caller-Channel-Transfer-Time", "0"),
+            ("Caller-Screen-Bit", "true"), ("Caller-Privacy-Hide-Name", "false"),
+            ("Caller-Privacy-Hide-Number", "false"),
+        ]
+        headers += [(f"variable_{k}", v) for k, v in self.variables.items()]
+        return headers
+
+    def build_event(self, name: str, extra=(), body: Optional[str] = None, cs: Optional[str] = None) -> SimEvent:
+        return SimEvent(name, self.event_headers(name, cs=cs) + list(extra), body)
+
+    def fire(self, ev: SimEvent) -> None:
+        self.record.events.append((self.record.elapsed(), ev.name, ev.as_dict()))
+        self.switch.fire(ev)
+
+    def fire_new(self, name: str, extra=(), body: Optional[str] = None, cs: Optional[str] = None) -> None:
+        self.fire(self.build_event(name, extra, body, cs))
+
+    # ---- the caller's side -----------------------------------------------------------
+    def prompt_started(self, app: str, arg: str, counts: bool = True) -> Heard:
+        heard = Heard(self.record.elapsed(), app, arg)
+        self.record.heard.append(heard)
+        if counts:
+            self._prompts += 1
+            changed, self._prompt_changed = self._prompt_changed, Event()
+            changed.set()
+        return heard
+
+    def wait_prompt(self, n: int) -> bool:
+        while self._prompts < n and not self.done.is_set():
+            self._prompt_changed.wait(timeout=1.0)
+        return not self.done.is_set()
+
+    def pause(self, seconds: float) -> bool:
+        return not self.done.wait(timeout=self.scaled(seconds))
+
+    def wait_end(self) -> None:
+        while not self.done.wait(timeout=1.0):
+            pass
+
+    def press(self, digit: str) -> bool:
+        if not self.up:
+            return False
+        press = Press(self.record.elapsed(), digit)
+        self.record.pressed.append(press)
+        if not is_true(self.variables.get("sensitive_dtmf")):
+            self.fire_new("DTMF", [("DTMF-Digit", digit), ("DTMF-Duration", "2000"), ("DTMF-Source", "RTP")])
+        run = self.current
+        if run is not None:
+            run.inbox.put(press)
+        return True
+
+    def caller_hangup(self, cause: str = "NORMAL_CLEARING") -> None:
+        self.hangup(cause, by="caller")
+
+    def _run_caller(self) -> None:
+        with gevent.Timeout(self.scaled(self.caller.max_duration), False):
+            run_script(self.caller, self)
+        if self.up:
+            self.hangup("NORMAL_CLEARING", by="caller")
+
+    # ---- the session (dialplan + application queue) -------------------------------------
+    def start(self) -> None:
+        self.switch.spawn(self._run_session)
+        self.switch.spawn(self._run_caller)
+
+    def _run_session(self) -> None:
+        try:
+            self.fire_new("CHANNEL_CREATE")
+            deadline = now() + self.scaled(self.caller.answer_after)
+            while self.up and now() < deadline:  # ringing: the caller may give up
+                gevent.sleep(min(0.05, deadline - now()))
+            if not self.up:
+                return
+            self.set_var("socket_host", str(self.address[0]))
+            sock = dial(self.address)
+            if sock is None:
+                # the `socket` application returns at once and the dialplan goes on
+                self.record.errors.append(f"could not connect to {self.address[0]}:{self.address[1]}")
+                self._leave("fallback")
+                return
+            if not self.up:
+                sock.close()
+                return
+            sock.settimeout(None)
+            self.record.socket_connected = True
+            self.session = OutboundSession(self, sock, self.full, self.async_, self.faults)
+            self.switch.add_listener(self.session)
+            self.session.start()
+            self._app_loop()
+        finally:
+            self._finish()
+
+    def on_connected(self) -> None:
+        """`connect` arrived: from here on the channel is parked under socket control."""
+
+    def _app_loop(self) -> None:
+        while self.up:
+            try:
+                item = self._queue.get(timeout=1.0)
+            except Empty:
+                continue
+            if isinstance(item, AppRequest):
+                self._pending -= 1
+                if self.up:
+                    self._execute(item)
+                item.done.set()
+        if self.left == "transfer" and self.session is not None:
+            self.session.session_over()
+
+    def queue_message(self, cmd: Command) -> str:
+        """sendmsg: queue an execute, or act on hangup; the reply is always +OK."""
+        call_command = cmd.headers.get("call-command", "").strip().lower()
+        if call_command == "execute":
+            name = cmd.headers.get("execute-app-name", "").strip()
+            arg = cmd.headers.get("execute-app-arg", "")
+            if not arg and cmd.body and "text/plain" in cmd.headers.get("content-type", ""):
+                arg = cmd.body
+            try:
+                loops = int(cmd.headers.get("loops", "1"))
+            except ValueError:
+                loops = 1
+            req = AppRequest(name, arg, cmd.headers.get("event-uuid", "").strip() or new_uuid(), loops)
+            if self.up:
+                self._pending += 1
+                self._queue.put(req)
+                if not self.async_ and not is_true(cmd.headers.get("async")):
+                    req.done.wait(timeout=self.scaled(self.caller.max_duration) + 5.0)
+        elif call_command == "hangup":
+            # parsed by the session after the +OK went out, as a queued private event is
+            cause = cmd.headers.get("hangup-cause", "").strip() or "NORMAL_CLEARING"
+            self.switch.spawn(self.hangup, cause, "service")
+        return "+OK"
+
+    def _execute(self, req: AppRequest) -> None:
+        handler = apps.lookup(req.name)
+        if handler is None:
+            self.record.errors.append(f"invalid application {req.name!r}")
+            self.hangup("DESTINATION_OUT_OF_ORDER", by="switch")
+            return
+        for _ in range(max(1, req.loops)):
+            if not self.up:
+                return
+            self.set_var("current_application", req.name)
+            self.set_var("current_application_data", req.arg)
+            self.unset_var("current_application_response")
+            app_headers = [("Application", req.name), ("Application-Data", req.arg),
+                           ("Application-UUID", req.app_uuid)]
+            self.fire_new("CHANNEL_EXECUTE", app_headers)
+            self.current = AppRun(req.name)
+            try:
+                response = handler(self, req.arg, self.current)
+            finally:
+                self.current = None
+            if response:
+                self.set_var("current_application_response", response)
+            response = self.variables.get("current_application_response") or "_none_"
+            self.record.apps.append((self.record.elapsed(), req.name, req.arg, response))
+            self._complete(self.build_event("CHANNEL_EXECUTE_COMPLETE", [
+                ("Application", req.name), ("Application-Data", req.arg),
+                ("Application-Response", response), ("Application-UUID", req.app_uuid)]))
+
+    def _complete(self, ev: SimEvent) -> None:
+        if self.faults.stale_completion:
+            stale = SimEvent(ev.name, [(k, new_uuid() if k == "Application-UUID" else v)
+                                       for k, v in ev.headers], ev.body)
+            self.fire(stale)
+        if self.faults.reverse_completions and self._pending > 0 and self.up:
+            self._held.append(ev)
+            return
+        self.fire(ev)
+        self._flush_held()
+
+    def _flush_held(self) -> None:
+        while self._held:
+            self.fire(self._held.pop())
+
+    # ---- ways a call ends -------------------------------------------------------------
+    def interrupt(self, signal: str) -> None:
+        if self.current is not None:
+            self.current.inbox.put(signal)
+        self._queue.put(_WAKE)
+
+    def break_app(self, flush: bool = False) -> None:
+        if flush:  # `uuid_break <uuid> all` also drops what was queued behind
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except Empty:
+                    break
+                if isinstance(item, AppRequest):
+                    self._pending -= 1
+                    item.done.set()
+        if self.current is not None:
+            self.current.inbox.put(BREAK)
+
+    def hangup(self, cause: str = "NORMAL_CLEARING", by: str = "service") -> None:
+        if self.state == "hangup" or self.left or self.done.is_set():
+            return
+        self.state = "hangup"
+        self.record.hangup_cause, self.record.hangup_by = cause, by
+        self.set_var("hangup_cause", cause)
+        self.fire_new("CHANNEL_HANGUP", [("Hangup-Cause", cause)])
+        if self.session is not None:
+            self.session.channel_down()
+        self.interrupt(HANGUP)
+
+    def mark_transfer(self, extension: str, dialplan: str, context: str) -> None:
+        self.record.transferred_to = f"{extension} {dialplan} {context}"
+        self.left = "transfer"
+
+    def transfer_now(self, extension: str, dialplan: str = "XML", context: str = "default") -> None:
+        """uuid_transfer: leave the socket at once."""
+        if not self.up:
+            return
+        self.mark_transfer(extension, dialplan, context)
+        self.interrupt(BREAK)
+
+    def _leave(self, how: str) -> None:
+        if how == "fallback":
+            self.record.fallback_reached = True
+        self.left = how
+        self.interrupt(BREAK)
+
+    def on_socket_closed(self, session: OutboundSession) -> None:
+        if self.up:
+            if is_true(self.variables.get("socket_resume")):
+                self._leave("fallback")
+            else:
+                self.hangup("NORMAL_CLEARING", by="switch")
+        if self.done.is_set():
+            self.finished.set()
+
+    def _finish(self) -> None:
+        self._flush_held()
+        if self.state == "hangup":
+            self.fire_new("CHANNEL_HANGUP_COMPLETE", [("Hangup-Cause", self.record.hangup_cause or "")],
+                          cs="CS_REPORTING")
+        self.record.variables = dict(self.variables)
+        self.record.ended = self.record.elapsed()
+        self.switch.channel_gone(self)
+        self.done.set()
+        if self.session is None or self.session.closed.is_set():
+            self.finished.set()
+
+    def show_row(self, hostname: str) -> str:
+        app = self.variables.get("current_application", "")
+        data = self.variables.get("current_application_data", "").replace(",", " ")
+        state = {"ringing": "RINGING", "early": "EARLY", "answered": "ACTIVE"}.get(self.state, "HANGUP")
+        fields = [self.uuid, "inbound", time.strftime("%Y-%m-%d %H:%M:%S"), str(self.created_us // 1_000_000),
+                  self.name, "CS_EXECUTE", self.caller_id_name, self.caller_id_number, "127.0.0.1",
+                  self.destination, app, data, "XML", "default", "PCMU", "8000", "64000", "PCMU", "8000",
+                  "64000", "", hostname, "", "", "", state, "", "", "", self.uuid, "", "",
+                  self.caller_id_name, self.caller_id_number, "127.0.0.1", self.destination, "XML", "default"]
+        return ",".join(fields)

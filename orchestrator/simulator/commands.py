@@ -1,0 +1,147 @@
+"""The `api` commands the simulator knows, answering with mod_commands' texts."""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Callable, Dict
+
+if TYPE_CHECKING:
+    from .switch import Switch
+
+NO_CHANNEL = "-ERR No such channel!\n"
+
+ApiFunc = Callable[["Switch", str], str]
+_API: Dict[str, ApiFunc] = {}
+
+
+def api(name: str):
+    def register(func: ApiFunc) -> ApiFunc:
+        _API[name] = func
+        return func
+    return register
+
+
+def execute(switch: "Switch", text: str) -> str:
+    name, _, arg = text.strip().partition(" ")
+    func = _API.get(name.lower())
+    if func is None:
+        return f"-ERR {name} Command not found!\n"
+    return func(switch, arg.strip())
+
+
+@api("status")
+def _status(switch: "Switch", arg: str) -> str:
+    up = max(0.0, time.monotonic() - switch.started_at)
+    secs = int(up)
+    ms = int((up - secs) * 1000)
+    mms = int((up * 1_000_000) % 1000)
+    days, rem = divmod(secs, 86400)
+    hours, rem = divmod(rem, 3600)
+    minutes, seconds = divmod(rem, 60)
+
+    def plural(n, word):
+        return f"{n} {word}{'' if n == 1 else 's'}"
+
+    count = len(switch.channels)
+    return (f"UP {plural(0, 'year')}, {plural(days, 'day')}, {plural(hours, 'hour')}, "
+            f"{plural(minutes, 'minute')}, {plural(seconds, 'second')}, {plural(ms, 'millisecond')}, "
+            f"{plural(mms, 'microsecond')}\n"
+            f"FreeSWITCH (Version 1.10.12-release simulator 64bit) is ready\n"
+            f"{switch.sessions_since_startup} session(s) since startup\n"
+            f"{count} session(s) - peak {switch.sessions_peak}, last 5min {switch.sessions_peak} \n"
+            f"0 session(s) per Sec out of max 30, peak 0, last 5min 0 \n"
+            f"1000 session(s) max\n"
+            f"min idle cpu 0.00/99.00\n"
+            f"Current Stack Size/Max 240K/8192K\n")
+
+
+@api("uuid_break")
+def _uuid_break(switch: "Switch", arg: str) -> str:
+    if not arg:
+        return "-USAGE: <uuid> [all]\n"
+    uuid, _, flag = arg.partition(" ")
+    channel = switch.channels.get(uuid)
+    if channel is None:
+        return NO_CHANNEL
+    channel.break_app(flush="all" in flag)
+    return "+OK\n"
+
+
+@api("uuid_kill")
+def _uuid_kill(switch: "Switch", arg: str) -> str:
+    if not arg:
+        return "-USAGE: <uuid> [cause]\n"
+    uuid, _, cause = arg.partition(" ")
+    channel = switch.channels.get(uuid)
+    if channel is None or not channel.up:
+        return NO_CHANNEL
+    channel.hangup(cause.strip() or "NORMAL_CLEARING", by="service")
+    return "+OK\n"
+
+
+@api("uuid_exists")
+def _uuid_exists(switch: "Switch", arg: str) -> str:
+    channel = switch.channels.get(arg.strip())
+    return "true" if channel is not None and channel.up else "false"
+
+
+@api("uuid_getvar")
+def _uuid_getvar(switch: "Switch", arg: str) -> str:
+    words = arg.split()
+    if not words:
+        return "-USAGE: <uuid> <var>\n"
+    channel = switch.channels.get(words[0])
+    if channel is None:
+        return NO_CHANNEL
+    if len(words) < 2:
+        return "-ERR No variable name specified!\n"
+    value = channel.variables.get(words[1])
+    return value if value is not None else "_undef_"
+
+
+@api("uuid_setvar")
+def _uuid_setvar(switch: "Switch", arg: str) -> str:
+    words = arg.split(" ", 2)
+    if not words or not words[0]:
+        return "-USAGE: <uuid> <var> [value]\n"
+    channel = switch.channels.get(words[0])
+    if channel is None:
+        return NO_CHANNEL
+    if len(words) < 2 or not words[1]:
+        return "-ERR No variable specified\n"
+    if len(words) > 2 and words[2] != "":
+        channel.set_var(words[1], words[2])
+    else:
+        channel.unset_var(words[1])
+    return "+OK\n"
+
+
+@api("uuid_transfer")
+def _uuid_transfer(switch: "Switch", arg: str) -> str:
+    words = [w for w in arg.split() if w not in ("-bleg", "-both")]
+    if len(words) < 2:
+        return "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n"
+    channel = switch.channels.get(words[0])
+    if channel is None or not channel.up:
+        return NO_CHANNEL
+    channel.transfer_now(words[1], words[2] if len(words) > 2 else "XML",
+                         words[3] if len(words) > 3 else "default")
+    return "+OK\n"
+
+
+_SHOW_CHANNELS_HEAD = ("uuid,direction,created,created_epoch,name,state,cid_name,cid_num,ip_addr,dest,"
+                       "application,application_data,dialplan,context,read_codec,read_rate,read_bit_rate,"
+                       "write_codec,write_rate,write_bit_rate,secure,hostname,presence_id,presence_data,"
+                       "accountcode,callstate,callee_name,callee_num,callee_direction,call_uuid,sent_callee_name,"
+                       "sent_callee_num,initial_cid_name,initial_cid_num,initial_ip_addr,initial_dest,"
+                       "initial_dialplan,initial_context")
+
+
+@api("show")
+def _show(switch: "Switch", arg: str) -> str:
+    what = arg.split()[0].lower() if arg.split() else ""
+    if what != "channels":
+        return "-USAGE: show channels\n"
+    rows = [ch.show_row(switch.hostname) for ch in list(switch.channels.values()) if ch.up]
+    if not rows:
+        return "\n0 total.\n"
+    return _SHOW_CHANNELS_HEAD + "\n" + "\n".join(rows) + f"\n\n{len(rows)} total.\n"

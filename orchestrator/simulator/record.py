@@ -1,0 +1,124 @@
+"""What happened on a simulated call, kept for assertions and for `orchestrator simulate`.
+
+Times are seconds since the call was placed (monotonic clock, wall time, not scaled).
+The record holds pressed digits and the wire transcript verbatim: it is test tooling and
+exists precisely so tests can prove where digits did or did not travel. The text
+rendering masks long digit runs unless asked not to.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+from .wire import now
+
+
+@dataclass
+class Heard:
+    """One prompt (or sound) the caller heard."""
+
+    t: float
+    app: str                       # playback | speak | say | play_and_get_digits
+    arg: str                       # the file / text / say argument actually played
+    ended: Optional[float] = None
+    interrupted_by: Optional[str] = None   # "dtmf" | "uuid_break" | "hangup" | None
+
+    @property
+    def barged(self) -> bool:
+        return self.interrupted_by in ("dtmf", "uuid_break")
+
+
+@dataclass
+class Press:
+    t: float
+    digit: str
+    taken_by: Optional[str] = None  # the application that consumed the digit, if any
+
+
+@dataclass
+class CallRecord:
+    uuid: str
+    destination: str
+    caller_id_number: str
+    started: float = field(default_factory=now)
+    heard: List[Heard] = field(default_factory=list)
+    pressed: List[Press] = field(default_factory=list)
+    apps: List[Tuple[float, str, str, str]] = field(default_factory=list)  # (t, app, arg, response)
+    events: List[Tuple[float, str, dict]] = field(default_factory=list)    # every event the channel fired
+    transcript: List[Tuple[float, str, str]] = field(default_factory=list)  # (t, "in"|"out", raw)
+    answered: bool = False
+    hangup_cause: Optional[str] = None
+    hangup_by: Optional[str] = None      # "caller" | "service" | "switch"
+    transferred_to: Optional[str] = None  # "<ext> <dialplan> <context>"
+    bridged_to: Optional[str] = None      # the dial string of an answered bridge
+    bridge_attempts: List[Tuple[str, str]] = field(default_factory=list)  # (dial string, outcome)
+    fallback_reached: bool = False
+    socket_connected: bool = False
+    variables: Dict[str, str] = field(default_factory=dict)
+    ended: Optional[float] = None
+    errors: List[str] = field(default_factory=list)
+
+    def elapsed(self) -> float:
+        return now() - self.started
+
+    @property
+    def digits(self) -> str:
+        return "".join(p.digit for p in self.pressed)
+
+    @property
+    def outcome(self) -> str:
+        if self.transferred_to:
+            return f"transferred to {self.transferred_to}"
+        if self.fallback_reached:
+            return "socket gone; dialplan fallback reached"
+        if self.hangup_cause:
+            return f"hung up by {self.hangup_by or '?'} ({self.hangup_cause})"
+        return "in progress"
+
+    def wire_text(self, direction: Optional[str] = None) -> str:
+        """The transcript as one string (optionally only "in" or "out")."""
+        return "".join(raw for _, d, raw in self.transcript if direction in (None, d))
+
+
+_LONG_DIGITS = re.compile(r"\d{4,}")
+
+
+def _mask(text: str) -> str:
+    return _LONG_DIGITS.sub(lambda m: "*" * len(m.group(0)), text)
+
+
+def _group_presses(presses: List[Press], gap: float = 1.0) -> List[Tuple[float, str]]:
+    groups: List[Tuple[float, str]] = []
+    last_t = None
+    for press in presses:
+        if groups and last_t is not None and press.t - last_t <= gap:
+            groups[-1] = (groups[-1][0], groups[-1][1] + press.digit)
+        else:
+            groups.append((press.t, press.digit))
+        last_t = press.t
+    return groups
+
+
+def render_timeline(record: CallRecord, reveal_digits: bool = False, key_gap: float = 1.0) -> str:
+    """A readable heard / pressed / outcome timeline, one line per happening.
+
+    Keys pressed less than ``key_gap`` seconds apart are shown as one entry; a faster-than-life
+    run passes its time scale here so separate entries stay separate.
+    """
+    lines: List[Tuple[float, str]] = []
+    for h in record.heard:
+        what = {"playback": "plays", "speak": "speaks", "say": "says",
+                "play_and_get_digits": "prompts"}.get(h.app, h.app)
+        tail = f"  [interrupted by {h.interrupted_by}]" if h.interrupted_by else ""
+        lines.append((h.t, f"switch {what} {h.arg!r}{tail}"))
+    for t, digits in _group_presses(record.pressed, key_gap):
+        shown = digits if reveal_digits else _mask(digits)
+        lines.append((t, f"caller presses {shown}"))
+    for t, app, arg, _ in record.apps:
+        if app in ("transfer", "bridge", "hangup", "answer"):
+            lines.append((t, f"service runs {app} {arg}".rstrip()))
+    end_t = record.ended if record.ended is not None else record.elapsed()
+    lines.append((end_t, f"call ends: {record.outcome}"))
+    lines.sort(key=lambda item: item[0])
+    return "\n".join(f"{t:7.2f}s  {text}" for t, text in lines)

@@ -1,0 +1,195 @@
+"""The simulated switch: the inbound event socket server, the live channels, event
+fan-out to every listener, and the greenlets and sockets it must clean up on stop().
+"""
+from __future__ import annotations
+
+import fnmatch
+import time
+from typing import Dict, Iterable, Optional, Set, Tuple
+
+import gevent
+from gevent.pool import Group
+from gevent.server import StreamServer
+
+from . import commands
+from .caller import CallerScript
+from .channel import SimChannel
+from .events import EventFactory, SimEvent
+from .faults import Faults
+from .inbound import InboundListener
+from .record import CallRecord, render_timeline
+from .wire import Command
+
+
+class Call:
+    """Handle on a placed call."""
+
+    def __init__(self, channel: SimChannel):
+        self._channel = channel
+
+    @property
+    def uuid(self) -> str:
+        return self._channel.uuid
+
+    @property
+    def record(self) -> CallRecord:
+        return self._channel.record
+
+    @property
+    def channel(self) -> SimChannel:
+        return self._channel
+
+    @property
+    def done(self) -> bool:
+        return self._channel.finished.is_set()
+
+    def wait(self, timeout: float = 30.0) -> CallRecord:
+        """The finished record; TimeoutError if the call and its socket are not over in time."""
+        if not self._channel.finished.wait(timeout=timeout):
+            rec = self._channel.record
+            raise TimeoutError(
+                f"simulated call {self.uuid} not finished after {timeout}s "
+                f"(state={self._channel.state}, socket_connected={rec.socket_connected}, "
+                f"apps run={len(rec.apps)}, last wire={rec.transcript[-1][2][:80]!r})"
+                if rec.transcript else
+                f"simulated call {self.uuid} not finished after {timeout}s (state={self._channel.state}, "
+                f"no wire traffic)")
+        return self._channel.record
+
+    def press(self, digits: str) -> None:
+        """Press digits now, outside the script (for interactive tests)."""
+        for d in digits:
+            self._channel.press(d)
+
+    def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
+        """The caller hangs up now."""
+        self._channel.hangup(cause, by="caller")
+
+    def timeline(self, reveal_digits: bool = False) -> str:
+        return render_timeline(self._channel.record, reveal_digits)
+
+
+class Switch:
+    def __init__(self, password: str = "ClueCon", host: str = "127.0.0.1", port: int = 0,
+                 time_scale: float = 1.0, faults: Optional[Faults] = None, prompt_seconds: float = 2.0,
+                 prompt_durations: Optional[Dict[str, float]] = None, missing_files: Iterable[str] = (),
+                 hostname: str = "sim-freeswitch"):
+        if time_scale < 0:
+            raise ValueError("time_scale must not be negative")
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("the simulator only listens on loopback")
+        self.password = password
+        self.host, self.port = host, port
+        self.time_scale = time_scale
+        self.faults = faults
+        self.prompt_seconds = prompt_seconds
+        self.prompt_durations = dict(prompt_durations or {})
+        self.missing_files = tuple(missing_files)
+        self.hostname = hostname
+        self.event_factory = EventFactory(hostname)
+        self.channels: Dict[str, SimChannel] = {}
+        self.calls: Dict[str, Call] = {}
+        self.started_at = time.monotonic()
+        self.sessions_since_startup = 0
+        self.sessions_peak = 0
+        self._listeners: Set = set()
+        self._group = Group()
+        self._server: Optional[StreamServer] = None
+
+    # ---- lifecycle -----------------------------------------------------------
+    def start(self) -> "Switch":
+        self._server = StreamServer((self.host, self.port), self._accept, spawn=self._group.spawn)
+        self._server.start()
+        self.started_at = time.monotonic()
+        return self
+
+    @property
+    def inbound_address(self) -> Tuple[str, int]:
+        if self._server is None:
+            raise RuntimeError("Switch.start() has not been called")
+        return self._server.server_host, self._server.server_port
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Close every socket and end every greenlet the switch started."""
+        for listener in list(self._listeners):
+            listener.kill()
+        self._listeners.clear()
+        if self._server is not None:
+            self._server.stop(timeout=0)
+            self._server = None
+        for channel in list(self.channels.values()):
+            channel.done.set()
+            channel.finished.set()
+        self._group.kill(block=True, timeout=timeout)
+        self.channels.clear()
+
+    def __enter__(self) -> "Switch":
+        return self.start() if self._server is None else self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def spawn(self, func, *args):
+        return self._group.spawn(func, *args)
+
+    def spawn_later(self, seconds: float, func, *args):
+        def later():
+            gevent.sleep(seconds)
+            func(*args)
+        return self._group.spawn(later)
+
+    # ---- inbound -----------------------------------------------------------------
+    def _accept(self, sock, address) -> None:
+        listener = InboundListener(self, sock, self.faults)
+        self.add_listener(listener)
+        listener.start()
+        while not listener.closed.wait(timeout=5.0):  # the server closes the socket when this returns
+            pass
+
+    def add_listener(self, listener) -> None:
+        self._listeners.add(listener)
+
+    def listener_closed(self, listener) -> None:
+        self._listeners.discard(listener)
+
+    # ---- calls ---------------------------------------------------------------------
+    def place_call(self, orchestrator_address, caller: Optional[CallerScript] = None, destination: str = "1000",
+                   variables: Optional[dict] = None, full: bool = True, async_: bool = True,
+                   faults: Optional[Faults] = None, caller_id_number: str = "+15551230000",
+                   caller_id_name: str = "Simulated Caller", socket_resume: bool = True,
+                   prompt_seconds: Optional[float] = None) -> Call:
+        """Start a call whose dialplan runs `socket <orchestrator_address> async full`."""
+        host = orchestrator_address[0]
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("the simulator only dials loopback addresses")
+        merged = {"socket_resume": "true" if socket_resume else "false"}
+        merged.update(variables or {})
+        self.sessions_since_startup += 1
+        channel = SimChannel(self, orchestrator_address, caller, destination, caller_id_number,
+                             caller_id_name, merged, full, async_, faults, prompt_seconds)
+        self.channels[channel.uuid] = channel
+        self.sessions_peak = max(self.sessions_peak, len(self.channels))
+        call = Call(channel)
+        self.calls[channel.uuid] = call
+        channel.start()
+        return call
+
+    def channel_gone(self, channel: SimChannel) -> None:
+        self.channels.pop(channel.uuid, None)
+
+    # ---- used by listeners and channels ------------------------------------------
+    def fire(self, ev: SimEvent) -> None:
+        for listener in list(self._listeners):
+            listener.deliver(ev)
+
+    def api(self, text: str) -> str:
+        return commands.execute(self, text)
+
+    def send_message(self, uuid: str, cmd: Command) -> str:
+        channel = self.channels.get(uuid)
+        if channel is None:
+            return f"-ERR invalid session id [{uuid}]"
+        return channel.queue_message(cmd)
+
+    def file_missing(self, path: str) -> bool:
+        return any(fnmatch.fnmatch(path, pattern) for pattern in self.missing_files)
