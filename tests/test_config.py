@@ -76,5 +76,5 @@ def test_unreadable_and_invalid_yaml(tmp_path):
 
 
 def test_shipped_example_config_loads():
-    config = load_config("examples/orchestrator.example.yaml", environ={"FS1_ESL_PASSWORD": "x"})
+    config = load_config("examples/orchestrator.example.yaml", environ={"FS_ESL_PASSWORD": "x"})
     assert config["nodes"][0]["password"] == "x"

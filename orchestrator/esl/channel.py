@@ -228,9 +228,16 @@ class Channel:
         self.variables.pop(name, None)
 
     def transfer(self, extension, dialplan="XML", context="default"):
-        """Send the call elsewhere in the dialplan; the switch then ends our socket session."""
+        """Send the call elsewhere in the dialplan; the caller of the flow then closes the socket.
+
+        FreeSWITCH keeps the socket attached after a transfer, and closing it while
+        ``socket_resume`` is still set resets the transferred channel into silence (seen on
+        1.10.12). So ``socket_resume`` is unset first: after a transfer we let go for good.
+        """
         arg = " ".join(_one_line(x, "transfer target") for x in (extension, dialplan, context))
         try:
+            if "socket_resume" in self.variables:
+                self.unset_variable("socket_resume")
             self.execute("transfer", arg, timeout=self.settings.answer_timeout)
         except CallGone:
             pass

@@ -77,6 +77,7 @@ class SimChannel:
         self.variables.update({k: str(v) for k, v in (variables or {}).items()})
         self.state = "ringing"          # ringing | early | answered | hangup
         self.left: Optional[str] = None  # "transfer" | "fallback": the call left the socket's control
+        self.connect_seen = False
         self.session: Optional[OutboundSession] = None
         self.current: Optional[AppRun] = None
         self._queue: Queue = Queue()
@@ -232,6 +233,7 @@ class SimChannel:
 
     def on_connected(self) -> None:
         """`connect` arrived: from here on the channel is parked under socket control."""
+        self.connect_seen = True
 
     def _app_loop(self) -> None:
         while self.up:
@@ -244,8 +246,8 @@ class SimChannel:
                 if self.up:
                     self._execute(item)
                 item.done.set()
-        if self.left == "transfer" and self.session is not None:
-            self.session.session_over()
+        # After a transfer the real switch keeps the socket attached (it carries the new
+        # extension's events) until the client closes it or the call ends.
 
     def queue_message(self, cmd: Command) -> str:
         """sendmsg: queue an execute, or act on hangup; the reply is always +OK."""
@@ -362,13 +364,33 @@ class SimChannel:
         self.interrupt(BREAK)
 
     def on_socket_closed(self, session: OutboundSession) -> None:
-        if self.up:
-            if is_true(self.variables.get("socket_resume")):
+        """What FreeSWITCH 1.10.12 does when the client closes (checked on a real switch).
+
+        Mid-call, the dialplan goes on to its next action, with or without socket_resume
+        (socket_resume only cuts a running prompt short). Closed before ``connect`` without
+        socket_resume, the channel sits in silence. Closed after a transfer with
+        socket_resume still set, the channel is reset and sits in silence.
+        """
+        resume = is_true(self.variables.get("socket_resume"))
+        if self.left == "transfer":
+            if resume:
+                self._strand("socket closed after a transfer with socket_resume=true: "
+                             "the channel was reset and the transferred call went silent")
+        elif self.up:
+            if self.connect_seen or resume:
                 self._leave("fallback")
             else:
-                self.hangup("NORMAL_CLEARING", by="switch")
+                self._strand("socket closed before connect without socket_resume: "
+                             "the channel never reached the next dialplan action")
         if self.done.is_set():
             self.finished.set()
+
+    def _strand(self, why: str) -> None:
+        """The caller is left in silence; in the simulator they give up at once."""
+        self.record.stranded = True
+        self.record.errors.append(why)
+        if self.left != "transfer":
+            self.hangup("NORMAL_CLEARING", by="caller")
 
     def _finish(self) -> None:
         self._flush_held()

@@ -54,6 +54,7 @@ class CallRecord:
     bridged_to: Optional[str] = None      # the dial string of an answered bridge
     bridge_attempts: List[Tuple[str, str]] = field(default_factory=list)  # (dial string, outcome)
     fallback_reached: bool = False
+    stranded: bool = False               # the switch left the caller in silence (see errors)
     socket_connected: bool = False
     variables: Dict[str, str] = field(default_factory=dict)
     ended: Optional[float] = None
@@ -68,6 +69,8 @@ class CallRecord:
 
     @property
     def outcome(self) -> str:
+        if self.stranded:
+            return "caller stranded in silence"
         if self.transferred_to:
             return f"transferred to {self.transferred_to}"
         if self.fallback_reached:

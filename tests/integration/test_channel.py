@@ -154,6 +154,7 @@ def test_transfer_ends_the_session_without_error(harness):
     record, (how, value) = harness.call(flow)
     assert (how, value) == ("returned", "after transfer")
     assert record.transferred_to == "2000 XML agents"
+    assert not record.stranded and "socket_resume" not in record.variables
 
 
 def test_bridge_answered_and_busy(harness):

@@ -53,7 +53,8 @@ def test_drop_after_seconds(switch, orch):
     esl = start_session(orch)
     esl.wait_closed(timeout=3)
     record = call.wait(5)
-    assert record.hangup_by == "switch"
+    # a socket lost mid-call sends the channel on to the next dialplan action, resume or not
+    assert record.fallback_reached and record.hangup_by is None
 
 
 def test_stale_completion_arrives_first(switch, orch):

@@ -1,4 +1,6 @@
 import re
+
+import gevent
 from urllib.parse import unquote
 
 from orchestrator.simulator import CallerScript
@@ -249,17 +251,30 @@ def test_linger_time_passes_then_close(switch, orch):
     call.wait(5)
 
 
-def test_transfer_ends_socket_session(switch, orch):
+def test_transfer_keeps_the_socket_until_the_client_closes(switch, orch):
     call = switch.place_call(orch.address)
     esl = start_session(orch, linger=10)
+    execute(esl, "unset", "socket_resume")
     execute(esl, "transfer", "agent XML default", event_uuid="x")
-    done = esl.wait_event("CHANNEL_EXECUTE_COMPLETE")
-    assert done.event["Application-UUID"] == "x"
-    seen = esl.wait_closed()
-    assert seen[-1].headers["Content-Disposition"] == "disconnect"
+    done = esl.wait_event("CHANNEL_EXECUTE_COMPLETE", lambda m: m.event.get("Application-UUID") == "x")
+    assert done.event["Application"] == "transfer"
+    gevent.sleep(0.3)
+    assert not call.record.stranded and call.record.fallback_reached is False
+    assert esl.cmd("exit").reply == "+OK bye"
+    esl.wait_closed()
     record = call.wait(5)
     assert record.transferred_to == "agent XML default"
-    assert record.hangup_cause is None
+    assert record.hangup_cause is None and not record.stranded
+
+
+def test_closing_after_transfer_with_socket_resume_strands_the_caller(switch, orch):
+    call = switch.place_call(orch.address)
+    esl = start_session(orch)
+    execute(esl, "transfer", "agent XML default", event_uuid="x")
+    esl.wait_event("CHANNEL_EXECUTE_COMPLETE", lambda m: m.event.get("Application-UUID") == "x")
+    esl.close()
+    record = call.wait(5)
+    assert record.stranded and record.outcome == "caller stranded in silence"
 
 
 def test_bridge_outcomes(switch, orch):
@@ -297,13 +312,20 @@ def test_socket_closed_by_orchestrator_reaches_fallback(switch, orch):
     assert record.fallback_reached and record.hangup_cause is None
 
 
-def test_socket_closed_without_resume_hangs_up(switch, orch):
+def test_socket_closed_mid_call_without_resume_still_reaches_fallback(switch, orch):
     call = switch.place_call(orch.address, socket_resume=False)
     esl = start_session(orch)
     esl.close()
     record = call.wait(5)
-    assert not record.fallback_reached
-    assert record.hangup_by == "switch"
+    assert record.fallback_reached and not record.stranded
+
+
+def test_socket_closed_before_connect_without_resume_strands_the_caller(switch, orch):
+    call = switch.place_call(orch.address, socket_resume=False)
+    esl = orch.accept()
+    esl.close()
+    record = call.wait(5)
+    assert record.stranded and not record.fallback_reached
 
 
 def test_unreachable_orchestrator_falls_through(switch, orch):

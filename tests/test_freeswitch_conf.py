@@ -1,0 +1,69 @@
+"""The shipped FreeSWITCH configuration says what the service relies on.
+
+Loading it in a real FreeSWITCH is the live suite's job (tests/live); this checks, without a
+switch, the properties a careless edit could break.
+"""
+import glob
+import os
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from orchestrator.engine import FlowLibrary
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONF = os.path.join(ROOT, "freeswitch_conf")
+
+
+def parse(relative):
+    return ET.parse(os.path.join(CONF, relative)).getroot()
+
+
+@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(CONF, "**", "*.xml"), recursive=True)))
+def test_every_file_is_well_formed_xml(path):
+    ET.parse(path)
+
+
+def test_event_socket_is_loopback_only_with_a_password_of_our_own():
+    params = {p.get("name"): p.get("value") for p in parse("autoload_configs/event_socket.conf.xml").iter("param")}
+    assert params["listen-ip"] == "127.0.0.1"
+    assert params["password"] not in ("", "ClueCon")
+    acl_name = params["apply-inbound-acl"]
+    acl = [lst for lst in parse("autoload_configs/acl.conf.xml").iter("list") if lst.get("name") == acl_name]
+    assert acl and acl[0].get("default") == "deny"
+    assert {n.get("cidr") for n in acl[0].iter("node") if n.get("type") == "allow"} <= {"127.0.0.0/8", "::1/128"}
+
+
+def test_needed_modules_are_loaded():
+    modules = {m.get("module") for m in parse("autoload_configs/modules.conf.xml").iter("load")}
+    assert {"mod_event_socket", "mod_commands", "mod_dptools", "mod_dialplan_xml",
+            "mod_sndfile", "mod_tone_stream", "mod_say_en", "mod_flite"} <= modules
+
+
+def socket_extensions():
+    for path in glob.glob(os.path.join(CONF, "dialplan", "*.xml")):
+        for extension in ET.parse(path).getroot().iter("extension"):
+            actions = [(a.get("application"), a.get("data") or "") for a in extension.iter("action")]
+            if any(app == "socket" for app, _ in actions):
+                yield os.path.basename(path), extension.get("name"), actions
+
+
+def test_each_socket_hand_off_resumes_into_a_fallback():
+    found = list(socket_extensions())
+    assert found
+    for path, name, actions in found:
+        apps = [app for app, _ in actions]
+        at = apps.index("socket")
+        assert ("set", "socket_resume=true") in actions[:at], (path, name)
+        assert actions[at][1].endswith(" async full"), (path, name)
+        assert apps[at + 1:] and apps[at + 1] in ("transfer", "bridge"), (path, name)
+
+
+def test_flows_named_in_the_dialplan_are_shipped():
+    library = FlowLibrary.from_directory(os.path.join(ROOT, "flows"))
+    named = [data.split("=", 1)[1] for _, _, actions in socket_extensions()
+             for app, data in actions if app == "set" and data.startswith("pay_flow=")]
+    named = [n for n in named if not n.startswith("$")]
+    assert named
+    for flow in named:
+        assert flow in library
