@@ -1,16 +1,21 @@
 """Command line: ``run``, ``validate``, ``simulate`` and ``demo``.
 
 Exit codes: 0 success, 1 a check failed (invalid flow, unexpected demo outcome), 2 bad usage
-or configuration.
+or configuration. The standard library is patched for gevent before anything else is
+imported, so HTTP calls to a gateway yield to the calls in progress instead of blocking them.
 """
-import argparse
-import signal
-import sys
+from gevent import monkey
 
-import gevent
-import gevent.event
+monkey.patch_all()
 
-from orchestrator import __version__
+import argparse  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+
+import gevent  # noqa: E402
+import gevent.event  # noqa: E402
+
+from orchestrator import __version__  # noqa: E402
 
 
 def _cmd_run(args):
