@@ -24,6 +24,7 @@ setup(
         "jsonschema>=4.17",
         "prometheus-client>=0.17",
         "requests>=2.31",
+        "cryptography>=41",
     ],
     extras_require={"test": ["pytest>=7.4"]},
     entry_points={"console_scripts": ["orchestrator=orchestrator.cli:main"]},

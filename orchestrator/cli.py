@@ -1,4 +1,4 @@
-"""Command line: ``run``, ``validate``, ``simulate`` and ``demo``.
+"""Command line: ``run``, ``validate``, ``simulate``, ``demo`` and ``record-esl``.
 
 Exit codes: 0 success, 1 a check failed (invalid flow, unexpected demo outcome), 2 bad usage
 or configuration. The standard library is patched for gevent before anything else is
@@ -65,13 +65,29 @@ def _cmd_simulate(args):
             return 2
         variables[name] = value
     return simulate(args.flow, args.caller, destination=args.destination, variables=variables,
-                    timeout=args.timeout, verbose=args.verbose)
+                    timeout=args.timeout, verbose=args.verbose, log_level=args.log_level,
+                    artifacts=args.artifacts)
 
 
 def _cmd_demo(args):
     from orchestrator.demo import run_demo
 
     return run_demo(verbose=args.verbose)
+
+
+def _cmd_record_esl(args):
+    from orchestrator.esl.recorder import parse_address, run_recorder
+
+    try:
+        listen, forward = parse_address(args.listen), parse_address(args.forward)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    stop = gevent.event.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(signum, stop.set)
+    return run_recorder(listen, forward, args.out, stop, mode=args.mode,
+                        masked_variables=args.mask_var or ())
 
 
 def build_parser():
@@ -96,11 +112,27 @@ def build_parser():
                           help="channel variable for the simulated call (repeatable)")
     simulate.add_argument("--timeout", type=float, default=120.0)
     simulate.add_argument("--verbose", action="store_true", help="also print the service's log")
+    simulate.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING"],
+                          help="the service's log level (default WARNING, INFO with --verbose)")
+    simulate.add_argument("--artifacts", metavar="DIR",
+                          help="write the payment store, wire transcript, events and /metrics here")
     simulate.set_defaults(func=_cmd_simulate)
 
     demo = commands.add_parser("demo", help="scripted calls through the shipped flows")
     demo.add_argument("--verbose", action="store_true", help="also print the service's log")
     demo.set_defaults(func=_cmd_demo)
+
+    record = commands.add_parser(
+        "record-esl", help="relay an Event Socket connection and write a masked transcript")
+    record.add_argument("--listen", required=True, metavar="HOST:PORT", help="where to accept")
+    record.add_argument("--forward", required=True, metavar="HOST:PORT", help="where to relay to")
+    record.add_argument("--out", required=True, metavar="FILE", help="transcript (JSON Lines)")
+    record.add_argument("--mode", choices=("auto", "inbound", "outbound"), default="auto",
+                        help="which end dials the proxy: a client (inbound) or the switch "
+                             "(outbound); auto tells them apart by the first message")
+    record.add_argument("--mask-var", action="append", metavar="NAME",
+                        help="also mask every value of this channel variable (repeatable)")
+    record.set_defaults(func=_cmd_record_esl)
     return parser
 
 

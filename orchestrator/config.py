@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import jsonschema
 import yaml
 
+from orchestrator.payments.gateways import GATEWAYS_SCHEMA
+
 ENV_REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 OVERRIDE_PREFIX = "ORCHESTRATOR__"
 
@@ -59,6 +61,28 @@ SCHEMA = {
                 },
             },
         },
+        "http": {
+            "type": "object", "additionalProperties": False,
+            "properties": {"enabled": {"type": "boolean"}, "host": {"type": "string"},
+                           "port": {"type": "integer", "minimum": 0, "maximum": 65535}},
+        },
+        "tenants": {
+            "type": "array", "uniqueItems": True,
+            "items": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$",
+                      "not": {"enum": ["default", "unknown"]}},
+        },
+        "gateways": GATEWAYS_SCHEMA,
+        "store": {
+            "type": "object", "additionalProperties": False,
+            "properties": {"path": {"type": "string", "minLength": 1,
+                                    "description": "SQLite file for payment records; :memory: in tests"}},
+        },
+        "prompts": {
+            "type": "object", "additionalProperties": False,
+            "properties": {"catalog_dir": {"type": ["string", "null"]},
+                           "audio_dir": {"type": "string"},
+                           "audio": {"enum": ["auto", "always", "never"]}},
+        },
         "logging": {
             "type": "object", "additionalProperties": False,
             "properties": {
@@ -79,6 +103,11 @@ DEFAULTS = {
     "flows": {"directory": "flows", "default": None, "by_destination": {}},
     "tts": {"engine": "flite", "voice": "kal"},
     "nodes": [],
+    "http": {"enabled": True, "host": "127.0.0.1", "port": 8080},
+    "tenants": [],
+    "gateways": [],
+    "store": {"path": "payments.sqlite"},
+    "prompts": {"catalog_dir": None, "audio_dir": "", "audio": "auto"},
     "logging": {"level": "INFO", "format": "logfmt"},
 }
 

@@ -29,6 +29,12 @@ class Scenario:
     where: str                       # where the call must end, as the simulator words it
     heard: tuple = ()                # arguments the caller must have heard, in order
     variables: dict = field(default_factory=dict)
+    charges: int = None              # charges the sandbox must hold for this call (None: unchecked)
+    payments: tuple = None           # statuses of this call's payment records, in order
+
+
+PAYMENT = {"pay_amount": "1250", "pay_currency": "EUR", "pay_reference": "INV-1001", "pay_agent": "1000"}
+TO_AGENT = "transferred to 1000 XML default"
 
 
 SCENARIOS = [
@@ -48,12 +54,44 @@ SCENARIOS = [
     Scenario("amount due, EUR", "amount_due", "silent.yaml", "completed",
              "hung up by service (NORMAL_CLEARING)", heard=("en CURRENCY pronounced FEMININE 12.50",),
              variables={"pay_amount": "1250", "pay_currency": "EUR"}),
+    Scenario("card approved", "card_payment", "pay-approved.yaml", "transferred", TO_AGENT,
+             heard=("en NUMBER iterated FEMININE 1111",), variables=PAYMENT, charges=1,
+             payments=("approved",)),
+    Scenario("declined, then another card", "card_payment", "pay-declined-then-approved.yaml",
+             "transferred", TO_AGENT, heard=("flite|kal|The card has insufficient funds.",
+                                             "en NUMBER iterated FEMININE 4444"),
+             variables=PAYMENT, charges=1, payments=("declined", "approved")),
+    Scenario("invalid number, retried", "card_payment", "pay-invalid-number-then-valid.yaml",
+             "transferred", TO_AGENT, variables=PAYMENT, charges=1, payments=("approved",)),
+    Scenario("caller keys nothing", "card_payment", "pay-silent.yaml", "transferred", TO_AGENT,
+             variables=PAYMENT, charges=0, payments=()),
+    Scenario("* cancels the payment", "card_payment", "pay-cancel.yaml", "transferred", TO_AGENT,
+             heard=("flite|kal|The payment has been cancelled.",), variables=PAYMENT, charges=0,
+             payments=()),
+    Scenario("hangs up mid-entry", "card_payment", "pay-hangup-mid-entry.yaml", "caller-hung-up",
+             "hung up by caller (NORMAL_CLEARING)", variables=PAYMENT, charges=0, payments=()),
+    Scenario("gateway times out after charging", "card_payment", "pay-gateway-timeout.yaml",
+             "transferred", TO_AGENT, variables=PAYMENT, charges=1, payments=("unknown",),
+             heard=("flite|kal|We could not confirm your payment. Please hold while we transfer you "
+                    "to an agent.",)),
 ]
 
 
-def _check(scenario, result):
+def _check(scenario, result, run):
     """Return the list of ways a call differed from its scenario (empty: as expected)."""
     problems = []
+    call = result.record.uuid
+    if scenario.charges is not None:
+        charged = [c for c in run.sandbox.charges if c["idempotency_key"].startswith(call + ":")]
+        if len(charged) != scenario.charges:
+            problems.append("%d charge(s), expected %d" % (len(charged), scenario.charges))
+    if scenario.payments is not None:
+        records = [r for r in run.service.store.list() if r["call_uuid"] == call]
+        statuses = tuple(r["status"] for r in records)
+        if statuses != scenario.payments:
+            problems.append("payment records %s, expected %s" % (statuses, scenario.payments))
+        if any(r["status"] == "unknown" and not r["needs_reconciliation"] for r in records):
+            problems.append("an unknown outcome is not marked for reconciliation")
     got = result.outcome.result if result.outcome else "none"
     if got != scenario.result:
         problems.append("flow result %s, expected %s" % (got, scenario.result))
@@ -69,6 +107,7 @@ def _check(scenario, result):
 def run_demo(verbose=False, out=sys.stdout, scenarios=SCENARIOS, timeout=60.0):
     setup_logging("INFO" if verbose else "WARNING", "logfmt")
     library = FlowLibrary.from_directory(FLOWS)
+    rows, failures = [], 0
     with DryRun(library) as run:
         calls = []
         for scenario in scenarios:
@@ -77,24 +116,30 @@ def run_demo(verbose=False, out=sys.stdout, scenarios=SCENARIOS, timeout=60.0):
             calls.append((scenario, run.place(caller, variables)))
         jobs = [gevent.spawn(run.finish, call, timeout) for _, call in calls]
         gevent.joinall(jobs, timeout=timeout + 10)
-    rows, failures = [], 0
-    for (scenario, _), job in zip(calls, jobs):
-        if not job.successful():
-            problems = ["did not finish: %s" % (job.exception or "timeout")]
-            got, where = "none", "?"
-        else:
-            result = job.value
-            problems = _check(scenario, result)
-            got = result.outcome.result if result.outcome else "none"
-            where = result.record.outcome
-        failures += bool(problems)
-        rows.append((scenario.name, scenario.flow, got, where, "ok" if not problems else
-                     "FAIL: " + "; ".join(problems)))
+        gevent.sleep(run.sandbox.hang_seconds)  # let a hung charge answer before it is counted
+        for (scenario, _), job in zip(calls, jobs):
+            rows.append(_row(scenario, job, run))
+    failures = sum(1 for row in rows if row[-1] != "ok")
     _print_table(rows, out)
+    print("\nsandbox gateway: one charge per approved call; the unconfirmed one is marked for "
+          "reconciliation", file=out)
     verdict = "all %d calls ended as expected" % len(rows) if not failures else \
         "%d of %d calls did not end as expected" % (failures, len(rows))
     print("\n" + verdict, file=out)
     return 0 if not failures else 1
+
+
+def _row(scenario, job, run):
+    if not job.successful():
+        problems = ["did not finish: %s" % (job.exception or "timeout")]
+        got, where = "none", "?"
+    else:
+        result = job.value
+        problems = _check(scenario, result, run)
+        got = result.outcome.result if result.outcome else "none"
+        where = result.record.outcome
+    return (scenario.name, scenario.flow, got, where,
+            "ok" if not problems else "FAIL: " + "; ".join(problems))
 
 
 def _print_table(rows, out):

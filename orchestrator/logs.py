@@ -16,15 +16,27 @@ import time
 
 _context = contextvars.ContextVar("log_context", default={})
 
+UUID = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}(?![0-9A-Fa-f])")
 DIGIT_RUN = re.compile(r"(?<!\d)\d(?:[ -]?\d){6,}(?!\d)")
 DTMF_FIELD = re.compile(r"(?i)\b(DTMF-Digit|dtmf|digits?)(\s*[=:]\s*\"?)([0-9*#A-D]+)")
 CONTEXT_KEYS = ("call", "session", "tenant", "flow", "step")
 
 
 def redact(text):
-    """Mask digit runs long enough to be part of a card number, and DTMF digit values."""
-    text = DIGIT_RUN.sub(lambda m: re.sub(r"\d", "X", m.group(0)), text)
-    return DTMF_FIELD.sub(lambda m: m.group(1) + m.group(2) + "*" * len(m.group(3)), text)
+    """Mask digit runs long enough to be part of a card number, and DTMF digit values.
+
+    UUIDs (call and payment ids) are left whole: their digit groups are not card digits, and
+    a log line whose ids are masked cannot be followed.
+    """
+    parts = UUID.split(text)
+    ids = UUID.findall(text)
+    out = []
+    for index, part in enumerate(parts):
+        part = DIGIT_RUN.sub(lambda m: re.sub(r"\d", "X", m.group(0)), part)
+        out.append(DTMF_FIELD.sub(lambda m: m.group(1) + m.group(2) + "*" * len(m.group(3)), part))
+        if index < len(ids):
+            out.append(ids[index])
+    return "".join(out)
 
 
 @contextlib.contextmanager
@@ -94,8 +106,25 @@ class JsonFormatter(logging.Formatter):
 FORMATTERS = {"logfmt": LogfmtFormatter, "json": JsonFormatter}
 
 
+def ensure_redaction():
+    """Put a ``RedactingFilter`` on every handler that has none: the root's, any a library
+    attached to its own logger, and ``logging.lastResort``. Returns how many were added."""
+    loggers = [logging.getLogger()] + [
+        lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)]
+    handlers = {id(h): h for lg in loggers for h in lg.handlers}
+    if logging.lastResort is not None:
+        handlers[id(logging.lastResort)] = logging.lastResort
+    added = 0
+    for handler in handlers.values():
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
+            added += 1
+    return added
+
+
 def setup_logging(level="INFO", fmt="logfmt", stream=None):
-    """Route the root logger to one stream handler that always redacts."""
+    """Route the root logger to one stream handler that always redacts (and make sure every
+    other handler redacts too)."""
     if fmt not in FORMATTERS:
         raise ValueError("log format must be one of %s" % ", ".join(FORMATTERS))
     handler = logging.StreamHandler(stream or sys.stderr)
@@ -106,4 +135,5 @@ def setup_logging(level="INFO", fmt="logfmt", stream=None):
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
+    ensure_redaction()
     return handler

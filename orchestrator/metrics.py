@@ -2,16 +2,52 @@
 
 Metrics live on an instance with its own ``CollectorRegistry`` rather than on the global
 registry, so each test (and each service in one process, as the demo runs) counts alone.
-Labels are bounded sets only: tenant, flow, step, outcome, node, error kind. Never a call UUID,
-a reference, an amount or a digit.
+
+Labels are bounded sets only, because every distinct label value is a series Prometheus keeps:
+tenant (from the configured list, else ``default``/``unknown``), flow and gateway (from the
+config), step kind, outcome, node, and the error/result/reason vocabularies below. Never a call
+UUID, a reference, an amount or a digit. Values outside a vocabulary are counted as ``other``,
+so a new error string in a connector cannot grow the series set by itself.
+
+The dashboard (``deploy/grafana``) and the alert rules (``deploy/prometheus``) query these
+names; a test checks that they use no other ``payivr_`` name.
 """
+import logging
+import platform
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from orchestrator import __version__
 
+log = logging.getLogger(__name__)
+
 PREFIX = "payivr"
+# A step waits for a caller: from a 50 ms command to a two-minute entry with retries.
 STEP_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120)
 ESL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+# A card authorization over HTTPS: 100 ms on a good day, 3-D Secure or a slow acquirer far more.
+AUTHORIZATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 13, 20, 30, 60)
+
+OTHER = "other"
+PAYMENT_RESULTS = ("approved", "declined", "error")
+DECLINE_REASONS = ("insufficient-funds", "do-not-honor", "expired-card", "invalid-card",
+                   "invalid-security-code", "suspected-fraud", "limit-exceeded",
+                   "authentication-required", "not-permitted", OTHER)
+GATEWAY_ERROR_KINDS = ("timeout", "connection", "http-5xx", "http-4xx", "bad-response",
+                       "configuration", OTHER)
+CARD_FIELDS = ("number", "expiry", "security_code", "postal_code")
+FIELD_ERRORS = ("timeout", "incomplete", "invalid-number", "brand-not-accepted",
+                "invalid-expiry", "expired", "invalid-security-code", "invalid-postal-code",
+                "cancelled", OTHER)
+REFUSAL_REASONS = ("pool-full", "shutting-down")
+
+
+def bounded(value, allowed):
+    """``value`` when it is in ``allowed``, else ``other``: the series set stays fixed."""
+    if value in allowed:
+        return value
+    log.debug("metric label value outside its vocabulary counted as other")
+    return OTHER
 
 
 class Metrics:
@@ -19,19 +55,32 @@ class Metrics:
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.build_info = Info(f"{PREFIX}_build", "Version of the running service", registry=r)
-        self.build_info.info({"version": __version__})
+        self.build_info.info({"version": __version__, "python": platform.python_version()})
+
+        # -- calls ---------------------------------------------------------------------------
         self.calls_in_progress = Gauge(
-            f"{PREFIX}_calls_in_progress", "Calls whose flow is running now", registry=r)
+            f"{PREFIX}_calls_in_progress", "Calls whose socket is being served now", registry=r)
+        self.max_calls = Gauge(
+            f"{PREFIX}_max_calls",
+            "Calls this instance serves at once (max_calls); saturation = in progress / this",
+            registry=r)
         self.calls_refused = Counter(
             f"{PREFIX}_calls_refused_total",
-            "Calls closed at once because max_calls were in progress (the dialplan fallback took them)",
-            registry=r)
+            "Calls closed at once, before connect, so the dialplan fallback took them: "
+            "pool-full (max_calls in progress) or shutting-down",
+            ["reason"], registry=r)
+        for reason in REFUSAL_REASONS:
+            self.calls_refused.labels(reason)
         self.calls = Counter(
-            f"{PREFIX}_calls_total", "Calls that ended, by flow and outcome",
-            ["flow", "outcome"], registry=r)
+            f"{PREFIX}_calls_total",
+            "Calls whose flow ended, by tenant, flow and outcome (completed, transferred, "
+            "caller-hung-up, error; no-flow under flow=none)",
+            ["tenant", "flow", "outcome"], registry=r)
         self.step_duration = Histogram(
-            f"{PREFIX}_step_duration_seconds", "Time a flow step took",
+            f"{PREFIX}_step_duration_seconds", "Time a flow step took, by flow and step kind",
             ["flow", "step"], buckets=STEP_BUCKETS, registry=r)
+
+        # -- FreeSWITCH nodes ----------------------------------------------------------------
         self.esl_up = Gauge(
             f"{PREFIX}_esl_connection_up", "1 when the inbound ESL connection to a node is up",
             ["node"], registry=r)
@@ -39,5 +88,58 @@ class Metrics:
             f"{PREFIX}_esl_reconnects_total", "Inbound ESL connection attempts after a loss",
             ["node"], registry=r)
         self.esl_command_seconds = Histogram(
-            f"{PREFIX}_esl_command_duration_seconds", "Time from an ESL api/bgapi to its answer",
+            f"{PREFIX}_esl_command_duration_seconds",
+            "Time from an inbound ESL api/bgapi command to its answer (keepalives included)",
             ["node", "kind"], buckets=ESL_BUCKETS, registry=r)
+
+        # -- payments (incremented by orchestrator/payments and the card steps) --------------
+        self.payments = Counter(
+            f"{PREFIX}_payments_total",
+            "Authorization attempts that got an answer or failed, by tenant, gateway and "
+            "result (approved, declined, error)",
+            ["tenant", "gateway", "result"], registry=r)
+        self.payment_declines = Counter(
+            f"{PREFIX}_payment_declines_total",
+            "Declined authorizations by normalised reason (see DECLINE_REASONS)",
+            ["tenant", "gateway", "reason"], registry=r)
+        self.authorization_seconds = Histogram(
+            f"{PREFIX}_authorization_duration_seconds",
+            "Time from sending an authorization to the gateway to its answer or failure",
+            ["gateway"], buckets=AUTHORIZATION_BUCKETS, registry=r)
+        self.gateway_errors = Counter(
+            f"{PREFIX}_gateway_errors_total",
+            "Gateway calls that failed without a decision, by kind (see GATEWAY_ERROR_KINDS)",
+            ["gateway", "kind"], registry=r)
+        self.field_attempts = Counter(
+            f"{PREFIX}_card_field_attempts_total",
+            "Times a caller was asked to key a card field, by tenant and field",
+            ["tenant", "field"], registry=r)
+        self.field_errors = Counter(
+            f"{PREFIX}_card_field_errors_total",
+            "Card field entries that were rejected or not completed, by tenant, field and "
+            "error (see FIELD_ERRORS)",
+            ["tenant", "field", "error"], registry=r)
+
+    # -- what the payment code calls ----------------------------------------------------------
+    def record_authorization(self, tenant, gateway, result, seconds, decline_reason=None):
+        """One authorization finished: ``result`` approved/declined/error, ``seconds`` its
+        latency; ``decline_reason`` (normalised) for a decline."""
+        result = bounded(result, PAYMENT_RESULTS)
+        self.payments.labels(tenant, gateway, result).inc()
+        self.authorization_seconds.labels(gateway).observe(seconds)
+        if result == "declined":
+            self.payment_declines.labels(tenant, gateway,
+                                         bounded(decline_reason, DECLINE_REASONS)).inc()
+
+    def record_gateway_error(self, gateway, kind):
+        """A gateway call failed without a decision (timeout, connection, http-5xx, ...)."""
+        self.gateway_errors.labels(gateway, bounded(kind, GATEWAY_ERROR_KINDS)).inc()
+
+    def record_field_attempt(self, tenant, field):
+        """The caller is asked for a card field (each attempt, retries included)."""
+        self.field_attempts.labels(tenant, bounded(field, CARD_FIELDS)).inc()
+
+    def record_field_error(self, tenant, field, error):
+        """An attempt at a card field failed (timeout, invalid-number, expired, ...)."""
+        self.field_errors.labels(tenant, bounded(field, CARD_FIELDS),
+                                 bounded(error, FIELD_ERRORS)).inc()

@@ -6,17 +6,24 @@ dialplan by closing the socket: its ``socket_resume`` fallback puts the caller t
 person rather than leaving them in silence.
 """
 import logging
+import os
 import time
 
 import gevent
+from prometheus_client import make_wsgi_app
 
 from orchestrator.config import ConfigError
 from orchestrator.engine import EngineSettings, FlowLibrary, FlowRunner
+from orchestrator.engine.services import CallServices, PromptSettings
 from orchestrator.esl.channel import ChannelSettings
 from orchestrator.esl.inbound import InboundPool, NodeConnection
 from orchestrator.esl.outbound import OutboundServer
-from orchestrator.logs import log_context
+from orchestrator.logs import ensure_redaction, log_context
 from orchestrator.metrics import Metrics
+from orchestrator.payments.gateways import GatewayConfigError, build_gateway
+from orchestrator.store import PaymentStore
+from orchestrator.tenants import UNKNOWN_TENANT, resolve_tenant
+from orchestrator.web import HttpServer, liveness_app, only_get, readiness_app
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +57,49 @@ class Service:
                            reply_timeout=timeouts["reply"], keepalive=timeouts["keepalive"],
                            metrics=self.metrics)
             for node in config["nodes"]])
+        self.tenants = frozenset(config["tenants"])
+        self.metrics.max_calls.set(config["max_calls"])
+        for name in self.pool.nodes:
+            self.metrics.esl_up.labels(name).set(0)
+        self.http = self._build_http(config["http"])
+        self.gateways = self._build_gateways(config)
+        self.store = PaymentStore(self._store_path(config["store"]["path"]))
+        prompts = config["prompts"]
+        self.prompt_settings = PromptSettings(prompts["catalog_dir"], prompts["audio_dir"],
+                                              prompts["audio"])
+        self.on_payment_event = None  # callable(channel, kind, fields); the agent API sets it
+
+    def _build_http(self, settings):
+        """``/metrics``, ``/healthz``, ``/readyz``; more routes mount on ``self.http.router``."""
+        if not settings["enabled"]:
+            return None
+        http = HttpServer(settings["host"], settings["port"])
+        http.router.route("/metrics", only_get(make_wsgi_app(self.metrics.registry)), quiet=True)
+        http.router.route("/healthz", only_get(liveness_app), quiet=True)
+        http.router.route("/readyz", only_get(readiness_app(self.readiness)), quiet=True)
+        return http
+
+    @staticmethod
+    def _build_gateways(config):
+        gateways = {}
+        for settings in config["gateways"]:
+            try:
+                gateways[settings["name"]] = build_gateway(settings["name"], settings)
+            except GatewayConfigError as exc:
+                raise ConfigError("%s: gateways: %s" % (config.source, exc))
+        return gateways
+
+    def _store_path(self, path):
+        if path == ":memory:" or os.path.isabs(path):
+            return path
+        return os.path.join(self.config.base_dir, path)
+
+    def _services(self, channel, tenant):
+        forward = self.on_payment_event
+        return CallServices(
+            gateways=self.gateways, store=self.store, prompts=self.prompt_settings,
+            metrics=self.metrics, tenant=tenant, call_uuid=channel.uuid,
+            on_payment_event=(lambda kind, fields: forward(channel, kind, fields)) if forward else None)
 
     def _check_flow_names(self):
         flows = self.config["flows"]
@@ -66,29 +116,49 @@ class Service:
     def address(self):
         return self.server.address
 
+    @property
+    def http_address(self):
+        return self.http.address if self.http else None
+
     def start(self):
+        ensure_redaction()  # handlers a library added since logging was set up redact too
         self.pool.start()
         self.server.start()
+        if self.http is not None:
+            self.http.start()
 
     def stop(self, grace=None):
         """Stop taking calls, let the ones in progress finish (bounded), then drop the nodes."""
         grace = self.config["timeouts"]["shutdown_grace"] if grace is None else grace
         self.server.stop(grace=grace)
         self.pool.stop()
+        if self.http is not None:
+            self.http.stop()
+        for gateway in self.gateways.values():
+            gateway.close()
 
     def ready(self):
         """Ready: taking calls and, where nodes are configured, at least one is connected."""
         return self.server.listening and (not self.pool.nodes or self.pool.any_connected())
 
+    def readiness(self):
+        """``(ready, details)`` for ``/readyz``: what a NOC needs to see why it is not ready."""
+        return self.ready(), {"listening": self.server.listening,
+                              "calls_in_progress": self.server.active_calls,
+                              "nodes": self.pool.status()}
+
     def handle_call(self, channel):
         flows = self.config["flows"]
         flow = self.library.select(channel.variables, channel.destination_number,
                                    flows["by_destination"], flows["default"])
-        with log_context(call=channel.uuid):
+        tenant = resolve_tenant(channel.variables, self.tenants)
+        with log_context(call=channel.uuid, tenant=tenant):
+            if tenant == UNKNOWN_TENANT:
+                log.warning("pay_tenant names no configured tenant; counted as unknown")
             if flow is None:
                 log.warning("no flow for destination %s and no pay_flow variable; "
                             "returning the call to the dialplan", channel.destination_number)
-                self.metrics.calls.labels("none", "no-flow").inc()
+                self.metrics.calls.labels(tenant, "none", "no-flow").inc()
                 return
             with log_context(flow=flow.name):
                 started = time.monotonic()
@@ -97,9 +167,10 @@ class Service:
                 outcome = FlowRunner(
                     flow, channel, self.engine_settings, log,
                     on_step=lambda step, seconds: step_seconds.labels(flow.name, step.kind)
-                    .observe(seconds)).run()
+                    .observe(seconds), tenant=tenant,
+                    services=self._services(channel, tenant)).run()
                 log.info("call ended: %s after %.1fs", outcome.result, time.monotonic() - started)
-        self.metrics.calls.labels(flow.name, outcome.result).inc()
+        self.metrics.calls.labels(tenant, flow.name, outcome.result).inc()
         if self._on_call_end is not None:
             self._on_call_end(channel, flow.name, outcome)
 

@@ -3,8 +3,11 @@
 The service and the simulated switch run in this process on ephemeral loopback ports, over
 real sockets, exactly as they would against FreeSWITCH; only the clock is faster.
 """
+import json
 import logging
+import os
 import sys
+import urllib.request
 from dataclasses import dataclass
 
 import gevent
@@ -12,6 +15,7 @@ import gevent
 from orchestrator.config import load_config
 from orchestrator.engine import FlowError, FlowLibrary, load_flow
 from orchestrator.logs import setup_logging
+from orchestrator.payments.sandbox import SandboxGateway
 from orchestrator.service import Service
 from orchestrator.simulator import CallerScript, ScriptError, Switch, render_timeline
 
@@ -26,15 +30,26 @@ class CallResult:
 
 
 class DryRun:
-    """A simulated switch and an in-process service sharing one flow library."""
+    """A simulated switch, the sandbox gateway and an in-process service sharing one flow
+    library: everything a payment call touches, on loopback, in one process."""
 
-    def __init__(self, library, default_flow=None, time_scale=TIME_SCALE):
+    def __init__(self, library, default_flow=None, time_scale=TIME_SCALE, store_path=":memory:",
+                 http_port=None):
+        self.sandbox = SandboxGateway(slow_seconds=0.5, hang_seconds=3.0)
         config = load_config(None, environ={})
         config.data["listen"] = {"host": "127.0.0.1", "port": 0}
         config.data["flows"]["default"] = default_flow
         config.data["linger_seconds"] = 2
+        config.data["store"] = {"path": store_path}
+        # no ports beyond the calls' unless asked (the canary test reads /metrics)
+        config.data["http"] = dict(config.data["http"], enabled=http_port is not None,
+                                   port=http_port or 0)
         self.outcomes = {}
         self.switch = Switch(password="dry-run", time_scale=time_scale)
+        self.sandbox.start()
+        config.data["gateways"] = [{"name": "sandbox", "type": "sandbox", "url": self.sandbox.url,
+                                    "read_timeout": 1.0, "max_attempts": 2, "backoff": 0.1,
+                                    "status_attempts": 2, "status_interval": 0.2}]
         self.service = Service(config, library=library, time_scale=time_scale,
                                on_call_end=self._ended)
 
@@ -49,6 +64,7 @@ class DryRun:
     def __exit__(self, *exc):
         self.service.stop(grace=5)
         self.switch.stop()
+        self.sandbox.stop()
 
     def place(self, caller, variables=None, destination="1000"):
         return self.switch.place_call(self.service.address, caller=caller,
@@ -64,8 +80,11 @@ class DryRun:
 
 
 def simulate(flow_path, caller_path, destination="1000", variables=None, timeout=120.0,
-             verbose=False, out=sys.stdout):
-    setup_logging("INFO" if verbose else "WARNING", "logfmt")
+             verbose=False, out=sys.stdout, log_level=None, artifacts=None):
+    """Dry-run one call. ``artifacts`` (a directory) receives what the run produced besides
+    its output: the payment store, the simulator's wire transcript and events, the payment
+    events the service emitted and the /metrics page, for inspection (and for the canary)."""
+    setup_logging(log_level or ("INFO" if verbose else "WARNING"), "logfmt")
     try:
         flow = load_flow(flow_path)
     except FlowError as exc:
@@ -76,8 +95,15 @@ def simulate(flow_path, caller_path, destination="1000", variables=None, timeout
     except (ScriptError, OSError) as exc:
         print("%s: %s" % (caller_path, exc), file=sys.stderr)
         return 2
-    with DryRun(FlowLibrary({flow.name: flow}), default_flow=flow.name) as run:
+    store = os.path.join(artifacts, "payments.sqlite") if artifacts else ":memory:"
+    with DryRun(FlowLibrary({flow.name: flow}), default_flow=flow.name, store_path=store,
+                http_port=0 if artifacts else None) as run:
+        events = []
+        run.service.on_payment_event = lambda channel, kind, fields: events.append(
+            {"call": channel.uuid, "kind": kind, **fields})
         result = run.finish(run.place(caller, variables, destination), timeout)
+        if artifacts:
+            _write_artifacts(artifacts, run, result, events)
     print("flow %s, caller %s" % (flow.name, caller_path), file=out)
     print(render_timeline(result.record, key_gap=TIME_SCALE * 0.5), file=out)
     outcome = result.outcome
@@ -86,7 +112,29 @@ def simulate(flow_path, caller_path, destination="1000", variables=None, timeout
         return 1
     detail = (" (%s)" % outcome.detail) if outcome.detail else ""
     print("flow result: %s at step %s%s" % (outcome.result, outcome.step, detail), file=out)
+    for row in run.service.store.list():
+        print("payment %s: %s %s %s %s %s%s" % (
+            row["id"], row["status"], row["amount_minor"], row["currency"], row["brand"],
+            row["card"], " (needs reconciliation)" if row["needs_reconciliation"] else ""), file=out)
     return 0 if outcome.result != "error" else 1
+
+
+def _write_artifacts(directory, run, result, events):
+    record = result.record
+    with open(os.path.join(directory, "wire.txt"), "w", encoding="utf-8") as handle:
+        for t, direction, raw in record.transcript:
+            handle.write("--- %.3f %s\n%s\n" % (t, direction, raw))
+    with open(os.path.join(directory, "switch-events.jsonl"), "w", encoding="utf-8") as handle:
+        for t, name, headers in record.events:
+            handle.write(json.dumps({"t": t, "event": name, "headers": headers}) + "\n")
+    with open(os.path.join(directory, "payment-events.jsonl"), "w", encoding="utf-8") as handle:
+        for event in events:
+            handle.write(json.dumps(event) + "\n")
+    host, port = run.service.http_address
+    with urllib.request.urlopen("http://%s:%d/metrics" % (host, port), timeout=5) as page:
+        metrics = page.read()
+    with open(os.path.join(directory, "metrics.txt"), "wb") as handle:
+        handle.write(metrics)
 
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

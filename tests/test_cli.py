@@ -7,6 +7,7 @@ import sys
 import time
 
 import gevent
+import requests
 
 from orchestrator.simulator import CallerScript, Switch
 
@@ -83,19 +84,25 @@ def wait_listening(port, proc, timeout=20):
 def test_run_serves_a_call_and_sigterm_lets_it_finish(tmp_path):
     switch = Switch(password="s3cret")
     switch.start()
-    port = free_port()
+    port, http_port = free_port(), free_port()
     config = tmp_path / "c.yaml"
     config.write_text(
         "listen: {host: 127.0.0.1, port: %d}\n"
+        "http: {host: 127.0.0.1, port: %d}\n"
         "flows: {directory: %s, default: welcome}\n"
         "nodes: [{name: fs1, host: 127.0.0.1, port: %d, password: '${env:FS1_PW}'}]\n"
         "timeouts: {shutdown_grace: 20}\n"
-        % (port, os.path.join(ROOT, "flows"), switch.inbound_address[1]))
+        % (port, http_port, os.path.join(ROOT, "flows"), switch.inbound_address[1]))
     proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "run", "--config", str(config)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=dict(os.environ, FS1_PW="s3cret"))
     try:
         wait_listening(port, proc)
+        http = "http://127.0.0.1:%d" % http_port
+        wait_listening(http_port, proc)  # bound right after the call listener
+        assert requests.get(http + "/healthz", timeout=5).json() == {"status": "alive"}
+        assert requests.get(http + "/readyz", timeout=5).status_code in (200, 503)
+        assert "payivr_calls_in_progress 0.0" in requests.get(http + "/metrics", timeout=5).text
         # the call asks for an agent after the menu; SIGTERM arrives while the welcome plays
         call = switch.place_call(("127.0.0.1", port), caller=CallerScript.from_data(
             [{"wait_prompt": 2}, {"press": "2"}]))

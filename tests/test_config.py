@@ -78,3 +78,17 @@ def test_unreadable_and_invalid_yaml(tmp_path):
 def test_shipped_example_config_loads():
     config = load_config("examples/orchestrator.example.yaml", environ={"FS_ESL_PASSWORD": "x"})
     assert config["nodes"][0]["password"] == "x"
+
+
+def test_http_and_tenants_have_defaults_and_are_checked(tmp_path):
+    config = load_config(None, environ={})
+    assert config["http"] == {"enabled": True, "host": "127.0.0.1", "port": 8080}
+    assert config["tenants"] == []
+    assert load_config(write(tmp_path, "http: {port: 0}\ntenants: [acme, b.2]\n"),
+                       environ={})["http"]["host"] == "127.0.0.1"
+    with pytest.raises(ConfigError, match=r"tenants\.0"):
+        load_config(write(tmp_path, "tenants: ['bad name']\n"), environ={})
+    with pytest.raises(ConfigError, match=r"tenants\.0"):
+        load_config(write(tmp_path, "tenants: [unknown]\n"), environ={})  # reserved names
+    with pytest.raises(ConfigError, match=r"http\.port"):
+        load_config(write(tmp_path, "http: {port: 99999}\n"), environ={})

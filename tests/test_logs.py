@@ -1,11 +1,17 @@
 import io
 import json
 import logging
+import os
 
 import gevent
 import pytest
 
-from orchestrator.logs import log_context, redact, setup_logging
+from orchestrator.config import load_config
+from orchestrator.logs import RedactingFilter, ensure_redaction, log_context, redact, setup_logging
+from orchestrator.service import Service
+from orchestrator.simulator import CallerScript, Switch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture
@@ -63,3 +69,52 @@ def test_json_format_is_one_object_a_line():
         logging.getLogger().removeHandler(handler)
     record = json.loads(stream.getvalue().strip())
     assert record["call"] == "c1" and record["msg"] == "hello\nworld" and record["level"] == "info"
+
+
+def test_every_handler_redacts_even_one_a_library_added_itself():
+    stream = io.StringIO()
+    library_logger = logging.getLogger("some.library")
+    own = logging.StreamHandler(stream)
+    library_logger.addHandler(own)
+    root_handler = setup_logging("INFO", "logfmt", stream=io.StringIO())
+    try:
+        assert any(isinstance(f, RedactingFilter) for f in own.filters)
+        assert any(isinstance(f, RedactingFilter) for f in logging.lastResort.filters)
+        assert ensure_redaction() == 0  # idempotent
+        library_logger.warning("token 4111111111111111")
+        assert "4111111" not in stream.getvalue() and "XXXX" in stream.getvalue()
+    finally:
+        library_logger.removeHandler(own)
+        logging.getLogger().removeHandler(root_handler)
+
+
+def test_a_call_logs_call_tenant_flow_and_step_on_its_lines(tmp_path):
+    stream = io.StringIO()
+    handler = setup_logging("INFO", "json", stream=stream)
+    switch = Switch(password="s3cret", time_scale=0.1)
+    switch.start()
+    path = tmp_path / "c.yaml"
+    path.write_text("listen: {host: 127.0.0.1, port: 0}\nhttp: {enabled: false}\n"
+                    "linger_seconds: 2\ntenants: [acme]\nflows: {directory: %s}\n"
+                    % os.path.join(ROOT, "flows"))
+    service = Service(load_config(str(path), environ={}), time_scale=0.1)
+    service.start()
+    try:
+        call = switch.place_call(service.address, variables={"pay_flow": "welcome", "pay_tenant": "acme"},
+                                 caller=CallerScript.from_data([{"wait_prompt": 2}, {"press": "9"},
+                                                                {"wait_prompt": 4}, {"press": "2"}]))
+        call.wait(timeout=20)
+        with gevent.Timeout(5):
+            while service.server.active_calls:
+                gevent.sleep(0.02)
+    finally:
+        service.stop(grace=1)
+        switch.stop()
+        logging.getLogger().removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    of_call = [line for line in lines if line.get("call") == call.uuid]
+    assert any(line["msg"].startswith("call ended: ") for line in of_call)
+    assert all(line["tenant"] == "acme" for line in of_call)
+    assert all(line["flow"] == "welcome" for line in of_call)
+    collect = [line for line in of_call if line["msg"].startswith("collect into choice: attempt 1")]
+    assert collect and collect[0]["step"] == "menu" and collect[0]["level"] == "info"

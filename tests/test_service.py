@@ -25,6 +25,7 @@ def make_service(tmp_path, switch, extra=""):
     path.write_text(
         "listen: {host: 127.0.0.1, port: 0}\n"
         "linger_seconds: 2\n"
+        "http: {host: 127.0.0.1, port: 0}\n"
         "flows:\n  directory: %s\n  by_destination: {'7002': amount_due}\n%s"
         % (os.path.join(ROOT, "flows"), extra))
     outcomes = {}
@@ -53,7 +54,8 @@ def test_pay_flow_variable_chooses_the_flow(tmp_path, switch):
         record, (flow, outcome) = place(switch, service, outcomes, [{"wait_prompt": 2}, {"press": "2"}],
                                         variables={"pay_flow": "welcome"})
         assert flow == "welcome" and outcome.result == "transferred"
-        assert sample(service, "payivr_calls_total", {"flow": "welcome", "outcome": "transferred"}) == 1
+        assert sample(service, "payivr_calls_total", {"tenant": "default", "flow": "welcome",
+                                                     "outcome": "transferred"}) == 1
         assert sample(service, "payivr_step_duration_seconds_count",
                       {"flow": "welcome", "step": "collect"}) >= 1
     finally:
@@ -77,7 +79,8 @@ def test_a_call_with_no_flow_goes_back_to_the_dialplan(tmp_path, switch):
         record, result = place(switch, service, outcomes, destination="9999")
         assert result is None
         assert record.fallback_reached and not record.answered
-        assert sample(service, "payivr_calls_total", {"flow": "none", "outcome": "no-flow"}) == 1
+        assert sample(service, "payivr_calls_total", {"tenant": "default", "flow": "none",
+                                                     "outcome": "no-flow"}) == 1
     finally:
         service.stop(grace=1)
 

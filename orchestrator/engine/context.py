@@ -39,13 +39,17 @@ _FILE_SCHEMES = ("tone_stream://", "silence_stream://", "http://", "https://", "
 class FlowContext:
     """Variables and services for one run of one flow on one call."""
 
-    def __init__(self, flow: "Flow", channel: Any, settings: EngineSettings, log: logging.Logger):
+    def __init__(self, flow: "Flow", channel: Any, settings: EngineSettings, log: logging.Logger,
+                 services: Any = None):
         self.flow = flow
         self.channel = channel
         self.settings = settings
         self.log = log
+        self.services = services
+        self.card = None          # the CardData being keyed or authorized; wiped afterwards
         self.variables: Dict[str, str] = {}
         self.attempts: Counter = Counter()
+        self.tenant: str = "default"  # set by the runner; a bounded name for metric labels
 
     # ---- variables ------------------------------------------------------------------------
 
@@ -70,6 +74,13 @@ class FlowContext:
     def render(self, value: Any) -> str:
         """Interpolate a flow-file scalar into text."""
         return render(value, self.resolve)
+
+    def render_optional(self, value: Any) -> str:
+        """Interpolate, or "" when a variable it names is not set (optional settings)."""
+        try:
+            return self.render(value)
+        except ExpressionError:
+            return ""
 
     def test(self, condition: Condition) -> bool:
         return condition.evaluate(self.resolve)

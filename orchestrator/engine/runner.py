@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+from orchestrator.logs import log_context
+
 from .context import EngineSettings, FlowContext
 from .errors import CallGone, CommandTimeout
 from .expressions import ExpressionError
@@ -42,16 +44,28 @@ class FlowRunner:
 
     def __init__(self, flow: Flow, channel: Any, settings: Optional[EngineSettings] = None,
                  log: Optional[logging.Logger] = None,
-                 on_step: Optional[Callable[[FlowStep, float], None]] = None):
-        """``on_step(step, seconds)`` is told how long each step took (metrics use it)."""
+                 on_step: Optional[Callable[[FlowStep, float], None]] = None,
+                 tenant: str = "default", services: Any = None):
+        """``on_step(step, seconds)`` is told how long each step took (metrics use it);
+        ``tenant`` (a bounded name, see ``orchestrator.tenants``) labels what steps count;
+        ``services`` (``CallServices``) is what payment steps reach besides the call."""
         self.flow = flow
         self.on_step = on_step
         self.channel = channel
         self.settings = settings or EngineSettings()
         self.log = log or logging.getLogger(__name__)
-        self.context = FlowContext(flow, channel, self.settings, self.log)
+        self.context = FlowContext(flow, channel, self.settings, self.log, services)
+        self.context.tenant = tenant
 
     def run(self) -> FlowOutcome:
+        try:
+            return self._run()
+        finally:
+            card = self.context.card
+            if card is not None and not card.wiped:
+                card.wipe()  # however the call ended, keyed card data does not outlive it
+
+    def _run(self) -> FlowOutcome:
         step: Optional[FlowStep] = None
         try:
             self._start()
@@ -62,7 +76,8 @@ class FlowRunner:
                 self._count(step, executions)
                 started = time.monotonic()
                 try:
-                    result = step.action.run(self.context)
+                    with log_context(step=step.label):  # every line a step logs names it
+                        result = step.action.run(self.context)
                 finally:
                     if self.on_step is not None:
                         self.on_step(step, time.monotonic() - started)
@@ -87,6 +102,8 @@ class FlowRunner:
         self.log.info("flow %s started (%s)", self.flow.name, self.flow.source)
         for name, value in self.flow.variables.items():
             self.context.variables[name] = self.context.render(value)
+        for step in self.flow.steps:
+            step.action.prepare(self.context)
 
     def _count(self, step: FlowStep, executions: int) -> None:
         """Keep ${attempts.<id>} and stop a loop that would never end."""

@@ -104,6 +104,11 @@ class StepKind:
 
     # ---- run time ---------------------------------------------------------------------------
 
+    def prepare(self, ctx: "FlowContext") -> None:
+        """Check, when the call's flow starts, what can only be known then (amounts from the
+        dialplan, gateway names); a StepError here ends the flow before the caller is asked
+        for anything."""
+
     def run(self, ctx: "FlowContext") -> StepResult:
         raise NotImplementedError
 

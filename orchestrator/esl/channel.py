@@ -36,6 +36,14 @@ SAY_TYPES = {
     "digits": ("NUMBER", "iterated"),
 }
 ANSWERED_DISPOSITIONS = ("SUCCESS", "ANSWER")
+# The channel variable play_and_get_digits writes a secret into. FreeSWITCH 1.10 overwrites
+# hangup_cause with the real cause in its hangup state, before CHANNEL_HANGUP_COMPLETE and
+# before any CDR, whoever hangs up and whenever: if the caller hangs up in the instant between
+# the last digit and our clearing it, the switch clears it itself. (An api_hangup_hook running
+# uuid_setvar cannot: by then the channel can no longer be located; both checked on a real
+# 1.10.12.) Nothing else uses the variable while the call is up.
+SECRET_VARIABLE = "hangup_cause"
+SECRET_HEADER = "variable_" + SECRET_VARIABLE
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,16 @@ class DigitResult:
 
     status: str
     digits: str = ""
+    terminator: str = ""
+
+
+@dataclass(frozen=True)
+class SecretResult:
+    """How a secret entry ended. ``status``: ok, timeout, incomplete, cancelled. No digits here:
+    they went straight to the ``accept`` callback given to ``collect_secret``."""
+
+    status: str
+    length: int = 0
     terminator: str = ""
 
 
@@ -83,6 +101,13 @@ class _Signal:
     digit: str = ""
 
 
+def _quoted(text):
+    """One play_and_get_digits argument: single-quoted when it has spaces (FreeSWITCH's
+    tokenizer groups quoted words), with any single quote in a spoken text made typographic."""
+    text = _one_line(text, "prompt").replace("'", "\u2019")
+    return "'%s'" % text if " " in text else text
+
+
 def _one_line(value, what):
     text = str(value)
     if "\n" in text or "\r" in text:
@@ -107,7 +132,9 @@ class Channel:
     # -- what the switch tells us (event greenlet: only enqueue, never block) --------------
     @staticmethod
     def _variables_from(headers):
-        return {k[len("variable_"):]: v for k, v in headers.items() if k.startswith("variable_")}
+        """Channel variables from event headers, never the variable secrets pass through."""
+        return {k[len("variable_"):]: v for k, v in headers.items()
+                if k.startswith("variable_") and k != SECRET_HEADER}
 
     def _on_message(self, message):
         ctype = message.content_type
@@ -266,6 +293,52 @@ class Channel:
                 pass
         except CallGone:
             return
+
+    # -- secrets (card data) -----------------------------------------------------------------
+    def secure_entry(self, on):
+        """Turn ``sensitive_dtmf`` on or off: while on, FreeSWITCH emits no DTMF event, logs no
+        digit, keeps no ``digits_dialed`` and forwards no DTMF to a bridged leg."""
+        self.set_variable("sensitive_dtmf", "true" if on else "false")
+
+    def collect_secret(self, accept, prompt, min_digits, max_digits, first_digit_timeout=10.0,
+                       inter_digit_timeout=5.0, terminators="#", cancel_key="*"):
+        """Read one secret field with ``play_and_get_digits`` and hand it to ``accept``.
+
+        The digits travel once, in the completion event on this loopback socket; the variable
+        holding them is cleared at once with ``uuid_setvar`` over ``api`` (which, unlike the
+        ``unset`` application, fires no event carrying it), and by the switch itself if the
+        call ends first (see ``SECRET_VARIABLE``). No regex is given: with one, FreeSWITCH
+        logs the digits. Call ``secure_entry(True)`` first.
+        """
+        variable = SECRET_VARIABLE
+        arg = "%d %d 1 %d %s %s silence_stream://250 %s '' %d" % (
+            min_digits, max_digits, first_digit_timeout * 1000,
+            _one_line(terminators + (cancel_key or ""), "terminators"), _quoted(prompt), variable,
+            inter_digit_timeout * 1000)
+        app_uuid = self.start("play_and_get_digits", arg)
+        headers = self._await_completion(app_uuid, time.monotonic() + self.settings.app_timeout)
+        if headers is None:
+            self.break_current()
+            self._clear_secret(variable)
+            raise CommandTimeout("secret entry did not complete")
+        keyed = headers.pop("variable_%s" % variable, "")
+        self._clear_secret(variable)
+        terminator = headers.get("variable_read_terminator_used", "")
+        if cancel_key and terminator == cancel_key:
+            return SecretResult("cancelled", 0, terminator)
+        if not keyed:
+            return SecretResult("timeout", 0, terminator)
+        length = len(keyed)
+        if length < min_digits:
+            return SecretResult("incomplete", length, terminator)
+        accept(keyed)
+        return SecretResult("ok", length, terminator)
+
+    def _clear_secret(self, variable):
+        try:
+            self._conn.send("api uuid_setvar %s %s" % (self.uuid, variable))
+        except CallGone:
+            pass  # the hangup hook clears it
 
     # -- digits ----------------------------------------------------------------------------
     def collect_digits(self, prompts=(), min_digits=1, max_digits=1, terminators="#",

@@ -117,10 +117,12 @@ class NodeConnection:
         """Sit until the connection drops; a keepalive api call catches a half-open socket."""
         conn = self._conn
         while not conn.lost.wait(timeout=self.keepalive):
+            started = time.monotonic()
             try:
                 conn.command("api status")
             except EslError:
                 return
+            self._observe("api", started)
 
     def _drop(self):
         self._set_state(False)

@@ -83,7 +83,7 @@ class OutboundServer:
         why = "shutting down" if self._draining else "max_calls=%d reached" % self.max_calls
         log.warning("call refused (%s): socket closed at once, the dialplan fallback takes it", why)
         if self._metrics:
-            self._metrics.calls_refused.inc()
+            self._metrics.calls_refused.labels("shutting-down" if self._draining else "pool-full").inc()
         sock.close()
 
     def _serve(self, sock, peer):

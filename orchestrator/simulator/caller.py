@@ -32,7 +32,8 @@ import yaml
 DTMF_DIGITS = set("0123456789*#ABCDabcd")
 STEP_KINDS = ("wait_prompt", "wait", "silence", "press", "hangup")
 BRIDGE_OUTCOMES = ("answered", "NO_ANSWER", "USER_BUSY", "CALL_REJECTED", "NO_USER_RESPONSE",
-                   "UNALLOCATED_NUMBER", "NORMAL_TEMPORARY_FAILURE", "ORIGINATOR_CANCEL")
+                   "UNALLOCATED_NUMBER", "NORMAL_TEMPORARY_FAILURE", "ORIGINATOR_CANCEL",
+                   "NO_ROUTE_DESTINATION")
 
 
 class ScriptError(ValueError):

@@ -6,6 +6,8 @@ FreeSWITCH session thread), the scripted caller, and the outbound socket's liste
 """
 from __future__ import annotations
 
+import re
+
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, List, Optional
@@ -14,6 +16,7 @@ import gevent
 from gevent.event import Event
 from gevent.queue import Empty, Queue
 
+from ..logs import redact
 from . import apps
 from .caller import CallerScript, run_script
 from .events import SimEvent, new_uuid
@@ -28,6 +31,10 @@ if TYPE_CHECKING:
 BREAK = "<break>"
 HANGUP = "<hangup>"
 _WAKE = object()
+# switch_channel_event_set_data adds the channel variables to most channel events, not these
+# (seen on 1.10.12: DTMF and CHANNEL_STATE have the channel's headers and no variable_*)
+EVENTS_WITHOUT_VARIABLES = frozenset({"DTMF", "CHANNEL_STATE"})
+CS_NUMBERS = {"CS_ROUTING": "2", "CS_EXECUTE": "4", "CS_HANGUP": "10", "CS_REPORTING": "11"}
 TRUE_WORDS = {"true", "yes", "on", "1", "t", "y", "enabled", "active", "allow"}
 
 
@@ -50,6 +57,17 @@ class AppRun:
     def __init__(self, name: str):
         self.name = name
         self.inbox: Queue = Queue()
+
+
+def _app_headers(name: str, arg: str, app_uuid: str, response: Optional[str] = None) -> list:
+    """Application headers as FreeSWITCH writes them: an empty Application-Data is left out."""
+    headers = [("Application", name)]
+    if arg:
+        headers.append(("Application-Data", arg))
+    if response is not None:
+        headers.append(("Application-Response", response))
+    headers.append(("Application-UUID", app_uuid))
+    return headers
 
 
 class SimChannel:
@@ -78,6 +96,8 @@ class SimChannel:
         self.state = "ringing"          # ringing | early | answered | hangup
         self.left: Optional[str] = None  # "transfer" | "fallback": the call left the socket's control
         self.connect_seen = False
+        self.transferred = False         # a transfer took the call out of the socket application
+        self.socket_returned = False     # the socket application has completed (transfer, hangup)
         self.session: Optional[OutboundSession] = None
         self.current: Optional[AppRun] = None
         self._queue: Queue = Queue()
@@ -104,7 +124,9 @@ class SimChannel:
         self.variables.pop(name, None)
 
     def note_wire(self, direction: str, text: str) -> None:
-        self.record.transcript.append((self.record.elapsed(), direction, text))
+        # Card digits cross the loopback socket once (in a completion event); the record keeps
+        # the wire as the service's logs would show it, so no run of card digits outlives the call.
+        self.record.transcript.append((self.record.elapsed(), direction, redact(text)))
 
     # ---- events ----------------------------------------------------------------------
     def _call_state(self) -> tuple:
@@ -115,7 +137,7 @@ class SimChannel:
                       cs: Optional[str] = None) -> list:
         call_state, answer_state = self._call_state()
         cs = cs or ("CS_HANGUP" if self.state == "hangup" else "CS_EXECUTE")
-        cs_num = {"CS_EXECUTE": "4", "CS_HANGUP": "10", "CS_REPORTING": "11"}[cs]
+        cs_num = CS_NUMBERS[cs]
         headers = self.switch.event_factory.create(name, calling=calling).headers
         headers += [
             ("Channel-State", cs), ("Channel-Call-State", call_state), ("Channel-State-Number", cs_num),
@@ -134,8 +156,11 @@ class SimChannel:
             ("Caller-Orig-Caller-ID-Name", self.caller_id_name),
             ("Caller-Orig-Caller-ID-Number", self.caller_id_number),
             ("Caller-Network-Addr", "127.0.0.1"), ("Caller-ANI", self.caller_id_number),
-            ("Caller-Destination-Number", self.destination), ("Caller-Unique-ID", self.uuid),
-            ("Caller-Source", "mod_sofia"), ("Caller-Context", "default"), ("Caller-Channel-Name", self.name),
+            ("Caller-Destination-Number", self.transfer_target[0] if self.transferred else self.destination),
+            ("Caller-Unique-ID", self.uuid),
+            ("Caller-Source", "mod_sofia"),
+            ("Caller-Context", self.transfer_target[2] if self.transferred else "default"),
+            ("Caller-Channel-Name", self.name),
             ("Caller-Profile-Index", "1"), ("Caller-Profile-Created-Time", str(self.created_us)),
             ("Caller-Channel-Created-Time", str(self.created_us)),
             ("Caller-Channel-Answered-Time", str(self.answered_us)),
@@ -143,14 +168,21 @@ class SimChannel:
             ("Caller-Screen-Bit", "true"), ("Caller-Privacy-Hide-Name", "false"),
             ("Caller-Privacy-Hide-Number", "false"),
         ]
-        headers += [(f"variable_{k}", v) for k, v in self.variables.items()]
+        if self.transferred:  # a transfer gives the caller profile its history, as on 1.10.12
+            ext, dialplan, context = self.transfer_target
+            headers += [("Caller-RDNIS", self.destination),
+                        ("Caller-Transfer-Source", "%d:%s:bl_xfer:%s/%s/%s" % (
+                            int(time.time()), self.uuid, ext, context, dialplan))]
+        if name not in EVENTS_WITHOUT_VARIABLES:
+            headers += [(f"variable_{k}", v) for k, v in self.variables.items()]
         return headers
 
     def build_event(self, name: str, extra=(), body: Optional[str] = None, cs: Optional[str] = None) -> SimEvent:
         return SimEvent(name, self.event_headers(name, cs=cs) + list(extra), body)
 
     def fire(self, ev: SimEvent) -> None:
-        self.record.events.append((self.record.elapsed(), ev.name, ev.as_dict()))
+        self.record.events.append((self.record.elapsed(), ev.name,
+                                   {k: redact(v) for k, v in ev.as_dict().items()}))
         self.switch.fire(ev)
 
     def fire_new(self, name: str, extra=(), body: Optional[str] = None, cs: Optional[str] = None) -> None:
@@ -228,12 +260,21 @@ class SimChannel:
             self.switch.add_listener(self.session)
             self.session.start()
             self._app_loop()
+            if self.left == "transfer":
+                self._after_transfer()
         finally:
             self._finish()
 
     def on_connected(self) -> None:
         """`connect` arrived: from here on the channel is parked under socket control."""
         self.connect_seen = True
+        # the socket application parks the channel right after connect; on the real switch the
+        # event races with the client's `myevents`, here it comes just after a prompt client's
+        self.switch.spawn_later(0.01, self._park_event)
+
+    def _park_event(self) -> None:
+        if self.up:
+            self.fire_new("CHANNEL_PARK")
 
     def _app_loop(self) -> None:
         while self.up:
@@ -285,8 +326,7 @@ class SimChannel:
             self.set_var("current_application", req.name)
             self.set_var("current_application_data", req.arg)
             self.unset_var("current_application_response")
-            app_headers = [("Application", req.name), ("Application-Data", req.arg),
-                           ("Application-UUID", req.app_uuid)]
+            app_headers = _app_headers(req.name, req.arg, req.app_uuid)
             self.fire_new("CHANNEL_EXECUTE", app_headers)
             self.current = AppRun(req.name)
             try:
@@ -297,9 +337,8 @@ class SimChannel:
                 self.set_var("current_application_response", response)
             response = self.variables.get("current_application_response") or "_none_"
             self.record.apps.append((self.record.elapsed(), req.name, req.arg, response))
-            self._complete(self.build_event("CHANNEL_EXECUTE_COMPLETE", [
-                ("Application", req.name), ("Application-Data", req.arg),
-                ("Application-Response", response), ("Application-UUID", req.app_uuid)]))
+            self._complete(self.build_event(
+                "CHANNEL_EXECUTE_COMPLETE", _app_headers(req.name, req.arg, req.app_uuid, response)))
 
     def _complete(self, ev: SimEvent) -> None:
         if self.faults.stale_completion:
@@ -342,13 +381,22 @@ class SimChannel:
         self.record.hangup_cause, self.record.hangup_by = cause, by
         self.set_var("hangup_cause", cause)
         self.fire_new("CHANNEL_HANGUP", [("Hangup-Cause", cause)])
-        if self.session is not None:
-            self.session.channel_down()
+        self._run_hangup_hook()
         self.interrupt(HANGUP)
+
+    def _run_hangup_hook(self) -> None:
+        """api_hangup_hook runs in the hangup state: after CHANNEL_HANGUP, before the
+        reporting state's CHANNEL_HANGUP_COMPLETE (switch_core_state_machine.c)."""
+        hook = self.variables.get("api_hangup_hook", "").strip()
+        if hook:
+            expanded = re.sub(r"\$\{([^}]+)\}", lambda m: self.variables.get(m.group(1), ""), hook)
+            self.switch.api(expanded)
 
     def mark_transfer(self, extension: str, dialplan: str, context: str) -> None:
         self.record.transferred_to = f"{extension} {dialplan} {context}"
         self.left = "transfer"
+        self.transferred = True
+        self.transfer_target = (extension, dialplan, context)
 
     def transfer_now(self, extension: str, dialplan: str = "XML", context: str = "default") -> None:
         """uuid_transfer: leave the socket at once."""
@@ -372,7 +420,7 @@ class SimChannel:
         socket_resume still set, the channel is reset and sits in silence.
         """
         resume = is_true(self.variables.get("socket_resume"))
-        if self.left == "transfer":
+        if self.transferred:
             if resume:
                 self._strand("socket closed after a transfer with socket_resume=true: "
                              "the channel was reset and the transferred call went silent")
@@ -389,18 +437,57 @@ class SimChannel:
         """The caller is left in silence; in the simulator they give up at once."""
         self.record.stranded = True
         self.record.errors.append(why)
-        if self.left != "transfer":
+        if not self.transferred:
             self.hangup("NORMAL_CLEARING", by="caller")
+        elif self.left is None:   # the transferred extension is cut off: silence from here on
+            self.left = "transfer"
+            self.interrupt(BREAK)
+
+    def _socket_app_returns(self) -> None:
+        """The `socket` application ends (hangup or transfer): FreeSWITCH says so on the socket."""
+        if self.session is None or not self.connect_seen or self.socket_returned:
+            return
+        self.socket_returned = True
+        self.fire_new("CHANNEL_UNPARK")
+        self.fire_new("CHANNEL_EXECUTE_COMPLETE", _app_headers(
+            "socket", "%s:%s async%s" % (self.address[0], self.address[1], " full" if self.full else ""),
+            new_uuid(), "_none_"))
+
+    def _after_transfer(self) -> None:
+        """As on 1.10.12: the socket stays attached and carries the new extension's events.
+
+        The new extension runs what ``Switch(extensions=...)`` says for it, then hangs up; an
+        extension the switch was not told about runs nothing and the call stays where it is.
+        """
+        self._socket_app_returns()
+        self.fire_new("CHANNEL_STATE", cs="CS_ROUTING")
+        self.fire_new("CHANNEL_STATE", cs="CS_EXECUTE")
+        extension = (self.record.transferred_to or "").split(" ")[0]
+        plan = self.switch.extensions.get(extension)
+        if plan is None:
+            return
+        self.left = None
+        for name, arg in plan:
+            if not self.up:
+                break
+            self._execute(AppRequest(name, arg, new_uuid()))
+        if self.up:
+            self.hangup("NORMAL_CLEARING", by="switch")
 
     def _finish(self) -> None:
         self._flush_held()
         if self.state == "hangup":
+            self._socket_app_returns()
+            self.fire_new("CHANNEL_STATE", cs="CS_HANGUP")
+            self.fire_new("CHANNEL_STATE", cs="CS_REPORTING")
             self.fire_new("CHANNEL_HANGUP_COMPLETE", [("Hangup-Cause", self.record.hangup_cause or "")],
                           cs="CS_REPORTING")
         self.record.variables = dict(self.variables)
         self.record.ended = self.record.elapsed()
         self.switch.channel_gone(self)
         self.done.set()
+        if self.state == "hangup" and self.session is not None:
+            self.session.channel_down()   # linger notice or goodbye, after HANGUP_COMPLETE
         if self.session is None or self.session.closed.is_set():
             self.finished.set()
 

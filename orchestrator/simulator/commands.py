@@ -13,6 +13,16 @@ ApiFunc = Callable[["Switch", str], str]
 _API: Dict[str, ApiFunc] = {}
 
 
+
+def _locate(switch: "Switch", uuid: str):
+    """switch_core_session_locate: a channel that has hung up can no longer be locked, so
+    every uuid_* command answers as if it did not exist (seen on 1.10.12: an api_hangup_hook
+    running uuid_setvar on its own channel gets "-ERR No such channel!")."""
+    channel = switch.channels.get(uuid)
+    if channel is None or channel.state == "hangup":
+        return None
+    return channel
+
 def api(name: str):
     def register(func: ApiFunc) -> ApiFunc:
         _API[name] = func
@@ -59,7 +69,7 @@ def _uuid_break(switch: "Switch", arg: str) -> str:
     if not arg:
         return "-USAGE: <uuid> [all]\n"
     uuid, _, flag = arg.partition(" ")
-    channel = switch.channels.get(uuid)
+    channel = _locate(switch, uuid)
     if channel is None:
         return NO_CHANNEL
     channel.break_app(flush="all" in flag)
@@ -71,7 +81,7 @@ def _uuid_kill(switch: "Switch", arg: str) -> str:
     if not arg:
         return "-USAGE: <uuid> [cause]\n"
     uuid, _, cause = arg.partition(" ")
-    channel = switch.channels.get(uuid)
+    channel = _locate(switch, uuid)
     if channel is None or not channel.up:
         return NO_CHANNEL
     channel.hangup(cause.strip() or "NORMAL_CLEARING", by="service")
@@ -80,7 +90,7 @@ def _uuid_kill(switch: "Switch", arg: str) -> str:
 
 @api("uuid_exists")
 def _uuid_exists(switch: "Switch", arg: str) -> str:
-    channel = switch.channels.get(arg.strip())
+    channel = _locate(switch, arg.strip())
     return "true" if channel is not None and channel.up else "false"
 
 
@@ -89,7 +99,7 @@ def _uuid_getvar(switch: "Switch", arg: str) -> str:
     words = arg.split()
     if not words:
         return "-USAGE: <uuid> <var>\n"
-    channel = switch.channels.get(words[0])
+    channel = _locate(switch, words[0])
     if channel is None:
         return NO_CHANNEL
     if len(words) < 2:
@@ -103,7 +113,7 @@ def _uuid_setvar(switch: "Switch", arg: str) -> str:
     words = arg.split(" ", 2)
     if not words or not words[0]:
         return "-USAGE: <uuid> <var> [value]\n"
-    channel = switch.channels.get(words[0])
+    channel = _locate(switch, words[0])
     if channel is None:
         return NO_CHANNEL
     if len(words) < 2 or not words[1]:
@@ -120,7 +130,7 @@ def _uuid_transfer(switch: "Switch", arg: str) -> str:
     words = [w for w in arg.split() if w not in ("-bleg", "-both")]
     if len(words) < 2:
         return "-USAGE: <uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]\n"
-    channel = switch.channels.get(words[0])
+    channel = _locate(switch, words[0])
     if channel is None or not channel.up:
         return NO_CHANNEL
     channel.transfer_now(words[1], words[2] if len(words) > 2 else "XML",

@@ -336,7 +336,10 @@ class Listener:
 
         def run():
             result = self.switch.api(text)
-            extra = [("Job-UUID", job), ("Job-Owner-UUID", owner or ""), ("Job-Command", api_cmd)]
+            extra = [("Job-UUID", job)]
+            if owner:  # only a session's socket owns its jobs; inbound jobs carry no owner
+                extra.append(("Job-Owner-UUID", owner))
+            extra.append(("Job-Command", api_cmd))
             if api_arg:
                 extra.append(("Job-Command-Arg", api_arg))
             self.switch.fire(self.switch.event_factory.create(

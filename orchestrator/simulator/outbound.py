@@ -58,7 +58,8 @@ class OutboundSession(Listener):
             self.send(serialize_plain(headers).encode("utf-8"))
             self.channel.on_connected()
         elif name == "getvar":
-            self.reply(self.channel.variables.get(cmd.arg, ""))
+            # mod_event_socket answers an unset (or empty) variable as an unknown command
+            self.reply(self.channel.variables.get(cmd.arg) or "-ERR command not found")
         elif name == "myevents":
             if self.myevents_uuid:
                 self.reply("-ERR aready enabled.")

@@ -73,7 +73,7 @@ class Switch:
     def __init__(self, password: str = "ClueCon", host: str = "127.0.0.1", port: int = 0,
                  time_scale: float = 1.0, faults: Optional[Faults] = None, prompt_seconds: float = 2.0,
                  prompt_durations: Optional[Dict[str, float]] = None, missing_files: Iterable[str] = (),
-                 hostname: str = "sim-freeswitch"):
+                 hostname: str = "sim-freeswitch", extensions: Optional[Dict[str, list]] = None):
         if time_scale < 0:
             raise ValueError("time_scale must not be negative")
         if host not in ("127.0.0.1", "localhost", "::1"):
@@ -86,6 +86,8 @@ class Switch:
         self.prompt_durations = dict(prompt_durations or {})
         self.missing_files = tuple(missing_files)
         self.hostname = hostname
+        # what a transfer target runs, as [(app, arg), ...]; unknown targets run nothing
+        self.extensions = {name: list(apps) for name, apps in (extensions or {}).items()}
         self.event_factory = EventFactory(hostname)
         self.channels: Dict[str, SimChannel] = {}
         self.calls: Dict[str, Call] = {}

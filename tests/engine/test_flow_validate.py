@@ -1,7 +1,7 @@
 """Each kind of mistake is reported once, at the exact line:column of the offending node."""
 from orchestrator.engine import validate_file, validate_paths
 
-KNOWN = "answer, branch, collect, goto, hangup, play, say, set, speak, transfer"
+KNOWN = "announce, answer, authorize, branch, collect, collect_card, goto, hangup, play, say, set, speak, transfer, transfer_back"
 
 
 def test_a_valid_flow_has_no_problems(problems):

@@ -1,0 +1,168 @@
+"""Prompt catalogs: what the payment steps say, per language, as recordings with a TTS fallback.
+
+A catalog (``en.yaml``, ``es.yaml`` beside this file, or a directory of one's own) maps prompt
+keys to segments. A recorded segment names a file under the configured ``audio_dir`` on the
+switch and carries its words, so a site without recordings still speaks, through TTS. Whether
+the recording is there is asked of the switch (``file_exists``) once per path and kept, because
+the files live on the FreeSWITCH box, not on ours.
+"""
+import os
+import string
+import time
+from dataclasses import dataclass, field
+
+import yaml
+
+from orchestrator.esl.channel import Prompt
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SEGMENT_FORMS = ("file", "text", "say", "spell")
+AUDIO_MODES = ("auto", "always", "never")
+EXISTS_TTL = 300.0
+
+
+class CatalogError(Exception):
+    """A catalog that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    form: str
+    value: str
+    text: str = ""
+    options: dict = field(default_factory=dict)
+
+
+@dataclass
+class Catalog:
+    language: str
+    say_language: str
+    prompts: dict
+    reasons: dict
+    source: str = ""
+
+    @classmethod
+    def load(cls, language, directory=None):
+        path = os.path.join(directory or HERE, "%s.yaml" % language)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = yaml.safe_load(handle) or {}
+        except OSError:
+            raise CatalogError("no prompt catalog for language %r (%s)" % (language, path))
+        except yaml.YAMLError as exc:
+            raise CatalogError("%s: not valid YAML: %s" % (path, exc))
+        prompts = {}
+        for key, segments in (data.get("prompts") or {}).items():
+            prompts[key] = [cls._segment(path, key, raw) for raw in segments]
+        return cls(language=data.get("language", language),
+                   say_language=data.get("say_language", language),
+                   prompts=prompts, reasons=dict(data.get("reasons") or {}), source=path)
+
+    @staticmethod
+    def _segment(path, key, raw):
+        forms = [f for f in SEGMENT_FORMS if f in (raw or {})]
+        if forms[:1] == ["file"] and "text" in forms:
+            forms.remove("text")  # a recording carries its words for the TTS fallback
+        if len(forms) != 1:
+            raise CatalogError("%s: prompt %s: each segment needs one of %s"
+                               % (path, key, ", ".join(SEGMENT_FORMS)))
+        form = forms[0]
+        options = {k: v for k, v in raw.items() if k not in (form, "text")}
+        return Segment(form, str(raw[form]), str(raw.get("text", "")), options)
+
+    def segments(self, key):
+        try:
+            return self.prompts[key]
+        except KeyError:
+            raise CatalogError("%s: no prompt %r" % (self.source, key))
+
+    def reason(self, code, gateway_text=""):
+        """A decline reason in the caller's language: the catalog's words for the code; the
+        gateway's own text only in English (gateways answer in English); else the generic one."""
+        if code in self.reasons:
+            return self.reasons[code]
+        if gateway_text and self.language == "en":
+            return gateway_text
+        return self.reasons.get("generic", "")
+
+
+class PromptRenderer:
+    """Turns catalog prompts into what the switch plays, choosing recording or TTS per segment."""
+
+    _exists = {}  # (audio path) -> (exists, checked at): the switch's files change rarely
+
+    def __init__(self, catalog, channel, audio_dir="", audio_mode="auto", tts_engine="flite",
+                 tts_voice="kal"):
+        if audio_mode not in AUDIO_MODES:
+            raise CatalogError("prompts.audio must be one of %s" % ", ".join(AUDIO_MODES))
+        self.catalog = catalog
+        self.channel = channel
+        self.audio_dir = audio_dir
+        self.audio_mode = audio_mode if audio_dir else "never"
+        self.tts = (tts_engine, tts_voice)
+
+    # -- deciding recording or speech --------------------------------------------------------
+    def _audio_path(self, segment):
+        if segment.form != "file" or self.audio_mode == "never":
+            return None
+        path = os.path.join(self.audio_dir, self.catalog.language, segment.value)
+        if self.audio_mode == "always" or self._switch_has(path):
+            return path
+        return None
+
+    def _switch_has(self, path):
+        known = self._exists.get(path)
+        if known and time.monotonic() - known[1] < EXISTS_TTL:
+            return known[0]
+        try:
+            exists = self.channel.api("file_exists %s" % path).strip() == "true"
+        except Exception:  # an older switch without file_exists: speak rather than play silence
+            exists = False
+        self._exists[path] = (exists, time.monotonic())
+        return exists
+
+    # -- rendering ---------------------------------------------------------------------------
+    @staticmethod
+    def _fill(template, params):
+        names = [name for _, name, _, _ in string.Formatter().parse(template) if name]
+        missing = [n for n in names if n not in params]
+        if missing:
+            raise CatalogError("prompt needs %s" % ", ".join(missing))
+        return template.format(**params)
+
+    def prompts(self, key, **params):
+        """``Prompt`` values for a catalog key, to play or to barge in on."""
+        result = []
+        for segment in self.catalog.segments(key):
+            result.extend(self._render(segment, params))
+        return [p for p in result if p.value.strip()]
+
+    def _render(self, segment, params):
+        engine, voice = self.tts
+        speak = {"engine": engine, "voice": voice}
+        if segment.form in ("file", "text"):
+            audio = self._audio_path(segment)
+            if audio:
+                return [Prompt("file", audio, {})]
+            text = segment.text if segment.form == "file" else segment.value
+            return [Prompt("speak", self._fill(text, params), speak)]
+        value = self._fill(segment.value, params)
+        if segment.form == "say":
+            return [Prompt("say", value, {"kind": segment.options.get("kind", "number"),
+                                          "language": self.catalog.say_language})]
+        if value.isdigit():
+            return [Prompt("say", value, {"kind": "digits", "language": self.catalog.say_language})]
+        return [Prompt("speak", " ".join(value), speak)]
+
+    def entry_prompt(self, keys, **params):
+        """One ``play_and_get_digits`` prompt for several catalog keys (an error, then a question).
+
+        Recordings only if every segment has one (``file_string://`` joins them); otherwise the
+        whole text as one TTS prompt (``say:``), so the caller never hears half in one voice.
+        """
+        segments = [s for key in keys for s in self.catalog.segments(key)]
+        paths = [self._audio_path(s) for s in segments]
+        if paths and all(paths):
+            return paths[0] if len(paths) == 1 else "file_string://" + "!".join(paths)
+        words = [self._fill(s.text if s.form == "file" else s.value, params) for s in segments]
+        return "say:" + " ".join(w for w in words if w)

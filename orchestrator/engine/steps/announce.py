@@ -1,0 +1,71 @@
+"""``announce``: say a catalog prompt in the flow's language: an amount, a result, a reason.
+
+Values come from the call unless given: ``amount``/``currency`` from the flow variables of
+those names, ``last4`` from ``card.last4``, ``auth_code`` from ``payment.auth_code`` (said
+one character at a time), ``reason`` in plain words for ``payment.decline_code``.
+"""
+from ...catalog import Catalog, CatalogError, PromptRenderer
+from ...payments.money import Money, MoneyError
+from ..prompts import play_prompts
+from ..step_api import StepError, StepKind, register
+
+
+@register
+class Announce(StepKind):
+    name = "announce"
+    title = "Announce"
+    description = ("Plays a prompt from the language catalog (amount_due, payment_approved, payment_declined, "
+                   "payment_unconfirmed, goodbye, ...), filling amounts, last four digits and codes.")
+    schema = {
+        "type": "object",
+        "properties": {
+            "prompt": {"type": "string", "description": "A key of the prompt catalog."},
+            "amount": {"type": ["string", "integer"], "description": "Minor units (default ${amount})."},
+            "currency": {"type": "string", "description": "ISO 4217 code (default ${currency})."},
+            "last4": {"type": ["string", "integer"]},
+            "auth_code": {"type": "string"},
+            "reason": {"type": "string", "description": "Decline reason text (default: from the decline code)."},
+            "language": {"type": "string", "description": "Overrides the flow's language."},
+        },
+        "required": ["prompt"],
+        "additionalProperties": False,
+    }
+    shorthand = "prompt"
+    example = {"prompt": "payment_approved"}
+
+    def run(self, ctx):
+        services = ctx.services
+        settings = services.prompts if services else None
+        language = ctx.render(self.config.get("language", self.flow_language))
+        try:
+            catalog = Catalog.load(language, settings.catalog_dir if settings else None)
+            renderer = PromptRenderer(catalog, ctx.channel, settings.audio_dir if settings else "",
+                                      settings.audio if settings else "never",
+                                      ctx.settings.tts_engine, ctx.settings.tts_voice)
+            prompts = renderer.prompts(self.config["prompt"], **self._params(ctx, catalog))
+        except CatalogError as exc:
+            raise StepError("announce %s: %s" % (self.config["prompt"], exc))
+        play_prompts(ctx, prompts)
+
+    def _params(self, ctx, catalog):
+        config, known = self.config, ctx.variables
+
+        def pick(key, default_variable):
+            if key in config:
+                return ctx.render(config[key])
+            return known.get(default_variable, "")
+
+        params = {"last4": pick("last4", "card.last4"), "auth_code": pick("auth_code", "payment.auth_code")}
+        amount, currency = pick("amount", "amount"), pick("currency", "currency")
+        params["amount"] = ""
+        if amount and currency:
+            try:
+                params["amount"] = Money.parse(amount, currency).major_text
+            except MoneyError as exc:
+                raise StepError("announce: %s" % exc)
+        if "reason" in config:
+            params["reason"] = ctx.render(config["reason"])
+        else:
+            params["reason"] = catalog.reason(known.get("payment.decline_code", ""),
+                                              known.get("payment.decline_reason", ""))
+        return params

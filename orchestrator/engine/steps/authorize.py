@@ -1,0 +1,150 @@
+"""``authorize``: charge the keyed card through a gateway, once, and record what happened.
+
+The payment is recorded ``pending`` before the gateway is called, so a crash in between leaves
+a trace. The idempotency key is the call's UUID and the authorization's number on the call:
+a connector's retries reuse it, a second card gets a new one, and an outcome the gateway could
+not confirm is never re-sent under a new key: the flow takes its ``error`` branch and the
+record is flagged for reconciliation. The card is wiped as soon as the gateway has answered.
+
+Sets payment.result (approved, declined, error), payment.auth_code, payment.transaction_id,
+payment.decline_code, payment.decline_reason, payment.error_kind, payment.outcome_unknown.
+"""
+import time
+
+from ...payments.money import Money, MoneyError
+from ..ids import step_reference
+from ..step_api import Goto, StepError, StepKind, register
+
+RESULT_VARIABLES = ("payment.result", "payment.auth_code", "payment.transaction_id",
+                    "payment.decline_code", "payment.decline_reason", "payment.error_kind",
+                    "payment.outcome_unknown", "payment.id")
+
+
+@register
+class Authorize(StepKind):
+    name = "authorize"
+    title = "Authorize the payment"
+    description = ("Sends the keyed card to a gateway named in the service config and branches on the "
+                   "answer. Needs collect_card before it.")
+    schema = {
+        "type": "object",
+        "properties": {
+            "gateway": {"type": "string", "description": "A gateway name from the service config."},
+            "amount": {"type": ["string", "integer"], "default": "${amount}",
+                       "description": "Integer minor units (1250 = 12.50 EUR)."},
+            "currency": {"type": "string", "default": "${currency}", "description": "ISO 4217 code."},
+            "reference": {"type": "string", "default": "${reference}",
+                          "description": "Your reference for the payment (an order or invoice number)."},
+            "on": {"type": "object", "additionalProperties": False, "default": {},
+                   "properties": {"declined": step_reference("Where to go when the card is declined."),
+                                  "error": step_reference("Where to go when the outcome is an error or unknown.")}},
+        },
+        "required": ["gateway"],
+        "additionalProperties": False,
+    }
+    example = {"gateway": "sandbox", "on": {"declined": "declined", "error": "back_to_agent"}}
+
+    @classmethod
+    def jump_targets(cls, config):
+        return [(("on", outcome), target) for outcome, target in config["on"].items()]
+
+    @classmethod
+    def defined_variables(cls, config):
+        return list(RESULT_VARIABLES)
+
+    def prepare(self, ctx):
+        """Bad amounts stop the flow before the caller is asked for anything."""
+        self._money(ctx)
+        gateways = ctx.services.gateways if ctx.services else {}
+        if self.config["gateway"] not in gateways:
+            raise StepError("authorize: no gateway named %r in the service config (known: %s)"
+                            % (self.config["gateway"], ", ".join(sorted(gateways)) or "none"))
+
+    def _money(self, ctx):
+        try:
+            return Money.parse(ctx.render(self.config["amount"]), ctx.render(self.config["currency"]))
+        except MoneyError as exc:
+            raise StepError("authorize: %s" % exc)
+
+    def run(self, ctx):
+        card = ctx.card
+        if card is None or card.wiped or not card.has_number:
+            raise StepError("authorize needs a card: put collect_card before it")
+        self.prepare(ctx)
+        services, name = ctx.services, self.config["gateway"]
+        gateway, money = services.gateways[name], self._money(ctx)
+        reference = ctx.render(self.config["reference"])
+        number = int(ctx.variables.get("payment.attempt", "0")) + 1
+        ctx.variables["payment.attempt"] = str(number)
+        key = "%s:%d" % (ctx.channel.uuid, number)
+        summary = card.summary
+        store = services.store
+        payment_id = store.begin(amount_minor=money.minor, currency=money.currency, gateway=name,
+                                 idempotency_key=key, summary=summary, call_uuid=ctx.channel.uuid,
+                                 tenant=services.tenant, flow=ctx.flow.name,
+                                 reference=reference) if store else ""
+        _notify(ctx, "authorizing", gateway=name, brand=summary.brand, last4=summary.last4)
+        started = time.monotonic()
+        try:
+            result = gateway.authorize(money.minor, money.currency, reference, card, key)
+        finally:
+            card.wipe()
+        seconds = time.monotonic() - started
+        self._record(ctx, store, payment_id, result)
+        _observe(ctx, name, result, seconds)
+        self._set_variables(ctx, payment_id, result)
+        _notify(ctx, "authorization", result=result.status,
+                **{k.split(".", 1)[1]: v for k, v in ctx.variables.items()
+                   if k in RESULT_VARIABLES[1:5] and v})
+        if result.status == "approved":
+            return None
+        outcome = "declined" if result.status == "declined" else "error"
+        target = self.config["on"].get(outcome)
+        if target is None:
+            raise StepError("authorize ended %s and has no 'on: {%s: <step id>}' target" % (outcome, outcome))
+        return Goto(target)
+
+    @staticmethod
+    def _record(ctx, store, payment_id, result):
+        if not store:
+            return
+        if result.status == "approved":
+            store.finish(payment_id, "approved", auth_code=result.auth_code,
+                         transaction_id=result.transaction_id)
+        elif result.status == "declined":
+            store.finish(payment_id, "declined", decline_code=result.reason_code,
+                         decline_reason=result.reason_text)
+        else:
+            store.finish(payment_id, "unknown" if result.outcome_unknown else "error",
+                         needs_reconciliation=result.outcome_unknown, error_kind=result.kind)
+            if result.outcome_unknown:
+                ctx.log.warning("payment %s outcome unknown (%s): marked for reconciliation",
+                                payment_id, result.kind)
+
+    @staticmethod
+    def _set_variables(ctx, payment_id, result):
+        values = dict.fromkeys(RESULT_VARIABLES, "")
+        values["payment.result"] = result.status
+        values["payment.id"] = payment_id
+        if result.status == "approved":
+            values["payment.auth_code"] = result.auth_code
+            values["payment.transaction_id"] = result.transaction_id
+        elif result.status == "declined":
+            values["payment.decline_code"] = result.reason_code
+            values["payment.decline_reason"] = result.reason_text
+        else:
+            values["payment.error_kind"] = result.kind
+            values["payment.outcome_unknown"] = "true" if result.outcome_unknown else "false"
+        ctx.variables.update(values)
+
+
+def _observe(ctx, gateway, result, seconds):
+    observe = getattr(ctx.services.metrics, "observe_authorization", None)
+    if observe is not None:
+        observe(ctx.services.tenant, gateway, result, seconds)
+
+
+def _notify(ctx, kind, **fields):
+    callback = ctx.services.on_payment_event
+    if callback is not None:
+        callback(kind, fields)

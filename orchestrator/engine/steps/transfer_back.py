@@ -1,0 +1,74 @@
+"""``transfer_back``: hand the caller on when the payment is over, with the result for the dialplan.
+
+Before letting go it sets the result variables the dialplan and the CDR may read, and only
+these: pay_result, pay_brand, pay_last4, pay_auth_code, pay_decline_reason. Destinations:
+``agent`` (the extension in the channel variable ``pay_agent``, set before the caller was
+sent here, in ``pay_agent_context``; without one, ``otherwise``), ``extension`` / ``queue`` (given), ``dialplan`` (the
+socket is released and the dialplan goes on after ``socket``), ``goodbye`` (a goodbye prompt
+and hang up).
+"""
+from ..step_api import Finish, StepKind, register
+from .announce import Announce
+
+RESULT_VARIABLES = {"pay_result": "payment.result", "pay_brand": "card.brand",
+                    "pay_last4": "card.last4", "pay_auth_code": "payment.auth_code",
+                    "pay_decline_reason": "payment.decline_reason"}
+DESTINATIONS = ("agent", "extension", "queue", "dialplan", "goodbye")
+
+
+@register
+class TransferBack(StepKind):
+    name = "transfer_back"
+    title = "Transfer back"
+    description = "Sets the pay_* result variables and hands the call back: agent, extension, queue, dialplan or goodbye."
+    schema = {
+        "type": "object",
+        "properties": {
+            "to": {"type": "string", "enum": list(DESTINATIONS), "default": "agent"},
+            "extension": {"type": ["string", "integer"], "description": "With to: extension."},
+            "queue": {"type": "string", "description": "With to: queue: the queue's extension."},
+            "context": {"type": "string", "default": "default", "description": "Dialplan context."},
+            "announce": {"type": "string", "description": "A catalog prompt to play first."},
+            "otherwise": {"enum": ["dialplan", "goodbye"], "default": "dialplan",
+                          "description": "With to: agent, when no pay_agent is set on the channel."},
+        },
+        "additionalProperties": False,
+    }
+    shorthand = "to"
+    example = {"to": "agent"}
+
+    @classmethod
+    def check(cls, config):
+        to = config["to"]
+        if to in ("extension", "queue") and to not in config:
+            return [((), "transfer_back to %s needs '%s'" % (to, to))]
+        return []
+
+    @classmethod
+    def falls_through(cls, config):
+        return False
+
+    def run(self, ctx):
+        config, channel = self.config, ctx.channel
+        for name, source in RESULT_VARIABLES.items():
+            value = ctx.variables.get(source, "")
+            if value:
+                channel.set_variable(name, value)
+        if "announce" in config:
+            Announce({"prompt": config["announce"]}, self.flow_language).run(ctx)
+        to = config["to"]
+        if to == "agent" and not channel.variables.get("pay_agent"):
+            to = config["otherwise"]
+        if to == "dialplan":
+            return Finish("completed", "returned to the dialplan")
+        if to == "goodbye":
+            Announce({"prompt": "goodbye"}, self.flow_language).run(ctx)
+            channel.hangup("NORMAL_CLEARING")
+            return Finish("completed", "goodbye")
+        if to == "agent":
+            extension = channel.variables["pay_agent"]
+            context = channel.variables.get("pay_agent_context", ctx.render(config["context"]))
+        else:
+            extension, context = ctx.render(config[to]), ctx.render(config["context"])
+        channel.transfer(extension, "XML", context)
+        return Finish("transferred", "to %s %s" % (extension, context))

@@ -1,0 +1,164 @@
+"""The gateway interface and the retry and reconciliation policy every connector shares.
+
+``authorize`` builds the request body once, inside ``card.reveal()``, and every retry sends
+that same body under the same idempotency key. It retries (with backoff, a bounded number of
+times) only when the request certainly did not reach the gateway, or when the gateway is
+idempotent on the key and answered with a server error or dropped the connection. When the
+outcome is unknown (a read timeout after sending) it asks ``status(key)`` a bounded number of
+times; if that does not settle it, the answer is ``GatewayError(kind, outcome_unknown=True)``
+and the payment must be reconciled, never re-authorized under a new key.
+"""
+import logging
+import re
+import time
+
+import gevent
+
+from ..card import CardData
+from ..money import Money, MoneyError
+from .results import Approved, Declined, GatewayError
+from .transport import NotReached, OutcomeUnknown
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+REFERENCE = re.compile(r"^[\x20-\x7e]{1,64}$")
+
+
+class Gateway:
+    """Subclasses implement ``_prepare``, ``_send`` and (if they can) ``_status_once``."""
+
+    type_name = "gateway"
+    # True when re-sending the same body under the same key can never charge twice.
+    idempotent = False
+    supports_status = False
+
+    def __init__(self, name, connect_timeout=3.0, read_timeout=20.0, max_attempts=3,
+                 backoff=0.5, status_attempts=3, status_interval=1.0):
+        self.name = name
+        self.connect_timeout = float(connect_timeout)
+        self.read_timeout = float(read_timeout)
+        self.max_attempts = max(1, int(max_attempts))
+        self.backoff = float(backoff)
+        self.status_attempts = max(1, int(status_attempts))
+        self.status_interval = float(status_interval)
+
+    # -- the interface -------------------------------------------------------------------
+    def authorize(self, amount, currency, reference, card, idempotency_key):
+        """Charge ``amount`` (minor units, or a Money) to ``card``; Approved/Declined/GatewayError.
+
+        Raises MoneyError, ValueError or TypeError for arguments that are wrong before any
+        call is made (a bug in the flow, not a gateway failure).
+        """
+        money = _money(amount, currency)
+        _check_request(reference, card, idempotency_key)
+        started = time.monotonic()
+        log.info("authorize gateway=%s key=%s amount=%s card=%s", self.name, idempotency_key,
+                 money, card)
+        with card.reveal() as revealed:
+            request = self._prepare(money, reference, revealed, idempotency_key)
+            try:
+                result = self._send_with_retries(request)
+            finally:
+                del request
+        if isinstance(result, OutcomeUnknown):
+            result = self._reconcile(idempotency_key, result)
+        log.info("authorize gateway=%s key=%s result=%s%s seconds=%.2f", self.name,
+                 idempotency_key, result.status, _result_detail(result),
+                 time.monotonic() - started)
+        return result
+
+    def status(self, idempotency_key):
+        """What the gateway recorded under this key: Approved, Declined, a GatewayError
+        (``pending`` while it is still working, or the query failing), or None if it never
+        saw the key."""
+        if not self.supports_status:
+            return GatewayError("unsupported", True, "%s cannot be queried by key" % self.type_name)
+        try:
+            return self._status_once(idempotency_key)
+        except NotReached as error:
+            return GatewayError(error.kind, True, "status query: " + error.detail)
+        except OutcomeUnknown as error:
+            return GatewayError(error.kind, True, "status query: " + error.detail)
+
+    def close(self):
+        """Release connections; the gateway object is not used afterwards."""
+
+    # -- for subclasses --------------------------------------------------------------------
+    def _prepare(self, money, reference, revealed, idempotency_key):
+        raise NotImplementedError
+
+    def _send(self, request):
+        raise NotImplementedError
+
+    def _status_once(self, idempotency_key):
+        raise NotImplementedError
+
+    # -- the policy ------------------------------------------------------------------------
+    def _send_with_retries(self, request):
+        outcome = None
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                return self._send(request)
+            except NotReached as error:
+                outcome = GatewayError(error.kind, False, error.detail)
+                if not error.retryable:
+                    return outcome
+            except OutcomeUnknown as error:
+                outcome = error
+                if not (self.idempotent and error.resend_if_idempotent):
+                    return outcome
+            if attempt < self.max_attempts:
+                delay = self.backoff * (2 ** (attempt - 1))
+                log.warning("gateway=%s attempt=%d failed kind=%s; retrying in %.2fs",
+                            self.name, attempt, _kind(outcome), delay)
+                gevent.sleep(delay)
+        return outcome
+
+    def _reconcile(self, idempotency_key, unknown):
+        """Ask the gateway what happened under this key, a bounded number of times."""
+        if not self.supports_status:
+            return GatewayError(unknown.kind, True, unknown.detail)
+        for attempt in range(1, self.status_attempts + 1):
+            found = self.status(idempotency_key)
+            if isinstance(found, (Approved, Declined)):
+                log.info("gateway=%s key=%s reconciled after %s: %s", self.name,
+                         idempotency_key, unknown.kind, found.status)
+                return found
+            if found is None and unknown.kind == "http":
+                # The gateway answered with a server error and has no record of the key:
+                # nothing is still in flight, so nothing was charged.
+                return GatewayError(unknown.kind, False, unknown.detail + "; gateway has no record")
+            if attempt < self.status_attempts:
+                gevent.sleep(self.status_interval)
+        return GatewayError(unknown.kind, True, unknown.detail)
+
+
+def _money(amount, currency):
+    if isinstance(amount, Money):
+        if currency is not None and str(currency).upper() != amount.currency:
+            raise MoneyError("currency %r does not match the amount's %s" % (currency, amount.currency))
+        return amount
+    return Money.parse(amount, currency)
+
+
+def _check_request(reference, card, idempotency_key):
+    if not isinstance(card, CardData):
+        raise TypeError("card must be CardData")
+    if not isinstance(idempotency_key, str) or not IDEMPOTENCY_KEY.match(idempotency_key):
+        raise ValueError("idempotency key must be 8 to 64 letters, digits or ._:-")
+    if not isinstance(reference, str) or not REFERENCE.match(reference):
+        raise ValueError("reference must be 1 to 64 printable ASCII characters")
+
+
+def _kind(outcome):
+    return getattr(outcome, "kind", "?")
+
+
+def _result_detail(result):
+    if isinstance(result, Approved):
+        return " auth_code=%s transaction=%s" % (result.auth_code, result.transaction_id)
+    if isinstance(result, Declined):
+        return " reason=%s" % result.reason_code
+    return " kind=%s outcome_unknown=%s detail=%r" % (result.kind, result.outcome_unknown,
+                                                      result.detail)

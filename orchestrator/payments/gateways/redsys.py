@@ -1,0 +1,203 @@
+"""Redsys REST host-to-host authorization for phone orders (MOTO).
+
+A request is ``{"Ds_SignatureVersion": "HMAC_SHA256_V1", "Ds_MerchantParameters": base64(JSON),
+"Ds_Signature": ...}`` posted to ``/sis/rest/trataPeticionREST``. The signature uses a key per
+order: 3DES (CBC, zero IV, zero padding) of the order number under the base64-decoded merchant
+key, then HMAC-SHA256 of the base64 merchant parameters under that key, base64-encoded.
+Answers are signed the same way (Redsys may use the URL-safe base64 alphabet there); an answer
+whose signature does not verify is not trusted.
+
+Phone orders are sent as MOTO: ``DS_MERCHANT_EXCEP_SCA=MOTO`` and
+``DS_MERCHANT_DIRECTPAYMENT=true``, so no 3-D Secure challenge is attempted.
+
+The order number is derived from the idempotency key (12 digits), so a retry carries the same
+order and Redsys refuses a second charge for it (SIS0051). Redsys has no query by key on this
+interface, so an unknown outcome is reported as such and reconciled in the Redsys portal.
+"""
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import logging
+
+from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
+try:   # TripleDES moved to the "decrepit" module in cryptography 43
+    from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+except ImportError:   # pragma: no cover
+    from cryptography.hazmat.primitives.ciphers.algorithms import TripleDES
+
+from .base import Gateway
+from .results import Approved, Declined, GatewayError, GENERIC_DECLINE
+from .transport import GatewayConfigError, JsonTransport, OutcomeUnknown, check_url
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_VERSION = "HMAC_SHA256_V1"
+TEST_URL = "https://sis-t.redsys.es:25443/sis/rest/trataPeticionREST"
+LIVE_URL = "https://sis.redsys.es/sis/rest/trataPeticionREST"
+
+# Ds_Response codes outside 0000-0099, in words a caller can hear.
+RESPONSE_TEXTS = {
+    "0101": "The card has expired.",
+    "0102": "The card is blocked. Please contact your bank.",
+    "0104": "This payment is not allowed for this card.",
+    "0106": "Too many wrong PIN attempts on this card.",
+    "0116": "There are not enough funds on the card.",
+    "0118": "The card is not registered with its bank.",
+    "0125": "The card is not active yet.",
+    "0129": "The security code is not correct.",
+    "0172": "The card's bank declined the payment. Please do not try again.",
+    "0173": "The card's bank declined the payment. Please check the card details.",
+    "0180": "This card cannot be used for this payment.",
+    "0184": "The cardholder could not be verified.",
+    "0190": "The card's bank declined the payment without giving a reason.",
+    "0191": "The expiry date is not correct.",
+    "0195": "The card's bank requires extra verification for this payment.",
+    "0202": "The card is blocked. Please contact your bank.",
+    "0904": "The merchant is not set up for this payment.",
+    "0909": "The payment system had an error. Please try again later.",
+    "0912": "The card's bank is not available. Please try again later.",
+    "9912": "The card's bank is not available. Please try again later.",
+    "9064": "The card number has the wrong length.",
+    "9078": "This card cannot be used for this kind of payment.",
+    "9093": "The card does not exist.",
+    "9094": "The payment was refused by the card network.",
+    "9104": "This payment is not allowed for this card.",
+    "9218": "This payment is not allowed for this card.",
+    "9253": "The card number is not valid.",
+    "9256": "This card cannot be used for this kind of payment.",
+    "9261": "The payment was blocked by the bank's limits.",
+}
+# SIS errors that do not prove the order was refused before reaching the card's bank.
+SIS_UNKNOWN = {"SIS0051"}   # order number repeated: an earlier attempt may have charged
+
+
+def order_key(merchant_key_b64, order):
+    """3DES-CBC (zero IV, zero padding) of the order number under the decoded merchant key."""
+    key = base64.b64decode(merchant_key_b64)
+    data = order.encode("ascii")
+    data += b"\0" * (-len(data) % 8)
+    encryptor = Cipher(TripleDES(key), modes.CBC(b"\0" * 8)).encryptor()
+    return encryptor.update(data) + encryptor.finalize()
+
+
+def sign(merchant_key_b64, order, merchant_parameters_b64):
+    """Ds_Signature for base64 merchant parameters of the given order (standard base64)."""
+    digest = hmac.new(order_key(merchant_key_b64, order),
+                      merchant_parameters_b64.encode("ascii"), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def signatures_match(expected_b64, received):
+    """Compare a signature in either base64 alphabet (Redsys answers may use the URL-safe one)."""
+    if not isinstance(received, str):
+        return False
+    try:
+        got = base64.b64decode(received.replace("-", "+").replace("_", "/"), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return hmac.compare_digest(got, base64.b64decode(expected_b64))
+
+
+def encode_parameters(parameters):
+    return base64.b64encode(json.dumps(parameters, separators=(",", ":")).encode()).decode()
+
+
+def decode_parameters(merchant_parameters_b64):
+    text = merchant_parameters_b64.replace("-", "+").replace("_", "/")
+    return json.loads(base64.b64decode(text + "=" * (-len(text) % 4)))
+
+
+def order_number(idempotency_key):
+    """Twelve digits derived from the key: the same key always gives the same Redsys order."""
+    value = int.from_bytes(hashlib.sha256(idempotency_key.encode()).digest()[:8], "big")
+    return "%012d" % (value % 10 ** 12)
+
+
+class RedsysGateway(Gateway):
+    type_name = "redsys"
+    idempotent = False
+    supports_status = False
+
+    def __init__(self, name, merchant_code, terminal, secret_key, url=None, environment="test",
+                 moto=True, verify=True, **policy):
+        super().__init__(name, **policy)
+        if url is None:
+            url = {"test": TEST_URL, "live": LIVE_URL}.get(environment)
+            if url is None:
+                raise GatewayConfigError("%s: environment must be test or live" % name)
+        self.url = check_url(url, "%s: url" % name)
+        self.merchant_code = str(merchant_code)
+        self.terminal = str(terminal)
+        try:
+            if len(base64.b64decode(secret_key, validate=True)) != 24:
+                raise ValueError
+        except (binascii.Error, ValueError, TypeError):
+            raise GatewayConfigError("%s: secret_key must be the base64 merchant key "
+                                     "(24 bytes once decoded)" % name) from None
+        self.secret_key = secret_key
+        self.moto = bool(moto)
+        self.transport = JsonTransport(verify, self.connect_timeout, self.read_timeout)
+
+    def _prepare(self, money, reference, revealed, idempotency_key):
+        order = order_number(idempotency_key)
+        parameters = {
+            "DS_MERCHANT_AMOUNT": str(money.minor),
+            "DS_MERCHANT_ORDER": order,
+            "DS_MERCHANT_MERCHANTCODE": self.merchant_code,
+            "DS_MERCHANT_CURRENCY": money.numeric_code,
+            "DS_MERCHANT_TRANSACTIONTYPE": "0",
+            "DS_MERCHANT_TERMINAL": self.terminal,
+            "DS_MERCHANT_PAN": revealed.number,
+            "DS_MERCHANT_EXPIRYDATE": revealed.expiry_yymm,   # Redsys wants YYMM
+            "DS_MERCHANT_PRODUCTDESCRIPTION": reference[:125],
+        }
+        if revealed.security_code:
+            parameters["DS_MERCHANT_CVV2"] = revealed.security_code
+        if self.moto:
+            parameters["DS_MERCHANT_DIRECTPAYMENT"] = "true"
+            parameters["DS_MERCHANT_EXCEP_SCA"] = "MOTO"
+        encoded = encode_parameters(parameters)
+        body = json.dumps({"Ds_SignatureVersion": SIGNATURE_VERSION,
+                           "Ds_MerchantParameters": encoded,
+                           "Ds_Signature": sign(self.secret_key, order, encoded)},
+                          separators=(",", ":")).encode()
+        return {"order": order, "body": body}
+
+    def _send(self, request):
+        reply = self.transport.call("POST", self.url, request["body"],
+                                    {"Content-Type": "application/json"})
+        if reply.status >= 500:
+            raise OutcomeUnknown("http", "HTTP %d" % reply.status)
+        data = reply.data if isinstance(reply.data, dict) else None
+        if reply.status != 200 or data is None:
+            raise OutcomeUnknown("protocol", "unexpected answer (HTTP %d)" % reply.status)
+        return self.interpret(data, request["order"])
+
+    def interpret(self, data, order):
+        """Map a Redsys answer to Approved / Declined / GatewayError."""
+        error_code = data.get("errorCode")
+        if error_code:
+            code = str(error_code)
+            return GatewayError("rejected", code in SIS_UNKNOWN, "Redsys error %s" % code)
+        encoded, signature = data.get("Ds_MerchantParameters"), data.get("Ds_Signature")
+        try:
+            parameters = decode_parameters(encoded)
+        except (ValueError, TypeError, AttributeError, binascii.Error):
+            return GatewayError("protocol", True, "undecodable Ds_MerchantParameters")
+        answered_order = str(parameters.get("Ds_Order") or order)
+        if answered_order != order or not signatures_match(
+                sign(self.secret_key, answered_order, encoded), signature):
+            return GatewayError("signature", True, "answer signature or order does not match")
+        code = str(parameters.get("Ds_Response", "")).strip()
+        if not code.isdigit():
+            return GatewayError("protocol", True, "answer without Ds_Response")
+        code = code.zfill(4)
+        if int(code) <= 99:
+            return Approved(str(parameters.get("Ds_AuthorisationCode", "")).strip(), order)
+        return Declined(code, RESPONSE_TEXTS.get(code, GENERIC_DECLINE))
+
+    def close(self):
+        self.transport.close()

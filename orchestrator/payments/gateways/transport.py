@@ -1,0 +1,113 @@
+"""HTTPS JSON calls out, classified by what a failure says about the request.
+
+A connector must know whether a failed call reached the gateway: a refused connection or a
+connect timeout certainly did not (safe to retry), a read timeout or a dropped connection after
+sending may have charged the card (outcome unknown). Certificates are always verified; plain
+HTTP is allowed only to a loopback address (the local sandbox), checked when the connector is
+built. Redirects are not followed (a redirect must not carry card data elsewhere), and proxy
+settings from the environment are ignored for the same reason.
+"""
+import ipaddress
+import json
+import urllib.parse
+
+import requests
+from urllib3.exceptions import NewConnectionError, ConnectTimeoutError
+
+
+class GatewayConfigError(ValueError):
+    """A gateway's settings are unusable; raised when it is built, not when a caller is waiting."""
+
+
+class NotReached(Exception):
+    """The request certainly did not reach the gateway."""
+
+    def __init__(self, kind, detail="", retryable=True):
+        super().__init__(kind, detail)
+        self.kind, self.detail, self.retryable = kind, detail, retryable
+
+
+class OutcomeUnknown(Exception):
+    """The request may have reached the gateway and been acted on."""
+
+    def __init__(self, kind, detail="", resend_if_idempotent=False):
+        super().__init__(kind, detail)
+        self.kind, self.detail = kind, detail
+        self.resend_if_idempotent = resend_if_idempotent
+
+
+def is_loopback(host):
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url, what="url"):
+    """HTTPS anywhere; HTTP only to a loopback host. Returns the URL or raises."""
+    if not isinstance(url, str) or not url:
+        raise GatewayConfigError("%s is required" % what)
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url
+    if parts.scheme == "http" and parts.hostname:
+        if is_loopback(parts.hostname):
+            return url
+        raise GatewayConfigError("%s: plain http is allowed only to a loopback sandbox, "
+                                 "use https for %s" % (what, parts.hostname))
+    raise GatewayConfigError("%s must be an https:// URL" % what)
+
+
+class Response:
+    __slots__ = ("status", "data", "headers")
+
+    def __init__(self, status, data, headers):
+        self.status, self.data, self.headers = status, data, headers
+
+
+class JsonTransport:
+    """One keep-alive session; bounded connect and read timeouts on every call."""
+
+    def __init__(self, verify=True, connect_timeout=3.0, read_timeout=20.0):
+        if verify is False:
+            raise GatewayConfigError("certificate verification cannot be turned off")
+        self.verify = verify
+        self.timeout = (float(connect_timeout), float(read_timeout))
+        self.session = requests.Session()
+        self.session.trust_env = False
+
+    def call(self, method, url, body=None, headers=None):
+        """Send; return a Response whose ``data`` is the parsed JSON (None if not JSON)."""
+        try:
+            reply = self.session.request(method, url, data=body, headers=headers,
+                                         timeout=self.timeout, verify=self.verify,
+                                         allow_redirects=False)
+        except requests.exceptions.ConnectTimeout:
+            raise NotReached("connect", "connect timeout") from None
+        except requests.exceptions.SSLError:
+            raise NotReached("tls", "TLS handshake or certificate check failed",
+                             retryable=False) from None
+        except requests.exceptions.ReadTimeout:
+            raise OutcomeUnknown("timeout", "no answer within %.1fs" % self.timeout[1]) from None
+        except requests.exceptions.ConnectionError as error:
+            if _before_sending(error):
+                raise NotReached("connect", "connection refused or unreachable") from None
+            raise OutcomeUnknown("connection", "connection lost after sending",
+                                 resend_if_idempotent=True) from None
+        except requests.exceptions.RequestException as error:
+            raise OutcomeUnknown("protocol", type(error).__name__) from None
+        try:
+            data = json.loads(reply.content) if reply.content else None
+        except ValueError:
+            data = None
+        return Response(reply.status_code, data, reply.headers)
+
+    def close(self):
+        self.session.close()
+
+
+def _before_sending(error):
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(reason, (NewConnectionError, ConnectTimeoutError))

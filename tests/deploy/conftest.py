@@ -1,0 +1,9 @@
+import pytest
+
+from tests.deploy.prometheus_server import ensure_installed
+
+
+@pytest.fixture(scope="session")
+def prometheus_binaries():
+    """``(prometheus, promtool)`` paths; installs Debian's package once if they are missing."""
+    return ensure_installed()

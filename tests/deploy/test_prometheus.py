@@ -1,0 +1,235 @@
+"""The NOC dashboard and the alert rules, evaluated by a real Prometheus scraping the service.
+
+A Prometheus server (Debian's package, see ``prometheus_server``) scrapes the service's own
+``/metrics`` every second while simulated calls run through the Service on the simulator, and
+evaluates the shipped alert rules every second. Then every expression of the dashboard (panel
+queries and template variables) and of the rules is sent to Prometheus's HTTP API: each must
+parse and return series with a value.
+
+What is real and what is not, plainly:
+  * Calls, outcomes, tenants, step durations, calls in progress, max_calls, refused calls,
+    ESL up/down per node, ESL command latency (keepalives on a simulated node), build info and
+    ``up`` come from the running service and its scrape, nothing else.
+  * Payment metrics (payments, declines, authorization latency, gateway errors, card field
+    attempts and errors) are not produced by any shipped code yet: the payment steps are being
+    built. This test increments them in its own process through the service's ``Metrics``
+    object, with the calls ``Metrics.record_*`` that the payment code is to make, as each
+    simulated call ends. They prove the expressions, not the payment code.
+
+The scenario is shaped so that every alert's condition holds at the end (a node that never
+connects, a scrape target that is down, mostly declined and slow authorizations, gateway
+timeouts, a full call pool and a refused call), so each alert expression returns series and
+Prometheus reports each alert pending or firing.
+"""
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import time
+
+import gevent
+import pytest
+import yaml
+
+from orchestrator.config import load_config
+from orchestrator.service import Service
+from orchestrator.simulator import CallerScript, Switch
+from tests.deploy.prometheus_server import PrometheusServer, free_port
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEPLOY = os.path.join(ROOT, "deploy")
+RULES = os.path.join(DEPLOY, "prometheus", "rules", "payivr-alerts.yml")
+DASHBOARD = os.path.join(DEPLOY, "grafana", "dashboards", "payivr-noc.json")
+SCALE = 0.1
+TRAFFIC_SECONDS = 8.0
+# What Grafana would put in for its variables: every value, and windows the data fills.
+GRAFANA_SUBSTITUTIONS = {"__rate_interval": "1m", "__range": "5m", "__interval": "15s"}
+
+HOLD_FLOW = """\
+flow: hold
+language: en
+steps:
+  - answer: {}
+  - collect:
+      into: key
+      prompt: {speak: Please hold.}
+      first_digit_timeout: 100
+      max_attempts: 1
+      on: {timeout: bye, cancelled: bye, too-many-failed-attempts: bye}
+  - id: bye
+    hangup: {}
+"""
+
+# (variables, destination, caller steps) cycled through while traffic runs
+CALLS = [
+    ({"pay_flow": "welcome", "pay_tenant": "acme"}, "1000", [{"wait_prompt": 2}, {"press": "2"}]),
+    ({"pay_amount": "995", "pay_currency": "USD"}, "7002", []),
+    ({"pay_flow": "welcome", "pay_tenant": "not-configured"}, "1000",
+     [{"wait_prompt": 2}, {"press": "2"}]),
+    ({"pay_tenant": "acme"}, "9999", []),
+]
+
+
+def load_dashboard():
+    with open(DASHBOARD, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def load_rules():
+    with open(RULES, encoding="utf-8") as handle:
+        return [rule for group in yaml.safe_load(handle)["groups"] for rule in group["rules"]]
+
+
+def grafana_to_promql(expr):
+    """Replace Grafana's variables the way Grafana would with every value selected."""
+    return re.sub(r"\$\{?(\w+)\}?", lambda m: GRAFANA_SUBSTITUTIONS.get(m.group(1), ".*"), expr)
+
+
+def dashboard_expressions():
+    found = []
+    for panel in load_dashboard()["panels"]:
+        for target in panel.get("targets", []):
+            found.append(("%s/%s" % (panel["title"], target["refId"]), target["expr"]))
+    for variable in load_dashboard()["templating"]["list"]:
+        if variable["type"] != "query":
+            continue
+        match = re.fullmatch(r"label_values\((.+),\s*(\w+)\)", variable["definition"])
+        assert match, "variable %s: only label_values(selector, label) is used" % variable["name"]
+        found.append(("variable " + variable["name"],
+                      "count by (%s) (%s)" % (match.group(2), match.group(1))))
+    return found
+
+
+def simulate_payment_code(metrics, tenant, index):
+    """What the payment steps and connectors will record for one payment (see module doc):
+    mostly declined after slow answers, with gateway timeouts, so every alert's condition holds."""
+    metrics.record_field_attempt(tenant, "number")
+    if index % 2:
+        metrics.record_field_error(tenant, "number", "invalid-number")
+        metrics.record_field_attempt(tenant, "number")
+    metrics.record_field_attempt(tenant, "expiry")
+    metrics.record_field_attempt(tenant, "security_code")
+    metrics.record_gateway_error("sandbox", "timeout")
+    if index % 4 == 0:
+        metrics.record_authorization(tenant, "sandbox", "approved", 0.4)
+    else:
+        metrics.record_authorization(tenant, "sandbox", "declined", 6.0 + index % 3,
+                                     decline_reason=("insufficient-funds", "do-not-honor")[index % 2])
+
+
+def run_traffic(switch, service, seconds):
+    deadline = time.monotonic() + seconds
+    index = 0
+    while time.monotonic() < deadline:
+        variables, destination, steps = CALLS[index % len(CALLS)]
+        call = switch.place_call(service.address, caller=CallerScript.from_data(steps),
+                                 destination=destination, variables=variables)
+        call.wait(timeout=20)
+        for attempt in range(3):  # a caller may pay more than once; enough volume for rates
+            simulate_payment_code(service.metrics, "acme", index * 3 + attempt)
+        index += 1
+    return index
+
+
+@pytest.fixture(scope="module")
+def live(prometheus_binaries, tmp_path_factory):
+    """A service under traffic, scraped by Prometheus, ending with a full call pool."""
+    prometheus_binary, _ = prometheus_binaries
+    workdir = tmp_path_factory.mktemp("prometheus")
+    flows = tmp_path_factory.mktemp("flows")
+    for name in ("welcome.yaml", "amount_due.yaml"):
+        shutil.copy(os.path.join(ROOT, "flows", name), str(flows / name))
+    (flows / "hold.yaml").write_text(HOLD_FLOW)
+    switch = Switch(password="s3cret", time_scale=SCALE)
+    switch.start()
+    config_path = workdir / "orchestrator.yaml"
+    config_path.write_text(yaml.safe_dump({
+        "listen": {"host": "127.0.0.1", "port": 0}, "http": {"host": "127.0.0.1", "port": 0},
+        "max_calls": 2, "linger_seconds": 2, "tenants": ["acme"],
+        "timeouts": {"keepalive": 0.3},
+        "flows": {"directory": str(flows), "by_destination": {"7002": "amount_due", "7100": "hold"}},
+        "nodes": [
+            {"name": "fs1", "host": "127.0.0.1", "port": switch.inbound_address[1],
+             "password": "s3cret"},
+            {"name": "fs2", "host": "127.0.0.1", "port": free_port(), "password": "s3cret"},
+        ]}))
+    service = Service(load_config(str(config_path), environ={}), time_scale=SCALE)
+    service.start()
+    prometheus = PrometheusServer(prometheus_binary, str(workdir), yaml.safe_dump({
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [RULES],
+        "scrape_configs": [{"job_name": "payivr", "static_configs": [{"targets": [
+            "127.0.0.1:%d" % service.http_address[1],
+            "127.0.0.1:%d" % free_port(),  # an instance that is down, for PayivrInstanceDown
+        ]}]}]}))
+    try:
+        prometheus.wait_ready()
+        wait_for(prometheus, 'payivr_build_info{job="payivr"}')
+        calls = run_traffic(switch, service, TRAFFIC_SECONDS)
+        assert calls >= 5, "too few calls for rates: %d" % calls
+        for _ in range(2):  # two calls that hold the pool (max_calls=2) until the end
+            switch.place_call(service.address, caller=CallerScript.silent(max_duration=300),
+                              destination="7100")
+        with gevent.Timeout(10):
+            while service.server.active_calls < 2:
+                gevent.sleep(0.05)
+        refused = switch.place_call(service.address, caller=CallerScript.silent(max_duration=5))
+        assert refused.wait(timeout=10).fallback_reached
+        wait_for(prometheus, 'payivr_calls_in_progress{job="payivr"} == 2')
+        wait_for(prometheus, 'increase(payivr_calls_refused_total{reason="pool-full"}[1m]) > 0')
+        yield prometheus
+    finally:
+        prometheus.stop()
+        service.stop(grace=0.5)
+        switch.stop()
+
+
+def wait_for(prometheus, expr, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if prometheus.query(expr):
+            return
+        time.sleep(0.25)
+    raise AssertionError("Prometheus never returned series for %s: %s" % (expr, prometheus.log()))
+
+
+def assert_series(result, name, expr):
+    assert result, "%s: no series for %s" % (name, expr)
+    values = [float(item["value"][1]) for item in result]
+    assert any(math.isfinite(v) for v in values), "%s: only NaN/Inf for %s" % (name, expr)
+
+
+@pytest.mark.parametrize("name,expr", dashboard_expressions(), ids=[n for n, _ in dashboard_expressions()])
+def test_dashboard_expression_returns_series(live, name, expr):
+    promql = grafana_to_promql(expr)
+    assert_series(live.query(promql), name, promql)
+
+
+@pytest.mark.parametrize("rule", load_rules(), ids=[r["alert"] for r in load_rules()])
+def test_alert_expression_returns_series(live, rule):
+    assert_series(live.query(rule["expr"]), rule["alert"], rule["expr"])
+
+
+def test_prometheus_loaded_every_rule_and_each_alert_is_active(live):
+    names = {rule["alert"] for rule in load_rules()}
+    deadline = time.monotonic() + 15
+    while True:
+        loaded = [r for g in live.api("rules")["groups"] for r in g["rules"]]
+        active = {a["labels"]["alertname"] for a in live.api("alerts")["alerts"]
+                  if a["state"] in ("pending", "firing")}
+        if names <= active or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert {r["name"] for r in loaded} == names
+    assert all(r["health"] == "ok" for r in loaded), [(r["name"], r.get("lastError")) for r in loaded]
+    assert names <= active, "never pending or firing: %s" % sorted(names - active)
+
+
+def test_promtool_accepts_the_rules_and_the_scrape_config(prometheus_binaries):
+    _, promtool = prometheus_binaries
+    for args in (["check", "rules", RULES],
+                 ["check", "config", os.path.join(DEPLOY, "prometheus", "prometheus.yml")]):
+        result = subprocess.run([promtool, *args], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr

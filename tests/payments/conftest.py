@@ -1,0 +1,79 @@
+"""Fixtures for the payments tests: a throwaway TLS certificate for 127.0.0.1, and servers."""
+import datetime
+import ipaddress
+import ssl
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from gevent.pool import Pool
+from gevent.pywsgi import WSGIServer
+
+from orchestrator.payments.card import CardData
+
+TODAY = datetime.date(2025, 6, 15)
+
+
+def make_certificate(directory, common_name="127.0.0.1"):
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    certfile, keyfile = directory / "cert.pem", directory / "key.pem"
+    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    keyfile.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                          serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    return str(certfile), str(keyfile)
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory):
+    return make_certificate(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="session")
+def other_tls_files(tmp_path_factory):
+    """A second, unrelated certificate: a client trusting it must refuse the first."""
+    return make_certificate(tmp_path_factory.mktemp("tls-other"))
+
+
+@pytest.fixture
+def https_server(tls_files):
+    """Start a WSGI app over HTTPS on 127.0.0.1; returns its base URL."""
+    servers = []
+
+    def start(app):
+        certfile, keyfile = tls_files
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(certfile, keyfile)
+        server = WSGIServer(("127.0.0.1", 0), app, log=None, error_log=None,
+                            ssl_context=context, spawn=Pool(16))
+        server.start()
+        servers.append(server)
+        return "https://127.0.0.1:%d" % server.server_port
+
+    yield start
+    for server in servers:
+        server.stop(timeout=0.2)
+
+
+def make_card(number="4111111111111111", expiry="1230", code="123", postal=None,
+              valid_brands=None):
+    card = CardData(valid_brands=valid_brands, today=TODAY)
+    card.set_number(number)
+    card.set_expiry(expiry)
+    if code:
+        card.set_security_code(code)
+    if postal:
+        card.set_postal_code(postal)
+    return card

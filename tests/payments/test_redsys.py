@@ -1,0 +1,193 @@
+"""Redsys: signature vectors from published examples, and the REST exchange against a local
+fake Redsys endpoint over HTTPS.
+
+Vectors:
+- Merchant key ``Mk9m98IfEblmPfrpsawt7BmxObt98Jev``, order ``1`` -> per-order key
+  ``Lr6bLJYWKrk=``, and the merchant parameters below -> ``3TEI5Wyv...gj+E=``: the example
+  of Redsys's HMAC-SHA256 API, as published in the tests of the npm package node-redsys-api
+  (github.com/VonShtirlitz/node-redsys-api, test/api-redsys.js).
+- The REST request of Redsys's integration manual (order 1446068581, amount 145, EUR,
+  merchant 999008881, terminal 1, test card 4548812049400004) and its answer (Ds_Response
+  0000, authorisation 501602), with their signatures, as published in the fixtures of
+  github.com/javiertury/redsys-easy (test/fixtures/rest/json-request.ts, json-response.ts).
+- The public test key ``sq7HjrUOBfKmC576ILgskD5srU870gJ7`` and order ``012345678`` (nine
+  characters, so zero padding to 16 bytes) -> ``ub0/L8+E9+9ITQJwk3SvHA==``, from the same
+  redsys-easy tests (src/crypto.spec.ts).
+"""
+import base64
+import json
+
+import pytest
+
+from orchestrator.payments.gateways import (
+    Approved, Declined, GatewayConfigError, GatewayError, build_gateway,
+)
+from orchestrator.payments.gateways import redsys
+from orchestrator.payments.gateways.redsys import (
+    RedsysGateway, decode_parameters, encode_parameters, order_key, order_number, sign,
+)
+from .conftest import make_card
+
+DOC_KEY = "Mk9m98IfEblmPfrpsawt7BmxObt98Jev"
+TEST_KEY = "sq7HjrUOBfKmC576ILgskD5srU870gJ7"
+API_PARAMS = (
+    "eyJEU19NRVJDSEFOVF9BTU9VTlQiOiIxNDUiLCJEU19NRVJDSEFOVF9PUkRFUiI6IjEiLCJEU19NRVJDSEFOVF9N"
+    "RVJDSEFOVENPREUiOiI5OTkwMDg4ODEiLCJEU19NRVJDSEFOVF9DVVJSRU5DWSI6Ijk3OCIsIkRTX01FUkNIQU5U"
+    "X1RSQU5TQUNUSU9OVFlQRSI6IjAiLCJEU19NRVJDSEFOVF9URVJNSU5BTCI6Ijg3MSIsIkRTX01FUkNIQU5UX01F"
+    "UkNIQU5UVVJMIjoiIiwiRFNfTUVSQ0hBTlRfVVJMT0siOiIiLCJEU19NRVJDSEFOVF9VUkxLTyI6IiJ9")
+REST_REQUEST = (
+    "eyJEU19NRVJDSEFOVF9BTU9VTlQiOiIxNDUiLCJEU19NRVJDSEFOVF9PUkRFUiI6IjE0NDYwNjg1ODEiLCJEU19N"
+    "RVJDSEFOVF9NRVJDSEFOVENPREUiOiI5OTkwMDg4ODEiLCJEU19NRVJDSEFOVF9DVVJSRU5DWSI6Ijk3OCIsIkRT"
+    "X01FUkNIQU5UX1RSQU5TQUNUSU9OVFlQRSI6IjAiLCJEU19NRVJDSEFOVF9URVJNSU5BTCI6IjEiLCJEU19NRVJD"
+    "SEFOVF9NRVJDSEFOVFVSTCI6Imh0dHA6Ly93d3cucHJ1ZWJhLmNvbS91cmxOb3RpZmljYWNpb24ucGhwIiwiRFNf"
+    "TUVSQ0hBTlRfUEFOIjoiNDU0ODgxMjA0OTQwMDAwNCIsIkRTX01FUkNIQU5UX0VYUElSWURBVEUiOiIxNTEyIiwi"
+    "RFNfTUVSQ0hBTlRfQ1ZWMiI6IjEyMyJ9")
+REST_RESPONSE = (
+    "eyJEc19BbW91bnQiOiIxNDUiLCJEc19DdXJyZW5jeSI6Ijk3OCIsIkRzX09yZGVyIjoiMTQ0NjA2ODU4MSIsIkRz"
+    "X01lcmNoYW50Q29kZSI6Ijk5OTAwODg4MSIsIkRzX1Rlcm1pbmFsIjoiMSIsIkRzX1Jlc3BvbnNlIjoiMDAwMCIs"
+    "IkRzX0F1dGhvcmlzYXRpb25Db2RlIjoiNTAxNjAyIiwiRHNfVHJhbnNhY3Rpb25UeXBlIjoiMCIsIkRzX1NlY3Vy"
+    "ZVBheW1lbnQiOiIwIiwiRHNfTGFuZ3VhZ2UiOiIxIiwiRHNfQ2FyZE51bWJlciI6IjQ1NDg4MSoqKioqKioqMDQi"
+    "LCJEc19NZXJjaGFudERhdGEiOiIiLCJEc19DYXJkX0NvdW50cnkiOiI3MjQiLCJEc19DYXJkX0JyYW5kIjoiMSJ9")
+
+
+def test_per_order_key_vectors():
+    assert base64.b64encode(order_key(DOC_KEY, "1")) == b"Lr6bLJYWKrk="
+    assert base64.b64encode(order_key(TEST_KEY, "012345678")) == b"ub0/L8+E9+9ITQJwk3SvHA=="
+    assert base64.b64encode(order_key(DOC_KEY, "1446068581")) == b"Uv3ZTYJhPi5Hpi9R6NzR6w=="
+
+
+def test_signature_vectors():
+    assert sign(DOC_KEY, "1", API_PARAMS) == "3TEI5WyvHf1D/whByt1ENgFH/HPIP9UFuB6LkCYgj+E="
+    assert sign(DOC_KEY, "1446068581", REST_REQUEST) == \
+        "aAL1aW3e9XLP3JyraURhhyHNfv9bjHkrHap0Sd44PdA="
+    assert sign(DOC_KEY, "1446068581", REST_RESPONSE) == \
+        "IoGNijSDZGbk+qChH2iqRCg6jZVl3Ee6Ha/WBM4wgto="
+
+
+def test_published_answer_maps_to_approved():
+    gateway = RedsysGateway("r", "999008881", "1", DOC_KEY, url="https://127.0.0.1/x")
+    answer = {"Ds_SignatureVersion": "HMAC_SHA256_V1", "Ds_MerchantParameters": REST_RESPONSE,
+              "Ds_Signature": "IoGNijSDZGbk-qChH2iqRCg6jZVl3Ee6Ha_WBM4wgto="}   # URL-safe form
+    assert gateway.interpret(answer, "1446068581") == Approved("501602", "1446068581")
+    tampered = dict(answer, Ds_Signature="IoGNijSDZGbk+qChH2iqRCg6jZVl3Ee6Ha/WBM4wgtA=")
+    assert gateway.interpret(tampered, "1446068581").kind == "signature"
+    assert gateway.interpret(answer, "999999999999").kind == "signature"   # not our order
+
+
+def _answer(order, **parameters):
+    encoded = encode_parameters(dict({"Ds_Order": order}, **parameters))
+    return {"Ds_SignatureVersion": "HMAC_SHA256_V1", "Ds_MerchantParameters": encoded,
+            "Ds_Signature": sign(TEST_KEY, order, encoded)}
+
+
+@pytest.mark.parametrize("code,expected", [
+    ("0000", Approved("123456", "000000000042")),
+    ("0099", Approved("123456", "000000000042")),
+    ("0101", Declined("0101", redsys.RESPONSE_TEXTS["0101"])),
+    ("0116", Declined("0116", "There are not enough funds on the card.")),
+    ("0180", Declined("0180", redsys.RESPONSE_TEXTS["0180"])),
+    ("0190", Declined("0190", redsys.RESPONSE_TEXTS["0190"])),
+    ("0999", Declined("0999", "The payment was declined by the card's bank.")),
+    ("116", Declined("0116", "There are not enough funds on the card.")),
+])
+def test_response_codes(code, expected):
+    gateway = RedsysGateway("r", "999008881", "1", TEST_KEY, url="https://127.0.0.1/x")
+    answer = _answer("000000000042", Ds_Response=code, Ds_AuthorisationCode="123456 ")
+    assert gateway.interpret(answer, "000000000042") == expected
+
+
+def test_sis_errors_are_gateway_errors():
+    gateway = RedsysGateway("r", "999008881", "1", TEST_KEY, url="https://127.0.0.1/x")
+    assert gateway.interpret({"errorCode": "SIS0042"}, "1") == \
+        GatewayError("rejected", False, "Redsys error SIS0042")
+    assert gateway.interpret({"errorCode": "SIS0051"}, "1").outcome_unknown is True
+
+
+@pytest.fixture
+def fake_redsys(https_server):
+    """A local stand-in for trataPeticionREST: checks the signature, answers signed."""
+    state = {"requests": [], "response": "0000"}
+
+    def app(environ, start_response):
+        body = json.loads(environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"])))
+        parameters = decode_parameters(body["Ds_MerchantParameters"])
+        order = parameters["DS_MERCHANT_ORDER"]
+        state["requests"].append((body, parameters))
+        if body["Ds_SignatureVersion"] != "HMAC_SHA256_V1" or \
+                body["Ds_Signature"] != sign(TEST_KEY, order, body["Ds_MerchantParameters"]):
+            answer = {"errorCode": "SIS0042"}
+        else:
+            answer = _answer(order, Ds_Response=state["response"], Ds_AuthorisationCode="654321",
+                             Ds_Amount=parameters["DS_MERCHANT_AMOUNT"])
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps(answer).encode()]
+
+    state["url"] = https_server(app) + "/sis/rest/trataPeticionREST"
+    return state
+
+
+def _gateway(fake_redsys, tls_files, key=TEST_KEY):
+    config = {"gateways": [{"name": "redsys", "type": "redsys", "merchant_code": "999008881",
+                            "terminal": 1, "secret_key": key, "url": fake_redsys["url"],
+                            "verify": tls_files[0]}]}
+    return build_gateway("redsys", config)
+
+
+def test_request_mapping_against_a_fake_redsys(fake_redsys, tls_files):
+    gateway = _gateway(fake_redsys, tls_files)
+    result = gateway.authorize(1250, "EUR", "invoice 7", make_card("4548812049400004"),
+                               "key-redsys-0001")
+    order = order_number("key-redsys-0001")
+    assert result == Approved("654321", order)
+    [(body, parameters)] = fake_redsys["requests"]
+    assert parameters == {
+        "DS_MERCHANT_AMOUNT": "1250", "DS_MERCHANT_ORDER": order,
+        "DS_MERCHANT_MERCHANTCODE": "999008881", "DS_MERCHANT_CURRENCY": "978",
+        "DS_MERCHANT_TRANSACTIONTYPE": "0", "DS_MERCHANT_TERMINAL": "1",
+        "DS_MERCHANT_PAN": "4548812049400004", "DS_MERCHANT_EXPIRYDATE": "3012",
+        "DS_MERCHANT_CVV2": "123", "DS_MERCHANT_PRODUCTDESCRIPTION": "invoice 7",
+        "DS_MERCHANT_DIRECTPAYMENT": "true", "DS_MERCHANT_EXCEP_SCA": "MOTO"}
+    assert len(order) == 12 and order.isdigit() and order == order_number("key-redsys-0001")
+
+
+def test_decline_and_wrong_key_against_the_fake(fake_redsys, tls_files):
+    fake_redsys["response"] = "0116"
+    result = _gateway(fake_redsys, tls_files).authorize(
+        1000, "EUR", "r", make_card(), "key-redsys-0002")
+    assert result == Declined("0116", "There are not enough funds on the card.")
+    other_key = base64.b64encode(b"x" * 24).decode()
+    result = _gateway(fake_redsys, tls_files, other_key).authorize(
+        1000, "EUR", "r", make_card(), "key-redsys-0003")
+    assert result == GatewayError("rejected", False, "Redsys error SIS0042")
+
+
+def test_unknown_outcome_is_not_resent(https_server, tls_files):
+    posts = []
+
+    def silent(environ, start_response):
+        posts.append(1)
+        import gevent
+        gevent.sleep(2)
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    gateway = RedsysGateway("r", "999008881", "1", TEST_KEY, url=https_server(silent) + "/x",
+                            verify=tls_files[0], read_timeout=0.3)
+    result = gateway.authorize(1000, "EUR", "r", make_card(), "key-redsys-0004")
+    assert result.kind == "timeout" and result.outcome_unknown is True
+    assert len(posts) == 1
+    assert gateway.status("key-redsys-0004").kind == "unsupported"
+
+
+def test_config_errors():
+    with pytest.raises(GatewayConfigError):
+        RedsysGateway("r", "1", "1", "not-base64!")
+    with pytest.raises(GatewayConfigError):
+        RedsysGateway("r", "1", "1", TEST_KEY, url="http://sis.example/x")
+    with pytest.raises(GatewayConfigError):
+        RedsysGateway("r", "1", "1", TEST_KEY, environment="staging")
+    assert RedsysGateway("r", "1", "1", TEST_KEY, environment="live").url == redsys.LIVE_URL
+    with pytest.raises(GatewayConfigError):
+        build_gateway("missing", {"gateways": []})
+    with pytest.raises(GatewayConfigError):
+        build_gateway("x", {"type": "paypal"})
