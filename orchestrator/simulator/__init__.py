@@ -23,7 +23,14 @@ Usage::
 prompt_durations={"glob": seconds}, missing_files=("glob",...))``:
 ``time_scale`` multiplies every simulated duration (prompts, silence_stream://N, sleep,
 digit timeouts, caller script waits, bridge ringing) but not wall-clock protocol timers
-(linger, the 25 s connect/auth timeouts, fault delays).
+(linger, the 25 s connect/auth timeouts, fault delays). ``extensions={"name": [(app, arg), ...]}``
+says what a transfer target runs (its events reach the still-attached socket, then it hangs up).
+
+Pinned to FreeSWITCH 1.10.12 by ``tests/conformance`` (golden transcripts replayed here): a
+hangup goes CHANNEL_HANGUP, CHANNEL_UNPARK, CHANNEL_EXECUTE_COMPLETE(socket), CHANNEL_STATE
+CS_HANGUP and CS_REPORTING, CHANNEL_HANGUP_COMPLETE, then the linger or disconnect notice; a
+transfer completes, unparks, completes ``socket``, goes CS_ROUTING/CS_EXECUTE and keeps the
+socket; DTMF and CHANNEL_STATE events carry no ``variable_*``; CHANNEL_PARK follows ``connect``.
 
 ``place_call(address, caller=None, destination="1000", variables=None, full=True,
 async_=True, faults=None, caller_id_number=..., caller_id_name=..., socket_resume=True,

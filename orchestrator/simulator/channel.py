@@ -96,6 +96,7 @@ class SimChannel:
         self.state = "ringing"          # ringing | early | answered | hangup
         self.left: Optional[str] = None  # "transfer" | "fallback": the call left the socket's control
         self.connect_seen = False
+        self.recordings = {}       # path -> "recording" | "masked" (uuid_record)
         self.transferred = False         # a transfer took the call out of the socket application
         self.socket_returned = False     # the socket application has completed (transfer, hangup)
         self.session: Optional[OutboundSession] = None
@@ -215,6 +216,9 @@ class SimChannel:
             return False
         press = Press(self.record.elapsed(), digit)
         self.record.pressed.append(press)
+        for path, state in self.recordings.items():
+            if state == "recording":  # an unmasked recording hears the key's in-band tone
+                self.record.recorded_keys.append((path, digit))
         if not is_true(self.variables.get("sensitive_dtmf")):
             self.fire_new("DTMF", [("DTMF-Digit", digit), ("DTMF-Duration", "2000"), ("DTMF-Source", "RTP")])
         run = self.current

@@ -125,6 +125,30 @@ def _uuid_setvar(switch: "Switch", arg: str) -> str:
     return "+OK\n"
 
 
+@api("uuid_record")
+def _uuid_record(switch: "Switch", arg: str) -> str:
+    """uuid_record <uuid> start|stop|mask|unmask <path> [<limit>]: no media here, so a
+    recording is the list of keys it would have heard (in-band tones) while not masked."""
+    words = arg.split()
+    if len(words) < 3 or words[1] not in ("start", "stop", "mask", "unmask"):
+        return "-USAGE: <uuid> [start|stop|mask|unmask] <path> [<limit>]\n"
+    channel = _locate(switch, words[0])
+    if channel is None:
+        return "-ERR Cannot locate session!\n"
+    action, path = words[1], words[2]
+    if action == "start":
+        channel.recordings[path] = "recording"
+    elif path not in channel.recordings:
+        return ("-ERR Cannot stop record session!\n" if action == "stop"
+                else "-ERR Cannot %s recording session!\n" % action)
+    elif action == "stop":
+        del channel.recordings[path]
+    else:
+        channel.recordings[path] = "masked" if action == "mask" else "recording"
+    channel.record.recording_log.append((channel.record.elapsed(), action, path))
+    return "+OK Success\n"
+
+
 @api("uuid_transfer")
 def _uuid_transfer(switch: "Switch", arg: str) -> str:
     words = [w for w in arg.split() if w not in ("-bleg", "-both")]

@@ -55,6 +55,8 @@ class CallRecord:
     bridge_attempts: List[Tuple[str, str]] = field(default_factory=list)  # (dial string, outcome)
     fallback_reached: bool = False
     stranded: bool = False               # the switch left the caller in silence (see errors)
+    recorded_keys: List[Tuple[str, str]] = field(default_factory=list)  # (recording, key heard in it)
+    recording_log: List[Tuple[float, str, str]] = field(default_factory=list)  # (t, action, path)
     socket_connected: bool = False
     variables: Dict[str, str] = field(default_factory=dict)
     ended: Optional[float] = None
