@@ -1,4 +1,4 @@
-"""Command line: ``run``, ``validate``, ``simulate``, ``demo`` and ``record-esl``.
+"""Command line: ``run``, ``validate``, ``simulate``, ``demo``, ``reconcile`` and ``record-esl``.
 
 Exit codes: 0 success, 1 a check failed (invalid flow, unexpected demo outcome), 2 bad usage
 or configuration. The standard library is patched for gevent before anything else is
@@ -90,6 +90,33 @@ def _cmd_record_esl(args):
                         masked_variables=args.mask_var or ())
 
 
+def _cmd_reconcile(args):
+    import os
+
+    from orchestrator.config import ConfigError, load_config
+    from orchestrator.logs import setup_logging
+    from orchestrator.reconcile import reconcile
+    from orchestrator.service import Service
+    from orchestrator.store import PaymentStore
+
+    try:
+        config = load_config(args.config)
+        gateways = Service._build_gateways(config)
+    except ConfigError as exc:
+        print("configuration error:\n%s" % exc, file=sys.stderr)
+        return 2
+    setup_logging(config["logging"]["level"], config["logging"]["format"])
+    path = config["store"]["path"]
+    if path != ":memory:" and not os.path.isabs(path):
+        path = os.path.join(config.base_dir, path)
+    store = PaymentStore(path)
+    for payment_id, status in reconcile(store, gateways, older_than=args.older_than):
+        print("%s %s" % (payment_id, status))
+    left = store.list(status="unknown") + store.list(status="pending")
+    print("%d payment(s) still unsettled" % len(left))
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="orchestrator", description="Pay-by-phone IVR flows in YAML on FreeSWITCH.")
@@ -117,6 +144,12 @@ def build_parser():
     simulate.add_argument("--artifacts", metavar="DIR",
                           help="write the payment store, wire transcript, events and /metrics here")
     simulate.set_defaults(func=_cmd_simulate)
+
+    reconcile = commands.add_parser("reconcile", help="settle payments whose outcome is unknown")
+    reconcile.add_argument("--config", required=True, help="service config file (YAML)")
+    reconcile.add_argument("--older-than", type=float, default=60.0, metavar="SECONDS",
+                           help="only payments unsettled for this long (default 60)")
+    reconcile.set_defaults(func=_cmd_reconcile)
 
     demo = commands.add_parser("demo", help="scripted calls through the shipped flows")
     demo.add_argument("--verbose", action="store_true", help="also print the service's log")
