@@ -18,8 +18,9 @@ Masking keeps every length, so Content-Length still counts the body of a masked 
 
 * runs of 7 or more digits become ``X`` (a card number, an account number), except inside a
   UUID and in the headers that only ever hold clock readings or counters;
-* the whole value of a header that carries keyed digits (``DTMF-Digit``, the variables
-  ``digits_dialed``, ``read_result``'s companions named by the caller) becomes ``X``.
+* the whole value of a header that carries keyed digits becomes ``X``: ``DTMF-Digit``, and
+  the variables in the mask list (``digits_dialed`` and the card fields by default, plus
+  whatever ``play_and_get_digits`` variables the recording's user names).
 """
 import json
 import re
