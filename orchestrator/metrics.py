@@ -28,17 +28,20 @@ ESL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 
 # A card authorization over HTTPS: 100 ms on a good day, 3-D Secure or a slow acquirer far more.
 AUTHORIZATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 13, 20, 30, 60)
 
+# The vocabularies below are the payment code's own (a test keeps them in step): decline reason
+# codes of payments/gateways/results.py, error kinds of GatewayError, fields and error types of
+# the collect_card step. A connector's raw code (a Redsys "0190") is counted as "other".
 OTHER = "other"
 PAYMENT_RESULTS = ("approved", "declined", "error")
-DECLINE_REASONS = ("insufficient-funds", "do-not-honor", "expired-card", "invalid-card",
-                   "invalid-security-code", "suspected-fraud", "limit-exceeded",
-                   "authentication-required", "not-permitted", OTHER)
-GATEWAY_ERROR_KINDS = ("timeout", "connection", "http-5xx", "http-4xx", "bad-response",
-                       "configuration", OTHER)
-CARD_FIELDS = ("number", "expiry", "security_code", "postal_code")
-FIELD_ERRORS = ("timeout", "incomplete", "invalid-number", "brand-not-accepted",
-                "invalid-expiry", "expired", "invalid-security-code", "invalid-postal-code",
-                "cancelled", OTHER)
+DECLINE_REASONS = ("insufficient_funds", "do_not_honour", "expired_card",
+                   "incorrect_security_code", "incorrect_expiry", "card_blocked",
+                   "card_not_supported", "invalid_card", "issuer_unavailable",
+                   "authentication_failed", OTHER)
+GATEWAY_ERROR_KINDS = ("connect", "tls", "timeout", "connection", "http", "protocol", "rejected",
+                       "auth", "signature", "conflict", "pending", "unsupported", OTHER)
+CARD_FIELDS = ("number", "number-confirmation", "expiry", "security_code", "postal_code")
+FIELD_ERRORS = ("input-timeout", "invalid-card-number", "invalid-card-type", "invalid-date",
+                "invalid-security-code", "invalid-postal-code", "confirmation-mismatch", OTHER)
 REFUSAL_REASONS = ("pool-full", "shutting-down")
 
 
@@ -112,7 +115,8 @@ class Metrics:
             ["gateway", "kind"], registry=r)
         self.field_attempts = Counter(
             f"{PREFIX}_card_field_attempts_total",
-            "Times a caller was asked to key a card field, by tenant and field",
+            "Attempts at a card field that ended accepted or rejected (not cancelled), by tenant "
+            "and field",
             ["tenant", "field"], registry=r)
         self.field_errors = Counter(
             f"{PREFIX}_card_field_errors_total",
@@ -120,7 +124,24 @@ class Metrics:
             "error (see FIELD_ERRORS)",
             ["tenant", "field", "error"], registry=r)
 
-    # -- what the payment code calls ----------------------------------------------------------
+    # -- what the payment steps call (engine/steps/authorize.py, collect_card.py) ------------
+    def observe_authorization(self, tenant, gateway, result, seconds):
+        """The authorize step got ``result`` (Approved, Declined or GatewayError) after
+        ``seconds``: counts the payment, its latency, a decline's reason, an error's kind."""
+        status = getattr(result, "status", "error")
+        self.record_authorization(tenant, gateway, status, seconds,
+                                  decline_reason=getattr(result, "reason_code", None))
+        if status == "error":
+            self.record_gateway_error(gateway, getattr(result, "kind", None))
+
+    def observe_card_field(self, tenant, field, error_type):
+        """collect_card finished one attempt at ``field``: ``error_type`` None when it was
+        accepted, else why not (input-timeout, invalid-card-number, ...)."""
+        self.record_field_attempt(tenant, field)
+        if error_type:
+            self.record_field_error(tenant, field, error_type)
+
+    # -- the same, by plain values ------------------------------------------------------------
     def record_authorization(self, tenant, gateway, result, seconds, decline_reason=None):
         """One authorization finished: ``result`` approved/declined/error, ``seconds`` its
         latency; ``decline_reason`` (normalised) for a decline."""
@@ -132,14 +153,14 @@ class Metrics:
                                          bounded(decline_reason, DECLINE_REASONS)).inc()
 
     def record_gateway_error(self, gateway, kind):
-        """A gateway call failed without a decision (timeout, connection, http-5xx, ...)."""
+        """A gateway call failed without a decision (timeout, connection, http, ...)."""
         self.gateway_errors.labels(gateway, bounded(kind, GATEWAY_ERROR_KINDS)).inc()
 
     def record_field_attempt(self, tenant, field):
-        """The caller is asked for a card field (each attempt, retries included)."""
+        """The caller keyed (or failed to key) a card field: one attempt, retries included."""
         self.field_attempts.labels(tenant, bounded(field, CARD_FIELDS)).inc()
 
     def record_field_error(self, tenant, field, error):
-        """An attempt at a card field failed (timeout, invalid-number, expired, ...)."""
+        """An attempt at a card field failed (input-timeout, invalid-card-number, ...)."""
         self.field_errors.labels(tenant, bounded(field, CARD_FIELDS),
                                  bounded(error, FIELD_ERRORS)).inc()

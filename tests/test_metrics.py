@@ -1,18 +1,18 @@
-"""Metrics: each one is defined as documented, and moves as calls run on the simulator.
-
-The payment metrics are not incremented by shipped code yet (the payment steps are being
-built); here they are checked for name, labels, buckets and the bounding of label values by
-the ``Metrics.record_*`` calls the payment code is to make.
-"""
+"""Metrics: each one is defined as documented, and moves as calls run on the simulator
+(card payments included, through the card_payment flow and the sandbox gateway)."""
 import os
+import re
 
 import gevent
 import pytest
 
 from orchestrator import __version__
+from orchestrator import metrics as metrics_module
 from orchestrator.config import load_config
+from orchestrator.engine import FlowLibrary
 from orchestrator.metrics import AUTHORIZATION_BUCKETS, STEP_BUCKETS, Metrics
 from orchestrator.service import Service
+from orchestrator.simulate import DryRun
 from orchestrator.simulator import CallerScript, Switch
 from orchestrator.tenants import resolve_tenant
 
@@ -69,25 +69,25 @@ def test_histogram_buckets_fit_ivr_and_gateway_timing():
 
 def test_payment_record_calls_count_and_keep_label_values_bounded():
     metrics = Metrics()
-    metrics.record_authorization("acme", "sandbox", "declined", 0.3, decline_reason="do-not-honor")
+    metrics.record_authorization("acme", "sandbox", "declined", 0.3, decline_reason="do_not_honour")
     metrics.record_authorization("acme", "sandbox", "declined", 0.3, decline_reason="card 4111 lost")
     metrics.record_authorization("acme", "sandbox", "weird", 0.3)
     metrics.record_gateway_error("sandbox", "timeout")
     metrics.record_gateway_error("sandbox", "ECONNRESET 10.0.0.1")
     metrics.record_field_attempt("acme", "number")
-    metrics.record_field_error("acme", "number", "invalid-number")
+    metrics.record_field_error("acme", "number", "invalid-card-number")
     metrics.record_field_error("acme", "pin", "whatever")
     assert value(metrics, "payivr_payments_total", tenant="acme", gateway="sandbox", result="declined") == 2
     assert value(metrics, "payivr_payments_total", tenant="acme", gateway="sandbox", result="other") == 1
     assert value(metrics, "payivr_payment_declines_total", tenant="acme", gateway="sandbox",
-                 reason="do-not-honor") == 1
+                 reason="do_not_honour") == 1
     assert value(metrics, "payivr_payment_declines_total", tenant="acme", gateway="sandbox", reason="other") == 1
     assert value(metrics, "payivr_authorization_duration_seconds_count", gateway="sandbox") == 3
     assert value(metrics, "payivr_gateway_errors_total", gateway="sandbox", kind="timeout") == 1
     assert value(metrics, "payivr_gateway_errors_total", gateway="sandbox", kind="other") == 1
     assert value(metrics, "payivr_card_field_attempts_total", tenant="acme", field="number") == 1
     assert value(metrics, "payivr_card_field_errors_total", tenant="acme", field="number",
-                 error="invalid-number") == 1
+                 error="invalid-card-number") == 1
     assert value(metrics, "payivr_card_field_errors_total", tenant="acme", field="other", error="other") == 1
 
 
@@ -170,3 +170,40 @@ def test_esl_metrics_follow_the_nodes(running):
     eventually(lambda: value(m, "payivr_esl_reconnects_total", node="fs2") >= 1, timeout=8)
     service.pool.node("fs1").stop()
     assert value(m, "payivr_esl_connection_up", node="fs1") == 0
+
+
+# -- the payment steps count through observe_* ---------------------------------------------------
+
+def test_vocabularies_are_the_payment_codes_own():
+    from orchestrator.engine.steps.collect_card import ERROR_TYPES
+    from orchestrator.payments.gateways import DECLINE_TEXTS
+    from orchestrator.payments.gateways.results import GatewayError
+
+    assert set(metrics_module.DECLINE_REASONS) == set(DECLINE_TEXTS) | {"other"}
+    assert set(metrics_module.FIELD_ERRORS) == set(ERROR_TYPES) | {"other"}
+    documented = re.search(r"kind: (.*?)\.", GatewayError.__doc__, re.S).group(1)
+    assert set(metrics_module.GATEWAY_ERROR_KINDS) == {k.strip() for k in documented.split(",")} | {"other"}
+
+
+def card_caller(pan):
+    return CallerScript.from_data([{"wait_prompt": 3}, {"press": pan + "#"}, {"wait_prompt": 4},
+                                   {"press": "1230"}, {"wait_prompt": 5}, {"press": "737"}])
+
+
+def test_card_payments_on_the_simulator_move_the_payment_metrics():
+    library = FlowLibrary.from_directory(os.path.join(ROOT, "flows"))
+    payment = {"pay_flow": "card_payment", "pay_amount": "1250", "pay_currency": "EUR",
+               "pay_reference": "INV-1"}
+    with DryRun(library) as run:
+        for pan in ("4111111111111111", "4000000000009995", "4000000000005001"):
+            run.finish(run.place(card_caller(pan), payment), timeout=60)
+        m = run.service.metrics
+    result = {r: value(m, "payivr_payments_total", tenant="default", gateway="sandbox", result=r)
+              for r in ("approved", "declined", "error")}
+    assert result == {"approved": 1, "declined": 1, "error": 1}
+    assert value(m, "payivr_payment_declines_total", tenant="default", gateway="sandbox",
+                 reason="insufficient_funds") == 1
+    assert value(m, "payivr_gateway_errors_total", gateway="sandbox", kind="http") == 1
+    assert value(m, "payivr_authorization_duration_seconds_count", gateway="sandbox") == 3
+    assert value(m, "payivr_card_field_attempts_total", tenant="default", field="number") >= 3
+    assert value(m, "payivr_card_field_attempts_total", tenant="default", field="security_code") >= 3

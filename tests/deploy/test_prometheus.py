@@ -10,11 +10,15 @@ What is real and what is not, plainly:
   * Calls, outcomes, tenants, step durations, calls in progress, max_calls, refused calls,
     ESL up/down per node, ESL command latency (keepalives on a simulated node), build info and
     ``up`` come from the running service and its scrape, nothing else.
-  * Payment metrics (payments, declines, authorization latency, gateway errors, card field
-    attempts and errors) are not produced by any shipped code yet: the payment steps are being
-    built. This test increments them in its own process through the service's ``Metrics``
-    object, with the calls ``Metrics.record_*`` that the payment code is to make, as each
-    simulated call ends. They prove the expressions, not the payment code.
+  * Card payments run for real too: card_payment calls key test cards against the sandbox
+    gateway (approved, declined, HTTP 500), so the payment series exist through the shipped
+    collect_card/authorize steps.
+  * But a minute of real traffic cannot make every alert's condition hold: p95 authorization
+    above 5 s needs slow answers, and the success-ratio alert needs ten payments. So, as each
+    call ends, this test also feeds the service's ``Metrics`` in its own process, through the
+    very methods the payment steps call (``observe_authorization`` with the gateway's result
+    types, ``observe_card_field``), with slow and declined answers. Those samples prove the
+    expressions and the alert thresholds, not the payment code.
 
 The scenario is shaped so that every alert's condition holds at the end (a node that never
 connects, a scrape target that is down, mostly declined and slow authorizations, gateway
@@ -34,6 +38,8 @@ import pytest
 import yaml
 
 from orchestrator.config import load_config
+from orchestrator.payments.gateways import Approved, Declined, GatewayError
+from orchestrator.payments.sandbox import SandboxGateway
 from orchestrator.service import Service
 from orchestrator.simulator import CallerScript, Switch
 from tests.deploy.prometheus_server import PrometheusServer, free_port
@@ -70,6 +76,17 @@ CALLS = [
      [{"wait_prompt": 2}, {"press": "2"}]),
     ({"pay_tenant": "acme"}, "9999", []),
 ]
+PAYMENT = {"pay_flow": "card_payment", "pay_tenant": "acme", "pay_amount": "1250",
+           "pay_currency": "EUR", "pay_reference": "INV-1"}
+TEST_CARDS = ("4111111111111111", "4000000000009995", "4000000000005001", "4000000000000002")
+
+
+def card_call(pan):
+    return (PAYMENT, "1000", [{"wait_prompt": 3}, {"press": pan + "#"}, {"wait_prompt": 4},
+                              {"press": "1230"}, {"wait_prompt": 5}, {"press": "737"}])
+
+
+CALLS = [call for pair in zip([card_call(pan) for pan in TEST_CARDS], CALLS) for call in pair]
 
 
 def load_dashboard():
@@ -102,21 +119,17 @@ def dashboard_expressions():
     return found
 
 
-def simulate_payment_code(metrics, tenant, index):
-    """What the payment steps and connectors will record for one payment (see module doc):
-    mostly declined after slow answers, with gateway timeouts, so every alert's condition holds."""
-    metrics.record_field_attempt(tenant, "number")
-    if index % 2:
-        metrics.record_field_error(tenant, "number", "invalid-number")
-        metrics.record_field_attempt(tenant, "number")
-    metrics.record_field_attempt(tenant, "expiry")
-    metrics.record_field_attempt(tenant, "security_code")
-    metrics.record_gateway_error("sandbox", "timeout")
+def feed_payment_signals(metrics, tenant, index):
+    """Test-side samples through the payment steps' own calls (see module doc): mostly
+    declined after slow answers, with gateway timeouts, so every alert's condition holds."""
+    metrics.observe_card_field(tenant, "number", "invalid-card-number" if index % 2 else None)
+    metrics.observe_card_field(tenant, "expiry", None)
+    metrics.observe_authorization(tenant, "slowpay", GatewayError("timeout", False), 8.0)
     if index % 4 == 0:
-        metrics.record_authorization(tenant, "sandbox", "approved", 0.4)
+        metrics.observe_authorization(tenant, "slowpay", Approved("A1", "T1"), 0.4)
     else:
-        metrics.record_authorization(tenant, "sandbox", "declined", 6.0 + index % 3,
-                                     decline_reason=("insufficient-funds", "do-not-honor")[index % 2])
+        metrics.observe_authorization(tenant, "slowpay", Declined(
+            ("insufficient_funds", "do_not_honour")[index % 2]), 6.0 + index % 3)
 
 
 def run_traffic(switch, service, seconds):
@@ -127,8 +140,8 @@ def run_traffic(switch, service, seconds):
         call = switch.place_call(service.address, caller=CallerScript.from_data(steps),
                                  destination=destination, variables=variables)
         call.wait(timeout=20)
-        for attempt in range(3):  # a caller may pay more than once; enough volume for rates
-            simulate_payment_code(service.metrics, "acme", index * 3 + attempt)
+        for attempt in range(3):  # enough volume for the rates and thresholds
+            feed_payment_signals(service.metrics, "acme", index * 3 + attempt)
         index += 1
     return index
 
@@ -139,15 +152,20 @@ def live(prometheus_binaries, tmp_path_factory):
     prometheus_binary, _ = prometheus_binaries
     workdir = tmp_path_factory.mktemp("prometheus")
     flows = tmp_path_factory.mktemp("flows")
-    for name in ("welcome.yaml", "amount_due.yaml"):
+    for name in ("welcome.yaml", "amount_due.yaml", "card_payment.yaml"):
         shutil.copy(os.path.join(ROOT, "flows", name), str(flows / name))
     (flows / "hold.yaml").write_text(HOLD_FLOW)
     switch = Switch(password="s3cret", time_scale=SCALE)
     switch.start()
+    sandbox = SandboxGateway()
+    sandbox.start()
     config_path = workdir / "orchestrator.yaml"
     config_path.write_text(yaml.safe_dump({
         "listen": {"host": "127.0.0.1", "port": 0}, "http": {"host": "127.0.0.1", "port": 0},
         "max_calls": 2, "linger_seconds": 2, "tenants": ["acme"],
+        "gateways": [{"name": "sandbox", "type": "sandbox", "url": sandbox.url, "read_timeout": 1.0,
+                      "max_attempts": 2, "backoff": 0.1, "status_attempts": 2,
+                      "status_interval": 0.2}],
         "timeouts": {"keepalive": 0.3},
         "flows": {"directory": str(flows), "by_destination": {"7002": "amount_due", "7100": "hold"}},
         "nodes": [
@@ -184,6 +202,7 @@ def live(prometheus_binaries, tmp_path_factory):
         prometheus.stop()
         service.stop(grace=0.5)
         switch.stop()
+        sandbox.stop()
 
 
 def wait_for(prometheus, expr, timeout=20):

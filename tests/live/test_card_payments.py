@@ -1,0 +1,142 @@
+"""Card payments on a real FreeSWITCH: paid, declined, hung up right after the last digit.
+
+The switch logs at DEBUG for these calls, the harness asks for the XML CDR in
+CHANNEL_HANGUP_COMPLETE (``hangup_complete_with_xml``, set as a CDR module would be
+configured), and every test then looks for the card number in freeswitch.log, in the CDR and
+in the channel variables at hangup, and for DTMF events carrying digits. The shipped
+card_payment flow runs unchanged but for its amount, which the test fixes in its vars.
+"""
+import os
+import re
+
+import gevent
+import gevent.event
+import pytest
+import yaml
+
+from orchestrator.config import load_config
+from orchestrator.payments.sandbox import SandboxGateway
+from orchestrator.service import Service
+from tests.live.fsprocess import REPO
+
+PAN_APPROVED, PAN_DECLINED, PAN_DECLINED_2 = "4111111111111111", "4000000000009995", "4000000000000002"
+
+
+def card_digits(pan):
+    """Runs of seven of the card's digits. A run of one repeated digit is left out: the switch
+    has its own (loopback's caller id is 0000000000, timestamps end in zeros); the full number
+    and every mixed run are searched."""
+    return {pan[i:i + 7] for i in range(len(pan) - 6) if len(set(pan[i:i + 7])) > 1} | {pan}
+
+
+@pytest.fixture
+def payments(tmp_path, live_switch, control):
+    """The Service with the sandbox gateway and the shipped card_payment flow (fixed amount)."""
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    shipped = open(os.path.join(REPO, "flows", "card_payment.yaml"), encoding="utf-8").read()
+    fixed = re.sub(r"(?m)^vars:\n(  .*\n)+", "vars: {amount: '1250', currency: EUR, reference: LIVE-1}\n",
+                   shipped)
+    assert fixed != shipped
+    (flows / "card_payment.yaml").write_text(fixed)
+    sandbox = SandboxGateway().start()
+    host, port = live_switch.socket_address
+    config = tmp_path / "orchestrator.yaml"
+    config.write_text(yaml.safe_dump({
+        "listen": {"host": host, "port": port}, "linger_seconds": 2,
+        "http": {"enabled": False},
+        "flows": {"directory": str(flows), "default": "card_payment"},
+        "store": {"path": str(tmp_path / "payments.sqlite")},
+        "gateways": [{"name": "sandbox", "type": "sandbox", "url": sandbox.url}]}))
+    ended = gevent.event.AsyncResult()
+    service = Service(load_config(str(config)),
+                      on_call_end=lambda channel, flow, outcome: ended.set(outcome))
+    handle = service.handle_call
+
+    def with_cdr(channel):
+        channel.set_variable("hangup_complete_with_xml", "true")
+        handle(channel)
+
+    service.server._handler = with_cdr
+    control.api("fsctl loglevel debug")
+    service.start()
+    yield service, sandbox, ended
+    service.stop(grace=2)
+    sandbox.stop()
+    control.api("fsctl loglevel info")
+
+
+def wait_prompt(control, a_leg, words, nth=1, timeout=30):
+    """The nth play_and_get_digits prompt of the call whose text has ``words``."""
+    def prompts():
+        return [m for m in control.events(a_leg, "CHANNEL_EXECUTE")
+                if m.headers.get("Application") == "play_and_get_digits"
+                and words in m.headers.get("Application-Data", "")]
+    return control.es.wait_for(lambda m: len(prompts()) >= nth, timeout,
+                               "prompt %d %r" % (nth, words))
+
+
+def key_card(control, a_leg, pan, expiry="1230", code="737", nth=1):
+    wait_prompt(control, a_leg, "card number", nth)
+    control.press(a_leg, pan + "#")
+    wait_prompt(control, a_leg, "expiry date", nth)
+    control.press(a_leg, expiry)
+    wait_prompt(control, a_leg, "security code", nth)
+    control.press(a_leg, code)
+
+
+def assert_no_trace(control, live_switch, a_leg, pans):
+    runs = set().union(*(card_digits(p) for p in pans))
+    complete = control.wait(a_leg, "CHANNEL_HANGUP_COMPLETE", 30)
+    assert complete.headers.get("CDR-Attached") == "xml" and "<cdr" in complete.body
+    cdr_and_variables = complete.body + "\n".join("%s: %s" % kv for kv in complete.headers.items())
+    assert [r for r in runs if r in cdr_and_variables] == []
+    dtmf = [m for m in control.events(a_leg, "DTMF")]
+    assert dtmf == []
+    if live_switch.process is not None:
+        log = live_switch.process.log_text()
+        assert "[DEBUG]" in log
+        assert [r for r in runs if r in log] == []
+    return complete
+
+
+def test_a_paid_call_leaves_no_card_digits(payments, control, live_switch):
+    service, sandbox, ended = payments
+    a_leg = control.call()
+    key_card(control, a_leg, PAN_APPROVED)
+    outcome = ended.get(timeout=40)
+    [row] = service.store.list()
+    assert row["status"] == "approved" and row["card"] == "411111******1111"
+    assert len(sandbox.charges) == 1
+    complete = assert_no_trace(control, live_switch, a_leg, [PAN_APPROVED])
+    assert complete.headers.get("variable_pay_result") == "approved"
+    assert complete.headers.get("variable_pay_last4") == "1111"
+    assert outcome.result == "completed"
+
+
+def test_a_declined_call_leaves_no_card_digits(payments, control, live_switch):
+    service, sandbox, ended = payments
+    a_leg = control.call()
+    key_card(control, a_leg, PAN_DECLINED)
+    key_card(control, a_leg, PAN_DECLINED_2, code="123", nth=2)
+    ended.get(timeout=60)
+    assert [r["status"] for r in service.store.list()] == ["declined", "declined"]
+    assert sandbox.charges == []
+    complete = assert_no_trace(control, live_switch, a_leg, [PAN_DECLINED, PAN_DECLINED_2])
+    assert complete.headers.get("variable_pay_result") == "declined"
+
+
+@pytest.mark.parametrize("terminated", [True, False], ids=["after-pound", "after-last-digit"])
+def test_hanging_up_right_after_the_last_digit_leaves_nothing(payments, control, live_switch,
+                                                               terminated):
+    service, sandbox, ended = payments
+    a_leg = control.call()
+    wait_prompt(control, a_leg, "card number")
+    control.press(a_leg, PAN_APPROVED + ("#" if terminated else ""))
+    gevent.sleep(len(PAN_APPROVED) * 0.1 + 0.3)  # the keys take ~100 ms each to arrive
+    control.hang_up(a_leg)
+    outcome = ended.get(timeout=40)
+    assert outcome.result == "caller-hung-up"
+    assert sandbox.charges == []
+    complete = assert_no_trace(control, live_switch, a_leg, [PAN_APPROVED])
+    assert complete.headers.get("variable_hangup_cause") == "NORMAL_CLEARING"
