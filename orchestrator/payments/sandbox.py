@@ -22,6 +22,9 @@ Test cards (any valid expiry and security code):
   4000000000000259   slow: approved after ``slow_seconds`` (default 3)
   4000000000000507   timeout after charging: the charge is recorded, then the answer waits
                      ``hang_seconds`` (default 30), so the client times out; status() finds it
+  4000000000000606   timeout after charging, and the gateway cannot say for ``hang_seconds``
+                     either: status() answers pending meanwhile, so the outcome stays unknown
+                     and the payment must be reconciled later (``orchestrator reconcile``)
   4000000000005001   HTTP 500, nothing recorded
 """
 import hashlib
@@ -46,6 +49,7 @@ from .validation import CardError, validate_number
 log = logging.getLogger(__name__)
 
 APPROVE, SLOW, CHARGE_THEN_HANG, SERVER_ERROR = "approve", "slow", "charge-then-hang", "http-500"
+CHARGE_THEN_STALL = "charge-then-stall"
 TEST_CARDS = {
     "4111111111111111": APPROVE,
     "5555555555554444": APPROVE,
@@ -55,6 +59,7 @@ TEST_CARDS = {
     "4000000000000069": "expired_card",
     "4000000000000259": SLOW,
     "4000000000000507": CHARGE_THEN_HANG,
+    "4000000000000606": CHARGE_THEN_STALL,
     "4000000000005001": SERVER_ERROR,
 }
 DECLINE_TEXTS = {
@@ -193,6 +198,10 @@ class SandboxGateway:
         if behaviour in DECLINE_TEXTS:
             entry["answer"] = {"status": "declined", "idempotency_key": key,
                                "reason_code": behaviour, "reason_text": DECLINE_TEXTS[behaviour]}
+        elif behaviour == CHARGE_THEN_STALL:
+            answer = self._charge(key, money, reference, masked)
+            gevent.sleep(self.hang_seconds)   # charged, but status() says pending until now
+            entry["answer"] = answer
         else:
             entry["answer"] = self._charge(key, money, reference, masked)
         if behaviour == CHARGE_THEN_HANG:

@@ -86,7 +86,7 @@ def card_call(pan):
                               {"press": "1230"}, {"wait_prompt": 5}, {"press": "737"}])
 
 
-CALLS = [call for pair in zip([card_call(pan) for pan in TEST_CARDS], CALLS) for call in pair]
+CARD_CALLS = [card_call(pan) for pan in TEST_CARDS]
 
 
 def load_dashboard():
@@ -133,17 +133,25 @@ def feed_payment_signals(metrics, tenant, index):
 
 
 def run_traffic(switch, service, seconds):
+    """Two callers' worth of traffic (max_calls=2): card payments on one line, the other
+    flows on the other; returns how many calls ended."""
     deadline = time.monotonic() + seconds
-    index = 0
-    while time.monotonic() < deadline:
-        variables, destination, steps = CALLS[index % len(CALLS)]
-        call = switch.place_call(service.address, caller=CallerScript.from_data(steps),
-                                 destination=destination, variables=variables)
-        call.wait(timeout=20)
-        for attempt in range(3):  # enough volume for the rates and thresholds
-            feed_payment_signals(service.metrics, "acme", index * 3 + attempt)
-        index += 1
-    return index
+    ended = []
+
+    def line(calls):
+        index = 0
+        while time.monotonic() < deadline:
+            variables, destination, steps = calls[index % len(calls)]
+            call = switch.place_call(service.address, caller=CallerScript.from_data(steps),
+                                     destination=destination, variables=variables)
+            call.wait(timeout=30)
+            for attempt in range(3):  # enough volume for the rates and thresholds
+                feed_payment_signals(service.metrics, "acme", len(ended) * 3 + attempt)
+            ended.append(call)
+            index += 1
+
+    gevent.joinall([gevent.spawn(line, CARD_CALLS), gevent.spawn(line, CALLS)], raise_error=True)
+    return len(ended)
 
 
 @pytest.fixture(scope="module")

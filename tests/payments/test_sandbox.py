@@ -106,6 +106,17 @@ def test_timeout_with_status_unavailable_is_outcome_unknown(sandbox):
     assert len(sandbox.charges_for("key-hang-000002")) == 1   # charged once, never again
 
 
+def test_charge_then_stall_stays_unknown_until_the_gateway_can_say(sandbox):
+    gateway = gateway_for(sandbox, read_timeout=0.3, status_attempts=2, status_interval=0.05)
+    result = authorize(gateway, "4000000000000606", "key-stall-00001")
+    assert isinstance(result, GatewayError) and result.outcome_unknown
+    assert gateway.status("key-stall-00001").kind == "pending"
+    time.sleep(sandbox.hang_seconds)
+    settled = gateway.status("key-stall-00001")
+    assert isinstance(settled, Approved)
+    assert len(sandbox.charges_for("key-stall-00001")) == 1   # charged once, never again
+
+
 def test_http_500_is_retried_with_the_same_key_then_not_charged(sandbox):
     gateway = gateway_for(sandbox, max_attempts=3)
     before = sandbox.requests
