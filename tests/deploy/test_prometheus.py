@@ -228,6 +228,14 @@ def assert_series(result, name, expr):
     assert any(math.isfinite(v) for v in values), "%s: only NaN/Inf for %s" % (name, expr)
 
 
+def test_real_card_payments_reached_prometheus(live):
+    """The sandbox series come from the shipped payment steps, not from this test."""
+    results = {item["metric"]["result"] for item in
+               live.query('payivr_payments_total{gateway="sandbox", tenant="acme"} > 0')}
+    assert {"approved", "declined"} <= results
+    assert live.query('payivr_card_field_attempts_total{tenant="acme", field="security_code"} > 0')
+
+
 @pytest.mark.parametrize("name,expr", dashboard_expressions(), ids=[n for n, _ in dashboard_expressions()])
 def test_dashboard_expression_returns_series(live, name, expr):
     promql = grafana_to_promql(expr)

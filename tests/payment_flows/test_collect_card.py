@@ -144,3 +144,10 @@ def test_caller_hanging_up_mid_entry_ends_the_flow_and_keeps_nothing(pay):
     assert run.outcome.result == "caller-hung-up"
     assert run.kinds("card-complete") == []
     assert run.record.variables.get("hangup_cause") == "NORMAL_CLEARING"
+
+
+def test_per_field_attempts_and_timeouts(pay):
+    run = pay(flow(per_field="{expiry: {max_attempts: 1, first_digit_timeout: 2}}"),
+              keys(CARD["visa"] + "#") + [{"silence": 30}])
+    assert [e["field"] for e in run.kinds("field-invalid")] == ["expiry"]
+    assert run.outcome.step == "failed"

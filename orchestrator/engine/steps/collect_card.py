@@ -68,6 +68,13 @@ class CollectCard(StepKind):
                            "default": ["${channel.pay_recording_path}"],
                            "description": "Recordings (paths given to uuid_record) to mask during entry; "
                                           "entries whose variable is not set are skipped."},
+            "per_field": {
+                "type": "object", "default": {}, "additionalProperties": False,
+                "description": "Overrides of max_attempts and the timeouts for one field.",
+                "properties": {f: {"type": "object", "additionalProperties": False, "properties": {
+                    "max_attempts": {"type": "integer", "minimum": 1, "maximum": 10},
+                    "first_digit_timeout": {"type": "number", "minimum": 1},
+                    "inter_digit_timeout": {"type": "number", "minimum": 1}}} for f in FIELDS}},
             "prompts": {"type": "array", "items": _prompt_override_schema(), "default": []},
             "on": {"type": "object", "additionalProperties": False, "default": {},
                    "properties": {o: step_reference("Where to continue when entry ends " + o)
@@ -130,8 +137,9 @@ class CollectCard(StepKind):
 
     def _collect_field(self, ctx, renderer, field):
         """Ask for one field until it is valid; None on success, else the outcome name."""
-        config, card = self.config, ctx.card
+        card = ctx.card
         store_as = "number" if field == "number-confirmation" else field
+        config = dict(self.config, **self.config["per_field"].get(store_as, {}))
         low, high = LENGTHS[store_as]
         if field == "security_code":
             low = high = 4 if card.brand == "amex" else 3
