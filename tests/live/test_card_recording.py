@@ -1,0 +1,234 @@
+"""A recording of a paid call holds no card digit, with the caller keying them as tones.
+
+Keys sent with ``uuid_send_dtmf`` travel out of band and never reach a recording, so a check on
+such a call would pass whether the recording were masked or not. Here the caller's keys are
+audio: the a-leg plays them as DTMF tones (``uuid_broadcast <a-leg> tone_stream://...``), and
+the b-leg, which the orchestrator drives, has ``start_dtmf`` (in-band detection) running, as a
+line carrying its keys in band would, so they reach ``play_and_get_digits``. The harness also
+starts ``uuid_record <b-leg> start <wav>`` when the call arrives, before the shipped
+card_payment flow runs, and names that file in ``pay_recording_path``, from which collect_card
+masks it during entry.
+
+The WAV is then searched for DTMF with a Goertzel detector written here. The paid call's
+recording holds no run of the keyed digits, and still holds audio after the entry (the
+processing and approval announcements: it was unmasked). The negative control is the same call
+without ``pay_recording_path``, so nothing is masked: there the detector finds every key.
+"""
+import array
+import math
+import os
+import re
+import wave
+
+import gevent
+import gevent.event
+import pytest
+import yaml
+
+from orchestrator.config import load_config
+from orchestrator.payments.sandbox import SandboxGateway
+from orchestrator.service import Service
+from tests.live.fsprocess import REPO
+from tests.live.test_card_payments import PAN_APPROVED, wait_prompt
+
+EXPIRY, CODE = "1230", "737"
+KEYED = PAN_APPROVED + "#" + EXPIRY + CODE
+
+# -- the caller's keys, as tones ------------------------------------------------------------
+ROWS = (697, 770, 852, 941)
+COLUMNS = (1209, 1336, 1477, 1633)
+KEYPAD = ("123A", "456B", "789C", "*0#D")
+TONE_MS, GAP_MS = 100, 100
+
+
+def tone_stream(keys):
+    """``tone_stream://`` playing ``keys`` as DTMF: 100 ms of each pair, 100 ms apart."""
+    parts = []
+    for key in keys:
+        row = next(r for r, line in enumerate(KEYPAD) if key in line)
+        parts.append("%%(%d,%d,%d,%d)" % (TONE_MS, GAP_MS, ROWS[row], COLUMNS[KEYPAD[row].index(key)]))
+    return "tone_stream://" + ";".join(parts)
+
+
+def key_in_band(control, a_leg, keys):
+    """Play the keys on the caller's leg and wait until they have been heard."""
+    reply = control.api("uuid_broadcast %s %s aleg" % (a_leg, tone_stream(keys)))
+    assert reply.startswith("+OK"), reply
+    gevent.sleep(len(keys) * (TONE_MS + GAP_MS) / 1000.0 + 0.3)
+
+
+# -- reading DTMF back out of a WAV ---------------------------------------------------------
+BLOCK_SECONDS = 0.02
+
+
+def read_wav(path):
+    """(samples as one mono channel, sample rate): a stereo file is summed, as a listener hears it."""
+    with wave.open(path, "rb") as wav:
+        assert wav.getsampwidth() == 2, "FreeSWITCH writes PCM16"
+        channels, rate = wav.getnchannels(), wav.getframerate()
+        samples = array.array("h", wav.readframes(wav.getnframes()))
+    if channels > 1:
+        samples = [sum(samples[i:i + channels]) for i in range(0, len(samples), channels)]
+    return list(samples), rate
+
+
+def _power(block, coefficient):
+    """Goertzel: the energy of ``block`` at one frequency, in the units of sum(x*x)."""
+    s1 = s2 = 0.0
+    for x in block:
+        s1, s2 = x + coefficient * s1 - s2, s1
+    return 2.0 * (s1 * s1 + s2 * s2 - coefficient * s1 * s2) / len(block)
+
+
+def _block_key(block, coefficients):
+    energy = sum(x * x for x in block)
+    if energy / len(block) < 30.0 ** 2:           # quieter than about -60 dBFS: no key
+        return None
+    rows = [_power(block, c) for c in coefficients[:4]]
+    cols = [_power(block, c) for c in coefficients[4:]]
+    row, col = max(range(4), key=rows.__getitem__), max(range(4), key=cols.__getitem__)
+    top_row, top_col = rows[row], cols[col]
+    if (top_row + top_col) < 0.7 * energy:          # a key is two pure tones and little else
+        return None
+    if not 0.16 < top_row / top_col < 6.3:          # twist within 8 dB
+        return None
+    if any(p > top_row / 10 for i, p in enumerate(rows) if i != row):
+        return None
+    if any(p > top_col / 10 for i, p in enumerate(cols) if i != col):
+        return None
+    return KEYPAD[row][col]
+
+
+def dtmf_keys(samples, rate):
+    """[(seconds, key)]: each key that holds for at least two 20 ms blocks, once per press."""
+    size = int(rate * BLOCK_SECONDS)
+    coefficients = [2.0 * math.cos(2.0 * math.pi * f / rate) for f in ROWS + COLUMNS]
+    found, previous, held, reported = [], None, 0, False
+    for start in range(0, len(samples) - size + 1, size):
+        key = _block_key(samples[start:start + size], coefficients)
+        if key is not None and key == previous:
+            held += 1
+        else:
+            previous, held, reported = key, 1, False
+        if key is not None and held >= 2 and not reported:
+            found.append((start / rate, key))
+            reported = True
+    return found
+
+
+def loud_seconds(samples, rate, start_seconds=0.0):
+    """Seconds of audio louder than about -50 dBFS from ``start_seconds`` on."""
+    size = int(rate * BLOCK_SECONDS)
+    loud = 0
+    for start in range(int(start_seconds * rate), len(samples) - size + 1, size):
+        block = samples[start:start + size]
+        if sum(x * x for x in block) / size > 100.0 ** 2:
+            loud += 1
+    return loud * BLOCK_SECONDS
+
+
+def longest_silence(samples, rate):
+    """(start, end) in seconds of the longest run of digital silence (samples exactly 0)."""
+    best, run_start = (0, 0), None
+    for i, x in enumerate(samples + [1]):
+        if x == 0:
+            if run_start is None:
+                run_start = i
+        elif run_start is not None:
+            if i - run_start > best[1] - best[0]:
+                best = (run_start, i)
+            run_start = None
+    return best[0] / rate, best[1] / rate
+
+
+def key_runs(keyed, length=4):
+    """Every run of ``length`` consecutive keys of what the caller keyed."""
+    return {keyed[i:i + length] for i in range(len(keyed) - length + 1)}
+
+
+# -- the call -------------------------------------------------------------------------------
+@pytest.fixture
+def recorded_payments(tmp_path, live_switch, control):
+    """The Service (sandbox gateway, shipped card_payment flow with a fixed amount) behind a
+    harness that makes the line in-band and records it; ``masked`` decides whether the flow is
+    told the recording's path (``pay_recording_path``)."""
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    shipped = open(os.path.join(REPO, "flows", "card_payment.yaml"), encoding="utf-8").read()
+    fixed = re.sub(r"(?m)^vars:\n(  .*\n)+", "vars: {amount: '1250', currency: EUR, reference: LIVE-REC}\n",
+                   shipped)
+    assert fixed != shipped
+    (flows / "card_payment.yaml").write_text(fixed)
+    sandbox = SandboxGateway().start()
+    host, port = live_switch.socket_address
+    config = tmp_path / "orchestrator.yaml"
+    config.write_text(yaml.safe_dump({
+        "listen": {"host": host, "port": port}, "linger_seconds": 2,
+        "http": {"enabled": False},
+        "flows": {"directory": str(flows), "default": "card_payment"},
+        "store": {"path": str(tmp_path / "payments.sqlite")},
+        "gateways": [{"name": "sandbox", "type": "sandbox", "url": sandbox.url}]}))
+    ended = gevent.event.AsyncResult()
+    service = Service(load_config(str(config)),
+                      on_call_end=lambda channel, flow, outcome: ended.set(outcome))
+    handle = service.handle_call
+    line = {"recording": str(tmp_path / "call.wav"), "masked": True, "replies": {}}
+
+    def in_band_recorded_line(channel):
+        replies = line["replies"]
+        replies["start_dtmf"] = channel.execute("start_dtmf").get("Application-Response", "")
+        replies["record"] = channel.api("uuid_record %s start %s" % (channel.uuid, line["recording"]))
+        if line["masked"]:
+            channel.set_variable("pay_recording_path", line["recording"])
+        handle(channel)
+
+    service.server._handler = in_band_recorded_line
+    control.es.command("event plain RECORD_START RECORD_STOP")
+    service.start()
+    yield service, sandbox, ended, line
+    service.stop(grace=2)
+    sandbox.stop()
+
+
+def pay_in_band(control, recorded_payments, masked):
+    """One paid call, keyed as tones; returns (store row, samples, rate, keys found in the WAV)."""
+    service, sandbox, ended, line = recorded_payments
+    line["masked"] = masked
+    a_leg = control.call()
+    wait_prompt(control, a_leg, "card number")
+    key_in_band(control, a_leg, PAN_APPROVED + "#")
+    wait_prompt(control, a_leg, "expiry date")
+    key_in_band(control, a_leg, EXPIRY)
+    wait_prompt(control, a_leg, "security code")
+    key_in_band(control, a_leg, CODE)
+    outcome = ended.get(timeout=60)
+    assert line["replies"]["record"].startswith("+OK"), line["replies"]
+    assert outcome.result == "completed"
+    [row] = service.store.list()
+    assert row["status"] == "approved" and row["card"] == "411111******1111"
+    assert len(sandbox.charges) == 1
+    control.wait(a_leg, "CHANNEL_HANGUP_COMPLETE", 30)
+    control.wait(a_leg, "RECORD_STOP", 10)             # the WAV is complete
+    samples, rate = read_wav(line["recording"])
+    print("DEBUG", masked, rate, len(samples)/rate, longest_silence(samples, rate), dtmf_keys(samples, rate))
+    return row, samples, rate, dtmf_keys(samples, rate)
+
+
+def test_a_paid_call_keyed_in_band_leaves_no_card_digit_in_the_recording(recorded_payments,
+                                                                         control):
+    _, samples, rate, found = pay_in_band(control, recorded_payments, masked=True)
+    keys = "".join(key for _, key in found)
+    assert [run for run in key_runs(KEYED) if run in keys] == [], keys
+    assert PAN_APPROVED[-4:] not in keys and CODE not in keys
+    masked_from, masked_to = longest_silence(samples, rate)
+    entry_seconds = len(KEYED) * (TONE_MS + GAP_MS) / 1000.0
+    assert masked_to - masked_from >= entry_seconds       # the entry is there, in silence
+    assert loud_seconds(samples, rate, masked_to) >= 1.0  # and unmasked after: the announcements
+
+
+def test_without_masking_the_same_call_leaves_every_key_in_the_recording(recorded_payments,
+                                                                         control):
+    """The negative control: the detector finds the keys when the flow does not mask."""
+    _, samples, rate, found = pay_in_band(control, recorded_payments, masked=False)
+    keys = "".join(key for _, key in found)
+    assert KEYED in keys, keys
