@@ -8,9 +8,10 @@ its semantic check, turning it into ``Prompt`` values, and playing them outside 
 from __future__ import annotations
 
 import logging
-from decimal import Decimal, InvalidOperation
 from typing import Any, List, Tuple
 
+from ..payments.iso4217 import CURRENCIES
+from ..payments.money import format_major
 from .errors import Prompt
 from .step_api import RelPath, StepError
 
@@ -72,22 +73,14 @@ def check_prompts(value: Any, path: RelPath) -> List[Tuple[RelPath, str]]:
 
 # ---- currency amounts ---------------------------------------------------------------------
 
-_MINOR_UNIT_EXPONENT = {
-    **dict.fromkeys("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF".split(), 0),
-    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
-}
-
-
 def major_units(minor: str, currency: str) -> str:
     """'1234' EUR -> '12.34': amounts travel in minor units, FreeSWITCH says major units."""
-    try:
-        amount = Decimal(minor.strip())
-    except InvalidOperation:
+    text = minor.strip()
+    if not (text.isdigit() and text.isascii()):
         raise StepError(f"amount for currency {currency} is not a whole number of minor units")
-    if amount != amount.to_integral_value():
-        raise StepError(f"amount for currency {currency} is not a whole number of minor units")
-    exponent = _MINOR_UNIT_EXPONENT.get(currency, 2)
-    return f"{amount.scaleb(-exponent):.{exponent}f}"
+    if currency not in CURRENCIES:
+        raise StepError(f"currency {currency!r} is not an active ISO 4217 code")
+    return format_major(int(text), currency)
 
 
 def say_arguments(ctx, value: Any, kind: str, language: str, currency: str = None) -> Tuple[str, dict]:
