@@ -1,4 +1,5 @@
-"""Command line: ``run``, ``validate``, ``simulate``, ``demo``, ``reconcile`` and ``record-esl``.
+"""Command line: ``run``, ``validate``, ``simulate``, ``demo``, ``reconcile``, ``sandbox`` and
+``record-esl``.
 
 Exit codes: 0 success, 1 a check failed (invalid flow, unexpected demo outcome), 2 bad usage
 or configuration. The standard library is patched for gevent before anything else is
@@ -117,6 +118,22 @@ def _cmd_reconcile(args):
     return 0
 
 
+def _cmd_sandbox(args):
+    from orchestrator.logs import setup_logging
+    from orchestrator.payments.sandbox import SandboxGateway
+
+    setup_logging("INFO", "logfmt")
+    sandbox = SandboxGateway(host=args.host, port=args.port, secret=args.secret).start()
+    print("sandbox gateway on %s (test cards: orchestrator/payments/README.md)" % sandbox.url,
+          flush=True)
+    stop = gevent.event.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(signum, stop.set)
+    stop.wait()
+    sandbox.stop()
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="orchestrator", description="Pay-by-phone IVR flows in YAML on FreeSWITCH.")
@@ -150,6 +167,12 @@ def build_parser():
     reconcile.add_argument("--older-than", type=float, default=60.0, metavar="SECONDS",
                            help="only payments unsettled for this long (default 60)")
     reconcile.set_defaults(func=_cmd_reconcile)
+
+    sandbox = commands.add_parser("sandbox", help="run the sandbox payment gateway (test cards)")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8099)
+    sandbox.add_argument("--secret", help="check HMAC signatures with this shared secret")
+    sandbox.set_defaults(func=_cmd_sandbox)
 
     demo = commands.add_parser("demo", help="scripted calls through the shipped flows")
     demo.add_argument("--verbose", action="store_true", help="also print the service's log")

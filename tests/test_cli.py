@@ -120,3 +120,20 @@ def test_run_serves_a_call_and_sigterm_lets_it_finish(tmp_path):
             proc.kill()
             proc.wait()
         switch.stop()
+
+
+def test_sandbox_command_serves_the_test_gateway():
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "sandbox", "--port", str(port)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_listening(port, proc)
+        import requests
+        answer = requests.get("http://127.0.0.1:%d/v1/charges" % port, timeout=5)
+        assert answer.status_code == 200 and answer.json() == {"charges": []}
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
