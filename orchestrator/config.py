@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import jsonschema
 import yaml
 
+from orchestrator.agent.settings import AGENT_API_SCHEMA
 from orchestrator.payments.gateways import GATEWAYS_SCHEMA
 
 ENV_REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -72,6 +73,7 @@ SCHEMA = {
                       "not": {"enum": ["default", "unknown"]}},
         },
         "gateways": GATEWAYS_SCHEMA,
+        "agent_api": AGENT_API_SCHEMA,
         "store": {
             "type": "object", "additionalProperties": False,
             "properties": {"path": {"type": "string", "minLength": 1,
@@ -106,6 +108,8 @@ DEFAULTS = {
     "http": {"enabled": True, "host": "127.0.0.1", "port": 8080},
     "tenants": [],
     "gateways": [],
+    "agent_api": {"tokens": [], "agents": {}, "webhooks": {}, "hold": "music",
+                  "hold_music": "local_stream://moh"},
     "store": {"path": "payments.sqlite"},
     "prompts": {"catalog_dir": None, "audio_dir": "", "audio": "auto"},
     "logging": {"level": "INFO", "format": "logfmt"},

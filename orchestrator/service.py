@@ -68,6 +68,22 @@ class Service:
         self.prompt_settings = PromptSettings(prompts["catalog_dir"], prompts["audio_dir"],
                                               prompts["audio"])
         self.on_payment_event = None  # callable(channel, kind, fields); the agent API sets it
+        self.agent = self._build_agent_api(config)
+
+    def _build_agent_api(self, config):
+        """The agent API under ``/api/v1`` when ``agent_api.tokens`` is set (see orchestrator/agent)."""
+        settings = config["agent_api"]
+        if not settings["tokens"]:
+            return None
+        if self.http is None:
+            raise ConfigError("%s: agent_api: needs http.enabled" % config.source)
+        from orchestrator.agent.hub import AgentHub
+        hub = AgentHub(self, settings)
+        self.on_payment_event = hub.on_payment_event
+        self.http.router.mount("/api/v1", hub.api)
+        from orchestrator.agent.panel import panel_app
+        self.http.router.mount("/panel", panel_app())
+        return hub
 
     def _build_http(self, settings):
         """``/metrics``, ``/healthz``, ``/readyz``; more routes mount on ``self.http.router``."""
@@ -99,7 +115,8 @@ class Service:
         return CallServices(
             gateways=self.gateways, store=self.store, prompts=self.prompt_settings,
             metrics=self.metrics, tenant=tenant, call_uuid=channel.uuid,
-            on_payment_event=(lambda kind, fields: forward(channel, kind, fields)) if forward else None)
+            on_payment_event=(lambda kind, fields: forward(channel, kind, fields)) if forward else None,
+            agent_requests=self.agent.requests_for(channel) if self.agent else None)
 
     def _check_flow_names(self):
         flows = self.config["flows"]
@@ -126,6 +143,8 @@ class Service:
         self.server.start()
         if self.http is not None:
             self.http.start()
+        if self.agent is not None:
+            self.agent.start()
 
     def stop(self, grace=None):
         """Stop taking calls, let the ones in progress finish (bounded), then drop the nodes."""
@@ -134,6 +153,8 @@ class Service:
         self.pool.stop()
         if self.http is not None:
             self.http.stop()
+        if self.agent is not None:
+            self.agent.stop()
         for gateway in self.gateways.values():
             gateway.close()
 
@@ -164,11 +185,18 @@ class Service:
                 started = time.monotonic()
                 log.info("call started")
                 step_seconds = self.metrics.step_duration
-                outcome = FlowRunner(
-                    flow, channel, self.engine_settings, log,
-                    on_step=lambda step, seconds: step_seconds.labels(flow.name, step.kind)
-                    .observe(seconds), tenant=tenant,
-                    services=self._services(channel, tenant)).run()
+                if self.agent is not None:
+                    self.agent.call_started(channel)
+                outcome = None
+                try:
+                    outcome = FlowRunner(
+                        flow, channel, self.engine_settings, log,
+                        on_step=lambda step, seconds: step_seconds.labels(flow.name, step.kind)
+                        .observe(seconds), tenant=tenant,
+                        services=self._services(channel, tenant)).run()
+                finally:
+                    if self.agent is not None:
+                        self.agent.call_ended(channel, outcome)
                 log.info("call ended: %s after %.1fs", outcome.result, time.monotonic() - started)
         self.metrics.calls.labels(tenant, flow.name, outcome.result).inc()
         if self._on_call_end is not None:

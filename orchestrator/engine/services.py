@@ -24,3 +24,4 @@ class CallServices:
     tenant: str = "default"
     call_uuid: str = ""
     on_payment_event: Any = None        # callable(kind, fields) for live watchers; masked only
+    agent_requests: Any = None          # callable(kinds) -> an agent's ("cancel",) / ("recapture", field)

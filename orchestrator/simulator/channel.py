@@ -96,10 +96,12 @@ class SimChannel:
         self.state = "ringing"          # ringing | early | answered | hangup
         self.left: Optional[str] = None  # "transfer" | "fallback": the call left the socket's control
         self.connect_seen = False
-        self.recordings = {}       # path -> "recording" | "masked" (uuid_record)
+        self.recordings = {}       # path -> "recording" | "masked" | "paused" (uuid_record)
         self.transferred = False         # a transfer took the call out of the socket application
         self.socket_returned = False     # the socket application has completed (transfer, hangup)
         self.session: Optional[OutboundSession] = None
+        self.agent_leg = None            # an AgentLeg this call starts bridged to (legs.py)
+        self.pending_transfer = None     # (ext, dialplan, context) that took it out of that bridge
         self.current: Optional[AppRun] = None
         self._queue: Queue = Queue()
         self._pending = 0
@@ -217,7 +219,7 @@ class SimChannel:
         press = Press(self.record.elapsed(), digit)
         self.record.pressed.append(press)
         for path, state in self.recordings.items():
-            if state == "recording":  # an unmasked recording hears the key's in-band tone
+            if state == "recording":  # a running recording hears the key's in-band tone
                 self.record.recorded_keys.append((path, digit))
         if not is_true(self.variables.get("sensitive_dtmf")):
             self.fire_new("DTMF", [("DTMF-Digit", digit), ("DTMF-Duration", "2000"), ("DTMF-Source", "RTP")])
@@ -248,6 +250,8 @@ class SimChannel:
                 gevent.sleep(min(0.05, deadline - now()))
             if not self.up:
                 return
+            if self.agent_leg is not None and not self._leave_bridge():
+                return
             self.set_var("socket_host", str(self.address[0]))
             sock = dial(self.address)
             if sock is None:
@@ -268,6 +272,40 @@ class SimChannel:
                 self._after_transfer()
         finally:
             self._finish()
+
+    def _leave_bridge(self) -> bool:
+        """A call placed bridged to an agent leg stays there until it is transferred (or ends).
+
+        The transfer target's extension (``Switch(extensions=...)``) runs up to its ``socket``
+        application: True, with the address to dial; an extension without ``socket`` runs
+        and the call leaves our view as after any transfer (False).
+        """
+        while self.up and self.pending_transfer is None:
+            gevent.sleep(0.02)
+        if self.pending_transfer is None:
+            return False
+        extension, dialplan, context = self.pending_transfer
+        self.destination = extension
+        for name, arg in self.switch.extensions.get(extension, []):
+            if name == "socket":
+                host, _, rest = arg.partition(":")
+                self.address = (host, int(rest.split()[0]))
+                self.full = "full" in rest.split()[1:]
+                return True
+            self._execute(AppRequest(name, arg, new_uuid()))
+            if not self.up:
+                return False
+        self.mark_transfer(extension, dialplan, context)
+        return False
+
+    def bridge_to_leg(self, leg) -> None:
+        """uuid_bridge <this> <leg>: the call leaves the socket application for the bridge."""
+        self.record.bridged_to = leg.uuid
+        self.set_var("bridge_uuid", leg.uuid)
+        self.set_var("signal_bond", leg.uuid)
+        leg.bridge_with(self.uuid)
+        self.mark_transfer("uuid_bridge", "-", leg.uuid)
+        self.interrupt(BREAK)
 
     def on_connected(self) -> None:
         """`connect` arrived: from here on the channel is parked under socket control."""
@@ -403,8 +441,15 @@ class SimChannel:
         self.transfer_target = (extension, dialplan, context)
 
     def transfer_now(self, extension: str, dialplan: str = "XML", context: str = "default") -> None:
-        """uuid_transfer: leave the socket at once."""
+        """uuid_transfer: leave the socket at once (or, still in its first bridge, that bridge)."""
         if not self.up:
+            return
+        if self.agent_leg is not None and self.pending_transfer is None and self.session is None:
+            self.pending_transfer = (extension, dialplan, context)
+            self.fire_new("CHANNEL_UNBRIDGE", [("Bridge-A-Unique-ID", self.uuid),
+                                               ("Bridge-B-Unique-ID", self.agent_leg.uuid),
+                                               ("Other-Leg-Unique-ID", self.agent_leg.uuid)])
+            self.agent_leg.partner_left(self.uuid)
             return
         self.mark_transfer(extension, dialplan, context)
         self.interrupt(BREAK)

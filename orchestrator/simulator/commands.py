@@ -125,13 +125,64 @@ def _uuid_setvar(switch: "Switch", arg: str) -> str:
     return "+OK\n"
 
 
+@api("uuid_setvar_multi")
+def _uuid_setvar_multi(switch: "Switch", arg: str) -> str:
+    """uuid_setvar_multi <uuid> <var>=<value>;<var>=<value>...: an empty value unsets."""
+    uuid, _, assignments = arg.partition(" ")
+    if not uuid or not assignments.strip():
+        return "-USAGE: <uuid> <var>=<value>;<var>=<value>...\n"
+    channel = _locate(switch, uuid)
+    if channel is None:
+        return NO_CHANNEL
+    for item in assignments.split(";"):
+        name, _, value = item.partition("=")
+        if not name.strip():
+            return "-ERR No variable specified\n"
+        if value:
+            channel.set_var(name.strip(), value)
+        else:
+            channel.unset_var(name.strip())
+    return "+OK\n"
+
+
+@api("uuid_broadcast")
+def _uuid_broadcast(switch: "Switch", arg: str) -> str:
+    """uuid_broadcast <uuid> <path> [aleg|bleg|both]: only an agent leg takes note (legs.py)."""
+    words = arg.split()
+    if len(words) < 2:
+        return "-USAGE: <uuid> <path> [aleg|bleg|both]\n"
+    channel = _locate(switch, words[0])
+    if channel is None:
+        return "-ERR Cannot locate session!\n"
+    if hasattr(channel, "broadcast"):
+        channel.broadcast(words[1])
+    return "+OK Message sent\n"
+
+
+@api("uuid_bridge")
+def _uuid_bridge(switch: "Switch", arg: str) -> str:
+    """uuid_bridge <uuid> <other_uuid>: here, a call under a socket back to an agent leg."""
+    words = arg.split()
+    if len(words) != 2:
+        return "-USAGE: <uuid> <other_uuid>\n"
+    first, second = _locate(switch, words[0]), _locate(switch, words[1])
+    if first is None or second is None or not first.up or not second.up:
+        return "-ERR Invalid uuid\n"
+    if not hasattr(first, "bridge_to_leg") or not hasattr(second, "bridge_with"):
+        return "-ERR not emulated: uuid_bridge joins a call to an agent leg only\n"
+    second.break_app(flush=True)
+    first.bridge_to_leg(second)
+    return "+OK %s\n" % second.uuid
+
+
 @api("uuid_record")
 def _uuid_record(switch: "Switch", arg: str) -> str:
-    """uuid_record <uuid> start|stop|mask|unmask <path> [<limit>]: no media here, so a
-    recording is the list of keys it would have heard (in-band tones) while not masked."""
+    """uuid_record <uuid> start|stop|mask|unmask|pause|resume <path> [<limit>]: no media here,
+    so a recording is the list of keys it would have heard (in-band tones) while neither masked
+    nor paused."""
     words = arg.split()
-    if len(words) < 3 or words[1] not in ("start", "stop", "mask", "unmask"):
-        return "-USAGE: <uuid> [start|stop|mask|unmask] <path> [<limit>]\n"
+    if len(words) < 3 or words[1] not in ("start", "stop", "mask", "unmask", "pause", "resume"):
+        return "-USAGE: <uuid> [start|stop|mask|unmask|pause|resume] <path> [<limit>]\n"
     channel = _locate(switch, words[0])
     if channel is None:
         return "-ERR Cannot locate session!\n"
@@ -144,7 +195,7 @@ def _uuid_record(switch: "Switch", arg: str) -> str:
     elif action == "stop":
         del channel.recordings[path]
     else:
-        channel.recordings[path] = "masked" if action == "mask" else "recording"
+        channel.recordings[path] = {"mask": "masked", "pause": "paused"}.get(action, "recording")
     channel.record.recording_log.append((channel.record.elapsed(), action, path))
     return "+OK Success\n"
 

@@ -14,6 +14,7 @@ from gevent.server import StreamServer
 from . import commands
 from .caller import CallerScript
 from .channel import SimChannel
+from .legs import AgentLeg
 from .events import EventFactory, SimEvent
 from .faults import Faults
 from .inbound import InboundListener
@@ -175,6 +176,29 @@ class Switch:
         self.calls[channel.uuid] = call
         channel.start()
         return call
+
+    def place_bridged_call(self, caller: Optional[CallerScript] = None, agent_extension: str = "1001",
+                           variables: Optional[dict] = None, caller_id_number: str = "+15551230000"):
+        """A customer's call already answered and bridged to an agent's leg, outside any
+        socket (as after ``bridge user/1001``); ``uuid_transfer`` to an extension whose plan
+        has ``("socket", "host:port async full")`` hands it to that socket. -> (Call, AgentLeg)"""
+        agent = AgentLeg(self, agent_extension)
+        self.sessions_since_startup += 2
+        channel = SimChannel(self, ("127.0.0.1", 0), caller, agent_extension, caller_id_number,
+                             "Simulated Caller", dict(variables or {}), True, True, None, None)
+        channel.state, channel.answered_us = "answered", int(time.time() * 1_000_000)
+        channel.agent_leg = agent
+        for leg, other in ((channel, agent), (agent, channel)):
+            leg.set_var("bridge_uuid", other.uuid)
+            leg.set_var("signal_bond", other.uuid)
+        agent.bridged_to = channel.uuid
+        self.channels[agent.uuid] = agent
+        self.channels[channel.uuid] = channel
+        self.sessions_peak = max(self.sessions_peak, len(self.channels))
+        call = Call(channel)
+        self.calls[channel.uuid] = call
+        channel.start()
+        return call, agent
 
     def channel_gone(self, channel: SimChannel) -> None:
         self.channels.pop(channel.uuid, None)

@@ -116,21 +116,21 @@ def test_spanish_prompts(pay):
     assert run.heard[0].startswith("say:Introduzca el número de su tarjeta")
 
 
-def test_recording_is_masked_during_entry_and_unmasked_after(pay):
+def test_recording_is_paused_during_entry_and_resumed_after(pay):
     run = pay(flow(), keys(CARD["visa"] + "#", "1230", "737"), record=True)
     actions = [action for _, action, _ in run.record.recording_log]
-    assert actions == ["start", "mask", "unmask"]
+    assert actions == ["start", "pause", "resume"]
     assert run.record.recorded_keys == []
 
 
-def test_recording_is_unmasked_after_a_cancel_too(pay):
+def test_recording_is_resumed_after_a_cancel_too(pay):
     run = pay(flow(), keys("4111*"), record=True)
-    assert [a for _, a, _ in run.record.recording_log] == ["start", "mask", "unmask"]
+    assert [a for _, a, _ in run.record.recording_log] == ["start", "pause", "resume"]
     assert run.record.recorded_keys == []
 
 
 def test_keys_pressed_after_entry_are_heard_by_the_recording(pay):
-    """The recording check is not vacuous: an unmasked recording does hear keys."""
+    """The recording check is not vacuous: a resumed recording does hear keys."""
     text = FLOW.replace("  - transfer_back: {to: dialplan}\n  - id: cancelled",
                         "  - collect: {into: x, max_digits: 1, first_digit_timeout: 3}\n"
                         "  - transfer_back: {to: dialplan}\n  - id: cancelled") % "max_attempts: 3"

@@ -2,7 +2,7 @@
 
 Digits never travel as DTMF events: the step turns ``sensitive_dtmf`` on, reads each field
 with ``Channel.collect_secret`` straight into the one secret type (``CardData``), and turns it
-off again. A running recording is masked for the whole entry, on every path out. The flow sees
+off again. A running recording is paused for the whole entry, on every path out. The flow sees
 only ``card.brand``, ``card.bin`` and ``card.last4``.
 
 Prompts: a field's question comes from the language catalog (``card.number``, ...); after a
@@ -66,7 +66,7 @@ class CollectCard(StepKind):
                            "description": "Key that cancels the payment (on.cancelled)."},
             "recordings": {"type": "array", "items": {"type": "string"},
                            "default": ["${channel.pay_recording_path}"],
-                           "description": "Recordings (paths given to uuid_record) to mask during entry; "
+                           "description": "Recordings (paths given to uuid_record) to pause during entry; "
                                           "entries whose variable is not set are skipped."},
             "per_field": {
                 "type": "object", "default": {}, "additionalProperties": False,
@@ -115,20 +115,32 @@ class CollectCard(StepKind):
         channel = ctx.channel
         channel.set_variable("tts_engine", ctx.settings.tts_engine)
         channel.set_variable("tts_voice", ctx.settings.tts_voice)
-        _mask_recordings(ctx, recordings, "mask")
+        _pause_recordings(ctx, recordings, "pause")
         channel.secure_entry(True)
         try:
-            for field in config["fields"]:
+            pending, done = list(config["fields"]), []
+            while True:   # an agent's request is looked at between fields, and after the last
+                request = _agent_request(ctx, ("cancel", "recapture"))
+                if request == ("cancel",):
+                    ctx.card.wipe()
+                    return self._finish(ctx, "cancelled")
+                if request and request[1] in done:
+                    again = _recapture(request[1], done)
+                    pending = again + [f for f in pending if f not in again]
+                if not pending:
+                    break
+                field = pending.pop(0)
                 outcome = self._collect_field(ctx, renderer, field)
                 if outcome is None and field == "number" and config["confirm_number"]:
                     outcome = self._collect_field(ctx, renderer, "number-confirmation")
                 if outcome is not None:
                     ctx.card.wipe()
                     return self._finish(ctx, outcome)
+                done.append(field)
         finally:
             if not channel.gone:
                 channel.secure_entry(False)
-                _mask_recordings(ctx, recordings, "unmask")
+                _pause_recordings(ctx, recordings, "resume")
         summary = ctx.card.summary
         for key in ("brand", "bin", "last4"):
             ctx.variables["card." + key] = getattr(summary, key)
@@ -166,6 +178,9 @@ class CollectCard(StepKind):
                     _observe(ctx, field, None)
                     _notify(ctx, "field-valid", field=field, **_shown(card, field))
                     return None
+                if _agent_request(ctx, ("cancel",)):   # the agent cut the entry short
+                    _notify(ctx, "field-cancelled", field=field)
+                    return "cancelled"
                 error = "input-timeout" if result.status == "timeout" else SHORT_ENTRY_ERROR[store_as]
             _observe(ctx, field, error)
             _notify(ctx, "field-invalid", field=field, error_type=error, attempt=attempt)
@@ -237,16 +252,40 @@ def _renderer(ctx, language):
                           ctx.settings.tts_voice)
 
 
-def _mask_recordings(ctx, recordings, action):
-    """uuid_record mask/unmask: the recording keeps running, in silence, while digits are keyed."""
+def _pause_recordings(ctx, recordings, action):
+    """uuid_record pause/resume: the recording takes in no audio at all while digits are keyed.
+
+    Not ``mask``: FreeSWITCH applies a mask when audio leaves the recorder's buffer, not when
+    it is heard, and on 1.10.12 that buffer can hold seconds of the caller's audio (after a TTS
+    prompt the mixed recorder waits on a partial frame while nothing is played, so keyed tones
+    pile up unwritten). After ``unmask`` they were written in clear (tests/live/
+    test_card_recording.py). A paused recorder does not buffer the caller's audio at all.
+    """
     for path in recordings:
         try:
             reply = ctx.channel.api("uuid_record %s %s %s" % (ctx.channel.uuid, action, path))
-        except Exception as exc:  # a failed unmask must not hide the outcome of the payment
+        except Exception as exc:  # a failed resume must not hide the outcome of the payment
             ctx.log.warning("recording %s: %s failed: %s", path, action, type(exc).__name__)
             continue
         if not reply.startswith("+OK"):
             ctx.log.warning("recording %s: %s refused: %s", path, action, reply.strip())
+
+
+def _agent_request(ctx, kinds):
+    """An agent's request (agent API) of one of ``kinds``, taken between fields, or None."""
+    take = ctx.services.agent_requests
+    return take(kinds) if take is not None else None
+
+
+def _recapture(field, done):
+    """Fields to ask again when the agent asks for ``field`` again: the security code's
+    length depends on the number's brand, so a new number means a new code."""
+    again = [field]
+    if field == "number" and "security_code" in done:
+        again.append("security_code")
+    for name in again:
+        done.remove(name)
+    return again
 
 
 def _observe(ctx, field, error_type):

@@ -5,7 +5,9 @@ these: pay_result, pay_brand, pay_last4, pay_auth_code, pay_decline_reason. Dest
 ``agent`` (the extension in the channel variable ``pay_agent``, set before the caller was
 sent here, in ``pay_agent_context``; without one, ``otherwise``), ``extension`` / ``queue`` (given), ``dialplan`` (the
 socket is released and the dialplan goes on after ``socket``), ``goodbye`` (a goodbye prompt
-and hang up).
+and hang up). When the agent API held the agent's own leg (``pay_agent_leg``, hold music),
+``agent`` bridges the caller back to that very leg (``uuid_break`` the music, ``uuid_bridge``);
+only if that leg is gone does it ring the agent's extension.
 """
 from ..step_api import Finish, StepKind, register
 from .announce import Announce
@@ -57,11 +59,22 @@ class TransferBack(StepKind):
         if "announce" in config:
             Announce({"prompt": config["announce"]}, self.flow_language).run(ctx)
         to = config["to"]
-        if to == "agent" and not channel.variables.get("pay_agent"):
+        if to == "agent" and not channel.variables.get("pay_agent") \
+                and not channel.variables.get("pay_agent_leg"):
             to = config["otherwise"]
         if to == "dialplan":
             return Finish("completed", "returned to the dialplan")
         if to == "goodbye":
+            Announce({"prompt": "goodbye"}, self.flow_language).run(ctx)
+            channel.hangup("NORMAL_CLEARING")
+            return Finish("completed", "goodbye")
+        if to == "agent" and channel.variables.get("pay_agent_leg"):
+            if _bridge_to_leg(channel, channel.variables["pay_agent_leg"]):
+                return Finish("transferred", AGENT_LEG_DETAIL)
+        if to == "agent" and not channel.variables.get("pay_agent"):
+            to = config["otherwise"]
+            if to == "dialplan":
+                return Finish("completed", "returned to the dialplan")
             Announce({"prompt": "goodbye"}, self.flow_language).run(ctx)
             channel.hangup("NORMAL_CLEARING")
             return Finish("completed", "goodbye")
@@ -72,3 +85,20 @@ class TransferBack(StepKind):
             extension, context = ctx.render(config[to]), ctx.render(config["context"])
         channel.transfer(extension, "XML", context)
         return Finish("transferred", "to %s %s" % (extension, context))
+
+
+AGENT_LEG_DETAIL = "to the agent's leg"
+
+
+def _bridge_to_leg(channel, leg):
+    """Bridge the caller to the held agent leg; False when that leg is gone.
+
+    ``socket_resume`` is unset first: like a transfer, the bridge takes the caller out of the
+    socket application, and closing the socket with it set would reset the caller's channel.
+    """
+    if channel.api("uuid_exists %s" % leg).strip() != "true":
+        return False
+    if "socket_resume" in channel.variables:
+        channel.unset_variable("socket_resume")
+    channel.api("uuid_break %s all" % leg)
+    return channel.api("uuid_bridge %s %s" % (channel.uuid, leg)).strip().startswith("+OK")

@@ -1,0 +1,7 @@
+"""The agent API: a contact-centre agent starts and watches a card payment on a live call.
+
+``settings`` (its config section), ``sessions`` (payment sessions fed by the flow's payment
+events), ``control`` (what a session does to the live call over ESL), ``api`` (the WSGI app under
+``/api/v1``), ``sse`` (live updates to a browser), ``webhooks`` (signed notices to each tenant).
+This module imports nothing, so the config can import ``settings`` without the rest.
+"""

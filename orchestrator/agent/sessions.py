@@ -1,0 +1,295 @@
+"""Payment sessions: what an agent started on a call, and how far the caller has got.
+
+A session is bound to one call (the customer's leg) and fed by the flow's payment events
+(``Service.on_payment_event``) for the call whose channel carries ``pay_session=<id>``. It
+holds masked values only: the card steps hand over brand, BIN + last four and ``**/**``;
+``_masked_only`` refuses anything else, so a mistake upstream cannot put a digit in a response,
+an SSE stream or a webhook. Watchers (SSE streams) get bounded queues: a browser that stops
+reading is dropped (it reconnects and gets a fresh snapshot), it never holds up a call.
+"""
+import datetime
+import logging
+import re
+import secrets
+import time
+from collections import OrderedDict
+
+from gevent.queue import Full, Queue
+
+log = logging.getLogger(__name__)
+
+CARD_FIELDS = ("number", "expiry", "security_code", "postal_code")
+ACTIVE_STATES = ("created", "waiting", "collecting", "authorizing")
+PAYMENT_OUTCOMES = ("approved", "declined", "cancelled", "failed", "error")
+STATES = ACTIVE_STATES + PAYMENT_OUTCOMES + ("ended",)
+SUBSCRIBER_QUEUE = 200        # events a watcher may fall behind before it is dropped
+KEEP_ENDED = 1000             # ended sessions still answered by GET (most recent)
+_NUMBER_MASK = re.compile(r"^[a-z]{0,12} ?\d{0,6}\**\d{0,4}$")
+_PLAIN_MASK = re.compile(r"^[*/]{0,12}$")
+_NO_DIGITS = re.compile(r"^[^0-9]*$")
+_AUTH_CODE = re.compile(r"^[A-Za-z0-9-]{0,12}$")
+END_OF_STREAM = object()
+
+
+class SessionConflict(Exception):
+    """The call already has a session in progress."""
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _masked_only(field, value):
+    """The masked text when it is one, else None: the last guard before anything is shown."""
+    if value is None:
+        return None
+    value = str(value)
+    pattern = _NUMBER_MASK if field == "number" else _PLAIN_MASK
+    if pattern.match(value):
+        return value
+    log.error("masked value for %s refused: not a mask", field)
+    return None
+
+
+class PaymentSession:
+    def __init__(self, tenant, agent, call_uuid, mode, flow, money, reference, fields=CARD_FIELDS[:3]):
+        self.id = "ps_" + secrets.token_hex(12)
+        self.tenant, self.agent, self.call_uuid = tenant, agent, call_uuid
+        self.mode, self.flow, self.money, self.reference = mode, flow, money, reference
+        self.state = "created"
+        self.fields = {f: {"state": "pending", "digits": 0, "masked": None, "error_type": None,
+                           "attempt": 0} for f in fields}
+        self.result = None
+        self.created = self.updated = _now()
+        self.ended_at = None
+        # what the live call needs (never shown): the agent's leg and the node holding both
+        self.agent_leg = None
+        self.node = None
+        self.hold = None
+        self.bridged_back = False
+        self.request = None            # ("cancel",) | ("recapture", field): read by collect_card
+        self._subscribers = []
+
+    @property
+    def active(self):
+        return self.state in ACTIVE_STATES
+
+    @property
+    def in_card_entry(self):
+        return self.state in ("created", "waiting", "collecting")
+
+    def to_json(self):
+        return {"id": self.id, "tenant": self.tenant, "agent": self.agent,
+                "call_uuid": self.call_uuid, "mode": self.mode, "flow": self.flow,
+                "amount": self.money.minor, "currency": self.money.currency,
+                "amount_text": str(self.money), "reference": self.reference, "state": self.state,
+                "fields": {name: dict(value) for name, value in self.fields.items()},
+                "result": dict(self.result) if self.result else None,
+                "created": self.created, "updated": self.updated}
+
+    # -- watchers ----------------------------------------------------------------------------
+    def subscribe(self):
+        """A bounded queue of ``(event, payload)``; END_OF_STREAM after the final state."""
+        queue = Queue(maxsize=SUBSCRIBER_QUEUE)
+        if self.state == "ended":
+            queue.put(END_OF_STREAM)
+        else:
+            self._subscribers.append(queue)
+        return queue
+
+    def unsubscribe(self, queue):
+        if queue in self._subscribers:
+            self._subscribers.remove(queue)
+
+    def _publish(self, event, payload):
+        for queue in list(self._subscribers):
+            try:
+                queue.put_nowait((event, payload))
+            except Full:  # a watcher that stopped reading: drop it, never wait for it
+                self._subscribers.remove(queue)
+                log.warning("session %s: a watcher fell %d events behind and was dropped",
+                            self.id, SUBSCRIBER_QUEUE)
+
+    def _close_streams(self):
+        for queue in self._subscribers:
+            try:
+                queue.put_nowait(END_OF_STREAM)
+            except Full:
+                pass
+        self._subscribers = []
+
+
+class SessionRegistry:
+    """Every session by id, the active one by call; turns payment events into session changes.
+
+    ``listeners`` are ``callable(session, event, payload)`` called for every change (webhooks);
+    they must not block.
+    """
+
+    def __init__(self):
+        self._sessions = OrderedDict()
+        self._by_call = {}
+        self.listeners = []
+
+    def __len__(self):
+        return len(self._sessions)
+
+    def create(self, tenant, agent, call_uuid, mode, flow, money, reference):
+        current = self._by_call.get(call_uuid)
+        if current is not None and current.active:
+            raise SessionConflict(current.id)
+        session = PaymentSession(tenant, agent, call_uuid, mode, flow, money, reference)
+        self._sessions[session.id] = session
+        self._by_call[call_uuid] = session
+        self._trim()
+        return session
+
+    def has_active(self, call_uuid):
+        current = self._by_call.get(call_uuid)
+        return current is not None and current.active
+
+    def discard(self, session):
+        """Forget a session that never started (its call could not be handed over)."""
+        self._sessions.pop(session.id, None)
+        if self._by_call.get(session.call_uuid) is session:
+            del self._by_call[session.call_uuid]
+
+    def get(self, session_id):
+        return self._sessions.get(session_id)
+
+    def visible_to(self, principal, active_only=True):
+        return [s for s in self._sessions.values()
+                if principal.may_see(s) and (s.active or not active_only)]
+
+    def for_channel(self, channel):
+        session_id = (getattr(channel, "variables", None) or {}).get("pay_session")
+        session = self._sessions.get(session_id) if session_id else None
+        return session if session is not None and session.state != "ended" else None
+
+    def _trim(self):
+        ended = [s for s in self._sessions.values() if s.state == "ended"]
+        for session in ended[:max(0, len(ended) - KEEP_ENDED)]:
+            self.discard(session)
+
+    # -- changes ---------------------------------------------------------------------------
+    def set_state(self, session, state):
+        if session.state == state:
+            return
+        session.state, session.updated = state, _now()
+        self._emit(session, "state", {"state": state})
+        if state == "ended":
+            session.ended_at = time.monotonic()
+            session._close_streams()
+            if self._by_call.get(session.call_uuid) is session:
+                del self._by_call[session.call_uuid]
+
+    def _emit(self, session, event, payload):
+        session._publish(event, payload)
+        for listener in list(self.listeners):
+            try:
+                listener(session, event, payload)
+            except Exception:  # a watcher's fault must never reach the call
+                log.exception("session listener failed")
+
+    def _field(self, session, name, **changes):
+        name = "number" if name == "number-confirmation" else name
+        if name not in session.fields:
+            session.fields[name] = {"state": "pending", "digits": 0, "masked": None,
+                                    "error_type": None, "attempt": 0}
+        entry = session.fields[name]
+        entry.update(changes)
+        session.updated = _now()
+        payload = {"field": name, "state": entry["state"], "attempt": entry["attempt"]}
+        if entry["state"] == "valid":
+            payload["masked"] = entry["masked"]
+        if entry["state"] == "invalid":
+            payload["error_type"] = entry["error_type"]
+        self._emit(session, "field", payload)
+
+    def call_started(self, channel):
+        session = self.for_channel(channel)
+        if session is not None and session.state in ("created", "waiting"):
+            self.set_state(session, "waiting")
+        return session
+
+    def call_ended(self, channel):
+        session = self.for_channel(channel)
+        if session is None:
+            return None
+        if session.active:   # the call ended before the payment did
+            self.set_state(session, "cancelled" if session.request == ("cancel",) else "error")
+        self.set_state(session, "ended")
+        return session
+
+    def take_request(self, channel, kinds=("cancel", "recapture")):
+        """collect_card asks between fields: ``("cancel",)``, ``("recapture", field)`` or None;
+        only a request of one of ``kinds`` is taken (the others wait for the next ask)."""
+        session = self.for_channel(channel)
+        if session is None or session.request is None or session.request[0] not in kinds:
+            return None
+        request, session.request = session.request, None
+        return request
+
+    def on_payment_event(self, channel, kind, fields):
+        session = self.for_channel(channel)
+        if session is None:
+            return
+        handler = _HANDLERS.get(kind)
+        if handler is not None:
+            handler(self, session, fields)
+
+
+def _started(registry, session, fields):
+    registry.set_state(session, "collecting")
+    registry._field(session, fields.get("field"), state="typing", masked=None, error_type=None,
+                    attempt=int(fields.get("attempt") or 0))
+
+
+def _valid(registry, session, fields):
+    field = fields.get("field")
+    registry._field(session, field, state="valid", error_type=None,
+                    masked=_masked_only("number" if field == "number-confirmation" else field,
+                                        fields.get("masked")))
+
+
+def _invalid(registry, session, fields):
+    error_type = fields.get("error_type")
+    registry._field(session, fields.get("field"), state="invalid", masked=None,
+                    error_type=error_type if error_type and _NO_DIGITS.match(error_type) else None,
+                    attempt=int(fields.get("attempt") or 0))
+
+
+def _authorizing(registry, session, fields):
+    registry.set_state(session, "authorizing")
+
+
+def _authorization(registry, session, fields):
+    status = fields.get("result")
+    status = status if status in ("approved", "declined") else "error"
+    result = {"status": status}
+    auth_code = fields.get("auth_code") or ""
+    if status == "approved" and _AUTH_CODE.match(auth_code):
+        result["auth_code"] = auth_code
+    if status == "declined":
+        reason = fields.get("decline_reason") or ""
+        result["decline_reason"] = reason if _NO_DIGITS.match(reason) else "declined"
+    number = session.fields.get("number", {}).get("masked") or ""
+    brand, _, digits = number.rpartition(" ")
+    if brand:
+        result["brand"] = brand
+    if len(digits) >= 4 and digits[-4:].isdigit():
+        result["last4"] = digits[-4:]
+    session.result = result
+    registry._emit(session, "authorization", dict(result))
+    registry.set_state(session, status)
+
+
+_HANDLERS = {
+    "field-started": _started,
+    "field-valid": _valid,
+    "field-invalid": _invalid,
+    "card-cancelled": lambda r, s, f: r.set_state(s, "cancelled"),
+    "card-too-many-failed-attempts": lambda r, s, f: r.set_state(s, "failed"),
+    "authorizing": _authorizing,
+    "authorization": _authorization,
+}

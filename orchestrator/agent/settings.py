@@ -1,0 +1,66 @@
+"""The ``agent_api`` config section: who may call the API, where agents get callers back.
+
+A token is bound to a tenant and, optionally, to one agent: an agent-scoped token sees only
+that agent's sessions, a tenant-wide one (a supervisor's) every session of the tenant.
+"""
+import hmac
+from dataclasses import dataclass
+from typing import Optional
+
+_name = {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"}
+
+AGENT_API_SCHEMA = {
+    "type": "object", "additionalProperties": False,
+    "properties": {
+        "tokens": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["token", "tenant"],
+            "properties": {"token": {"type": "string", "minLength": 16},
+                           "tenant": _name, "agent": _name}}},
+        "agents": {"type": "object", "additionalProperties": {
+            "type": "object", "additionalProperties": False, "required": ["extension"],
+            "properties": {"extension": {"type": "string", "pattern": "^[A-Za-z0-9_+*#.-]{1,64}$"},
+                           "context": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"}}}},
+        "webhooks": {"type": "object", "additionalProperties": {
+            "type": "object", "additionalProperties": False, "required": ["url", "secret"],
+            "properties": {"url": {"type": "string", "pattern": "^https?://"},
+                           "secret": {"type": "string", "minLength": 16},
+                           "timeout": {"type": "number", "exclusiveMinimum": 0},
+                           "max_attempts": {"type": "integer", "minimum": 1, "maximum": 20}}}},
+        "hold": {"enum": ["music", "release"],
+                 "description": "transfer mode: the agent hears hold music, or is released"},
+        "hold_music": {"type": "string", "minLength": 1,
+                       "description": "what uuid_broadcast plays to a held agent"},
+    },
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a tenant, and an agent when the token is agent-scoped."""
+
+    tenant: str
+    agent: Optional[str] = None
+
+    def may_see(self, session):
+        return session.tenant == self.tenant and (self.agent is None or session.agent == self.agent)
+
+
+class TokenTable:
+    """Bearer token -> Principal, compared in constant time."""
+
+    def __init__(self, entries):
+        self._entries = [(entry["token"].encode("utf-8"),
+                          Principal(entry["tenant"], entry.get("agent"))) for entry in entries]
+
+    def __bool__(self):
+        return bool(self._entries)
+
+    def lookup(self, token):
+        if not token:
+            return None
+        given = token.encode("utf-8", "replace")
+        found = None
+        for secret, principal in self._entries:
+            if hmac.compare_digest(secret, given):
+                found = principal
+        return found

@@ -1,0 +1,48 @@
+"""Server-Sent Events for one session: a snapshot, then every change, then the end.
+
+The stream reads from the session's bounded queue (see ``sessions``), so a browser that
+stops reading is dropped rather than slowing the call. A comment line every ``KEEPALIVE``
+seconds keeps proxies from closing an idle stream and lets a dead client be noticed; a stream
+never lives longer than ``MAX_STREAM_SECONDS`` (EventSource reconnects on its own).
+"""
+import json
+import time
+
+from gevent.queue import Empty
+
+from .sessions import END_OF_STREAM
+
+KEEPALIVE = 15.0
+MAX_STREAM_SECONDS = 3600.0
+
+
+def frame(event, payload):
+    return ("event: %s\ndata: %s\n\n" % (event, json.dumps(payload, sort_keys=True))).encode("utf-8")
+
+
+def stream(session, keepalive=None, max_seconds=None):
+    """A WSGI body (generator of bytes) for ``session``'s events."""
+    keepalive = KEEPALIVE if keepalive is None else keepalive
+    deadline = time.monotonic() + (MAX_STREAM_SECONDS if max_seconds is None else max_seconds)
+    queue = session.subscribe()
+
+    def body():
+        try:
+            yield b"retry: 2000\n" + frame("snapshot", session.to_json())
+            while time.monotonic() < deadline:
+                try:
+                    item = queue.get(timeout=min(keepalive, max(0.0, deadline - time.monotonic())))
+                except Empty:
+                    yield b": keepalive\n\n"
+                    continue
+                if item is END_OF_STREAM:
+                    return
+                yield frame(*item)
+        finally:
+            session.unsubscribe(queue)
+    return body()
+
+
+def start_stream(start_response):
+    start_response("200 OK", [("Content-Type", "text/event-stream; charset=utf-8"),
+                              ("Cache-Control", "no-store"), ("X-Accel-Buffering", "no")])

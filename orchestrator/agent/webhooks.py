@@ -1,0 +1,104 @@
+"""Webhooks: each tenant's receiver gets a signed JSON notice for every session change.
+
+Signed like the HTTP gateway connector's requests (``payments/gateways/signing.py``):
+``X-Timestamp`` and ``X-Signature: v1=hex(HMAC-SHA256(secret, timestamp + "." + body))``.
+Bodies carry the masked session only. Delivery runs in background greenlets fed by a bounded
+queue: a notice is dropped (and logged) when the queue is full, never waited for, so a
+receiver that is down or slow cannot slow a call. A failed delivery (network error, 5xx, 429)
+is retried with capped exponential backoff; each notice carries ``session_id`` and ``seq`` so a
+receiver can order and de-duplicate them.
+"""
+import itertools
+import json
+import logging
+import time
+
+import gevent
+import requests
+from gevent.pool import Group
+from gevent.queue import Empty, Full, Queue
+
+from orchestrator.payments.gateways.signing import signed_headers
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE = 1000
+WORKERS = 4
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 30.0
+DEFAULT_TIMEOUT = 5.0
+DEFAULT_ATTEMPTS = 6
+
+
+def backoff(attempt, base=BACKOFF_BASE, cap=BACKOFF_CAP):
+    """Seconds before retry ``attempt`` (1, 2, ...): base * 2^(attempt-1), at most cap."""
+    return min(cap, base * (2 ** (attempt - 1)))
+
+
+class WebhookNotifier:
+    """``notify(session, event, payload)`` is a registry listener; ``start``/``stop`` the workers."""
+
+    def __init__(self, receivers, base_delay=BACKOFF_BASE):
+        self.receivers = dict(receivers or {})
+        self.base_delay = base_delay
+        self._queue = Queue(maxsize=QUEUE_SIZE)
+        self._group = Group()
+        self._seq = itertools.count(1)
+        self._http = requests.Session()
+        self.dropped = 0
+
+    def start(self):
+        if self.receivers and not len(self._group):
+            for _ in range(WORKERS):
+                self._group.spawn(self._work)
+
+    def stop(self, timeout=2.0):
+        self._group.kill(block=True, timeout=timeout)
+        self._http.close()
+
+    def notify(self, session, event, payload):
+        receiver = self.receivers.get(session.tenant)
+        if receiver is None:
+            return
+        body = json.dumps({"type": "session.%s" % event, "session_id": session.id,
+                           "seq": next(self._seq), "data": payload, "session": session.to_json(),
+                           "sent_at": time.time()}, sort_keys=True).encode("utf-8")
+        try:
+            self._queue.put_nowait((session.tenant, body))
+        except Full:
+            self.dropped += 1
+            log.warning("webhook queue full: a %s notice for session %s was dropped", event, session.id)
+
+    def _work(self):
+        while True:
+            try:
+                tenant, body = self._queue.get(timeout=60.0)
+            except Empty:
+                continue
+            receiver = self.receivers.get(tenant)
+            if receiver is not None:
+                self._deliver(tenant, receiver, body)
+
+    def _deliver(self, tenant, receiver, body):
+        attempts = int(receiver.get("max_attempts", DEFAULT_ATTEMPTS))
+        timeout = float(receiver.get("timeout", DEFAULT_TIMEOUT))
+        for attempt in range(1, attempts + 1):
+            headers = {"Content-Type": "application/json"}
+            headers.update(signed_headers(receiver["secret"], body))
+            try:
+                reply = self._http.post(receiver["url"], data=body, headers=headers,
+                                        timeout=(timeout, timeout), allow_redirects=False)
+                status = reply.status_code
+                reply.close()
+            except requests.RequestException as exc:
+                status, why = None, type(exc).__name__
+            else:
+                why = "HTTP %d" % status
+                if status < 500 and status != 429:
+                    if status >= 300:
+                        log.warning("webhook for %s refused (%s): not retried", tenant, why)
+                    return
+            if attempt < attempts:
+                log.info("webhook for %s failed (%s), attempt %d of %d", tenant, why, attempt, attempts)
+                gevent.sleep(backoff(attempt, self.base_delay))
+        log.warning("webhook for %s given up after %d attempts", tenant, attempts)

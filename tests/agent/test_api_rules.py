@@ -1,0 +1,105 @@
+"""The agent API's rules over real HTTP: auth, input checks naming the field, conflicts, the document."""
+import json
+
+import pytest
+import requests
+
+from orchestrator.agent.api import OPENAPI_PATH, AgentApi
+
+from .conftest import TOKENS
+
+
+def test_no_token_or_a_wrong_one_is_401(rig):
+    for token in ("", "not-a-token-at-all-000"):
+        reply = rig.request("GET", "/sessions", token=token)
+        assert reply.status_code == 401 and reply.json()["error"] == "unauthorized"
+    # the query-string token is for the events URL only
+    reply = rig.request("GET", "/sessions?access_token=" + TOKENS["alice"], token="")
+    assert reply.status_code == 401
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"amount": 0}, "amount"), ({"amount": "1250"}, "amount"), ({"amount": 12.5}, "amount"),
+    ({"amount": True}, "amount"), ({"amount": None}, "amount"),
+    ({"currency": "EURO"}, "currency"), ({"currency": None}, "currency"),
+    ({"reference": ""}, "reference"), ({"reference": "4111111111111111"}, "reference"),
+    ({"flow": "no_such_flow"}, "flow"), ({"mode": "sideways"}, "mode"),
+    ({"call_uuid": None}, "call_uuid"), ({"agent_uuid": "abcdefgh-1234"}, "call_uuid"),
+])
+def test_bad_input_is_400_naming_the_field(rig, change, field):
+    body = {"call_uuid": "0d2c1e0a-1111-4222-8333-444455556666", "amount": 1250, "currency": "EUR",
+            "reference": "INV-1"}
+    body.update(change)
+    body = {k: v for k, v in body.items() if v is not None}
+    reply = rig.request("POST", "/sessions", body=body)
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["field"] == field
+
+
+def test_not_json_is_400(rig):
+    reply = requests.post(rig.base + "/sessions", data=b"{not json",
+                          headers={"Authorization": "Bearer " + TOKENS["alice"]}, timeout=10)
+    assert reply.status_code == 400 and reply.json()["error"] == "invalid_json"
+    reply = rig.request("POST", "/sessions", body=[1, 2])
+    assert reply.status_code == 400 and reply.json()["error"] == "invalid_json"
+
+
+def test_unknown_call_is_404_and_stay_mode_is_409(rig):
+    reply = rig.start_payment("0d2c1e0a-1111-4222-8333-444455556666")
+    assert reply.status_code == 404 and reply.json()["field"] == "call_uuid"
+    call, agent = rig.call()
+    reply = rig.start_payment(call.uuid, mode="stay")
+    assert reply.status_code == 409
+    assert reply.json() == {"error": "mode_unavailable", "field": "mode",
+                            "message": "stay-on-line mode is not available yet; use transfer"}
+    assert "pay_session" not in call.channel.variables   # nothing touched the call
+    call.hangup()
+
+
+def test_duplicate_session_is_409_and_sessions_are_fenced_by_tenant_and_agent(rig):
+    call, agent = rig.call()
+    first = rig.start_payment(call.uuid)
+    assert first.status_code == 201, first.text
+    session = first.json()
+    assert rig.start_payment(call.uuid).status_code == 409
+    assert rig.start_payment(None, agent_uuid=agent.uuid).status_code == 409
+    path = "/sessions/" + session["id"]
+    assert rig.request("GET", path, "alice").status_code == 200
+    assert rig.request("GET", path, "acme").status_code == 200          # the tenant's supervisor
+    for who in ("bob", "other"):                                       # another agent, tenant
+        assert rig.request("GET", path, who).status_code == 404
+        assert rig.request("POST", path + "/cancel", who).status_code == 404
+        assert rig.request("GET", path + "/events?access_token=" + TOKENS[who], token="").status_code == 404
+        assert rig.request("GET", "/sessions", who).json()["sessions"] == []
+    assert [s["id"] for s in rig.request("GET", "/sessions", "alice").json()["sessions"]] == [session["id"]]
+    assert rig.request("GET", "/sessions/ps_nope", "alice").status_code == 404
+    reply = rig.request("POST", path + "/recapture", body={"field": "pin"})
+    assert reply.status_code == 400 and reply.json()["field"] == "field"
+    reply = rig.request("POST", path + "/complete", body={"to": "somewhere"})
+    assert reply.status_code == 400 and reply.json()["field"] == "to"
+    reply = rig.request("POST", path + "/complete", body={"to": "agent"})
+    assert reply.status_code == 409    # nothing to complete before the payment's outcome
+    call.hangup()
+
+
+def test_a_refused_transfer_leaves_nothing_behind(rig):
+    call, agent = rig.call()
+    call.hangup()        # gone between the lookup and the transfer: emulate by a dead call
+    reply = rig.start_payment(call.uuid)
+    assert reply.status_code == 404
+    assert rig.request("GET", "/sessions", "acme").json()["sessions"] == []
+
+
+def test_every_route_is_in_the_document_and_every_documented_route_is_served(rig):
+    served = {(method.lower(), path) for method, path, _ in AgentApi.ROUTES}
+    with open(OPENAPI_PATH, encoding="utf-8") as handle:
+        document = json.load(handle)
+    documented = {(method, path) for path, item in document["paths"].items()
+                  for method in item if method in ("get", "post", "put", "patch", "delete")}
+    assert served == documented
+    assert document["openapi"].startswith("3.1")
+    reply = rig.request("GET", "/openapi.json", token="")
+    assert reply.status_code == 200 and reply.json() == document
+    for method, path in served:    # each route answers (401 without a token), none is 404/405
+        reply = rig.request(method.upper(), path.replace("{id}", "ps_x"), token="")
+        assert reply.status_code in (200, 401), (method, path, reply.status_code)
