@@ -1,0 +1,120 @@
+"""The demo's agent-assisted payment: an agent starts it through the API while talking to a caller.
+
+A customer's call is already bridged to the agent's leg on the simulated switch. The agent (a
+token of the ``acme`` tenant) asks for 12.50 EUR in transfer mode, giving the agent's own
+channel; the service finds the caller from it, sends the caller into the payment flow with the
+agent on hold, and bridges them back when it is done. The demo watches the live updates the
+agent's panel would show, masked, and checks the outcome.
+"""
+import json
+import os
+
+import gevent
+import requests
+
+from orchestrator.config import load_config
+from orchestrator.engine import FlowLibrary
+from orchestrator.payments.sandbox import SandboxGateway
+from orchestrator.service import Service
+from orchestrator.simulator import CallerScript, Switch
+
+TIME_SCALE = 0.1
+TOKEN = "demo-agent-alice-token-0001"
+
+
+class AgentDryRun:
+    """Switch, sandbox and a service with the agent API, all on loopback ports of their own."""
+
+    def __init__(self, flows_dir):
+        self.sandbox = SandboxGateway().start()
+        self.switch = Switch(password="demo-switch", time_scale=TIME_SCALE).start()
+        config = load_config(None, environ={})
+        config.data.update({
+            "listen": {"host": "127.0.0.1", "port": 0}, "linger_seconds": 2,
+            "store": {"path": ":memory:"},
+            "http": {"enabled": True, "host": "127.0.0.1", "port": 0},
+            "tenants": ["acme"],
+            "nodes": [{"name": "sim", "host": "127.0.0.1", "port": self.switch.inbound_address[1],
+                       "password": "demo-switch"}],
+            "gateways": [{"name": "sandbox", "type": "sandbox", "url": self.sandbox.url}],
+            "agent_api": dict(config.data["agent_api"],
+                              tokens=[{"token": TOKEN, "tenant": "acme", "agent": "alice"}],
+                              agents={"alice": {"extension": "1001"}}, hold="music")})
+        self.service = Service(config, library=FlowLibrary.from_directory(flows_dir),
+                               time_scale=TIME_SCALE)
+
+    def __enter__(self):
+        self.service.start()
+        # the switch's payments context, as freeswitch_conf/dialplan/payments.xml has it
+        self.switch.extensions["pay"] = [("set", "socket_resume=true"),
+                                         ("socket", "127.0.0.1:%d async full" % self.service.address[1])]
+        self.service.pool.nodes["sim"].wait_connected(5)
+        self.api = "http://127.0.0.1:%d/api/v1" % self.service.http_address[1]
+        return self
+
+    def __exit__(self, *exc):
+        self.service.stop(grace=3)
+        self.switch.stop()
+        self.sandbox.stop()
+
+    def post(self, path, body):
+        return requests.post(self.api + path, data=json.dumps(body), timeout=10,
+                             headers={"Authorization": "Bearer " + TOKEN})
+
+
+def _watch(url, lines):
+    """Read the session's Server-Sent Events as the panel would, one line per update."""
+    with requests.get(url, stream=True, timeout=(5, 60)) as reply:
+        event = None
+        for raw in reply.iter_lines(decode_unicode=True):
+            if raw.startswith("event: "):
+                event = raw[7:]
+            elif raw.startswith("data: ") and event in ("field", "authorization", "state"):
+                lines.append((event, json.loads(raw[6:])))
+
+
+def _describe(event, data):
+    if event == "field":
+        shown = data.get("masked") or data.get("error_type") or ""
+        return "%-13s %-8s %s" % (data.get("field"), data.get("state"), shown)
+    if event == "authorization":
+        return "authorization %s %s" % (data.get("status"), data.get("decline_reason") or "")
+    return "state         %s" % data.get("state")
+
+
+def run_agent_demo(flows_dir, caller_path, out, timeout=60.0):
+    """Print the agent's view of one payment; return the problems found (empty: as expected)."""
+    problems = []
+    with AgentDryRun(flows_dir) as rig:
+        call, agent = rig.switch.place_bridged_call(CallerScript.from_yaml(caller_path))
+        reply = rig.post("/sessions", {"agent_uuid": agent.uuid, "amount": 1250, "currency": "EUR",
+                                       "reference": "DEMO-1", "mode": "transfer"})
+        if reply.status_code != 201:
+            return ["the API refused the payment: %s" % reply.text]
+        session = reply.json()
+        print("\nagent alice asks the caller for %s (transfer mode)" % session["amount_text"], file=out)
+        lines = []
+        watcher = gevent.spawn(_watch, "%s/sessions/%s/events?access_token=%s"
+                               % (rig.api, session["id"], TOKEN), lines)
+        call.wait(timeout=timeout)
+        watcher.join(timeout=15)
+        for event, data in lines:
+            print("  " + _describe(event, data), file=out)
+        final = requests.get("%s/sessions/%s" % (rig.api, session["id"]), timeout=10,
+                             headers={"Authorization": "Bearer " + TOKEN}).json()
+        stay = rig.post("/sessions", {"agent_uuid": agent.uuid, "amount": 1250, "currency": "EUR",
+                                      "reference": "DEMO-2", "mode": "stay"})
+        print("  the caller is back with agent alice: %s" % (agent.bridged_to == call.uuid), file=out)
+        print("  stay-on-line mode: %s" % stay.json().get("message", stay.status_code), file=out)
+        if final.get("state") != "ended" or (final.get("result") or {}).get("status") != "approved":
+            problems.append("session ended %s" % final.get("state"))
+        if agent.bridged_to != call.uuid:
+            problems.append("the caller was not bridged back to the agent")
+        if len(rig.sandbox.charges) != 1:
+            problems.append("%d charges, expected 1" % len(rig.sandbox.charges))
+    return problems
+
+
+def default_caller():
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.join(here, "examples", "callers", "pay-approved.yaml")
