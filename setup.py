@@ -2,7 +2,10 @@
 
 Dependencies are pinned where the wire behaviour depends on them: greenswitch's
 internals are subclassed in ``orchestrator.esl.protocol``, so a new release must be
-read before it is admitted.
+read before it is admitted. Beyond the project's base set: ``cryptography`` for Redsys's
+3DES per-order key (no hand-written cipher) and the tests' throwaway TLS certificates;
+``selenium`` (tests only) drives Debian's Chromium through its local chromedriver, so the
+browser tests download nothing.
 """
 from setuptools import find_packages, setup
 
@@ -15,7 +18,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.9",
     packages=find_packages(include=["orchestrator", "orchestrator.*"]),
-    package_data={"orchestrator": ["data/*.json", "data/*.yaml"]},
+    package_data={"orchestrator": ["agent/openapi.json", "agent/static/*", "catalog/*.yaml"]},
     include_package_data=True,
     install_requires=[
         "greenswitch==0.0.19",
@@ -26,6 +29,6 @@ setup(
         "requests>=2.31",
         "cryptography>=41",
     ],
-    extras_require={"test": ["pytest>=7.4"]},
+    extras_require={"test": ["pytest>=7.4", "selenium>=4.15"]},
     entry_points={"console_scripts": ["orchestrator=orchestrator.cli:main"]},
 )

@@ -1,0 +1,555 @@
+// The agent panel: start a card payment for a caller and watch it, masked, as it happens.
+//
+// Plain ES module, no framework, nothing fetched but this service's own API. The page never
+// sees a card digit beyond brand, BIN and last four, and shows even those only after checking
+// their shape (maskedOnly), so a backend slip cannot put a card number on an agent's screen.
+// The token lives in sessionStorage (this tab only) and travels in the Authorization header;
+// only the events URL carries it as access_token, because EventSource cannot set headers.
+
+const TOKEN_KEY = "payivr.agent.token";
+// Outcomes a session can reach; a declined card may still be followed by another, so only
+// "ended" (which the stream always sends last) closes the stream.
+const FINAL_STATES = new Set(["approved", "declined", "cancelled", "failed", "error", "ended"]);
+const STREAM_END = "ended";
+const CAPTURE_STATES = new Set(["created", "waiting", "collecting"]);
+const FIELD_NAMES = {
+  number: "Card number", expiry: "Expiry date", security_code: "Security code",
+  postal_code: "Postal code",
+};
+const FIELD_ORDER = ["number", "expiry", "security_code", "postal_code"];
+const ERROR_WORDS = {
+  "input-timeout": "nothing was keyed in time",
+  "invalid-card-number": "not a valid card number",
+  "invalid-card-type": "this card type is not accepted",
+  "invalid-date": "not a valid expiry date",
+  "invalid-security-code": "not a valid security code",
+  "invalid-postal-code": "not a valid postal code",
+  "too-many-failed-attempts": "too many failed attempts",
+};
+const STATE_WORDS = {
+  created: "Starting", waiting: "Waiting for the caller", collecting: "Caller is keying the card",
+  authorizing: "Authorizing with the bank", approved: "Approved", declined: "Declined",
+  cancelled: "Cancelled", failed: "Failed: too many attempts", error: "Did not complete",
+  ended: "Ended",
+};
+const DECLINE_WORDS = {
+  insufficient_funds: "The card has insufficient funds.",
+  do_not_honour: "The card issuer did not authorize the payment.",
+  expired_card: "The card has expired.",
+  incorrect_security_code: "The security code is not correct.",
+  incorrect_expiry: "The expiry date is not correct.",
+  card_blocked: "The card is blocked.",
+  generic: "The payment was not authorized.",
+};
+const MAX_MINOR_UNITS = 10 ** 12 - 1;
+
+// ---- pure logic (exported for the browser tests) -------------------------------------------
+
+/** Major units typed by an agent ("12.50", "1 250,5" is refused) -> integer minor units.
+ *  Exact decimal arithmetic on the text, never floating point. Returns {minor} or {error}. */
+export function toMinorUnits(text, currency, exponents) {
+  const code = String(currency || "").trim().toUpperCase();
+  if (!(code in exponents)) return { error: "Unknown currency code.", field: "currency" };
+  const exponent = exponents[code];
+  const value = String(text || "").trim().replace(/[\s\u00a0]/g, "");
+  if (value === "") return { error: "Enter the amount.", field: "amount" };
+  const match = /^(\d+)(?:\.(\d*))?$/.exec(value) || /^()\.(\d+)$/.exec(value);
+  if (!match) return { error: "Use digits and a decimal point, e.g. " + example(exponent) + ".", field: "amount" };
+  const whole = match[1] || "0";
+  const fraction = (match[2] || "").replace(/0+$/, "");
+  if (fraction.length > exponent) {
+    return { error: exponent === 0 ? code + " has no decimal places."
+      : code + " has " + exponent + " decimal place" + (exponent === 1 ? "" : "s") + ".", field: "amount" };
+  }
+  const digits = (whole + fraction.padEnd(exponent, "0")).replace(/^0+(?=\d)/, "");
+  if (digits.length > 12 || Number(digits) > MAX_MINOR_UNITS) return { error: "The amount is too large.", field: "amount" };
+  const minor = Number(digits);
+  if (!(minor > 0)) return { error: "The amount must be more than zero.", field: "amount" };
+  return { minor, code, text: formatMinor(minor, exponent) + " " + code };
+}
+
+function example(exponent) {
+  return exponent === 0 ? "1250" : "12." + "5".padEnd(exponent, "0");
+}
+
+/** Integer minor units -> "12.50" for exponent 2. */
+export function formatMinor(minor, exponent) {
+  const digits = String(minor).padStart(exponent + 1, "0");
+  return exponent === 0 ? digits : digits.slice(0, -exponent) + "." + digits.slice(-exponent);
+}
+
+/** A masked card value as the contract allows it ("visa 411111******1111", "**\/**", "***"),
+ *  else null: at most six leading and four trailing digits around a run of asterisks. */
+export function maskedOnly(value) {
+  if (typeof value !== "string") return null;
+  const text = value.trim();
+  if (/^[*\/ ]{1,12}$/.test(text)) return text;
+  const match = /^([a-z_ -]{0,24}?)\s*(\d{0,6})(\*{2,})(\d{0,4})$/i.exec(text);
+  return match ? text : null;
+}
+
+/** Text from the server or the agent, with any run of twelve or more digits (the shortest
+ *  card number; spaces and dashes between them count too) replaced: a card number pasted
+ *  into a reference or echoed by a message never reaches the screen. */
+export function plainWords(value) {
+  return String(value == null ? "" : value).replace(/\d(?:[ -]?\d){11,}/g, "[hidden]").slice(0, 300);
+}
+
+/** What one field's state means, in words an agent reads at a glance. */
+export function describeField(field) {
+  const state = field.state || "pending";
+  if (state === "valid") {
+    const masked = maskedOnly(field.masked);
+    return "Valid" + (masked ? ": " + masked : "");
+  }
+  if (state === "invalid") {
+    const words = ERROR_WORDS[field.error_type] || plainWords(field.error_type || "").replace(/-/g, " ");
+    return "Invalid" + (words ? ": " + words : "") + (field.attempt ? " (attempt " + field.attempt + ")" : "");
+  }
+  if (state === "typing") {
+    return "Caller is typing" + (Number.isInteger(field.digits) && field.digits > 0
+      ? " (" + field.digits + " key" + (field.digits === 1 ? "" : "s") + ")" : "");
+  }
+  return "Waiting";
+}
+
+export function declineWords(result) {
+  if (!result) return "";
+  const reason = result.decline_reason || result.decline_code || "";
+  return DECLINE_WORDS[reason] || plainWords(reason).replace(/_/g, " ");
+}
+
+/** Pre-filled values from the contact-centre software's URL (never the token). */
+export function prefillFrom(search) {
+  const params = new URLSearchParams(search);
+  const out = {};
+  for (const key of ["amount", "currency", "reference", "call_uuid", "mode"]) {
+    if (params.has(key)) out[key] = params.get(key).slice(0, 128);
+  }
+  return out;
+}
+
+// ---- API ---------------------------------------------------------------------------------
+
+const apiBase = new URL(document.querySelector('meta[name="api-base"]')?.content || "../api/v1/",
+  document.baseURI);
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.message) || "HTTP " + status);
+    this.status = status;
+    this.code = body && body.error;
+    this.field = body && body.field;
+  }
+}
+
+async function api(path, options = {}) {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), 15000);
+  let response;
+  try {
+    response = await fetch(new URL(path, apiBase), {
+      method: options.method || "GET",
+      headers: { Accept: "application/json", Authorization: "Bearer " + token,
+        ...(options.body ? { "Content-Type": "application/json" } : {}) },
+      body: options.body ? JSON.stringify(options.body) : undefined,
+      signal: controller.signal, cache: "no-store", credentials: "omit", referrerPolicy: "no-referrer",
+    });
+  } catch (err) {
+    throw new ApiError(0, { error: "network", message: "The service did not answer. Check your connection and try again." });
+  } finally {
+    clearTimeout(timer);
+  }
+  let body = null;
+  try { body = await response.json(); } catch (err) { body = null; }
+  if (!response.ok) throw new ApiError(response.status, body);
+  return body;
+}
+
+// ---- page --------------------------------------------------------------------------------
+
+const $ = (id) => document.getElementById(id);
+let exponents = {};
+let current = null;     // the session being watched
+let stream = null;      // its EventSource
+let retryTimer = null;
+
+function setText(id, text) { $(id).textContent = text; }
+
+function clearErrors() {
+  for (const el of document.querySelectorAll("#start-form .error")) el.textContent = "";
+  for (const el of document.querySelectorAll("#start-form [aria-invalid]")) el.removeAttribute("aria-invalid");
+}
+
+function fieldError(name, message) {
+  const ids = { amount: "amount", currency: "currency", reference: "reference", call_uuid: "call-uuid",
+    agent_uuid: "call-uuid", mode: "mode-stay" };
+  const errorId = { call_uuid: "call_uuid-error", agent_uuid: "call_uuid-error", mode: "mode-error" }[name]
+    || name + "-error";
+  if (!ids[name] || !$(errorId)) return false;
+  setText(errorId, plainWords(message));
+  const input = $(ids[name]);
+  if (name !== "mode") input.setAttribute("aria-invalid", "true");
+  input.focus();
+  return true;
+}
+
+function signedIn(agentText) {
+  $("sign-in").hidden = true;
+  $("workspace").hidden = false;
+  $("sign-out").hidden = false;
+  $("who").hidden = !agentText;
+  setText("who", agentText || "");
+}
+
+async function signIn(token) {
+  sessionStorage.setItem(TOKEN_KEY, token);
+  try {
+    const sessions = await api("sessions");
+    signedIn("Signed in");
+    renderSessions(sessions);
+    $("amount").value ? $("start-button").focus() : $("amount").focus();
+    return true;
+  } catch (err) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    setText("token-error", err.status === 401 ? "This token was not accepted." : plainWords(err.message));
+    $("token").setAttribute("aria-invalid", "true");
+    $("token").focus();
+    return false;
+  }
+}
+
+function signOut() {
+  closeStream();
+  sessionStorage.removeItem(TOKEN_KEY);
+  current = null;
+  $("workspace").hidden = true;
+  $("sign-in").hidden = false;
+  $("sign-out").hidden = true;
+  $("who").hidden = true;
+  $("token").value = "";
+  $("token").focus();
+}
+
+function updateAmountPreview() {
+  const amount = $("amount").value;
+  if (!amount.trim()) { setText("amount-preview", ""); return; }
+  const converted = toMinorUnits(amount, $("currency").value, exponents);
+  setText("amount-preview", converted.error ? "" : "Charges " + converted.text);
+}
+
+function sessionsArray(body) {
+  if (Array.isArray(body)) return body;
+  return (body && (body.sessions || body.items)) || [];
+}
+
+function renderSessions(body) {
+  const rows = sessionsArray(body);
+  const tbody = $("sessions-table").querySelector("tbody");
+  tbody.replaceChildren();
+  for (const session of rows) {
+    const tr = document.createElement("tr");
+    for (const text of [plainWords(session.reference), session.amount_text || "",
+      STATE_WORDS[session.state] || session.state]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.append(td);
+    }
+    const td = document.createElement("td");
+    const open = document.createElement("button");
+    open.type = "button";
+    open.textContent = "Watch";
+    open.setAttribute("aria-label", "Watch payment " + plainWords(session.reference));
+    open.addEventListener("click", () => watch(session));
+    td.append(open);
+    tr.append(td);
+    tbody.append(tr);
+  }
+  $("sessions-table").hidden = rows.length === 0;
+  $("sessions-empty").hidden = rows.length !== 0;
+  setText("sessions-error", "");
+}
+
+async function refreshSessions() {
+  try {
+    renderSessions(await api("sessions"));
+  } catch (err) {
+    if (err.status === 401) return signOut();
+    setText("sessions-error", plainWords(err.message));
+  }
+}
+
+function merge(update) {
+  if (!current) return;
+  if (update.fields) current.fields = { ...current.fields, ...update.fields };
+  for (const key of Object.keys(update)) if (key !== "fields") current[key] = update[key];
+}
+
+/** The state to show: once "ended", the outcome it ended with. */
+function shownState(session) {
+  if (session.state !== STREAM_END) return session.state;
+  return (session.result && session.result.status) || session.last_outcome || STREAM_END;
+}
+
+function renderProgress() {
+  const session = current;
+  $("progress-idle").hidden = !!session;
+  $("progress-body").hidden = !session;
+  if (!session) return;
+  $("progress-body").dataset.session = session.id || "";
+  setText("p-amount", session.amount_text || "");
+  setText("p-reference", plainWords(session.reference));
+  setText("p-mode", session.mode === "stay" ? "Stay on the call" : "Transfer");
+  // After "ended" the outcome is what matters to the agent, not that the call moved on.
+  const shown = shownState(session);
+  setText("p-state", (STATE_WORDS[shown] || plainWords(shown))
+    + (session.state === STREAM_END && shown !== STREAM_END ? " (finished)" : ""));
+  $("p-state").dataset.state = shown || "";
+  const list = $("fields");
+  const names = FIELD_ORDER.filter((name) => session.fields && session.fields[name]);
+  const canCapture = CAPTURE_STATES.has(session.state);
+  // Update rows in place so the live region announces only what changed.
+  for (const name of names) {
+    let item = list.querySelector('li[data-field="' + name + '"]');
+    if (!item) {
+      item = document.createElement("li");
+      item.dataset.field = name;
+      const label = document.createElement("span");
+      label.className = "field-name";
+      label.textContent = FIELD_NAMES[name];
+      const status = document.createElement("span");
+      status.className = "field-status";
+      const again = document.createElement("button");
+      again.type = "button";
+      again.className = "recapture";
+      again.textContent = "Ask again";
+      again.setAttribute("aria-label", "Ask again for the " + FIELD_NAMES[name].toLowerCase());
+      again.addEventListener("click", () => recapture(name));
+      item.append(label, status, again);
+      list.append(item);
+    }
+    const field = session.fields[name];
+    item.dataset.state = field.state || "pending";
+    const status = item.querySelector(".field-status");
+    const words = describeField(field);
+    if (status.textContent !== words) status.textContent = words;
+    item.querySelector(".recapture").disabled = !canCapture;
+  }
+  renderResult(session);
+  $("cancel-button").disabled = !canCapture;
+}
+
+function renderResult(session) {
+  const box = $("result");
+  const result = session.result;
+  const state = shownState(session);
+  let text = "";
+  if (result && result.status === "approved") {
+    const last4 = /^\d{4}$/.test(result.last4 || "") ? result.last4 : "";
+    text = "Payment approved" + (result.brand ? " – " + plainWords(result.brand) : "")
+      + (last4 ? " card ending " + last4 : "")
+      + (result.auth_code ? ". Authorization code " + plainWords(result.auth_code) : "") + ".";
+  } else if (result && result.status === "declined") {
+    const reason = declineWords(result);
+    text = (CAPTURE_STATES.has(session.state) ? "Card declined" : "Payment declined")
+      + (reason ? ": " + reason : ".")
+      + (CAPTURE_STATES.has(session.state) ? " The caller is trying another card." : "");
+  } else if (result && result.status === "error") {
+    text = "The bank's answer could not be confirmed. Do not take the payment again; it will be reconciled.";
+  } else if (state === "cancelled") {
+    text = "The payment was cancelled.";
+  } else if (state === "failed") {
+    text = "The caller could not key a valid card in the attempts allowed. Nothing was charged.";
+  } else if (state === "error" || state === STREAM_END) {
+    text = "The payment did not complete (the call ended or could not be handed over). Nothing was charged.";
+  }
+  box.dataset.status = (result && result.status) || (text ? state : "");
+  if (box.textContent !== text) box.textContent = text;
+}
+
+function closeStream() {
+  if (stream) { stream.close(); stream = null; }
+  clearTimeout(retryTimer);
+}
+
+function openStream(session) {
+  closeStream();
+  const url = new URL("sessions/" + encodeURIComponent(session.id) + "/events", apiBase);
+  url.searchParams.set("access_token", sessionStorage.getItem(TOKEN_KEY) || "");
+  const source = new EventSource(url);
+  stream = source;
+  const mine = (handler) => (event) => {
+    if (stream !== source || !current || current.id !== session.id) return;
+    let data;
+    try { data = JSON.parse(event.data); } catch (err) { return; }
+    handler(data);
+    renderProgress();
+    if (current.state === STREAM_END) { closeStream(); setText("connection", ""); }
+    if (FINAL_STATES.has(current.state)) refreshSessions();
+  };
+  source.addEventListener("open", () => setText("connection", ""));
+  source.addEventListener("snapshot", mine((data) => { current = { ...current, ...data }; }));
+  source.addEventListener("field", mine((data) => {
+    const fields = { ...(current.fields || {}) };
+    fields[data.field] = { ...(fields[data.field] || {}), ...data };
+    if (data.state === "valid") fields[data.field].error_type = null;
+    current.fields = fields;
+    if (current.state === "created" || current.state === "waiting") current.state = "collecting";
+  }));
+  source.addEventListener("authorization", mine((data) => { current.result = { ...(current.result || {}), ...data }; }));
+  source.addEventListener("state", mine((data) => {
+    if (data.state !== STREAM_END) current.last_outcome = data.state;
+    current.state = data.state;
+  }));
+  source.addEventListener("error", () => {
+    if (stream !== source) return;
+    if (source.readyState === EventSource.CLOSED) {
+      // Refused (token, gone) or ended: ask the API what is true now, and retry while live.
+      stream = null;
+      setText("connection", "Live updates interrupted; checking…");
+      retryTimer = setTimeout(() => resync(session.id), 2000);
+    } else {
+      setText("connection", "Live updates interrupted; reconnecting…");
+    }
+  });
+}
+
+async function resync(id) {
+  if (!current || current.id !== id) return;
+  try {
+    current = await api("sessions/" + encodeURIComponent(id));
+    renderProgress();
+    if (current.state !== STREAM_END) openStream(current);
+    else setText("connection", "");
+  } catch (err) {
+    if (err.status === 401) return signOut();
+    setText("connection", err.status === 404 ? "This payment is no longer available." : plainWords(err.message));
+    if (err.status !== 404) retryTimer = setTimeout(() => resync(id), 5000);
+  }
+}
+
+function watch(session) {
+  current = { ...session };
+  $("fields").replaceChildren();
+  setText("action-error", "");
+  setText("connection", "");
+  renderProgress();
+  $("progress-title").focus();
+  if (session.state !== STREAM_END) openStream(session);
+}
+
+async function startPayment(event) {
+  event.preventDefault();
+  clearErrors();
+  const converted = toMinorUnits($("amount").value, $("currency").value, exponents);
+  if (converted.error) { fieldError(converted.field, converted.error); return; }
+  const reference = $("reference").value.trim();
+  if (!reference) { fieldError("reference", "Enter the payment reference."); return; }
+  const callUuid = $("call-uuid").value.trim();
+  if (!callUuid) { fieldError("call_uuid", "Enter the caller's call UUID."); return; }
+  const mode = document.querySelector('input[name="mode"]:checked')?.value || "transfer";
+  const button = $("start-button");
+  button.disabled = true;
+  try {
+    const session = await api("sessions", { method: "POST", body: {
+      call_uuid: callUuid, amount: converted.minor, currency: converted.code, reference, mode } });
+    watch(session);
+    refreshSessions();
+  } catch (err) {
+    if (err.status === 401) return signOut();
+    if (err.code === "mode_unavailable") {
+      const stay = $("mode-stay");
+      stay.disabled = true;
+      stay.closest("label").classList.add("unavailable");
+      document.querySelector('input[name="mode"][value="transfer"]').checked = true;
+      const said = plainWords(err.message).trim();
+      setText("mode-error", "Stay is not available: " + said + (/[.!?]$/.test(said) ? "" : ".")
+        + " Transfer is selected instead.");
+      document.querySelector('input[name="mode"][value="transfer"]').focus();
+      return;
+    }
+    if (!(err.field && fieldError(err.field, err.message))) {
+      setText("start-error", plainWords(err.message));
+    }
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function sessionAction(path, body) {
+  if (!current) return;
+  setText("action-error", "");
+  try {
+    const session = await api("sessions/" + encodeURIComponent(current.id) + "/" + path,
+      { method: "POST", body: body || {} });
+    if (session && session.id === current.id) { merge(session); renderProgress(); }
+  } catch (err) {
+    if (err.status === 401) return signOut();
+    setText("action-error", plainWords(err.message));
+  }
+}
+
+function recapture(field) { return sessionAction("recapture", { field }); }
+
+function cancelPayment() { return sessionAction("cancel"); }
+
+function closeProgress() {
+  closeStream();
+  current = null;
+  renderProgress();
+  $("amount").focus();
+}
+
+async function loadCurrencies() {
+  try {
+    const response = await fetch("currencies.json", { cache: "no-cache" });
+    exponents = await response.json();
+  } catch (err) {
+    exponents = { EUR: 2, USD: 2, GBP: 2, JPY: 0, KWD: 3 };
+  }
+  const list = $("currency-codes");
+  list.replaceChildren(...Object.keys(exponents).map((code) => {
+    const option = document.createElement("option");
+    option.value = code;
+    return option;
+  }));
+}
+
+function applyPrefill() {
+  const values = prefillFrom(location.search);
+  if (values.amount) $("amount").value = values.amount;
+  if (values.currency) $("currency").value = values.currency.toUpperCase();
+  if (values.reference) $("reference").value = values.reference;
+  if (values.call_uuid) $("call-uuid").value = values.call_uuid;
+  if (values.mode === "stay" || values.mode === "transfer") {
+    document.querySelector('input[name="mode"][value="' + values.mode + '"]').checked = true;
+  }
+}
+
+async function init() {
+  await loadCurrencies();
+  applyPrefill();
+  updateAmountPreview();
+  $("sign-in-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    setText("token-error", "");
+    $("token").removeAttribute("aria-invalid");
+    const token = $("token").value.trim();
+    if (!token) { setText("token-error", "Enter your access token."); $("token").focus(); return; }
+    $("token").value = "";
+    await signIn(token);
+  });
+  $("sign-out").addEventListener("click", signOut);
+  $("start-form").addEventListener("submit", startPayment);
+  $("amount").addEventListener("input", updateAmountPreview);
+  $("currency").addEventListener("input", updateAmountPreview);
+  $("refresh-sessions").addEventListener("click", refreshSessions);
+  $("cancel-button").addEventListener("click", cancelPayment);
+  $("close-button").addEventListener("click", closeProgress);
+  document.body.dataset.ready = "true";
+  if (sessionStorage.getItem(TOKEN_KEY)) await signIn(sessionStorage.getItem(TOKEN_KEY));
+  else $("token").focus();
+}
+
+init();

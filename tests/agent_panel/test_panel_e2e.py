@@ -1,0 +1,116 @@
+"""The panel end to end in a real headless Chromium against the real service: the agent API and
+the panel served by the service on loopback, the simulated switch with a customer's call already
+bridged to the agent, a scripted caller keying the card, and the sandbox gateway. The rig is the
+agent API's own (tests/agent/conftest.py), so both suites exercise the same set-up."""
+import pytest
+from selenium.webdriver.common.by import By
+
+from tests.agent.conftest import PAYING_CALLER, TOKENS, Rig
+from tests.agent_panel.page import (assert_no_card_digits, by_id, field_status, fill_start_form,
+                                    keyboard_start, no_horizontal_scroll, open_panel, screenshot,
+                                    sign_in, text, wait, wait_field, wait_result)
+
+PAN, EXPIRY, CODE = "4111111111111111", "1230", "737"
+DECLINED_PAN = "4000000000009995"      # sandbox: declined, insufficient funds
+DECLINED_CALLER = [{"wait_prompt": 3}, {"press": DECLINED_PAN + "#"}, {"wait_prompt": 4},
+                   {"press": EXPIRY}, {"wait_prompt": 5}, {"press": CODE},
+                   {"wait_prompt": 10}, {"hangup": {}}]   # hangs up when asked for another card
+
+
+def watched_session(browser):
+    """The id of the session the page watches."""
+    return by_id(browser, "progress-body").get_attribute("data-session")
+
+
+def events_urls(browser):
+    """The events URLs the page opened whose responses have ended (resource timing)."""
+    return browser.execute_script("return performance.getEntriesByType('resource')"
+                                  ".map(e => e.name).filter(n => n.includes('/events'))")
+
+
+@pytest.fixture
+def rig(tmp_path, chromium):
+    rig = Rig(tmp_path, fail_first=0)
+    rig.url = "http://127.0.0.1:%d" % rig.service.http_address[1]
+    yield rig
+    rig.stop()
+
+
+def test_a_full_payment_in_transfer_mode(rig, browser, artifacts):
+    call, agent = rig.call(PAYING_CALLER)
+    open_panel(browser, rig.url, amount="12.50", currency="EUR", reference="INV-1",
+               call_uuid=call.uuid)
+    screenshot(browser, artifacts, "e2e-01-sign-in")
+    sign_in(browser, TOKENS["alice"])
+    screenshot(browser, artifacts, "e2e-02-prefilled")
+    by_id(browser, "start-button").click()
+    assert wait_field(browser, "number", "valid") == "Valid: visa 411111******1111"
+    assert wait_field(browser, "expiry", "valid") == "Valid: **/**"
+    assert wait_field(browser, "security_code", "valid") == "Valid: ***"
+    result = wait_result(browser, "approved")
+    assert result.startswith("Payment approved – visa card ending 1111. Authorization code ")
+    assert text(browser, "p-amount") == "12.50 EUR" and text(browser, "p-reference") == "INV-1"
+    record = call.wait(timeout=60)
+    assert record.bridged_to == agent.uuid                    # the caller is back with the agent
+    wait(browser, lambda d: text(d, "p-state") == "Approved (finished)", "the session to end")
+    assert not by_id(browser, "cancel-button").is_enabled()
+    scroll_width, client_width, _ = no_horizontal_scroll(browser)
+    assert scroll_width <= 1366 and scroll_width <= client_width
+    screenshot(browser, artifacts, "e2e-03-approved")
+    assert_no_card_digits(browser, PAN, "4111 1111", "41111111")
+    session_id = watched_session(browser)
+    final = rig.request("GET", "/sessions/" + session_id).json()
+    assert final["result"]["auth_code"] in result
+    urls = events_urls(browser)     # the token travels in the events URL only
+    assert urls == ["%s/api/v1/sessions/%s/events?access_token=%s"
+                    % (rig.url, session_id, TOKENS["alice"])]
+
+
+def test_keyboard_only_declined_payment_shows_the_reason(rig, browser, artifacts):
+    call, agent = rig.call(DECLINED_CALLER)
+    open_panel(browser, rig.url)
+    keyboard_start(browser, TOKENS["alice"], "7.05", "EUR", "INV-2", call.uuid)
+    result = wait_result(browser, "declined")
+    reason = rig.request("GET", "/sessions/" + watched_session(browser)).json()["result"][
+        "decline_reason"]
+    assert "funds" in reason and reason in result
+    assert field_status(browser, "number")[1] == "Valid: visa 400000******9995"
+    screenshot(browser, artifacts, "e2e-04-declined")
+    call.wait(timeout=60)
+    wait(browser, lambda d: text(d, "p-state") == "Declined (finished)", "the session to end")
+    assert wait_result(browser, "declined") == "Payment declined: " + reason
+    assert_no_card_digits(browser, DECLINED_PAN, "40000000")
+    screenshot(browser, artifacts, "e2e-05-declined-ended")
+
+
+def test_stay_mode_shows_the_backends_not_available_message(rig, browser, artifacts):
+    call, agent = rig.call([{"wait_prompt": 1}], max_duration=20)
+    open_panel(browser, rig.url, amount="3", currency="JPY", reference="INV-3", call_uuid=call.uuid)
+    sign_in(browser, TOKENS["alice"])
+    fill_start_form(browser, mode="stay")
+    by_id(browser, "start-button").click()
+    wait(browser, lambda d: "not available" in text(d, "mode-error"), "the stay-mode message")
+    assert "stay-on-line mode is not available yet" in text(browser, "mode-error")
+    assert not by_id(browser, "mode-stay").is_enabled()
+    assert browser.find_element(By.CSS_SELECTOR, 'input[name="mode"]:checked').get_attribute(
+        "value") == "transfer"
+    assert rig.request("GET", "/sessions").json()["sessions"] == []   # nothing was started
+    screenshot(browser, artifacts, "e2e-06-stay-unavailable")
+
+
+def test_the_agent_cancels_and_sees_the_session_leave_the_active_list(rig, browser, artifacts):
+    call, agent = rig.call([{"wait_prompt": 3}, {"silence": 60}])
+    open_panel(browser, rig.url, amount="12.50", currency="EUR", reference="INV-4",
+               call_uuid=call.uuid)
+    sign_in(browser, TOKENS["alice"])
+    by_id(browser, "start-button").click()
+    wait(browser, lambda d: field_status(d, "number")[0] == "typing", "card entry to start", 30)
+    wait(browser, lambda d: "INV-4" in text(d, "sessions-table"), "the active session listed")
+    screenshot(browser, artifacts, "e2e-07-collecting")
+    by_id(browser, "cancel-button").click()
+    assert wait_result(browser, "cancelled") == "The payment was cancelled."
+    call.wait(timeout=30)
+    wait(browser, lambda d: text(d, "p-state") == "Cancelled (finished)", "the session to end")
+    by_id(browser, "refresh-sessions").click()
+    wait(browser, lambda d: by_id(d, "sessions-empty").is_displayed(), "the list to empty")
+    assert not rig.sandbox.charges
