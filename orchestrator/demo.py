@@ -124,12 +124,12 @@ def run_demo(verbose=False, out=sys.stdout, scenarios=SCENARIOS, timeout=60.0):
     _print_table(rows, out)
     print("\nsandbox gateway: one charge per approved call; the unconfirmed one is marked for "
           "reconciliation", file=out)
-    agent_problems = run_agent_demo(FLOWS, default_caller(), out, timeout)
-    rows.append(("agent-assisted payment",) + (("ok",) if not agent_problems else
-                                               ("FAIL: " + "; ".join(agent_problems),)))
-    failures += bool(agent_problems)
-    if agent_problems:
-        print("  FAIL: " + "; ".join(agent_problems), file=out)
+    for mode, agent_problems in run_agent_demo(FLOWS, default_caller(), out, timeout):
+        rows.append(("agent-assisted payment (%s)" % mode,) + (
+            ("ok",) if not agent_problems else ("FAIL: " + "; ".join(agent_problems),)))
+        failures += bool(agent_problems)
+        if agent_problems:
+            print("  FAIL (%s): %s" % (mode, "; ".join(agent_problems)), file=out)
     verdict = "all %d calls ended as expected" % len(rows) if not failures else \
         "%d of %d calls did not end as expected" % (failures, len(rows))
     print("\n" + verdict, file=out)

@@ -1,10 +1,11 @@
 """The demo's agent-assisted payment: an agent starts it through the API while talking to a caller.
 
 A customer's call is already bridged to the agent's leg on the simulated switch. The agent (a
-token of the ``acme`` tenant) asks for 12.50 EUR in transfer mode, giving the agent's own
-channel; the service finds the caller from it, sends the caller into the payment flow with the
-agent on hold, and bridges them back when it is done. The demo watches the live updates the
-agent's panel would show, masked, and checks the outcome.
+token of the ``acme`` tenant) asks for 12.50 EUR, giving the agent's own channel; the service
+finds the caller from it and sends the caller into the payment flow, and bridges them back when
+it is done. Twice: in transfer mode the agent is on hold meanwhile; in stay mode the agent's
+leg listens (eavesdrop with whisper, docs/stay-on-line.md) and must hear the prompts but no key.
+The demo watches the live updates the agent's panel would show, masked, and checks the outcome.
 """
 import json
 import os
@@ -17,6 +18,7 @@ from orchestrator.engine import FlowLibrary
 from orchestrator.payments.sandbox import SandboxGateway
 from orchestrator.service import Service
 from orchestrator.simulator import CallerScript, Switch
+from orchestrator.simulator.eavesdrop import payments_extensions
 
 TIME_SCALE = 0.1
 TOKEN = "demo-agent-alice-token-0001"
@@ -46,8 +48,7 @@ class AgentDryRun:
     def __enter__(self):
         self.service.start()
         # the switch's payments context, as freeswitch_conf/dialplan/payments.xml has it
-        self.switch.extensions["pay"] = [("set", "socket_resume=true"),
-                                         ("socket", "127.0.0.1:%d async full" % self.service.address[1])]
+        self.switch.extensions.update(payments_extensions(self.service.address))
         self.service.pool.nodes["sim"].wait_connected(5)
         self.api = "http://127.0.0.1:%d/api/v1" % self.service.http_address[1]
         return self
@@ -83,35 +84,50 @@ def _describe(event, data):
 
 
 def run_agent_demo(flows_dir, caller_path, out, timeout=60.0):
-    """Print the agent's view of one payment; return the problems found (empty: as expected)."""
-    problems = []
+    """Print the agent's view of one payment per mode; return ``[(mode, problems)]``
+    (no problems: as expected)."""
+    results = []
     with AgentDryRun(flows_dir) as rig:
-        call, agent = rig.switch.place_bridged_call(CallerScript.from_yaml(caller_path))
-        reply = rig.post("/sessions", {"agent_uuid": agent.uuid, "amount": 1250, "currency": "EUR",
-                                       "reference": "DEMO-1", "mode": "transfer"})
-        if reply.status_code != 201:
-            return ["the API refused the payment: %s" % reply.text]
-        session = reply.json()
-        print("\nagent alice asks the caller for %s (transfer mode)" % session["amount_text"], file=out)
-        lines = []
-        watcher = gevent.spawn(_watch, "%s/sessions/%s/events?access_token=%s"
-                               % (rig.api, session["id"], TOKEN), lines)
-        call.wait(timeout=timeout)
-        watcher.join(timeout=15)
-        for event, data in lines:
-            print("  " + _describe(event, data), file=out)
-        final = requests.get("%s/sessions/%s" % (rig.api, session["id"]), timeout=10,
-                             headers={"Authorization": "Bearer " + TOKEN}).json()
-        stay = rig.post("/sessions", {"agent_uuid": agent.uuid, "amount": 1250, "currency": "EUR",
-                                      "reference": "DEMO-2", "mode": "stay"})
-        print("  the caller is back with agent alice: %s" % (agent.bridged_to == call.uuid), file=out)
-        print("  stay-on-line mode: %s" % stay.json().get("message", stay.status_code), file=out)
-        if final.get("state") != "ended" or (final.get("result") or {}).get("status") != "approved":
-            problems.append("session ended %s" % final.get("state"))
-        if agent.bridged_to != call.uuid:
-            problems.append("the caller was not bridged back to the agent")
-        if len(rig.sandbox.charges) != 1:
-            problems.append("%d charges, expected 1" % len(rig.sandbox.charges))
+        for number, mode in enumerate(("transfer", "stay"), 1):
+            results.append((mode, _one_payment(rig, caller_path, out, timeout, mode, number)))
+    return results
+
+
+def _one_payment(rig, caller_path, out, timeout, mode, number):
+    problems = []
+    charges_before = len(rig.sandbox.charges)
+    call, agent = rig.switch.place_bridged_call(CallerScript.from_yaml(caller_path))
+    reply = rig.post("/sessions", {"agent_uuid": agent.uuid, "amount": 1250, "currency": "EUR",
+                                   "reference": "DEMO-%d" % number, "mode": mode})
+    if reply.status_code != 201:
+        return ["the API refused the payment: %s" % reply.text]
+    session = reply.json()
+    print("\nagent alice asks the caller for %s (%s mode)" % (session["amount_text"], mode), file=out)
+    lines = []
+    watcher = gevent.spawn(_watch, "%s/sessions/%s/events?access_token=%s"
+                           % (rig.api, session["id"], TOKEN), lines)
+    call.wait(timeout=timeout)
+    watcher.join(timeout=15)
+    for event, data in lines:
+        print("  " + _describe(event, data), file=out)
+    final = requests.get("%s/sessions/%s" % (rig.api, session["id"]), timeout=10,
+                         headers={"Authorization": "Bearer " + TOKEN}).json()
+    print("  the caller is back with agent alice: %s" % (agent.bridged_to == call.uuid), file=out)
+    if mode == "stay":
+        print("  the agent heard %d prompts, %d key tones and %d key events during the payment"
+              % (len(agent.prompts_heard), len(agent.tones_heard), len(agent.dtmf_received)), file=out)
+        if not agent.prompts_heard or not any(w == "eavesdrop" for _, w, _ in agent.heard):
+            problems.append("the agent did not listen in")
+        if agent.tones_heard or agent.dtmf_received:
+            problems.append("a key reached the agent")
+    if final.get("state") != "ended" or (final.get("result") or {}).get("status") != "approved":
+        problems.append("session ended %s" % final.get("state"))
+    if agent.bridged_to != call.uuid:
+        problems.append("the caller was not bridged back to the agent")
+    if call.record.errors:
+        problems.append("; ".join(call.record.errors))
+    if len(rig.sandbox.charges) - charges_before != 1:
+        problems.append("%d charges, expected 1" % (len(rig.sandbox.charges) - charges_before))
     return problems
 
 

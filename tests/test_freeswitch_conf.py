@@ -59,7 +59,17 @@ def test_each_socket_hand_off_resumes_into_a_fallback():
         after = actions[at + 1:]
         # a card field cut off by the orchestrator's death is cleared before anything else runs
         assert after[:1] == [("unset", "hangup_cause")], (path, name)
-        assert [app for app, _ in after[1:2]] in (["transfer"], ["bridge"]), (path, name)
+        handed_on = [app for app, _ in after[1:]]
+        if "intercept" in handed_on:
+            # stay mode (pay_agent): the caller's channel is restored before the agent's leg
+            # is intercepted back: keys forwarded, audio unmuted, recording resumed
+            before = actions[at + 1:at + 1 + handed_on.index("intercept") + 1]
+            assert ("unset", "sensitive_dtmf") in before, (path, name)
+            assert ("unset", "send_silence_when_idle") in before, (path, name)
+            assert any("uuid_audio(${uuid} stop)" in data for _, data in before), (path, name)
+            assert ("record_session_resume", "${pay_recording_path}") in before, (path, name)
+        else:
+            assert handed_on[:1] in (["transfer"], ["bridge"]), (path, name)
 
 
 def test_flows_named_in_the_dialplan_are_shipped():

@@ -167,14 +167,11 @@ class AgentApi:
         for name, value in (("call_uuid", call_uuid), ("agent_uuid", agent_uuid)):
             if value is not None and not isinstance(value, str):
                 raise bad(name, "%s must be a string" % name)
-        if mode == "stay":
-            raise ApiError(409, "mode_unavailable",
-                           "stay-on-line mode is not available yet; use transfer", "mode")
         if call_uuid is not None and self.registry.has_active(call_uuid):
             raise ApiError(409, "session_exists", "the call already has a payment session", "call_uuid")
-        return 201, self._start(principal, money, reference, flow, call_uuid, agent_uuid)
+        return 201, self._start(principal, money, reference, flow, call_uuid, agent_uuid, mode)
 
-    def _start(self, principal, money, reference, flow, call_uuid, agent_uuid):
+    def _start(self, principal, money, reference, flow, call_uuid, agent_uuid, mode):
         control = self.control
         if agent_uuid is not None:
             node = control.find_node(agent_uuid, "agent_uuid")
@@ -182,19 +179,25 @@ class AgentApi:
         else:
             node = control.find_node(call_uuid, "call_uuid")
             agent_leg = control.partner(node, call_uuid)
+        if mode == "stay" and not agent_leg:
+            raise ApiError(409, "mode_unavailable", "stay-on-line mode needs the caller bridged "
+                           "to an agent's channel; use transfer", "mode")
         agent = self.settings["agents"].get(principal.agent) if principal.agent else None
         target = (agent["extension"], agent.get("context", "default")) if agent else None
         try:
             session = self.registry.create(principal.tenant, principal.agent, call_uuid,
-                                           "transfer", flow, money, reference)
+                                           mode, flow, money, reference)
         except SessionConflict:
             raise ApiError(409, "session_exists", "the call already has a payment session", "call_uuid")
         try:
-            control.start_transfer(session, node, agent_leg, target)
+            if mode == "stay":
+                control.start_stay(session, node, agent_leg)
+            else:
+                control.start_transfer(session, node, agent_leg, target)
         except ControlError:
             self.registry.discard(session)
             raise
-        log.info("session %s started on call %s (%s)", session.id, call_uuid, money)
+        log.info("session %s started on call %s (%s, %s)", session.id, call_uuid, money, mode)
         return session.to_json()
 
     def recapture(self, environ, principal, id):

@@ -4,7 +4,9 @@ Starting, step by step (every command bounded by ``COMMAND_TIMEOUT``; each step 
 the call has an undo, run in reverse when a later step fails, so nothing is left half-started):
 
 1. find the node holding the call (``uuid_exists``); with ``agent_uuid``, the customer leg is
-   the agent channel's bridge partner (``uuid_getvar <agent> bridge_uuid``, else ``signal_bond``);
+   the agent channel's bridge partner (``uuid_getvar <agent> bridge_to``: FreeSWITCH 1.10 clears
+   it when the bridge ends, while ``bridge_uuid`` keeps naming the old partner, and a transfer
+   clears ``signal_bond`` but a re-bridge elsewhere does not);
 2. ``uuid_setvar_multi <customer> pay_session=..;pay_flow=..;pay_amount=..;...`` (undo: unset);
 3. hold music: ``uuid_setvar <agent> park_after_bridge true``, so that the agent's leg is parked
    rather than hung up when its partner leaves the bridge (undo: unset);
@@ -15,6 +17,9 @@ the call has an undo, run in reverse when a later step fails, so nothing is left
 
 At the end the flow's ``transfer_back {to: agent}`` bridges the caller back to the same agent
 leg (``pay_agent_leg``) or, released, transfers to the agent's extension (``pay_agent``).
+
+Stay mode (the agent keeps listening, docs/stay-on-line.md) starts with the sequence in
+``stay.py`` instead; it needs the agent's leg bridged to the caller.
 """
 import logging
 import re
@@ -22,6 +27,8 @@ import re
 import gevent
 
 from orchestrator.esl.inbound import NotConnected
+
+from . import stay
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +77,8 @@ class CallControl:
         raise ControlError(404, "call_not_found", "no live call %s" % uuid, field)
 
     def partner(self, node, uuid):
-        """The live channel bridged to ``uuid``, or None."""
-        for variable in ("bridge_uuid", "signal_bond"):
+        """The live channel bridged to ``uuid`` now, or None (``bridge_to``: see the module doc)."""
+        for variable in ("bridge_to",):
             other = self._api(node, "uuid_getvar %s %s" % (uuid, variable)).strip()
             if UUID.match(other) and self._api(node, "uuid_exists %s" % other).strip() == "true":
                 return other
@@ -88,9 +95,7 @@ class CallControl:
     def start_transfer(self, session, node, agent_leg, agent_target):
         """Hand the caller to the payment flow; on any failure undo and raise ControlError."""
         hold = self.settings["hold"] if agent_leg else "release"
-        variables = [("pay_session", session.id), ("pay_flow", session.flow),
-                     ("pay_amount", str(session.money.minor)), ("pay_currency", session.money.currency),
-                     ("pay_reference", session.reference), ("pay_tenant", session.tenant)]
+        variables = self._session_variables(session)
         if agent_target:
             variables += [("pay_agent", agent_target[0]), ("pay_agent_context", agent_target[1])]
         if hold == "music":
@@ -118,6 +123,22 @@ class CallControl:
             reply = self._try(node, "uuid_broadcast %s %s aleg" % (agent_leg, self.settings["hold_music"]))
             if not _ok(reply):
                 log.warning("session %s: hold music refused: %s", session.id, reply.strip()[:80])
+        gevent.spawn(self._watch_bind, session)
+
+    @staticmethod
+    def _session_variables(session):
+        return [("pay_session", session.id), ("pay_flow", session.flow), ("pay_mode", session.mode),
+                ("pay_amount", str(session.money.minor)), ("pay_currency", session.money.currency),
+                ("pay_reference", session.reference), ("pay_tenant", session.tenant)]
+
+    def start_stay(self, session, node, agent_leg):
+        """The caller keys the card in the payment flow while the agent's leg eavesdrops with
+        whisper; on any failure undo and raise ControlError."""
+        if not agent_leg:
+            raise ControlError(409, "mode_unavailable", "stay-on-line mode needs the caller "
+                               "bridged to an agent's channel; use transfer", "mode")
+        stay.start_stay(self, session, node, agent_leg, self._session_variables(session))
+        session.node, session.agent_leg, session.hold = node, agent_leg, "eavesdrop"
         gevent.spawn(self._watch_bind, session)
 
     def _expect(self, node, command):
@@ -160,9 +181,12 @@ class CallControl:
         node, customer = session.node, session.call_uuid
         if node is None:
             raise ControlError(409, "not_started", "the session has no call in progress")
+        if session.mode == "stay":
+            stay.leave(self, node, session)
         self._try(node, "uuid_setvar %s socket_resume" % customer)
         if to == "agent" and session.agent_leg and self._alive(node, session.agent_leg):
-            self._try(node, "uuid_break %s all" % session.agent_leg)
+            if session.hold != "eavesdrop":
+                self._try(node, "uuid_break %s all" % session.agent_leg)
             self._expect(node, "uuid_bridge %s %s" % (customer, session.agent_leg))
             session.bridged_back = True
             return
@@ -176,9 +200,16 @@ class CallControl:
         return self._try(node, "uuid_exists %s" % uuid).strip() == "true"
 
     def release_agent(self, session):
-        """A held agent whose caller will not come back: stop the music, free the leg."""
+        """A held (or listening) agent whose caller will not come back: stop the music, free
+        the leg (an eavesdrop would otherwise follow the caller wherever the flow sent them)."""
         node, leg = session.node, session.agent_leg
-        if node is None or not leg or session.hold != "music" or session.bridged_back:
+        if node is None or not leg or session.hold not in ("music", "eavesdrop"):
+            return
+        if session.bridged_back:
+            if session.hold == "music":
+                # back in the bridge: the leg must end with its caller again, not be parked
+                # (measured on 1.10.12: left set, the agent sat in a parked leg after a hang-up)
+                self._try(node, "uuid_setvar %s park_after_bridge" % leg)
             return
         if self._alive(node, leg):
             self._try(node, "uuid_break %s all" % leg)

@@ -52,7 +52,11 @@ myevents, linger [N], nolinger, resume, getvar, divert_events, sendmsg execute/h
 refusals without ``full``; api status, uuid_break, uuid_kill, uuid_exists, uuid_getvar,
 uuid_setvar, uuid_transfer, show channels; apps answer, pre_answer, playback, speak, say,
 play_and_get_digits, set, unset, export, multiset, sleep, park, transfer, bridge, hangup
-and a few no-ops (log, info, ...). An unknown app hangs the call up with
+and a few no-ops (log, info, ...). Stay-on-line payments (``eavesdrop``: docs/stay-on-line.md):
+``uuid_audio <uuid> start read mute 1|stop``, ``uuid_bridge``, ``intercept``, agent legs
+running ``eavesdrop`` with whisper (what they hear is kept on the ``AgentLeg``), the dialplan's
+actions after ``socket`` when the socket goes, and the reset of a bridge by a socket closed
+with ``socket_resume`` still set (``CallRecord.torn_down``). An unknown app hangs the call up with
 DESTINATION_OUT_OF_ORDER, as FreeSWITCH does. Caller scripts: see ``caller``; faults: see
 ``faults``.
 """

@@ -22,6 +22,7 @@ from .caller import CallerScript, run_script
 from .events import SimEvent, new_uuid
 from .faults import NO_FAULTS, Faults
 from .outbound import OutboundSession, dial
+from .eavesdrop import listening_agents
 from .record import CallRecord, Heard, Press
 from .wire import Command, now
 
@@ -102,6 +103,8 @@ class SimChannel:
         self.session: Optional[OutboundSession] = None
         self.agent_leg = None            # an AgentLeg this call starts bridged to (legs.py)
         self.pending_transfer = None     # (ext, dialplan, context) that took it out of that bridge
+        self.after_socket = []           # the transfer target's actions after `socket` (fallback)
+        self.read_muted = False          # uuid_audio <uuid> start read mute 1 (eavesdrop.py)
         self.current: Optional[AppRun] = None
         self._queue: Queue = Queue()
         self._pending = 0
@@ -195,11 +198,18 @@ class SimChannel:
     def prompt_started(self, app: str, arg: str, counts: bool = True) -> Heard:
         heard = Heard(self.record.elapsed(), app, arg)
         self.record.heard.append(heard)
+        for leg in listening_agents(self.switch, self.uuid):
+            if leg.eavesdropping == self.uuid:   # eavesdrop hears what the leg plays
+                leg.hear_prompt(arg)
         if counts:
             self._prompts += 1
             changed, self._prompt_changed = self._prompt_changed, Event()
             changed.set()
         return heard
+
+    @property
+    def playing_prompt(self) -> bool:
+        return bool(self.record.heard) and self.record.heard[-1].ended is None
 
     def wait_prompt(self, n: int) -> bool:
         while self._prompts < n and not self.done.is_set():
@@ -219,10 +229,15 @@ class SimChannel:
         press = Press(self.record.elapsed(), digit)
         self.record.pressed.append(press)
         for path, state in self.recordings.items():
-            if state == "recording":  # a running recording hears the key's in-band tone
+            if state == "recording" and not self.read_muted:  # it hears the key's in-band tone
                 self.record.recorded_keys.append((path, digit))
-        if not is_true(self.variables.get("sensitive_dtmf")):
+        sensitive = is_true(self.variables.get("sensitive_dtmf"))
+        if not sensitive:
             self.fire_new("DTMF", [("DTMF-Digit", digit), ("DTMF-Duration", "2000"), ("DTMF-Source", "RTP")])
+        # a phone may send the key both as an event and as a tone in the audio: the worst case
+        for leg in listening_agents(self.switch, self.uuid):
+            bridged = leg.bridged_to == self.uuid
+            leg.hear_key(digit, as_event=bridged and not sensitive, as_tone=not self.read_muted)
         run = self.current
         if run is not None:
             run.inbox.put(press)
@@ -270,6 +285,8 @@ class SimChannel:
             self._app_loop()
             if self.left == "transfer":
                 self._after_transfer()
+            elif self.left == "fallback" and self.after_socket and self.state != "hangup":
+                self._run_after_socket()
         finally:
             self._finish()
 
@@ -291,6 +308,8 @@ class SimChannel:
                 host, _, rest = arg.partition(":")
                 self.address = (host, int(rest.split()[0]))
                 self.full = "full" in rest.split()[1:]
+                plan = self.switch.extensions[extension]
+                self.after_socket = plan[plan.index((name, arg)) + 1:]
                 return True
             self._execute(AppRequest(name, arg, new_uuid()))
             if not self.up:
@@ -301,6 +320,7 @@ class SimChannel:
     def bridge_to_leg(self, leg) -> None:
         """uuid_bridge <this> <leg>: the call leaves the socket application for the bridge."""
         self.record.bridged_to = leg.uuid
+        self.set_var("bridge_to", leg.uuid)
         self.set_var("bridge_uuid", leg.uuid)
         self.set_var("signal_bond", leg.uuid)
         leg.bridge_with(self.uuid)
@@ -425,6 +445,13 @@ class SimChannel:
         self.fire_new("CHANNEL_HANGUP", [("Hangup-Cause", cause)])
         self._run_hangup_hook()
         self.interrupt(HANGUP)
+        for leg in listening_agents(self.switch, self.uuid):
+            leg.customer_gone(self.uuid)
+
+    def agent_gone(self, leg_uuid: str) -> None:
+        """The agent leg bridged to this call hung up: an ``intercept`` waiting on it returns."""
+        if self.current is not None and self.current.name == "intercept":
+            self.current.inbox.put(BREAK)
 
     def _run_hangup_hook(self) -> None:
         """api_hangup_hook runs in the hangup state: after CHANNEL_HANGUP, before the
@@ -449,6 +476,8 @@ class SimChannel:
             self.fire_new("CHANNEL_UNBRIDGE", [("Bridge-A-Unique-ID", self.uuid),
                                                ("Bridge-B-Unique-ID", self.agent_leg.uuid),
                                                ("Other-Leg-Unique-ID", self.agent_leg.uuid)])
+            self.unset_var("bridge_to")
+            self.unset_var("signal_bond")
             self.agent_leg.partner_left(self.uuid)
             return
         self.mark_transfer(extension, dialplan, context)
@@ -470,7 +499,9 @@ class SimChannel:
         """
         resume = is_true(self.variables.get("socket_resume"))
         if self.transferred:
-            if resume:
+            if resume and self.transfer_target[0] == "uuid_bridge":
+                self._torn_down()
+            elif resume:
                 self._strand("socket closed after a transfer with socket_resume=true: "
                              "the channel was reset and the transferred call went silent")
         elif self.up:
@@ -491,6 +522,32 @@ class SimChannel:
         elif self.left is None:   # the transferred extension is cut off: silence from here on
             self.left = "transfer"
             self.interrupt(BREAK)
+
+    def _run_after_socket(self) -> None:
+        """The socket is gone mid-call: the dialplan goes on after ``socket`` (the crash
+        fallback of pay_agent), each action's data expanded as the switch does."""
+        from .eavesdrop import expand
+        self._socket_app_returns()
+        self.left = None
+        for name, arg in self.after_socket:
+            if not self.up:
+                break
+            self._execute(AppRequest(name, expand(self.switch, self.variables, arg), new_uuid()))
+        if self.up:
+            self.hangup("NORMAL_CLEARING", by="switch")
+
+    def _torn_down(self) -> None:
+        """1.10.12 (docs/stay-on-line.md, S5): the socket closed after ``uuid_bridge`` while
+        socket_resume was still set resets the customer leg, which tears the restored bridge
+        down and ends every leg. A failure of the service: recorded so that a test sees it."""
+        self.record.errors.append("socket closed after uuid_bridge with socket_resume=true: "
+                                  "the customer leg was reset and every leg ended")
+        self.record.torn_down = True
+        self.record.hangup_cause, self.record.hangup_by = "NORMAL_CLEARING", "switch"
+        leg = self.switch.channels.get(self.record.bridged_to or "")
+        if leg is not None and getattr(leg, "is_agent_leg", False):
+            leg.bridged_to = None
+            leg.hangup("NORMAL_CLEARING", by="switch")
 
     def _socket_app_returns(self) -> None:
         """The `socket` application ends (hangup or transfer): FreeSWITCH says so on the socket."""

@@ -6,7 +6,17 @@ switch_ivr_bridge.c: when its partner is transferred away (``uuid_transfer``), t
 the bridge is parked if it has ``park_after_bridge=true``, else hung up (NORMAL_CLEARING, the
 originatee's fate when the bridge ends). ``uuid_broadcast`` plays to it (hold music),
 ``uuid_break <uuid> all`` stops that, ``uuid_bridge <customer> <agent>`` joins them again.
-Both legs keep ``bridge_uuid`` and ``signal_bond`` naming each other, as after ``bridge``.
+While bridged both legs name each other in ``bridge_to``, ``bridge_uuid`` and ``signal_bond``;
+when the partner is transferred away, ``bridge_to`` and ``signal_bond`` are cleared and
+``bridge_uuid`` keeps the old partner (as measured on 1.10.12).
+
+Stay-on-line (eavesdrop.py, docs/stay-on-line.md): ``uuid_transfer <agent> agent_listen`` runs
+that extension's plan on the leg; ``eavesdrop <customer>`` makes it hear the customer leg until
+that leg hangs up (then the rest of the plan runs: ``hangup``) or is bridged/intercepted back.
+For tests the leg keeps what reached the agent: ``dtmf_received`` (DTMF events, forwarded only
+while bridged and the customer leg is not ``sensitive_dtmf``), ``tones_heard`` (the caller's
+keys as in-band tones, whenever the customer's read audio reaches the agent unmuted),
+``prompts_heard`` (prompts played on the customer leg while eavesdropping), and ``heard``.
 """
 from __future__ import annotations
 
@@ -23,6 +33,8 @@ if TYPE_CHECKING:
 
 
 class AgentLeg:
+    is_agent_leg = True
+
     def __init__(self, switch: "Switch", extension: str = "1001"):
         self.switch = switch
         self.uuid = new_uuid()
@@ -39,6 +51,12 @@ class AgentLeg:
         self.playing: Optional[str] = None      # what uuid_broadcast is playing to it
         self.heard: List[Tuple[float, str, str]] = []   # (t, what, detail) for assertions
         self.hangup_cause: Optional[str] = None
+        self.eavesdropping: Optional[str] = None   # the customer leg it listens to now
+        self.whisper = False                        # the caller hears the agent (whisper_bleg)
+        self.dtmf_received: List[Tuple[float, str]] = []
+        self.tones_heard: List[Tuple[float, str]] = []
+        self.prompts_heard: List[Tuple[float, str]] = []
+        self._plan_rest: List[Tuple[str, str]] = []
         self.done = Event()
         self.finished = Event()
 
@@ -56,17 +74,90 @@ class AgentLeg:
     def unset_var(self, name: str) -> None:
         self.variables.pop(name, None)
 
-    def bridge_with(self, other_uuid: str) -> None:
-        self.bridged_to, self.parked = other_uuid, False
+    def bridge_with(self, other_uuid: str, intercepted: bool = False) -> None:
+        """uuid_bridge or intercept: it leaves eavesdrop or park (the plan's rest is not run)."""
+        if self.eavesdropping:
+            self._note("eavesdrop ended", "bridged")
+        self.bridged_to, self.parked, self.eavesdropping = other_uuid, False, None
+        self._plan_rest = []
+        self.set_var("bridge_to", other_uuid)
         self.set_var("bridge_uuid", other_uuid)
         self.set_var("signal_bond", other_uuid)
-        self._note("bridged", other_uuid)
+        self._note("intercepted" if intercepted else "bridged", other_uuid)
+
+    # -- what reaches the agent ---------------------------------------------------------------
+    def hear_key(self, digit: str, as_event: bool, as_tone: bool) -> None:
+        t = self.record.elapsed()
+        if as_event:
+            self.dtmf_received.append((t, digit))
+        if as_tone:
+            self.tones_heard.append((t, digit))
+
+    def hear_prompt(self, what: str) -> None:
+        self.prompts_heard.append((self.record.elapsed(), what))
+
+    def caller_hears_agent(self) -> bool:
+        """Whether the agent's voice reaches the caller's ear now."""
+        if not self.up:
+            return False
+        if self.bridged_to:
+            return True
+        customer = self.switch.channels.get(self.eavesdropping or "")
+        if customer is None or not self.whisper:
+            return False
+        return (customer.variables.get("send_silence_when_idle") or "") not in ("", "0") \
+            or customer.playing_prompt
+
+    # -- uuid_transfer into an extension (agent_listen) -------------------------------------
+    def transfer_now(self, extension: str, dialplan: str = "XML", context: str = "default") -> None:
+        if not self.up:
+            return
+        self._note("transferred", "%s %s %s" % (extension, dialplan, context))
+        self.bridged_to, self.parked = None, False
+        self._run_plan(list(self.switch.extensions.get(extension, [("park", "")])))
+
+    def _run_plan(self, plan) -> None:
+        from .eavesdrop import expand
+        while plan and self.up:
+            name, arg = plan.pop(0)
+            arg = expand(self.switch, self.variables, arg)
+            if name == "eavesdrop":
+                target = self.switch.channels.get(arg.strip())
+                if target is not None and target.up and not getattr(target, "is_agent_leg", False):
+                    self.eavesdropping, self._plan_rest = target.uuid, plan
+                    self.whisper = (self.variables.get("eavesdrop_whisper_bleg") or "").lower() == "true"
+                    self._note("eavesdrop", target.uuid)
+                    return
+            elif name == "hangup":
+                self.hangup(arg.strip() or "NORMAL_CLEARING", by="switch")
+            elif name == "park":
+                self.parked = True
+                self._note("parked")
+                return
+            elif name == "set":
+                key, _, value = arg.partition("=")
+                self.set_var(key.strip(), value)
+            elif name == "unset":
+                self.unset_var(arg.strip())
+
+    def customer_gone(self, customer_uuid: str) -> None:
+        """The leg it eavesdrops on, or is bridged to, hung up."""
+        if self.eavesdropping == customer_uuid:
+            self.eavesdropping = None
+            self._note("eavesdrop ended", "customer gone")
+            rest, self._plan_rest = self._plan_rest, []
+            self._run_plan(rest)
+        elif self.bridged_to == customer_uuid and self.up:
+            self.bridged_to = None
+            self.hangup("NORMAL_CLEARING", by="switch")
 
     def partner_left(self, other_uuid: str) -> None:
         """The other leg was transferred out of the bridge."""
         if self.bridged_to != other_uuid or not self.up:
             return
         self.bridged_to = None
+        self.unset_var("bridge_to")
+        self.unset_var("signal_bond")
         self._note("unbridged", other_uuid)
         if (self.variables.get("park_after_bridge") or "").lower() in ("true", "yes", "on", "1"):
             self.parked = True
@@ -87,8 +178,12 @@ class AgentLeg:
         if not self.up:
             return
         self.state, self.hangup_cause, self.playing = "hangup", cause, None
+        self.eavesdropping = None
         self._note("hangup", "%s by %s" % (cause, by))
         self.switch.channel_gone(self)
+        partner = self.switch.channels.get(self.bridged_to or "")
+        if partner is not None and hasattr(partner, "agent_gone"):
+            partner.agent_gone(self.uuid)   # e.g. ends the caller's intercept
         self.done.set()
         self.finished.set()
 

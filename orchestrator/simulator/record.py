@@ -55,6 +55,7 @@ class CallRecord:
     bridge_attempts: List[Tuple[str, str]] = field(default_factory=list)  # (dial string, outcome)
     fallback_reached: bool = False
     stranded: bool = False               # the switch left the caller in silence (see errors)
+    torn_down: bool = False              # a restored bridge was torn down by the socket's close
     recorded_keys: List[Tuple[str, str]] = field(default_factory=list)  # (recording, key heard in it)
     recording_log: List[Tuple[float, str, str]] = field(default_factory=list)  # (t, action, path)
     socket_connected: bool = False
@@ -73,6 +74,8 @@ class CallRecord:
     def outcome(self) -> str:
         if self.stranded:
             return "caller stranded in silence"
+        if self.torn_down:
+            return "bridge torn down: socket closed with socket_resume set"
         if self.transferred_to:
             return f"transferred to {self.transferred_to}"
         if self.fallback_reached:

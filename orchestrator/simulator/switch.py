@@ -189,6 +189,7 @@ class Switch:
         channel.state, channel.answered_us = "answered", int(time.time() * 1_000_000)
         channel.agent_leg = agent
         for leg, other in ((channel, agent), (agent, channel)):
+            leg.set_var("bridge_to", other.uuid)
             leg.set_var("bridge_uuid", other.uuid)
             leg.set_var("signal_bond", other.uuid)
         agent.bridged_to = channel.uuid

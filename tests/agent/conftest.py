@@ -17,6 +17,7 @@ from orchestrator.engine import FlowLibrary
 from orchestrator.payments.sandbox import SandboxGateway
 from orchestrator.service import Service
 from orchestrator.simulator import CallerScript, Switch
+from orchestrator.simulator.eavesdrop import payments_extensions
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCALE = 0.1
@@ -79,9 +80,8 @@ class Rig:
                                time_scale=SCALE)
         self.service.agent.webhooks.base_delay = 0.05
         self.service.start()
-        self.switch.extensions["pay"] = [
-            ("set", "socket_resume=true"),
-            ("socket", "127.0.0.1:%d async full" % self.service.address[1])]
+        # the payments context as freeswitch_conf/dialplan/payments.xml has it
+        self.switch.extensions.update(payments_extensions(self.service.address))
         assert self.service.pool.nodes["sim"].wait_connected(5)
         self.base = "http://127.0.0.1:%d/api/v1" % self.service.http_address[1]
 

@@ -44,14 +44,16 @@ def test_not_json_is_400(rig):
     assert reply.status_code == 400 and reply.json()["error"] == "invalid_json"
 
 
-def test_unknown_call_is_404_and_stay_mode_is_409(rig):
+def test_unknown_call_is_404_and_stay_mode_without_an_agent_leg_is_409(rig):
     reply = rig.start_payment("0d2c1e0a-1111-4222-8333-444455556666")
     assert reply.status_code == 404 and reply.json()["field"] == "call_uuid"
     call, agent = rig.call()
+    agent.hangup("NORMAL_CLEARING", by="agent")
     reply = rig.start_payment(call.uuid, mode="stay")
     assert reply.status_code == 409
     assert reply.json() == {"error": "mode_unavailable", "field": "mode",
-                            "message": "stay-on-line mode is not available yet; use transfer"}
+                            "message": "stay-on-line mode needs the caller bridged to an "
+                                       "agent's channel; use transfer"}
     assert "pay_session" not in call.channel.variables   # nothing touched the call
     call.hangup()
 

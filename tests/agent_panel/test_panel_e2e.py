@@ -83,19 +83,41 @@ def test_keyboard_only_declined_payment_shows_the_reason(rig, browser, artifacts
     screenshot(browser, artifacts, "e2e-05-declined-ended")
 
 
-def test_stay_mode_shows_the_backends_not_available_message(rig, browser, artifacts):
+def test_a_full_payment_in_stay_mode_the_agent_listening(rig, browser, artifacts):
+    call, agent = rig.call(PAYING_CALLER)
+    open_panel(browser, rig.url, amount="12.50", currency="EUR", reference="INV-3",
+               call_uuid=call.uuid)
+    sign_in(browser, TOKENS["alice"])
+    fill_start_form(browser, mode="stay")
+    by_id(browser, "start-button").click()
+    assert wait_field(browser, "number", "valid") == "Valid: visa 411111******1111"
+    assert text(browser, "p-mode") == "Stay on the call"
+    assert wait_field(browser, "security_code", "valid") == "Valid: ***"
+    assert wait_result(browser, "approved").startswith("Payment approved – visa card ending 1111.")
+    record = call.wait(timeout=60)
+    assert record.bridged_to == agent.uuid and agent.bridged_to == call.uuid
+    assert "eavesdrop" in [w for _, w, _ in agent.heard]     # it listened, it was not held
+    assert agent.tones_heard == [] and agent.dtmf_received == []   # and heard no key
+    wait(browser, lambda d: text(d, "p-state") == "Approved (finished)", "the session to end")
+    assert by_id(browser, "mode-stay").is_enabled() and not text(browser, "mode-error")
+    assert_no_card_digits(browser, PAN, "4111 1111", "41111111")
+    screenshot(browser, artifacts, "e2e-06-stay-approved")
+
+
+def test_stay_mode_without_an_agent_leg_shows_the_backends_message(rig, browser, artifacts):
     call, agent = rig.call([{"wait_prompt": 1}], max_duration=20)
+    agent.hangup("NORMAL_CLEARING", by="agent")
     open_panel(browser, rig.url, amount="3", currency="JPY", reference="INV-3", call_uuid=call.uuid)
     sign_in(browser, TOKENS["alice"])
     fill_start_form(browser, mode="stay")
     by_id(browser, "start-button").click()
     wait(browser, lambda d: "not available" in text(d, "mode-error"), "the stay-mode message")
-    assert "stay-on-line mode is not available yet" in text(browser, "mode-error")
+    assert "needs the caller bridged to an agent" in text(browser, "mode-error")
     assert not by_id(browser, "mode-stay").is_enabled()
     assert browser.find_element(By.CSS_SELECTOR, 'input[name="mode"]:checked').get_attribute(
         "value") == "transfer"
     assert rig.request("GET", "/sessions").json()["sessions"] == []   # nothing was started
-    screenshot(browser, artifacts, "e2e-06-stay-unavailable")
+    screenshot(browser, artifacts, "e2e-07-stay-unavailable")
 
 
 def test_the_agent_cancels_and_sees_the_session_leave_the_active_list(rig, browser, artifacts):
@@ -106,7 +128,7 @@ def test_the_agent_cancels_and_sees_the_session_leave_the_active_list(rig, brows
     by_id(browser, "start-button").click()
     wait(browser, lambda d: field_status(d, "number")[0] == "typing", "card entry to start", 30)
     wait(browser, lambda d: "INV-4" in text(d, "sessions-table"), "the active session listed")
-    screenshot(browser, artifacts, "e2e-07-collecting")
+    screenshot(browser, artifacts, "e2e-08-collecting")
     by_id(browser, "cancel-button").click()
     assert wait_result(browser, "cancelled") == "The payment was cancelled."
     call.wait(timeout=30)

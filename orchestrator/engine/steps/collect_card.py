@@ -9,7 +9,15 @@ Prompts: a field's question comes from the language catalog (``card.number``, ..
 failed attempt the error is said first (``error.<error type>``). A flow can override any of
 them with ``prompts:`` entries chosen by field, attempt and error type, like Twilio's
 ``<Prompt for= attempt= errorType=>``; the most specific entry wins.
+
+Stay-on-line (``pay_mode=stay``, docs/stay-on-line.md): the agent's leg eavesdrops on this call,
+so around each field the caller's read audio is muted (``uuid_audio <uuid> start read mute 1``,
+then ``uuid_audio <uuid> stop`` on every path): the caller's in-band key tones reach neither
+the agent nor a recording. Before each field the agent's leg is looked for (``uuid_exists``):
+an agent who hung up ends the entry as cancelled, so the flow routes the caller without them.
 """
+from contextlib import contextmanager
+
 from ...catalog import Catalog, PromptRenderer
 from ...payments.card import CardData, CardError
 from ..ids import step_reference
@@ -23,6 +31,8 @@ LENGTHS = {"number": (12, 19), "expiry": (4, 4), "security_code": (3, 4), "posta
 SHORT_ENTRY_ERROR = {"number": "invalid-card-number", "expiry": "invalid-date",
                      "security_code": "invalid-security-code", "postal_code": "invalid-postal-code"}
 OUTCOMES = ("cancelled", "too-many-failed-attempts")
+STAY_MUTE = "uuid_audio %s start read mute 1"     # the level is required: without it, -USAGE
+STAY_UNMUTE = "uuid_audio %s stop"
 
 
 def _prompt_override_schema():
@@ -129,6 +139,9 @@ class CollectCard(StepKind):
                     pending = again + [f for f in pending if f not in again]
                 if not pending:
                     break
+                if _stay_agent_gone(ctx):
+                    ctx.card.wipe()
+                    return self._finish(ctx, "cancelled")
                 field = pending.pop(0)
                 outcome = self._collect_field(ctx, renderer, field)
                 if outcome is None and field == "number" and config["confirm_number"]:
@@ -165,9 +178,10 @@ class CollectCard(StepKind):
             prompt = self._prompt(ctx, renderer, field, attempt, error)
             _notify(ctx, "field-started", field=field, attempt=attempt)
             try:
-                result = ctx.channel.collect_secret(
-                    accept, prompt, low, high, config["first_digit_timeout"],
-                    config["inter_digit_timeout"], config["terminator"], config["cancel_key"])
+                with _caller_muted_for_agent(ctx):
+                    result = ctx.channel.collect_secret(
+                        accept, prompt, low, high, config["first_digit_timeout"],
+                        config["inter_digit_timeout"], config["terminator"], config["cancel_key"])
             except (CardError, ConfirmationMismatch) as exc:
                 error = exc.error_type
             else:
@@ -269,6 +283,42 @@ def _pause_recordings(ctx, recordings, action):
             continue
         if not reply.startswith("+OK"):
             ctx.log.warning("recording %s: %s refused: %s", path, action, reply.strip())
+
+
+def _stay_mode(ctx):
+    return ctx.channel.variables.get("pay_mode") == "stay"
+
+
+@contextmanager
+def _caller_muted_for_agent(ctx):
+    """Stay mode: mute the caller's read audio while one field is keyed; unmute on every path."""
+    if not _stay_mode(ctx):
+        yield
+        return
+    channel = ctx.channel
+    try:
+        reply = channel.api(STAY_MUTE % channel.uuid)
+        if not reply.startswith("+OK"):   # fail closed: the agent would hear the key tones
+            raise StepError("stay mode: the caller's audio could not be muted: %s"
+                            % reply.strip()[:60])
+        yield
+    finally:
+        if not channel.gone:
+            try:
+                channel.api(STAY_UNMUTE % channel.uuid)
+            except Exception as exc:  # the outcome of the field matters more
+                ctx.log.warning("stay mode: unmute failed: %s", type(exc).__name__)
+
+
+def _stay_agent_gone(ctx):
+    """Stay mode: True when the agent's leg (``pay_agent_uuid``) no longer exists."""
+    agent = ctx.channel.variables.get("pay_agent_uuid") if _stay_mode(ctx) else None
+    if not agent:
+        return False
+    if ctx.channel.api("uuid_exists %s" % agent).strip() == "true":
+        return False
+    ctx.log.info("stay mode: the agent's leg is gone; card entry ends")
+    return True
 
 
 def _agent_request(ctx, kinds):

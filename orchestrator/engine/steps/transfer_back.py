@@ -8,13 +8,23 @@ socket is released and the dialplan goes on after ``socket``), ``goodbye`` (a go
 and hang up). When the agent API held the agent's own leg (``pay_agent_leg``, hold music),
 ``agent`` bridges the caller back to that very leg (``uuid_break`` the music, ``uuid_bridge``);
 only if that leg is gone does it ring the agent's extension.
+
+Stay-on-line (``pay_mode=stay``, docs/stay-on-line.md): the agent's leg (``pay_agent_uuid``)
+eavesdrops on the caller. Whatever the destination, the caller's channel is restored first
+(``stay_leave_commands``: audio unmuted, recording resumed, ``sensitive_dtmf`` and
+``send_silence_when_idle`` unset, and ``socket_resume`` unset BEFORE any bridge: closing the
+socket after ``uuid_bridge`` with it set resets the caller's leg and ends every leg); then
+``agent`` is ``uuid_bridge <caller> <agent leg>``. An agent leg that is gone means ``otherwise``.
 """
+import logging
+
 from ..step_api import Finish, StepKind, register
 from .announce import Announce
 
 RESULT_VARIABLES = {"pay_result": "payment.result", "pay_brand": "card.brand",
                     "pay_last4": "card.last4", "pay_auth_code": "payment.auth_code",
                     "pay_decline_reason": "payment.decline_reason"}
+log = logging.getLogger(__name__)
 DESTINATIONS = ("agent", "extension", "queue", "dialplan", "goodbye")
 
 
@@ -59,6 +69,10 @@ class TransferBack(StepKind):
         if "announce" in config:
             Announce({"prompt": config["announce"]}, self.flow_language).run(ctx)
         to = config["to"]
+        if channel.variables.get("pay_mode") == "stay":
+            if _leave_stay(channel, bridge=to == "agent"):
+                return Finish("transferred", AGENT_LEG_DETAIL)
+            to = config["otherwise"] if to == "agent" else to
         if to == "agent" and not channel.variables.get("pay_agent") \
                 and not channel.variables.get("pay_agent_leg"):
             to = config["otherwise"]
@@ -88,6 +102,29 @@ class TransferBack(StepKind):
 
 
 AGENT_LEG_DETAIL = "to the agent's leg"
+
+
+def stay_leave_commands(customer, recording_path=None):
+    """The inbound api commands that give a stay-mode caller's channel back its usual self."""
+    commands = ["uuid_audio %s stop" % customer]
+    if recording_path:
+        commands.append("uuid_record %s resume %s" % (customer, recording_path))
+    return commands + ["uuid_setvar %s sensitive_dtmf" % customer,
+                       "uuid_setvar %s send_silence_when_idle" % customer,
+                       "uuid_setvar %s socket_resume" % customer]
+
+
+def _leave_stay(channel, bridge):
+    """Restore the caller's channel; with ``bridge``, join it to the agent's leg again.
+    True when bridged; False when there is no agent leg to go back to (or not asked)."""
+    for command in stay_leave_commands(channel.uuid, channel.variables.get("pay_recording_path")):
+        reply = channel.api(command)
+        if not reply.startswith("+OK"):
+            log.warning("stay mode: %s refused: %s", command.split(" ", 1)[0], reply.strip()[:60])
+    leg = channel.variables.get("pay_agent_uuid")
+    if not bridge or not leg or channel.api("uuid_exists %s" % leg).strip() != "true":
+        return False
+    return channel.api("uuid_bridge %s %s" % (channel.uuid, leg)).strip().startswith("+OK")
 
 
 def _bridge_to_leg(channel, leg):
