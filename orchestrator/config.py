@@ -109,7 +109,9 @@ DEFAULTS = {
     "tenants": [],
     "gateways": [],
     "agent_api": {"tokens": [], "agents": {}, "webhooks": {}, "hold": "music",
-                  "hold_music": "local_stream://moh"},
+                  # audible on any switch; a site with mod_local_stream sets local_stream://moh
+                  # (without that module a local_stream plays silence: seen on 1.10.12)
+                  "hold_music": "tone_stream://%(300,4700,440);loops=-1"},
     "store": {"path": "payments.sqlite"},
     "prompts": {"catalog_dir": None, "audio_dir": "", "audio": "auto"},
     "logging": {"level": "INFO", "format": "logfmt"},
