@@ -12,7 +12,6 @@ import re
 import subprocess
 import sys
 
-import gevent
 import pytest
 
 from orchestrator.engine import FlowLibrary

@@ -1,5 +1,4 @@
 """The panel's static files over the service's HTTP router: paths, types, caching, headers."""
-import json
 import os
 import re
 

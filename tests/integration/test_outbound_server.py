@@ -5,7 +5,7 @@ import os
 import gevent
 import greenlet
 
-from orchestrator.esl.channel import CallGone, Prompt
+from orchestrator.esl.channel import Prompt
 from orchestrator.simulator.caller import CallerScript
 from orchestrator.simulator.faults import Faults
 from tests.integration.harness import CallHarness

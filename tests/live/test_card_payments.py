@@ -6,18 +6,11 @@ configured), and every test then looks for the card number in freeswitch.log, in
 in the channel variables at hangup, and for DTMF events carrying digits. The shipped
 card_payment flow runs unchanged but for its amount, which the test fixes in its vars.
 """
-import os
-import re
 
 import gevent
-import gevent.event
 import pytest
-import yaml
 
-from orchestrator.config import load_config
-from orchestrator.payments.sandbox import SandboxGateway
-from orchestrator.service import Service
-from tests.live.fsprocess import REPO
+from tests.live.payment_service import PaymentService
 
 PAN_APPROVED, PAN_DECLINED, PAN_DECLINED_2 = "4111111111111111", "4000000000009995", "4000000000000002"
 
@@ -32,37 +25,12 @@ def card_digits(pan):
 @pytest.fixture
 def payments(tmp_path, live_switch, control):
     """The Service with the sandbox gateway and the shipped card_payment flow (fixed amount)."""
-    flows = tmp_path / "flows"
-    flows.mkdir()
-    shipped = open(os.path.join(REPO, "flows", "card_payment.yaml"), encoding="utf-8").read()
-    fixed = re.sub(r"(?m)^vars:\n(  .*\n)+", "vars: {amount: '1250', currency: EUR, reference: LIVE-1}\n",
-                   shipped)
-    assert fixed != shipped
-    (flows / "card_payment.yaml").write_text(fixed)
-    sandbox = SandboxGateway().start()
-    host, port = live_switch.socket_address
-    config = tmp_path / "orchestrator.yaml"
-    config.write_text(yaml.safe_dump({
-        "listen": {"host": host, "port": port}, "linger_seconds": 2,
-        "http": {"enabled": False},
-        "flows": {"directory": str(flows), "default": "card_payment"},
-        "store": {"path": str(tmp_path / "payments.sqlite")},
-        "gateways": [{"name": "sandbox", "type": "sandbox", "url": sandbox.url}]}))
-    ended = gevent.event.AsyncResult()
-    service = Service(load_config(str(config)),
-                      on_call_end=lambda channel, flow, outcome: ended.set(outcome))
-    handle = service.handle_call
-
-    def with_cdr(channel):
-        channel.set_variable("hangup_complete_with_xml", "true")
-        handle(channel)
-
-    service.server._handler = with_cdr
+    run = PaymentService(tmp_path, live_switch, "LIVE-1",
+                         lambda channel: channel.set_variable("hangup_complete_with_xml", "true"))
     control.api("fsctl loglevel debug")
-    service.start()
-    yield service, sandbox, ended
-    service.stop(grace=2)
-    sandbox.stop()
+    run.start()
+    yield run.service, run.sandbox, run.ended
+    run.stop()
     control.api("fsctl loglevel info")
 
 

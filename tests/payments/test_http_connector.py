@@ -5,7 +5,7 @@ import socket
 import pytest
 
 from orchestrator.payments.gateways import (
-    Approved, Declined, GatewayConfigError, GatewayError, build_gateway,
+    Approved, Declined, GatewayConfigError, build_gateway,
 )
 from orchestrator.payments.gateways import signing
 from orchestrator.payments.gateways.http import HttpGateway

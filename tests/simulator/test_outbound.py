@@ -347,7 +347,7 @@ def test_unknown_app_hangs_up(switch, orch):
 
 def test_caller_max_duration_hangs_up(switch, orch):
     call = switch.place_call(orch.address, caller=script("max_duration: 2\nsteps: []"))
-    esl = start_session(orch)
+    start_session(orch)
     record = call.wait(5)
     assert record.hangup_by == "caller"
     assert "caller" in call.timeline()
