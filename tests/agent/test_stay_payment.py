@@ -259,3 +259,22 @@ def test_stay_needs_an_agent_leg(rig):
     agent.hangup("NORMAL_CLEARING", by="agent")
     reply = rig.start_payment(call.uuid, mode="stay")
     assert reply.status_code == 409 and reply.json()["error"] == "mode_unavailable"
+
+
+def test_the_agent_hangs_up_during_a_field_and_the_caller_is_not_asked_again(rig):
+    """The field the agent left during ends as it would (short, here), and is not asked again:
+    the flow goes on without the agent (on 1.10.12 it was asked twice more, ~35 s, before)."""
+    call, agent = stay_call(rig, [])
+    key_after(call, "card number", PAN[:9])
+    session = start_stay(rig, call)
+    with gevent.Timeout(20):
+        while sum("card number" in h.arg for h in call.record.heard) < 1:
+            gevent.sleep(0.02)
+    agent.hangup("NORMAL_CLEARING", by="agent")
+    record = call.wait(timeout=60)
+    final = rig.wait_state(session["id"], "ended")
+    assert final["result"] is None and not rig.sandbox.charges
+    assert record.hangup_by == "service"            # the flow's otherwise: goodbye
+    assert sum("card number" in h.arg for h in record.heard) == 1
+    assert_restored(record)
+    assert not call.channel.read_muted
