@@ -168,10 +168,13 @@ class CallControl:
 
     # -- acting on a running session -----------------------------------------------------
     def cancel(self, session):
+        """The agent stops the payment: collect_card takes the request between fields; a field
+        being keyed is ended at once by the cancel key, received on the caller's channel as if
+        keyed (``uuid_break`` would stop only the prompt: on 1.10.12 play_and_get_digits then
+        waits out its inter-digit timeout, seconds later)."""
         session.request = ("cancel",)
         if session.node is not None and session.state == "collecting":
-            # cut the prompt or entry in progress short; collect_card sees the request
-            self._try(session.node, "uuid_break %s" % session.call_uuid)
+            self._try(session.node, "uuid_recv_dtmf %s *" % session.call_uuid)
 
     def recapture(self, session, field):
         session.request = ("recapture", field)

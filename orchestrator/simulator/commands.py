@@ -76,6 +76,28 @@ def _uuid_break(switch: "Switch", arg: str) -> str:
     return "+OK\n"
 
 
+@api("uuid_recv_dtmf")
+def _uuid_recv_dtmf(switch: "Switch", arg: str) -> str:
+    """Queue digits as if the caller had keyed them (switch_channel_queue_dtmf_string)."""
+    uuid, _, digits = arg.strip().partition(" ")
+    digits = digits.strip()
+    if not uuid or not digits:
+        return "-USAGE: <uuid> <dtmf_data>\n"
+    channel = _locate(switch, uuid)
+    if channel is None:
+        return "-ERR Cannot locate session!\n"
+    for digit in digits:
+        channel.press(digit)
+    return "+OK %s received DTMF %s.\n" % (uuid, digits)
+
+
+@api("uuid_flush_dtmf")
+def _uuid_flush_dtmf(switch: "Switch", arg: str) -> str:
+    """Keys here go straight to the running application: there is no queue to flush."""
+    channel = _locate(switch, arg.strip())
+    return "+OK\n" if channel is not None else NO_CHANNEL
+
+
 @api("uuid_kill")
 def _uuid_kill(switch: "Switch", arg: str) -> str:
     if not arg:

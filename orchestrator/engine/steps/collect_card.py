@@ -22,6 +22,7 @@ about 35 s, before the caller heard goodbye).
 from contextlib import contextmanager
 
 from ...catalog import Catalog, PromptRenderer
+from ...esl.errors import CommandFailed
 from ...payments.card import CardData, CardError
 from ..ids import step_reference
 from ..step_api import Goto, StepError, StepKind, register
@@ -136,6 +137,7 @@ class CollectCard(StepKind):
                 request = _agent_request(ctx, ("cancel", "recapture"))
                 if request == ("cancel",):
                     ctx.card.wipe()
+                    _flush_keys(ctx)
                     return self._finish(ctx, "cancelled")
                 if request and request[1] in done:
                     again = _recapture(request[1], done)
@@ -331,6 +333,14 @@ def _agent_request(ctx, kinds):
     """An agent's request (agent API) of one of ``kinds``, taken between fields, or None."""
     take = ctx.services.agent_requests
     return take(kinds) if take is not None else None
+
+
+def _flush_keys(ctx):
+    """Drop the cancel key an agent's cancel sent, if no field was open to read it."""
+    try:
+        ctx.channel.api("uuid_flush_dtmf %s" % ctx.channel.uuid)
+    except CommandFailed as exc:
+        ctx.log.warning("could not flush the keys after a cancel: %s", exc)
 
 
 def _recapture(field, done):
