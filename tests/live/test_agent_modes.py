@@ -186,24 +186,31 @@ def assert_no_card_anywhere(call, completes, live_switch, pans):
 
 
 # -- the Service with the agent API on the live switch ---------------------------------------
-@pytest.fixture
-def agent_service(request, tmp_path, live_switch, control):
-    hold_music = getattr(request, "param", HOLD_TONE)
-    sandbox = SandboxGateway().start()
+def write_agent_config(tmp_path, live_switch, sandbox, http_port=0, **agent_api):
+    """The service config of these tests: the live switch as node, the sandbox, agent alice."""
     host, port = live_switch.socket_address
     config = tmp_path / "orchestrator.yaml"
     config.write_text(yaml.safe_dump({
         "listen": {"host": host, "port": port}, "linger_seconds": 2,
-        "http": {"enabled": True, "host": "127.0.0.1", "port": 0},
+        "http": {"enabled": True, "host": "127.0.0.1", "port": http_port},
         "flows": {"directory": os.path.join(REPO, "flows"), "default": "card_payment"},
         "store": {"path": str(tmp_path / "payments.sqlite")},
         "tenants": ["acme"],
         "nodes": [{"name": "live", "host": live_switch.host, "port": live_switch.port,
                    "password": live_switch.password}],
         "gateways": [{"name": "sandbox", "type": "sandbox", "url": sandbox.url}],
-        "agent_api": {"tokens": [{"token": TOKEN, "tenant": "acme", "agent": "alice"}],
-                      "agents": {"alice": {"extension": "agent", "context": "default"}},
-                      "hold": "music", "hold_music": hold_music}}))
+        "agent_api": dict({"tokens": [{"token": TOKEN, "tenant": "acme", "agent": "alice"}],
+                           "agents": {"alice": {"extension": "agent", "context": "default"}}},
+                          **agent_api)}))
+    return config
+
+
+@pytest.fixture
+def agent_service(request, tmp_path, live_switch, control):
+    hold_music = getattr(request, "param", HOLD_TONE)
+    sandbox = SandboxGateway().start()
+    config = write_agent_config(tmp_path, live_switch, sandbox, hold="music",
+                                hold_music=hold_music)
     ended = gevent.event.AsyncResult()
     service = Service(load_config(str(config)),
                       on_call_end=lambda channel, flow, outcome: ended.set(outcome))

@@ -19,7 +19,6 @@ DTMF event again, and marker tones played by each phone are heard by the other (
 test_agent_modes). In every test no run of seven card digits appears in freeswitch.log (DEBUG),
 in the XML CDRs or in a DTMF event, and the agent heard no key tone during entry.
 """
-import os
 import signal
 import subprocess
 import sys
@@ -28,13 +27,12 @@ import time
 import gevent
 import pytest
 import requests
-import yaml
 
 from tests.live.fsprocess import REPO, free_port
 from tests.live.test_agent_modes import (  # noqa: F401  (agent_service is a fixture)
-    AGENT_MARK, CUSTOMER_MARK, EXTRA_EVENTS, TOKEN, Agent, BridgedCall, agent_service,
+    AGENT_MARK, CUSTOMER_MARK, EXTRA_EVENTS, Agent, BridgedCall, agent_service,
     assert_no_card_anywhere, keys_between, marker, play, prompt_event, stay_unavailable,
-    tone_seconds)
+    tone_seconds, write_agent_config)
 from tests.live.test_card_payments import PAN_APPROVED, PAN_DECLINED, PAN_DECLINED_2, wait_prompt
 from tests.live.test_card_recording import (CODE, EXPIRY, dtmf_keys, key_in_band, loud_seconds,
                                             read_wav)
@@ -260,7 +258,7 @@ def test_stay_agent_hangs_up_mid_entry_caller_gets_goodbye_restored(agent_servic
     assert agent_gone.headers.get("Hangup-Cause") == "NORMAL_CLEARING"
 
     # the flow notices and routes the caller without the agent: transfer_back's otherwise
-    goodbye = control.es.wait_for(
+    control.es.wait_for(
         lambda m: m.event_name == "CHANNEL_EXECUTE" and m.headers.get("Unique-ID") == call.cb
         and GOODBYE in m.headers.get("Application-Data", "").lower(), 90, "the goodbye prompt")
     goodbye_after = time.monotonic() - agent_left
@@ -308,20 +306,8 @@ def agent_process(tmp_path, live_switch, control):
     """The orchestrator with the agent API as its own process (``orchestrator run``), to kill."""
     from orchestrator.payments.sandbox import SandboxGateway
     sandbox = SandboxGateway().start()
-    host, port = live_switch.socket_address
     http_port = free_port()
-    config = tmp_path / "orchestrator.yaml"
-    config.write_text(yaml.safe_dump({
-        "listen": {"host": host, "port": port}, "linger_seconds": 2,
-        "http": {"enabled": True, "host": "127.0.0.1", "port": http_port},
-        "flows": {"directory": os.path.join(REPO, "flows"), "default": "card_payment"},
-        "store": {"path": str(tmp_path / "payments.sqlite")},
-        "tenants": ["acme"],
-        "nodes": [{"name": "live", "host": live_switch.host, "port": live_switch.port,
-                   "password": live_switch.password}],
-        "gateways": [{"name": "sandbox", "type": "sandbox", "url": sandbox.url}],
-        "agent_api": {"tokens": [{"token": TOKEN, "tenant": "acme", "agent": "alice"}],
-                      "agents": {"alice": {"extension": "agent", "context": "default"}}}}))
+    config = write_agent_config(tmp_path, live_switch, sandbox, http_port=http_port)
     control.api("fsctl loglevel debug")
     control.es.command("event plain %s" % EXTRA_EVENTS)
     process = subprocess.Popen([sys.executable, "-m", "orchestrator", "run", "--config", str(config)],
