@@ -113,6 +113,33 @@ class StepKind:
         raise NotImplementedError
 
 
+# ---- the ``on:`` map: where a step continues for each way it can end -----------------------
+
+def on_schema(descriptions: Dict[str, str], description: str = "") -> Dict[str, Any]:
+    """Schema of an ``on:`` map whose keys are a step's outcomes, each naming a step id."""
+    from .ids import step_reference
+
+    schema: Dict[str, Any] = {"type": "object", "additionalProperties": False, "default": {},
+                              "properties": {outcome: step_reference(text)
+                                             for outcome, text in descriptions.items()}}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def on_jump_targets(config: Dict[str, Any]) -> List[Tuple[RelPath, str]]:
+    """``jump_targets`` of a step whose only jumps are its ``on:`` map."""
+    return [(("on", outcome), target) for outcome, target in config["on"].items()]
+
+
+def continue_on(step: str, config: Dict[str, Any], outcome: str) -> Goto:
+    """Where ``on:`` says to go for ``outcome``; a StepError naming the step when it says nothing."""
+    target = config["on"].get(outcome)
+    if target is None:
+        raise StepError(f"{step} ended with {outcome} and has no 'on: {{{outcome}: <step id>}}' target")
+    return Goto(target)
+
+
 _REGISTRY: Dict[str, Type[StepKind]] = {}
 
 

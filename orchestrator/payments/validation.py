@@ -16,6 +16,18 @@ INVALID_SECURITY_CODE = "invalid-security-code"
 INVALID_POSTAL_CODE = "invalid-postal-code"
 ERROR_TYPES = (INPUT_TIMEOUT, INVALID_CARD_NUMBER, INVALID_CARD_TYPE, INVALID_DATE,
                INVALID_SECURITY_CODE, INVALID_POSTAL_CODE)
+# The number keyed a second time (collect_card's confirm_number) differs from the first.
+CONFIRMATION_MISMATCH = "confirmation-mismatch"
+FIELD_ERROR_TYPES = ERROR_TYPES + (CONFIRMATION_MISMATCH,)
+
+# The card fields a caller can be asked for, and the digits each may have before it is checked
+# (the security code's length is decided by the brand once the number is known).
+FIELDS = ("number", "expiry", "security_code", "postal_code")
+NUMBER_CONFIRMATION = "number-confirmation"   # the number asked again, to compare
+ENTRY_LENGTHS = {"number": (12, 19), "expiry": (4, 4), "security_code": (3, 4), "postal_code": (3, 10)}
+# What a field keyed too short (or cut off by its terminator) counts as.
+SHORT_ENTRY_ERROR = {"number": INVALID_CARD_NUMBER, "expiry": INVALID_DATE,
+                     "security_code": INVALID_SECURITY_CODE, "postal_code": INVALID_POSTAL_CODE}
 
 MAX_EXPIRY_YEARS = 20
 _POSTAL = re.compile(r"^[A-Z0-9](?:[A-Z0-9 -]{1,8})[A-Z0-9]$")

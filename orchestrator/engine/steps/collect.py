@@ -13,9 +13,9 @@ fallback rather than guessing.
 """
 import re
 
-from ..ids import VARIABLE_NAME_PATTERN, step_reference
+from ..ids import VARIABLE_NAME_PATTERN
 from ..prompts import build_prompts, check_prompts, play_prompts, prompt_schema
-from ..step_api import Goto, StepError, StepKind, register
+from ..step_api import StepKind, continue_on, on_jump_targets, on_schema, register
 
 DTMF_KEYS = "^[0-9*#]*$"
 
@@ -55,17 +55,11 @@ class Collect(StepKind):
                                "default": "ivr/ivr-that_was_an_invalid_entry.wav"},
             "retry_prompt": prompt_schema("Played instead of `prompt` on later attempts."),
             "max_attempts": {"type": "integer", "minimum": 1, "default": 3},
-            "on": {
-                "type": "object",
-                "description": "Step ids to continue at for each way collecting can fail.",
-                "properties": {
-                    "timeout": step_reference("The caller keyed nothing in any attempt."),
-                    "cancelled": step_reference("The caller pressed the cancel key."),
-                    "too-many-failed-attempts": step_reference("Every attempt failed."),
-                },
-                "additionalProperties": False,
-                "default": {},
-            },
+            "on": on_schema({
+                "timeout": "The caller keyed nothing in any attempt.",
+                "cancelled": "The caller pressed the cancel key.",
+                "too-many-failed-attempts": "Every attempt failed.",
+            }, "Step ids to continue at for each way collecting can fail."),
         },
         "required": ["into"],
         "additionalProperties": False,
@@ -99,7 +93,7 @@ class Collect(StepKind):
 
     @classmethod
     def jump_targets(cls, config):
-        return [(("on", outcome), target) for outcome, target in config["on"].items()]
+        return on_jump_targets(config)
 
     @classmethod
     def defined_variables(cls, config):
@@ -146,8 +140,4 @@ class Collect(StepKind):
         return self._outcome(ctx, "too-many-failed-attempts")
 
     def _outcome(self, ctx, outcome: str):
-        target = self.config["on"].get(outcome)
-        if target is None:
-            raise StepError(f"collect into '{self.config['into']}' ended with {outcome} "
-                            f"and has no 'on: {{{outcome}: <step id>}}' target")
-        return Goto(target)
+        return continue_on(f"collect into '{self.config['into']}'", self.config, outcome)
