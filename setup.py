@@ -5,7 +5,8 @@ internals are subclassed in ``orchestrator.esl.protocol``, so a new release must
 read before it is admitted. Beyond the project's base set: ``cryptography`` for Redsys's
 3DES per-order key (no hand-written cipher) and the tests' throwaway TLS certificates;
 ``selenium`` (tests only) drives Debian's Chromium through its local chromedriver, so the
-browser tests download nothing.
+browser tests download nothing. ``mypy`` (tests only) holds the layers that talk to peers
+and the fake channel the tests use to the engine's typed protocols (``make test`` runs it).
 """
 from setuptools import find_packages, setup
 
@@ -29,6 +30,7 @@ setup(
         "requests>=2.31",
         "cryptography>=41",
     ],
-    extras_require={"test": ["pytest>=7.4", "selenium>=4.15"]},
+    extras_require={"test": ["pytest>=7.4", "selenium>=4.15", "mypy>=1.11", "types-PyYAML",
+                             "types-requests"]},
     entry_points={"console_scripts": ["orchestrator=orchestrator.cli:main"]},
 )
