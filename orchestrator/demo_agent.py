@@ -116,7 +116,7 @@ def _one_payment(rig, caller_path, out, timeout, mode, number):
     if mode == "stay":
         print("  the agent heard %d prompts, %d key tones and %d key events during the payment"
               % (len(agent.prompts_heard), len(agent.tones_heard), len(agent.dtmf_received)), file=out)
-        if not agent.prompts_heard or not any(w == "eavesdrop" for _, w, _ in agent.heard):
+        if not agent.prompts_heard or not agent.listened_in:
             problems.append("the agent did not listen in")
         if agent.tones_heard or agent.dtmf_received:
             problems.append("a key reached the agent")

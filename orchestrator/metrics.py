@@ -92,7 +92,7 @@ class Metrics:
             ["node"], registry=r)
         self.esl_command_seconds = Histogram(
             f"{PREFIX}_esl_command_duration_seconds",
-            "Time from an inbound ESL api/bgapi command to its answer (keepalives included)",
+            "Time from an inbound ESL command to its answer (keepalives included)",
             ["node", "kind"], buckets=ESL_BUCKETS, registry=r)
 
         # -- payments (incremented by orchestrator/payments and the card steps) --------------
@@ -123,6 +123,24 @@ class Metrics:
             "Card field entries that were rejected or not completed, by tenant, field and "
             "error (see FIELD_ERRORS)",
             ["tenant", "field", "error"], registry=r)
+
+    # -- the payment event bus's subscriber (payments/events.py) -------------------------------
+    def on_payment_event(self, call, event):
+        """Count a typed payment fact: field attempts and errors, authorizations."""
+        from orchestrator.payments import events as ev
+        if isinstance(event, ev.FieldAccepted):
+            self.record_field_attempt(call.tenant, event.field)
+        elif isinstance(event, ev.FieldRejected):
+            self.record_field_attempt(call.tenant, event.field)
+            self.record_field_error(call.tenant, event.field, event.error_type)
+        elif isinstance(event, ev.PaymentApproved):
+            self.record_authorization(call.tenant, event.gateway, "approved", event.seconds)
+        elif isinstance(event, ev.PaymentDeclined):
+            self.record_authorization(call.tenant, event.gateway, "declined", event.seconds,
+                                      decline_reason=event.reason_code)
+        elif isinstance(event, ev.PaymentFailed):
+            self.record_authorization(call.tenant, event.gateway, "error", event.seconds)
+            self.record_gateway_error(event.gateway, event.kind)
 
     # -- what the payment steps call (engine/steps/authorize.py, collect_card.py) ------------
     def observe_authorization(self, tenant, gateway, result, seconds):

@@ -20,6 +20,7 @@ from orchestrator.esl.inbound import InboundPool, NodeConnection
 from orchestrator.esl.outbound import OutboundServer
 from orchestrator.logs import ensure_redaction, log_context
 from orchestrator.metrics import Metrics
+from orchestrator.payments.events import CallRef, PaymentEventBus, log_subscriber
 from orchestrator.payments.gateways import GatewayConfigError, build_gateway
 from orchestrator.store import PaymentStore
 from orchestrator.tenants import UNKNOWN_TENANT, resolve_tenant
@@ -67,7 +68,10 @@ class Service:
         prompts = config["prompts"]
         self.prompt_settings = PromptSettings(prompts["catalog_dir"], prompts["audio_dir"],
                                               prompts["audio"])
-        self.on_payment_event = None  # callable(channel, kind, fields); the agent API sets it
+        # every payment fact, typed, to every subscriber (metrics, the log, agent sessions, ...)
+        self.events = PaymentEventBus()
+        self.events.subscribe(self.metrics.on_payment_event)
+        self.events.subscribe(log_subscriber(logging.getLogger("orchestrator.payments")))
         self.agent = self._build_agent_api(config)
 
     def _build_agent_api(self, config):
@@ -79,7 +83,7 @@ class Service:
             raise ConfigError("%s: agent_api: needs http.enabled" % config.source)
         from orchestrator.agent.hub import AgentHub
         hub = AgentHub(self, settings)
-        self.on_payment_event = hub.on_payment_event
+        self.events.subscribe(hub.on_payment_event)
         self.http.router.mount("/api/v1", hub.api)
         from orchestrator.agent.panel import panel_app
         self.http.router.mount("/panel", panel_app())
@@ -110,12 +114,11 @@ class Service:
             return path
         return os.path.join(self.config.base_dir, path)
 
-    def _services(self, channel, tenant):
-        forward = self.on_payment_event
+    def _services(self, channel, tenant, flow_name):
+        call = CallRef(channel.uuid, tenant, flow_name, channel.variables.get("pay_session", ""))
         return CallServices(
             gateways=self.gateways, store=self.store, prompts=self.prompt_settings,
-            metrics=self.metrics, tenant=tenant, call_uuid=channel.uuid,
-            on_payment_event=(lambda kind, fields: forward(channel, kind, fields)) if forward else None,
+            events=self.events.for_call(call), tenant=tenant, call_uuid=channel.uuid,
             agent_requests=self.agent.requests_for(channel) if self.agent else None)
 
     def _check_flow_names(self):
@@ -193,7 +196,7 @@ class Service:
                         flow, channel, self.engine_settings, log,
                         on_step=lambda step, seconds: step_seconds.labels(flow.name, step.kind)
                         .observe(seconds), tenant=tenant,
-                        services=self._services(channel, tenant)).run()
+                        services=self._services(channel, tenant, flow.name)).run()
                 finally:
                     if self.agent is not None:
                         self.agent.call_ended(channel, outcome)

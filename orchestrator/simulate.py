@@ -3,6 +3,7 @@
 The service and the simulated switch run in this process on ephemeral loopback ports, over
 real sockets, exactly as they would against FreeSWITCH; only the clock is faster.
 """
+import dataclasses
 import json
 import logging
 import os
@@ -99,8 +100,8 @@ def simulate(flow_path, caller_path, destination="1000", variables=None, timeout
     with DryRun(FlowLibrary({flow.name: flow}), default_flow=flow.name, store_path=store,
                 http_port=0 if artifacts else None) as run:
         events = []
-        run.service.on_payment_event = lambda channel, kind, fields: events.append(
-            {"call": channel.uuid, "kind": kind, **fields})
+        run.service.events.subscribe(lambda call, event: events.append(
+            {"call": call.uuid, "kind": type(event).__name__, **dataclasses.asdict(event)}))
         result = run.finish(run.place(caller, variables, destination), timeout)
         if artifacts:
             _write_artifacts(artifacts, run, result, events)

@@ -17,7 +17,9 @@ from orchestrator.web import json_response
 
 from . import sse
 from .control import ControlError
-from .sessions import CARD_FIELDS, PAYMENT_OUTCOMES, SessionConflict
+from orchestrator.payments.validation import FIELDS
+
+from .sessions import PAYMENT_OUTCOMES, SessionConflict
 
 log = logging.getLogger(__name__)
 
@@ -203,8 +205,8 @@ class AgentApi:
     def recapture(self, environ, principal, id):
         session = self._session(principal, id)
         field = self._body(environ).get("field")
-        if field not in CARD_FIELDS:
-            raise bad("field", "field must be one of %s" % ", ".join(CARD_FIELDS))
+        if field not in FIELDS:
+            raise bad("field", "field must be one of %s" % ", ".join(FIELDS))
         if field not in session.fields:
             raise bad("field", "this session does not collect %s" % field)
         if not session.in_card_entry:

@@ -1,90 +1,116 @@
 """What a payment session does to the live call, over an inbound ESL node (transfer mode).
 
-Starting, step by step (every command bounded by ``COMMAND_TIMEOUT``; each step that changed
-the call has an undo, run in reverse when a later step fails, so nothing is left half-started):
+Starting, step by step (each a ``Switch`` verb on the node's connection, bounded by its reply
+timeout; each step that changed the call has an undo, run in reverse when a later step fails,
+so nothing is left half-started):
 
-1. find the node holding the call (``uuid_exists``); with ``agent_uuid``, the customer leg is
-   the agent channel's bridge partner (``uuid_getvar <agent> bridge_to``: FreeSWITCH 1.10 clears
-   it when the bridge ends, while ``bridge_uuid`` keeps naming the old partner, and a transfer
-   clears ``signal_bond`` but a re-bridge elsewhere does not);
-2. ``uuid_setvar_multi <customer> pay_session=..;pay_flow=..;pay_amount=..;...`` (undo: unset);
-3. hold music: ``uuid_setvar <agent> park_after_bridge true``, so that the agent's leg is parked
-   rather than hung up when its partner leaves the bridge (undo: unset);
-4. ``uuid_transfer <customer> pay XML payments``: the dialplan's ``pay`` extension hands the
-   caller to the orchestrator's socket, where ``pay_session`` binds the call to the session;
-5. hold music: ``uuid_broadcast <agent> <hold_music> aleg`` (a failure here is logged only: the
-   caller is already in the payment).
+1. find the node holding the call; with ``agent_uuid``, the customer leg is the agent channel's
+   bridge partner (its ``bridge_to`` variable: FreeSWITCH 1.10 clears it when the bridge ends,
+   while ``bridge_uuid`` keeps naming the old partner, and a transfer clears ``signal_bond`` but
+   a re-bridge elsewhere does not);
+2. set the payment on the customer's channel (pay_session, pay_flow, pay_amount, ...; undo:
+   clear them);
+3. hold music: ``park_after_bridge`` on the agent's leg, so that it is parked rather than hung
+   up when its partner leaves the bridge (undo: clear it);
+4. transfer the customer to ``pay`` in the payments context: the dialplan hands the caller to
+   the orchestrator's socket, where ``pay_session`` binds the call to the session;
+5. hold music played to the agent's leg (a failure here is logged only: the caller is already
+   in the payment).
 
 At the end the flow's ``transfer_back {to: agent}`` bridges the caller back to the same agent
 leg (``pay_agent_leg``) or, released, transfers to the agent's extension (``pay_agent``).
 
-Stay mode (the agent keeps listening, docs/stay-on-line.md) starts with the sequence in
-``stay.py`` instead; it needs the agent's leg bridged to the caller.
+Stay mode (the agent keeps listening) starts with ``engine/stay.py``'s ``enter`` instead; it
+needs the agent's leg bridged to the caller.
 """
+from __future__ import annotations
+
 import logging
 import re
+from typing import TYPE_CHECKING, Any, Callable, List, Mapping, Optional, Tuple, TypeVar
 
 import gevent
 
-from orchestrator.esl.inbound import NotConnected
+from orchestrator.engine import stay
+from orchestrator.engine.channel import CallError, CommandFailed, Switch
+from orchestrator.esl.errors import NotConnected
 
-from . import stay
+if TYPE_CHECKING:  # pragma: no cover
+    from orchestrator.esl.inbound import InboundPool, NodeConnection
+
+    from .sessions import PaymentSession, SessionRegistry
 
 log = logging.getLogger(__name__)
 
-COMMAND_TIMEOUT = 5.0
 BIND_TIMEOUT = 30.0          # the caller must reach the payment socket within this
 UUID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 PAY_EXTENSION = ("pay", "XML", "payments")
+LISTENING = "listening"      # session.hold in stay mode: the agent's leg listens in
+T = TypeVar("T")
 
 
 class ControlError(Exception):
     """``status`` (HTTP), ``code`` and a message for the API's error body."""
 
-    def __init__(self, status, code, message, field=None):
+    def __init__(self, status: int, code: str, message: str, field: Optional[str] = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
 
 
-def _ok(reply):
-    return (reply or "").strip().startswith("+OK")
+def _checked(action: Callable[[], T], what: str) -> T:
+    """Run one command on a node; the switch's answer becomes the API's: refused 409,
+    node not connected 503, no answer 502."""
+    try:
+        return action()
+    except CommandFailed as exc:
+        log.warning("%s refused: %s", what, exc)
+        raise ControlError(409, "call_refused", "the switch refused %s" % what)
+    except ValueError as exc:   # a value that may not reach a command line (checked in esl/)
+        raise ControlError(400, "invalid", "%s: %s" % (what, exc))
+    except NotConnected:
+        raise ControlError(503, "node_unavailable", "the switch holding the call is not connected")
+    except CallError as exc:
+        log.warning("%s failed: %s", what, type(exc).__name__)
+        raise ControlError(502, "switch_error", "the switch did not answer in time")
+
+
+def _tried(action: Callable[[], object], what: str) -> bool:
+    """Run one command whose failure is only worth a log line; True when it was done."""
+    try:
+        action()
+        return True
+    except CallError as exc:
+        log.warning("%s: %s", what, exc)
+        return False
 
 
 class CallControl:
-    def __init__(self, pool, settings, registry):
+    def __init__(self, pool: "InboundPool", settings: Mapping[str, Any],
+                 registry: "SessionRegistry") -> None:
         self.pool, self.settings, self.registry = pool, settings, registry
 
     # -- finding the call ----------------------------------------------------------------
-    def _api(self, node, command):
-        try:
-            return node.api(command, timeout=COMMAND_TIMEOUT) or ""
-        except NotConnected:
-            raise ControlError(503, "node_unavailable", "the switch holding the call is not connected")
-        except Exception as exc:
-            log.warning("node %s: %s failed: %s", node.name, command.split(" ", 1)[0],
-                        type(exc).__name__)
-            raise ControlError(502, "switch_error", "the switch did not answer in time")
-
-    def find_node(self, uuid, field):
+    def find_node(self, uuid: str, field: str) -> "NodeConnection":
         if not UUID.match(uuid or ""):
             raise ControlError(400, "invalid", "%s is not a channel uuid" % field, field)
         connected = [n for n in self.pool.nodes.values() if n.connected]
         if not connected:
             raise ControlError(503, "node_unavailable", "no switch is connected")
         for node in connected:
-            if self._api(node, "uuid_exists %s" % uuid).strip() == "true":
+            if _checked(lambda: node.commands.leg_exists(uuid), "the call lookup"):
                 return node
         raise ControlError(404, "call_not_found", "no live call %s" % uuid, field)
 
-    def partner(self, node, uuid):
+    def partner(self, node: "NodeConnection", uuid: str) -> Optional[str]:
         """The live channel bridged to ``uuid`` now, or None (``bridge_to``: see the module doc)."""
-        for variable in ("bridge_to",):
-            other = self._api(node, "uuid_getvar %s %s" % (uuid, variable)).strip()
-            if UUID.match(other) and self._api(node, "uuid_exists %s" % other).strip() == "true":
-                return other
+        switch = node.commands
+        other = _checked(lambda: switch.get_variable(uuid, "bridge_to"), "the bridge lookup")
+        if other and UUID.match(other) and _checked(lambda: switch.leg_exists(other),
+                                                    "the call lookup"):
+            return other
         return None
 
-    def customer_leg(self, node, agent_uuid):
+    def customer_leg(self, node: "NodeConnection", agent_uuid: str) -> str:
         customer = self.partner(node, agent_uuid)
         if customer is None:
             raise ControlError(409, "not_bridged", "the agent's channel is not bridged to a caller",
@@ -92,71 +118,54 @@ class CallControl:
         return customer
 
     # -- starting ------------------------------------------------------------------------
-    def start_transfer(self, session, node, agent_leg, agent_target):
+    def start_transfer(self, session: "PaymentSession", node: "NodeConnection",
+                       agent_leg: Optional[str], agent_target: Optional[Tuple[str, str]]) -> None:
         """Hand the caller to the payment flow; on any failure undo and raise ControlError."""
         hold = self.settings["hold"] if agent_leg else "release"
         variables = self._session_variables(session)
         if agent_target:
             variables += [("pay_agent", agent_target[0]), ("pay_agent_context", agent_target[1])]
-        if hold == "music":
+        if hold == "music" and agent_leg:
             variables.append(("pay_agent_leg", agent_leg))
-        customer = session.call_uuid
-        undo = []
+        customer, switch = session.call_uuid, node.commands
+        undo: List[Callable[[], None]] = []
         try:
-            self._expect(node, "uuid_setvar_multi %s %s" % (
-                customer, ";".join("%s=%s" % pair for pair in variables)))
-            undo.append(["uuid_setvar %s %s" % (customer, name) for name, _ in variables])
-            if hold == "music":
-                self._expect(node, "uuid_setvar %s park_after_bridge true" % agent_leg)
-                undo.append(["uuid_setvar %s park_after_bridge" % agent_leg])
-            self._expect(node, "uuid_transfer %s %s" % (customer, " ".join(PAY_EXTENSION)))
+            _checked(lambda: switch.set_variables(customer, variables), "setting the payment")
+            undo += [lambda n=name: switch.clear_variable(customer, n) for name, _ in variables]
+            if hold == "music" and agent_leg:
+                _checked(lambda: switch.set_variable(agent_leg, "park_after_bridge", "true"),
+                         "parking the agent's leg")
+                undo.append(lambda: switch.clear_variable(agent_leg, "park_after_bridge"))
+            _checked(lambda: switch.transfer(customer, *PAY_EXTENSION), "the transfer")
         except ControlError:
-            for commands in reversed(undo):
-                for command in commands:
-                    try:
-                        self._api(node, command)
-                    except ControlError:
-                        log.warning("session %s: undo failed", session.id)
+            for action in reversed(undo):
+                _tried(action, "session %s: undo failed" % session.id)
             raise
         session.node, session.agent_leg, session.hold = node, agent_leg, hold
-        if hold == "music":
-            reply = self._try(node, "uuid_broadcast %s %s aleg" % (agent_leg, self.settings["hold_music"]))
-            if not _ok(reply):
-                log.warning("session %s: hold music refused: %s", session.id, reply.strip()[:80])
+        if hold == "music" and agent_leg:
+            _tried(lambda: switch.play_to_leg(agent_leg, self.settings["hold_music"]),
+                   "session %s: hold music refused" % session.id)
         gevent.spawn(self._watch_bind, session)
 
     @staticmethod
-    def _session_variables(session):
+    def _session_variables(session: "PaymentSession") -> List[Tuple[str, str]]:
         return [("pay_session", session.id), ("pay_flow", session.flow), ("pay_mode", session.mode),
                 ("pay_amount", str(session.money.minor)), ("pay_currency", session.money.currency),
                 ("pay_reference", session.reference), ("pay_tenant", session.tenant)]
 
-    def start_stay(self, session, node, agent_leg):
+    def start_stay(self, session: "PaymentSession", node: "NodeConnection",
+                   agent_leg: Optional[str]) -> None:
         """The caller keys the card in the payment flow while the agent's leg eavesdrops with
-        whisper; on any failure undo and raise ControlError."""
+        whisper (``engine/stay.py``); on any failure undo and raise ControlError."""
         if not agent_leg:
             raise ControlError(409, "mode_unavailable", "stay-on-line mode needs the caller "
                                "bridged to an agent's channel; use transfer", "mode")
-        stay.start_stay(self, session, node, agent_leg, self._session_variables(session))
-        session.node, session.agent_leg, session.hold = node, agent_leg, "eavesdrop"
+        _checked(lambda: stay.enter(node.commands, session.call_uuid, agent_leg,
+                                    self._session_variables(session)), "stay-on-line entry")
+        session.node, session.agent_leg, session.hold = node, agent_leg, LISTENING
         gevent.spawn(self._watch_bind, session)
 
-    def _expect(self, node, command):
-        reply = self._api(node, command)
-        if not _ok(reply):
-            log.warning("node %s: %s refused: %s", node.name, command.split(" ", 1)[0],
-                        reply.strip()[:80])
-            raise ControlError(409, "call_refused", "the switch refused %s: %s"
-                               % (command.split(" ", 1)[0], reply.strip()[:80]))
-        return reply
-
-    def _try(self, node, command):
-        try:
-            return self._api(node, command)
-        except ControlError as exc:
-            return "-ERR " + exc.message
-
-    def _watch_bind(self, session):
+    def _watch_bind(self, session: "PaymentSession") -> None:
         """A caller who never reaches the payment socket (refused, gone) must not leave the
         session waiting forever: after BIND_TIMEOUT it ends as an error."""
         gevent.sleep(BIND_TIMEOUT)
@@ -167,53 +176,66 @@ class CallControl:
             self.release_agent(session)
 
     # -- acting on a running session -----------------------------------------------------
-    def cancel(self, session):
+    def cancel(self, session: "PaymentSession") -> None:
         """The agent stops the payment: collect_card takes the request between fields; a field
         being keyed is ended at once by the cancel key, received on the caller's channel as if
-        keyed (``uuid_break`` would stop only the prompt: on 1.10.12 play_and_get_digits then
-        waits out its inter-digit timeout, seconds later)."""
+        keyed (stopping the prompt would not do: on 1.10.12 play_and_get_digits then waits out
+        its inter-digit timeout, seconds later)."""
         session.request = ("cancel",)
         if session.node is not None and session.state == "collecting":
-            self._try(session.node, "uuid_recv_dtmf %s *" % session.call_uuid)
+            switch = session.node.commands
+            _tried(lambda: switch.receive_keys(session.call_uuid, "*"),
+                   "session %s: the cancel key was refused" % session.id)
 
-    def recapture(self, session, field):
+    def recapture(self, session: "PaymentSession", field: str) -> None:
         session.request = ("recapture", field)
 
-    def complete(self, session, to, extension=None, context="default"):
+    def complete(self, session: "PaymentSession", to: str, extension: Optional[str] = None,
+                 context: str = "default") -> None:
         """Take the caller out of the flow now and put them where the agent said."""
         node, customer = session.node, session.call_uuid
         if node is None:
             raise ControlError(409, "not_started", "the session has no call in progress")
+        switch = node.commands
         if session.mode == "stay":
-            stay.leave(self, node, session)
-        self._try(node, "uuid_setvar %s socket_resume" % customer)
-        if to == "agent" and session.agent_leg and self._alive(node, session.agent_leg):
-            if session.hold != "eavesdrop":
-                self._try(node, "uuid_break %s all" % session.agent_leg)
-            self._expect(node, "uuid_bridge %s %s" % (customer, session.agent_leg))
+            _tried(lambda: stay.leave(switch, customer), "session %s: restoring" % session.id)
+        _tried(lambda: switch.clear_variable(customer, "socket_resume"),
+               "session %s: socket_resume" % session.id)
+        agent_leg = session.agent_leg
+        if to == "agent" and agent_leg and self._alive(switch, agent_leg):
+            if session.hold != LISTENING:
+                _tried(lambda: switch.stop_media(agent_leg), "session %s: hold music" % session.id)
+            _checked(lambda: switch.bridge(customer, agent_leg), "the bridge back")
             session.bridged_back = True
             return
         if to == "goodbye":
-            self._expect(node, "uuid_kill %s NORMAL_CLEARING" % customer)
+            _checked(lambda: switch.hang_up(customer), "the hangup")
         else:
-            self._expect(node, "uuid_transfer %s %s XML %s" % (customer, extension, context))
+            _checked(lambda: switch.transfer(customer, extension or "", "XML", context),
+                     "the transfer")
         self.release_agent(session)
 
-    def _alive(self, node, uuid):
-        return self._try(node, "uuid_exists %s" % uuid).strip() == "true"
+    @staticmethod
+    def _alive(switch: Switch, uuid: str) -> bool:
+        try:
+            return switch.leg_exists(uuid)
+        except CallError:
+            return False
 
-    def release_agent(self, session):
+    def release_agent(self, session: "PaymentSession") -> None:
         """A held (or listening) agent whose caller will not come back: stop the music, free
         the leg (an eavesdrop would otherwise follow the caller wherever the flow sent them)."""
         node, leg = session.node, session.agent_leg
-        if node is None or not leg or session.hold not in ("music", "eavesdrop"):
+        if node is None or not leg or session.hold not in ("music", LISTENING):
             return
+        switch = node.commands
         if session.bridged_back:
             if session.hold == "music":
                 # back in the bridge: the leg must end with its caller again, not be parked
                 # (measured on 1.10.12: left set, the agent sat in a parked leg after a hang-up)
-                self._try(node, "uuid_setvar %s park_after_bridge" % leg)
+                _tried(lambda: switch.clear_variable(leg, "park_after_bridge"),
+                       "session %s: park_after_bridge" % session.id)
             return
-        if self._alive(node, leg):
-            self._try(node, "uuid_break %s all" % leg)
-            self._try(node, "uuid_kill %s NORMAL_CLEARING" % leg)
+        if self._alive(switch, leg):
+            _tried(lambda: switch.stop_media(leg), "session %s: hold music" % session.id)
+            _tried(lambda: switch.hang_up(leg), "session %s: agent leg" % session.id)

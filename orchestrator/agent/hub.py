@@ -1,14 +1,19 @@
 """The agent API wired into a running service: tokens, sessions, call control, webhooks.
 
 The service builds one ``AgentHub`` when ``agent_api.tokens`` is set and tells it when a call
-starts and ends; the hub feeds the sessions with the flow's payment events and gives the card
-step its agent's requests (cancel, recapture).
+starts and ends; the hub subscribes the sessions to the service's payment event bus and gives
+the card step its agent's requests (cancel, recapture).
 """
+from __future__ import annotations
+
 import logging
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence, Tuple
 
 import gevent
 
-from orchestrator.engine.steps.transfer_back import AGENT_LEG_DETAIL
+from orchestrator.engine.channel import Channel
+from orchestrator.engine.runner import FlowOutcome
+from orchestrator.payments.events import CallRef, PaymentEvent
 
 from .api import AgentApi
 from .control import CallControl
@@ -16,13 +21,15 @@ from .sessions import SessionRegistry
 from .settings import TokenTable
 from .webhooks import WebhookNotifier
 
+if TYPE_CHECKING:  # pragma: no cover
+    from orchestrator.service import Service
+
 log = logging.getLogger(__name__)
-
-
+AgentRequest = Optional[Tuple[str, ...]]
 
 
 class AgentHub:
-    def __init__(self, service, settings):
+    def __init__(self, service: "Service", settings: Mapping[str, Any]) -> None:
         self.settings = settings
         self.registry = SessionRegistry()
         self.control = CallControl(service.pool, settings, self.registry)
@@ -31,26 +38,26 @@ class AgentHub:
         self.api = AgentApi(TokenTable(settings["tokens"]), self.registry, self.control,
                             service.library, settings)
 
-    def start(self):
+    def start(self) -> None:
         self.webhooks.start()
 
-    def stop(self):
+    def stop(self) -> None:
         self.webhooks.stop()
 
-    def on_payment_event(self, channel, kind, fields):
-        self.registry.on_payment_event(channel, kind, fields)
+    def on_payment_event(self, call: CallRef, event: PaymentEvent) -> None:
+        self.registry.on_payment_event(call, event)
 
-    def requests_for(self, channel):
+    def requests_for(self, channel: Channel) -> Callable[[Sequence[str]], AgentRequest]:
         """The card step's view: ``take(kinds)`` -> the agent's pending request or None."""
         return lambda kinds=("cancel", "recapture"): self.registry.take_request(channel, kinds)
 
-    def call_started(self, channel):
+    def call_started(self, channel: Channel) -> None:
         self.registry.call_started(channel)
 
-    def call_ended(self, channel, outcome):
+    def call_ended(self, channel: Channel, outcome: Optional[FlowOutcome]) -> None:
         session = self.registry.call_ended(channel)
         if session is None:
             return
-        if outcome is not None and outcome.detail == AGENT_LEG_DETAIL:
+        if outcome is not None and outcome.to_agent_leg:
             session.bridged_back = True
         gevent.spawn(self.control.release_agent, session)

@@ -1,7 +1,8 @@
 """Payment sessions: what an agent started on a call, and how far the caller has got.
 
-A session is bound to one call (the customer's leg) and fed by the flow's payment events
-(``Service.on_payment_event``) for the call whose channel carries ``pay_session=<id>``. It
+A session is bound to one call (the customer's leg) and fed by the flow's typed payment events
+(``payments/events.py``, through the service's event bus) for the call whose channel carries
+``pay_session=<id>``. It
 holds masked values only: the card steps hand over brand, BIN + last four and ``**/**``;
 ``_masked_only`` refuses anything else, so a mistake upstream cannot put a digit in a response,
 an SSE stream or a webhook. Watchers (SSE streams) get bounded queues: a browser that stops
@@ -16,12 +17,15 @@ from collections import OrderedDict
 
 from gevent.queue import Full, Queue
 
+from orchestrator.payments.events import (Authorizing, CallRef, CardAttemptsExhausted, CardCancelled,
+                                          FieldAccepted, FieldRejected, FieldStarted, PaymentApproved,
+                                          PaymentDeclined, PaymentEvent, PaymentFailed)
+from orchestrator.payments.validation import FIELDS, NUMBER_CONFIRMATION
+
 log = logging.getLogger(__name__)
 
-CARD_FIELDS = ("number", "expiry", "security_code", "postal_code")
 ACTIVE_STATES = ("created", "waiting", "collecting", "authorizing")
 PAYMENT_OUTCOMES = ("approved", "declined", "cancelled", "failed", "error")
-STATES = ACTIVE_STATES + PAYMENT_OUTCOMES + ("ended",)
 SUBSCRIBER_QUEUE = 200        # events a watcher may fall behind before it is dropped
 KEEP_ENDED = 1000             # ended sessions still answered by GET (most recent)
 _NUMBER_MASK = re.compile(r"^[a-z]{0,12} ?\d{0,6}\**\d{0,4}$")
@@ -52,7 +56,7 @@ def _masked_only(field, value):
 
 
 class PaymentSession:
-    def __init__(self, tenant, agent, call_uuid, mode, flow, money, reference, fields=CARD_FIELDS[:3]):
+    def __init__(self, tenant, agent, call_uuid, mode, flow, money, reference, fields=FIELDS[:3]):
         self.id = "ps_" + secrets.token_hex(12)
         self.tenant, self.agent, self.call_uuid = tenant, agent, call_uuid
         self.mode, self.flow, self.money, self.reference = mode, flow, money, reference
@@ -230,48 +234,52 @@ class SessionRegistry:
         request, session.request = session.request, None
         return request
 
-    def on_payment_event(self, channel, kind, fields):
-        session = self.for_channel(channel)
-        if session is None:
+    def on_payment_event(self, call: CallRef, event: PaymentEvent) -> None:
+        """The bus's subscriber: the session bound to ``call`` follows the payment."""
+        session = self._sessions.get(call.session) if call.session else None
+        if session is None or session.state == "ended":
             return
-        handler = _HANDLERS.get(kind)
+        handler = _HANDLERS.get(type(event))
         if handler is not None:
-            handler(self, session, fields)
+            handler(self, session, event)
 
 
-def _started(registry, session, fields):
+def _started(registry, session, event: FieldStarted):
     registry.set_state(session, "collecting")
-    registry._field(session, fields.get("field"), state="typing", masked=None, error_type=None,
-                    attempt=int(fields.get("attempt") or 0))
+    registry._field(session, event.field, state="typing", masked=None, error_type=None,
+                    attempt=event.attempt)
 
 
-def _valid(registry, session, fields):
-    field = fields.get("field")
-    registry._field(session, field, state="valid", error_type=None,
-                    masked=_masked_only("number" if field == "number-confirmation" else field,
-                                        fields.get("masked")))
+def _accepted(registry, session, event: FieldAccepted):
+    field = "number" if event.field == NUMBER_CONFIRMATION else event.field
+    registry._field(session, event.field, state="valid", error_type=None,
+                    masked=_masked_only(field, event.masked))
 
 
-def _invalid(registry, session, fields):
-    error_type = fields.get("error_type")
-    registry._field(session, fields.get("field"), state="invalid", masked=None,
+def _rejected(registry, session, event: FieldRejected):
+    error_type = event.error_type
+    registry._field(session, event.field, state="invalid", masked=None,
                     error_type=error_type if error_type and _NO_DIGITS.match(error_type) else None,
-                    attempt=int(fields.get("attempt") or 0))
+                    attempt=event.attempt)
 
 
-def _authorizing(registry, session, fields):
+def _authorizing(registry, session, event: Authorizing):
     registry.set_state(session, "authorizing")
 
 
-def _authorization(registry, session, fields):
-    status = fields.get("result")
-    status = status if status in ("approved", "declined") else "error"
+def _answered(registry, session, event):
+    """An authorization's answer: approved, declined (with its normalised reason) or error."""
+    if isinstance(event, PaymentApproved):
+        status = "approved"
+    elif isinstance(event, PaymentDeclined):
+        status = "declined"
+    else:
+        status = "error"
     result = {"status": status}
-    auth_code = fields.get("auth_code") or ""
-    if status == "approved" and _AUTH_CODE.match(auth_code):
-        result["auth_code"] = auth_code
+    if status == "approved" and _AUTH_CODE.match(event.auth_code or ""):
+        result["auth_code"] = event.auth_code
     if status == "declined":
-        reason = fields.get("decline_reason") or ""
+        reason = event.reason_text or ""
         result["decline_reason"] = reason if _NO_DIGITS.match(reason) else "declined"
     number = session.fields.get("number", {}).get("masked") or ""
     brand, _, digits = number.rpartition(" ")
@@ -285,11 +293,13 @@ def _authorization(registry, session, fields):
 
 
 _HANDLERS = {
-    "field-started": _started,
-    "field-valid": _valid,
-    "field-invalid": _invalid,
-    "card-cancelled": lambda r, s, f: r.set_state(s, "cancelled"),
-    "card-too-many-failed-attempts": lambda r, s, f: r.set_state(s, "failed"),
-    "authorizing": _authorizing,
-    "authorization": _authorization,
+    FieldStarted: _started,
+    FieldAccepted: _accepted,
+    FieldRejected: _rejected,
+    CardCancelled: lambda r, s, e: r.set_state(s, "cancelled"),
+    CardAttemptsExhausted: lambda r, s, e: r.set_state(s, "failed"),
+    Authorizing: _authorizing,
+    PaymentApproved: _answered,
+    PaymentDeclined: _answered,
+    PaymentFailed: _answered,
 }

@@ -29,7 +29,7 @@ AGENT_API_SCHEMA = {
         "hold": {"enum": ["music", "release"],
                  "description": "transfer mode: the agent hears hold music, or is released"},
         "hold_music": {"type": "string", "minLength": 1,
-                       "description": "what uuid_broadcast plays to a held agent"},
+                       "description": "what is played to a held agent's leg (a file or a tone_stream)"},
     },
 }
 

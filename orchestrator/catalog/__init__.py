@@ -3,8 +3,8 @@
 A catalog (``en.yaml``, ``es.yaml`` beside this file, or a directory of one's own) maps prompt
 keys to segments. A recorded segment names a file under the configured ``audio_dir`` on the
 switch and carries its words, so a site without recordings still speaks, through TTS. Whether
-the recording is there is asked of the switch (``file_exists``) once per path and kept, because
-the files live on the FreeSWITCH box, not on ours.
+the recording is there is asked of the switch once per node and path and kept, because the
+files live on each FreeSWITCH box, not on ours.
 """
 import os
 import string
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from orchestrator.esl.channel import Prompt
+from orchestrator.engine.channel import CallError, Channel, Prompt
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEGMENT_FORMS = ("file", "text", "say", "spell")
@@ -86,13 +86,35 @@ class Catalog:
         return self.reasons.get("generic", "")
 
 
+class SwitchFiles:
+    """What each switch answered about its recordings, kept for ``EXISTS_TTL``: the files live
+    on every FreeSWITCH host, and two nodes need not hold the same ones."""
+
+    def __init__(self, ttl=EXISTS_TTL, clock=time.monotonic):
+        self.ttl, self.clock = ttl, clock
+        self._known = {}   # (node, path) -> (exists, checked at)
+
+    def exists(self, channel: Channel, path):
+        key = (channel.switch.node_key, path)
+        known = self._known.get(key)
+        if known and self.clock() - known[1] < self.ttl:
+            return known[0]
+        try:
+            exists = channel.file_exists(path)
+        except CallError:  # an older switch without file_exists: speak rather than play silence
+            exists = False
+        self._known[key] = (exists, self.clock())
+        return exists
+
+
+SWITCH_FILES = SwitchFiles()
+
+
 class PromptRenderer:
     """Turns catalog prompts into what the switch plays, choosing recording or TTS per segment."""
 
-    _exists = {}  # (audio path) -> (exists, checked at): the switch's files change rarely
-
-    def __init__(self, catalog, channel, audio_dir="", audio_mode="auto", tts_engine="flite",
-                 tts_voice="kal"):
+    def __init__(self, catalog, channel: Channel, audio_dir="", audio_mode="auto", tts_engine="flite",
+                 tts_voice="kal", files: SwitchFiles = SWITCH_FILES):
         if audio_mode not in AUDIO_MODES:
             raise CatalogError("prompts.audio must be one of %s" % ", ".join(AUDIO_MODES))
         self.catalog = catalog
@@ -100,6 +122,7 @@ class PromptRenderer:
         self.audio_dir = audio_dir
         self.audio_mode = audio_mode if audio_dir else "never"
         self.tts = (tts_engine, tts_voice)
+        self.files = files
 
     # -- deciding recording or speech --------------------------------------------------------
     def _audio_path(self, segment):
@@ -111,15 +134,7 @@ class PromptRenderer:
         return None
 
     def _switch_has(self, path):
-        known = self._exists.get(path)
-        if known and time.monotonic() - known[1] < EXISTS_TTL:
-            return known[0]
-        try:
-            exists = self.channel.api("file_exists %s" % path).strip() == "true"
-        except Exception:  # an older switch without file_exists: speak rather than play silence
-            exists = False
-        self._exists[path] = (exists, time.monotonic())
-        return exists
+        return self.files.exists(self.channel, path)
 
     # -- rendering ---------------------------------------------------------------------------
     @staticmethod

@@ -12,7 +12,7 @@ from typing import Any, List, Tuple
 
 from ..payments.iso4217 import CURRENCIES
 from ..payments.money import format_major
-from .errors import Prompt
+from .channel import Prompt
 from .step_api import RelPath, StepError
 
 SAY_KINDS = ["number", "currency", "digits"]

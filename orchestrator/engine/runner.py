@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 from orchestrator.logs import log_context
 
 from .context import EngineSettings, FlowContext
-from .errors import CallGone, CommandTimeout
+from .channel import CallGone, CommandTimeout
 from .expressions import ExpressionError
 from .flow import Flow, FlowStep
 from .step_api import Finish, Goto, StepError
@@ -28,11 +28,13 @@ ERROR = "error"
 
 @dataclass(frozen=True)
 class FlowOutcome:
-    """How a run ended: ``result`` is one of the constants above; ``step`` the last step's label."""
+    """How a run ended: ``result`` is one of the constants above; ``step`` the last step's label;
+    ``to_agent_leg`` when the caller went back to the agent leg that waited during a payment."""
 
     result: str
     step: Optional[str]
     detail: str = ""
+    to_agent_leg: bool = False
 
 
 class LoopLimitExceeded(Exception):
@@ -82,7 +84,8 @@ class FlowRunner:
                     if self.on_step is not None:
                         self.on_step(step, time.monotonic() - started)
                 if isinstance(result, Finish):
-                    return self._finish(FlowOutcome(result.result, step.label, result.detail))
+                    return self._finish(FlowOutcome(result.result, step.label, result.detail,
+                                                     result.to_agent_leg))
                 index = self.flow.index_by_id[result.target] if isinstance(result, Goto) else index + 1
             last = step.label if step else None
             return self._finish(FlowOutcome(COMPLETED, last, "ran past the last step"))

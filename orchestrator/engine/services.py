@@ -1,11 +1,21 @@
-"""What a step can reach besides the call: gateways, the payment record, prompts, metrics.
+"""What a step can reach besides the call: gateways, the payment record, prompts, events.
 
 The runner hands one ``CallServices`` to every step of a call. Steps that need none of it
 (menus, transfers) never look; the payment steps find everything here, so they need no
 global state and tests can give each call its own gateways and store.
 """
+from __future__ import annotations
+
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Callable, Mapping, Optional, Sequence, Tuple
+
+from orchestrator.payments.events import CallEvents, CallRef
+
+if TYPE_CHECKING:  # pragma: no cover
+    from orchestrator.payments.gateways.base import Gateway
+    from orchestrator.store import PaymentStore
+
+AgentRequests = Callable[[Sequence[str]], Optional[Tuple[str, ...]]]
 
 
 @dataclass
@@ -15,13 +25,18 @@ class PromptSettings:
     audio: str = "auto"                 # auto (ask the switch), always, never (TTS only)
 
 
+def _no_events() -> CallEvents:
+    return CallEvents(None, CallRef(""))
+
+
 @dataclass
 class CallServices:
-    gateways: Mapping[str, Any] = field(default_factory=dict)
-    store: Any = None
+    gateways: Mapping[str, "Gateway"] = field(default_factory=dict)
+    store: Optional["PaymentStore"] = None
     prompts: PromptSettings = field(default_factory=PromptSettings)
-    metrics: Any = None
+    # where steps publish payment facts (payments/events.py); masked values only
+    events: CallEvents = field(default_factory=_no_events)
     tenant: str = "default"
     call_uuid: str = ""
-    on_payment_event: Any = None        # callable(kind, fields) for live watchers; masked only
-    agent_requests: Any = None          # callable(kinds) -> an agent's ("cancel",) / ("recapture", field)
+    # take(kinds) -> an agent's pending ("cancel",) / ("recapture", field), or None
+    agent_requests: Optional[AgentRequests] = None

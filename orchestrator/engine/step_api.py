@@ -26,10 +26,12 @@ class Goto:
 
 @dataclass(frozen=True)
 class Finish:
-    """End the flow now with this result (``completed`` or ``transferred``)."""
+    """End the flow now with this result (``completed`` or ``transferred``). ``to_agent_leg``:
+    the caller is back with the very agent leg that held or listened during a payment."""
 
     result: str
     detail: str = ""
+    to_agent_leg: bool = False
 
 
 StepResult = Union[None, Goto, Finish]  # None: go on with the next step

@@ -1,4 +1,4 @@
-"""``Channel``: the one way a flow step talks to a call.
+"""``Channel``: the engine's port to one call, over the call's own outbound socket.
 
 Every application runs with ``sendmsg`` carrying an ``event-uuid`` of our own, and its
 completion is recognised by ``Application-UUID`` alone: two prompts of the same application,
@@ -7,34 +7,44 @@ awaited. Every wait has a deadline. Everything the switch tells the call (comple
 hangup) arrives through one inbox, read only by the call's own greenlet, so a step never races
 with the event greenlet.
 
+API commands on this call or on other legs (the agent's) go through ``switch``, the same
+``SwitchCommands`` an inbound node offers, over this socket; every refusal, on either, is a
+``CommandFailed``.
+
 Digits from DTMF events are for menus and account numbers. Card data never comes through here:
 card entry runs with ``sensitive_dtmf`` so the switch emits no DTMF event at all.
 """
+from __future__ import annotations
+
 import logging
 import time
 import uuid as uuidlib
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Callable, Deque, Dict, Iterable, List, Mapping, Optional, Tuple
 
 import gevent
 import gevent.queue
 
-from orchestrator.esl.errors import (  # noqa: F401  re-exported for steps
-    CallGone,
-    CommandFailed,
-    CommandTimeout,
-    ConnectionLost,
-    EslError,
+from orchestrator.engine.channel import (
+    BridgeResult,
+    DigitResult,
+    Prompt,
+    SAY_KINDS,
+    SecretResult,
 )
-from orchestrator.esl.protocol import CONNECTION_LOST
+from orchestrator.esl.commands import SwitchCommands
+from orchestrator.esl.errors import CallGone, CommandFailed, CommandTimeout
+from orchestrator.esl.protocol import CONNECTION_LOST, EslConnection, EslMessage
 
 log = logging.getLogger(__name__)
 
-SAY_TYPES = {
+SAY_TYPES: Dict[str, Tuple[str, Optional[str]]] = {
     "number": ("NUMBER", None),
     "currency": ("CURRENCY", None),
     "digits": ("NUMBER", "iterated"),
 }
+assert tuple(SAY_TYPES) == SAY_KINDS
 ANSWERED_DISPOSITIONS = ("SUCCESS", "ANSWER")
 # The channel variable play_and_get_digits writes a secret into. FreeSWITCH 1.10 overwrites
 # hangup_cause with the real cause in its hangup state, before CHANNEL_HANGUP_COMPLETE and
@@ -44,40 +54,6 @@ ANSWERED_DISPOSITIONS = ("SUCCESS", "ANSWER")
 # 1.10.12.) Nothing else uses the variable while the call is up.
 SECRET_VARIABLE = "hangup_cause"
 SECRET_HEADER = "variable_" + SECRET_VARIABLE
-
-
-@dataclass(frozen=True)
-class Prompt:
-    """One thing to play while digits are awaited: a file, a text to speak or a value to say."""
-
-    kind: str
-    value: str
-    options: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class DigitResult:
-    """What a caller keyed. ``status``: ok, timeout (nothing keyed), incomplete, cancelled."""
-
-    status: str
-    digits: str = ""
-    terminator: str = ""
-
-
-@dataclass(frozen=True)
-class SecretResult:
-    """How a secret entry ended. ``status``: ok, timeout, incomplete, cancelled. No digits here:
-    they went straight to the ``accept`` callback given to ``collect_secret``."""
-
-    status: str
-    length: int = 0
-    terminator: str = ""
-
-
-@dataclass(frozen=True)
-class BridgeResult:
-    answered: bool
-    cause: str
 
 
 @dataclass(frozen=True)
@@ -97,18 +73,18 @@ class ChannelSettings:
 class _Signal:
     kind: str
     app_uuid: str = ""
-    headers: dict = None
+    headers: Dict[str, str] = field(default_factory=dict)
     digit: str = ""
 
 
-def _quoted(text):
+def _quoted(text: str) -> str:
     """One play_and_get_digits argument: single-quoted when it has spaces (FreeSWITCH's
     tokenizer groups quoted words), with any single quote in a spoken text made typographic."""
     text = _one_line(text, "prompt").replace("'", "\u2019")
     return "'%s'" % text if " " in text else text
 
 
-def _one_line(value, what):
+def _one_line(value: object, what: str) -> str:
     text = str(value)
     if "\n" in text or "\r" in text:
         raise ValueError("%s must be a single line" % what)
@@ -116,27 +92,32 @@ def _one_line(value, what):
 
 
 class Channel:
-    def __init__(self, connection, connect_headers, settings=None):
+    """The engine's ``Channel`` over one outbound socket (see the module docstring)."""
+
+    def __init__(self, connection: EslConnection, connect_headers: Mapping[str, str],
+                 settings: Optional[ChannelSettings] = None) -> None:
         self._conn = connection
         self.settings = settings or ChannelSettings()
-        self.uuid = connect_headers.get("Unique-ID", "")
-        self.destination_number = connect_headers.get("Caller-Destination-Number", "")
-        self.caller_id_number = connect_headers.get("Caller-Caller-ID-Number", "")
-        self.variables = self._variables_from(connect_headers)
-        self.hangup_cause = None
-        self._inbox = gevent.queue.Queue()
-        self._digits = deque()
+        self.uuid: str = connect_headers.get("Unique-ID", "")
+        self.destination_number: str = connect_headers.get("Caller-Destination-Number", "")
+        self.caller_id_number: str = connect_headers.get("Caller-Caller-ID-Number", "")
+        self._variables: Dict[str, str] = self._variables_from(connect_headers)
+        self.hangup_cause: Optional[str] = None
+        self._inbox: "gevent.queue.Queue[_Signal]" = gevent.queue.Queue()
+        self._digits: Deque[str] = deque()
         self._gone = False
+        node = connect_headers.get("Core-UUID") or connect_headers.get("FreeSWITCH-Hostname") or ""
+        self._switch = SwitchCommands(self.api, node_key=node)
         connection.add_listener(self._on_message)
 
     # -- what the switch tells us (event greenlet: only enqueue, never block) --------------
     @staticmethod
-    def _variables_from(headers):
+    def _variables_from(headers: Mapping[str, str]) -> Dict[str, str]:
         """Channel variables from event headers, never the variable secrets pass through."""
         return {k[len("variable_"):]: v for k, v in headers.items()
                 if k.startswith("variable_") and k != SECRET_HEADER}
 
-    def _on_message(self, message):
+    def _on_message(self, message: EslMessage) -> None:
         ctype = message.content_type
         if ctype in ("text/disconnect-notice", CONNECTION_LOST):
             self._inbox.put(_Signal("gone", headers={"cause": "DISCONNECTED"}))
@@ -146,7 +127,7 @@ class Channel:
             return
         name = message.event_name
         if name.startswith("CHANNEL_"):
-            self.variables.update(self._variables_from(headers))
+            self._variables.update(self._variables_from(headers))
         if name == "CHANNEL_EXECUTE_COMPLETE":
             self._inbox.put(_Signal("complete", headers.get("Application-UUID", ""), headers))
         elif name == "DTMF":
@@ -156,10 +137,18 @@ class Channel:
 
     # -- the inbox (call greenlet) ----------------------------------------------------------
     @property
-    def gone(self):
+    def variables(self) -> Dict[str, str]:
+        return self._variables
+
+    @property
+    def gone(self) -> bool:
         return self._gone
 
-    def _next_signal(self, deadline):
+    @property
+    def switch(self) -> SwitchCommands:
+        return self._switch
+
+    def _next_signal(self, deadline: Optional[float]) -> Optional[_Signal]:
         if self._gone:
             raise CallGone(self.hangup_cause or "GONE")
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -175,7 +164,8 @@ class Channel:
             self._digits.append(signal.digit)
         return signal
 
-    def _await_completion(self, app_uuid, deadline, on_digit=None):
+    def _await_completion(self, app_uuid: str, deadline: Optional[float],
+                          on_digit: Optional[Callable[[], None]] = None) -> Optional[Dict[str, str]]:
         """Wait for one application's completion; digits meanwhile are kept for later reads."""
         while True:
             signal = self._next_signal(deadline)
@@ -187,7 +177,7 @@ class Channel:
                 on_digit()
 
     # -- running applications ---------------------------------------------------------------
-    def start(self, app, arg=""):
+    def start(self, app: str, arg: str = "") -> str:
         """Queue an application on the call; return the uuid its completion will carry."""
         if self._gone:
             raise CallGone(self.hangup_cause or "GONE")
@@ -203,12 +193,12 @@ class Channel:
             raise
         return app_uuid
 
-    def _poll(self):
+    def _poll(self) -> None:
         """Take in whatever the switch has already said, without waiting."""
         while self._next_signal(time.monotonic()) is not None:
             pass
 
-    def execute(self, app, arg="", timeout=None):
+    def execute(self, app: str, arg: str = "", timeout: Optional[float] = None) -> Dict[str, str]:
         """Run an application to completion and return the completion's headers."""
         app_uuid = self.start(app, arg)
         limit = self.settings.app_timeout if timeout is None else timeout
@@ -218,7 +208,7 @@ class Channel:
             raise CommandTimeout("%s did not complete within %.1fs" % (app, limit))
         return headers
 
-    def break_current(self):
+    def break_current(self) -> None:
         """Stop whatever application is running now (a prompt being barged in on)."""
         if self._gone:
             return
@@ -227,34 +217,59 @@ class Channel:
         except CallGone:
             pass
 
-    def api(self, command, timeout=None):
+    def api(self, command: str, timeout: Optional[float] = None) -> str:
+        """One api command over this socket: its reply text; ``-ERR`` raises CommandFailed."""
         return self._conn.command("api %s" % _one_line(command, "api command"), timeout).body
 
-    # -- the operations steps use ----------------------------------------------------------
-    def answer(self, timeout=None):
+    # -- prompts ----------------------------------------------------------------------------
+    def answer(self, timeout: Optional[float] = None) -> None:
         self.execute("answer", timeout=timeout or self.settings.answer_timeout)
 
-    def playback(self, path, timeout=None):
+    def playback(self, path: str, timeout: Optional[float] = None) -> str:
         return self.execute("playback", path, timeout).get("Application-Response", "")
 
-    def speak(self, text, engine=None, voice=None, timeout=None):
+    def speak(self, text: str, engine: Optional[str] = None, voice: Optional[str] = None,
+              timeout: Optional[float] = None) -> str:
         arg = self._speak_arg(text, engine, voice)
         return self.execute("speak", arg, timeout).get("Application-Response", "")
 
-    def say(self, value, kind="number", language="en", method="pronounced", gender="FEMININE",
-            timeout=None):
+    def say(self, value: str, kind: str = "number", language: str = "en",
+            method: str = "pronounced", gender: str = "FEMININE",
+            timeout: Optional[float] = None) -> str:
         return self.execute("say", self._say_arg(value, kind, language, method, gender),
                             timeout).get("Application-Response", "")
 
-    def set_variable(self, name, value):
+    # -- this call's state ----------------------------------------------------------------------
+    def set_variable(self, name: str, value: str) -> None:
         self.execute("set", "%s=%s" % (_one_line(name, "variable name"), _one_line(value, "value")))
-        self.variables[name] = str(value)
+        self._variables[name] = str(value)
 
-    def unset_variable(self, name):
+    def unset_variable(self, name: str) -> None:
         self.execute("unset", _one_line(name, "variable name"))
-        self.variables.pop(name, None)
+        self._variables.pop(name, None)
 
-    def transfer(self, extension, dialplan="XML", context="default"):
+    def clear_variable(self, name: str) -> None:
+        """``uuid_setvar`` over api: unlike the ``unset`` application, no event carries it."""
+        self._switch.clear_variable(self.uuid, name)
+        self._variables.pop(name, None)
+
+    def mute_toward_listener(self) -> None:
+        self._switch.mute_toward_listener(self.uuid)
+
+    def unmute_toward_listener(self) -> None:
+        self._switch.unmute_toward_listener(self.uuid)
+
+    def pause_recording(self, path: str) -> None:
+        self._switch.pause_recording(self.uuid, path)
+
+    def resume_recording(self, path: str) -> None:
+        self._switch.resume_recording(self.uuid, path)
+
+    def file_exists(self, path: str) -> bool:
+        return self._switch.file_exists(path)
+
+    # -- where the call goes ----------------------------------------------------------------------
+    def transfer(self, extension: str, dialplan: str = "XML", context: str = "default") -> None:
         """Send the call elsewhere in the dialplan; the caller of the flow then closes the socket.
 
         FreeSWITCH keeps the socket attached after a transfer, and closing it while
@@ -263,26 +278,44 @@ class Channel:
         """
         arg = " ".join(_one_line(x, "transfer target") for x in (extension, dialplan, context))
         try:
-            if "socket_resume" in self.variables:
+            if "socket_resume" in self._variables:
                 self.unset_variable("socket_resume")
             self.execute("transfer", arg, timeout=self.settings.answer_timeout)
         except CallGone:
             pass
 
-    def bridge(self, dial_string, timeout=60.0):
+    def bridge(self, dial_string: str, timeout: float = 60.0) -> BridgeResult:
         """Bridge to another endpoint; a failed attempt leaves the caller with us.
 
         Without ``continue_on_fail`` FreeSWITCH hangs up the caller when the far end is busy
         or does not answer, and the flow could not offer anything else.
         """
-        if self.variables.get("continue_on_fail") != "true":
+        if self._variables.get("continue_on_fail") != "true":
             self.set_variable("continue_on_fail", "true")
         headers = self.execute("bridge", _one_line(dial_string, "dial string"), timeout=timeout)
         disposition = (headers.get("variable_originate_disposition")
                        or headers.get("variable_bridge_hangup_cause") or "")
         return BridgeResult(disposition in ANSWERED_DISPOSITIONS, disposition or "UNKNOWN")
 
-    def hangup(self, cause="NORMAL_CLEARING"):
+    def bridge_to_leg(self, leg: str) -> bool:
+        """Join this call to a live leg (the agent's), out of the socket application.
+
+        ``socket_resume`` goes first, without an event (``uuid_setvar``): like a transfer, the
+        bridge takes the caller out of the socket application, and closing the socket with it
+        set resets the caller's channel and ends every leg (seen on 1.10.12).
+        """
+        if not self._switch.leg_exists(leg):
+            return False
+        if "socket_resume" in self._variables:
+            self.clear_variable("socket_resume")
+        try:
+            self._switch.bridge(self.uuid, leg)
+        except CommandFailed as exc:
+            log.warning("bridge to the agent's leg refused: %s", exc)
+            return False
+        return True
+
+    def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
         if self._gone:
             return
         self._conn.command("sendmsg\ncall-command: hangup\nhangup-cause: %s"
@@ -295,13 +328,15 @@ class Channel:
             return
 
     # -- secrets (card data) -----------------------------------------------------------------
-    def secure_entry(self, on):
+    def secure_entry(self, on: bool) -> None:
         """Turn ``sensitive_dtmf`` on or off: while on, FreeSWITCH emits no DTMF event, logs no
         digit, keeps no ``digits_dialed`` and forwards no DTMF to a bridged leg."""
         self.set_variable("sensitive_dtmf", "true" if on else "false")
 
-    def collect_secret(self, accept, prompt, min_digits, max_digits, first_digit_timeout=10.0,
-                       inter_digit_timeout=5.0, terminators="#", cancel_key="*"):
+    def collect_secret(self, accept: Callable[[str], None], *, prompt: str, min_digits: int,
+                       max_digits: int, first_digit_timeout: float = 10.0,
+                       inter_digit_timeout: float = 5.0, terminators: str = "#",
+                       cancel_key: str = "*") -> SecretResult:
         """Read one secret field with ``play_and_get_digits`` and hand it to ``accept``.
 
         The digits travel once, in the completion event on this loopback socket; the variable
@@ -334,16 +369,22 @@ class Channel:
         accept(keyed)
         return SecretResult("ok", length, terminator)
 
-    def _clear_secret(self, variable):
+    def _clear_secret(self, variable: str) -> None:
         try:
-            self._conn.send("api uuid_setvar %s %s" % (self.uuid, variable))
-        except CallGone:
-            pass  # the hangup hook clears it
+            self._switch.clear_variable(self.uuid, variable)
+        except (CallGone, CommandFailed):
+            pass  # the channel is gone: the switch overwrites the variable itself
+
+    def flush_keys(self) -> None:
+        """Drop keys queued on the channel that no read took (an agent's cancel key)."""
+        self._switch.flush_keys(self.uuid)
 
     # -- digits ----------------------------------------------------------------------------
-    def collect_digits(self, prompts=(), min_digits=1, max_digits=1, terminators="#",
-                       first_digit_timeout=5.0, inter_digit_timeout=3.0, cancel_key="*",
-                       barge_in=True, flush=False):
+    def collect_digits(self, prompts: Iterable[Prompt] = (), *, min_digits: int = 1,
+                       max_digits: int = 1, terminators: str = "#",
+                       first_digit_timeout: float = 5.0, inter_digit_timeout: float = 3.0,
+                       cancel_key: str = "*", barge_in: bool = True,
+                       flush: bool = False) -> DigitResult:
         """Play prompts, then read digits from DTMF events until a rule says stop.
 
         Digits keyed ahead (during an earlier announcement) count, as a caller who knows the
@@ -352,7 +393,7 @@ class Channel:
         if flush:
             self._poll()
             self._digits.clear()
-        self._play_prompts(prompts, barge_in)
+        self._play_prompts(list(prompts), barge_in)
         keyed = ""
         while True:
             limit = (first_digit_timeout if not keyed else inter_digit_timeout) * self.settings.time_scale
@@ -371,22 +412,22 @@ class Channel:
             if len(keyed) >= max_digits:
                 return DigitResult("ok", keyed)
 
-    def _next_digit(self, deadline):
+    def _next_digit(self, deadline: float) -> Optional[str]:
         while not self._digits:
             if self._next_signal(deadline) is None:
                 return None
         return self._digits.popleft()
 
-    def _play_prompts(self, prompts, barge_in):
+    def _play_prompts(self, prompts: List[Prompt], barge_in: bool) -> None:
         self._poll()
         for prompt in prompts:
             if barge_in and self._digits:
                 return
             app, arg = self._prompt_command(prompt)
             app_uuid = self.start(app, arg)
-            broken = []
+            broken: List[bool] = []
 
-            def barge():
+            def barge() -> None:
                 if barge_in and not broken:
                     broken.append(True)
                     self.break_current()
@@ -399,7 +440,7 @@ class Channel:
             if broken:
                 return
 
-    def _prompt_command(self, prompt):
+    def _prompt_command(self, prompt: Prompt) -> Tuple[str, str]:
         options = prompt.options or {}
         if prompt.kind == "file":
             return "playback", prompt.value
@@ -412,12 +453,12 @@ class Channel:
                                         options.get("gender", "FEMININE"))
         raise ValueError("unknown prompt kind %r" % prompt.kind)
 
-    def _speak_arg(self, text, engine, voice):
+    def _speak_arg(self, text: str, engine: Optional[str], voice: Optional[str]) -> str:
         text = " ".join(str(text).split())
         return "%s|%s|%s" % (engine or self.settings.tts_engine, voice or self.settings.tts_voice, text)
 
     @staticmethod
-    def _say_arg(value, kind, language, method, gender):
+    def _say_arg(value: str, kind: str, language: str, method: str, gender: str) -> str:
         if kind not in SAY_TYPES:
             raise ValueError("say kind must be one of %s" % ", ".join(SAY_TYPES))
         say_type, forced_method = SAY_TYPES[kind]

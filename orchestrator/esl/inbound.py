@@ -9,11 +9,13 @@ readiness probe and the metrics read.
 import logging
 import random
 import time
+from typing import Optional
 
 import gevent
 import gevent.event
 from gevent import socket
 
+from orchestrator.esl.commands import SwitchCommands
 from orchestrator.esl.errors import CommandFailed, CommandTimeout, EslError, NotConnected
 from orchestrator.esl.protocol import EslConnection
 
@@ -156,12 +158,20 @@ class NodeConnection:
             raise NotConnected("node %s is not connected" % self.name)
         return conn
 
-    def api(self, command, timeout=None):
-        """Run an api command and return its output text."""
+    def api(self, command: str, timeout: Optional[float] = None) -> str:
+        """Run an api command and return its output text; ``-ERR`` raises CommandFailed, as
+        on a call's own socket."""
         started = time.monotonic()
-        reply = self._live().send("api %s" % command, timeout=timeout)
-        self._observe("api", started)
+        try:
+            reply = self._live().command("api %s" % command, timeout=timeout)
+        finally:
+            self._observe("api", started)
         return reply.body
+
+    @property
+    def commands(self) -> SwitchCommands:
+        """The engine's ``Switch`` verbs over this node's connection."""
+        return SwitchCommands(self.api, node_key=self.name)
 
     def bgapi(self, command, timeout=30.0):
         """Run a command in the background and wait (bounded) for its BACKGROUND_JOB result."""

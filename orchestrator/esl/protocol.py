@@ -181,10 +181,11 @@ class EslConnection(ESLProtocol):
             raise CommandTimeout("%s: no reply within %.1fs" % (self.name, deadline))
 
     def command(self, data, timeout=None):
-        """Send a command that must succeed; ``-ERR`` becomes ``CommandFailed``."""
+        """Send a command that must succeed; ``-ERR`` (or an api's ``-USAGE``) becomes
+        ``CommandFailed``, on every socket alike."""
         reply = self.send(data, timeout=timeout)
         text = reply.reply_text
-        if text.startswith("-ERR"):
+        if text.startswith(("-ERR", "-USAGE")):
             raise CommandFailed(text.strip())
         return reply
 

@@ -96,6 +96,11 @@ class AgentLeg:
     def hear_prompt(self, what: str) -> None:
         self.prompts_heard.append((self.record.elapsed(), what))
 
+    @property
+    def listened_in(self) -> bool:
+        """Whether this leg ever eavesdropped on a caller (stay-on-line mode)."""
+        return any(what == "eavesdrop" for _, what, _ in self.heard)
+
     def caller_hears_agent(self) -> bool:
         """Whether the agent's voice reaches the caller's ear now."""
         if not self.up:

@@ -6,7 +6,8 @@ import json
 
 import gevent
 
-from orchestrator.engine.steps import collect_card, transfer_back
+from orchestrator.engine import stay
+from orchestrator.esl.channel import Channel as EslChannel
 from orchestrator.simulator import CallerScript
 from orchestrator.simulator import commands as sim_commands
 from tests.test_canary import traces
@@ -206,7 +207,7 @@ def test_the_orchestrator_stops_mid_entry_and_the_dialplan_gives_the_caller_back
 
 def test_without_the_per_field_mute_the_agent_hears_the_keys(rig, monkeypatch):
     """The negative control: the checks above are not vacuous."""
-    monkeypatch.setattr(collect_card, "_caller_muted_for_agent", lambda ctx: contextlib.nullcontext())
+    monkeypatch.setattr(stay, "field_muted", lambda channel: contextlib.nullcontext())
     call, agent = stay_call(rig, [])
     key_after(call, "card number", PAN + "#")
     key_after(call, "expiry", "1230")
@@ -220,9 +221,9 @@ def test_without_the_per_field_mute_the_agent_hears_the_keys(rig, monkeypatch):
 
 def test_a_bridge_back_with_socket_resume_still_set_tears_every_leg_down(rig, monkeypatch):
     """The simulator reproduces 1.10.12's reset, so a missing unset cannot go unnoticed."""
-    real = transfer_back.stay_leave_commands
-    monkeypatch.setattr(transfer_back, "stay_leave_commands",
-                        lambda *a: [c for c in real(*a) if not c.endswith(" socket_resume")])
+    real = EslChannel.clear_variable
+    monkeypatch.setattr(EslChannel, "clear_variable",
+                        lambda self, name: None if name == "socket_resume" else real(self, name))
     call, agent = stay_call(rig, [])
     key_after(call, "card number", PAN + "#")
     key_after(call, "expiry", "1230")
@@ -233,6 +234,30 @@ def test_a_bridge_back_with_socket_resume_still_set_tears_every_leg_down(rig, mo
         while not record.torn_down:
             gevent.sleep(0.02)
     assert not agent.up and record.errors
+
+
+def test_a_refused_resume_of_the_recording_does_not_stop_the_rest_of_the_restore(rig, monkeypatch):
+    """The switch refuses ``uuid_record ... resume``: sensitive_dtmf, send_silence_when_idle and
+    socket_resume are still cleared, and the caller goes back to the agent (a bridge with
+    socket_resume still set would tear every leg down)."""
+    real = sim_commands._API["uuid_record"]
+
+    def refuse_resume(switch, arg):
+        return "-ERR cannot resume\n" if " resume " in arg else real(switch, arg)
+    monkeypatch.setitem(sim_commands._API, "uuid_record", refuse_resume)
+    call, agent = stay_call(rig, [])
+    key_after(call, "card number", PAN + "#")
+    key_after(call, "expiry", "1230")
+    key_after(call, "security code", CODE)
+    session = start_stay(rig, call)
+    record = call.wait(timeout=60)
+    final = rig.wait_state(session["id"], "ended")
+    assert final["result"]["status"] == "approved"
+    for name in ("sensitive_dtmf", "send_silence_when_idle", "socket_resume"):
+        assert record.variables.get(name) in (None, "false"), name
+    assert agent.up and agent.bridged_to == call.uuid and record.bridged_to == agent.uuid
+    assert not call.channel.read_muted and not record.errors and not record.torn_down
+    assert call.channel.recordings[RECORDING] == "paused"     # the one step the switch refused
 
 
 def test_a_refused_start_is_undone_and_the_caller_goes_back_to_the_agent(rig, monkeypatch):

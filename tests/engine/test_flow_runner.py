@@ -3,7 +3,7 @@ import logging
 from tests.engine.fake_channel import FakeChannel
 
 from orchestrator.engine import FlowOutcome, FlowRunner, load_flow_text
-from orchestrator.engine.errors import CallGone, CommandTimeout
+from orchestrator.engine.channel import CallGone, CommandTimeout
 
 
 def test_running_off_the_end_completes_without_hanging_up(run_flow):

@@ -1,7 +1,7 @@
 """Each step kind, run against a fake channel: what it asks of the call."""
 from tests.engine.fake_channel import FakeChannel
 
-from orchestrator.engine.errors import Prompt
+from orchestrator.engine.channel import Prompt
 
 
 def test_answer_play_forms(run_flow):
@@ -249,7 +249,7 @@ def test_collect_timeout_falls_back_to_too_many_failed_attempts(run_flow):
 
 
 def test_collect_counts_an_incomplete_entry_as_rejected(run_flow):
-    from orchestrator.engine.errors import DigitResult
+    from orchestrator.engine.channel import DigitResult
     _, channel = run_flow(MENU, channel=FakeChannel(keys=[DigitResult("incomplete", "", "#"), "1"]))
     prompts = [args[0] for name, args, _ in channel.calls if name == "collect_digits"]
     assert prompts[1][0] == Prompt("file", "ivr/ivr-that_was_an_invalid_entry.wav", {})

@@ -108,12 +108,15 @@ def test_pool_reports_each_node(switch):
     assert pool.status() == {"good": False, "dead": False}
 
 
-def test_api_error_reply_is_returned_as_text(switch):
+def test_api_error_reply_raises_command_failed_as_on_a_call_socket(switch):
+    """One error contract on both kinds of socket: ``-ERR`` is a CommandFailed, never text."""
     node = node_for(switch)
     node.start()
     try:
         assert node.wait_connected(5)
-        assert node.api("no_such_command").startswith("-ERR")
+        with pytest.raises(CommandFailed, match="no_such_command"):
+            node.api("no_such_command")
+        assert "UP" in node.api("status")          # and the connection is still good
     finally:
         node.stop()
 

@@ -23,7 +23,8 @@ class PaymentRun:
                         if c["idempotency_key"].startswith(self.record.uuid + ":")]
 
     def kinds(self, kind):
-        return [fields for k, fields in self.events if k == kind]
+        """The payment events of one type (payments/events.py) the call published, in order."""
+        return [event for event in self.events if isinstance(event, kind)]
 
     @property
     def heard(self):
@@ -38,7 +39,7 @@ def pay(tmp_path):
         events = []
         with DryRun(FlowLibrary({flow.name: flow}), default_flow=flow.name,
                     store_path=str(tmp_path / "payments.sqlite")) as dry:
-            dry.service.on_payment_event = lambda channel, kind, fields: events.append((kind, fields))
+            dry.service.events.subscribe(lambda call, event: events.append(event))
             merged = dict(PAYMENT_VARS, **(variables or {}))
             if record:
                 merged["pay_recording_path"] = "/var/rec/call.wav"

@@ -1,5 +1,6 @@
 """collect_card on a simulated call: fields, validation, error types, retries, secrecy."""
 from tests.payment_flows.conftest import CARD
+from orchestrator.payments.events import CardAttemptsExhausted, CardComplete, FieldAccepted, FieldRejected
 
 FLOW = """
 flow: t
@@ -33,11 +34,11 @@ def keys(*entries):
 def test_number_expiry_and_code_collected_and_only_masked_facts_kept(pay):
     run = pay(flow(), keys(CARD["visa"] + "#", "1230", "737"))
     assert run.outcome.result == "completed"
-    valid = run.kinds("field-valid")
-    assert [v["field"] for v in valid] == ["number", "expiry", "security_code"]
-    assert valid[0] == {"field": "number", "brand": "visa", "masked": "visa 411111******1111"}
-    complete = run.kinds("card-complete")[0]
-    assert complete == {"brand": "visa", "masked": "visa 411111******1111"}
+    valid = run.kinds(FieldAccepted)
+    assert [v.field for v in valid] == ["number", "expiry", "security_code"]
+    assert valid[0] == FieldAccepted(field="number", attempt=1, brand="visa", masked="visa 411111******1111")
+    complete = run.kinds(CardComplete)[0]
+    assert complete == CardComplete(brand="visa", masked="visa 411111******1111")
 
 
 def test_no_dtmf_event_during_entry_and_sensitive_dtmf_off_after(pay):
@@ -60,22 +61,22 @@ def test_each_error_type_is_reported_then_retried(pay):
     ]
     for text, steps, error in cases:
         run = pay(text, steps)
-        assert [e["error_type"] for e in run.kinds("field-invalid")] == [error], error
+        assert [e.error_type for e in run.kinds(FieldRejected)] == [error], error
         assert run.outcome.result == "completed", error
-        assert run.kinds("card-complete"), error
+        assert run.kinds(CardComplete), error
 
 
 def test_amex_needs_a_four_digit_code(pay):
     run = pay(flow(), keys(CARD["amex"] + "#", "1230", "1234"))
-    assert [v["field"] for v in run.kinds("field-valid")] == ["number", "expiry", "security_code"]
+    assert [v.field for v in run.kinds(FieldAccepted)] == ["number", "expiry", "security_code"]
     assert any("four digit security code" in h for h in run.heard)
 
 
 def test_silence_is_an_input_timeout_and_ends_with_too_many_attempts(pay):
     run = pay(flow(max_attempts=2, first_digit_timeout=2), [{"silence": 60}])
-    assert [e["error_type"] for e in run.kinds("field-invalid")] == ["input-timeout"] * 2
+    assert [e.error_type for e in run.kinds(FieldRejected)] == ["input-timeout"] * 2
     assert run.outcome.step == "failed"
-    assert run.kinds("card-too-many-failed-attempts")
+    assert run.kinds(CardAttemptsExhausted)
 
 
 def test_star_cancels(pay):
@@ -87,9 +88,9 @@ def test_star_cancels(pay):
 def test_confirmation_must_match(pay):
     run = pay(flow(confirm_number="true"),
               keys(CARD["visa"] + "#", CARD["mastercard"] + "#", CARD["visa"] + "#", "1230", "737"))
-    assert [e["error_type"] for e in run.kinds("field-invalid")] == ["confirmation-mismatch"]
+    assert [e.error_type for e in run.kinds(FieldRejected)] == ["confirmation-mismatch"]
     assert any("once more, to confirm" in h for h in run.heard)
-    assert run.kinds("card-complete")
+    assert run.kinds(CardComplete)
 
 
 def test_prompts_follow_field_attempt_and_error_type(pay):
@@ -142,12 +143,12 @@ def test_keys_pressed_after_entry_are_heard_by_the_recording(pay):
 def test_caller_hanging_up_mid_entry_ends_the_flow_and_keeps_nothing(pay):
     run = pay(flow(), [{"wait_prompt": 1}, {"press": "41111111"}, {"hangup": {}}])
     assert run.outcome.result == "caller-hung-up"
-    assert run.kinds("card-complete") == []
+    assert run.kinds(CardComplete) == []
     assert run.record.variables.get("hangup_cause") == "NORMAL_CLEARING"
 
 
 def test_per_field_attempts_and_timeouts(pay):
     run = pay(flow(per_field="{expiry: {max_attempts: 1, first_digit_timeout: 2}}"),
               keys(CARD["visa"] + "#") + [{"silence": 30}])
-    assert [e["field"] for e in run.kinds("field-invalid")] == ["expiry"]
+    assert [e.field for e in run.kinds(FieldRejected)] == ["expiry"]
     assert run.outcome.step == "failed"

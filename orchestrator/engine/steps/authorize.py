@@ -11,6 +11,7 @@ payment.decline_code, payment.decline_reason, payment.error_kind, payment.outcom
 """
 import time
 
+from ...payments.events import Authorizing, PaymentApproved, PaymentDeclined, PaymentFailed
 from ...payments.money import Money, MoneyError
 from ..ids import step_reference
 from ..step_api import Goto, StepError, StepKind, register
@@ -83,7 +84,8 @@ class Authorize(StepKind):
                                  idempotency_key=key, summary=summary, call_uuid=ctx.channel.uuid,
                                  tenant=services.tenant, flow=ctx.flow.name,
                                  reference=reference) if store else ""
-        _notify(ctx, "authorizing", gateway=name, brand=summary.brand, last4=summary.last4)
+        services.events.publish(Authorizing(gateway=name, payment_id=payment_id or "",
+                                            brand=summary.brand, last4=summary.last4))
         started = time.monotonic()
         try:
             result = gateway.authorize(money.minor, money.currency, reference, card, key)
@@ -91,11 +93,8 @@ class Authorize(StepKind):
             card.wipe()
         seconds = time.monotonic() - started
         self._record(ctx, store, payment_id, result)
-        _observe(ctx, name, result, seconds)
         self._set_variables(ctx, payment_id, result)
-        _notify(ctx, "authorization", result=result.status,
-                **{k.split(".", 1)[1]: v for k, v in ctx.variables.items()
-                   if k in RESULT_VARIABLES[1:5] and v})
+        services.events.publish(_answer(name, payment_id or "", result, seconds))
         if result.status == "approved":
             return None
         outcome = "declined" if result.status == "declined" else "error"
@@ -138,13 +137,9 @@ class Authorize(StepKind):
         ctx.variables.update(values)
 
 
-def _observe(ctx, gateway, result, seconds):
-    observe = getattr(ctx.services.metrics, "observe_authorization", None)
-    if observe is not None:
-        observe(ctx.services.tenant, gateway, result, seconds)
-
-
-def _notify(ctx, kind, **fields):
-    callback = ctx.services.on_payment_event
-    if callback is not None:
-        callback(kind, fields)
+def _answer(gateway, payment_id, result, seconds):
+    if result.status == "approved":
+        return PaymentApproved(gateway, payment_id, result.auth_code, seconds)
+    if result.status == "declined":
+        return PaymentDeclined(gateway, payment_id, result.reason_code, result.reason_text, seconds)
+    return PaymentFailed(gateway, payment_id, result.kind, result.outcome_unknown, seconds)

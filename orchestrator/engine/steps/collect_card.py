@@ -10,43 +10,40 @@ failed attempt the error is said first (``error.<error type>``). A flow can over
 them with ``prompts:`` entries chosen by field, attempt and error type, like Twilio's
 ``<Prompt for= attempt= errorType=>``; the most specific entry wins.
 
-Stay-on-line (``pay_mode=stay``, docs/stay-on-line.md): the agent's leg eavesdrops on this call,
-so around each field the caller's read audio is muted (``uuid_audio <uuid> start read mute 1``,
-then ``uuid_audio <uuid> stop`` on every path): the caller's in-band key tones reach neither
-the agent nor a recording. Before each field the agent's leg is looked for (``uuid_exists``):
-an agent who hung up ends the entry as cancelled, so the flow routes the caller without them;
-so does a field that failed (timed out, short) after the agent hung up during it, rather than
-asking the caller again for a payment nobody is on (measured on 1.10.12: two more attempts,
-about 35 s, before the caller heard goodbye).
+Stay-on-line (``pay_mode=stay``, ``engine/stay.py``): the agent's leg eavesdrops on this call,
+so around each field the caller's read audio is muted toward the listener, and unmuted on every
+path: the caller's in-band key tones reach neither the agent nor a recording. Before each field
+the agent's leg is looked for: an agent who hung up ends the entry as cancelled, so the flow
+routes the caller without them; so does a field that failed (timed out, short) after the agent
+hung up during it, rather than asking the caller again for a payment nobody is on (measured on
+1.10.12: two more attempts, about 35 s, before the caller heard goodbye).
+
+What happens is published as typed payment events (``payments/events.py``): each field
+started, accepted (with its mask) or rejected (with its error type), and how the entry ended.
 """
-from contextlib import contextmanager
-
 from ...catalog import Catalog, PromptRenderer
-from ...esl.errors import CommandFailed
+from ...payments.brands import BRANDS
 from ...payments.card import CardData, CardError
-from ..ids import step_reference
-from ..step_api import Goto, StepError, StepKind, register
+from ...payments.events import (CardAttemptsExhausted, CardCancelled, CardComplete, FieldAccepted,
+                                FieldCancelled, FieldRejected, FieldStarted)
+from ...payments.validation import (CONFIRMATION_MISMATCH, ENTRY_LENGTHS, FIELD_ERROR_TYPES, FIELDS,
+                                    INPUT_TIMEOUT, NUMBER_CONFIRMATION, SHORT_ENTRY_ERROR)
+from .. import stay
+from ..channel import CommandFailed
+from ..step_api import StepError, StepKind, continue_on, on_jump_targets, on_schema, register
 
-FIELDS = ("number", "expiry", "security_code", "postal_code")
-BRANDS = ("visa", "mastercard", "amex", "discover", "diners", "jcb", "unionpay", "maestro")
-ERROR_TYPES = ("input-timeout", "invalid-card-number", "invalid-card-type", "invalid-date",
-               "invalid-security-code", "invalid-postal-code", "confirmation-mismatch")
-LENGTHS = {"number": (12, 19), "expiry": (4, 4), "security_code": (3, 4), "postal_code": (3, 10)}
-SHORT_ENTRY_ERROR = {"number": "invalid-card-number", "expiry": "invalid-date",
-                     "security_code": "invalid-security-code", "postal_code": "invalid-postal-code"}
-OUTCOMES = ("cancelled", "too-many-failed-attempts")
-STAY_MUTE = "uuid_audio %s start read mute 1"     # the level is required: without it, -USAGE
-STAY_UNMUTE = "uuid_audio %s stop"
+CANCELLED, TOO_MANY_FAILED_ATTEMPTS = "cancelled", "too-many-failed-attempts"
+OUTCOMES = (CANCELLED, TOO_MANY_FAILED_ATTEMPTS)
 
 
 def _prompt_override_schema():
     return {
         "type": "object",
         "properties": {
-            "for": {"enum": list(FIELDS) + ["number-confirmation"],
+            "for": {"enum": list(FIELDS) + [NUMBER_CONFIRMATION],
                     "description": "The field this prompt asks for."},
             "attempt": {"type": "integer", "minimum": 1, "description": "Only on this attempt."},
-            "error_type": {"enum": list(ERROR_TYPES), "description": "Only after this error."},
+            "error_type": {"enum": list(FIELD_ERROR_TYPES), "description": "Only after this error."},
             "file": {"type": "string", "description": "A recording on the switch."},
             "text": {"type": "string", "description": "Text spoken by TTS."},
         },
@@ -80,7 +77,7 @@ class CollectCard(StepKind):
                            "description": "Key that cancels the payment (on.cancelled)."},
             "recordings": {"type": "array", "items": {"type": "string"},
                            "default": ["${channel.pay_recording_path}"],
-                           "description": "Recordings (paths given to uuid_record) to pause during entry; "
+                           "description": "Recordings (the paths they are written to) to pause during entry; "
                                           "entries whose variable is not set are skipped."},
             "per_field": {
                 "type": "object", "default": {}, "additionalProperties": False,
@@ -90,9 +87,7 @@ class CollectCard(StepKind):
                     "first_digit_timeout": {"type": "number", "minimum": 1},
                     "inter_digit_timeout": {"type": "number", "minimum": 1}}} for f in FIELDS}},
             "prompts": {"type": "array", "items": _prompt_override_schema(), "default": []},
-            "on": {"type": "object", "additionalProperties": False, "default": {},
-                   "properties": {o: step_reference("Where to continue when entry ends " + o)
-                                  for o in OUTCOMES}},
+            "on": on_schema({o: "Where to continue when entry ends " + o for o in OUTCOMES}),
         },
         "additionalProperties": False,
     }
@@ -109,7 +104,7 @@ class CollectCard(StepKind):
 
     @classmethod
     def jump_targets(cls, config):
-        return [(("on", outcome), target) for outcome, target in config["on"].items()]
+        return on_jump_targets(config)
 
     @classmethod
     def defined_variables(cls, config):
@@ -129,7 +124,7 @@ class CollectCard(StepKind):
         channel = ctx.channel
         channel.set_variable("tts_engine", ctx.settings.tts_engine)
         channel.set_variable("tts_voice", ctx.settings.tts_voice)
-        _pause_recordings(ctx, recordings, "pause")
+        _pause_recordings(ctx, recordings, pause=True)
         channel.secure_entry(True)
         try:
             pending, done = list(config["fields"]), []
@@ -138,77 +133,77 @@ class CollectCard(StepKind):
                 if request == ("cancel",):
                     ctx.card.wipe()
                     _flush_keys(ctx)
-                    return self._finish(ctx, "cancelled")
+                    return self._finish(ctx, CANCELLED)
                 if request and request[1] in done:
                     again = _recapture(request[1], done)
                     pending = again + [f for f in pending if f not in again]
                 if not pending:
                     break
-                if _stay_agent_gone(ctx):
+                if stay.agent_gone(channel):
                     ctx.card.wipe()
-                    return self._finish(ctx, "cancelled")
+                    return self._finish(ctx, CANCELLED)
                 field = pending.pop(0)
                 outcome = self._collect_field(ctx, renderer, field)
                 if outcome is None and field == "number" and config["confirm_number"]:
-                    outcome = self._collect_field(ctx, renderer, "number-confirmation")
+                    outcome = self._collect_field(ctx, renderer, NUMBER_CONFIRMATION)
                 if outcome is not None:
                     ctx.card.wipe()
-                    return self._finish(ctx, outcome)
+                    return self._finish(ctx, outcome, field)
                 done.append(field)
         finally:
             if not channel.gone:
                 channel.secure_entry(False)
-                _pause_recordings(ctx, recordings, "resume")
+                _pause_recordings(ctx, recordings, pause=False)
         summary = ctx.card.summary
         for key in ("brand", "bin", "last4"):
             ctx.variables["card." + key] = getattr(summary, key)
-        _notify(ctx, "card-complete", brand=summary.brand, masked=summary.masked)
+        services.events.publish(CardComplete(brand=summary.brand, masked=summary.masked))
         return None
 
     def _collect_field(self, ctx, renderer, field):
         """Ask for one field until it is valid; None on success, else the outcome name."""
-        card = ctx.card
-        store_as = "number" if field == "number-confirmation" else field
+        card, events = ctx.card, ctx.services.events
+        store_as = "number" if field == NUMBER_CONFIRMATION else field
         config = dict(self.config, **self.config["per_field"].get(store_as, {}))
-        low, high = LENGTHS[store_as]
+        low, high = ENTRY_LENGTHS[store_as]
         if field == "security_code":
-            low = high = 4 if card.brand == "amex" else 3
+            low = high = BRANDS[card.brand].code_length if card.brand in BRANDS else 3
         accept = {
             "number": card.set_number, "expiry": card.set_expiry,
             "security_code": card.set_security_code, "postal_code": card.set_postal_code,
-            "number-confirmation": lambda digits: _confirm(card, digits),
+            NUMBER_CONFIRMATION: lambda digits: _confirm(card, digits),
         }[field]
         error = None
         for attempt in range(1, config["max_attempts"] + 1):
             prompt = self._prompt(ctx, renderer, field, attempt, error)
-            _notify(ctx, "field-started", field=field, attempt=attempt)
+            events.publish(FieldStarted(field=field, attempt=attempt))
             try:
-                with _caller_muted_for_agent(ctx):
+                with stay.field_muted(ctx.channel):
                     result = ctx.channel.collect_secret(
-                        accept, prompt, low, high, config["first_digit_timeout"],
-                        config["inter_digit_timeout"], config["terminator"], config["cancel_key"])
+                        accept, prompt=prompt, min_digits=low, max_digits=high,
+                        first_digit_timeout=config["first_digit_timeout"],
+                        inter_digit_timeout=config["inter_digit_timeout"],
+                        terminators=config["terminator"], cancel_key=config["cancel_key"])
             except (CardError, ConfirmationMismatch) as exc:
                 error = exc.error_type
             else:
                 if result.status == "cancelled":
-                    _notify(ctx, "field-cancelled", field=field)
-                    return "cancelled"
+                    events.publish(FieldCancelled(field=field))
+                    return CANCELLED
                 if result.status == "ok":
-                    _observe(ctx, field, None)
-                    _notify(ctx, "field-valid", field=field, **_shown(card, field))
+                    events.publish(FieldAccepted(field=field, attempt=attempt, **_shown(card, field)))
                     return None
                 if _agent_request(ctx, ("cancel",)):   # the agent cut the entry short
-                    _notify(ctx, "field-cancelled", field=field)
-                    return "cancelled"
-                if _stay_agent_gone(ctx):   # no new attempt for an agent who hung up mid-field
-                    _notify(ctx, "field-cancelled", field=field)
-                    return "cancelled"
-                error = "input-timeout" if result.status == "timeout" else SHORT_ENTRY_ERROR[store_as]
-            _observe(ctx, field, error)
-            _notify(ctx, "field-invalid", field=field, error_type=error, attempt=attempt)
+                    events.publish(FieldCancelled(field=field))
+                    return CANCELLED
+                if stay.agent_gone(ctx.channel):   # no new attempt for an agent who hung up mid-field
+                    events.publish(FieldCancelled(field=field))
+                    return CANCELLED
+                error = INPUT_TIMEOUT if result.status == "timeout" else SHORT_ENTRY_ERROR[store_as]
+            events.publish(FieldRejected(field=field, attempt=attempt, error_type=error))
             ctx.log.info("card entry: %s attempt %d of %d failed: %s", field, attempt,
                          config["max_attempts"], error)
-        return "too-many-failed-attempts"
+        return TOO_MANY_FAILED_ATTEMPTS
 
     def _prompt(self, ctx, renderer, field, attempt, error):
         override = _best_override(self.config["prompts"], field, attempt, error)
@@ -217,7 +212,7 @@ class CollectCard(StepKind):
                 return ctx.render(override["file"])
             return "say:" + ctx.render(override.get("text", ""))
         keys = ["error.%s" % error] if error else []
-        if field == "number-confirmation":
+        if field == NUMBER_CONFIRMATION:
             keys.append("card.number.confirm")
         elif field == "security_code" and ctx.card.brand == "amex":
             keys.append("card.security_code.amex")
@@ -225,20 +220,17 @@ class CollectCard(StepKind):
             keys.append("card.%s" % field)
         return renderer.entry_prompt(keys)
 
-    def _finish(self, ctx, outcome):
+    def _finish(self, ctx, outcome, field=""):
         ctx.variables["payment.result"] = outcome
-        _notify(ctx, "card-" + outcome)
-        target = self.config["on"].get(outcome)
-        if target is None:
-            raise StepError("collect_card ended with %s and has no 'on: {%s: <step id>}' target"
-                            % (outcome, outcome))
-        return Goto(target)
+        events = ctx.services.events
+        events.publish(CardCancelled() if outcome == CANCELLED else CardAttemptsExhausted(field=field))
+        return continue_on("collect_card", self.config, outcome)
 
 
 class ConfirmationMismatch(Exception):
     """The number keyed to confirm is not the number keyed first."""
 
-    error_type = "confirmation-mismatch"
+    error_type = CONFIRMATION_MISMATCH
 
 
 def _confirm(card, digits):
@@ -247,7 +239,8 @@ def _confirm(card, digits):
 
 
 def _shown(card, field):
-    if field in ("number", "number-confirmation"):
+    """What an agent may see of an accepted field: brand and BIN + last four, or a mask."""
+    if field in ("number", NUMBER_CONFIRMATION):
         return {"brand": card.brand, "masked": card.masked}
     return {"masked": card.masked_fields()[field]}
 
@@ -274,8 +267,8 @@ def _renderer(ctx, language):
                           ctx.settings.tts_voice)
 
 
-def _pause_recordings(ctx, recordings, action):
-    """uuid_record pause/resume: the recording takes in no audio at all while digits are keyed.
+def _pause_recordings(ctx, recordings, pause):
+    """Pause (or resume) each running recording: it takes in no audio at all while digits are keyed.
 
     Not ``mask``: FreeSWITCH applies a mask when audio leaves the recorder's buffer, not when
     it is heard, and on 1.10.12 that buffer can hold seconds of the caller's audio (after a TTS
@@ -283,50 +276,15 @@ def _pause_recordings(ctx, recordings, action):
     pile up unwritten). After ``unmask`` they were written in clear (tests/live/
     test_card_recording.py). A paused recorder does not buffer the caller's audio at all.
     """
+    channel = ctx.channel
     for path in recordings:
         try:
-            reply = ctx.channel.api("uuid_record %s %s %s" % (ctx.channel.uuid, action, path))
-        except Exception as exc:  # a failed resume must not hide the outcome of the payment
-            ctx.log.warning("recording %s: %s failed: %s", path, action, type(exc).__name__)
-            continue
-        if not reply.startswith("+OK"):
-            ctx.log.warning("recording %s: %s refused: %s", path, action, reply.strip())
-
-
-def _stay_mode(ctx):
-    return ctx.channel.variables.get("pay_mode") == "stay"
-
-
-@contextmanager
-def _caller_muted_for_agent(ctx):
-    """Stay mode: mute the caller's read audio while one field is keyed; unmute on every path."""
-    if not _stay_mode(ctx):
-        yield
-        return
-    channel = ctx.channel
-    try:
-        reply = channel.api(STAY_MUTE % channel.uuid)
-        if not reply.startswith("+OK"):   # fail closed: the agent would hear the key tones
-            raise StepError("stay mode: the caller's audio could not be muted: %s"
-                            % reply.strip()[:60])
-        yield
-    finally:
-        if not channel.gone:
-            try:
-                channel.api(STAY_UNMUTE % channel.uuid)
-            except Exception as exc:  # the outcome of the field matters more
-                ctx.log.warning("stay mode: unmute failed: %s", type(exc).__name__)
-
-
-def _stay_agent_gone(ctx):
-    """Stay mode: True when the agent's leg (``pay_agent_uuid``) no longer exists."""
-    agent = ctx.channel.variables.get("pay_agent_uuid") if _stay_mode(ctx) else None
-    if not agent:
-        return False
-    if ctx.channel.api("uuid_exists %s" % agent).strip() == "true":
-        return False
-    ctx.log.info("stay mode: the agent's leg is gone; card entry ends")
-    return True
+            if pause:
+                channel.pause_recording(path)
+            else:
+                channel.resume_recording(path)
+        except CommandFailed as exc:   # a failed resume must not hide the outcome of the payment
+            ctx.log.warning("recording %s: %s refused: %s", path, "pause" if pause else "resume", exc)
 
 
 def _agent_request(ctx, kinds):
@@ -338,7 +296,7 @@ def _agent_request(ctx, kinds):
 def _flush_keys(ctx):
     """Drop the cancel key an agent's cancel sent, if no field was open to read it."""
     try:
-        ctx.channel.api("uuid_flush_dtmf %s" % ctx.channel.uuid)
+        ctx.channel.flush_keys()
     except CommandFailed as exc:
         ctx.log.warning("could not flush the keys after a cancel: %s", exc)
 
@@ -352,16 +310,3 @@ def _recapture(field, done):
     for name in again:
         done.remove(name)
     return again
-
-
-def _observe(ctx, field, error_type):
-    metrics = ctx.services.metrics
-    observe = getattr(metrics, "observe_card_field", None)
-    if observe is not None:
-        observe(ctx.services.tenant, field, error_type)
-
-
-def _notify(ctx, kind, **fields):
-    callback = ctx.services.on_payment_event
-    if callback is not None:
-        callback(kind, fields)

@@ -1,6 +1,6 @@
 """``play``: play a sound file, a tone or silence."""
 from ..prompts import report_playback
-from ..errors import Prompt
+from ..channel import Prompt
 from ..step_api import StepKind, register
 
 _FORMS = ("file", "tone_stream", "silence_stream")

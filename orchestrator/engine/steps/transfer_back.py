@@ -9,15 +9,20 @@ and hang up). When the agent API held the agent's own leg (``pay_agent_leg``, ho
 ``agent`` bridges the caller back to that very leg (``uuid_break`` the music, ``uuid_bridge``);
 only if that leg is gone does it ring the agent's extension.
 
-Stay-on-line (``pay_mode=stay``, docs/stay-on-line.md): the agent's leg (``pay_agent_uuid``)
+Stay-on-line (``pay_mode=stay``, ``engine/stay.py``): the agent's leg (``pay_agent_uuid``)
 eavesdrops on the caller. Whatever the destination, the caller's channel is restored first
-(``stay_leave_commands``: audio unmuted, recording resumed, ``sensitive_dtmf`` and
-``send_silence_when_idle`` unset, and ``socket_resume`` unset BEFORE any bridge: closing the
-socket after ``uuid_bridge`` with it set resets the caller's leg and ends every leg); then
-``agent`` is ``uuid_bridge <caller> <agent leg>``. An agent leg that is gone means ``otherwise``.
+(``stay.hand_back``: audio unmuted, recording resumed, the entry variables cleared, each step
+tried whatever the one before answered); then ``agent`` bridges the caller to the agent's leg.
+An agent leg that is gone means ``otherwise``.
+
+The flow's outcome says, as a typed field, whether the caller went back to the very agent leg
+that held or listened (``Finish.to_agent_leg``): the agent API then leaves that leg alone.
 """
 import logging
 
+from ...payments.events import HandedBack
+from .. import stay
+from ..channel import CommandFailed
 from ..step_api import Finish, StepKind, register
 from .announce import Announce
 
@@ -69,73 +74,43 @@ class TransferBack(StepKind):
         if "announce" in config:
             Announce({"prompt": config["announce"]}, self.flow_language).run(ctx)
         to = config["to"]
-        if channel.variables.get("pay_mode") == "stay":
-            if _leave_stay(channel, bridge=to == "agent"):
-                return Finish("transferred", AGENT_LEG_DETAIL)
+        if stay.in_stay_mode(channel):
+            if stay.hand_back(channel, to_agent=to == "agent"):
+                return self._handed(ctx, "agent", "to the agent's leg", to_agent_leg=True)
             to = config["otherwise"] if to == "agent" else to
-        if to == "agent" and not channel.variables.get("pay_agent") \
-                and not channel.variables.get("pay_agent_leg"):
+        held_leg = channel.variables.get("pay_agent_leg")
+        if to == "agent" and held_leg and _bridge_to_held_leg(channel, held_leg):
+            return self._handed(ctx, "agent", "to the agent's leg", to_agent_leg=True)
+        if to == "agent" and not channel.variables.get("pay_agent"):
             to = config["otherwise"]
         if to == "dialplan":
-            return Finish("completed", "returned to the dialplan")
+            return self._handed(ctx, "dialplan", "returned to the dialplan", result="completed")
         if to == "goodbye":
             Announce({"prompt": "goodbye"}, self.flow_language).run(ctx)
             channel.hangup("NORMAL_CLEARING")
-            return Finish("completed", "goodbye")
-        if to == "agent" and channel.variables.get("pay_agent_leg"):
-            if _bridge_to_leg(channel, channel.variables["pay_agent_leg"]):
-                return Finish("transferred", AGENT_LEG_DETAIL)
-        if to == "agent" and not channel.variables.get("pay_agent"):
-            to = config["otherwise"]
-            if to == "dialplan":
-                return Finish("completed", "returned to the dialplan")
-            Announce({"prompt": "goodbye"}, self.flow_language).run(ctx)
-            channel.hangup("NORMAL_CLEARING")
-            return Finish("completed", "goodbye")
+            return self._handed(ctx, "goodbye", "goodbye", result="completed")
         if to == "agent":
             extension = channel.variables["pay_agent"]
             context = channel.variables.get("pay_agent_context", ctx.render(config["context"]))
         else:
             extension, context = ctx.render(config[to]), ctx.render(config["context"])
         channel.transfer(extension, "XML", context)
-        return Finish("transferred", "to %s %s" % (extension, context))
+        return self._handed(ctx, to, "to %s %s" % (extension, context))
+
+    @staticmethod
+    def _handed(ctx, destination, detail, result="transferred", to_agent_leg=False):
+        if ctx.services is not None:
+            ctx.services.events.publish(HandedBack(destination=destination, to_agent_leg=to_agent_leg))
+        return Finish(result, detail, to_agent_leg=to_agent_leg)
 
 
-AGENT_LEG_DETAIL = "to the agent's leg"
-
-
-def stay_leave_commands(customer, recording_path=None):
-    """The inbound api commands that give a stay-mode caller's channel back its usual self."""
-    commands = ["uuid_audio %s stop" % customer]
-    if recording_path:
-        commands.append("uuid_record %s resume %s" % (customer, recording_path))
-    return commands + ["uuid_setvar %s sensitive_dtmf" % customer,
-                       "uuid_setvar %s send_silence_when_idle" % customer,
-                       "uuid_setvar %s socket_resume" % customer]
-
-
-def _leave_stay(channel, bridge):
-    """Restore the caller's channel; with ``bridge``, join it to the agent's leg again.
-    True when bridged; False when there is no agent leg to go back to (or not asked)."""
-    for command in stay_leave_commands(channel.uuid, channel.variables.get("pay_recording_path")):
-        reply = channel.api(command)
-        if not reply.startswith("+OK"):
-            log.warning("stay mode: %s refused: %s", command.split(" ", 1)[0], reply.strip()[:60])
-    leg = channel.variables.get("pay_agent_uuid")
-    if not bridge or not leg or channel.api("uuid_exists %s" % leg).strip() != "true":
+def _bridge_to_held_leg(channel, leg):
+    """Transfer mode: stop the hold music on the agent's parked leg and bridge the caller to it;
+    False when that leg is gone."""
+    if not channel.switch.leg_exists(leg):
         return False
-    return channel.api("uuid_bridge %s %s" % (channel.uuid, leg)).strip().startswith("+OK")
-
-
-def _bridge_to_leg(channel, leg):
-    """Bridge the caller to the held agent leg; False when that leg is gone.
-
-    ``socket_resume`` is unset first: like a transfer, the bridge takes the caller out of the
-    socket application, and closing the socket with it set would reset the caller's channel.
-    """
-    if channel.api("uuid_exists %s" % leg).strip() != "true":
-        return False
-    if "socket_resume" in channel.variables:
-        channel.unset_variable("socket_resume")
-    channel.api("uuid_break %s all" % leg)
-    return channel.api("uuid_bridge %s %s" % (channel.uuid, leg)).strip().startswith("+OK")
+    try:
+        channel.switch.stop_media(leg)
+    except CommandFailed as exc:
+        log.warning("hold music on the agent's leg could not be stopped: %s", exc)
+    return channel.bridge_to_leg(leg)
