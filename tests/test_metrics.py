@@ -175,7 +175,7 @@ def test_esl_metrics_follow_the_nodes(running):
 # -- the payment steps count through observe_* ---------------------------------------------------
 
 def test_vocabularies_are_the_payment_codes_own():
-    from orchestrator.engine.steps.collect_card import ERROR_TYPES
+    from orchestrator.payments.validation import FIELD_ERROR_TYPES as ERROR_TYPES
     from orchestrator.payments.gateways import DECLINE_TEXTS
     from orchestrator.payments.gateways.results import GatewayError
 

@@ -107,7 +107,8 @@ class Channel:
         self._digits: Deque[str] = deque()
         self._gone = False
         node = connect_headers.get("Core-UUID") or connect_headers.get("FreeSWITCH-Hostname") or ""
-        self._switch = SwitchCommands(self.api, node_key=node)
+        # through a lambda, so a wrapper put on this channel's api (a test's) sees every command
+        self._switch = SwitchCommands(lambda command: self.api(command), node_key=node)
         connection.add_listener(self._on_message)
 
     # -- what the switch tells us (event greenlet: only enqueue, never block) --------------
