@@ -56,7 +56,7 @@ def _cmd_validate(args):
 
 
 def _cmd_simulate(args):
-    from orchestrator.simulate import simulate
+    from orchestrator.dry_run import simulate
 
     variables = {}
     for item in args.var or []:
