@@ -91,8 +91,9 @@ class PromptRenderer:
 
     _exists = {}  # (audio path) -> (exists, checked at): the switch's files change rarely
 
-    def __init__(self, catalog, channel, audio_dir="", audio_mode="auto", tts_engine="flite",
-                 tts_voice="kal"):
+    def __init__(self, catalog, channel, audio_dir, audio_mode, tts_engine, tts_voice):
+        """No defaults here: they live once, in ``PromptSettings`` and ``EngineSettings``, and
+        the steps pass them on."""
         if audio_mode not in AUDIO_MODES:
             raise CatalogError("prompts.audio must be one of %s" % ", ".join(AUDIO_MODES))
         self.catalog = catalog

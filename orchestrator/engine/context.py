@@ -17,16 +17,25 @@ if TYPE_CHECKING:  # pragma: no cover
     from .flow import Flow
 
 
+# The defaults of the service config's ``tts`` and ``limits`` sections, declared here once:
+# the engine is what uses them, and the service config reads them from here.
+DEFAULT_TTS_ENGINE = "flite"   # FreeSWITCH's mod_flite, in the stock packages
+DEFAULT_TTS_VOICE = "kal"
+DEFAULT_MAX_STEP_RUNS = 500    # far above what a real flow runs on one call
+
+
 @dataclass(frozen=True)
 class EngineSettings:
     """Service-wide engine settings (from the service config).
 
-    ``max_step_executions`` stops a goto/branch loop that never ends.
+    ``tts_engine`` and ``tts_voice`` are what ``speak`` and spoken prompts use when a flow
+    names none. ``max_step_runs`` (``limits.max_step_runs``) stops a goto/branch loop that
+    never ends: the call goes back to the dialplan instead of looping on the switch forever.
     """
 
-    tts_engine: str = "flite"
-    tts_voice: str = "kal"
-    max_step_executions: int = 1000
+    tts_engine: str = DEFAULT_TTS_ENGINE
+    tts_voice: str = DEFAULT_TTS_VOICE
+    max_step_runs: int = DEFAULT_MAX_STEP_RUNS
 
 
 class FlowContext:
