@@ -15,8 +15,10 @@ import jsonschema
 import yaml
 
 from orchestrator.agent.settings import AGENT_API_SCHEMA
+from orchestrator.catalog import AUDIO_MODES
 from orchestrator.engine.context import DEFAULT_MAX_STEP_RUNS, DEFAULT_TTS_ENGINE, DEFAULT_TTS_VOICE
 from orchestrator.engine.services import PromptSettings
+from orchestrator.logs import FORMATTERS
 from orchestrator.payments.gateways import GATEWAYS_SCHEMA
 
 ENV_REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -93,14 +95,14 @@ SCHEMA = {
             "type": "object", "additionalProperties": False,
             "properties": {"catalog_dir": {"type": ["string", "null"]},
                            "audio_dir": {"type": "string"},
-                           "audio": {"enum": ["auto", "always", "never"]}},
+                           "audio": {"enum": list(AUDIO_MODES)}},
         },
         "logging": {
             "type": "object", "additionalProperties": False,
             "properties": {
                 "level": {"enum": ["DEBUG", "INFO", "WARNING", "ERROR", "debug", "info",
                                    "warning", "error"]},
-                "format": {"enum": ["logfmt", "json"]},
+                "format": {"enum": list(FORMATTERS)},
             },
         },
     },
