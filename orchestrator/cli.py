@@ -10,6 +10,7 @@ from gevent import monkey
 monkey.patch_all()
 
 import argparse  # noqa: E402
+import logging  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 
@@ -19,10 +20,18 @@ import gevent.event  # noqa: E402
 from orchestrator import __version__  # noqa: E402
 
 
+def _start_logging(config):
+    """Logging as the config says, then what the config itself has to say (keys that moved)."""
+    from orchestrator.logs import setup_logging
+
+    setup_logging(config["logging"]["level"], config["logging"]["format"])
+    for notice in config.deprecations:
+        logging.getLogger("orchestrator.config").warning(notice)
+
+
 def _cmd_run(args):
     from orchestrator.config import ConfigError, load_config
     from orchestrator.engine import FlowError
-    from orchestrator.logs import setup_logging
     from orchestrator.service import Service, serve_forever
 
     try:
@@ -30,7 +39,7 @@ def _cmd_run(args):
     except ConfigError as exc:
         print("configuration error:\n%s" % exc, file=sys.stderr)
         return 2
-    setup_logging(config["logging"]["level"], config["logging"]["format"])
+    _start_logging(config)
     try:
         service = Service(config)
     except ConfigError as exc:
@@ -56,7 +65,7 @@ def _cmd_validate(args):
 
 
 def _cmd_simulate(args):
-    from orchestrator.simulate import simulate
+    from orchestrator.dry_run import simulate
 
     variables = {}
     for item in args.var or []:
@@ -95,7 +104,6 @@ def _cmd_reconcile(args):
     import os
 
     from orchestrator.config import ConfigError, load_config
-    from orchestrator.logs import setup_logging
     from orchestrator.reconcile import reconcile
     from orchestrator.service import Service
     from orchestrator.store import PaymentStore
@@ -106,7 +114,7 @@ def _cmd_reconcile(args):
     except ConfigError as exc:
         print("configuration error:\n%s" % exc, file=sys.stderr)
         return 2
-    setup_logging(config["logging"]["level"], config["logging"]["format"])
+    _start_logging(config)
     path = config["store"]["path"]
     if path != ":memory:" and not os.path.isabs(path):
         path = os.path.join(config.base_dir, path)

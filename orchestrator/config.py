@@ -8,12 +8,17 @@ names the key.
 """
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from typing import List
 
 import jsonschema
 import yaml
 
 from orchestrator.agent.settings import AGENT_API_SCHEMA
+from orchestrator.catalog import AUDIO_MODES
+from orchestrator.engine.context import DEFAULT_MAX_STEP_RUNS, DEFAULT_TTS_ENGINE, DEFAULT_TTS_VOICE
+from orchestrator.engine.services import PromptSettings
+from orchestrator.logs import FORMATTERS
 from orchestrator.payments.gateways import GATEWAYS_SCHEMA
 
 ENV_REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -33,9 +38,16 @@ SCHEMA = {
         "linger_seconds": {"type": "integer", "minimum": 0},
         "timeouts": {
             "type": "object", "additionalProperties": False,
-            "properties": {k: _number for k in (
-                "reply", "app", "answer", "node_connect", "keepalive", "shutdown_grace",
-                "max_step_runs")},
+            "properties": {
+                **{k: _number for k in ("reply", "app", "answer", "node_connect", "keepalive",
+                                        "shutdown_grace")},
+                # a count, not a time: read from here only to move it to limits (see _MOVED_KEYS)
+                "max_step_runs": {**_number, "deprecated": True},
+            },
+        },
+        "limits": {
+            "type": "object", "additionalProperties": False,
+            "properties": {"max_step_runs": {"type": "integer", "minimum": 1}},
         },
         "flows": {
             "type": "object", "additionalProperties": False,
@@ -83,14 +95,14 @@ SCHEMA = {
             "type": "object", "additionalProperties": False,
             "properties": {"catalog_dir": {"type": ["string", "null"]},
                            "audio_dir": {"type": "string"},
-                           "audio": {"enum": ["auto", "always", "never"]}},
+                           "audio": {"enum": list(AUDIO_MODES)}},
         },
         "logging": {
             "type": "object", "additionalProperties": False,
             "properties": {
                 "level": {"enum": ["DEBUG", "INFO", "WARNING", "ERROR", "debug", "info",
                                    "warning", "error"]},
-                "format": {"enum": ["logfmt", "json"]},
+                "format": {"enum": list(FORMATTERS)},
             },
         },
     },
@@ -101,9 +113,10 @@ DEFAULTS = {
     "max_calls": 100,
     "linger_seconds": 10,
     "timeouts": {"reply": 5.0, "app": 300.0, "answer": 10.0, "node_connect": 5.0,
-                 "keepalive": 15.0, "shutdown_grace": 30.0, "max_step_runs": 500},
+                 "keepalive": 15.0, "shutdown_grace": 30.0},
+    "limits": {"max_step_runs": DEFAULT_MAX_STEP_RUNS},
     "flows": {"directory": "flows", "default": None, "by_destination": {}},
-    "tts": {"engine": "flite", "voice": "kal"},
+    "tts": {"engine": DEFAULT_TTS_ENGINE, "voice": DEFAULT_TTS_VOICE},
     "nodes": [],
     "http": {"enabled": True, "host": "127.0.0.1", "port": 8080},
     "tenants": [],
@@ -113,9 +126,14 @@ DEFAULTS = {
                   # (without that module a local_stream plays silence: seen on 1.10.12)
                   "hold_music": "tone_stream://%(300,4700,440);loops=-1"},
     "store": {"path": "payments.sqlite"},
-    "prompts": {"catalog_dir": None, "audio_dir": "", "audio": "auto"},
+    "prompts": asdict(PromptSettings()),
     "logging": {"level": "INFO", "format": "logfmt"},
 }
+
+
+# Keys that moved: (old section, key) -> new section. A config with the old key still loads,
+# with a notice in ``Config.deprecations``; one with both is refused, since they could disagree.
+_MOVED_KEYS = {("timeouts", "max_step_runs"): "limits"}
 
 
 class ConfigError(Exception):
@@ -127,6 +145,7 @@ class Config:
     data: dict
     source: str
     base_dir: str
+    deprecations: List[str] = field(default_factory=list)  # logged by `run` and `reconcile`
 
     def __getitem__(self, key):
         return self.data[key]
@@ -190,6 +209,22 @@ def _merge_defaults(data):
     return merged
 
 
+def _move_keys(data, source):
+    """Move each key of ``_MOVED_KEYS`` to its new section; the notices for what was moved."""
+    notices = []
+    for (old_section, key), new_section in _MOVED_KEYS.items():
+        if key not in data.get(old_section, {}):
+            continue
+        old, new = "%s.%s" % (old_section, key), "%s.%s" % (new_section, key)
+        if key in data.get(new_section, {}):
+            raise ConfigError("%s: %s: moved to %s, which is also set; keep only %s"
+                              % (source, old, new, new))
+        value = data[old_section].pop(key)
+        data.setdefault(new_section, {})[key] = int(value)
+        notices.append("%s: %s is deprecated: write it as %s" % (source, old, new))
+    return notices
+
+
 def load_config(path=None, environ=None):
     """Read, resolve and check the config; ``path=None`` gives the defaults."""
     environ = os.environ if environ is None else environ
@@ -215,10 +250,11 @@ def load_config(path=None, environ=None):
     if errors:
         lines = ["%s: %s: %s" % (source, _key_path(e.absolute_path), e.message) for e in errors]
         raise ConfigError("\n".join(lines))
+    deprecations = _move_keys(data, source)
     data = _merge_defaults(data)
     names = [node["name"] for node in data["nodes"]]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError("%s: nodes: duplicate node name %s" % (source, ", ".join(duplicates)))
     base_dir = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
-    return Config(data=data, source=source, base_dir=base_dir)
+    return Config(data=data, source=source, base_dir=base_dir, deprecations=deprecations)

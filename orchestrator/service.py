@@ -42,7 +42,7 @@ class Service:
         tts = config["tts"]
         self.engine_settings = EngineSettings(
             tts_engine=tts["engine"], tts_voice=tts["voice"],
-            max_step_executions=int(timeouts["max_step_runs"]))
+            max_step_runs=config["limits"]["max_step_runs"])
         self.server = OutboundServer(
             self.handle_call,
             host=config["listen"]["host"], port=config["listen"]["port"],

@@ -17,8 +17,8 @@ import pytest
 from orchestrator.engine import FlowLibrary
 from orchestrator.esl import channel as channel_module
 from orchestrator.logs import setup_logging
+from orchestrator.dry_run import DryRun
 from orchestrator.payments.events import FieldAccepted
-from orchestrator.simulate import DryRun
 from orchestrator.simulator import CallerScript, render_timeline
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

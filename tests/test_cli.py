@@ -62,6 +62,15 @@ def test_run_refuses_a_default_flow_that_does_not_exist(tmp_path):
     assert "flows.default: no flow named 'nosuch'" in result.stderr
 
 
+def test_run_logs_a_notice_for_a_key_that_moved(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("timeouts: {max_step_runs: 40}\nflows: {directory: %s, default: nosuch}\n"
+                      % os.path.join(ROOT, "flows"))
+    result = orchestrator("run", "--config", str(config))
+    assert result.returncode == 2  # the missing flow; the notice came first
+    assert "timeouts.max_step_runs is deprecated: write it as limits.max_step_runs" in result.stderr
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

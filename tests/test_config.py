@@ -1,6 +1,10 @@
+from dataclasses import asdict
+
 import pytest
 
 from orchestrator.config import ConfigError, load_config
+from orchestrator.engine import EngineSettings
+from orchestrator.engine.services import PromptSettings
 
 
 def write(tmp_path, text):
@@ -92,3 +96,37 @@ def test_http_and_tenants_have_defaults_and_are_checked(tmp_path):
         load_config(write(tmp_path, "tenants: [unknown]\n"), environ={})  # reserved names
     with pytest.raises(ConfigError, match=r"http\.port"):
         load_config(write(tmp_path, "http: {port: 99999}\n"), environ={})
+
+
+def test_the_step_limit_is_a_count_under_limits_with_the_engines_default():
+    config = load_config(None, environ={})
+    assert config["limits"] == {"max_step_runs": EngineSettings().max_step_runs}
+    assert "max_step_runs" not in config["timeouts"]
+    assert config.deprecations == []
+
+
+def test_the_step_limit_under_timeouts_still_loads_with_a_notice_naming_the_new_key(tmp_path):
+    config = load_config(write(tmp_path, "timeouts: {reply: 2, max_step_runs: 40}\n"), environ={})
+    assert config["limits"]["max_step_runs"] == 40
+    assert config["timeouts"]["reply"] == 2 and "max_step_runs" not in config["timeouts"]
+    assert config.deprecations == [
+        "%s: timeouts.max_step_runs is deprecated: write it as limits.max_step_runs" % config.source]
+
+
+def test_the_step_limit_in_both_places_is_refused(tmp_path):
+    text = "timeouts: {max_step_runs: 40}\nlimits: {max_step_runs: 50}\n"
+    with pytest.raises(ConfigError, match=r"timeouts\.max_step_runs: moved to limits\.max_step_runs, "
+                                          r"which is also set; keep only limits\.max_step_runs"):
+        load_config(write(tmp_path, text), environ={})
+
+
+def test_the_step_limit_must_be_a_whole_number(tmp_path):
+    with pytest.raises(ConfigError, match=r"limits\.max_step_runs: 2\.5 is not of type 'integer'"):
+        load_config(write(tmp_path, "limits: {max_step_runs: 2.5}\n"), environ={})
+
+
+def test_tts_and_prompt_defaults_are_the_engines():
+    config = load_config(None, environ={})
+    settings = EngineSettings()
+    assert config["tts"] == {"engine": settings.tts_engine, "voice": settings.tts_voice}
+    assert config["prompts"] == asdict(PromptSettings())

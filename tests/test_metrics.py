@@ -12,7 +12,7 @@ from orchestrator.config import load_config
 from orchestrator.engine import FlowLibrary
 from orchestrator.metrics import AUTHORIZATION_BUCKETS, STEP_BUCKETS, Metrics
 from orchestrator.service import Service
-from orchestrator.simulate import DryRun
+from orchestrator.dry_run import DryRun
 from orchestrator.simulator import CallerScript, Switch
 from orchestrator.tenants import resolve_tenant
 

@@ -114,3 +114,10 @@ def test_unknown_flow_in_destination_map_stops_start_up(tmp_path, switch):
     path.write_text("flows: {directory: %s, by_destination: {'1': nope}}\n" % os.path.join(ROOT, "flows"))
     with pytest.raises(ConfigError, match=r"flows\.by_destination\.1: no flow named 'nope'"):
         Service(load_config(str(path), environ={}))
+
+
+def test_the_step_limit_reaches_the_engine(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("flows: {directory: %s}\nlimits: {max_step_runs: 7}\nhttp: {enabled: false}\n"
+                    % os.path.join(ROOT, "flows"))
+    assert Service(load_config(str(path), environ={})).engine_settings.max_step_runs == 7

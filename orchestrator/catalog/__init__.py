@@ -113,8 +113,10 @@ SWITCH_FILES = SwitchFiles()
 class PromptRenderer:
     """Turns catalog prompts into what the switch plays, choosing recording or TTS per segment."""
 
-    def __init__(self, catalog, channel: Channel, audio_dir="", audio_mode="auto", tts_engine="flite",
-                 tts_voice="kal", files: SwitchFiles = SWITCH_FILES):
+    def __init__(self, catalog, channel: Channel, audio_dir, audio_mode, tts_engine, tts_voice,
+                 files: SwitchFiles = SWITCH_FILES):
+        """No defaults here but the file cache: they live once, in ``PromptSettings`` and
+        ``EngineSettings``, and the steps pass them on."""
         if audio_mode not in AUDIO_MODES:
             raise CatalogError("prompts.audio must be one of %s" % ", ".join(AUDIO_MODES))
         self.catalog = catalog

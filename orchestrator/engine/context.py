@@ -7,10 +7,9 @@ place, with one set of error messages.
 from __future__ import annotations
 
 import logging
-import os
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict
 
 from .expressions import Condition, ExpressionError, render
 
@@ -18,22 +17,25 @@ if TYPE_CHECKING:  # pragma: no cover
     from .flow import Flow
 
 
+# The defaults of the service config's ``tts`` and ``limits`` sections, declared here once:
+# the engine is what uses them, and the service config reads them from here.
+DEFAULT_TTS_ENGINE = "flite"   # FreeSWITCH's mod_flite, in the stock packages
+DEFAULT_TTS_VOICE = "kal"
+DEFAULT_MAX_STEP_RUNS = 500    # far above what a real flow runs on one call
+
+
 @dataclass(frozen=True)
 class EngineSettings:
     """Service-wide engine settings (from the service config).
 
-    ``prompt_dir``: when set, relative prompt paths are joined to it; when unset they are
-    passed through so FreeSWITCH resolves them against its ``sound_prefix`` (the stock
-    sounds). ``max_step_executions`` stops a goto/branch loop that never ends.
+    ``tts_engine`` and ``tts_voice`` are what ``speak`` and spoken prompts use when a flow
+    names none. ``max_step_runs`` (``limits.max_step_runs``) stops a goto/branch loop that
+    never ends: the call goes back to the dialplan instead of looping on the switch forever.
     """
 
-    tts_engine: str = "flite"
-    tts_voice: str = "kal"
-    prompt_dir: Optional[str] = None
-    max_step_executions: int = 1000
-
-
-_FILE_SCHEMES = ("tone_stream://", "silence_stream://", "http://", "https://", "shout://", "say:", "file_string://")
+    tts_engine: str = DEFAULT_TTS_ENGINE
+    tts_voice: str = DEFAULT_TTS_VOICE
+    max_step_runs: int = DEFAULT_MAX_STEP_RUNS
 
 
 class FlowContext:
@@ -91,11 +93,3 @@ class FlowContext:
             self.channel.set_variable(name[len("channel."):], value)
         else:
             self.variables[name] = value
-
-    # ---- prompts ----------------------------------------------------------------------------
-
-    def prompt_path(self, path: str) -> str:
-        """Where FreeSWITCH should find a prompt file (see ``EngineSettings.prompt_dir``)."""
-        if not self.settings.prompt_dir or path.startswith(_FILE_SCHEMES) or os.path.isabs(path):
-            return path
-        return os.path.join(self.settings.prompt_dir, path)

@@ -103,7 +103,7 @@ def build_prompts(ctx, value: Any) -> List[Prompt]:
         if not isinstance(item, dict):
             item = {"file": item}
         if "file" in item:
-            prompts.append(Prompt("file", ctx.prompt_path(ctx.render(item["file"])), {}))
+            prompts.append(Prompt("file", ctx.render(item["file"]), {}))
         elif "speak" in item:
             prompts.append(Prompt("speak", ctx.render(item["speak"]), {
                 "engine": ctx.render(item.get("engine", ctx.settings.tts_engine)),

@@ -38,7 +38,7 @@ class FlowOutcome:
 
 
 class LoopLimitExceeded(Exception):
-    """The flow ran more steps than ``max_step_executions`` allows on one call."""
+    """The flow ran more steps than ``max_step_runs`` allows on one call."""
 
 
 class FlowRunner:
@@ -110,9 +110,9 @@ class FlowRunner:
 
     def _count(self, step: FlowStep, executions: int) -> None:
         """Keep ${attempts.<id>} and stop a loop that would never end."""
-        limit = self.settings.max_step_executions
+        limit = self.settings.max_step_runs
         if executions > limit:
-            raise LoopLimitExceeded(f"more than {limit} steps run on one call (max_step_executions); "
+            raise LoopLimitExceeded(f"more than {limit} steps run on one call (limits.max_step_runs); "
                                     "a goto/branch loop never ends")
         if step.step_id:
             self.context.attempts[step.step_id] += 1

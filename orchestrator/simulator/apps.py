@@ -40,11 +40,6 @@ def lookup(name: str) -> Optional[Handler]:
     return None
 
 
-def register_app(name: str, handler: Handler) -> None:
-    """Teach the simulator another application (for a test that needs one)."""
-    _APPS[name] = handler
-
-
 def _noop(ch: "SimChannel", arg: str, run: "AppRun") -> Optional[str]:
     return None
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, List, Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import yaml
 
@@ -184,7 +184,3 @@ def run_script(script: CallerScript, line) -> None:
             line.caller_hangup(step.value)
             return
     line.wait_end()
-
-
-def steps_summary(script: CallerScript) -> List[str]:
-    return [f"{s.kind} {s.value!r}" for s in script.steps]

@@ -207,10 +207,6 @@ class SimChannel:
             changed.set()
         return heard
 
-    @property
-    def playing_prompt(self) -> bool:
-        return bool(self.record.heard) and self.record.heard[-1].ended is None
-
     def wait_prompt(self, n: int) -> bool:
         while self._prompts < n and not self.done.is_set():
             self._prompt_changed.wait(timeout=1.0)

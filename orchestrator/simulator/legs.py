@@ -52,7 +52,6 @@ class AgentLeg:
         self.heard: List[Tuple[float, str, str]] = []   # (t, what, detail) for assertions
         self.hangup_cause: Optional[str] = None
         self.eavesdropping: Optional[str] = None   # the customer leg it listens to now
-        self.whisper = False                        # the caller hears the agent (whisper_bleg)
         self.dtmf_received: List[Tuple[float, str]] = []
         self.tones_heard: List[Tuple[float, str]] = []
         self.prompts_heard: List[Tuple[float, str]] = []
@@ -101,18 +100,6 @@ class AgentLeg:
         """Whether this leg ever eavesdropped on a caller (stay-on-line mode)."""
         return any(what == "eavesdrop" for _, what, _ in self.heard)
 
-    def caller_hears_agent(self) -> bool:
-        """Whether the agent's voice reaches the caller's ear now."""
-        if not self.up:
-            return False
-        if self.bridged_to:
-            return True
-        customer = self.switch.channels.get(self.eavesdropping or "")
-        if customer is None or not self.whisper:
-            return False
-        return (customer.variables.get("send_silence_when_idle") or "") not in ("", "0") \
-            or customer.playing_prompt
-
     # -- uuid_transfer into an extension (agent_listen) -------------------------------------
     def transfer_now(self, extension: str, dialplan: str = "XML", context: str = "default") -> None:
         if not self.up:
@@ -130,7 +117,6 @@ class AgentLeg:
                 target = self.switch.channels.get(arg.strip())
                 if target is not None and target.up and not getattr(target, "is_agent_leg", False):
                     self.eavesdropping, self._plan_rest = target.uuid, plan
-                    self.whisper = (self.variables.get("eavesdrop_whisper_bleg") or "").lower() == "true"
                     self._note("eavesdrop", target.uuid)
                     return
             elif name == "hangup":

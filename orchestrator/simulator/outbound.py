@@ -120,10 +120,6 @@ class OutboundSession(Listener):
     def _linger_over(self) -> None:
         self.finish(self.goodbye_notice())
 
-    def session_over(self) -> None:
-        """The channel left the socket's control (transfer): goodbye and close."""
-        self.finish(self.goodbye_notice())
-
     def on_closed(self) -> None:
         self.channel.on_socket_closed(self)
 

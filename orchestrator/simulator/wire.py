@@ -38,12 +38,6 @@ def url_encode(value: str) -> str:
     return "".join(out)
 
 
-def url_decode(value: str) -> str:
-    from urllib.parse import unquote
-
-    return unquote(value)
-
-
 def message(headers: Sequence[Tuple[str, str]], body: Optional[str] = None) -> bytes:
     """A plain ESL message: header lines, a blank line, then the body if any.
 

@@ -79,9 +79,9 @@ def test_an_endless_loop_is_stopped(run_flow, caplog):
           - id: top
             play: a.wav
           - goto: top
-    """, max_step_executions=50)
+    """, max_step_runs=50)
     assert outcome.result == "error"
-    assert outcome.detail == ("more than 50 steps run on one call (max_step_executions); "
+    assert outcome.detail == ("more than 50 steps run on one call (limits.max_step_runs); "
                               "a goto/branch loop never ends")
     assert channel.names().count("playback") == 25
 

@@ -24,16 +24,17 @@ def test_answer_play_forms(run_flow):
     ]
 
 
-def test_prompt_dir_applies_to_relative_files_only(run_flow):
+def test_file_paths_reach_the_switch_as_written(run_flow):
+    # FreeSWITCH resolves a relative path against its sound_prefix; the engine adds nothing.
     _, channel = run_flow("""
         flow: x
         steps:
           - play: custom/hello.wav
           - play: /abs/file.wav
           - play: {tone_stream: "%(100,0,440)"}
-    """, prompt_dir="/srv/prompts")
+    """)
     assert [arg for _, arg in channel.heard()] == [
-        "/srv/prompts/custom/hello.wav", "/abs/file.wav", "tone_stream://%(100,0,440)"]
+        "custom/hello.wav", "/abs/file.wav", "tone_stream://%(100,0,440)"]
 
 
 def test_missing_prompt_file_warns_and_goes_on(run_flow, caplog):

@@ -3,7 +3,7 @@ import gevent
 import pytest
 
 from orchestrator.engine import FlowLibrary, load_flow
-from orchestrator.simulate import DryRun
+from orchestrator.dry_run import DryRun
 from orchestrator.simulator import CallerScript
 
 CARD = {"visa": "4111111111111111", "mastercard": "5555555555554444", "amex": "378282246310005",

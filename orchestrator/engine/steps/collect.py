@@ -33,8 +33,10 @@ class Collect(StepKind):
                      "patternErrorMessage": "is not a variable name",
                      "description": "Flow variable that receives the digits."},
             "prompt": prompt_schema("What to play while waiting for the first digit."),
-            "min_digits": {"type": "integer", "minimum": 1, "maximum": 128, "default": 1},
-            "max_digits": {"type": "integer", "minimum": 1, "maximum": 128, "default": 1},
+            "min_digits": {"type": "integer", "minimum": 1, "maximum": 128, "default": 1,
+                           "description": "Fewest digits an entry may have."},
+            "max_digits": {"type": "integer", "minimum": 1, "maximum": 128, "default": 1,
+                           "description": "Most digits an entry may have; it ends when it has them."},
             "terminators": {"type": "string", "pattern": DTMF_KEYS, "default": "#",
                             "patternErrorMessage": "may hold only 0-9, * and #",
                             "description": "Keys that end the entry early (not stored)."},
@@ -54,7 +56,9 @@ class Collect(StepKind):
             "invalid_prompt": {**prompt_schema("Played after a rejected entry."),
                                "default": "ivr/ivr-that_was_an_invalid_entry.wav"},
             "retry_prompt": prompt_schema("Played instead of `prompt` on later attempts."),
-            "max_attempts": {"type": "integer", "minimum": 1, "default": 3},
+            "max_attempts": {"type": "integer", "minimum": 1, "default": 3,
+                             "description": "Attempts before on.too-many-failed-attempts (on.timeout, "
+                                            "if set, when no attempt had a key)."},
             "on": on_schema({
                 "timeout": "The caller keyed nothing in any attempt.",
                 "cancelled": "The caller pressed the cancel key.",

@@ -3,8 +3,6 @@ from ..prompts import report_playback
 from ..channel import Prompt
 from ..step_api import StepKind, register
 
-_FORMS = ("file", "tone_stream", "silence_stream")
-
 
 @register
 class Play(StepKind):
@@ -31,7 +29,7 @@ class Play(StepKind):
 
     def run(self, ctx):
         if "file" in self.config:
-            path = ctx.prompt_path(ctx.render(self.config["file"]))
+            path = ctx.render(self.config["file"])
         elif "tone_stream" in self.config:
             tone = ctx.render(self.config["tone_stream"])
             path = tone if tone.startswith("tone_stream://") else "tone_stream://" + tone

@@ -8,7 +8,6 @@ leg listens (eavesdrop with whisper, docs/stay-on-line.md) and must hear the pro
 The demo watches the live updates the agent's panel would show, masked, and checks the outcome.
 """
 import json
-import os
 
 import gevent
 import requests
@@ -129,8 +128,3 @@ def _one_payment(rig, caller_path, out, timeout, mode, number):
     if len(rig.sandbox.charges) - charges_before != 1:
         problems.append("%d charges, expected 1" % (len(rig.sandbox.charges) - charges_before))
     return problems
-
-
-def default_caller():
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return os.path.join(here, "examples", "callers", "pay-approved.yaml")

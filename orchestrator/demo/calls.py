@@ -1,37 +1,30 @@
-"""``orchestrator demo``: scripted calls through the shipped flows, checked, as a table.
+"""The demo's scripted IVR calls: each shipped flow driven by a caller script, and checked.
 
-Everything runs in this process on ephemeral loopback ports: the FreeSWITCH simulator, the
-service, the calls (all at once, as a switch would send them). The demo is also a check: it
-exits 0 only if every call ends the way its scenario says it must.
+All calls go to one service at once, as a switch would send them; each ``Scenario`` says how
+its call must end (flow result, where the call went, prompts heard, charges and payment
+records), and ``run_calls`` returns one table row per call with what differed, if anything.
 """
 import os
-import sys
 from dataclasses import dataclass, field
+from typing import Optional
 
 import gevent
 
-from orchestrator.engine import FlowLibrary
-from orchestrator.logs import setup_logging
-from orchestrator.demo_agent import default_caller, run_agent_demo
-from orchestrator.simulate import DryRun
+from orchestrator.dry_run import DryRun
 from orchestrator.simulator import CallerScript
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FLOWS = os.path.join(ROOT, "flows")
-CALLERS = os.path.join(ROOT, "examples", "callers")
 
 
 @dataclass
 class Scenario:
     name: str
     flow: str
-    caller: str                      # a file in examples/callers
-    result: str                      # the flow outcome expected
-    where: str                       # where the call must end, as the simulator words it
-    heard: tuple = ()                # arguments the caller must have heard, in order
+    caller: str                       # a file in examples/callers
+    result: str                       # the flow outcome expected
+    where: str                        # where the call must end, as the simulator words it
+    heard: tuple = ()                 # arguments the caller must have heard, in order
     variables: dict = field(default_factory=dict)
-    charges: int = None              # charges the sandbox must hold for this call (None: unchecked)
-    payments: tuple = None           # statuses of this call's payment records, in order
+    charges: Optional[int] = None     # charges the sandbox must hold for this call (None: unchecked)
+    payments: Optional[tuple] = None  # statuses of this call's payment records, in order
 
 
 PAYMENT = {"pay_amount": "1250", "pay_currency": "EUR", "pay_reference": "INV-1001", "pay_agent": "1000"}
@@ -105,14 +98,13 @@ def _check(scenario, result, run):
     return problems
 
 
-def run_demo(verbose=False, out=sys.stdout, scenarios=SCENARIOS, timeout=60.0):
-    setup_logging("INFO" if verbose else "WARNING", "logfmt")
-    library = FlowLibrary.from_directory(FLOWS)
-    rows, failures = [], 0
+def run_calls(library, callers_dir, scenarios=SCENARIOS, timeout=60.0):
+    """Place every scenario's call at once on one dry run; one table row per call."""
+    rows = []
     with DryRun(library) as run:
         calls = []
         for scenario in scenarios:
-            caller = CallerScript.from_yaml(os.path.join(CALLERS, scenario.caller))
+            caller = CallerScript.from_yaml(os.path.join(callers_dir, scenario.caller))
             variables = dict(scenario.variables, pay_flow=scenario.flow)
             calls.append((scenario, run.place(caller, variables)))
         jobs = [gevent.spawn(run.finish, call, timeout) for _, call in calls]
@@ -120,20 +112,7 @@ def run_demo(verbose=False, out=sys.stdout, scenarios=SCENARIOS, timeout=60.0):
         gevent.sleep(run.sandbox.hang_seconds)  # let a hung charge answer before it is counted
         for (scenario, _), job in zip(calls, jobs):
             rows.append(_row(scenario, job, run))
-    failures = sum(1 for row in rows if row[-1] != "ok")
-    _print_table(rows, out)
-    print("\nsandbox gateway: one charge per approved call; the unconfirmed one is marked for "
-          "reconciliation", file=out)
-    for mode, agent_problems in run_agent_demo(FLOWS, default_caller(), out, timeout):
-        rows.append(("agent-assisted payment (%s)" % mode,) + (
-            ("ok",) if not agent_problems else ("FAIL: " + "; ".join(agent_problems),)))
-        failures += bool(agent_problems)
-        if agent_problems:
-            print("  FAIL (%s): %s" % (mode, "; ".join(agent_problems)), file=out)
-    verdict = "all %d calls ended as expected" % len(rows) if not failures else \
-        "%d of %d calls did not end as expected" % (failures, len(rows))
-    print("\n" + verdict, file=out)
-    return 0 if not failures else 1
+    return rows
 
 
 def _row(scenario, job, run):
@@ -149,7 +128,7 @@ def _row(scenario, job, run):
             "ok" if not problems else "FAIL: " + "; ".join(problems))
 
 
-def _print_table(rows, out):
+def print_table(rows, out):
     headers = ("scenario", "flow", "result", "where the call went", "check")
     widths = [max(len(str(r[i])) for r in rows + [headers]) for i in range(len(headers))]
     line = "  ".join("%-*s" % (w, h) for w, h in zip(widths, headers))

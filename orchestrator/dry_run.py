@@ -1,7 +1,9 @@
-"""``orchestrator simulate``: one flow, one scripted caller, the simulator, a readable story.
+"""Dry runs: the service, the FreeSWITCH simulator and the sandbox gateway in one process.
 
-The service and the simulated switch run in this process on ephemeral loopback ports, over
-real sockets, exactly as they would against FreeSWITCH; only the clock is faster.
+``DryRun`` is the rig the demo and the tests place calls on; ``simulate`` is the
+``orchestrator simulate`` command on top of it: one flow, one scripted caller, a readable
+story. The service and the simulated switch talk over real loopback sockets, exactly as they
+would against FreeSWITCH; only the clock is faster.
 """
 import dataclasses
 import json
