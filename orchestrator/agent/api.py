@@ -1,4 +1,4 @@
-"""The agent API under ``/api/v1`` (contract: AGENT_API.md; document: ``openapi.json``).
+"""The agent API under ``/api/v1`` (its contract is the OpenAPI document ``openapi.json`` beside it).
 
 A plain WSGI app mounted on the service's HTTP server. Every answer is JSON, errors are
 ``{"error", "message", "field"?}``; another tenant's (or, for an agent-scoped token, another
