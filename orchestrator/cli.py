@@ -201,6 +201,9 @@ def build_parser():
 
 
 def main(argv=None):
+    from orchestrator.hardening import harden_process
+
+    harden_process()   # before any command can hold a card: no core dump of this process
     args = build_parser().parse_args(argv)
     return args.func(args)
 

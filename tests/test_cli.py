@@ -2,6 +2,7 @@
 import os
 import signal
 import socket
+import re
 import subprocess
 import sys
 import time
@@ -110,6 +111,9 @@ def test_run_serves_a_call_and_sigterm_lets_it_finish(tmp_path):
         http = "http://127.0.0.1:%d" % http_port
         wait_listening(http_port, proc)  # bound right after the call listener
         assert requests.get(http + "/healthz", timeout=5).json() == {"status": "alive"}
+        # the running service can write no core file (a crash mid-entry would hold the card)
+        limits = open("/proc/%d/limits" % proc.pid).read()
+        assert re.search(r"^Max core file size\s+0\s+0\s", limits, re.M), limits
         assert requests.get(http + "/readyz", timeout=5).status_code in (200, 503)
         assert "payivr_calls_in_progress 0.0" in requests.get(http + "/metrics", timeout=5).text
         # the call asks for an agent after the menu; SIGTERM arrives while the welcome plays
@@ -146,3 +150,14 @@ def test_sandbox_command_serves_the_test_gateway():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_every_command_starts_with_core_dumps_off_and_the_process_not_dumpable():
+    code = ("import sys; sys.argv = ['orchestrator', '--version']\n"
+            "from orchestrator import cli, hardening\n"
+            "before = hardening.hardened()\n"
+            "try:\n    cli.main(['--version'])\nexcept SystemExit:\n    pass\n"
+            "print(before, hardening.hardened())")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60)
+    assert result.stdout.split()[-2:] == ["False", "True"], result.stdout + result.stderr
