@@ -1,6 +1,6 @@
 """Webhooks: each tenant's receiver gets a signed JSON notice for every session change.
 
-Signed like the HTTP gateway connector's requests (``payments/gateways/signing.py``):
+Signed like the HTTP gateway connector's requests (``payments/signing.py``):
 ``X-Timestamp`` and ``X-Signature: v1=hex(HMAC-SHA256(secret, timestamp + "." + body))``.
 Bodies carry the masked session only. Delivery runs in background greenlets fed by a bounded
 queue: a notice is dropped (and logged) when the queue is full, never waited for, so a
@@ -18,7 +18,7 @@ import requests
 from gevent.pool import Group
 from gevent.queue import Empty, Full, Queue
 
-from orchestrator.payments.gateways.signing import signed_headers
+from orchestrator.payments.signing import signed_headers
 
 log = logging.getLogger(__name__)
 

@@ -42,7 +42,7 @@ from gevent.pool import Pool
 from gevent.pywsgi import WSGIServer
 
 from .brands import brand_of
-from .gateways import signing
+from . import signing
 from .money import Money, MoneyError
 from .validation import CardError, validate_number
 
