@@ -18,6 +18,7 @@ import requests
 from gevent.pool import Group
 from gevent.queue import Empty, Full, Queue
 
+from orchestrator import backoff
 from orchestrator.payments.signing import signed_headers
 
 log = logging.getLogger(__name__)
@@ -28,11 +29,6 @@ BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_ATTEMPTS = 6
-
-
-def backoff(attempt, base=BACKOFF_BASE, cap=BACKOFF_CAP):
-    """Seconds before retry ``attempt`` (1, 2, ...): base * 2^(attempt-1), at most cap."""
-    return min(cap, base * (2 ** (attempt - 1)))
 
 
 class WebhookNotifier:
@@ -100,5 +96,5 @@ class WebhookNotifier:
                     return
             if attempt < attempts:
                 log.info("webhook for %s failed (%s), attempt %d of %d", tenant, why, attempt, attempts)
-                gevent.sleep(backoff(attempt, self.base_delay))
+                gevent.sleep(backoff.exponential(attempt, self.base_delay, BACKOFF_CAP))
         log.warning("webhook for %s given up after %d attempts", tenant, attempts)

@@ -15,6 +15,7 @@ from typing import Generic, Optional, TypeVar, Union
 
 import gevent
 
+from ... import backoff
 from ..card import CardData, RevealedCard
 from ..money import Money, MoneyError
 from .results import Approved, Declined, GatewayError, GatewayResult
@@ -119,7 +120,7 @@ class Gateway(Generic[RequestT]):
                 if not (self.idempotent and error.resend_if_idempotent):
                     return outcome
             if attempt < self.max_attempts:
-                delay = self.backoff * (2 ** (attempt - 1))
+                delay = backoff.exponential(attempt, self.backoff)
                 log.warning("gateway=%s attempt=%d failed kind=%s; retrying in %.2fs",
                             self.name, attempt, _kind(outcome), delay)
                 gevent.sleep(delay)
