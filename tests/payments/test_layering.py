@@ -1,5 +1,5 @@
 """The payments package is layered: the gateways build on card, money and signing, which never
-reach back into the gateways.
+reach back into the gateways; only the ledger, which writes down gateway answers, sits above.
 
 Read from the source (every import statement, at module level or in a function, relative ones
 resolved; ``if TYPE_CHECKING:`` blocks left out), so a cycle shows here before it shows as a
@@ -20,7 +20,7 @@ GATEWAYS = PACKAGE + ".gateways"
 # What the connectors may use from the rest of payments.
 GATEWAYS_BUILD_ON = {PACKAGE + ".card", PACKAGE + ".money", PACKAGE + ".signing"}
 # Modules outside gateways/ that exist to consume gateway answers.
-GATEWAY_CONSUMERS: set = set()
+GATEWAY_CONSUMERS = {PACKAGE + ".ledger"}
 
 
 def module_files():
@@ -86,6 +86,7 @@ def test_the_scan_sees_the_imports_it_judges(graph):
     assert {m for m in graph if m.startswith(GATEWAYS + ".")} <= set(sys.modules)  # discovery
     assert PACKAGE + ".signing" in graph[GATEWAYS + ".http"]      # from ..signing import
     assert PACKAGE + ".signing" in graph[PACKAGE + ".sandbox"]    # from . import signing
+    assert GATEWAYS + ".results" in graph[PACKAGE + ".ledger"]
 
 
 def test_nothing_the_gateways_build_on_imports_them(graph):
