@@ -18,8 +18,10 @@ from orchestrator.engine.services import CallServices, PromptSettings
 from orchestrator.esl.channel import ChannelSettings
 from orchestrator.esl.inbound import InboundPool, NodeConnection
 from orchestrator.esl.outbound import OutboundServer
+from orchestrator.legacy_events import LegacyEventBridge
 from orchestrator.logs import ensure_redaction, log_context
 from orchestrator.metrics import Metrics
+from orchestrator.payments.events import CallRef, PaymentEventBus, log_subscriber
 from orchestrator.payments.gateways import GatewayConfigError, build_gateway
 from orchestrator.store import PaymentStore
 from orchestrator.tenants import UNKNOWN_TENANT, resolve_tenant
@@ -34,6 +36,10 @@ class Service:
         ``time_scale`` is for dry runs on the simulator only (see ``ChannelSettings``)."""
         self.config = config
         self.metrics = metrics or Metrics()
+        # every payment fact of every call; metrics and the log are subscribers
+        self.payment_events = PaymentEventBus()
+        self.payment_events.subscribe(self.metrics.on_payment_event)
+        self.payment_events.subscribe(log_subscriber(logging.getLogger("orchestrator.payments")))
         self.library = library or FlowLibrary.from_directory(config.flows_directory)
         self._check_flow_names()
         self._on_call_end = on_call_end
@@ -110,12 +116,16 @@ class Service:
             return path
         return os.path.join(self.config.base_dir, path)
 
-    def _services(self, channel, tenant):
+    def _services(self, channel, tenant, flow_name):
         forward = self.on_payment_event
+        call = CallRef(channel.uuid, tenant, flow_name, channel.variables.get("pay_session", ""))
+        events = LegacyEventBridge(
+            self.payment_events, call,
+            (lambda kind, fields: forward(channel, kind, fields)) if forward else None)
         return CallServices(
             gateways=self.gateways, store=self.store, prompts=self.prompt_settings,
-            metrics=self.metrics, tenant=tenant, call_uuid=channel.uuid,
-            on_payment_event=(lambda kind, fields: forward(channel, kind, fields)) if forward else None,
+            events=events, tenant=tenant, call_uuid=channel.uuid,
+            on_payment_event=events.from_card_step,
             agent_requests=self.agent.requests_for(channel) if self.agent else None)
 
     def _check_flow_names(self):
@@ -193,7 +203,7 @@ class Service:
                         flow, channel, self.engine_settings, log,
                         on_step=lambda step, seconds: step_seconds.labels(flow.name, step.kind)
                         .observe(seconds), tenant=tenant,
-                        services=self._services(channel, tenant)).run()
+                        services=self._services(channel, tenant, flow.name)).run()
                 finally:
                     if self.agent is not None:
                         self.agent.call_ended(channel, outcome)
