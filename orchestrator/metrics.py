@@ -131,6 +131,13 @@ class Metrics:
             "error (see FIELD_ERRORS)",
             ["tenant", "field", "error"], registry=r)
 
+        # -- agent API -------------------------------------------------------------------------
+        self.webhook_notices_dropped = Counter(
+            f"{PREFIX}_webhook_notices_dropped_total",
+            "Webhook notices dropped, by tenant, because the delivery queue was full (a receiver "
+            "down or slow for long); the receiver misses those session changes",
+            ["tenant"], registry=r)
+
     # -- the payment event subscriber ----------------------------------------------------------
     def on_payment_event(self, call: CallRef, event: PaymentEvent) -> None:
         """Count a payment fact: an attempt at a card field (and why it failed), an

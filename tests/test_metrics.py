@@ -39,6 +39,7 @@ EXPECTED = {
     "payivr_gateway_errors": ("counter", ("gateway", "kind")),
     "payivr_card_field_attempts": ("counter", ("tenant", "field")),
     "payivr_card_field_errors": ("counter", ("tenant", "field", "error")),
+    "payivr_webhook_notices_dropped": ("counter", ("tenant",)),
 }
 
 

@@ -31,8 +31,6 @@ BRANDS = {b.name: b for b in (
            ("6304", "6304"), ("6759", "6759"), ("6761", "6763"))),
 )}
 
-BRAND_NAMES = tuple(BRANDS)
-
 
 def brand_of(digits):
     """The brand name for a number (or its first six digits or more), or None if unknown."""

@@ -88,10 +88,6 @@ class PaymentStore:
         rows = self._select("WHERE id = ?", (payment_id,))
         return rows[0] if rows else None
 
-    def by_key(self, idempotency_key):
-        rows = self._select("WHERE idempotency_key = ?", (idempotency_key,))
-        return rows[0] if rows else None
-
     def list(self, status=None, needs_reconciliation=None):
         clauses, args = [], []
         if status is not None:
