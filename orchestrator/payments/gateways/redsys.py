@@ -20,7 +20,7 @@ import hashlib
 import hmac
 import json
 import logging
-from typing import Any, Dict, TypedDict, Union
+from typing import Any, Dict, Mapping, TypedDict, Union
 
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
@@ -105,7 +105,7 @@ def signatures_match(expected_b64: str, received: object) -> bool:
     return hmac.compare_digest(got, base64.b64decode(expected_b64))
 
 
-def encode_parameters(parameters: Dict[str, str]) -> str:
+def encode_parameters(parameters: Mapping[str, object]) -> str:
     return base64.b64encode(json.dumps(parameters, separators=(",", ":")).encode()).decode()
 
 

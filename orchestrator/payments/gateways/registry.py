@@ -89,7 +89,8 @@ def build_gateway(name: str, config: Mapping[str, Any]) -> Gateway:
     is not loopback, a bad Redsys key, ...).
     """
     found = _find(name, config)
-    kind = _TYPES.get(found.get("type"))
+    type_name = found.get("type")
+    kind = _TYPES.get(type_name) if isinstance(type_name, str) else None
     if kind is None:
         raise GatewayConfigError("gateway %s: type must be %s" % (name, _one_of(list(gateway_types()))))
     return kind.factory(name, {k: v for k, v in found.items() if k not in ("name", "type")})
