@@ -44,7 +44,7 @@ class Receiver(_Required, total=False):
     max_attempts: int
 
 
-class Session(Protocol):
+class NotifiedSession(Protocol):
     """What a notice is about: a payment session (agent/sessions.py), masked by its own to_json."""
     id: str
     tenant: str
@@ -74,7 +74,7 @@ class WebhookNotifier:
         self._group.kill(block=True, timeout=timeout)
         self._http.close()
 
-    def notify(self, session: Session, event: str, payload: Dict[str, Any]) -> None:
+    def notify(self, session: NotifiedSession, event: str, payload: Dict[str, Any]) -> None:
         receiver = self.receivers.get(session.tenant)
         if receiver is None:
             return
