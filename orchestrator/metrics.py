@@ -9,15 +9,26 @@ config), step kind, outcome, node, and the error/result/reason vocabularies belo
 UUID, a reference, an amount or a digit. Values outside a vocabulary are counted as ``other``,
 so a new error string in a connector cannot grow the series set by itself.
 
+Payment metrics count from the typed payment events: ``Metrics.on_payment_event`` is a
+subscriber of the service's ``PaymentEventBus`` (``payments/events.py``), so no step reaches
+the metrics itself.
+
 The dashboard (``deploy/grafana``) and the alert rules (``deploy/prometheus``) query these
 names; a test checks that they use no other ``payivr_`` name.
 """
 import logging
 import platform
+from typing import Optional, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from orchestrator import __version__
+from orchestrator.payments.events import (CallRef, FieldAccepted, FieldRejected, PaymentApproved,
+                                          PaymentDeclined, PaymentEvent, PaymentFailed)
+from orchestrator.payments.gateways.results import (DECLINE_REASONS as _DECLINES,
+                                                    GATEWAY_ERROR_KINDS as _ERROR_KINDS,
+                                                    Approved, Declined, GatewayError)
+from orchestrator.payments.validation import FIELD_ERROR_TYPES, FIELDS, NUMBER_CONFIRMATION
 
 log = logging.getLogger(__name__)
 
@@ -28,33 +39,29 @@ ESL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 
 # A card authorization over HTTPS: 100 ms on a good day, 3-D Secure or a slow acquirer far more.
 AUTHORIZATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 13, 20, 30, 60)
 
-# The vocabularies below are the payment code's own (a test keeps them in step): decline reason
-# codes of payments/gateways/results.py, error kinds of GatewayError, fields and error types of
-# the collect_card step. A connector's raw code (a Redsys "0190") is counted as "other".
+# The label vocabularies are the payment code's own, imported: results of an authorization,
+# the normalised decline reasons and the error kinds of payments/gateways/results.py, the card
+# fields and field error types of payments/validation.py. Anything else (a Redsys "0190") is
+# counted as "other".
 OTHER = "other"
-PAYMENT_RESULTS = ("approved", "declined", "error")
-DECLINE_REASONS = ("insufficient_funds", "do_not_honour", "expired_card",
-                   "incorrect_security_code", "incorrect_expiry", "card_blocked",
-                   "card_not_supported", "invalid_card", "issuer_unavailable",
-                   "authentication_failed", OTHER)
-GATEWAY_ERROR_KINDS = ("connect", "tls", "timeout", "connection", "http", "protocol", "rejected",
-                       "auth", "signature", "conflict", "pending", "unsupported", OTHER)
-CARD_FIELDS = ("number", "number-confirmation", "expiry", "security_code", "postal_code")
-FIELD_ERRORS = ("input-timeout", "invalid-card-number", "invalid-card-type", "invalid-date",
-                "invalid-security-code", "invalid-postal-code", "confirmation-mismatch", OTHER)
+PAYMENT_RESULTS = (Approved.status, Declined.status, GatewayError.status)
+DECLINE_REASONS = _DECLINES + (OTHER,)
+GATEWAY_ERROR_KINDS = _ERROR_KINDS + (OTHER,)
+CARD_FIELDS = FIELDS + (NUMBER_CONFIRMATION,)
+FIELD_ERRORS = FIELD_ERROR_TYPES + (OTHER,)
 REFUSAL_REASONS = ("pool-full", "shutting-down")
 
 
-def bounded(value, allowed):
+def bounded(value: Optional[str], allowed: Sequence[str]) -> str:
     """``value`` when it is in ``allowed``, else ``other``: the series set stays fixed."""
-    if value in allowed:
+    if value is not None and value in allowed:
         return value
     log.debug("metric label value outside its vocabulary counted as other")
     return OTHER
 
 
 class Metrics:
-    def __init__(self, registry=None):
+    def __init__(self, registry: Optional[CollectorRegistry] = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.build_info = Info(f"{PREFIX}_build", "Version of the running service", registry=r)
@@ -92,10 +99,10 @@ class Metrics:
             ["node"], registry=r)
         self.esl_command_seconds = Histogram(
             f"{PREFIX}_esl_command_duration_seconds",
-            "Time from an inbound ESL command to its answer (keepalives included)",
+            "Time from an inbound ESL api/bgapi command to its answer (keepalives included)",
             ["node", "kind"], buckets=ESL_BUCKETS, registry=r)
 
-        # -- payments (incremented by orchestrator/payments and the card steps) --------------
+        # -- payments (counted from the payment events: on_payment_event) -------------------
         self.payments = Counter(
             f"{PREFIX}_payments_total",
             "Authorization attempts that got an answer or failed, by tenant, gateway and "
@@ -124,43 +131,36 @@ class Metrics:
             "error (see FIELD_ERRORS)",
             ["tenant", "field", "error"], registry=r)
 
-    # -- the payment event bus's subscriber (payments/events.py) -------------------------------
-    def on_payment_event(self, call, event):
-        """Count a typed payment fact: field attempts and errors, authorizations."""
-        from orchestrator.payments import events as ev
-        if isinstance(event, ev.FieldAccepted):
-            self.record_field_attempt(call.tenant, event.field)
-        elif isinstance(event, ev.FieldRejected):
-            self.record_field_attempt(call.tenant, event.field)
-            self.record_field_error(call.tenant, event.field, event.error_type)
-        elif isinstance(event, ev.PaymentApproved):
-            self.record_authorization(call.tenant, event.gateway, "approved", event.seconds)
-        elif isinstance(event, ev.PaymentDeclined):
-            self.record_authorization(call.tenant, event.gateway, "declined", event.seconds,
+        # -- agent API -------------------------------------------------------------------------
+        self.webhook_notices_dropped = Counter(
+            f"{PREFIX}_webhook_notices_dropped_total",
+            "Webhook notices dropped, by tenant, because the delivery queue was full (a receiver "
+            "down or slow for long); the receiver misses those session changes",
+            ["tenant"], registry=r)
+
+    # -- the payment event subscriber ----------------------------------------------------------
+    def on_payment_event(self, call: CallRef, event: PaymentEvent) -> None:
+        """Count a payment fact: an attempt at a card field (and why it failed), an
+        authorization's result, latency, decline reason and error kind. Other events (a field
+        started, the card complete, ...) are not counted."""
+        tenant = call.tenant
+        if isinstance(event, FieldAccepted):
+            self.record_field_attempt(tenant, event.field)
+        elif isinstance(event, FieldRejected):
+            self.record_field_attempt(tenant, event.field)
+            self.record_field_error(tenant, event.field, event.error_type)
+        elif isinstance(event, PaymentApproved):
+            self.record_authorization(tenant, event.gateway, Approved.status, event.seconds)
+        elif isinstance(event, PaymentDeclined):
+            self.record_authorization(tenant, event.gateway, Declined.status, event.seconds,
                                       decline_reason=event.reason_code)
-        elif isinstance(event, ev.PaymentFailed):
-            self.record_authorization(call.tenant, event.gateway, "error", event.seconds)
+        elif isinstance(event, PaymentFailed):
+            self.record_authorization(tenant, event.gateway, GatewayError.status, event.seconds)
             self.record_gateway_error(event.gateway, event.kind)
 
-    # -- what the payment steps call (engine/steps/authorize.py, collect_card.py) ------------
-    def observe_authorization(self, tenant, gateway, result, seconds):
-        """The authorize step got ``result`` (Approved, Declined or GatewayError) after
-        ``seconds``: counts the payment, its latency, a decline's reason, an error's kind."""
-        status = getattr(result, "status", "error")
-        self.record_authorization(tenant, gateway, status, seconds,
-                                  decline_reason=getattr(result, "reason_code", None))
-        if status == "error":
-            self.record_gateway_error(gateway, getattr(result, "kind", None))
-
-    def observe_card_field(self, tenant, field, error_type):
-        """collect_card finished one attempt at ``field``: ``error_type`` None when it was
-        accepted, else why not (input-timeout, invalid-card-number, ...)."""
-        self.record_field_attempt(tenant, field)
-        if error_type:
-            self.record_field_error(tenant, field, error_type)
-
     # -- the same, by plain values ------------------------------------------------------------
-    def record_authorization(self, tenant, gateway, result, seconds, decline_reason=None):
+    def record_authorization(self, tenant: str, gateway: str, result: str, seconds: float,
+                             decline_reason: Optional[str] = None) -> None:
         """One authorization finished: ``result`` approved/declined/error, ``seconds`` its
         latency; ``decline_reason`` (normalised) for a decline."""
         result = bounded(result, PAYMENT_RESULTS)
@@ -170,15 +170,15 @@ class Metrics:
             self.payment_declines.labels(tenant, gateway,
                                          bounded(decline_reason, DECLINE_REASONS)).inc()
 
-    def record_gateway_error(self, gateway, kind):
+    def record_gateway_error(self, gateway: str, kind: Optional[str]) -> None:
         """A gateway call failed without a decision (timeout, connection, http, ...)."""
         self.gateway_errors.labels(gateway, bounded(kind, GATEWAY_ERROR_KINDS)).inc()
 
-    def record_field_attempt(self, tenant, field):
+    def record_field_attempt(self, tenant: str, field: str) -> None:
         """The caller keyed (or failed to key) a card field: one attempt, retries included."""
         self.field_attempts.labels(tenant, bounded(field, CARD_FIELDS)).inc()
 
-    def record_field_error(self, tenant, field, error):
+    def record_field_error(self, tenant: str, field: str, error: str) -> None:
         """An attempt at a card field failed (input-timeout, invalid-card-number, ...)."""
         self.field_errors.labels(tenant, bounded(field, CARD_FIELDS),
                                  bounded(error, FIELD_ERRORS)).inc()

@@ -3,17 +3,25 @@
 A payment is left ``pending`` when the service stopped between recording it and hearing from
 the gateway, and ``unknown`` when the gateway could not confirm it in time. Neither is ever
 re-sent under a new key; this asks the gateway what it recorded under the payment's own
-idempotency key and writes the answer down. A payment the gateway never saw was not charged.
+idempotency key and writes the answer down (``PaymentLedger.settle``). A payment the gateway
+never saw was not charged.
 """
 import logging
 import time
+from typing import List, Mapping, Optional, Tuple
+
+from orchestrator.payments.gateways import Gateway
+from orchestrator.payments.ledger import PaymentLedger
+from orchestrator.store import PaymentStore
 
 log = logging.getLogger(__name__)
 
 
-def reconcile(store, gateways, older_than=60.0, now=None):
+def reconcile(store: PaymentStore, gateways: Mapping[str, Gateway], older_than: float = 60.0,
+              now: Optional[float] = None) -> List[Tuple[str, str]]:
     """Ask each gateway about its unsettled payments; return (payment id, new status) pairs."""
     now = time.time() if now is None else now
+    ledger = PaymentLedger(store)
     settled = []
     unsettled = store.list(status="pending") + store.list(status="unknown")
     for row in unsettled:
@@ -23,24 +31,8 @@ def reconcile(store, gateways, older_than=60.0, now=None):
         if gateway is None:
             log.warning("payment %s: gateway %s is no longer configured", row["id"], row["gateway"])
             continue
-        answer = gateway.status(row["idempotency_key"])
-        status = _settle(store, row, answer)
-        if status:
+        status = ledger.settle(row["id"], gateway.status(row["idempotency_key"]))
+        if status:  # None: the gateway still cannot say; it stays flagged for the next run
             settled.append((row["id"], status))
             log.info("payment %s reconciled: %s", row["id"], status)
     return settled
-
-
-def _settle(store, row, answer):
-    if answer is None:
-        store.finish(row["id"], "error", error_kind="never-reached-gateway")
-        return "error"
-    if answer.status == "approved":
-        store.finish(row["id"], "approved", auth_code=answer.auth_code,
-                     transaction_id=answer.transaction_id)
-        return "approved"
-    if answer.status == "declined":
-        store.finish(row["id"], "declined", decline_code=answer.reason_code,
-                     decline_reason=answer.reason_text)
-        return "declined"
-    return None  # the gateway still cannot say: leave it flagged for the next run

@@ -33,7 +33,7 @@ class AgentHub:
         self.settings = settings
         self.registry = SessionRegistry()
         self.control = CallControl(service.pool, settings, self.registry)
-        self.webhooks = WebhookNotifier(settings["webhooks"])
+        self.webhooks = WebhookNotifier(settings["webhooks"], metrics=service.metrics)
         self.registry.listeners.append(self.webhooks.notify)
         self.api = AgentApi(TokenTable(settings["tokens"]), self.registry, self.control,
                             service.library, settings)

@@ -2,7 +2,8 @@
 
 The runner hands one ``CallServices`` to every step of a call. Steps that need none of it
 (menus, transfers) never look; the payment steps find everything here, so they need no
-global state and tests can give each call its own gateways and store.
+global state and tests can give each call its own gateways and store. Payment facts go out
+through ``events`` (``payments/events.py``); who counts or shows them subscribes to the bus.
 """
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ import gevent.event
 from gevent import socket
 
 from orchestrator.esl.commands import SwitchCommands
+from orchestrator import backoff
 from orchestrator.esl.errors import CommandFailed, CommandTimeout, EslError, NotConnected
 from orchestrator.esl.protocol import EslConnection
 
@@ -26,10 +27,7 @@ MAX_UNCLAIMED_JOBS = 1000
 
 def backoff_delays(base=0.5, cap=30.0, rng=random.random):
     """Delays before reconnect attempts: full jitter over a capped exponential."""
-    attempt = 0
-    while True:
-        yield rng() * min(cap, base * (2 ** attempt))
-        attempt += 1
+    return backoff.delays(base, cap, jitter=rng)
 
 
 class NodeConnection:

@@ -6,14 +6,15 @@ networks publish; anything outside them is an unknown brand, which callers hear 
 not accepted" rather than "wrong number".
 """
 from dataclasses import dataclass
+from typing import Optional, Tuple
 
 
 @dataclass(frozen=True)
 class Brand:
     name: str
-    lengths: tuple
+    lengths: Tuple[int, ...]
     code_length: int
-    ranges: tuple  # (first, last) prefixes of equal length, inclusive
+    ranges: Tuple[Tuple[str, str], ...]  # (first, last) prefixes of equal length, inclusive
 
 
 BRANDS = {b.name: b for b in (
@@ -31,10 +32,8 @@ BRANDS = {b.name: b for b in (
            ("6304", "6304"), ("6759", "6759"), ("6761", "6763"))),
 )}
 
-BRAND_NAMES = tuple(BRANDS)
 
-
-def brand_of(digits):
+def brand_of(digits: object) -> Optional[str]:
     """The brand name for a number (or its first six digits or more), or None if unknown."""
     if not isinstance(digits, str) or not digits.isdigit():
         return None
@@ -47,7 +46,7 @@ def brand_of(digits):
     return best
 
 
-def luhn_ok(digits):
+def luhn_ok(digits: str) -> bool:
     """The mod-10 check every brand's numbers carry as their last digit."""
     total = 0
     for index, char in enumerate(reversed(digits)):

@@ -16,8 +16,10 @@ What may be shown: the brand, the BIN (first six) and the last four; what may be
 last four. ``summary`` keeps those after the wipe, for the announcement and the record.
 """
 import contextlib
+import datetime
 import hmac
 from dataclasses import dataclass
+from typing import Callable, Dict, Iterable, Iterator, NoReturn, Optional, Union
 
 from .validation import (
     CardError, validate_expiry, validate_number, validate_postal_code, validate_security_code,
@@ -31,12 +33,14 @@ __all__ = ["CardData", "CardError", "CardWiped", "CardSummary", "RevealedCard", 
 from .brands import brand_of  # noqa: E402  (re-exported: the flow steps import it from here)
 
 WIPED_TEXT = "<CardData wiped>"
+# The date expiry is checked against: a date, or a callable giving one (tests); None: today.
+Today = Union[None, datetime.date, Callable[[], datetime.date]]
 
 
 class CardWiped(RuntimeError):
     """The card was wiped after the gateway answered; its digits are gone."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("card data was wiped after authorization")
 
 
@@ -53,22 +57,22 @@ class _Digits:
     """A zeroable buffer whose repr never shows what it holds."""
     __slots__ = ("_buffer",)
 
-    def __init__(self, text):
+    def __init__(self, text: str) -> None:
         self._buffer = bytearray(text.encode("ascii"))
 
-    def text(self):
+    def text(self) -> str:
         return self._buffer.decode("ascii")
 
-    def zero(self):
+    def zero(self) -> None:
         self._buffer[:] = bytes(len(self._buffer))
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._buffer)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<digits %d>" % len(self._buffer)
 
-    def __reduce_ex__(self, protocol):
+    def __reduce_ex__(self, protocol: object) -> NoReturn:
         raise TypeError("card digits cannot be pickled")
 
 
@@ -76,7 +80,13 @@ class RevealedCard:
     """The digits as plain strings, handed to a gateway connector inside ``reveal()`` only."""
     __slots__ = ("number", "expiry_month", "expiry_year", "security_code", "postal_code")
 
-    def __init__(self, number, month, year, security_code, postal_code):
+    # None only after the ``reveal()`` block has ended (``_clear``)
+    number: str
+    expiry_month: str
+    expiry_year: str
+
+    def __init__(self, number: str, month: str, year: str, security_code: Optional[str],
+                 postal_code: Optional[str]) -> None:
         self.number = number
         self.expiry_month = month            # "01".."12"
         self.expiry_year = year              # "2031"
@@ -84,23 +94,23 @@ class RevealedCard:
         self.postal_code = postal_code       # None when not collected
 
     @property
-    def expiry_mmyy(self):
+    def expiry_mmyy(self) -> Optional[str]:
         return self.expiry_month + self.expiry_year[2:] if self.expiry_month else None
 
     @property
-    def expiry_yymm(self):
+    def expiry_yymm(self) -> Optional[str]:
         return self.expiry_year[2:] + self.expiry_month if self.expiry_month else None
 
-    def _clear(self):
+    def _clear(self) -> None:
         for name in self.__slots__:
             setattr(self, name, None)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<RevealedCard>"
 
     __str__ = __repr__
 
-    def __reduce_ex__(self, protocol):
+    def __reduce_ex__(self, protocol: object) -> NoReturn:
         raise TypeError("revealed card data cannot be pickled")
 
 
@@ -109,7 +119,14 @@ class CardData:
     __slots__ = ("valid_brands", "_today", "_number", "_expiry", "_code", "_postal", "_brand",
                  "_summary", "_wiped", "__weakref__")
 
-    def __init__(self, valid_brands=None, today=None):
+    _number: Optional[_Digits]
+    _expiry: Optional[_Digits]
+    _code: Optional[_Digits]
+    _postal: Optional[_Digits]
+    _brand: Optional[str]
+    _summary: Optional[CardSummary]
+
+    def __init__(self, valid_brands: Optional[Iterable[str]] = None, today: Today = None) -> None:
         """``valid_brands``: brand names accepted (None: all). ``today``: a date or a callable
         returning one, for expiry checks (tests); defaults to the system date."""
         self.valid_brands = tuple(valid_brands) if valid_brands is not None else None
@@ -118,19 +135,19 @@ class CardData:
         self._brand = self._summary = None
         self._wiped = False
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, **kwargs: object) -> NoReturn:
         raise TypeError("CardData cannot be subclassed (its masking must not be overridden)")
 
     # -- filling -------------------------------------------------------------------------
-    def _check_live(self):
+    def _check_live(self) -> None:
         if self._wiped:
             raise CardWiped()
 
-    def _date(self):
+    def _date(self) -> Optional[datetime.date]:
         today = self._today
         return today() if callable(today) else today
 
-    def set_number(self, digits):
+    def set_number(self, digits: str) -> str:
         """Validate and keep the card number; raises CardError."""
         self._check_live()
         brand = validate_number(digits, self.valid_brands)
@@ -144,81 +161,81 @@ class CardData:
                 self._replace("_code", None)   # keyed for another brand: ask again
         return brand
 
-    def set_expiry(self, mmyy):
+    def set_expiry(self, mmyy: str) -> None:
         """Validate and keep an MMYY expiry; raises CardError(invalid-date)."""
         self._check_live()
         month, year = validate_expiry(mmyy, self._date())
         self._replace("_expiry", "%02d%04d" % (month, year))
 
-    def set_security_code(self, digits):
+    def set_security_code(self, digits: str) -> None:
         """Validate (by the brand, once the number is known) and keep until the wipe."""
         self._check_live()
         validate_security_code(digits, self._brand)
         self._replace("_code", digits)
 
-    def set_postal_code(self, text):
+    def set_postal_code(self, text: str) -> None:
         self._check_live()
         self._replace("_postal", validate_postal_code(text))
 
-    def _replace(self, slot, text):
+    def _replace(self, slot: str, text: Optional[str]) -> None:
         old = getattr(self, slot)
         if old is not None:
             old.zero()
         setattr(self, slot, _Digits(text) if text is not None else None)
 
     # -- what may be shown ---------------------------------------------------------------
-    def _need_number(self):
+    def _need_number(self) -> CardSummary:
         self._check_live()
-        if self._number is None:
+        if self._number is None or self._summary is None:
             raise CardError(INVALID_CARD_NUMBER, "no card number yet")
         return self._summary
 
     @property
-    def brand(self):
+    def brand(self) -> str:
         return self._need_number().brand
 
     @property
-    def bin(self):
+    def bin(self) -> str:
         return self._need_number().bin
 
     @property
-    def last4(self):
+    def last4(self) -> str:
         return self._need_number().last4
 
     @property
-    def masked(self):
+    def masked(self) -> str:
         return self._need_number().masked
 
     @property
-    def summary(self):
+    def summary(self) -> CardSummary:
         """Brand, BIN, last four and masked text; a plain value that outlives the wipe."""
         return self._need_number()
 
     @property
-    def has_number(self):
+    def has_number(self) -> bool:
         self._check_live()
         return self._number is not None
 
     @property
-    def has_expiry(self):
+    def has_expiry(self) -> bool:
         self._check_live()
         return self._expiry is not None
 
     @property
-    def has_security_code(self):
+    def has_security_code(self) -> bool:
         self._check_live()
         return self._code is not None
 
     @property
-    def has_postal_code(self):
+    def has_postal_code(self) -> bool:
         self._check_live()
         return self._postal is not None
 
-    def masked_fields(self):
+    def masked_fields(self) -> Dict[str, Optional[str]]:
         """Field-by-field progress for an agent: masked text for what is keyed, None otherwise."""
         self._check_live()
         return {
-            "number": self._summary.masked if self._number is not None else None,
+            "number": self._summary.masked if self._summary is not None else None,
             "expiry": "**/**" if self._expiry is not None else None,
             "security_code": "*" * len(self._code) if self._code is not None else None,
             "postal_code": "*" * len(self._postal) if self._postal is not None else None,
@@ -226,7 +243,7 @@ class CardData:
 
     # -- the one way out -----------------------------------------------------------------
     @contextlib.contextmanager
-    def reveal(self):
+    def reveal(self) -> Iterator[RevealedCard]:
         """Yield a RevealedCard with the digits as str, for a gateway connector's request body.
 
         The one place digits leave this type. Needs the number and the expiry.
@@ -245,7 +262,7 @@ class CardData:
         finally:
             revealed._clear()
 
-    def number_matches(self, digits):
+    def number_matches(self, digits: str) -> bool:
         """Whether ``digits`` (a confirmation entry) is the number kept, compared in constant
         time; the only comparison by value the type allows, and it reveals nothing else."""
         self._check_live()
@@ -254,18 +271,18 @@ class CardData:
         return hmac.compare_digest(self._number.text().encode("ascii"),
                                    str(digits).encode("ascii", "replace"))
 
-    def wipe(self):
+    def wipe(self) -> None:
         """Zero every buffer; afterwards every accessor raises CardWiped. Idempotent."""
         for slot in ("_number", "_expiry", "_code", "_postal"):
             self._replace(slot, None)
         self._wiped = True
 
     @property
-    def wiped(self):
+    def wiped(self) -> bool:
         return self._wiped
 
     # -- never by value ------------------------------------------------------------------
-    def __repr__(self):
+    def __repr__(self) -> str:
         if self._wiped:
             return WIPED_TEXT
         fields = self.masked_fields()
@@ -274,40 +291,40 @@ class CardData:
                          if fields[k])
         return "<CardData %s%s>" % (shown, " " + extra if extra else "")
 
-    def __str__(self):
+    def __str__(self) -> str:
         if self._wiped:
             return WIPED_TEXT
-        return self._summary.masked if self._number is not None else "<CardData no number>"
+        return self._summary.masked if self._summary is not None else "<CardData no number>"
 
-    def __format__(self, spec):
+    def __format__(self, spec: str) -> str:
         return format(str(self), spec)
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return self is other
 
-    def __ne__(self, other):
+    def __ne__(self, other: object) -> bool:
         return self is not other
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return id(self)
 
-    def __reduce_ex__(self, protocol):
+    def __reduce_ex__(self, protocol: object) -> NoReturn:
         raise TypeError("CardData cannot be pickled")
 
-    def __reduce__(self):
+    def __reduce__(self) -> NoReturn:
         raise TypeError("CardData cannot be pickled")
 
-    def __getstate__(self):
+    def __getstate__(self) -> NoReturn:
         raise TypeError("CardData cannot be pickled")
 
-    def __copy__(self):
+    def __copy__(self) -> NoReturn:
         raise TypeError("CardData cannot be copied")
 
-    def __deepcopy__(self, memo):
+    def __deepcopy__(self, memo: object) -> NoReturn:
         raise TypeError("CardData cannot be copied")
 
 
-def _masked(brand, digits):
+def _masked(brand: str, digits: str) -> str:
     """BIN and last four for 15+ digit numbers; last four only for shorter ones, where BIN and
     last four together would show most of the number."""
     if len(digits) >= 15:
@@ -315,7 +332,7 @@ def _masked(brand, digits):
     return "%s %s%s" % (brand, "*" * (len(digits) - 4), digits[-4:])
 
 
-def json_default(value):
+def json_default(value: object) -> object:
     """``json.dumps(..., default=json_default)``: masked text for card data, TypeError otherwise."""
     if isinstance(value, CardData):
         return str(value)

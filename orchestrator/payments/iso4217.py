@@ -47,10 +47,3 @@ CURRENCIES = {
     "YER": ("886", 2), "ZAR": ("710", 2), "ZMW": ("967", 2), "ZWG": ("924", 2),
 }
 
-
-def exponent(code):
-    return CURRENCIES[code][1]
-
-
-def numeric(code):
-    return CURRENCIES[code][0]

@@ -24,7 +24,7 @@ class Money:
     currency: str
 
     @classmethod
-    def parse(cls, minor_units, currency, maximum=MAX_MINOR_UNITS):
+    def parse(cls, minor_units: object, currency: object, maximum: int = MAX_MINOR_UNITS) -> "Money":
         """Check and build; raises MoneyError naming the rule broken."""
         code = currency.strip().upper() if isinstance(currency, str) else None
         if code not in CURRENCIES:
@@ -48,23 +48,23 @@ class Money:
         return cls(minor_units, code)
 
     @property
-    def exponent(self):
+    def exponent(self) -> int:
         return CURRENCIES[self.currency][1]
 
     @property
-    def numeric_code(self):
+    def numeric_code(self) -> str:
         return CURRENCIES[self.currency][0]
 
     @property
-    def major_text(self):
+    def major_text(self) -> str:
         """Major units as text for ``say`` and display: "12.50", "1250" (JPY), "1.250" (KWD)."""
         return format_major(self.minor, self.currency)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return "%s %s" % (self.major_text, self.currency)
 
 
-def format_major(minor, currency):
+def format_major(minor: int, currency: str) -> str:
     """Integer minor units as a major-unit decimal string, no float on the way."""
     exp = CURRENCIES[currency][1]
     if exp == 0:

@@ -36,13 +36,14 @@ import re
 import secrets
 import ssl
 import time
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, TypedDict
 
 import gevent
 from gevent.pool import Pool
 from gevent.pywsgi import WSGIServer
 
 from .brands import brand_of
-from .gateways import signing
+from . import signing
 from .money import Money, MoneyError
 from .validation import CardError, validate_number
 
@@ -71,26 +72,37 @@ MAX_CONNECTIONS = 64
 _KEY_PATH = re.compile(r"^/v1/authorizations/([A-Za-z0-9._:-]{1,64})$")
 MAX_BODY = 64 * 1024
 
+Answer = Tuple[int, Dict[str, Any]]   # HTTP status and JSON body
+StartResponse = Callable[[str, List[Tuple[str, str]]], Any]
+
+
+class _Entry(TypedDict):
+    """What the sandbox holds under a key: a fingerprint of the body, never the body."""
+    fingerprint: str
+    answer: Optional[Dict[str, Any]]   # None while the request is still being answered
+    code: int
+
 
 class SandboxGateway:
     """``SandboxGateway(host="127.0.0.1", port=0).start()``; ``.url``; ``.charges``; ``.stop()``."""
 
-    def __init__(self, host="127.0.0.1", port=0, secret=None, slow_seconds=3.0,
-                 hang_seconds=30.0, certfile=None, keyfile=None):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, secret: Optional[str] = None,
+                 slow_seconds: float = 3.0, hang_seconds: float = 30.0,
+                 certfile: Optional[str] = None, keyfile: Optional[str] = None) -> None:
         self.host, self.port = host, port
         self.secret = secret
         self.slow_seconds, self.hang_seconds = slow_seconds, hang_seconds
         self.certfile, self.keyfile = certfile, keyfile
         self._fingerprint_key = os.urandom(32)   # body fingerprints never hold card data
-        self._by_key = {}
-        self._charges = []
+        self._by_key: Dict[str, _Entry] = {}
+        self._charges: List[Dict[str, Any]] = []
         self.requests = 0
-        self._server = None
+        self._server: Optional[WSGIServer] = None
         self.max_connections = MAX_CONNECTIONS
 
     # -- lifecycle -----------------------------------------------------------------------
-    def start(self):
-        tls = {}
+    def start(self) -> "SandboxGateway":
+        tls: Dict[str, Any] = {}
         if self.certfile:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(self.certfile, self.keyfile)
@@ -103,33 +115,33 @@ class SandboxGateway:
         self.port = self._server.server_port
         return self
 
-    def stop(self, timeout=0.2):
+    def stop(self, timeout: float = 0.2) -> None:
         if self._server is not None:
             self._server.stop(timeout=timeout)
             self._server = None
 
-    def __enter__(self):
+    def __enter__(self) -> "SandboxGateway":
         return self.start()
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     @property
-    def url(self):
+    def url(self) -> str:
         scheme = "https" if self.certfile else "http"
         host = "[%s]" % self.host if ":" in self.host else self.host
         return "%s://%s:%d" % (scheme, host, self.port)
 
     @property
-    def charges(self):
+    def charges(self) -> List[Dict[str, Any]]:
         """Every charge made, oldest first: key, amount, currency, reference, brand, BIN, last4."""
         return [dict(c) for c in self._charges]
 
-    def charges_for(self, idempotency_key):
+    def charges_for(self, idempotency_key: str) -> List[Dict[str, Any]]:
         return [c for c in self.charges if c["idempotency_key"] == idempotency_key]
 
     # -- the WSGI app ----------------------------------------------------------------------
-    def app(self, environ, start_response):
+    def app(self, environ: Dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         self.requests += 1
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
         try:
@@ -137,13 +149,14 @@ class SandboxGateway:
         except ValueError:
             length = 0
         body = environ["wsgi.input"].read(min(length, MAX_BODY)) if length else b""
+        answer: Dict[str, Any]
         if self.secret and not signing.verify(
                 self.secret, environ.get("HTTP_X_TIMESTAMP"), environ.get("HTTP_X_SIGNATURE"), body):
             status, answer = 401, {"error": "bad_signature"}
         elif method == "POST" and path == "/v1/authorizations":
             status, answer = self._authorize(body)
-        elif method == "GET" and _KEY_PATH.match(path):
-            status, answer = self._status(_KEY_PATH.match(path).group(1))
+        elif method == "GET" and (key := _KEY_PATH.match(path)):
+            status, answer = self._status(key.group(1))
         elif method == "GET" and path == "/v1/charges":
             status, answer = 200, {"charges": self.charges}
         else:
@@ -154,7 +167,7 @@ class SandboxGateway:
                         ("Content-Length", str(len(payload)))])
         return [payload]
 
-    def _status(self, key):
+    def _status(self, key: str) -> Answer:
         entry = self._by_key.get(key)
         if entry is None:
             return 404, {"error": "unknown_key"}
@@ -162,7 +175,7 @@ class SandboxGateway:
             return 200, {"status": "pending", "idempotency_key": key}
         return entry["code"], entry["answer"]
 
-    def _authorize(self, body):
+    def _authorize(self, body: bytes) -> Answer:
         try:
             request = json.loads(body)
             key = request["idempotency_key"]
@@ -175,13 +188,13 @@ class SandboxGateway:
         if not isinstance(key, str) or not 8 <= len(key) <= 64:
             return 400, {"error": "bad_idempotency_key"}
         fingerprint = hmac.new(self._fingerprint_key, body, hashlib.sha256).hexdigest()
-        entry = self._by_key.get(key)
-        if entry is not None:
-            if entry["fingerprint"] != fingerprint:
+        existing = self._by_key.get(key)
+        if existing is not None:
+            if existing["fingerprint"] != fingerprint:
                 return 409, {"error": "idempotency_key_reused"}
-            if entry["answer"] is None:
+            if existing["answer"] is None:
                 return 409, {"error": "in_progress"}
-            return entry["code"], entry["answer"]
+            return existing["code"], existing["answer"]
         try:
             validate_number(number)
         except CardError as error:
@@ -191,24 +204,25 @@ class SandboxGateway:
             return 500, {"error": "internal"}
         masked = {"brand": brand_of(number), "bin": number[:6], "last4": number[-4:]}
         del number, card, request
-        entry = {"fingerprint": fingerprint, "answer": None, "code": 200}
+        entry: _Entry = {"fingerprint": fingerprint, "answer": None, "code": 200}
         self._by_key[key] = entry
         if behaviour == SLOW:
             gevent.sleep(self.slow_seconds)
         if behaviour in DECLINE_TEXTS:
-            entry["answer"] = {"status": "declined", "idempotency_key": key,
-                               "reason_code": behaviour, "reason_text": DECLINE_TEXTS[behaviour]}
+            answer = {"status": "declined", "idempotency_key": key,
+                      "reason_code": behaviour, "reason_text": DECLINE_TEXTS[behaviour]}
         elif behaviour == CHARGE_THEN_STALL:
             answer = self._charge(key, money, reference, masked)
             gevent.sleep(self.hang_seconds)   # charged, but status() says pending until now
-            entry["answer"] = answer
         else:
-            entry["answer"] = self._charge(key, money, reference, masked)
+            answer = self._charge(key, money, reference, masked)
+        entry["answer"] = answer
         if behaviour == CHARGE_THEN_HANG:
             gevent.sleep(self.hang_seconds)
-        return entry["code"], entry["answer"]
+        return entry["code"], answer
 
-    def _charge(self, key, money, reference, masked):
+    def _charge(self, key: str, money: Money, reference: str,
+                masked: Dict[str, Optional[str]]) -> Dict[str, Any]:
         auth_code = "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(6))
         transaction_id = "sbx_" + secrets.token_hex(8)
         self._charges.append({"idempotency_key": key, "amount": money.minor,

@@ -5,6 +5,7 @@ log and to show an agent.
 """
 import datetime
 import re
+from typing import Iterable, Optional, Tuple
 
 from .brands import BRANDS, brand_of, luhn_ok
 
@@ -36,7 +37,7 @@ _POSTAL = re.compile(r"^[A-Z0-9](?:[A-Z0-9 -]{1,8})[A-Z0-9]$")
 class CardError(ValueError):
     """A field the caller keyed is not acceptable; ``error_type`` is one of ERROR_TYPES."""
 
-    def __init__(self, error_type, reason=""):
+    def __init__(self, error_type: str, reason: str = "") -> None:
         if error_type not in ERROR_TYPES:
             raise ValueError("unknown card error type %r" % (error_type,))
         self.error_type = error_type
@@ -44,13 +45,13 @@ class CardError(ValueError):
         super().__init__("%s: %s" % (error_type, reason) if reason else error_type)
 
 
-def _digits_only(value, error_type, field):
+def _digits_only(value: object, error_type: str, field: str) -> str:
     if not isinstance(value, str) or not value.isdigit() or not value.isascii():
         raise CardError(error_type, "%s must be digits only" % field)
     return value
 
 
-def validate_number(digits, valid_brands=None):
+def validate_number(digits: str, valid_brands: Optional[Iterable[str]] = None) -> str:
     """Return the brand of a card number, or raise invalid-card-number / invalid-card-type."""
     _digits_only(digits, INVALID_CARD_NUMBER, "card number")
     if not 12 <= len(digits) <= 19:
@@ -67,7 +68,8 @@ def validate_number(digits, valid_brands=None):
     return brand
 
 
-def validate_expiry(mmyy, today=None, max_years=MAX_EXPIRY_YEARS):
+def validate_expiry(mmyy: str, today: Optional[datetime.date] = None,
+                    max_years: int = MAX_EXPIRY_YEARS) -> Tuple[int, int]:
     """Return (month, four-digit year) for an MMYY expiry that is neither past nor absurd.
 
     A card is valid through the last day of its expiry month, so the current month passes.
@@ -90,7 +92,7 @@ def validate_expiry(mmyy, today=None, max_years=MAX_EXPIRY_YEARS):
     return month, year
 
 
-def validate_security_code(digits, brand=None):
+def validate_security_code(digits: str, brand: Optional[str] = None) -> None:
     """Four digits for amex, three for the others; either when the brand is not known yet."""
     _digits_only(digits, INVALID_SECURITY_CODE, "security code")
     allowed = (BRANDS[brand].code_length,) if brand in BRANDS else (3, 4)
@@ -99,7 +101,7 @@ def validate_security_code(digits, brand=None):
                         % " or ".join(str(n) for n in allowed))
 
 
-def validate_postal_code(text):
+def validate_postal_code(text: object) -> str:
     """Return a normalised postal code (upper case, trimmed): 3 to 10 letters, digits, - or space."""
     if not isinstance(text, str):
         raise CardError(INVALID_POSTAL_CODE, "postal code must be text")

@@ -12,6 +12,7 @@ import sqlite3
 import threading
 import time
 import uuid as uuidlib
+from typing import Dict, List, Optional, Protocol, Sequence, TypedDict, cast
 
 STATUSES = ("pending", "approved", "declined", "error", "unknown")
 _SCHEMA = """
@@ -34,6 +35,43 @@ COLUMNS = ("id", "created", "updated", "call_uuid", "tenant", "flow", "reference
 OUTCOME_FIELDS = ("auth_code", "transaction_id", "decline_code", "decline_reason", "error_kind")
 
 
+class PaymentRow(TypedDict):
+    """One payment as stored; the outcome fields are None until the gateway has said."""
+    id: str
+    created: float
+    updated: float
+    call_uuid: Optional[str]
+    tenant: Optional[str]
+    flow: Optional[str]
+    reference: Optional[str]
+    amount_minor: int
+    currency: str
+    gateway: str
+    idempotency_key: str
+    brand: Optional[str]
+    card: Optional[str]
+    status: str
+    auth_code: Optional[str]
+    transaction_id: Optional[str]
+    decline_code: Optional[str]
+    decline_reason: Optional[str]
+    error_kind: Optional[str]
+    needs_reconciliation: int
+
+
+class MaskedCard(Protocol):
+    """What ``begin`` keeps of a card (``CardData.summary``): brand, BIN and last four."""
+
+    @property
+    def brand(self) -> str: ...
+
+    @property
+    def bin(self) -> str: ...
+
+    @property
+    def last4(self) -> str: ...
+
+
 class StoreError(Exception):
     pass
 
@@ -41,19 +79,20 @@ class StoreError(Exception):
 class PaymentStore:
     """SQLite on a path (``:memory:`` for tests); calls are short and serialised by a lock."""
 
-    def __init__(self, path=":memory:"):
+    def __init__(self, path: str = ":memory:") -> None:
         self.path = path
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL" if path != ":memory:" else "PRAGMA journal_mode=MEMORY")
         self._db.execute(_SCHEMA)
 
-    def close(self):
+    def close(self) -> None:
         with self._lock:
             self._db.close()
 
-    def begin(self, *, amount_minor, currency, gateway, idempotency_key, summary, call_uuid="",
-              tenant="default", flow="", reference=""):
+    def begin(self, *, amount_minor: int, currency: str, gateway: str, idempotency_key: str,
+              summary: MaskedCard, call_uuid: str = "", tenant: str = "default", flow: str = "",
+              reference: str = "") -> str:
         """Record a payment about to be sent to the gateway; returns its id."""
         card = "%s%s%s" % (summary.bin, "*" * 6, summary.last4)
         if not re.fullmatch(r"\d{6}\*{6}\d{4}", card):
@@ -69,14 +108,16 @@ class PaymentStore:
                 ", ".join(row), ", ".join("?" for _ in row)), list(row.values()))
         return payment_id
 
-    def finish(self, payment_id, status, needs_reconciliation=False, **outcome):
+    def finish(self, payment_id: str, status: str, needs_reconciliation: bool = False,
+               **outcome: str) -> None:
+        """Write a payment's outcome (``OUTCOME_FIELDS``) and its new status."""
         if status not in STATUSES:
             raise StoreError("unknown status %r" % status)
         unknown = set(outcome) - set(OUTCOME_FIELDS)
         if unknown:
             raise StoreError("unknown outcome fields %s" % ", ".join(sorted(unknown)))
-        fields = dict(outcome, status=status, updated=time.time(),
-                      needs_reconciliation=1 if needs_reconciliation else 0)
+        fields: Dict[str, object] = dict(outcome, status=status, updated=time.time(),
+                                         needs_reconciliation=1 if needs_reconciliation else 0)
         with self._lock:
             changed = self._db.execute(
                 "UPDATE payments SET %s WHERE id = ?" % ", ".join("%s = ?" % k for k in fields),
@@ -84,16 +125,14 @@ class PaymentStore:
         if not changed:
             raise StoreError("no payment %s" % payment_id)
 
-    def get(self, payment_id):
+    def get(self, payment_id: str) -> Optional[PaymentRow]:
         rows = self._select("WHERE id = ?", (payment_id,))
         return rows[0] if rows else None
 
-    def by_key(self, idempotency_key):
-        rows = self._select("WHERE idempotency_key = ?", (idempotency_key,))
-        return rows[0] if rows else None
-
-    def list(self, status=None, needs_reconciliation=None):
-        clauses, args = [], []
+    def list(self, status: Optional[str] = None,
+             needs_reconciliation: Optional[bool] = None) -> List[PaymentRow]:
+        clauses: List[str] = []
+        args: List[object] = []
         if status is not None:
             clauses.append("status = ?")
             args.append(status)
@@ -103,8 +142,8 @@ class PaymentStore:
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         return self._select(where + " ORDER BY created", args)
 
-    def _select(self, tail, args):
+    def _select(self, tail: str, args: Sequence[object]) -> List[PaymentRow]:
         with self._lock:
             rows = self._db.execute("SELECT %s FROM payments %s" % (", ".join(COLUMNS), tail),
                                     list(args)).fetchall()
-        return [dict(zip(COLUMNS, row)) for row in rows]
+        return [cast(PaymentRow, dict(zip(COLUMNS, row))) for row in rows]

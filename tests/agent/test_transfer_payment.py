@@ -4,7 +4,7 @@ import json
 import gevent
 import requests
 
-from orchestrator.payments.gateways.signing import verify
+from orchestrator.payments.signing import verify
 from tests.test_canary import traces
 
 from .conftest import PAYING_CALLER, SECRET, TOKENS

@@ -16,8 +16,8 @@ What is real and what is not, plainly:
   * But a minute of real traffic cannot make every alert's condition hold: p95 authorization
     above 5 s needs slow answers, and the success-ratio alert needs ten payments. So, as each
     call ends, this test also feeds the service's ``Metrics`` in its own process, through the
-    very methods the payment steps call (``observe_authorization`` with the gateway's result
-    types, ``observe_card_field``), with slow and declined answers. Those samples prove the
+    very subscriber the payment steps' events reach (``on_payment_event`` with typed field and
+    authorization events), with slow and declined answers. Those samples prove the
     expressions and the alert thresholds, not the payment code.
 
 The scenario is shaped so that every alert's condition holds at the end (a node that never
@@ -38,7 +38,8 @@ import pytest
 import yaml
 
 from orchestrator.config import load_config
-from orchestrator.payments.gateways import Approved, Declined, GatewayError
+from orchestrator.payments.events import (CallRef, FieldAccepted, FieldRejected,
+                                          PaymentApproved, PaymentDeclined, PaymentFailed)
 from orchestrator.payments.sandbox import SandboxGateway
 from orchestrator.service import Service
 from orchestrator.simulator import CallerScript, Switch
@@ -120,16 +121,19 @@ def dashboard_expressions():
 
 
 def feed_payment_signals(metrics, tenant, index):
-    """Test-side samples through the payment steps' own calls (see module doc): mostly
+    """Test-side samples through the payment events' own subscriber (see module doc): mostly
     declined after slow answers, with gateway timeouts, so every alert's condition holds."""
-    metrics.observe_card_field(tenant, "number", "invalid-card-number" if index % 2 else None)
-    metrics.observe_card_field(tenant, "expiry", None)
-    metrics.observe_authorization(tenant, "slowpay", GatewayError("timeout", False), 8.0)
+    call = CallRef("fed-%d" % index, tenant, "card_payment")
+    metrics.on_payment_event(call, FieldRejected("number", 1, "invalid-card-number") if index % 2
+                             else FieldAccepted("number", 1, "visa 411111******1111", "visa"))
+    metrics.on_payment_event(call, FieldAccepted("expiry", 1, "**/**"))
+    metrics.on_payment_event(call, PaymentFailed("slowpay", "p%d" % index, "timeout", False, 8.0))
     if index % 4 == 0:
-        metrics.observe_authorization(tenant, "slowpay", Approved("A1", "T1"), 0.4)
+        metrics.on_payment_event(call, PaymentApproved("slowpay", "p%d" % index, "A1", 0.4))
     else:
-        metrics.observe_authorization(tenant, "slowpay", Declined(
-            ("insufficient_funds", "do_not_honour")[index % 2]), 6.0 + index % 3)
+        reason = ("insufficient_funds", "do_not_honour")[index % 2]
+        metrics.on_payment_event(call, PaymentDeclined("slowpay", "p%d" % index, reason,
+                                                       "declined", 6.0 + index % 3))
 
 
 def run_traffic(switch, service, seconds):

@@ -7,7 +7,7 @@ import pytest
 from orchestrator.payments.gateways import (
     Approved, Declined, GatewayConfigError, build_gateway,
 )
-from orchestrator.payments.gateways import signing
+from orchestrator.payments import signing
 from orchestrator.payments.gateways.http import HttpGateway
 from orchestrator.payments.sandbox import SandboxGateway
 from .conftest import make_card

@@ -4,17 +4,25 @@ The payment is recorded ``pending`` before the gateway is called, so a crash in 
 a trace. The idempotency key is the call's UUID and the authorization's number on the call:
 a connector's retries reuse it, a second card gets a new one, and an outcome the gateway could
 not confirm is never re-sent under a new key: the flow takes its ``error`` branch and the
-record is flagged for reconciliation. The card is wiped as soon as the gateway has answered.
+record is flagged for reconciliation (``payments/ledger.py`` writes the record). The card is
+wiped as soon as the gateway has answered.
+
+Publishes ``Authorizing`` when the card is sent and ``PaymentApproved``, ``PaymentDeclined`` or
+``PaymentFailed`` when the gateway has answered (``payments/events.py``): metrics, agent
+sessions and the log count and show payments from those.
 
 Sets payment.result (approved, declined, error), payment.auth_code, payment.transaction_id,
 payment.decline_code, payment.decline_reason, payment.error_kind, payment.outcome_unknown.
 """
 import time
 
-from ...payments.events import Authorizing, PaymentApproved, PaymentDeclined, PaymentFailed
+from ...payments.events import (Authorizing, PaymentApproved, PaymentDeclined, PaymentEvent,
+                                PaymentFailed)
+from ...payments.gateways import Approved, Declined, GatewayResult
+from ...payments.ledger import PaymentLedger
 from ...payments.money import Money, MoneyError
-from ..ids import step_reference
-from ..step_api import Goto, StepError, StepKind, register
+from ..step_api import (StepError, StepKind, continue_on, on_jump_targets, on_schema,
+                        register)
 
 RESULT_VARIABLES = ("payment.result", "payment.auth_code", "payment.transaction_id",
                     "payment.decline_code", "payment.decline_reason", "payment.error_kind",
@@ -36,9 +44,8 @@ class Authorize(StepKind):
             "currency": {"type": "string", "default": "${currency}", "description": "ISO 4217 code."},
             "reference": {"type": "string", "default": "${reference}",
                           "description": "Your reference for the payment (an order or invoice number)."},
-            "on": {"type": "object", "additionalProperties": False, "default": {},
-                   "properties": {"declined": step_reference("Where to go when the card is declined."),
-                                  "error": step_reference("Where to go when the outcome is an error or unknown.")}},
+            "on": on_schema({"declined": "Where to go when the card is declined.",
+                             "error": "Where to go when the outcome is an error or unknown."}),
         },
         "required": ["gateway"],
         "additionalProperties": False,
@@ -47,7 +54,7 @@ class Authorize(StepKind):
 
     @classmethod
     def jump_targets(cls, config):
-        return [(("on", outcome), target) for outcome, target in config["on"].items()]
+        return on_jump_targets(config)
 
     @classmethod
     def defined_variables(cls, config):
@@ -79,12 +86,11 @@ class Authorize(StepKind):
         ctx.variables["payment.attempt"] = str(number)
         key = "%s:%d" % (ctx.channel.uuid, number)
         summary = card.summary
-        store = services.store
-        payment_id = store.begin(amount_minor=money.minor, currency=money.currency, gateway=name,
-                                 idempotency_key=key, summary=summary, call_uuid=ctx.channel.uuid,
-                                 tenant=services.tenant, flow=ctx.flow.name,
-                                 reference=reference) if store else ""
-        services.events.publish(Authorizing(gateway=name, payment_id=payment_id or "",
+        ledger = PaymentLedger(services.store)
+        payment_id = ledger.begin(money=money, gateway=name, idempotency_key=key, summary=summary,
+                                  call_uuid=ctx.channel.uuid, tenant=services.tenant,
+                                  flow=ctx.flow.name, reference=reference)
+        services.events.publish(Authorizing(gateway=name, payment_id=payment_id,
                                             brand=summary.brand, last4=summary.last4))
         started = time.monotonic()
         try:
@@ -92,33 +98,15 @@ class Authorize(StepKind):
         finally:
             card.wipe()
         seconds = time.monotonic() - started
-        self._record(ctx, store, payment_id, result)
+        if ledger.finish(payment_id, result) == "unknown":
+            ctx.log.warning("payment %s outcome unknown (%s): marked for reconciliation",
+                            payment_id, result.kind)
         self._set_variables(ctx, payment_id, result)
-        services.events.publish(_answer(name, payment_id or "", result, seconds))
-        if result.status == "approved":
+        services.events.publish(_answered(name, payment_id, result, seconds))
+        if isinstance(result, Approved):
             return None
-        outcome = "declined" if result.status == "declined" else "error"
-        target = self.config["on"].get(outcome)
-        if target is None:
-            raise StepError("authorize ended %s and has no 'on: {%s: <step id>}' target" % (outcome, outcome))
-        return Goto(target)
-
-    @staticmethod
-    def _record(ctx, store, payment_id, result):
-        if not store:
-            return
-        if result.status == "approved":
-            store.finish(payment_id, "approved", auth_code=result.auth_code,
-                         transaction_id=result.transaction_id)
-        elif result.status == "declined":
-            store.finish(payment_id, "declined", decline_code=result.reason_code,
-                         decline_reason=result.reason_text)
-        else:
-            store.finish(payment_id, "unknown" if result.outcome_unknown else "error",
-                         needs_reconciliation=result.outcome_unknown, error_kind=result.kind)
-            if result.outcome_unknown:
-                ctx.log.warning("payment %s outcome unknown (%s): marked for reconciliation",
-                                payment_id, result.kind)
+        return continue_on("authorize", self.config,
+                           "declined" if isinstance(result, Declined) else "error")
 
     @staticmethod
     def _set_variables(ctx, payment_id, result):
@@ -137,9 +125,10 @@ class Authorize(StepKind):
         ctx.variables.update(values)
 
 
-def _answer(gateway, payment_id, result, seconds):
-    if result.status == "approved":
+def _answered(gateway: str, payment_id: str, result: GatewayResult, seconds: float) -> PaymentEvent:
+    """The event for the gateway's answer."""
+    if isinstance(result, Approved):
         return PaymentApproved(gateway, payment_id, result.auth_code, seconds)
-    if result.status == "declined":
+    if isinstance(result, Declined):
         return PaymentDeclined(gateway, payment_id, result.reason_code, result.reason_text, seconds)
     return PaymentFailed(gateway, payment_id, result.kind, result.outcome_unknown, seconds)

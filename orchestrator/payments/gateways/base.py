@@ -11,12 +11,14 @@ and the payment must be reconciled, never re-authorized under a new key.
 import logging
 import re
 import time
+from typing import Generic, Optional, TypeVar, Union
 
 import gevent
 
-from ..card import CardData
+from ... import backoff
+from ..card import CardData, RevealedCard
 from ..money import Money, MoneyError
-from .results import Approved, Declined, GatewayError
+from .results import Approved, Declined, GatewayError, GatewayResult
 from .transport import NotReached, OutcomeUnknown
 
 log = logging.getLogger(__name__)
@@ -24,8 +26,11 @@ log = logging.getLogger(__name__)
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 REFERENCE = re.compile(r"^[\x20-\x7e]{1,64}$")
 
+# What a connector's ``_prepare`` builds and its ``_send`` sends: its own request type.
+RequestT = TypeVar("RequestT")
 
-class Gateway:
+
+class Gateway(Generic[RequestT]):
     """Subclasses implement ``_prepare``, ``_send`` and (if they can) ``_status_once``."""
 
     type_name = "gateway"
@@ -33,8 +38,9 @@ class Gateway:
     idempotent = False
     supports_status = False
 
-    def __init__(self, name, connect_timeout=3.0, read_timeout=20.0, max_attempts=3,
-                 backoff=0.5, status_attempts=3, status_interval=1.0):
+    def __init__(self, name: str, connect_timeout: float = 3.0, read_timeout: float = 20.0,
+                 max_attempts: int = 3, backoff: float = 0.5, status_attempts: int = 3,
+                 status_interval: float = 1.0) -> None:
         self.name = name
         self.connect_timeout = float(connect_timeout)
         self.read_timeout = float(read_timeout)
@@ -44,7 +50,8 @@ class Gateway:
         self.status_interval = float(status_interval)
 
     # -- the interface -------------------------------------------------------------------
-    def authorize(self, amount, currency, reference, card, idempotency_key):
+    def authorize(self, amount: Union[int, str, Money], currency: Optional[str], reference: str,
+                  card: CardData, idempotency_key: str) -> GatewayResult:
         """Charge ``amount`` (minor units, or a Money) to ``card``; Approved/Declined/GatewayError.
 
         Raises MoneyError, ValueError or TypeError for arguments that are wrong before any
@@ -61,14 +68,14 @@ class Gateway:
                 result = self._send_with_retries(request)
             finally:
                 del request
-        if isinstance(result, OutcomeUnknown):
-            result = self._reconcile(idempotency_key, result)
+        answer = self._reconcile(idempotency_key, result) if isinstance(result, OutcomeUnknown) \
+            else result
         log.info("authorize gateway=%s key=%s result=%s%s seconds=%.2f", self.name,
-                 idempotency_key, result.status, _result_detail(result),
+                 idempotency_key, answer.status, _result_detail(answer),
                  time.monotonic() - started)
-        return result
+        return answer
 
-    def status(self, idempotency_key):
+    def status(self, idempotency_key: str) -> Optional[GatewayResult]:
         """What the gateway recorded under this key: Approved, Declined, a GatewayError
         (``pending`` while it is still working, or the query failing), or None if it never
         saw the key."""
@@ -81,22 +88,26 @@ class Gateway:
         except OutcomeUnknown as error:
             return GatewayError(error.kind, True, "status query: " + error.detail)
 
-    def close(self):
+    def close(self) -> None:
         """Release connections; the gateway object is not used afterwards."""
 
     # -- for subclasses --------------------------------------------------------------------
-    def _prepare(self, money, reference, revealed, idempotency_key):
+    def _prepare(self, money: Money, reference: str, revealed: RevealedCard,
+                 idempotency_key: str) -> RequestT:
+        """The request body, built from the revealed digits; it is dropped after sending."""
         raise NotImplementedError
 
-    def _send(self, request):
+    def _send(self, request: RequestT) -> GatewayResult:
+        """Send once: an answer, or NotReached / OutcomeUnknown."""
         raise NotImplementedError
 
-    def _status_once(self, idempotency_key):
+    def _status_once(self, idempotency_key: str) -> Optional[GatewayResult]:
+        """Ask once what was recorded under the key; None if the gateway never saw it."""
         raise NotImplementedError
 
     # -- the policy ------------------------------------------------------------------------
-    def _send_with_retries(self, request):
-        outcome = None
+    def _send_with_retries(self, request: RequestT) -> Union[GatewayResult, OutcomeUnknown]:
+        outcome: Union[GatewayResult, OutcomeUnknown, None] = None
         for attempt in range(1, self.max_attempts + 1):
             try:
                 return self._send(request)
@@ -109,13 +120,14 @@ class Gateway:
                 if not (self.idempotent and error.resend_if_idempotent):
                     return outcome
             if attempt < self.max_attempts:
-                delay = self.backoff * (2 ** (attempt - 1))
+                delay = backoff.exponential(attempt, self.backoff)
                 log.warning("gateway=%s attempt=%d failed kind=%s; retrying in %.2fs",
                             self.name, attempt, _kind(outcome), delay)
                 gevent.sleep(delay)
+        assert outcome is not None   # max_attempts >= 1, and every failed attempt sets it
         return outcome
 
-    def _reconcile(self, idempotency_key, unknown):
+    def _reconcile(self, idempotency_key: str, unknown: OutcomeUnknown) -> GatewayResult:
         """Ask the gateway what happened under this key, a bounded number of times."""
         if not self.supports_status:
             return GatewayError(unknown.kind, True, unknown.detail)
@@ -134,7 +146,7 @@ class Gateway:
         return GatewayError(unknown.kind, True, unknown.detail)
 
 
-def _money(amount, currency):
+def _money(amount: Union[int, str, Money], currency: Optional[str]) -> Money:
     if isinstance(amount, Money):
         if currency is not None and str(currency).upper() != amount.currency:
             raise MoneyError("currency %r does not match the amount's %s" % (currency, amount.currency))
@@ -142,7 +154,7 @@ def _money(amount, currency):
     return Money.parse(amount, currency)
 
 
-def _check_request(reference, card, idempotency_key):
+def _check_request(reference: object, card: object, idempotency_key: object) -> None:
     if not isinstance(card, CardData):
         raise TypeError("card must be CardData")
     if not isinstance(idempotency_key, str) or not IDEMPOTENCY_KEY.match(idempotency_key):
@@ -151,11 +163,11 @@ def _check_request(reference, card, idempotency_key):
         raise ValueError("reference must be 1 to 64 printable ASCII characters")
 
 
-def _kind(outcome):
-    return getattr(outcome, "kind", "?")
+def _kind(outcome: object) -> str:
+    return str(getattr(outcome, "kind", "?"))
 
 
-def _result_detail(result):
+def _result_detail(result: GatewayResult) -> str:
     if isinstance(result, Approved):
         return " auth_code=%s transaction=%s" % (result.auth_code, result.transaction_id)
     if isinstance(result, Declined):

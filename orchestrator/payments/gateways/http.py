@@ -12,11 +12,15 @@ expiry_yymm, security_code, postal_code. Paths are dotted ("card.number"). Field
 """
 import json
 import logging
+from typing import Any, Dict, List, Mapping, Optional, TypedDict, Union
 
+from ..card import RevealedCard
+from ..money import Money
+from ..signing import signed_headers
 from .base import Gateway
-from .results import Approved, GatewayError, decline
-from .signing import signed_headers
-from .transport import GatewayConfigError, JsonTransport, OutcomeUnknown, check_url
+from .registry import register
+from .results import Approved, GatewayError, GatewayResult, decline
+from .transport import GatewayConfigError, JsonTransport, OutcomeUnknown, Response, check_url
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +35,7 @@ DEFAULT_REQUEST_FIELDS = {
     "security_code": "card.security_code",
     "postal_code": "card.postal_code",
 }
-DEFAULT_RESPONSE = {
+DEFAULT_RESPONSE: Dict[str, Union[str, List[str]]] = {
     "status": "status",
     "approved": ["approved"],
     "declined": ["declined"],
@@ -46,13 +50,21 @@ REQUEST_FIELDS = ("amount", "amount_major", "currency", "currency_numeric", "ref
                   "expiry_yymm", "security_code", "postal_code")
 
 
-class HttpGateway(Gateway):
+class HttpRequest(TypedDict):
+    key: str
+    body: bytes
+
+
+class HttpGateway(Gateway[HttpRequest]):
     type_name = "http"
     supports_status = True
 
-    def __init__(self, name, url, secret=None, status_url=None, verify=True,
-                 request_fields=None, response=None, idempotent=True,
-                 idempotency_header="Idempotency-Key", require_secret=True, **policy):
+    def __init__(self, name: str, url: str, secret: Optional[str] = None,
+                 status_url: Optional[str] = None, verify: Union[bool, str] = True,
+                 request_fields: Optional[Mapping[str, str]] = None,
+                 response: Optional[Mapping[str, Any]] = None, idempotent: bool = True,
+                 idempotency_header: str = "Idempotency-Key", require_secret: bool = True,
+                 **policy: Any) -> None:
         super().__init__(name, **policy)
         self.url = check_url(url, "%s: url" % name)
         self.status_url = check_url(status_url or url.rstrip("/") + "/{key}",
@@ -73,8 +85,9 @@ class HttpGateway(Gateway):
         self.response = dict(DEFAULT_RESPONSE, **(response or {}))
         self.transport = JsonTransport(verify, self.connect_timeout, self.read_timeout)
 
-    def _prepare(self, money, reference, revealed, idempotency_key):
-        values = {
+    def _prepare(self, money: Money, reference: str, revealed: RevealedCard,
+                 idempotency_key: str) -> HttpRequest:
+        values: Dict[str, Any] = {
             "amount": money.minor, "amount_major": money.major_text, "currency": money.currency,
             "currency_numeric": money.numeric_code, "reference": reference,
             "idempotency_key": idempotency_key, "number": revealed.number,
@@ -82,14 +95,14 @@ class HttpGateway(Gateway):
             "expiry_mmyy": revealed.expiry_mmyy, "expiry_yymm": revealed.expiry_yymm,
             "security_code": revealed.security_code, "postal_code": revealed.postal_code,
         }
-        body = {}
+        body: Dict[str, Any] = {}
         for field, path in self.request_fields.items():
             if values[field] is not None:
                 _put(body, path, values[field])
         return {"key": idempotency_key,
                 "body": json.dumps(body, separators=(",", ":"), sort_keys=True).encode()}
 
-    def _headers(self, key, body):
+    def _headers(self, key: str, body: bytes) -> Dict[str, str]:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self.idempotency_header:
             headers[self.idempotency_header] = key
@@ -97,12 +110,12 @@ class HttpGateway(Gateway):
             headers.update(signed_headers(self.secret, body))
         return headers
 
-    def _send(self, request):
+    def _send(self, request: HttpRequest) -> GatewayResult:
         body = request["body"]
         reply = self.transport.call("POST", self.url, body, self._headers(request["key"], body))
         return self._interpret(reply, for_status=False)
 
-    def _status_once(self, idempotency_key):
+    def _status_once(self, idempotency_key: str) -> Optional[GatewayResult]:
         url = self.status_url.replace("{key}", idempotency_key)
         reply = self.transport.call("GET", url, None, self._headers(idempotency_key, b""))
         if reply.status == 404:
@@ -112,7 +125,7 @@ class HttpGateway(Gateway):
         except OutcomeUnknown as error:
             return GatewayError(error.kind, True, error.detail)
 
-    def _interpret(self, reply, for_status):
+    def _interpret(self, reply: Response, for_status: bool) -> GatewayResult:
         status = reply.status
         if status == 409:
             # The key is taken by another request (a different body, or one still running):
@@ -141,20 +154,39 @@ class HttpGateway(Gateway):
             raise OutcomeUnknown("pending", "gateway answered pending")
         raise OutcomeUnknown("protocol", "unrecognised status in the answer")
 
-    def close(self):
+    def close(self) -> None:
         self.transport.close()
 
 
-def _put(target, path, value):
+def _put(target: Dict[str, Any], path: str, value: Any) -> None:
     keys = path.split(".")
     for key in keys[:-1]:
         target = target.setdefault(key, {})
     target[keys[-1]] = value
 
 
-def _get(source, path):
+def _get(source: Any, path: str) -> Any:
     for key in path.split("."):
         if not isinstance(source, dict):
             return None
         source = source.get(key)
     return source
+
+
+register("http", factory=lambda name, settings: HttpGateway(name, **settings),
+         required=("url", "secret"),
+         properties={
+             "url": {"type": "string"},
+             "status_url": {"type": "string"},
+             "secret": {"type": "string", "minLength": 16},
+             "idempotent": {"type": "boolean"},
+             "idempotency_header": {"type": "string"},
+             "request_fields": {"type": "object", "additionalProperties": {"type": "string"}},
+             "response": {"type": "object", "additionalProperties": False,
+                          "properties": {
+                              **{k: {"type": "string"} for k in (
+                                  "status", "auth_code", "transaction_id", "reason_code",
+                                  "reason_text")},
+                              **{k: {"type": "array", "items": {"type": "string"}}
+                                 for k in ("approved", "declined", "pending")}}},
+         })

@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import logging
+from typing import Any, Dict, Mapping, TypedDict, Union
 
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
@@ -28,8 +29,11 @@ try:   # TripleDES moved to the "decrepit" module in cryptography 43
 except ImportError:   # pragma: no cover
     from cryptography.hazmat.primitives.ciphers.algorithms import TripleDES
 
+from ..card import RevealedCard
+from ..money import Money
 from .base import Gateway
-from .results import Approved, Declined, GatewayError, GENERIC_DECLINE
+from .registry import register
+from .results import Approved, Declined, GatewayError, GatewayResult, GENERIC_DECLINE
 from .transport import GatewayConfigError, JsonTransport, OutcomeUnknown, check_url
 
 log = logging.getLogger(__name__)
@@ -74,7 +78,7 @@ RESPONSE_TEXTS = {
 SIS_UNKNOWN = {"SIS0051"}   # order number repeated: an earlier attempt may have charged
 
 
-def order_key(merchant_key_b64, order):
+def order_key(merchant_key_b64: str, order: str) -> bytes:
     """3DES-CBC (zero IV, zero padding) of the order number under the decoded merchant key."""
     key = base64.b64decode(merchant_key_b64)
     data = order.encode("ascii")
@@ -83,14 +87,14 @@ def order_key(merchant_key_b64, order):
     return encryptor.update(data) + encryptor.finalize()
 
 
-def sign(merchant_key_b64, order, merchant_parameters_b64):
+def sign(merchant_key_b64: str, order: str, merchant_parameters_b64: str) -> str:
     """Ds_Signature for base64 merchant parameters of the given order (standard base64)."""
     digest = hmac.new(order_key(merchant_key_b64, order),
                       merchant_parameters_b64.encode("ascii"), hashlib.sha256).digest()
     return base64.b64encode(digest).decode("ascii")
 
 
-def signatures_match(expected_b64, received):
+def signatures_match(expected_b64: str, received: object) -> bool:
     """Compare a signature in either base64 alphabet (Redsys answers may use the URL-safe one)."""
     if not isinstance(received, str):
         return False
@@ -101,28 +105,34 @@ def signatures_match(expected_b64, received):
     return hmac.compare_digest(got, base64.b64decode(expected_b64))
 
 
-def encode_parameters(parameters):
+def encode_parameters(parameters: Mapping[str, object]) -> str:
     return base64.b64encode(json.dumps(parameters, separators=(",", ":")).encode()).decode()
 
 
-def decode_parameters(merchant_parameters_b64):
+def decode_parameters(merchant_parameters_b64: str) -> Any:
     text = merchant_parameters_b64.replace("-", "+").replace("_", "/")
     return json.loads(base64.b64decode(text + "=" * (-len(text) % 4)))
 
 
-def order_number(idempotency_key):
+def order_number(idempotency_key: str) -> str:
     """Twelve digits derived from the key: the same key always gives the same Redsys order."""
     value = int.from_bytes(hashlib.sha256(idempotency_key.encode()).digest()[:8], "big")
     return "%012d" % (value % 10 ** 12)
 
 
-class RedsysGateway(Gateway):
+class RedsysRequest(TypedDict):
+    order: str
+    body: bytes
+
+
+class RedsysGateway(Gateway[RedsysRequest]):
     type_name = "redsys"
     idempotent = False
     supports_status = False
 
-    def __init__(self, name, merchant_code, terminal, secret_key, url=None, environment="test",
-                 moto=True, verify=True, **policy):
+    def __init__(self, name: str, merchant_code: Union[str, int], terminal: Union[str, int],
+                 secret_key: str, url: Union[str, None] = None, environment: str = "test",
+                 moto: bool = True, verify: Union[bool, str] = True, **policy: Any) -> None:
         super().__init__(name, **policy)
         if url is None:
             url = {"test": TEST_URL, "live": LIVE_URL}.get(environment)
@@ -141,7 +151,8 @@ class RedsysGateway(Gateway):
         self.moto = bool(moto)
         self.transport = JsonTransport(verify, self.connect_timeout, self.read_timeout)
 
-    def _prepare(self, money, reference, revealed, idempotency_key):
+    def _prepare(self, money: Money, reference: str, revealed: RevealedCard,
+                 idempotency_key: str) -> RedsysRequest:
         order = order_number(idempotency_key)
         parameters = {
             "DS_MERCHANT_AMOUNT": str(money.minor),
@@ -166,7 +177,7 @@ class RedsysGateway(Gateway):
                           separators=(",", ":")).encode()
         return {"order": order, "body": body}
 
-    def _send(self, request):
+    def _send(self, request: RedsysRequest) -> GatewayResult:
         reply = self.transport.call("POST", self.url, request["body"],
                                     {"Content-Type": "application/json"})
         if reply.status >= 500:
@@ -176,13 +187,15 @@ class RedsysGateway(Gateway):
             raise OutcomeUnknown("protocol", "unexpected answer (HTTP %d)" % reply.status)
         return self.interpret(data, request["order"])
 
-    def interpret(self, data, order):
+    def interpret(self, data: Dict[str, Any], order: str) -> GatewayResult:
         """Map a Redsys answer to Approved / Declined / GatewayError."""
         error_code = data.get("errorCode")
         if error_code:
             code = str(error_code)
             return GatewayError("rejected", code in SIS_UNKNOWN, "Redsys error %s" % code)
-        encoded, signature = data.get("Ds_MerchantParameters"), data.get("Ds_Signature")
+        # untrusted JSON: anything but a base64 string fails to decode, below
+        encoded: Any = data.get("Ds_MerchantParameters")
+        signature = data.get("Ds_Signature")
         try:
             parameters = decode_parameters(encoded)
         except (ValueError, TypeError, AttributeError, binascii.Error):
@@ -199,5 +212,17 @@ class RedsysGateway(Gateway):
             return Approved(str(parameters.get("Ds_AuthorisationCode", "")).strip(), order)
         return Declined(code, RESPONSE_TEXTS.get(code, GENERIC_DECLINE))
 
-    def close(self):
+    def close(self) -> None:
         self.transport.close()
+
+
+register("redsys", factory=lambda name, settings: RedsysGateway(name, **settings),
+         required=("merchant_code", "terminal", "secret_key"),
+         properties={
+             "merchant_code": {"type": ["string", "integer"]},
+             "terminal": {"type": ["string", "integer"]},
+             "secret_key": {"type": "string", "minLength": 1},
+             "environment": {"enum": ["test", "live"]},
+             "url": {"type": "string"},
+             "moto": {"type": "boolean"},
+         })

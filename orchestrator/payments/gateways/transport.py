@@ -10,6 +10,7 @@ settings from the environment are ignored for the same reason.
 import ipaddress
 import json
 import urllib.parse
+from typing import Any, Mapping, Optional, Union
 
 import requests
 from urllib3.exceptions import NewConnectionError, ConnectTimeoutError
@@ -22,7 +23,7 @@ class GatewayConfigError(ValueError):
 class NotReached(Exception):
     """The request certainly did not reach the gateway."""
 
-    def __init__(self, kind, detail="", retryable=True):
+    def __init__(self, kind: str, detail: str = "", retryable: bool = True) -> None:
         super().__init__(kind, detail)
         self.kind, self.detail, self.retryable = kind, detail, retryable
 
@@ -30,13 +31,13 @@ class NotReached(Exception):
 class OutcomeUnknown(Exception):
     """The request may have reached the gateway and been acted on."""
 
-    def __init__(self, kind, detail="", resend_if_idempotent=False):
+    def __init__(self, kind: str, detail: str = "", resend_if_idempotent: bool = False) -> None:
         super().__init__(kind, detail)
         self.kind, self.detail = kind, detail
         self.resend_if_idempotent = resend_if_idempotent
 
 
-def is_loopback(host):
+def is_loopback(host: str) -> bool:
     if host in ("localhost", "localhost.localdomain"):
         return True
     try:
@@ -45,7 +46,7 @@ def is_loopback(host):
         return False
 
 
-def check_url(url, what="url"):
+def check_url(url: object, what: str = "url") -> str:
     """HTTPS anywhere; HTTP only to a loopback host. Returns the URL or raises."""
     if not isinstance(url, str) or not url:
         raise GatewayConfigError("%s is required" % what)
@@ -61,16 +62,18 @@ def check_url(url, what="url"):
 
 
 class Response:
+    """An answer: the HTTP status, the parsed JSON body (None if it was not JSON), the headers."""
     __slots__ = ("status", "data", "headers")
 
-    def __init__(self, status, data, headers):
+    def __init__(self, status: int, data: Any, headers: Mapping[str, str]) -> None:
         self.status, self.data, self.headers = status, data, headers
 
 
 class JsonTransport:
     """One keep-alive session; bounded connect and read timeouts on every call."""
 
-    def __init__(self, verify=True, connect_timeout=3.0, read_timeout=20.0):
+    def __init__(self, verify: Union[bool, str] = True, connect_timeout: float = 3.0,
+                 read_timeout: float = 20.0) -> None:
         if verify is False:
             raise GatewayConfigError("certificate verification cannot be turned off")
         self.verify = verify
@@ -78,7 +81,8 @@ class JsonTransport:
         self.session = requests.Session()
         self.session.trust_env = False
 
-    def call(self, method, url, body=None, headers=None):
+    def call(self, method: str, url: str, body: Optional[bytes] = None,
+             headers: Optional[Mapping[str, str]] = None) -> Response:
         """Send; return a Response whose ``data`` is the parsed JSON (None if not JSON)."""
         try:
             reply = self.session.request(method, url, data=body, headers=headers,
@@ -104,10 +108,10 @@ class JsonTransport:
             data = None
         return Response(reply.status_code, data, reply.headers)
 
-    def close(self):
+    def close(self) -> None:
         self.session.close()
 
 
-def _before_sending(error):
+def _before_sending(error: requests.exceptions.ConnectionError) -> bool:
     reason = getattr(error.args[0], "reason", None) if error.args else None
     return isinstance(reason, (NewConnectionError, ConnectTimeoutError))

@@ -8,24 +8,32 @@ timestamp, so a captured request cannot be replayed later.
 import hashlib
 import hmac
 import time
+from typing import Dict, Optional, Union
+
+Secret = Union[str, bytes]
 
 SIGNATURE_HEADER = "X-Signature"
 TIMESTAMP_HEADER = "X-Timestamp"
 MAX_SKEW_SECONDS = 300
 
 
-def sign(secret, timestamp, body):
+def sign(secret: Secret, timestamp: Union[int, str], body: Optional[bytes]) -> str:
     message = str(timestamp).encode("ascii") + b"." + (body or b"")
     return "v1=" + hmac.new(_key(secret), message, hashlib.sha256).hexdigest()
 
 
-def signed_headers(secret, body, now=None):
+def signed_headers(secret: Secret, body: Optional[bytes],
+                   now: Optional[float] = None) -> Dict[str, str]:
     timestamp = int(now if now is not None else time.time())
     return {TIMESTAMP_HEADER: str(timestamp), SIGNATURE_HEADER: sign(secret, timestamp, body)}
 
 
-def verify(secret, timestamp, signature, body, now=None, max_skew=MAX_SKEW_SECONDS):
+def verify(secret: Secret, timestamp: Optional[str], signature: Optional[str],
+           body: Optional[bytes], now: Optional[float] = None,
+           max_skew: float = MAX_SKEW_SECONDS) -> bool:
     """True when the signature matches the body and the timestamp is fresh."""
+    if timestamp is None:
+        return False
     try:
         stamp = int(timestamp)
     except (TypeError, ValueError):
@@ -36,5 +44,5 @@ def verify(secret, timestamp, signature, body, now=None, max_skew=MAX_SKEW_SECON
     return hmac.compare_digest(sign(secret, stamp, body), signature)
 
 
-def _key(secret):
+def _key(secret: Secret) -> bytes:
     return secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)

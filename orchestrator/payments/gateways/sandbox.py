@@ -1,0 +1,26 @@
+"""The ``sandbox`` gateway type: the generic HTTP connector pointed at the local test gateway.
+
+The sandbox server itself (test cards, charges kept masked) is ``orchestrator.payments.sandbox``;
+this module only knows its address layout, ``<url>/v1/authorizations`` and
+``<url>/v1/authorizations/{key}``, and that it needs no signing secret (it checks one when given).
+"""
+from typing import Any, Dict
+
+from .http import HttpGateway
+from .registry import register
+
+
+class SandboxConnector(HttpGateway):
+    type_name = "sandbox"
+
+
+def build(name: str, settings: Dict[str, Any]) -> SandboxConnector:
+    settings = dict(settings)
+    base = str(settings.pop("url", "")).rstrip("/")
+    return SandboxConnector(name, base + "/v1/authorizations",
+                            status_url=base + "/v1/authorizations/{key}",
+                            require_secret=False, **settings)
+
+
+register("sandbox", factory=build, required=("url",),
+         properties={"url": {"type": "string"}, "secret": {"type": "string"}})
