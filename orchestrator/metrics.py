@@ -99,7 +99,7 @@ class Metrics:
             ["node"], registry=r)
         self.esl_command_seconds = Histogram(
             f"{PREFIX}_esl_command_duration_seconds",
-            "Time from an inbound ESL api/bgapi command to its answer (keepalives included)",
+            "Time from an inbound ESL command to its answer (keepalives included)",
             ["node", "kind"], buckets=ESL_BUCKETS, registry=r)
 
         # -- payments (counted from the payment events: on_payment_event) -------------------
