@@ -14,7 +14,7 @@ from gevent.server import StreamServer
 from . import commands
 from .caller import CallerScript
 from .channel import SimChannel
-from .legs import AgentLeg
+from .legs import AgentLeg, is_agent_leg
 from .events import EventFactory, SimEvent
 from .faults import Faults
 from .inbound import InboundListener
@@ -218,6 +218,8 @@ class Switch:
         channel = self.channels.get(uuid)
         if channel is None:
             return f"-ERR invalid session id [{uuid}]"
+        if is_agent_leg(channel):   # a simulated agent leg has no application queue
+            return f"-ERR the simulator runs no applications on agent leg [{uuid}]"
         return channel.queue_message(cmd)
 
     def file_missing(self, path: str) -> bool:
