@@ -175,12 +175,12 @@ def test_esl_metrics_follow_the_nodes(running):
 # -- the payment steps count through observe_* ---------------------------------------------------
 
 def test_vocabularies_are_the_payment_codes_own():
-    from orchestrator.engine.steps.collect_card import ERROR_TYPES
+    from orchestrator.payments.validation import FIELD_ERROR_TYPES
     from orchestrator.payments.gateways import DECLINE_TEXTS
     from orchestrator.payments.gateways.results import GatewayError
 
     assert set(metrics_module.DECLINE_REASONS) == set(DECLINE_TEXTS) | {"other"}
-    assert set(metrics_module.FIELD_ERRORS) == set(ERROR_TYPES) | {"other"}
+    assert set(metrics_module.FIELD_ERRORS) == set(FIELD_ERROR_TYPES) | {"other"}
     documented = re.search(r"kind: (.*?)\.", GatewayError.__doc__, re.S).group(1)
     assert set(metrics_module.GATEWAY_ERROR_KINDS) == {k.strip() for k in documented.split(",")} | {"other"}
 

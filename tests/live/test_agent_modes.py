@@ -33,7 +33,6 @@ import requests
 import yaml
 
 from orchestrator.config import load_config
-from orchestrator.engine.steps.transfer_back import AGENT_LEG_DETAIL
 from orchestrator.payments.sandbox import SandboxGateway
 from orchestrator.service import Service
 from tests.live.fsprocess import REPO
@@ -317,7 +316,7 @@ def test_transfer_mode_pays_and_gives_the_caller_back_to_the_same_agent_leg(
     entry_started = prompt_event(control, call.ca, "card number")
     key_card(control, call.ca, PAN_APPROVED, EXPIRY, CODE)
     outcome = agent.ended.get(timeout=60)
-    assert outcome.result == "transferred" and outcome.detail == AGENT_LEG_DETAIL
+    assert outcome.result == "transferred" and outcome.to_agent_leg
     final = agent.wait_state(session["id"], "ended")
     assert final["result"]["status"] == "approved" and final["result"]["last4"] == "1111"
     assert final["fields"]["number"]["masked"] == "visa 411111******1111"
