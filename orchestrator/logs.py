@@ -6,6 +6,8 @@ or more digits (optionally split by spaces or dashes, as a card number is often 
 values of DTMF-digit fields before the line is written. Context (call, flow, step) rides a
 ``ContextVar``, which gevent keeps per greenlet, so lines from concurrent calls never mix.
 """
+from __future__ import annotations
+
 import contextlib
 import contextvars
 import json
@@ -13,8 +15,9 @@ import logging
 import re
 import sys
 import time
+from typing import IO, Any, Dict, Iterator, Optional, Type, Union
 
-_context = contextvars.ContextVar("log_context", default={})
+_context: "contextvars.ContextVar[Dict[str, Any]]" = contextvars.ContextVar("log_context", default={})
 
 UUID = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}(?![0-9A-Fa-f])")
 DIGIT_RUN = re.compile(r"(?<!\d)\d(?:[ -]?\d){6,}(?!\d)")
@@ -22,7 +25,7 @@ DTMF_FIELD = re.compile(r"(?i)\b(DTMF-Digit|dtmf|digits?)(\s*[=:]\s*\"?)([0-9*#A
 CONTEXT_KEYS = ("call", "session", "tenant", "flow", "step")
 
 
-def redact(text):
+def redact(text: str) -> str:
     """Mask digit runs long enough to be part of a card number, and DTMF digit values.
 
     UUIDs (call and payment ids) are left whole: their digit groups are not card digits, and
@@ -40,7 +43,7 @@ def redact(text):
 
 
 @contextlib.contextmanager
-def log_context(**values):
+def log_context(**values: Any) -> Iterator[None]:
     """Add fields (call, flow, step, ...) to every line logged inside the block."""
     merged = dict(_context.get())
     merged.update({k: v for k, v in values.items() if v is not None})
@@ -51,14 +54,14 @@ def log_context(**values):
         _context.reset(token)
 
 
-def current_context():
+def current_context() -> Dict[str, Any]:
     return dict(_context.get())
 
 
 class RedactingFilter(logging.Filter):
     """Renders the message and any traceback once, redacted, so no formatter sees the raw text."""
 
-    def filter(self, record):
+    def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if record.exc_info:
             if not record.exc_text:
@@ -74,7 +77,7 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def _fields(record):
+def _fields(record: logging.LogRecord) -> Dict[str, str]:
     fields = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
               + ".%03dZ" % record.msecs,
               "level": record.levelname.lower(), "logger": record.name}
@@ -89,7 +92,7 @@ def _fields(record):
 
 
 class LogfmtFormatter(logging.Formatter):
-    def format(self, record):
+    def format(self, record: logging.LogRecord) -> str:
         parts = []
         for key, value in _fields(record).items():
             if value == "" or any(c in value for c in ' ="\n'):
@@ -99,14 +102,14 @@ class LogfmtFormatter(logging.Formatter):
 
 
 class JsonFormatter(logging.Formatter):
-    def format(self, record):
+    def format(self, record: logging.LogRecord) -> str:
         return json.dumps(_fields(record), ensure_ascii=False)
 
 
-FORMATTERS = {"logfmt": LogfmtFormatter, "json": JsonFormatter}
+FORMATTERS: Dict[str, Type[logging.Formatter]] = {"logfmt": LogfmtFormatter, "json": JsonFormatter}
 
 
-def ensure_redaction():
+def ensure_redaction() -> int:
     """Put a ``RedactingFilter`` on every handler that has none: the root's, any a library
     attached to its own logger, and ``logging.lastResort``. Returns how many were added."""
     loggers = [logging.getLogger()] + [
@@ -122,7 +125,8 @@ def ensure_redaction():
     return added
 
 
-def setup_logging(level="INFO", fmt="logfmt", stream=None):
+def setup_logging(level: Union[str, int] = "INFO", fmt: str = "logfmt",
+                  stream: Optional[IO[str]] = None) -> logging.Handler:
     """Route the root logger to one stream handler that always redacts (and make sure every
     other handler redacts too)."""
     if fmt not in FORMATTERS:

@@ -7,17 +7,25 @@ The access log names the route, never the query string (which may carry a refere
 logs probe and scrape requests at DEBUG so a 15 s scrape does not flood the INFO log. A route
 that raises is logged here and answered 500, because gevent would print its traceback raw.
 """
+from __future__ import annotations
+
 import json
 import logging
 import time
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from gevent.pywsgi import LoggingLogAdapter, WSGIServer
+
+if TYPE_CHECKING:  # pragma: no cover
+    from _typeshed import OptExcInfo
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 log = logging.getLogger("orchestrator.http")
 access_log = logging.getLogger("orchestrator.http.access")
 
 
-def json_response(start_response, status, body):
+def json_response(start_response: "StartResponse", status: str,
+                  body: Mapping[str, Any]) -> List[bytes]:
     """Send ``body`` (a dict) as JSON with an HTTP ``status`` like ``"200 OK"``."""
     data = json.dumps(body, sort_keys=True).encode("utf-8")
     start_response(status, [("Content-Type", "application/json"),
@@ -26,29 +34,29 @@ def json_response(start_response, status, body):
     return [data]
 
 
-def _not_found(environ, start_response):
+def _not_found(environ: "WSGIEnvironment", start_response: "StartResponse") -> List[bytes]:
     return json_response(start_response, "404 Not Found", {"error": "not found"})
 
 
 class Router:
     """Exact paths first, then the longest mounted prefix; anything else is 404."""
 
-    def __init__(self):
-        self._exact = {}
-        self._prefixes = []
+    def __init__(self) -> None:
+        self._exact: Dict[str, Tuple["WSGIApplication", bool]] = {}
+        self._prefixes: List[Tuple[str, "WSGIApplication", bool]] = []
 
-    def route(self, path, app, quiet=False):
+    def route(self, path: str, app: "WSGIApplication", quiet: bool = False) -> None:
         """Serve ``path`` exactly with the WSGI ``app``; ``quiet`` logs its requests at DEBUG."""
         self._exact[path] = (app, quiet)
 
-    def mount(self, prefix, app, quiet=False):
+    def mount(self, prefix: str, app: "WSGIApplication", quiet: bool = False) -> None:
         """Serve every path under ``prefix`` with ``app``; ``SCRIPT_NAME``/``PATH_INFO`` are
         split as WSGI expects, so the app sees paths relative to its prefix."""
         prefix = "/" + prefix.strip("/")
         self._prefixes.append((prefix, app, quiet))
         self._prefixes.sort(key=lambda item: len(item[0]), reverse=True)
 
-    def resolve(self, environ):
+    def resolve(self, environ: "WSGIEnvironment") -> Tuple["WSGIApplication", str, bool]:
         """Return ``(app, route_label, quiet)`` and adjust the environ for a mounted app."""
         path = environ.get("PATH_INFO") or "/"
         if path in self._exact:
@@ -61,12 +69,13 @@ class Router:
                 return app, prefix + "/*", quiet
         return _not_found, "unmatched", False
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: "WSGIEnvironment", start_response: "StartResponse") -> Iterable[bytes]:
         app, label, quiet = self.resolve(environ)
         started = time.monotonic()
-        status_seen = []
+        status_seen: List[str] = []
 
-        def recording_start_response(status, headers, exc_info=None):
+        def recording_start_response(status: str, headers: List[Tuple[str, str]],
+                                     exc_info: Optional["OptExcInfo"] = None) -> Callable[[bytes], object]:
             status_seen.append(status)
             return start_response(status, headers, exc_info)
 
@@ -86,9 +95,9 @@ class Router:
                            label, code, (time.monotonic() - started) * 1000)
 
 
-def only_get(app):
+def only_get(app: "WSGIApplication") -> "WSGIApplication":
     """Wrap ``app`` so that anything but GET/HEAD answers 405."""
-    def wrapped(environ, start_response):
+    def wrapped(environ: "WSGIEnvironment", start_response: "StartResponse") -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
             start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"),
                                                        ("Content-Length", "0")])
@@ -97,14 +106,14 @@ def only_get(app):
     return wrapped
 
 
-def liveness_app(environ, start_response):
+def liveness_app(environ: "WSGIEnvironment", start_response: "StartResponse") -> List[bytes]:
     """``/healthz``: the process answers HTTP, so it is alive."""
     return json_response(start_response, "200 OK", {"status": "alive"})
 
 
-def readiness_app(check):
+def readiness_app(check: Callable[[], Tuple[bool, Mapping[str, Any]]]) -> "WSGIApplication":
     """``/readyz``: ``check()`` returns ``(ready, details)``; 200 when ready, else 503."""
-    def app(environ, start_response):
+    def app(environ: "WSGIEnvironment", start_response: "StartResponse") -> List[bytes]:
         ready, details = check()
         status = "200 OK" if ready else "503 Service Unavailable"
         return json_response(start_response, status,
@@ -115,22 +124,22 @@ def readiness_app(check):
 class HttpServer:
     """A gevent WSGI server around a ``Router``; port 0 picks a free port (tests)."""
 
-    def __init__(self, host="127.0.0.1", port=0, router=None):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, router: Optional[Router] = None) -> None:
         self.router = router or Router()
         self._bind = (host, port)
-        self._server = None
+        self._server: Optional[WSGIServer] = None
 
     @property
-    def address(self):
+    def address(self) -> Optional[Tuple[str, int]]:
         return self._server.address if self._server else None
 
-    def start(self):
+    def start(self) -> None:
         # log=None: the router writes the access log; errors go through logging, redacted.
         self._server = WSGIServer(self._bind, self.router, log=None,
                                   error_log=LoggingLogAdapter(log, logging.ERROR))
         self._server.start()
-        log.info("http server listening on %s:%s", *self.address[:2])
+        log.info("http server listening on %s:%s", *self._server.address[:2])
 
-    def stop(self, timeout=2.0):
+    def stop(self, timeout: float = 2.0) -> None:
         if self._server is not None:
             self._server.stop(timeout=timeout)

@@ -6,22 +6,35 @@ agent's) session is answered 404, as if it did not exist. Only the events URL ac
 ``?access_token=``, because EventSource cannot send headers; nowhere else, so tokens stay out
 of the access logs of proxies for ordinary calls.
 """
+from __future__ import annotations
+
 import json
 import logging
 import os
 import re
+from typing import (TYPE_CHECKING, Any, Callable, Container, Dict, Iterable, Iterator, List, Mapping,
+                    Optional, Tuple)
 from urllib.parse import parse_qs
 
 from orchestrator.payments.money import Money, MoneyError
 from orchestrator.web import json_response
 
 from . import sse
-from .control import ControlError
+from .control import CallControl, ControlError
 from orchestrator.payments.validation import FIELDS
 
-from .sessions import PAYMENT_OUTCOMES, SessionConflict
+from .sessions import PAYMENT_OUTCOMES, Payload, PaymentSession, SessionConflict, SessionRegistry
+
+if TYPE_CHECKING:  # pragma: no cover
+    from wsgiref.types import StartResponse, WSGIEnvironment
+
+    from .settings import Principal, TokenTable
 
 log = logging.getLogger(__name__)
+
+Answer = Tuple[int, Payload]            # an HTTP status and a JSON body
+# a handler's (status, body): an Answer, or ("stream", a WSGI body) for the events URL
+Handler = Callable[..., Tuple[Any, Any]]
 
 MAX_BODY = 16 * 1024
 OPENAPI_PATH = os.path.join(os.path.dirname(__file__), "openapi.json")
@@ -35,18 +48,18 @@ STATUS_TEXT = {200: "200 OK", 201: "201 Created", 400: "400 Bad Request", 401: "
 
 
 class ApiError(Exception):
-    def __init__(self, status, code, message, field=None):
+    def __init__(self, status: int, code: str, message: str, field: Optional[str] = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
 
-    def body(self):
+    def body(self) -> Dict[str, str]:
         body = {"error": self.code, "message": self.message}
         if self.field:
             body["field"] = self.field
         return body
 
 
-def bad(field, message):
+def bad(field: str, message: str) -> ApiError:
     return ApiError(400, "invalid", message, field)
 
 
@@ -61,13 +74,15 @@ class AgentApi:
               ("GET", "/sessions/{id}/events", "events"),
               ("GET", "/openapi.json", "openapi")]
 
-    def __init__(self, tokens, registry, control, flows, settings):
+    def __init__(self, tokens: "TokenTable", registry: SessionRegistry, control: CallControl,
+                 flows: Container[str], settings: Mapping[str, Any]) -> None:
         self.tokens, self.registry, self.control = tokens, registry, control
         self.flows, self.settings = flows, settings
+        self._routes: List[Tuple[str, "re.Pattern[str]", Handler]]
         self._routes = [(method, re.compile("^" + re.sub(r"\{id\}", r"(?P<id>[A-Za-z0-9_]+)", path) + "$"),
                          getattr(self, name)) for method, path, name in self.ROUTES]
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: "WSGIEnvironment", start_response: "StartResponse") -> Iterable[bytes]:
         try:
             handler, match = self._resolve(environ)
             principal = None if handler == self.openapi else self._authenticate(
@@ -82,7 +97,7 @@ class AgentApi:
             status, body = exc.status, ApiError(exc.status, exc.code, exc.message, exc.field).body()
         return json_response(start_response, STATUS_TEXT[status], body)
 
-    def _resolve(self, environ):
+    def _resolve(self, environ: "WSGIEnvironment") -> Tuple[Handler, Dict[str, Any]]:
         path, method = environ.get("PATH_INFO") or "/", environ.get("REQUEST_METHOD", "GET")
         allowed = False
         for route_method, pattern, handler in self._routes:
@@ -95,7 +110,7 @@ class AgentApi:
             raise ApiError(405, "method_not_allowed", "method %s not allowed here" % method)
         raise ApiError(404, "not_found", "no such resource")
 
-    def _authenticate(self, environ, allow_query):
+    def _authenticate(self, environ: "WSGIEnvironment", allow_query: bool) -> "Principal":
         header = environ.get("HTTP_AUTHORIZATION", "")
         token = header[7:].strip() if header[:7].lower() == "bearer " else None
         if token is None and allow_query:
@@ -106,7 +121,7 @@ class AgentApi:
         return principal
 
     @staticmethod
-    def _body(environ):
+    def _body(environ: "WSGIEnvironment") -> Dict[str, Any]:
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -122,24 +137,24 @@ class AgentApi:
             raise ApiError(400, "invalid_json", "the body must be a JSON object")
         return body
 
-    def _session(self, principal, session_id):
+    def _session(self, principal: "Principal", session_id: str) -> PaymentSession:
         session = self.registry.get(session_id)
         if session is None or not principal.may_see(session):
             raise ApiError(404, "session_not_found", "no session %s" % session_id)
         return session
 
     # -- handlers --------------------------------------------------------------------------
-    def openapi(self, environ, principal):
+    def openapi(self, environ: "WSGIEnvironment", principal: Optional["Principal"]) -> Answer:
         with open(OPENAPI_PATH, encoding="utf-8") as handle:
             return 200, json.load(handle)
 
-    def list_sessions(self, environ, principal):
+    def list_sessions(self, environ: "WSGIEnvironment", principal: "Principal") -> Answer:
         return 200, {"sessions": [s.to_json() for s in self.registry.visible_to(principal)]}
 
-    def get_session(self, environ, principal, id):
+    def get_session(self, environ: "WSGIEnvironment", principal: "Principal", id: str) -> Answer:
         return 200, self._session(principal, id).to_json()
 
-    def create_session(self, environ, principal):
+    def create_session(self, environ: "WSGIEnvironment", principal: "Principal") -> Answer:
         body = self._body(environ)
         mode = body.get("mode", "transfer")
         if mode not in ("transfer", "stay"):
@@ -173,12 +188,15 @@ class AgentApi:
             raise ApiError(409, "session_exists", "the call already has a payment session", "call_uuid")
         return 201, self._start(principal, money, reference, flow, call_uuid, agent_uuid, mode)
 
-    def _start(self, principal, money, reference, flow, call_uuid, agent_uuid, mode):
+    def _start(self, principal: "Principal", money: Money, reference: str, flow: str,
+               call_uuid: Optional[str], agent_uuid: Optional[str], mode: str) -> Payload:
         control = self.control
+        agent_leg: Optional[str]
         if agent_uuid is not None:
             node = control.find_node(agent_uuid, "agent_uuid")
             agent_leg, call_uuid = agent_uuid, control.customer_leg(node, agent_uuid)
         else:
+            assert call_uuid is not None  # create_session took exactly one of the two
             node = control.find_node(call_uuid, "call_uuid")
             agent_leg = control.partner(node, call_uuid)
         if mode == "stay" and not agent_leg:
@@ -202,7 +220,7 @@ class AgentApi:
         log.info("session %s started on call %s (%s, %s)", session.id, call_uuid, money, mode)
         return session.to_json()
 
-    def recapture(self, environ, principal, id):
+    def recapture(self, environ: "WSGIEnvironment", principal: "Principal", id: str) -> Answer:
         session = self._session(principal, id)
         field = self._body(environ).get("field")
         if field not in FIELDS:
@@ -214,14 +232,14 @@ class AgentApi:
         self.control.recapture(session, field)
         return 200, session.to_json()
 
-    def cancel(self, environ, principal, id):
+    def cancel(self, environ: "WSGIEnvironment", principal: "Principal", id: str) -> Answer:
         session = self._session(principal, id)
         if not session.in_card_entry:
             raise ApiError(409, "past_card_entry", "the session is past card entry")
         self.control.cancel(session)
         return 200, session.to_json()
 
-    def complete(self, environ, principal, id):
+    def complete(self, environ: "WSGIEnvironment", principal: "Principal", id: str) -> Answer:
         session = self._session(principal, id)
         body = self._body(environ)
         to = body.get("to")
@@ -240,5 +258,6 @@ class AgentApi:
         self.control.complete(session, to, destination, context)
         return 200, session.to_json()
 
-    def events(self, environ, principal, id):
+    def events(self, environ: "WSGIEnvironment", principal: "Principal",
+               id: str) -> Tuple[str, Iterator[bytes]]:
         return "stream", sse.stream(self._session(principal, id))

@@ -25,6 +25,7 @@ needs the agent's leg bridged to the caller.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from typing import TYPE_CHECKING, Any, Callable, List, Mapping, Optional, Tuple, TypeVar
@@ -131,7 +132,7 @@ class CallControl:
         undo: List[Callable[[], None]] = []
         try:
             _checked(lambda: switch.set_variables(customer, variables), "setting the payment")
-            undo += [lambda n=name: switch.clear_variable(customer, n) for name, _ in variables]
+            undo += [functools.partial(switch.clear_variable, customer, name) for name, _ in variables]
             if hold == "music" and agent_leg:
                 _checked(lambda: switch.set_variable(agent_leg, "park_after_bridge", "true"),
                          "parking the agent's leg")

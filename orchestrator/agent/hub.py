@@ -49,7 +49,9 @@ class AgentHub:
 
     def requests_for(self, channel: Channel) -> Callable[[Sequence[str]], AgentRequest]:
         """The card step's view: ``take(kinds)`` -> the agent's pending request or None."""
-        return lambda kinds=("cancel", "recapture"): self.registry.take_request(channel, kinds)
+        def take(kinds: Sequence[str] = ("cancel", "recapture")) -> AgentRequest:
+            return self.registry.take_request(channel, kinds)
+        return take
 
     def call_started(self, channel: Channel) -> None:
         self.registry.call_started(channel)

@@ -12,12 +12,20 @@ referrer (the events URL carries the token, and a pre-filled panel URL a referen
 revalidated on each load (``no-cache`` with an ETag): a panel left open across an upgrade
 must not keep running yesterday's script against today's API.
 """
+from __future__ import annotations
+
 import hashlib
 import html
 import json
 import os
+from typing import TYPE_CHECKING, Iterable, List, Optional, Tuple
 
 from orchestrator.payments.iso4217 import CURRENCIES
+
+if TYPE_CHECKING:  # pragma: no cover
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+Headers = List[Tuple[str, str]]
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 
@@ -36,7 +44,7 @@ CONTENT_TYPES = {
 BASE_PLACEHOLDER = b'<base href="./">'
 
 
-def _security_headers(frame_ancestors):
+def _security_headers(frame_ancestors: str) -> Headers:
     policy = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
               "connect-src 'self'; base-uri 'self'; form-action 'none'; frame-ancestors %s"
               % frame_ancestors)
@@ -46,7 +54,8 @@ def _security_headers(frame_ancestors):
             ("Cache-Control", "no-cache")]
 
 
-def _plain(start_response, status, text, extra=()):
+def _plain(start_response: "StartResponse", status: str, text: str,
+           extra: Iterable[Tuple[str, str]] = ()) -> List[bytes]:
     body = text.encode("utf-8")
     start_response(status, [("Content-Type", "text/plain; charset=utf-8"),
                             ("Content-Length", str(len(body))),
@@ -54,13 +63,13 @@ def _plain(start_response, status, text, extra=()):
     return [body]
 
 
-def currencies_document():
+def currencies_document() -> bytes:
     """``{"EUR": 2, "JPY": 0, ...}``: code -> minor-unit exponent, as the API validates."""
     return json.dumps({code: exponent for code, (_, exponent) in sorted(CURRENCIES.items())},
                       separators=(",", ":")).encode("utf-8")
 
 
-def resolve(static_dir, path_info):
+def resolve(static_dir: str, path_info: str) -> Optional[str]:
     """The file ``path_info`` names inside ``static_dir``, or None. Only one plain name is
     accepted (no directories, no dot files, no encoded separators), with a known extension,
     and the result must be a regular file whose real path is still inside the directory."""
@@ -75,13 +84,13 @@ def resolve(static_dir, path_info):
     return candidate
 
 
-def panel_app(static_dir=STATIC_DIR, frame_ancestors="'self'"):
+def panel_app(static_dir: str = STATIC_DIR, frame_ancestors: str = "'self'") -> "WSGIApplication":
     """WSGI app serving the panel. ``frame_ancestors`` is the CSP source list allowed to
     embed it (``'self'`` by default; a contact-centre desktop's origin where it frames it)."""
     headers = _security_headers(frame_ancestors)
     currencies = currencies_document()
 
-    def app(environ, start_response):
+    def app(environ: "WSGIEnvironment", start_response: "StartResponse") -> List[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         if method not in ("GET", "HEAD"):
             return _plain(start_response, "405 Method Not Allowed", "method not allowed\n",

@@ -8,19 +8,32 @@ holds masked values only: the card steps hand over brand, BIN + last four and ``
 an SSE stream or a webhook. Watchers (SSE streams) get bounded queues: a browser that stops
 reading is dropped (it reconnects and gets a fresh snapshot), it never holds up a call.
 """
+from __future__ import annotations
+
 import datetime
 import logging
 import re
 import secrets
 import time
 from collections import OrderedDict
+from typing import (TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple,
+                    Type, TypedDict, Union)
 
 from gevent.queue import Full, Queue
 
+from orchestrator.engine.channel import Channel
 from orchestrator.payments.events import (Authorizing, CallRef, CardAttemptsExhausted, CardCancelled,
                                           FieldAccepted, FieldRejected, FieldStarted, PaymentApproved,
                                           PaymentDeclined, PaymentEvent, PaymentFailed)
+from orchestrator.payments.money import Money
 from orchestrator.payments.validation import FIELDS, NUMBER_CONFIRMATION
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing_extensions import Unpack
+
+    from orchestrator.esl.inbound import NodeConnection
+
+    from .settings import Principal
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +47,39 @@ _NO_DIGITS = re.compile(r"^[^0-9]*$")
 _AUTH_CODE = re.compile(r"^[A-Za-z0-9-]{0,12}$")
 END_OF_STREAM = object()
 
+Payload = Dict[str, Any]                 # a change as the API, the stream and webhooks show it
+AgentRequest = Tuple[str, ...]           # ("cancel",) | ("recapture", field)
+Listener = Callable[["PaymentSession", str, Payload], None]
+
+
+class FieldState(TypedDict):
+    """One card field of a session, as ``to_json`` shows it (masked values only)."""
+
+    state: str                   # pending, typing, valid, invalid
+    digits: int
+    masked: Optional[str]
+    error_type: Optional[str]
+    attempt: int
+
+
+class FieldChanges(TypedDict, total=False):
+    """What one payment event changes in a ``FieldState``."""
+
+    state: str
+    masked: Optional[str]
+    error_type: Optional[str]
+    attempt: int
+
 
 class SessionConflict(Exception):
     """The call already has a session in progress."""
 
 
-def _now():
+def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
 
 
-def _masked_only(field, value):
+def _masked_only(field: str, value: object) -> Optional[str]:
     """The masked text when it is one, else None: the last guard before anything is shown."""
     if value is None:
         return None
@@ -56,33 +92,36 @@ def _masked_only(field, value):
 
 
 class PaymentSession:
-    def __init__(self, tenant, agent, call_uuid, mode, flow, money, reference, fields=FIELDS[:3]):
+    def __init__(self, tenant: str, agent: Optional[str], call_uuid: str, mode: str, flow: str,
+                 money: Money, reference: str, fields: Sequence[str] = FIELDS[:3]) -> None:
         self.id = "ps_" + secrets.token_hex(12)
         self.tenant, self.agent, self.call_uuid = tenant, agent, call_uuid
         self.mode, self.flow, self.money, self.reference = mode, flow, money, reference
         self.state = "created"
-        self.fields = {f: {"state": "pending", "digits": 0, "masked": None, "error_type": None,
-                           "attempt": 0} for f in fields}
-        self.result = None
+        self.fields: Dict[str, FieldState] = {
+            f: {"state": "pending", "digits": 0, "masked": None, "error_type": None, "attempt": 0}
+            for f in fields}
+        self.result: Optional[Dict[str, str]] = None
         self.created = self.updated = _now()
-        self.ended_at = None
+        self.ended_at: Optional[float] = None
         # what the live call needs (never shown): the agent's leg and the node holding both
-        self.agent_leg = None
-        self.node = None
-        self.hold = None
+        self.agent_leg: Optional[str] = None
+        self.node: Optional["NodeConnection"] = None
+        self.hold: Optional[str] = None
         self.bridged_back = False
-        self.request = None            # ("cancel",) | ("recapture", field): read by collect_card
-        self._subscribers = []
+        # ("cancel",) | ("recapture", field): read by collect_card
+        self.request: Optional[AgentRequest] = None
+        self._subscribers: List[Queue] = []
 
     @property
-    def active(self):
+    def active(self) -> bool:
         return self.state in ACTIVE_STATES
 
     @property
-    def in_card_entry(self):
+    def in_card_entry(self) -> bool:
         return self.state in ("created", "waiting", "collecting")
 
-    def to_json(self):
+    def to_json(self) -> Payload:
         return {"id": self.id, "tenant": self.tenant, "agent": self.agent,
                 "call_uuid": self.call_uuid, "mode": self.mode, "flow": self.flow,
                 "amount": self.money.minor, "currency": self.money.currency,
@@ -92,7 +131,7 @@ class PaymentSession:
                 "created": self.created, "updated": self.updated}
 
     # -- watchers ----------------------------------------------------------------------------
-    def subscribe(self):
+    def subscribe(self) -> Queue:
         """A bounded queue of ``(event, payload)``; END_OF_STREAM after the final state."""
         queue = Queue(maxsize=SUBSCRIBER_QUEUE)
         if self.state == "ended":
@@ -101,11 +140,11 @@ class PaymentSession:
             self._subscribers.append(queue)
         return queue
 
-    def unsubscribe(self, queue):
+    def unsubscribe(self, queue: Queue) -> None:
         if queue in self._subscribers:
             self._subscribers.remove(queue)
 
-    def _publish(self, event, payload):
+    def _publish(self, event: str, payload: Payload) -> None:
         for queue in list(self._subscribers):
             try:
                 queue.put_nowait((event, payload))
@@ -114,7 +153,7 @@ class PaymentSession:
                 log.warning("session %s: a watcher fell %d events behind and was dropped",
                             self.id, SUBSCRIBER_QUEUE)
 
-    def _close_streams(self):
+    def _close_streams(self) -> None:
         for queue in self._subscribers:
             try:
                 queue.put_nowait(END_OF_STREAM)
@@ -130,15 +169,16 @@ class SessionRegistry:
     they must not block.
     """
 
-    def __init__(self):
-        self._sessions = OrderedDict()
-        self._by_call = {}
-        self.listeners = []
+    def __init__(self) -> None:
+        self._sessions: "OrderedDict[str, PaymentSession]" = OrderedDict()
+        self._by_call: Dict[str, PaymentSession] = {}
+        self.listeners: List[Listener] = []
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._sessions)
 
-    def create(self, tenant, agent, call_uuid, mode, flow, money, reference):
+    def create(self, tenant: str, agent: Optional[str], call_uuid: str, mode: str, flow: str,
+               money: Money, reference: str) -> PaymentSession:
         current = self._by_call.get(call_uuid)
         if current is not None and current.active:
             raise SessionConflict(current.id)
@@ -148,35 +188,35 @@ class SessionRegistry:
         self._trim()
         return session
 
-    def has_active(self, call_uuid):
+    def has_active(self, call_uuid: str) -> bool:
         current = self._by_call.get(call_uuid)
         return current is not None and current.active
 
-    def discard(self, session):
+    def discard(self, session: PaymentSession) -> None:
         """Forget a session that never started (its call could not be handed over)."""
         self._sessions.pop(session.id, None)
         if self._by_call.get(session.call_uuid) is session:
             del self._by_call[session.call_uuid]
 
-    def get(self, session_id):
+    def get(self, session_id: str) -> Optional[PaymentSession]:
         return self._sessions.get(session_id)
 
-    def visible_to(self, principal, active_only=True):
+    def visible_to(self, principal: "Principal", active_only: bool = True) -> List[PaymentSession]:
         return [s for s in self._sessions.values()
                 if principal.may_see(s) and (s.active or not active_only)]
 
-    def for_channel(self, channel):
+    def for_channel(self, channel: Channel) -> Optional[PaymentSession]:
         session_id = (getattr(channel, "variables", None) or {}).get("pay_session")
         session = self._sessions.get(session_id) if session_id else None
         return session if session is not None and session.state != "ended" else None
 
-    def _trim(self):
+    def _trim(self) -> None:
         ended = [s for s in self._sessions.values() if s.state == "ended"]
         for session in ended[:max(0, len(ended) - KEEP_ENDED)]:
             self.discard(session)
 
     # -- changes ---------------------------------------------------------------------------
-    def set_state(self, session, state):
+    def set_state(self, session: PaymentSession, state: str) -> None:
         if session.state == state:
             return
         session.state, session.updated = state, _now()
@@ -187,7 +227,7 @@ class SessionRegistry:
             if self._by_call.get(session.call_uuid) is session:
                 del self._by_call[session.call_uuid]
 
-    def _emit(self, session, event, payload):
+    def _emit(self, session: PaymentSession, event: str, payload: Payload) -> None:
         session._publish(event, payload)
         for listener in list(self.listeners):
             try:
@@ -195,7 +235,7 @@ class SessionRegistry:
             except Exception:  # a watcher's fault must never reach the call
                 log.exception("session listener failed")
 
-    def _field(self, session, name, **changes):
+    def _field(self, session: PaymentSession, name: str, **changes: Unpack[FieldChanges]) -> None:
         name = "number" if name == "number-confirmation" else name
         if name not in session.fields:
             session.fields[name] = {"state": "pending", "digits": 0, "masked": None,
@@ -203,20 +243,20 @@ class SessionRegistry:
         entry = session.fields[name]
         entry.update(changes)
         session.updated = _now()
-        payload = {"field": name, "state": entry["state"], "attempt": entry["attempt"]}
+        payload: Payload = {"field": name, "state": entry["state"], "attempt": entry["attempt"]}
         if entry["state"] == "valid":
             payload["masked"] = entry["masked"]
         if entry["state"] == "invalid":
             payload["error_type"] = entry["error_type"]
         self._emit(session, "field", payload)
 
-    def call_started(self, channel):
+    def call_started(self, channel: Channel) -> Optional[PaymentSession]:
         session = self.for_channel(channel)
         if session is not None and session.state in ("created", "waiting"):
             self.set_state(session, "waiting")
         return session
 
-    def call_ended(self, channel):
+    def call_ended(self, channel: Channel) -> Optional[PaymentSession]:
         session = self.for_channel(channel)
         if session is None:
             return None
@@ -225,7 +265,8 @@ class SessionRegistry:
         self.set_state(session, "ended")
         return session
 
-    def take_request(self, channel, kinds=("cancel", "recapture")):
+    def take_request(self, channel: Channel,
+                     kinds: Sequence[str] = ("cancel", "recapture")) -> Optional[AgentRequest]:
         """collect_card asks between fields: ``("cancel",)``, ``("recapture", field)`` or None;
         only a request of one of ``kinds`` is taken (the others wait for the next ask)."""
         session = self.for_channel(channel)
@@ -244,30 +285,31 @@ class SessionRegistry:
             handler(self, session, event)
 
 
-def _started(registry, session, event: FieldStarted):
+def _started(registry: SessionRegistry, session: PaymentSession, event: FieldStarted) -> None:
     registry.set_state(session, "collecting")
     registry._field(session, event.field, state="typing", masked=None, error_type=None,
                     attempt=event.attempt)
 
 
-def _accepted(registry, session, event: FieldAccepted):
+def _accepted(registry: SessionRegistry, session: PaymentSession, event: FieldAccepted) -> None:
     field = "number" if event.field == NUMBER_CONFIRMATION else event.field
     registry._field(session, event.field, state="valid", error_type=None,
                     masked=_masked_only(field, event.masked))
 
 
-def _rejected(registry, session, event: FieldRejected):
+def _rejected(registry: SessionRegistry, session: PaymentSession, event: FieldRejected) -> None:
     error_type = event.error_type
     registry._field(session, event.field, state="invalid", masked=None,
                     error_type=error_type if error_type and _NO_DIGITS.match(error_type) else None,
                     attempt=event.attempt)
 
 
-def _authorizing(registry, session, event: Authorizing):
+def _authorizing(registry: SessionRegistry, session: PaymentSession, event: Authorizing) -> None:
     registry.set_state(session, "authorizing")
 
 
-def _answered(registry, session, event):
+def _answered(registry: SessionRegistry, session: PaymentSession,
+              event: Union[PaymentApproved, PaymentDeclined, PaymentFailed]) -> None:
     """An authorization's answer: approved, declined (with its normalised reason) or error."""
     if isinstance(event, PaymentApproved):
         status = "approved"
@@ -276,12 +318,13 @@ def _answered(registry, session, event):
     else:
         status = "error"
     result = {"status": status}
-    if status == "approved" and _AUTH_CODE.match(event.auth_code or ""):
+    if isinstance(event, PaymentApproved) and _AUTH_CODE.match(event.auth_code or ""):
         result["auth_code"] = event.auth_code
-    if status == "declined":
+    if isinstance(event, PaymentDeclined):
         reason = event.reason_text or ""
         result["decline_reason"] = reason if _NO_DIGITS.match(reason) else "declined"
-    number = session.fields.get("number", {}).get("masked") or ""
+    number_field = session.fields.get("number")
+    number = (number_field["masked"] if number_field else None) or ""
     brand, _, digits = number.rpartition(" ")
     if brand:
         result["brand"] = brand
@@ -292,7 +335,8 @@ def _answered(registry, session, event):
     registry.set_state(session, status)
 
 
-_HANDLERS = {
+# each handler takes the events of its own type: dispatch is by ``type(event)``
+_HANDLERS: Mapping[Type[Any], Callable[[SessionRegistry, PaymentSession, Any], None]] = {
     FieldStarted: _started,
     FieldAccepted: _accepted,
     FieldRejected: _rejected,

@@ -3,13 +3,18 @@
 A token is bound to a tenant and, optionally, to one agent: an agent-scoped token sees only
 that agent's sessions, a tenant-wide one (a supervisor's) every session of the tenant.
 """
+from __future__ import annotations
+
 import hmac
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Tuple
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .sessions import PaymentSession
 
 _name = {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"}
 
-AGENT_API_SCHEMA = {
+AGENT_API_SCHEMA: Dict[str, Any] = {
     "type": "object", "additionalProperties": False,
     "properties": {
         "tokens": {"type": "array", "items": {
@@ -41,21 +46,21 @@ class Principal:
     tenant: str
     agent: Optional[str] = None
 
-    def may_see(self, session):
+    def may_see(self, session: "PaymentSession") -> bool:
         return session.tenant == self.tenant and (self.agent is None or session.agent == self.agent)
 
 
 class TokenTable:
     """Bearer token -> Principal, compared in constant time."""
 
-    def __init__(self, entries):
-        self._entries = [(entry["token"].encode("utf-8"),
+    def __init__(self, entries: Iterable[Mapping[str, str]]) -> None:
+        self._entries: List[Tuple[bytes, Principal]] = [(entry["token"].encode("utf-8"),
                           Principal(entry["tenant"], entry.get("agent"))) for entry in entries]
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return bool(self._entries)
 
-    def lookup(self, token):
+    def lookup(self, token: Optional[str]) -> Optional[Principal]:
         if not token:
             return None
         given = token.encode("utf-8", "replace")

@@ -5,28 +5,35 @@ stops reading is dropped rather than slowing the call. A comment line every ``KE
 seconds keeps proxies from closing an idle stream and lets a dead client be noticed; a stream
 never lives longer than ``MAX_STREAM_SECONDS`` (EventSource reconnects on its own).
 """
+from __future__ import annotations
+
 import json
 import time
+from typing import TYPE_CHECKING, Iterator, Optional
 
 from gevent.queue import Empty
 
-from .sessions import END_OF_STREAM
+from .sessions import END_OF_STREAM, Payload, PaymentSession
+
+if TYPE_CHECKING:  # pragma: no cover
+    from wsgiref.types import StartResponse
 
 KEEPALIVE = 15.0
 MAX_STREAM_SECONDS = 3600.0
 
 
-def frame(event, payload):
+def frame(event: str, payload: Payload) -> bytes:
     return ("event: %s\ndata: %s\n\n" % (event, json.dumps(payload, sort_keys=True))).encode("utf-8")
 
 
-def stream(session, keepalive=None, max_seconds=None):
+def stream(session: PaymentSession, keepalive: Optional[float] = None,
+           max_seconds: Optional[float] = None) -> Iterator[bytes]:
     """A WSGI body (generator of bytes) for ``session``'s events."""
     keepalive = KEEPALIVE if keepalive is None else keepalive
     deadline = time.monotonic() + (MAX_STREAM_SECONDS if max_seconds is None else max_seconds)
     queue = session.subscribe()
 
-    def body():
+    def body() -> Iterator[bytes]:
         try:
             yield b"retry: 2000\n" + frame("snapshot", session.to_json())
             while time.monotonic() < deadline:
@@ -43,6 +50,6 @@ def stream(session, keepalive=None, max_seconds=None):
     return body()
 
 
-def start_stream(start_response):
+def start_stream(start_response: "StartResponse") -> None:
     start_response("200 OK", [("Content-Type", "text/event-stream; charset=utf-8"),
                               ("Cache-Control", "no-store"), ("X-Accel-Buffering", "no")])

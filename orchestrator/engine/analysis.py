@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import difflib
 from collections import deque
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Set
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Set, Tuple, Type
 
 from .expressions import Condition, ExpressionSyntaxError, Template
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .step_api import StepKind
     from .validate import CheckedStep, _Reporter
 
 
@@ -21,6 +22,12 @@ def _hint(word: str, choices: Iterable[str], what: str) -> str:
     if close:
         return f" (did you mean '{close[0]}'?)"
     return f"; {what}: {', '.join(choices)}" if choices else ""
+
+
+def _kind(step: "CheckedStep") -> "Type[StepKind]":
+    """The kind of a step that passed its own checks (``ok`` implies a kind)."""
+    assert step.kind is not None
+    return step.kind
 
 
 def _label(step: "CheckedStep") -> str:
@@ -36,17 +43,18 @@ def check_ids_and_targets(report: "_Reporter", steps: List["CheckedStep"]) -> No
         if step.step_id is None:
             continue
         if step.step_id in first_with_id:
-            line = report.result.marks.value_position(first_with_id[step.step_id].path + ("id",)).line
+            line = report.marks.value_position(first_with_id[step.step_id].path + ("id",)).line
             report.at_value(step.path + ("id",), f"duplicate id '{step.step_id}'; first used at line {line}")
         else:
             first_with_id[step.step_id] = step
     for step in steps:
         if not step.ok:
             continue
-        for rel_path, target in step.kind.jump_targets(step.value):
+        kind = _kind(step)
+        for rel_path, target in kind.jump_targets(step.value):
             if target not in first_with_id:
-                what = step.kind.name + (" " + ".".join(map(str, rel_path)) if rel_path else "")
-                report.at_value(step.path + (step.kind.name,) + tuple(rel_path),
+                what = kind.name + (" " + ".".join(map(str, rel_path)) if rel_path else "")
+                report.at_value(step.path + (kind.name,) + tuple(rel_path),
                                 f"{what} target '{target}' is not a step id{_hint(target, first_with_id, 'step ids')}")
 
 
@@ -61,14 +69,15 @@ def check_reachability(report: "_Reporter", steps: List["CheckedStep"]) -> None:
             continue
         reached.add(index)
         step = steps[index]
-        following = [index_of[target] for _, target in step.kind.jump_targets(step.value) if target in index_of]
-        if step.kind.falls_through(step.value) and index + 1 < len(steps):
+        kind = _kind(step)   # reachability is checked only when every step is ok
+        following = [index_of[target] for _, target in kind.jump_targets(step.value) if target in index_of]
+        if kind.falls_through(step.value) and index + 1 < len(steps):
             following.append(index + 1)
         queue.extend(i for i in following if i not in reached)
     for step in steps:
         if step.index in reached or step.index - 1 not in reached:
             continue
-        before = steps[step.index - 1].kind.name
+        before = _kind(steps[step.index - 1]).name
         if step.step_id:
             why = (f"nothing that runs jumps to '{step.step_id}', and the {before} step before it "
                    f"never continues to the next one")
@@ -79,11 +88,12 @@ def check_reachability(report: "_Reporter", steps: List["CheckedStep"]) -> None:
 
 def check_expressions(report: "_Reporter", document: Dict[str, Any], steps: List["CheckedStep"]) -> None:
     """``${...}`` and conditions parse, and name variables that exist somewhere in the flow."""
-    variables = document.get("vars") if isinstance(document.get("vars"), dict) else {}
+    declared = document.get("vars")
+    variables: Dict[Any, Any] = declared if isinstance(declared, dict) else {}
     known: Set[str] = set(map(str, variables))
     for step in steps:
         if step.ok:
-            known.update(step.kind.defined_variables(step.value))
+            known.update(_kind(step).defined_variables(step.value))
     step_ids = {step.step_id for step in steps if step.step_id}
     # A step that failed its own checks may define variables we cannot see: judge names only
     # when every step is sound, so one typo does not also produce "unknown variable" noise.
@@ -94,9 +104,10 @@ def check_expressions(report: "_Reporter", document: Dict[str, Any], steps: List
     for step in steps:
         if not step.ok:
             continue
-        base = step.path + (step.kind.name,)
+        kind = _kind(step)
+        base = step.path + (kind.name,)
         condition_paths = set()
-        for rel_path, text in step.kind.conditions(step.value):
+        for rel_path, text in kind.conditions(step.value):
             condition_paths.add(tuple(rel_path))
             checker.condition(base + tuple(rel_path), text)
         for rel_path, text in _strings(step.value, ()):
@@ -104,7 +115,7 @@ def check_expressions(report: "_Reporter", document: Dict[str, Any], steps: List
                 checker.template(base + rel_path, text)
 
 
-def _strings(value: Any, path: tuple):
+def _strings(value: Any, path: Tuple[Any, ...]) -> Iterator[Tuple[Tuple[Any, ...], str]]:
     if isinstance(value, str):
         yield path, value
     elif isinstance(value, dict):
@@ -116,7 +127,8 @@ def _strings(value: Any, path: tuple):
 
 
 class _ReferenceChecker:
-    def __init__(self, report: "_Reporter", known: Set[str], step_ids: Set[str], judge_names: bool):
+    def __init__(self, report: "_Reporter", known: Set[str], step_ids: Set[str],
+                 judge_names: bool) -> None:
         self.report, self.known, self.step_ids, self.judge_names = report, known, step_ids, judge_names
 
     def template(self, path: tuple, value: Any) -> None:

@@ -11,9 +11,13 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict
 
+from .channel import Channel
 from .expressions import Condition, ExpressionError, render
+from .services import CallServices
 
 if TYPE_CHECKING:  # pragma: no cover
+    from orchestrator.payments.card import CardData
+
     from .flow import Flow
 
 
@@ -41,16 +45,16 @@ class EngineSettings:
 class FlowContext:
     """Variables and services for one run of one flow on one call."""
 
-    def __init__(self, flow: "Flow", channel: Any, settings: EngineSettings, log: logging.Logger,
-                 services: Any = None):
+    def __init__(self, flow: "Flow", channel: Channel, settings: EngineSettings, log: logging.Logger,
+                 services: Optional[CallServices] = None) -> None:
         self.flow = flow
         self.channel = channel
         self.settings = settings
         self.log = log
         self.services = services
-        self.card = None          # the CardData being keyed or authorized; wiped afterwards
+        self.card: Optional["CardData"] = None  # the CardData being keyed or authorized; wiped afterwards
         self.variables: Dict[str, str] = {}
-        self.attempts: Counter = Counter()
+        self.attempts: "Counter[str]" = Counter()
         self.tenant: str = "default"  # set by the runner; a bounded name for metric labels
 
     # ---- variables ------------------------------------------------------------------------

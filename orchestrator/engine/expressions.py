@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Tuple, Union
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 Resolver = Callable[[str], str]
 
@@ -27,7 +27,7 @@ class ExpressionError(Exception):
 class ExpressionSyntaxError(ValueError):
     """An expression is malformed; ``offset`` is the 0-based index in its text."""
 
-    def __init__(self, message: str, offset: int = 0):
+    def __init__(self, message: str, offset: int = 0) -> None:
         super().__init__(message)
         self.offset = offset
 
@@ -76,7 +76,7 @@ class Template:
         return "".join(resolve(value) if is_variable else value for is_variable, value in self.parts)
 
 
-def render(value, resolve: Resolver) -> str:
+def render(value: Any, resolve: Resolver) -> str:
     """Interpolate a flow-file scalar: strings are templates, numbers and booleans are text."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -119,6 +119,7 @@ def _tokenize(text: str) -> List[_Token]:
         if not match:
             raise ExpressionSyntaxError(f"unexpected {text[i]!r} at {i + 1}", i)
         kind = match.lastgroup
+        assert kind is not None  # every alternative of _TOKEN is a named group
         value = match.group(kind)
         offset = match.start(kind)
         if kind == "word" and value not in _KEYWORDS:
@@ -166,7 +167,7 @@ class _Parser:
     not := 'not' not | comparison ; comparison := operand (OP operand)? ;
     operand := NUMBER | STRING | ${name} | '(' condition ')'"""
 
-    def __init__(self, text: str):
+    def __init__(self, text: str) -> None:
         self.text = text
         self.tokens = _tokenize(text)
         self.pos = 0
@@ -244,7 +245,7 @@ def _number(text: str) -> Optional[float]:
         return None
 
 
-def _truthy(value) -> bool:
+def _truthy(value: Union[str, bool]) -> bool:
     if isinstance(value, bool):
         return value
     return value.strip().lower() not in ("", "0", "false", "no")
@@ -280,7 +281,7 @@ class Condition:
     def evaluate(self, resolve: Resolver) -> bool:
         return _truthy(self._eval(self.tree, resolve))
 
-    def _eval(self, node: Node, resolve: Resolver):
+    def _eval(self, node: Node, resolve: Resolver) -> Union[str, bool]:
         if isinstance(node, Literal):
             return node.value
         if isinstance(node, Variable):
@@ -303,7 +304,7 @@ class Condition:
         if node.op in ("==", "!="):
             equal = left_number == right_number if both_numbers else left_text == right_text
             return equal if node.op == "==" else not equal
-        if not both_numbers:
+        if left_number is None or right_number is None:
             raise ExpressionError(f"condition '{self.source}': '{node.op}' needs two numbers")
         return {
             "<": left_number < right_number,

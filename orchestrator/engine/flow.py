@@ -50,11 +50,15 @@ def build_flow(result: CheckResult) -> Flow:
     """Build a ``Flow`` from a check that found no problems."""
     document = result.document
     language = document.get("language", "en")
+    marks = result.marks
+    assert marks is not None  # a check that found no problems has loaded the document
     steps = []
     for checked in result.steps:
-        position = result.marks.value_position(checked.path)
-        steps.append(FlowStep(checked.index, checked.step_id, checked.kind.name,
-                              checked.kind(checked.value, language), position.line, position.column))
+        kind = checked.kind
+        assert kind is not None  # and found a kind for every step
+        position = marks.value_position(checked.path)
+        steps.append(FlowStep(checked.index, checked.step_id, kind.name,
+                              kind(checked.value, language), position.line, position.column))
     return Flow(
         name=document["flow"],
         language=language,

@@ -8,12 +8,15 @@ its semantic check, turning it into ``Prompt`` values, and playing them outside 
 from __future__ import annotations
 
 import logging
-from typing import Any, List, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from ..payments.iso4217 import CURRENCIES
 from ..payments.money import format_major
 from .channel import Prompt
 from .step_api import RelPath, StepError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .context import FlowContext
 
 SAY_KINDS = ["number", "currency", "digits"]
 
@@ -83,7 +86,8 @@ def major_units(minor: str, currency: str) -> str:
     return format_major(int(text), currency)
 
 
-def say_arguments(ctx, value: Any, kind: str, language: str, currency: str = None) -> Tuple[str, dict]:
+def say_arguments(ctx: "FlowContext", value: Any, kind: str, language: str,
+                  currency: Optional[str] = None) -> Tuple[str, Dict[str, str]]:
     """The text and ``Channel.say`` options for a say value, amounts converted to major units."""
     text = ctx.render(value)
     if kind == "currency" and currency:
@@ -93,7 +97,7 @@ def say_arguments(ctx, value: Any, kind: str, language: str, currency: str = Non
 
 # ---- building and playing -------------------------------------------------------------------
 
-def build_prompts(ctx, value: Any) -> List[Prompt]:
+def build_prompts(ctx: "FlowContext", value: Any) -> List[Prompt]:
     """Turn the YAML prompt value into ``Prompt`` values, interpolating ``${...}`` now."""
     if value is None:
         return []
@@ -115,7 +119,7 @@ def build_prompts(ctx, value: Any) -> List[Prompt]:
     return prompts
 
 
-def play_prompts(ctx, prompts: List[Prompt]) -> None:
+def play_prompts(ctx: "FlowContext", prompts: List[Prompt]) -> None:
     """Play prompts one after another, outside a digit collection."""
     for prompt in prompts:
         if prompt.kind == "file":

@@ -10,14 +10,15 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 from orchestrator.logs import log_context
 
 from .context import EngineSettings, FlowContext
-from .channel import CallGone, CommandTimeout
+from .channel import CallGone, Channel, CommandTimeout
 from .expressions import ExpressionError
 from .flow import Flow, FlowStep
+from .services import CallServices
 from .step_api import Finish, Goto, StepError
 
 COMPLETED = "completed"
@@ -44,10 +45,10 @@ class LoopLimitExceeded(Exception):
 class FlowRunner:
     """Runs one flow on one call. Create one per call; ``run()`` once."""
 
-    def __init__(self, flow: Flow, channel: Any, settings: Optional[EngineSettings] = None,
+    def __init__(self, flow: Flow, channel: Channel, settings: Optional[EngineSettings] = None,
                  log: Optional[logging.Logger] = None,
                  on_step: Optional[Callable[[FlowStep, float], None]] = None,
-                 tenant: str = "default", services: Any = None):
+                 tenant: str = "default", services: Optional[CallServices] = None) -> None:
         """``on_step(step, seconds)`` is told how long each step took (metrics use it);
         ``tenant`` (a bounded name, see ``orchestrator.tenants``) labels what steps count;
         ``services`` (``CallServices``) is what payment steps reach besides the call."""

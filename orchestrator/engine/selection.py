@@ -27,7 +27,7 @@ def select_flow(channel_variables: Mapping[str, str], destination_number: Option
     requested = (channel_variables or {}).get(FLOW_VARIABLE)
     if requested:
         return flows_by_name.get(requested)
-    if destination_map and destination_number in destination_map:
+    if destination_map and destination_number is not None and destination_number in destination_map:
         return flows_by_name.get(destination_map[destination_number])
     if default:
         return flows_by_name.get(default)
@@ -62,6 +62,7 @@ class FlowLibrary:
                 continue
             flow = build_flow(result)
             if flow.name in flows:
+                assert result.marks is not None  # the check found no problems
                 position: Position = result.marks.value_position(("flow",))
                 problems.append(Problem(path, position.line, position.column,
                                         f"flow name '{flow.name}' is already used by {flows[flow.name].source}"))

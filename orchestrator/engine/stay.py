@@ -23,6 +23,7 @@ Every command is a ``Switch`` verb: the same mode runs whichever socket carries 
 """
 from __future__ import annotations
 
+import functools
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -88,7 +89,7 @@ def enter(switch: Switch, customer: str, agent_leg: str,
         setting(a, "eavesdrop_enable_dtmf", "false"),  # the agent's keys cannot steer the eavesdrop
         setting(a, "eavesdrop_whisper_bleg", "true"),  # the agent's voice goes into C's ear
         _Change(c, lambda: switch.set_variables(c, session_variables),
-                [lambda n=name: switch.clear_variable(c, n) for name, _ in session_variables]),
+                [functools.partial(switch.clear_variable, c, name) for name, _ in session_variables]),
     ]
     undo: List[Tuple[str, List[Callable[[], None]]]] = []
     try:
@@ -192,7 +193,7 @@ def restore(leg: Restorable, recording: Optional[str]) -> List[str]:
     steps: List[Tuple[str, Callable[[], None]]] = [("unmute", leg.unmute_toward_listener)]
     if recording:
         steps.append(("resume the recording", lambda: leg.resume_recording(recording)))
-    steps += [("clear " + name, lambda n=name: leg.clear_variable(n)) for name in RESTORED_VARIABLES]
+    steps += [("clear " + name, functools.partial(leg.clear_variable, name)) for name in RESTORED_VARIABLES]
     refused = []
     for what, action in steps:
         try:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import difflib
 import os
 from dataclasses import dataclass, field
-from typing import Any, Iterable, List, Optional, Sequence, Tuple, Type
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Type
 
 from .analysis import check_expressions, check_ids_and_targets, check_reachability
 from .ids import STEP_ID_SCHEMA
-from .loader import LoadedDocument, MarkMap, YamlSyntaxError, load_marked
+from .loader import LoadedDocument, MarkMap, Position, YamlSyntaxError, load_marked
 from .problems import Problem
 from .schema import document_schema, step_value_schema
 from .schema_errors import schema_complaints, yaml_type
@@ -48,18 +48,18 @@ class CheckResult:
 class _Reporter:
     """Turns document paths into positioned problems for one source file."""
 
-    def __init__(self, result: CheckResult):
-        self.result = result
+    def __init__(self, result: CheckResult, marks: MarkMap) -> None:
+        self.result, self.marks = result, marks
 
-    def at(self, position, message: str) -> None:
+    def at(self, position: Position, message: str) -> None:
         self.result.problems.append(Problem(self.result.source, position.line, position.column, message))
 
     def at_value(self, path: Sequence, message: str) -> None:
-        position = self.result.marks.value_position(tuple(path))
+        position = self.marks.value_position(tuple(path))
         self.result.problems.append(Problem(self.result.source, position.line, position.column, message))
 
     def at_key(self, path: Sequence, message: str) -> None:
-        position = self.result.marks.key_position(tuple(path))
+        position = self.marks.key_position(tuple(path))
         self.result.problems.append(Problem(self.result.source, position.line, position.column, message))
 
     def complaints(self, base: tuple, schema: dict, instance: Any, where: str) -> bool:
@@ -79,7 +79,7 @@ def check_text(text: str, source: str = "<flow>") -> CheckResult:
         result.problems.append(Problem(source, exc.position.line, exc.position.column, exc.message))
         return result
     result.document, result.marks = loaded.data, loaded.marks
-    report = _Reporter(result)
+    report = _Reporter(result, loaded.marks)
     for duplicate in loaded.duplicate_keys:
         report.at(duplicate.position, f"duplicate key '{duplicate.path[-1]}' (first written at line "
                                       f"{duplicate.first.line}); only the first is used")
@@ -88,7 +88,8 @@ def check_text(text: str, source: str = "<flow>") -> CheckResult:
         report.at_value((), f"a flow file is a map with flow:, steps: and friends, not {yaml_type(document)}")
         return result
     report.complaints((), document_schema(step_items={}), document, "the flow")
-    variables = document.get("vars") if isinstance(document.get("vars"), dict) else {}
+    declared = document.get("vars")
+    variables: Dict[Any, Any] = declared if isinstance(declared, dict) else {}
     for name in variables:
         if str(name).startswith(("channel.", "attempts.")):
             report.at_key(("vars", name), f"'{name}' in vars: channel.* and attempts.* are read-only "

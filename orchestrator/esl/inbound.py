@@ -6,10 +6,12 @@ reconnected with capped exponential backoff and full jitter, so a restarted swit
 hammered by every instance at the same instant. A node's state is a plain attribute that the
 readiness probe and the metrics read.
 """
+from __future__ import annotations
+
 import logging
 import random
 import time
-from typing import Optional
+from typing import TYPE_CHECKING, Callable, Dict, Iterable, Iterator, Optional
 
 import gevent
 import gevent.event
@@ -18,14 +20,18 @@ from gevent import socket
 from orchestrator.esl.commands import SwitchCommands
 from orchestrator import backoff
 from orchestrator.esl.errors import CommandFailed, CommandTimeout, EslError, NotConnected
-from orchestrator.esl.protocol import EslConnection
+from orchestrator.esl.protocol import EslConnection, EslMessage
+
+if TYPE_CHECKING:  # pragma: no cover
+    from orchestrator.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 MAX_UNCLAIMED_JOBS = 1000
 
 
-def backoff_delays(base=0.5, cap=30.0, rng=random.random):
+def backoff_delays(base: float = 0.5, cap: float = 30.0,
+                   rng: Callable[[], float] = random.random) -> Iterator[float]:
     """Delays before reconnect attempts: full jitter over a capped exponential."""
     return backoff.delays(base, cap, jitter=rng)
 
@@ -33,8 +39,10 @@ def backoff_delays(base=0.5, cap=30.0, rng=random.random):
 class NodeConnection:
     """Keeps one inbound connection to one node alive; ``api``/``bgapi`` go through it."""
 
-    def __init__(self, name, host, port, password, *, connect_timeout=5.0, reply_timeout=5.0,
-                 keepalive=15.0, backoff_base=0.5, backoff_cap=30.0, metrics=None):
+    def __init__(self, name: str, host: str, port: int, password: str, *,
+                 connect_timeout: float = 5.0, reply_timeout: float = 5.0,
+                 keepalive: float = 15.0, backoff_base: float = 0.5, backoff_cap: float = 30.0,
+                 metrics: Optional["Metrics"] = None) -> None:
         self.name = name
         self.address = (host, port)
         self._password = password
@@ -43,29 +51,29 @@ class NodeConnection:
         self.keepalive = keepalive
         self._backoff = (backoff_base, backoff_cap)
         self._metrics = metrics
-        self._conn = None
-        self._runner = None
+        self._conn: Optional[EslConnection] = None
+        self._runner: Optional[gevent.Greenlet] = None
         self._stopping = False
-        self._jobs = {}
+        self._jobs: Dict[str, gevent.event.AsyncResult] = {}
         self.connected = False
-        self.last_error = None
+        self.last_error: Optional[str] = None
         self.changed = gevent.event.Event()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<NodeConnection %s %s>" % (self.name, "up" if self.connected else "down")
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self):
+    def start(self) -> None:
         self._stopping = False
         self._runner = gevent.spawn(self._keep_connected)
 
-    def stop(self):
+    def stop(self) -> None:
         self._stopping = True
         if self._runner is not None:
             self._runner.kill(block=True, timeout=5)
         self._drop()
 
-    def wait_connected(self, timeout):
+    def wait_connected(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while not self.connected:
             remaining = deadline - time.monotonic()
@@ -75,8 +83,8 @@ class NodeConnection:
             self.changed.wait(remaining)
         return True
 
-    def _keep_connected(self):
-        delays = None
+    def _keep_connected(self) -> None:
+        delays: Optional[Iterator[float]] = None
         while not self._stopping:
             try:
                 self._connect_once()
@@ -95,7 +103,7 @@ class NodeConnection:
             if self._metrics:
                 self._metrics.esl_reconnects.labels(self.name).inc()
 
-    def _connect_once(self):
+    def _connect_once(self) -> None:
         sock = socket.create_connection(self.address, timeout=self.connect_timeout)
         sock.settimeout(None)
         conn = EslConnection(sock, reply_timeout=self.reply_timeout, name="node %s" % self.name)
@@ -113,9 +121,10 @@ class NodeConnection:
         self._set_state(True)
         log.info("node %s: connected to %s:%s", self.name, *self.address)
 
-    def _watch(self):
+    def _watch(self) -> None:
         """Sit until the connection drops; a keepalive api call catches a half-open socket."""
         conn = self._conn
+        assert conn is not None  # set by _connect_once, which just succeeded
         while not conn.lost.wait(timeout=self.keepalive):
             started = time.monotonic()
             try:
@@ -124,7 +133,7 @@ class NodeConnection:
                 return
             self._observe("api", started)
 
-    def _drop(self):
+    def _drop(self) -> None:
         self._set_state(False)
         conn, self._conn = self._conn, None
         if conn is not None:
@@ -133,14 +142,14 @@ class NodeConnection:
         for waiter in jobs.values():
             waiter.set_exception(NotConnected("node %s disconnected" % self.name))
 
-    def _set_state(self, up):
+    def _set_state(self, up: bool) -> None:
         if self.connected != up:
             self.connected = up
             self.changed.set()
         if self._metrics:
             self._metrics.esl_up.labels(self.name).set(1 if up else 0)
 
-    def _on_message(self, message):
+    def _on_message(self, message: EslMessage) -> None:
         if message.event_name == "BACKGROUND_JOB":
             # The result may be dispatched before bgapi() registers its waiter: whoever comes
             # first creates the slot. Results nobody claims (the waiter timed out) are capped.
@@ -150,7 +159,7 @@ class NodeConnection:
             self._jobs.setdefault(job_uuid, gevent.event.AsyncResult()).set(message.body)
 
     # -- commands --------------------------------------------------------------------------
-    def _live(self):
+    def _live(self) -> EslConnection:
         conn = self._conn
         if not self.connected or conn is None:
             raise NotConnected("node %s is not connected" % self.name)
@@ -171,7 +180,7 @@ class NodeConnection:
         """The engine's ``Switch`` verbs over this node's connection."""
         return SwitchCommands(self.api, node_key=self.name)
 
-    def bgapi(self, command, timeout=30.0):
+    def bgapi(self, command: str, timeout: float = 30.0) -> str:
         """Run a command in the background and wait (bounded) for its BACKGROUND_JOB result."""
         started = time.monotonic()
         conn = self._live()
@@ -188,7 +197,7 @@ class NodeConnection:
         self._observe("bgapi", started)
         return result
 
-    def _observe(self, kind, started):
+    def _observe(self, kind: str, started: float) -> None:
         if self._metrics:
             self._metrics.esl_command_seconds.labels(self.name, kind).observe(
                 time.monotonic() - started)
@@ -197,22 +206,22 @@ class NodeConnection:
 class InboundPool:
     """Every configured node, by name."""
 
-    def __init__(self, nodes):
+    def __init__(self, nodes: Iterable[NodeConnection]) -> None:
         self.nodes = {node.name: node for node in nodes}
 
-    def start(self):
+    def start(self) -> None:
         for node in self.nodes.values():
             node.start()
 
-    def stop(self):
+    def stop(self) -> None:
         for node in self.nodes.values():
             node.stop()
 
-    def status(self):
+    def status(self) -> Dict[str, bool]:
         return {name: node.connected for name, node in self.nodes.items()}
 
-    def any_connected(self):
+    def any_connected(self) -> bool:
         return any(node.connected for node in self.nodes.values())
 
-    def node(self, name):
+    def node(self, name: str) -> NodeConnection:
         return self.nodes[name]

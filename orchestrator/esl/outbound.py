@@ -5,7 +5,10 @@ at once, before ``connect``: the ``socket`` application then returns and the dia
 fallback (an agent, a queue) takes the caller, which beats making them wait for a slot.
 Setting up is prompt (FreeSWITCH drops a socket that says nothing for 25 seconds) and bounded.
 """
+from __future__ import annotations
+
 import logging
+from typing import TYPE_CHECKING, Any, Callable, Optional, Set, Tuple
 
 import gevent
 from gevent.server import StreamServer
@@ -14,12 +17,17 @@ from orchestrator.esl.channel import Channel, ChannelSettings
 from orchestrator.esl.errors import CallGone, EslError
 from orchestrator.esl.protocol import EslConnection
 
+if TYPE_CHECKING:  # pragma: no cover
+    from orchestrator.metrics import Metrics
+
 log = logging.getLogger(__name__)
 
 
 class OutboundServer:
-    def __init__(self, handler, *, host="127.0.0.1", port=0, max_calls=100, linger_seconds=10,
-                 reply_timeout=5.0, channel_settings=None, metrics=None):
+    def __init__(self, handler: Callable[[Channel], None], *, host: str = "127.0.0.1",
+                 port: int = 0, max_calls: int = 100, linger_seconds: int = 10,
+                 reply_timeout: float = 5.0, channel_settings: Optional[ChannelSettings] = None,
+                 metrics: Optional["Metrics"] = None) -> None:
         """``handler(channel)`` runs a call's flow; when it returns, the socket is closed."""
         self._handler = handler
         self._bind = (host, port)
@@ -28,29 +36,29 @@ class OutboundServer:
         self.reply_timeout = reply_timeout
         self.channel_settings = channel_settings or ChannelSettings()
         self._metrics = metrics
-        self._server = None
-        self._calls = set()
+        self._server: Optional[StreamServer] = None
+        self._calls: Set[gevent.Greenlet] = set()
         self._draining = False
 
     @property
-    def address(self):
+    def address(self) -> Optional[Tuple[str, int]]:
         return self._server.address if self._server else None
 
     @property
-    def listening(self):
+    def listening(self) -> bool:
         return self._server is not None and self._server.started and not self._draining
 
     @property
-    def active_calls(self):
+    def active_calls(self) -> int:
         return len(self._calls)
 
-    def start(self):
+    def start(self) -> None:
         self._server = StreamServer(self._bind, self._accept)
         self._server.start()
         log.info("outbound ESL server listening on %s:%s (max_calls=%d)",
-                 self.address[0], self.address[1], self.max_calls)
+                 self._server.address[0], self._server.address[1], self.max_calls)
 
-    def stop(self, grace=30.0):
+    def stop(self, grace: float = 30.0) -> None:
         """Stop taking calls, let calls in progress finish for ``grace`` seconds, then cut them."""
         self._draining = True
         if self._server is not None:
@@ -64,7 +72,7 @@ class OutboundServer:
             log.warning("ending %d call(s) still running after %.0fs", len(leftover), grace)
             gevent.killall(leftover, block=True, timeout=5)
 
-    def _accept(self, sock, peer):
+    def _accept(self, sock: Any, peer: Tuple[Any, ...]) -> None:
         if self._draining or len(self._calls) >= self.max_calls:
             self._refuse(sock)
             return
@@ -79,14 +87,14 @@ class OutboundServer:
             if self._metrics:
                 self._metrics.calls_in_progress.dec()
 
-    def _refuse(self, sock):
+    def _refuse(self, sock: Any) -> None:
         why = "shutting down" if self._draining else "max_calls=%d reached" % self.max_calls
         log.warning("call refused (%s): socket closed at once, the dialplan fallback takes it", why)
         if self._metrics:
             self._metrics.calls_refused.labels("shutting-down" if self._draining else "pool-full").inc()
         sock.close()
 
-    def _serve(self, sock, peer):
+    def _serve(self, sock: Any, peer: str) -> None:
         conn = EslConnection(sock, reply_timeout=self.reply_timeout, name=peer)
         conn.start()
         try:

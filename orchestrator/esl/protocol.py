@@ -16,8 +16,11 @@ behaviours cannot be lived with in a payment service, so they are replaced here:
   ``ConnectionLost`` and a final ``connection/lost`` message is dispatched after every event
   that was already received, so listeners see a hangup before they see the loss.
 """
+from __future__ import annotations
+
 import json
 import logging
+from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
 import gevent
@@ -51,32 +54,32 @@ class EslMessage:
 
     __slots__ = ("headers", "body")
 
-    def __init__(self, headers, body=""):
+    def __init__(self, headers: Dict[str, str], body: str = "") -> None:
         self.headers = headers
         self.body = body
 
     @property
-    def content_type(self):
+    def content_type(self) -> str:
         return self.headers.get("Content-Type", "")
 
     @property
-    def event_name(self):
+    def event_name(self) -> str:
         return self.headers.get("Event-Name", "")
 
     @property
-    def reply_text(self):
+    def reply_text(self) -> str:
         """What a command answered: the Reply-Text of a command, the body of an api call."""
         if self.content_type == "api/response":
             return self.body
         return self.headers.get("Reply-Text", "")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<EslMessage %s %s>" % (self.content_type, self.event_name)
 
 
-def parse_header_block(text):
+def parse_header_block(text: str) -> Dict[str, str]:
     """Parse ``Name: value`` lines whose values are URL-encoded, as FreeSWITCH writes them."""
-    headers = {}
+    headers: Dict[str, str] = {}
     for line in text.split("\n"):
         if not line:
             continue
@@ -87,7 +90,7 @@ def parse_header_block(text):
     return headers
 
 
-def parse_plain_event(text):
+def parse_plain_event(text: str) -> Tuple[Dict[str, str], str]:
     """Split a ``text/event-plain`` body into the event's headers and the event's own body."""
     head, _, rest = text.partition("\n\n")
     headers = parse_header_block(head)
@@ -96,7 +99,7 @@ def parse_plain_event(text):
     return headers, body
 
 
-def parse_json_event(text):
+def parse_json_event(text: str) -> Tuple[Dict[str, str], str]:
     data = json.loads(text)
     body = data.pop("_body", "")
     return {str(k): str(v) for k, v in data.items()}, body
@@ -105,7 +108,10 @@ def parse_json_event(text):
 class EslConnection(ESLProtocol):
     """A framed, deadline-bound ESL connection; see the module docstring for why it exists."""
 
-    def __init__(self, sock, *, reply_timeout=5.0, name="esl"):
+    # set by greenswitch's ESLProtocol: the reply waiters, oldest command first
+    _commands_sent: List["gevent.event.AsyncResult"]
+
+    def __init__(self, sock: Any, *, reply_timeout: float = 5.0, name: str = "esl") -> None:
         super().__init__()
         self.sock = sock
         self.sock_file = sock.makefile("rb")
@@ -114,18 +120,18 @@ class EslConnection(ESLProtocol):
         self.reply_timeout = reply_timeout
         self.lost = gevent.event.Event()
         self._write_lock = gevent.lock.Semaphore()
-        self._listeners = []
+        self._listeners: List[Callable[[EslMessage], None]] = []
         self.register_handle("*", self._dispatch)
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self):
+    def start(self) -> None:
         self.start_event_handlers()
 
-    def add_listener(self, callback):
+    def add_listener(self, callback: Callable[[EslMessage], None]) -> None:
         """Call ``callback(message)`` for every event and notice, in arrival order."""
         self._listeners.append(callback)
 
-    def close(self, say_exit=True, exit_timeout=1.0):
+    def close(self, say_exit: bool = True, exit_timeout: float = 1.0) -> None:
         """Leave politely if we still can, then release the socket and both greenlets."""
         if say_exit and self.connected and not self.lost.is_set():
             try:
@@ -144,7 +150,7 @@ class EslConnection(ESLProtocol):
         except (OSError, RuntimeError):
             pass  # the reader was killed mid-read; the socket under it is closed already
 
-    def _close_socket(self):
+    def _close_socket(self) -> None:
         """Shut the socket down; the reader sees end of stream and finishes on its own."""
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
@@ -156,7 +162,7 @@ class EslConnection(ESLProtocol):
             pass
 
     # -- sending ---------------------------------------------------------------------------
-    def send(self, data, timeout=None):
+    def send(self, data: str, timeout: Optional[float] = None) -> EslMessage:
         """Send one command and return its reply message; ``-ERR`` replies are returned too."""
         if not self.connected or self.lost.is_set():
             raise ConnectionLost()
@@ -180,7 +186,7 @@ class EslConnection(ESLProtocol):
             self._give_up("no reply within %.1fs" % deadline)
             raise CommandTimeout("%s: no reply within %.1fs" % (self.name, deadline))
 
-    def command(self, data, timeout=None):
+    def command(self, data: str, timeout: Optional[float] = None) -> EslMessage:
         """Send a command that must succeed; ``-ERR`` (or an api's ``-USAGE``) becomes
         ``CommandFailed``, on every socket alike."""
         reply = self.send(data, timeout=timeout)
@@ -189,13 +195,13 @@ class EslConnection(ESLProtocol):
             raise CommandFailed(text.strip())
         return reply
 
-    def _give_up(self, why):
+    def _give_up(self, why: str) -> None:
         """A late reply would answer the wrong command: the only safe move is to hang up the line."""
         log.warning("esl connection closed: %s", why, extra={"esl_peer": self.name})
         self._on_lost()
 
     # -- receiving -------------------------------------------------------------------------
-    def receive_events(self):
+    def receive_events(self) -> None:
         try:
             while self._run:
                 message = self._read_message()
@@ -208,8 +214,8 @@ class EslConnection(ESLProtocol):
         finally:
             self._on_lost()
 
-    def _read_message(self):
-        header_lines = []
+    def _read_message(self) -> Optional[EslMessage]:
+        header_lines: List[str] = []
         while True:
             line = self.sock_file.readline(MAX_LINE_BYTES + 1)
             if not line:
@@ -231,8 +237,9 @@ class EslConnection(ESLProtocol):
             body = self._read_exactly(size)
         return EslMessage(headers, body)
 
-    def _read_exactly(self, size):
-        chunks, remaining = [], size
+    def _read_exactly(self, size: int) -> str:
+        chunks: List[bytes] = []
+        remaining = size
         while remaining:
             chunk = self.sock_file.read(remaining)
             if not chunk:
@@ -241,7 +248,7 @@ class EslConnection(ESLProtocol):
             remaining -= len(chunk)
         return b"".join(chunks).decode("utf-8", "replace")
 
-    def handle_event(self, message):
+    def handle_event(self, message: EslMessage) -> None:
         content_type = message.content_type
         if content_type == "auth/request":
             self._auth_request_event.set()
@@ -268,7 +275,7 @@ class EslConnection(ESLProtocol):
         else:
             self._esl_event_queue.put(message)
 
-    def _on_lost(self):
+    def _on_lost(self) -> None:
         if self.lost.is_set():
             return
         self.lost.set()
@@ -280,7 +287,7 @@ class EslConnection(ESLProtocol):
         self._esl_event_queue.put(EslMessage({"Content-Type": CONNECTION_LOST}))
         self._close_socket()
 
-    def process_events(self):
+    def process_events(self) -> None:
         """Deliver queued events; unlike greenswitch's loop, this one also drains after a loss."""
         while True:
             try:
@@ -293,11 +300,11 @@ class EslConnection(ESLProtocol):
             if message.content_type == CONNECTION_LOST:
                 return
 
-    def _dispatch(self, message):
+    def _dispatch(self, message: EslMessage) -> None:
         for callback in list(self._listeners):
             callback(message)
 
-    def _safe_exec_handler(self, handler, event):
+    def _safe_exec_handler(self, handler: Callable[[EslMessage], None], event: EslMessage) -> None:
         try:
             handler(event)
         except Exception as exc:  # a broken listener must not stop event delivery

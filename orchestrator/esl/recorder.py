@@ -13,10 +13,13 @@ Which end is the switch is told by what it says first (``auth/request`` comes on
 switch), or fixed with ``mode``. It exists to pin the simulator to the real switch: the golden
 transcripts under ``tests/conformance/golden`` were recorded with it.
 """
+from __future__ import annotations
+
 import datetime
 import json
 import logging
 import time
+from typing import Any, Dict, Iterable, Mapping, Optional, Set, Tuple, Union
 
 import gevent
 import gevent.lock
@@ -27,11 +30,14 @@ from orchestrator.esl.transcript import DEFAULT_MASKED_VARIABLES, Framer, Masker
 
 log = logging.getLogger(__name__)
 
+Address = Tuple[str, int]
+Roles = Dict[str, Optional[str]]   # {"accepted": "switch" | "client" | None (not known yet)}
+
 CONNECT_TIMEOUT = 5.0
 DRAIN_SECONDS = 5.0   # after one end closes, how long the other may still finish sending
 
 
-def parse_address(text):
+def parse_address(text: str) -> Address:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit():
         raise ValueError("address must be HOST:PORT, got %r" % text)
@@ -41,7 +47,8 @@ def parse_address(text):
 class TranscriptWriter:
     """Appends records to a JSON Lines file; one writer for all connections of a recorder."""
 
-    def __init__(self, path, masked_variables=DEFAULT_MASKED_VARIABLES, meta=None):
+    def __init__(self, path: str, masked_variables: Iterable[str] = DEFAULT_MASKED_VARIABLES,
+                 meta: Optional[Mapping[str, Any]] = None) -> None:
         self._handle = open(path, "w", encoding="utf-8")
         self._lock = gevent.lock.Semaphore()
         self._masker = Masker(masked_variables)
@@ -50,10 +57,10 @@ class TranscriptWriter:
                     "started": datetime.datetime.now(datetime.timezone.utc).isoformat(),
                     **(meta or {})})
 
-    def elapsed(self):
+    def elapsed(self) -> float:
         return round(time.monotonic() - self._started, 4)
 
-    def write(self, record):
+    def write(self, record: Mapping[str, Any]) -> None:
         record = {"t": self.elapsed(), **record}
         if "raw" in record:
             record["raw"] = self._masker.mask(record["raw"])
@@ -65,11 +72,11 @@ class TranscriptWriter:
                 self._handle.write(line + "\n")
                 self._handle.flush()
 
-    def note(self, text):
+    def note(self, text: str) -> None:
         """A remark from whoever drives the call (a key pressed, a hangup), kept in order."""
         self.write({"conn": 0, "dir": "note", "text": text})
 
-    def close(self):
+    def close(self) -> None:
         with self._lock:
             self._handle.close()
 
@@ -77,8 +84,8 @@ class TranscriptWriter:
 class EslRecorder:
     """Listens on ``listen`` and relays every connection to ``forward``, recording both ways."""
 
-    def __init__(self, listen, forward, out, *, mode="auto",
-                 masked_variables=DEFAULT_MASKED_VARIABLES):
+    def __init__(self, listen: Address, forward: Address, out: Union[str, TranscriptWriter], *,
+                 mode: str = "auto", masked_variables: Iterable[str] = DEFAULT_MASKED_VARIABLES) -> None:
         if mode not in ("auto", "inbound", "outbound"):
             raise ValueError("mode must be auto, inbound or outbound")
         self.listen = listen
@@ -87,30 +94,30 @@ class EslRecorder:
         self.writer = out if isinstance(out, TranscriptWriter) else TranscriptWriter(
             out, masked_variables, meta={"listen": "%s:%s" % listen,
                                          "forward": "%s:%s" % forward, "mode": mode})
-        self._server = None
+        self._server: Optional[StreamServer] = None
         self._connections = 0
-        self._sockets = set()
+        self._sockets: Set[Any] = set()
 
     @property
-    def address(self):
+    def address(self) -> Optional[Address]:
         return self._server.address if self._server else None
 
-    def start(self):
+    def start(self) -> "EslRecorder":
         self._server = StreamServer(self.listen, self._relay)
         self._server.start()
         return self
 
-    def stop(self):
+    def stop(self) -> None:
         if self._server is not None:
             self._server.stop(timeout=DRAIN_SECONDS)
         for sock in list(self._sockets):
             _close(sock)
         self.writer.close()
 
-    def note(self, text):
+    def note(self, text: str) -> None:
         self.writer.note(text)
 
-    def _relay(self, accepted, peer):
+    def _relay(self, accepted: Any, peer: Tuple[Any, ...]) -> None:
         self._connections += 1
         conn = self._connections
         try:
@@ -124,7 +131,7 @@ class EslRecorder:
         self._sockets.update((accepted, upstream))
         self.writer.write({"conn": conn, "dir": "open", "peer": "%s:%s" % peer[:2]})
         # accepted side -> upstream side, and back; who is the switch is settled on first words
-        roles = {"accepted": None}
+        roles: Roles = {"accepted": None}
         if self.mode != "auto":
             roles["accepted"] = "switch" if self.mode == "outbound" else "client"
         pumps = [gevent.spawn(self._pump, conn, accepted, upstream, "accepted", roles),
@@ -132,7 +139,7 @@ class EslRecorder:
         gevent.joinall(pumps)
         self._sockets.difference_update((accepted, upstream))
 
-    def _pump(self, conn, source, sink, side, roles):
+    def _pump(self, conn: int, source: Any, sink: Any, side: str, roles: Roles) -> None:
         framer = Framer()
         how = "eof"
         try:
@@ -159,14 +166,14 @@ class EslRecorder:
         gevent.spawn_later(DRAIN_SECONDS, _close, sink)
 
     @staticmethod
-    def _sender(side, roles):
+    def _sender(side: str, roles: Roles) -> Optional[str]:
         if roles["accepted"] is None:
             return None
         if side == "accepted":
             return roles["accepted"]
         return "client" if roles["accepted"] == "switch" else "switch"
 
-    def _record(self, conn, side, roles, raw, partial=False):
+    def _record(self, conn: int, side: str, roles: Roles, raw: str, partial: bool = False) -> None:
         if roles["accepted"] is None:
             speaks_first_is_switch = raw.lstrip().startswith("Content-Type: auth/request")
             sender_is_switch = speaks_first_is_switch
@@ -175,20 +182,21 @@ class EslRecorder:
             else:
                 roles["accepted"] = "client" if sender_is_switch else "switch"
         sender = self._sender(side, roles)
-        record = {"conn": conn, "dir": "s2c" if sender == "switch" else "c2s", "raw": raw}
+        record: Dict[str, Any] = {"conn": conn, "dir": "s2c" if sender == "switch" else "c2s", "raw": raw}
         if partial:
             record["partial"] = True
         self.writer.write(record)
 
 
-def _close(sock):
+def _close(sock: Any) -> None:
     try:
         sock.close()
     except OSError:
         pass
 
 
-def run_recorder(listen, forward, out, stop_event, mode="auto", masked_variables=()):
+def run_recorder(listen: Address, forward: Address, out: str, stop_event: Any, mode: str = "auto",
+                 masked_variables: Iterable[str] = ()) -> int:
     """Record until ``stop_event`` is set (the CLI sets it on SIGINT/SIGTERM)."""
     recorder = EslRecorder(listen, forward, out, mode=mode,
                            masked_variables=DEFAULT_MASKED_VARIABLES + tuple(masked_variables))

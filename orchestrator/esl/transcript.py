@@ -22,8 +22,11 @@ Masking keeps every length, so Content-Length still counts the body of a masked 
   the variables in the mask list (``digits_dialed`` and the card fields by default, plus
   whatever ``play_and_get_digits`` variables the recording's user names).
 """
+from __future__ import annotations
+
 import json
 import re
+from typing import Any, Dict, Iterable, List, Tuple
 
 MIN_MASKED_RUN = 7
 DIGIT_HEADERS = ("DTMF-Digit",)
@@ -39,28 +42,28 @@ _HEADER_LINE = re.compile(r"^([A-Za-z0-9_.-]+)(: ?)(.*)$")
 _JSON_PAIR = re.compile(r'"([A-Za-z0-9_.-]+)":"((?:[^"\\]|\\.)*)"')
 
 
-def _blank(text):
+def _blank(text: str) -> str:
     return "X" * len(text)
 
 
-def _mask_runs(text):
+def _mask_runs(text: str) -> str:
     return _UUID_OR_RUN.sub(lambda m: m.group(1) or _blank(m.group(2)), text)
 
 
 class Masker:
     """Masks a message's text without changing its length; see the module docstring."""
 
-    def __init__(self, masked_variables=DEFAULT_MASKED_VARIABLES):
+    def __init__(self, masked_variables: Iterable[str] = DEFAULT_MASKED_VARIABLES) -> None:
         names = {h.lower() for h in DIGIT_HEADERS}
         for variable in masked_variables:
             names.add(variable.lower())
             names.add("variable_%s" % variable.lower())
         self._whole_value = frozenset(names)
 
-    def _value_is_secret(self, name):
+    def _value_is_secret(self, name: str) -> bool:
         return name.lower() in self._whole_value
 
-    def mask(self, text):
+    def mask(self, text: str) -> str:
         lines = text.split("\n")
         for i, line in enumerate(lines):
             match = _HEADER_LINE.match(line)
@@ -74,11 +77,11 @@ class Masker:
                 lines[i] = name + sep + _mask_runs(value)
         return "\n".join(lines)
 
-    def _mask_json(self, line):
+    def _mask_json(self, line: str) -> str:
         if '":"' not in line:
             return _mask_runs(line)
 
-        def pair(match):
+        def pair(match: re.Match[str]) -> str:
             name, value = match.groups()
             if self._value_is_secret(name):
                 value = _blank(value)
@@ -92,12 +95,12 @@ class Masker:
 class Framer:
     """Cuts a byte stream into whole ESL messages: a header block, then Content-Length bytes."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._buf = b""
 
-    def feed(self, data):
+    def feed(self, data: bytes) -> List[bytes]:
         self._buf += data
-        out = []
+        out: List[bytes] = []
         while True:
             stripped = self._buf.lstrip(b"\r\n")
             end = stripped.find(b"\n\n")
@@ -115,22 +118,22 @@ class Framer:
             out.append(stripped[:total])
             self._buf = stripped[total:]
 
-    def rest(self):
+    def rest(self) -> bytes:
         """Bytes of a message the stream ended in the middle of."""
         rest, self._buf = self._buf.strip(b"\r\n"), b""
         return rest
 
 
-def read_transcript(path):
+def read_transcript(path: str) -> List[Dict[str, Any]]:
     """Every record of a transcript file, in order."""
     with open(path, encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def parse_message(raw):
+def parse_message(raw: str) -> Tuple[List[Tuple[str, str]], str]:
     """(envelope headers, body) of a raw message; header values are left URL-encoded."""
     head, _, body = raw.partition("\n\n")
-    headers = []
+    headers: List[Tuple[str, str]] = []
     for line in head.split("\n"):
         name, sep, value = line.partition(":")
         if sep:

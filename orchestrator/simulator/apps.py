@@ -91,7 +91,8 @@ def sound_seconds(ch: "SimChannel", path: str) -> Optional[float]:
     """Simulated length of a sound; None means it plays until interrupted."""
     if path.startswith("file_string://"):
         parts = [sound_seconds(ch, p) for p in path[len("file_string://"):].split("!") if p]
-        return None if any(p is None for p in parts) else sum(parts)
+        known = [p for p in parts if p is not None]
+        return None if len(known) < len(parts) else sum(known)
     if path.startswith("silence_stream://"):
         try:
             ms = int(path[len("silence_stream://"):].split(",")[0])

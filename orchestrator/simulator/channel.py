@@ -10,7 +10,7 @@ import re
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 import gevent
 from gevent.event import Event
@@ -21,6 +21,7 @@ from . import apps
 from .caller import CallerScript, run_script
 from .events import SimEvent, new_uuid
 from .faults import NO_FAULTS, Faults
+from .legs import AgentLeg, is_agent_leg
 from .outbound import OutboundSession, dial
 from .eavesdrop import listening_agents
 from .record import CallRecord, Heard, Press
@@ -97,13 +98,15 @@ class SimChannel:
         self.state = "ringing"          # ringing | early | answered | hangup
         self.left: Optional[str] = None  # "transfer" | "fallback": the call left the socket's control
         self.connect_seen = False
-        self.recordings = {}       # path -> "recording" | "masked" | "paused" (uuid_record)
+        self.recordings: Dict[str, str] = {}  # path -> "recording" | "masked" | "paused" (uuid_record)
         self.transferred = False         # a transfer took the call out of the socket application
         self.socket_returned = False     # the socket application has completed (transfer, hangup)
         self.session: Optional[OutboundSession] = None
-        self.agent_leg = None            # an AgentLeg this call starts bridged to (legs.py)
-        self.pending_transfer = None     # (ext, dialplan, context) that took it out of that bridge
-        self.after_socket = []           # the transfer target's actions after `socket` (fallback)
+        self.agent_leg: Optional[AgentLeg] = None  # an AgentLeg this call starts bridged to (legs.py)
+        # (ext, dialplan, context) that took it out of that bridge
+        self.pending_transfer: Optional[Tuple[str, str, str]] = None
+        # the transfer target's actions after `socket` (fallback)
+        self.after_socket: List[Tuple[str, str]] = []
         self.read_muted = False          # uuid_audio <uuid> start read mute 1 (eavesdrop.py)
         self.current: Optional[AppRun] = None
         self._queue: Queue = Queue()
@@ -541,7 +544,7 @@ class SimChannel:
         self.record.torn_down = True
         self.record.hangup_cause, self.record.hangup_by = "NORMAL_CLEARING", "switch"
         leg = self.switch.channels.get(self.record.bridged_to or "")
-        if leg is not None and getattr(leg, "is_agent_leg", False):
+        if leg is not None and is_agent_leg(leg):
             leg.bridged_to = None
             leg.hangup("NORMAL_CLEARING", by="switch")
 

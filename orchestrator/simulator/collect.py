@@ -28,7 +28,9 @@ SUCCESS, TIMEOUT, TOO_SMALL, BREAK, GONE = "success", "timeout", "too_small", "b
 
 def split_args(arg: str) -> List[str]:
     """switch_separate_string on ' ': single quotes group words, quotes removed."""
-    out, cur, quoted, started = [], [], False, False
+    out: List[str] = []
+    cur: List[str] = []
+    quoted, started = False, False
     for ch in arg:
         if ch == "'":
             quoted = not quoted
@@ -89,6 +91,7 @@ def _read(ch: "SimChannel", run: "AppRun", min_d: int, max_d: int, prompt: str, 
             if how == "done":
                 status = TIMEOUT
                 break
+            assert press is not None  # a wait that ends on a digit ("dtmf") brings it
             if press.digit in terminators:
                 term = press.digit
                 break

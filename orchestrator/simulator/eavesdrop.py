@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from .apps import app, wait
 from .commands import _locate, api
+from .legs import is_agent_leg
 
 if TYPE_CHECKING:
     from .channel import AppRun, SimChannel
@@ -33,7 +34,7 @@ def payments_extensions(esl_address: Tuple[str, int]) -> Dict[str, List[Tuple[st
     """The payments context as freeswitch_conf/dialplan/payments.xml has it, for
     ``Switch.extensions`` (``$${orchestrator_esl_address}`` -> the service's socket).
     tests/agent/test_stay_payment.py checks the two agree."""
-    socket = ("socket", "%s:%d async full" % tuple(esl_address))
+    socket = ("socket", "%s:%d async full" % (esl_address[0], esl_address[1]))
     return {
         "pay": [("set", "socket_resume=true"), socket],
         "pay_agent": [
@@ -66,7 +67,7 @@ def expand(switch, variables: Dict[str, str], text: str) -> str:
 def listening_agents(switch, customer_uuid: str) -> list:
     """Agent legs that hear the customer leg now: bridged to it or eavesdropping on it."""
     return [leg for leg in list(switch.channels.values())
-            if getattr(leg, "is_agent_leg", False) and leg.up
+            if is_agent_leg(leg) and leg.up
             and (leg.bridged_to == customer_uuid or leg.eavesdropping == customer_uuid)]
 
 
@@ -98,7 +99,7 @@ def _intercept(ch: "SimChannel", arg: str, run: "AppRun") -> Optional[str]:
     """Take the agent leg out of what it runs (eavesdrop, park) and bridge it to this call until
     either side hangs up; a leg that is gone (or already this call's partner) returns at once."""
     leg = ch.switch.channels.get(arg.strip())
-    if leg is None or not getattr(leg, "is_agent_leg", False) or not leg.up \
+    if leg is None or not is_agent_leg(leg) or not leg.up \
             or leg.bridged_to == ch.uuid:
         return None
     ch.record.bridged_to = leg.uuid

@@ -21,7 +21,7 @@ keys as in-band tones, whenever the customer's read audio reaches the agent unmu
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from gevent.event import Event
 
@@ -29,7 +29,14 @@ from .events import new_uuid
 from .record import CallRecord
 
 if TYPE_CHECKING:
+    from typing_extensions import TypeIs
+
     from .switch import Switch
+
+
+def is_agent_leg(leg: object) -> "TypeIs[AgentLeg]":
+    """Whether a leg of ``Switch.channels`` is an agent's rather than a call's channel."""
+    return getattr(leg, "is_agent_leg", False)
 
 
 class AgentLeg:
@@ -44,7 +51,7 @@ class AgentLeg:
         self.variables = {"direction": "outbound", "uuid": self.uuid, "channel_name": self.name,
                           "call_uuid": self.uuid}
         self.record = CallRecord(uuid=self.uuid, destination=extension, caller_id_number=extension)
-        self.recordings = {}
+        self.recordings: Dict[str, str] = {}
         self.created_us = int(time.time() * 1_000_000)
         self.bridged_to: Optional[str] = None   # the uuid of the leg it is bridged with now
         self.parked = False
@@ -115,7 +122,7 @@ class AgentLeg:
             arg = expand(self.switch, self.variables, arg)
             if name == "eavesdrop":
                 target = self.switch.channels.get(arg.strip())
-                if target is not None and target.up and not getattr(target, "is_agent_leg", False):
+                if target is not None and target.up and not is_agent_leg(target):
                     self.eavesdropping, self._plan_rest = target.uuid, plan
                     self._note("eavesdrop", target.uuid)
                     return

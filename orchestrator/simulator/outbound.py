@@ -33,7 +33,7 @@ class OutboundSession(Listener):
         self.channel = channel
         self.full = full
         self.async_ = async_
-        self.session_uuid = channel.uuid
+        self.session_uuid: str = channel.uuid
         self.connected = False
         self.linger: Optional[float] = None     # None: no linger; -1: until exit
         self.lingering = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import time
-from typing import Dict, Iterable, Optional, Set, Tuple
+from typing import Dict, Iterable, Optional, Set, Tuple, Union
 
 import gevent
 from gevent.pool import Group
@@ -14,12 +14,14 @@ from gevent.server import StreamServer
 from . import commands
 from .caller import CallerScript
 from .channel import SimChannel
-from .legs import AgentLeg
+from .legs import AgentLeg, is_agent_leg
 from .events import EventFactory, SimEvent
 from .faults import Faults
 from .inbound import InboundListener
 from .record import CallRecord, render_timeline
 from .wire import Command
+
+Leg = Union[SimChannel, AgentLeg]   # what a uuid names: a call's channel or an agent's leg
 
 
 class Call:
@@ -90,7 +92,7 @@ class Switch:
         # what a transfer target runs, as [(app, arg), ...]; unknown targets run nothing
         self.extensions = {name: list(apps) for name, apps in (extensions or {}).items()}
         self.event_factory = EventFactory(hostname)
-        self.channels: Dict[str, SimChannel] = {}
+        self.channels: Dict[str, Leg] = {}
         self.calls: Dict[str, Call] = {}
         self.started_at = time.monotonic()
         self.sessions_since_startup = 0
@@ -201,7 +203,7 @@ class Switch:
         channel.start()
         return call, agent
 
-    def channel_gone(self, channel: SimChannel) -> None:
+    def channel_gone(self, channel: Leg) -> None:
         self.channels.pop(channel.uuid, None)
 
     # ---- used by listeners and channels ------------------------------------------
@@ -216,6 +218,8 @@ class Switch:
         channel = self.channels.get(uuid)
         if channel is None:
             return f"-ERR invalid session id [{uuid}]"
+        if is_agent_leg(channel):   # a simulated agent leg has no application queue
+            return f"-ERR the simulator runs no applications on agent leg [{uuid}]"
         return channel.queue_message(cmd)
 
     def file_missing(self, path: str) -> bool:

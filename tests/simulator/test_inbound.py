@@ -111,3 +111,15 @@ def test_event_subscription_json_and_filter(switch, orch):
     assert not [m for m in esl.events if m.name == "CHANNEL_EXECUTE"]
     call.hangup()
     call.wait(5)
+
+
+def test_sendmsg_to_an_agent_leg_is_refused_not_a_crash(switch):
+    """The simulated agent leg runs no applications: a sendmsg naming it is answered -ERR,
+    and the connection stays up (it used to end in an AttributeError and a reset)."""
+    call, agent = switch.place_bridged_call()
+    esl = authed(switch)
+    reply = esl.cmd(f"sendmsg {agent.uuid}\ncall-command: execute\nexecute-app-name: playback\n"
+                    "execute-app-arg: ivr/ivr-welcome.wav")
+    assert reply.reply.startswith("-ERR")
+    assert esl.cmd("api status").body.startswith("UP ")
+    esl.close()

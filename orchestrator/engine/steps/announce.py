@@ -4,10 +4,15 @@ Values come from the call unless given: ``amount``/``currency`` from the flow va
 those names, ``last4`` from ``card.last4``, ``auth_code`` from ``payment.auth_code`` (said
 one character at a time), ``reason`` in plain words for ``payment.decline_code``.
 """
+from typing import TYPE_CHECKING
+
 from ...catalog import Catalog, CatalogError, PromptRenderer
 from ...payments.money import Money, MoneyError
 from ..prompts import play_prompts
 from ..step_api import StepError, StepKind, register
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..context import FlowContext
 
 
 @register
@@ -33,7 +38,7 @@ class Announce(StepKind):
     shorthand = "prompt"
     example = {"prompt": "payment_approved"}
 
-    def run(self, ctx):
+    def run(self, ctx: "FlowContext") -> None:
         services = ctx.services
         settings = services.prompts if services else None
         language = ctx.render(self.config.get("language", self.flow_language))

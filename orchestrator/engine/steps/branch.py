@@ -1,7 +1,12 @@
 """``branch``: jump to ``then`` when a condition holds, else to ``else`` (or the next step)."""
+from typing import TYPE_CHECKING
+
 from ..expressions import Condition
 from ..ids import step_reference
-from ..step_api import Goto, StepKind, register
+from ..step_api import Goto, StepKind, StepResult, register
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..context import FlowContext
 
 
 @register
@@ -39,7 +44,7 @@ class Branch(StepKind):
     def falls_through(cls, config):
         return "else" not in config
 
-    def run(self, ctx):
+    def run(self, ctx: "FlowContext") -> StepResult:
         if ctx.test(self.condition):
             return Goto(self.config["then"])
         if "else" in self.config:

@@ -12,10 +12,14 @@ outcome without a target ends the flow with an error, leaving the call to the di
 fallback rather than guessing.
 """
 import re
+from typing import TYPE_CHECKING
 
 from ..ids import VARIABLE_NAME_PATTERN
 from ..prompts import build_prompts, check_prompts, play_prompts, prompt_schema
-from ..step_api import StepKind, continue_on, on_jump_targets, on_schema, register
+from ..step_api import StepKind, StepResult, continue_on, on_jump_targets, on_schema, register
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..context import FlowContext
 
 DTMF_KEYS = "^[0-9*#]*$"
 
@@ -115,7 +119,7 @@ class Collect(StepKind):
             return False
         return self.valid is None or self.valid.fullmatch(digits) is not None
 
-    def run(self, ctx):
+    def run(self, ctx: "FlowContext") -> StepResult:
         config = self.config
         first_prompts = build_prompts(ctx, config.get("prompt"))
         retry_prompts = build_prompts(ctx, config["retry_prompt"]) if "retry_prompt" in config else first_prompts

@@ -21,6 +21,8 @@ hung up during it, rather than asking the caller again for a payment nobody is o
 What happens is published as typed payment events (``payments/events.py``): each field
 started, accepted (with its mask) or rejected (with its error type), and how the entry ended.
 """
+from typing import TYPE_CHECKING, List
+
 from ...catalog import Catalog, PromptRenderer
 from ...payments.brands import BRANDS
 from ...payments.card import CardData, CardError
@@ -30,7 +32,11 @@ from ...payments.validation import (CONFIRMATION_MISMATCH, ENTRY_LENGTHS, FIELD_
                                     INPUT_TIMEOUT, NUMBER_CONFIRMATION, SHORT_ENTRY_ERROR)
 from .. import stay
 from ..channel import CommandFailed
-from ..step_api import StepError, StepKind, continue_on, on_jump_targets, on_schema, register
+from ..step_api import (StepError, StepKind, StepResult, continue_on, on_jump_targets, on_schema,
+                        register)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..context import FlowContext
 
 CANCELLED, TOO_MANY_FAILED_ATTEMPTS = "cancelled", "too-many-failed-attempts"
 OUTCOMES = (CANCELLED, TOO_MANY_FAILED_ATTEMPTS)
@@ -111,7 +117,7 @@ class CollectCard(StepKind):
         return ["card.brand", "card.bin", "card.last4", "payment.result"]
 
     # -- run time ----------------------------------------------------------------------------
-    def run(self, ctx):
+    def run(self, ctx: "FlowContext") -> StepResult:
         services = ctx.services
         if services is None:
             raise StepError("collect_card needs the payment services (gateways, prompts)")
@@ -127,7 +133,8 @@ class CollectCard(StepKind):
         _pause_recordings(ctx, recordings, pause=True)
         channel.secure_entry(True)
         try:
-            pending, done = list(config["fields"]), []
+            pending: List[str] = list(config["fields"])
+            done: List[str] = []
             while True:   # an agent's request is looked at between fields, and after the last
                 request = _agent_request(ctx, ("cancel", "recapture"))
                 if request == ("cancel",):

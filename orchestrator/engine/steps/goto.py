@@ -1,6 +1,11 @@
 """``goto``: continue at another step, e.g. back to a menu."""
+from typing import TYPE_CHECKING
+
 from ..ids import step_reference
 from ..step_api import Goto, StepKind, register
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..context import FlowContext
 
 
 @register
@@ -19,5 +24,5 @@ class GotoStep(StepKind):
     def falls_through(cls, config):
         return False
 
-    def run(self, ctx):
+    def run(self, ctx: "FlowContext") -> Goto:
         return Goto(self.config)

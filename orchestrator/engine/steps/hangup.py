@@ -1,5 +1,10 @@
 """``hangup``: end the call with a cause; the flow completes."""
+from typing import TYPE_CHECKING
+
 from ..step_api import Finish, StepKind, register
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..context import FlowContext
 
 
 @register
@@ -22,7 +27,7 @@ class Hangup(StepKind):
     def falls_through(cls, config):
         return False
 
-    def run(self, ctx):
+    def run(self, ctx: "FlowContext") -> Finish:
         cause = self.config["cause"]
         ctx.channel.hangup(cause)
         return Finish("completed", f"hung up with {cause}")

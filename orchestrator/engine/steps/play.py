@@ -1,7 +1,12 @@
 """``play``: play a sound file, a tone or silence."""
+from typing import TYPE_CHECKING
+
 from ..prompts import report_playback
 from ..channel import Prompt
 from ..step_api import StepKind, register
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..context import FlowContext
 
 
 @register
@@ -27,7 +32,7 @@ class Play(StepKind):
     shorthand = "file"
     example = {"file": "ivr/ivr-welcome.wav"}
 
-    def run(self, ctx):
+    def run(self, ctx: "FlowContext") -> None:
         if "file" in self.config:
             path = ctx.render(self.config["file"])
         elif "tone_stream" in self.config:

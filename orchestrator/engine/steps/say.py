@@ -1,6 +1,11 @@
 """``say``: read a number, an amount or a digit string with FreeSWITCH's say module."""
+from typing import TYPE_CHECKING
+
 from ..prompts import SAY_KINDS, say_arguments
 from ..step_api import StepKind, register
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..context import FlowContext
 
 
 @register
@@ -32,7 +37,7 @@ class Say(StepKind):
             return [(("currency",), "'currency' only applies with kind: currency")]
         return []
 
-    def run(self, ctx):
+    def run(self, ctx: "FlowContext") -> None:
         text, options = say_arguments(ctx, self.config["value"], self.config["kind"],
                                       self.config.get("language", self.flow_language), self.config.get("currency"))
         ctx.channel.say(text, kind=options["kind"], language=options["language"])

@@ -3,8 +3,13 @@
 Keys are set in the order written, so a later value may use an earlier one. Channel
 variables travel in every later event and into the CDR: never put anything secret there.
 """
+from typing import TYPE_CHECKING
+
 from ..ids import VARIABLE_NAME_PATTERN
 from ..step_api import StepKind, register
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..context import FlowContext
 
 
 @register
@@ -31,6 +36,6 @@ class SetVariables(StepKind):
     def defined_variables(cls, config):
         return [name for name in config if not str(name).startswith("channel.")]
 
-    def run(self, ctx):
+    def run(self, ctx: "FlowContext") -> None:
         for name, value in self.config.items():
             ctx.set_variable(name, ctx.render(value))

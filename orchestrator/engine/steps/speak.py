@@ -1,5 +1,10 @@
 """``speak``: text to speech, for prompts no sound file exists for."""
+from typing import TYPE_CHECKING
+
 from ..step_api import StepKind, register
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..context import FlowContext
 
 
 @register
@@ -21,7 +26,7 @@ class Speak(StepKind):
     shorthand = "text"
     example = {"text": "Welcome"}
 
-    def run(self, ctx):
+    def run(self, ctx: "FlowContext") -> None:
         ctx.channel.speak(ctx.render(self.config["text"]),
                           engine=ctx.render(self.config.get("engine", ctx.settings.tts_engine)),
                           voice=ctx.render(self.config.get("voice", ctx.settings.tts_voice)))

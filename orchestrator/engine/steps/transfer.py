@@ -1,5 +1,10 @@
 """``transfer``: hand the call to a dialplan extension (an agent, a queue); the flow ends."""
+from typing import TYPE_CHECKING
+
 from ..step_api import Finish, StepKind, register
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..context import FlowContext
 
 
 @register
@@ -26,7 +31,7 @@ class Transfer(StepKind):
     def falls_through(cls, config):
         return False
 
-    def run(self, ctx):
+    def run(self, ctx: "FlowContext") -> Finish:
         extension = ctx.render(self.config["extension"])
         dialplan, context = ctx.render(self.config["dialplan"]), ctx.render(self.config["context"])
         ctx.channel.transfer(extension, dialplan=dialplan, context=context)

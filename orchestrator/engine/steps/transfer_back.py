@@ -19,12 +19,16 @@ The flow's outcome says, as a typed field, whether the caller went back to the v
 that held or listened (``Finish.to_agent_leg``): the agent API then leaves that leg alone.
 """
 import logging
+from typing import TYPE_CHECKING
 
 from ...payments.events import HandedBack
 from .. import stay
-from ..channel import CommandFailed
+from ..channel import Channel, CommandFailed
 from ..step_api import Finish, StepKind, register
 from .announce import Announce
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..context import FlowContext
 
 RESULT_VARIABLES = {"pay_result": "payment.result", "pay_brand": "card.brand",
                     "pay_last4": "card.last4", "pay_auth_code": "payment.auth_code",
@@ -65,7 +69,7 @@ class TransferBack(StepKind):
     def falls_through(cls, config):
         return False
 
-    def run(self, ctx):
+    def run(self, ctx: "FlowContext") -> Finish:
         config, channel = self.config, ctx.channel
         for name, source in RESULT_VARIABLES.items():
             value = ctx.variables.get(source, "")
@@ -98,13 +102,14 @@ class TransferBack(StepKind):
         return self._handed(ctx, to, "to %s %s" % (extension, context))
 
     @staticmethod
-    def _handed(ctx, destination, detail, result="transferred", to_agent_leg=False):
+    def _handed(ctx: "FlowContext", destination: str, detail: str, result: str = "transferred",
+                to_agent_leg: bool = False) -> Finish:
         if ctx.services is not None:
             ctx.services.events.publish(HandedBack(destination=destination, to_agent_leg=to_agent_leg))
         return Finish(result, detail, to_agent_leg=to_agent_leg)
 
 
-def _bridge_to_held_leg(channel, leg):
+def _bridge_to_held_leg(channel: "Channel", leg: str) -> bool:
     """Transfer mode: stop the hold music on the agent's parked leg and bridge the caller to it;
     False when that leg is gone."""
     if not channel.switch.leg_exists(leg):
