@@ -9,10 +9,10 @@ import gevent
 from orchestrator.engine.steps import collect_card, transfer_back
 from orchestrator.simulator import CallerScript
 from orchestrator.simulator import commands as sim_commands
-from tests.test_canary import traces
+from tests.support.canary import traces
 
-from .conftest import CODE, PAN, SECRET, TOKENS
-from .test_transfer_payment import read_stream, sse_events
+from tests.support.agent import CODE, PAN, SECRET, TOKENS
+from tests.support.agent import read_stream, sse_events
 
 RECORDING = "/var/lib/recordings/call.wav"
 DECLINED_PAN = "4000000000009995"

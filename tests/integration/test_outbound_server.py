@@ -8,7 +8,7 @@ import greenlet
 from orchestrator.esl.channel import Prompt
 from orchestrator.simulator.caller import CallerScript
 from orchestrator.simulator.faults import Faults
-from tests.integration.harness import CallHarness
+from tests.support.call_harness import CallHarness
 
 
 def test_call_beyond_max_calls_is_closed_at_once_and_reaches_the_fallback():

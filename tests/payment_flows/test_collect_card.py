@@ -1,5 +1,5 @@
 """collect_card on a simulated call: fields, validation, error types, retries, secrecy."""
-from tests.payment_flows.conftest import CARD
+from tests.support.cards import CARD
 
 FLOW = """
 flow: t

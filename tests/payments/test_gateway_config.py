@@ -8,7 +8,7 @@ import pytest
 from orchestrator.logs import setup_logging
 from orchestrator.payments.gateways import GATEWAYS_SCHEMA, build_gateway
 from orchestrator.payments.sandbox import SandboxGateway
-from .conftest import make_card
+from tests.support.cards import make_card
 
 GOOD = [
     {"name": "sandbox", "type": "sandbox", "url": "http://127.0.0.1:8089"},
