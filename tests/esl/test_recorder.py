@@ -11,6 +11,7 @@ from orchestrator.esl.recorder import EslRecorder, parse_address
 from orchestrator.esl.transcript import Masker, read_transcript
 from orchestrator.simulator import CallerScript
 from tests.support.esl_messages import Message, RawClient
+from tests.support.waiting import eventually
 
 CARD = "4111111111111111"
 
@@ -52,8 +53,12 @@ def test_outbound_call_is_recorded_both_ways_with_digits_masked(switch, tmp_path
     out = tmp_path / "call.jsonl"
     recorder = EslRecorder(("127.0.0.1", 0), server.address, str(out)).start()
     try:
-        call = switch.place_call(recorder.address, caller=CallerScript.from_data(
-            {"steps": [{"wait": 0.5}, {"press": CARD + "#", "spacing": 0.01}]}))
+        call = switch.place_call(recorder.address, caller=CallerScript.silent(max_duration=60))
+        # Keys pressed before the handler's `myevents` went through would be lost, so the caller
+        # keys once the handler has answered: its events are subscribed by then, and keys that
+        # arrive before collect_digits starts count.
+        eventually(lambda: call.record.answered, what="the call answered through the recorder")
+        call.press(CARD + "#")
         call.wait(10)
         with gevent.Timeout(5):
             while server.active_calls:
