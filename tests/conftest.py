@@ -2,7 +2,44 @@
 
 The gateway connectors use requests; without patching, an HTTP call would block the one
 thread on which the simulator, the service and the sandbox gateway all run.
+
+The fixtures every part of the suite shares are here; what they build is in tests/support.
 """
 from gevent import monkey
 
 monkey.patch_all()
+
+import pytest  # noqa: E402
+
+from tests.support.service import ServiceFactory  # noqa: E402
+from tests.support.switch import SwitchFactory  # noqa: E402
+
+
+@pytest.fixture
+def make_switch():
+    """``make_switch(**options)`` -> a started simulated switch (tests/support/switch.py says
+    which defaults it has); every switch made is stopped after the test."""
+    factory = SwitchFactory()
+    yield factory
+    factory.stop_all()
+
+
+@pytest.fixture
+def switch(request, make_switch):
+    """A started simulated switch at the suite's time scale, stopped after the test.
+    ``@pytest.mark.switch(time_scale=..., faults=..., ...)`` on the test, its class or its module
+    gives it other options."""
+    marker = request.node.get_closest_marker("switch")
+    if marker is not None and marker.args:
+        raise TypeError("pytest.mark.switch takes Switch options by name, e.g. time_scale=1.0")
+    return make_switch(**(marker.kwargs if marker else {}))
+
+
+@pytest.fixture
+def service_on_simulator(tmp_path):
+    """``service_on_simulator(config=None, **options)`` -> a started ServiceOnSimulator
+    (tests/support/service.py: the simulator, the Service with ``config`` and, if asked, the
+    sandbox gateway), each in its own folder under ``tmp_path``; all stopped after the test."""
+    factory = ServiceFactory(tmp_path)
+    yield factory
+    factory.stop_all()

@@ -14,34 +14,16 @@ import sys
 
 import pytest
 
-from orchestrator.engine import FlowLibrary
 from orchestrator.esl import channel as channel_module
 from orchestrator.logs import setup_logging
-from orchestrator.dry_run import DryRun
 from orchestrator.payments.events import FieldAccepted
-from orchestrator.simulator import CallerScript, render_timeline
+from orchestrator.simulator import render_timeline
+from tests.support.canary import CODE, PAN, traces
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PAN, CODE = "4111111111111111", "737"
 PAYMENT = ["--var", "pay_amount=1250", "--var", "pay_currency=EUR", "--var", "pay_reference=INV-1001"]
 CALLER = [{"wait_prompt": 3}, {"press": PAN + "#"}, {"wait_prompt": 4}, {"press": "1230"},
           {"wait_prompt": 5}, {"press": CODE}]
-
-
-def traces(text):
-    """Every way the canary could show up in ``text``."""
-    found = []
-    runs = {PAN[i:i + 7] for i in range(len(PAN) - 6)}
-    for run in runs:
-        if run in text:
-            found.append("digits %s" % run)
-    grouped = re.search(r"4111[ -]?1111[ -]?1111[ -]?1111", text)
-    if grouped:
-        found.append("grouped number")
-    beside = re.search(r"(?i)(security|cvv|cvc|cv2|code)[^0-9\n]{0,24}" + CODE + r"(?!\d)", text)
-    if beside:
-        found.append("code beside a field name: %r" % beside.group(0))
-    return found
 
 
 def test_the_search_finds_what_it_looks_for():
@@ -91,7 +73,7 @@ def captured_log():
     logging.getLogger().removeHandler(handler)
 
 
-def test_a_handler_raising_mid_entry_leaks_nothing(tmp_path, monkeypatch, captured_log):
+def test_a_handler_raising_mid_entry_leaks_nothing(service_on_simulator, monkeypatch, captured_log):
     original = channel_module.Channel._on_message
 
     def raising_listener(self, message):
@@ -108,15 +90,13 @@ def test_a_handler_raising_mid_entry_leaks_nothing(tmp_path, monkeypatch, captur
         if isinstance(event, FieldAccepted) and event.field == "expiry":
             raise RuntimeError("watcher bug mid-entry")
 
-    store = str(tmp_path / "payments.sqlite")
-    library = FlowLibrary.from_directory(os.path.join(ROOT, "flows"))
-    with DryRun(library, store_path=store) as run:
-        run.service.events.subscribe(raising_watcher)
-        call = run.place(CallerScript.from_data(CALLER),
-                         {"pay_flow": "card_payment", "pay_amount": "1250", "pay_currency": "EUR",
-                          "pay_reference": "INV-1001"})
-        result = run.finish(call, timeout=60)
-        charges = run.sandbox.charges
+    world = service_on_simulator(sandbox=True)
+    store = world.store_path
+    world.service.events.subscribe(raising_watcher)
+    result = world.run_call(CALLER, {"pay_flow": "card_payment", "pay_amount": "1250",
+                                     "pay_currency": "EUR", "pay_reference": "INV-1001"}, timeout=60)
+    charges = world.sandbox.charges
+    world.stop()
     log = captured_log.getvalue()
     assert "RuntimeError" in log                       # the watcher's failure is logged
     assert result.outcome.result != "error"            # and never reaches the call:

@@ -7,10 +7,11 @@ import subprocess
 import sys
 import time
 
-import gevent
+import pytest
 import requests
 
-from orchestrator.simulator import CallerScript, Switch
+from orchestrator.simulator import CallerScript
+from tests.support.waiting import eventually
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -91,9 +92,8 @@ def wait_listening(port, proc, timeout=20):
     raise AssertionError("service never listened on %d" % port)
 
 
-def test_run_serves_a_call_and_sigterm_lets_it_finish(tmp_path):
-    switch = Switch(password="s3cret")
-    switch.start()
+@pytest.mark.switch(time_scale=1.0)   # the service in its own process runs at real time
+def test_run_serves_a_call_and_sigterm_lets_it_finish(tmp_path, switch):
     port, http_port = free_port(), free_port()
     config = tmp_path / "c.yaml"
     config.write_text(
@@ -105,7 +105,7 @@ def test_run_serves_a_call_and_sigterm_lets_it_finish(tmp_path):
         % (port, http_port, os.path.join(ROOT, "flows"), switch.inbound_address[1]))
     proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "run", "--config", str(config)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, FS1_PW="s3cret"))
+                            env=dict(os.environ, FS1_PW=switch.password))
     try:
         wait_listening(port, proc)
         http = "http://127.0.0.1:%d" % http_port
@@ -119,7 +119,8 @@ def test_run_serves_a_call_and_sigterm_lets_it_finish(tmp_path):
         # the call asks for an agent after the menu; SIGTERM arrives while the welcome plays
         call = switch.place_call(("127.0.0.1", port), caller=CallerScript.from_data(
             [{"wait_prompt": 2}, {"press": "2"}]))
-        gevent.sleep(0.5)  # the simulator runs on this thread's hub: never block it
+        # the simulator runs on this thread's hub: wait on it, never block it
+        eventually(lambda: call.record.heard, timeout=20, what="the welcome playing")
         proc.send_signal(signal.SIGTERM)
         record = call.wait(timeout=30)
         assert record.transferred_to == "1000 XML default"
@@ -132,7 +133,6 @@ def test_run_serves_a_call_and_sigterm_lets_it_finish(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        switch.stop()
 
 
 def test_sandbox_command_serves_the_test_gateway():

@@ -3,7 +3,7 @@ import os
 import subprocess
 import sys
 
-from tests.test_canary import traces
+from tests.support.canary import traces
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -1,17 +1,11 @@
 import io
 import json
 import logging
-import os
 
 import gevent
 import pytest
 
-from orchestrator.config import load_config
 from orchestrator.logs import RedactingFilter, ensure_redaction, log_context, redact, setup_logging
-from orchestrator.service import Service
-from orchestrator.simulator import CallerScript, Switch
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture
@@ -88,28 +82,17 @@ def test_every_handler_redacts_even_one_a_library_added_itself():
         logging.getLogger().removeHandler(root_handler)
 
 
-def test_a_call_logs_call_tenant_flow_and_step_on_its_lines(tmp_path):
+def test_a_call_logs_call_tenant_flow_and_step_on_its_lines(service_on_simulator):
     stream = io.StringIO()
     handler = setup_logging("INFO", "json", stream=stream)
-    switch = Switch(password="s3cret", time_scale=0.1)
-    switch.start()
-    path = tmp_path / "c.yaml"
-    path.write_text("listen: {host: 127.0.0.1, port: 0}\nhttp: {enabled: false}\n"
-                    "linger_seconds: 2\ntenants: [acme]\nflows: {directory: %s}\n"
-                    % os.path.join(ROOT, "flows"))
-    service = Service(load_config(str(path), environ={}), time_scale=0.1)
-    service.start()
     try:
-        call = switch.place_call(service.address, variables={"pay_flow": "welcome", "pay_tenant": "acme"},
-                                 caller=CallerScript.from_data([{"wait_prompt": 2}, {"press": "9"},
-                                                                {"wait_prompt": 4}, {"press": "2"}]))
+        world = service_on_simulator({"tenants": ["acme"]})
+        call = world.place([{"wait_prompt": 2}, {"press": "9"}, {"wait_prompt": 4}, {"press": "2"}],
+                           {"pay_flow": "welcome", "pay_tenant": "acme"})
         call.wait(timeout=20)
-        with gevent.Timeout(5):
-            while service.server.active_calls:
-                gevent.sleep(0.02)
+        world.wait_idle()
+        world.stop()
     finally:
-        service.stop(grace=1)
-        switch.stop()
         logging.getLogger().removeHandler(handler)
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     of_call = [line for line in lines if line.get("call") == call.uuid]

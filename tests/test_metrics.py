@@ -1,26 +1,18 @@
 """Metrics: each one is defined as documented, and moves as calls run on the simulator
 (card payments included, through the card_payment flow and the sandbox gateway)."""
-import os
 
-import gevent
 import pytest
 
 from orchestrator import __version__
 from orchestrator import metrics as metrics_module
-from orchestrator.config import load_config
-from orchestrator.engine import FlowLibrary
 from orchestrator.metrics import AUTHORIZATION_BUCKETS, STEP_BUCKETS, Metrics
 from orchestrator.payments.events import (
     Authorizing, CallRef, CardComplete, FieldAccepted, FieldRejected, FieldStarted,
     PaymentApproved, PaymentDeclined, PaymentFailed,
 )
-from orchestrator.service import Service
-from orchestrator.dry_run import DryRun
-from orchestrator.simulator import CallerScript, Switch
+from orchestrator.simulator import CallerScript
 from orchestrator.tenants import resolve_tenant
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCALE = 0.1
+from tests.support.waiting import eventually
 
 EXPECTED = {
     # name: (type, label names)
@@ -107,34 +99,19 @@ def test_tenant_is_a_configured_name_default_or_unknown(variables, expected):
 # -- moving with calls on the simulator ------------------------------------------------------
 
 @pytest.fixture
-def running(tmp_path):
-    switch = Switch(password="s3cret", time_scale=SCALE)
-    switch.start()
-    dead = Switch(password="s3cret")  # a node address where nothing will answer
-    dead.start()
+def running(service_on_simulator, make_switch):
+    dead = make_switch()  # a node address where nothing will answer
     dead_port = dead.inbound_address[1]
     dead.stop()
-    path = tmp_path / "c.yaml"
-    path.write_text(
-        "listen: {host: 127.0.0.1, port: 0}\nhttp: {enabled: false}\nmax_calls: 1\n"
-        "linger_seconds: 2\ntenants: [acme]\ntimeouts: {keepalive: 0.2}\n"
-        "flows: {directory: %s}\n"
-        "nodes: [{name: fs1, host: 127.0.0.1, port: %d, password: s3cret},\n"
-        "        {name: fs2, host: 127.0.0.1, port: %d, password: s3cret}]\n"
-        % (os.path.join(ROOT, "flows"), switch.inbound_address[1], dead_port))
-    service = Service(load_config(str(path), environ={}), time_scale=SCALE)
+    world = service_on_simulator({
+        "max_calls": 1, "tenants": ["acme"], "timeouts": {"keepalive": 0.2},
+        "nodes": [{"name": "fs2", "host": "127.0.0.1", "port": dead_port, "password": dead.password}]},
+        node=True, start=False)
+    service = world.service
     assert value(service.metrics, "payivr_max_calls") == 1
     assert value(service.metrics, "payivr_esl_connection_up", node="fs1") == 0
-    service.start()
-    yield switch, service
-    service.stop(grace=1)
-    switch.stop()
-
-
-def eventually(condition, timeout=5):
-    with gevent.Timeout(timeout, AssertionError("condition never held")):
-        while not condition():
-            gevent.sleep(0.02)
+    world.start()
+    return world.switch, service
 
 
 def test_call_metrics_move_as_calls_run(running):
@@ -234,14 +211,13 @@ def card_caller(pan):
                                    {"press": "1230"}, {"wait_prompt": 5}, {"press": "737"}])
 
 
-def test_card_payments_on_the_simulator_move_the_payment_metrics():
-    library = FlowLibrary.from_directory(os.path.join(ROOT, "flows"))
+def test_card_payments_on_the_simulator_move_the_payment_metrics(service_on_simulator):
     payment = {"pay_flow": "card_payment", "pay_amount": "1250", "pay_currency": "EUR",
                "pay_reference": "INV-1"}
-    with DryRun(library) as run:
-        for pan in ("4111111111111111", "4000000000009995", "4000000000005001"):
-            run.finish(run.place(card_caller(pan), payment), timeout=60)
-        m = run.service.metrics
+    world = service_on_simulator(sandbox=True)
+    for pan in ("4111111111111111", "4000000000009995", "4000000000005001"):
+        world.run_call(card_caller(pan), payment, timeout=60)
+    m = world.metrics
     result = {r: value(m, "payivr_payments_total", tenant="default", gateway="sandbox", result=r)
               for r in ("approved", "declined", "error")}
     assert result == {"approved": 1, "declined": 1, "error": 1}

@@ -2,20 +2,15 @@
 import io
 import json
 import logging
-import os
 
 import gevent
 import pytest
 import requests
 
-from orchestrator.config import load_config
 from orchestrator.logs import setup_logging
-from orchestrator.service import Service
-from orchestrator.simulator import CallerScript, Switch
+from orchestrator.simulator import CallerScript
 from orchestrator.web import HttpServer, json_response, only_get
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCALE = 0.1
 CANARY = "4111111111111111"   # a card number keyed into a call must never reach /metrics
 
 
@@ -77,20 +72,10 @@ def test_a_failing_route_answers_500_and_logs_through_logging_redacted(server):
 
 
 @pytest.fixture
-def running(tmp_path):
-    switch = Switch(password="s3cret", time_scale=SCALE)
-    switch.start()
-    path = tmp_path / "c.yaml"
-    path.write_text(
-        "listen: {host: 127.0.0.1, port: 0}\nhttp: {host: 127.0.0.1, port: 0}\n"
-        "linger_seconds: 2\ntenants: [acme]\nflows: {directory: %s}\n"
-        "nodes: [{name: fs1, host: 127.0.0.1, port: %d, password: s3cret}]\n"
-        % (os.path.join(ROOT, "flows"), switch.inbound_address[1]))
-    service = Service(load_config(str(path), environ={}), time_scale=SCALE)
-    service.start()
-    yield switch, service
-    service.stop(grace=1)
-    switch.stop()
+def running(service_on_simulator):
+    world = service_on_simulator({"http": {"enabled": True, "host": "127.0.0.1", "port": 0},
+                                  "tenants": ["acme"]}, node=True)
+    return world.switch, world.service
 
 
 def test_healthz_and_readyz_report_in_json_with_status_codes(running):

@@ -5,8 +5,7 @@ import pytest
 import requests
 
 from orchestrator.agent.api import OPENAPI_PATH, AgentApi
-
-from .conftest import TOKENS
+from tests.support.agent import TOKENS
 
 
 def test_no_token_or_a_wrong_one_is_401(rig):

@@ -10,10 +10,10 @@ from orchestrator.engine import stay
 from orchestrator.esl.channel import Channel as EslChannel
 from orchestrator.simulator import CallerScript
 from orchestrator.simulator import commands as sim_commands
-from tests.test_canary import traces
+from tests.support.canary import traces
 
-from .conftest import CODE, PAN, SECRET, TOKENS
-from .test_transfer_payment import read_stream, sse_events
+from tests.support.agent import CODE, PAN, SECRET, TOKENS
+from tests.support.agent import read_stream, sse_events
 
 RECORDING = "/var/lib/recordings/call.wav"
 DECLINED_PAN = "4000000000009995"

@@ -2,28 +2,10 @@
 import json
 
 import gevent
-import requests
 
 from orchestrator.payments.signing import verify
-from tests.test_canary import traces
-
-from .conftest import PAYING_CALLER, SECRET, TOKENS
-
-
-def read_stream(url, into):
-    with requests.get(url, stream=True, timeout=(5, 30)) as reply:
-        into.append(reply.headers.get("Content-Type", ""))
-        for chunk in reply.iter_content(chunk_size=None):
-            into.append(chunk.decode("utf-8"))
-
-
-def sse_events(text):
-    events = []
-    for block in text.split("\n\n"):
-        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line and not line.startswith(":"))
-        if "event" in lines:
-            events.append((lines["event"], json.loads(lines["data"])))
-    return events
+from tests.support.agent import PAYING_CALLER, SECRET, TOKENS, Rig, read_stream, sse_events
+from tests.support.canary import traces
 
 
 def test_a_payment_through_the_api_in_transfer_mode(rig):
@@ -123,7 +105,6 @@ def test_the_agent_asks_for_the_expiry_again(rig):
 
 
 def test_released_hold_hangs_the_agent_leg_up_and_a_late_complete_is_409(tmp_path):
-    from .conftest import Rig
     rig = Rig(tmp_path, hold="release", fail_first=0)
     try:
         call, agent = rig.call([{"wait_prompt": 1}, {"hangup": {}}])

@@ -6,7 +6,7 @@ import tempfile
 
 import pytest
 
-from tests.agent_panel.browser import ensure_installed, start_browser
+from tests.support.browser import ensure_installed, start_browser
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ARTIFACTS = os.path.join(ROOT, "test-artifacts", "panel")

@@ -1,12 +1,12 @@
 """The panel end to end in a real headless Chromium against the real service: the agent API and
 the panel served by the service on loopback, the simulated switch with a customer's call already
 bridged to the agent, a scripted caller keying the card, and the sandbox gateway. The rig is the
-agent API's own (tests/agent/conftest.py), so both suites exercise the same set-up."""
+agent API's own (tests/support/agent.py), so both suites exercise the same set-up."""
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.agent.conftest import PAYING_CALLER, TOKENS, Rig
-from tests.agent_panel.page import (assert_no_card_digits, by_id, field_status, fill_start_form,
+from tests.support.agent import PAYING_CALLER, TOKENS, Rig
+from tests.support.panel_page import (assert_no_card_digits, by_id, field_status, fill_start_form,
                                     keyboard_start, no_horizontal_scroll, open_panel, screenshot,
                                     sign_in, text, wait, wait_field, wait_result)
 

@@ -1,12 +1,13 @@
-"""The panel's own logic in a real headless Chromium, against a tiny fake API (fake_api.py):
-amount conversion, what it sends, where the token goes, how it shows progress and errors, and
-that it refuses to show anything that is not a mask. The real backend is in test_panel_e2e.py."""
+"""The panel's own logic in a real headless Chromium, against a tiny fake API
+(tests/support/fake_agent_api.py): amount conversion, what it sends, where the token goes, how
+it shows progress and errors, and that it refuses to show anything that is not a mask. The real
+backend is in test_panel_e2e.py."""
 import gevent
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.agent_panel.fake_api import TOKEN, FakeServer
-from tests.agent_panel.page import (assert_no_card_digits, by_id, field_status, keyboard_start,
+from tests.support.fake_agent_api import TOKEN, FakeServer
+from tests.support.panel_page import (assert_no_card_digits, by_id, field_status, keyboard_start,
                                     no_horizontal_scroll, open_panel, screenshot, sign_in, text,
                                     wait, wait_field, wait_result)
 

@@ -27,8 +27,8 @@ from gevent import socket  # noqa: E402
 from gevent.server import StreamServer  # noqa: E402
 
 from orchestrator.esl.recorder import EslRecorder  # noqa: E402
-from tests.conformance.messages import RawClient  # noqa: E402
-from tests.live.fsprocess import FreeSwitchProcess, free_port, prepare_conf, wait_event_socket  # noqa: E402
+from tests.support.esl_messages import RawClient  # noqa: E402
+from tests.support.live.fsprocess import FreeSwitchProcess, free_port, prepare_conf, wait_event_socket  # noqa: E402
 
 GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
 PASSWORD = "conformance-pw"

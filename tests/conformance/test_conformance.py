@@ -12,8 +12,8 @@ import os
 import pytest
 
 from orchestrator.esl.transcript import read_transcript
-from orchestrator.simulator import CallerScript, Switch
-from tests.conformance.replay import Replay, golden_closed_by_switch, golden_messages, shape
+from orchestrator.simulator import CallerScript
+from tests.support.conformance_replay import Replay, golden_closed_by_switch, golden_messages, shape
 
 GOLDEN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
 GOLDEN = sorted(glob.glob(os.path.join(GOLDEN_DIR, "*.jsonl")))
@@ -79,16 +79,13 @@ SIM_ONLY_HEADERS = {
 }
 
 
+# the golden calls' password, transfer target and missing files, on the `switch` fixture
+pytestmark = pytest.mark.switch(password=PASSWORD, extensions=SIMULATED_EXTENSIONS,
+                                missing_files=("/nonexistent/*",))
+
+
 def _load(path):
     return os.path.splitext(os.path.basename(path))[0], read_transcript(path)
-
-
-@pytest.fixture
-def switch():
-    sw = Switch(password=PASSWORD, time_scale=0.1, extensions=SIMULATED_EXTENSIONS,
-                missing_files=("/nonexistent/*",)).start()
-    yield sw
-    sw.stop()
 
 
 def test_goldens_are_present():

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.deploy.prometheus_server import ensure_installed
+from tests.support.prometheus import ensure_installed
 
 
 @pytest.fixture(scope="session")

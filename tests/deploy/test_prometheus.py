@@ -1,6 +1,6 @@
 """The NOC dashboard and the alert rules, evaluated by a real Prometheus scraping the service.
 
-A Prometheus server (Debian's package, see ``prometheus_server``) scrapes the service's own
+A Prometheus server (Debian's package, see tests/support/prometheus.py) scrapes the service's own
 ``/metrics`` every second while simulated calls run through the Service on the simulator, and
 evaluates the shipped alert rules every second. Then every expression of the dashboard (panel
 queries and template variables) and of the rules is sent to Prometheus's HTTP API: each must
@@ -37,19 +37,16 @@ import gevent
 import pytest
 import yaml
 
-from orchestrator.config import load_config
 from orchestrator.payments.events import (CallRef, FieldAccepted, FieldRejected,
                                           PaymentApproved, PaymentDeclined, PaymentFailed)
-from orchestrator.payments.sandbox import SandboxGateway
-from orchestrator.service import Service
-from orchestrator.simulator import CallerScript, Switch
-from tests.deploy.prometheus_server import PrometheusServer, free_port
+from orchestrator.simulator import CallerScript
+from tests.support.prometheus import PrometheusServer, free_port
+from tests.support.service import ServiceOnSimulator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEPLOY = os.path.join(ROOT, "deploy")
 RULES = os.path.join(DEPLOY, "prometheus", "rules", "payivr-alerts.yml")
 DASHBOARD = os.path.join(DEPLOY, "grafana", "dashboards", "payivr-noc.json")
-SCALE = 0.1
 TRAFFIC_SECONDS = 8.0
 # What Grafana would put in for its variables: every value, and windows the data fills.
 GRAFANA_SUBSTITUTIONS = {"__rate_interval": "1m", "__range": "5m", "__interval": "15s"}
@@ -167,26 +164,14 @@ def live(prometheus_binaries, tmp_path_factory):
     for name in ("welcome.yaml", "amount_due.yaml", "card_payment.yaml"):
         shutil.copy(os.path.join(ROOT, "flows", name), str(flows / name))
     (flows / "hold.yaml").write_text(HOLD_FLOW)
-    switch = Switch(password="s3cret", time_scale=SCALE)
-    switch.start()
-    sandbox = SandboxGateway()
-    sandbox.start()
-    config_path = workdir / "orchestrator.yaml"
-    config_path.write_text(yaml.safe_dump({
-        "listen": {"host": "127.0.0.1", "port": 0}, "http": {"host": "127.0.0.1", "port": 0},
-        "max_calls": 2, "linger_seconds": 2, "tenants": ["acme"],
-        "gateways": [{"name": "sandbox", "type": "sandbox", "url": sandbox.url, "read_timeout": 1.0,
-                      "max_attempts": 2, "backoff": 0.1, "status_attempts": 2,
-                      "status_interval": 0.2}],
-        "timeouts": {"keepalive": 0.3},
+    world = ServiceOnSimulator(workdir, {
+        "http": {"enabled": True, "host": "127.0.0.1", "port": 0},
+        "max_calls": 2, "tenants": ["acme"], "timeouts": {"keepalive": 0.3},
         "flows": {"directory": str(flows), "by_destination": {"7002": "amount_due", "7100": "hold"}},
-        "nodes": [
-            {"name": "fs1", "host": "127.0.0.1", "port": switch.inbound_address[1],
-             "password": "s3cret"},
-            {"name": "fs2", "host": "127.0.0.1", "port": free_port(), "password": "s3cret"},
-        ]}))
-    service = Service(load_config(str(config_path), environ={}), time_scale=SCALE)
-    service.start()
+        # fs1 is the simulator; fs2 a node that never connects
+        "nodes": [{"name": "fs2", "host": "127.0.0.1", "port": free_port(), "password": "s3cret"}]},
+        node=True, sandbox=True)
+    switch, service = world.switch, world.service
     prometheus = PrometheusServer(prometheus_binary, str(workdir), yaml.safe_dump({
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [RULES],
@@ -212,9 +197,7 @@ def live(prometheus_binaries, tmp_path_factory):
         yield prometheus
     finally:
         prometheus.stop()
-        service.stop(grace=0.5)
-        switch.stop()
-        sandbox.stop()
+        world.stop(grace=0.5)
 
 
 def wait_for(prometheus, expr, timeout=20):

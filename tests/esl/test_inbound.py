@@ -5,19 +5,11 @@ import pytest
 from orchestrator.esl.errors import CommandFailed, NotConnected
 from orchestrator.esl.inbound import InboundPool, NodeConnection, backoff_delays
 from orchestrator.metrics import Metrics
-from orchestrator.simulator.switch import Switch
 
 
-@pytest.fixture
-def switch():
-    sw = Switch(password="s3cret")
-    sw.start()
-    yield sw
-    sw.stop()
-
-
-def node_for(sw, password="s3cret", **kw):
+def node_for(sw, password=None, **kw):
     host, port = sw.inbound_address
+    password = sw.password if password is None else password
     kw.setdefault("backoff_base", 0.05)
     kw.setdefault("backoff_cap", 0.2)
     return NodeConnection("fs1", host, port, password, connect_timeout=2, reply_timeout=2, **kw)
@@ -66,35 +58,30 @@ def test_wrong_password_never_connects_and_says_why(switch):
         node.stop()
 
 
-def test_reconnects_after_the_switch_restarts():
-    first = Switch(password="s3cret")
-    first.start()
+def test_reconnects_after_the_switch_restarts(make_switch):
+    first = make_switch()
     host, port = first.inbound_address
     metrics = Metrics()
-    node = NodeConnection("fs1", host, port, "s3cret", connect_timeout=1, reply_timeout=1,
+    node = NodeConnection("fs1", host, port, first.password, connect_timeout=1, reply_timeout=1,
                           backoff_base=0.05, backoff_cap=0.2, metrics=metrics)
     node.start()
-    second = None
     try:
         assert node.wait_connected(5)
         first.stop()
         with gevent.Timeout(5):
             while node.connected:
                 gevent.sleep(0.02)
-        second = Switch(password="s3cret", port=port)
-        second.start()
+        make_switch(port=port)
         assert node.wait_connected(5)
         assert "UP" in node.api("status")
         assert metrics.registry.get_sample_value("payivr_esl_reconnects_total", {"node": "fs1"}) >= 1
     finally:
         node.stop()
-        if second:
-            second.stop()
 
 
 def test_pool_reports_each_node(switch):
     host, port = switch.inbound_address
-    good = NodeConnection("good", host, port, "s3cret", connect_timeout=1)
+    good = NodeConnection("good", host, port, switch.password, connect_timeout=1)
     dead = NodeConnection("dead", "127.0.0.1", 1, "x", connect_timeout=0.2,
                           backoff_base=0.05, backoff_cap=0.1)
     pool = InboundPool([good, dead])

@@ -2,7 +2,6 @@
 import json
 
 import gevent
-import pytest
 from gevent import socket
 
 from orchestrator.cli import main
@@ -10,17 +9,11 @@ from orchestrator.esl.channel import ChannelSettings
 from orchestrator.esl.outbound import OutboundServer
 from orchestrator.esl.recorder import EslRecorder, parse_address
 from orchestrator.esl.transcript import Masker, read_transcript
-from orchestrator.simulator import CallerScript, Switch
-from tests.conformance.messages import Message, RawClient
+from orchestrator.simulator import CallerScript
+from tests.support.esl_messages import Message, RawClient
+from tests.support.waiting import eventually
 
 CARD = "4111111111111111"
-
-
-@pytest.fixture
-def switch():
-    sw = Switch(password="s3cret", time_scale=0.05).start()
-    yield sw
-    sw.stop()
 
 
 def test_masker_hides_digit_runs_and_digit_headers_but_keeps_uuids_clocks_and_lengths():
@@ -60,8 +53,12 @@ def test_outbound_call_is_recorded_both_ways_with_digits_masked(switch, tmp_path
     out = tmp_path / "call.jsonl"
     recorder = EslRecorder(("127.0.0.1", 0), server.address, str(out)).start()
     try:
-        call = switch.place_call(recorder.address, caller=CallerScript.from_data(
-            {"steps": [{"wait": 0.5}, {"press": CARD + "#", "spacing": 0.01}]}))
+        call = switch.place_call(recorder.address, caller=CallerScript.silent(max_duration=60))
+        # Keys pressed before the handler's `myevents` went through would be lost, so the caller
+        # keys once the handler has answered: its events are subscribed by then, and keys that
+        # arrive before collect_digits starts count.
+        eventually(lambda: call.record.answered, what="the call answered through the recorder")
+        call.press(CARD + "#")
         call.wait(10)
         with gevent.Timeout(5):
             while server.active_calls:
@@ -96,7 +93,7 @@ def test_inbound_client_is_recorded_with_the_switch_told_apart(switch, tmp_path)
     try:
         client = RawClient(socket.create_connection(recorder.address, timeout=5))
         client.wait(lambda m: m.content_type == "auth/request", 5)
-        client.send("auth s3cret")
+        client.send("auth %s" % switch.password)
         client.wait(lambda m: m.get("Reply-Text") == "+OK accepted", 5)
         client.send("api uuid_getvar 00000000-0000-4000-8000-000000000000 x")
         client.wait(lambda m: m.content_type == "api/response", 5)
@@ -109,7 +106,7 @@ def test_inbound_client_is_recorded_with_the_switch_told_apart(switch, tmp_path)
     records = [r for r in read_transcript(str(out)) if r["dir"] in ("c2s", "s2c")]
     assert [r["dir"] for r in records] == ["s2c", "c2s", "s2c", "c2s", "s2c", "c2s", "s2c", "s2c"]
     assert records[0]["raw"].startswith("Content-Type: auth/request")
-    assert records[1]["raw"] == "auth s3cret\n\n"
+    assert records[1]["raw"] == "auth %s\n\n" % switch.password
 
 
 def test_record_esl_command_rejects_a_bad_address(capsys):

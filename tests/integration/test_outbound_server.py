@@ -1,6 +1,5 @@
 """The outbound server: refusal when full, graceful stop, nothing left behind after calls."""
 import gc
-import os
 
 import gevent
 import greenlet
@@ -8,7 +7,8 @@ import greenlet
 from orchestrator.esl.channel import Prompt
 from orchestrator.simulator.caller import CallerScript
 from orchestrator.simulator.faults import Faults
-from tests.integration.harness import CallHarness
+from tests.support.call_harness import CallHarness
+from tests.support.sockets import tcp_sockets_on_port
 
 
 def test_call_beyond_max_calls_is_closed_at_once_and_reaches_the_fallback():
@@ -86,8 +86,20 @@ def _live_greenlets():
             and o is not gevent.get_hub()}
 
 
-def _open_fds():
-    return len(os.listdir("/proc/self/fd"))
+def _call_sockets(harness):
+    """The sockets of the server under test: its listener, each call it accepted and the
+    simulator's side of each ({fd: (local port, remote port, state)}); not every descriptor of
+    the process, which other tests' leftovers open and close as they please."""
+    return tcp_sockets_on_port(harness.server.address[1])
+
+
+def _wait_for_sockets(harness, expected, timeout=5):
+    """The server's sockets once they are ``expected``, or as they are after ``timeout``: the
+    last ones close a moment after the call's end is reported."""
+    with gevent.Timeout(timeout, False):
+        while _call_sockets(harness) != expected:
+            gevent.sleep(0.02)
+    return _call_sockets(harness)
 
 
 def test_no_greenlet_or_socket_outlives_a_call():
@@ -97,9 +109,11 @@ def test_no_greenlet_or_socket_outlives_a_call():
             ch.answer()
             ch.playback("ivr/one.wav")
 
+        listening = _call_sockets(harness)
+        assert [state for _, _, state in listening.values()] == ["LISTEN"]
         harness.call(quick)  # warm up lazily created machinery
-        gevent.sleep(0.2)
-        greenlets_before, fds_before = _live_greenlets(), _open_fds()
+        assert _wait_for_sockets(harness, listening) == listening
+        greenlets_before = _live_greenlets()
 
         def menu(ch):
             ch.answer()
@@ -122,8 +136,7 @@ def test_no_greenlet_or_socket_outlives_a_call():
         with gevent.Timeout(5):
             while harness.server.active_calls or harness.switch.channels:
                 gevent.sleep(0.02)
-        gevent.sleep(0.3)
-        assert _open_fds() == fds_before
+        assert _wait_for_sockets(harness, listening) == listening
         # a greenlet finishing its last line is not a leak: give stragglers two seconds
         with gevent.Timeout(2, False):
             while [i for i in _live_greenlets() if i not in greenlets_before]:

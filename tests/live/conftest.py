@@ -19,9 +19,14 @@ import tempfile
 import uuid as uuidlib
 from dataclasses import dataclass
 
+import gevent.event
 import pytest
 
-from tests.live.fsprocess import FreeSwitchProcess, free_port, prepare_conf, wait_event_socket
+from orchestrator.config import load_config
+from orchestrator.payments.sandbox import SandboxGateway
+from orchestrator.service import Service
+from tests.support.live.agent_call import EXTRA_EVENTS, HOLD_TONE, Agent, write_agent_config
+from tests.support.live.fsprocess import FreeSwitchProcess, free_port, prepare_conf, wait_event_socket
 
 SKIP_REASON = ("no FreeSWITCH configured: set FREESWITCH_ESL_HOST, FREESWITCH_ESL_PASSWORD "
                "(and FREESWITCH_ESL_PORT, FREESWITCH_SOCKET_ADDRESS) for a running switch, or "
@@ -86,8 +91,48 @@ def live_switch():
 @pytest.fixture
 def control(live_switch):
     """An inbound connection that watches the calls' events and plays the caller."""
-    from tests.live.calls import Control
+    from tests.support.live.calls import Control
 
     ctl = Control(live_switch)
     yield ctl
     ctl.close()
+
+
+@pytest.fixture
+def agent_service(request, tmp_path, live_switch, control):
+    """The Service with the agent API on the live switch (tests/support/live/agent_call.py), as
+    alice's ``Agent``; an indirect parameter names the hold music (``HOLD_TONE`` otherwise)."""
+    hold_music = getattr(request, "param", HOLD_TONE)
+    sandbox = SandboxGateway().start()
+    config = write_agent_config(tmp_path, live_switch, sandbox, hold="music",
+                                hold_music=hold_music)
+    ended = gevent.event.AsyncResult()
+    service = Service(load_config(str(config)),
+                      on_call_end=lambda channel, flow, outcome: ended.set(outcome))
+    handle = service.handle_call
+    line = {"replies": [], "in_band": False}
+
+    def watched_line(channel):
+        """The flow's own switch commands and their replies are kept (``uuid_bridge``'s text);
+        with ``in_band``, the caller's leg detects tones as keys, as a line keying in band."""
+        api = channel.api
+
+        def api_kept(command, *args, **kwargs):
+            reply = api(command, *args, **kwargs)
+            line["replies"].append((command.split(" ", 1)[0], reply))
+            return reply
+        channel.api = api_kept
+        if line["in_band"]:
+            line["start_dtmf"] = channel.execute("start_dtmf").get("Application-Response", "")
+        handle(channel)
+
+    service.server._handler = watched_line
+    control.api("fsctl loglevel debug")
+    control.es.command("event plain %s" % EXTRA_EVENTS)
+    service.start()
+    assert service.pool.nodes["live"].wait_connected(10)
+    base = "http://127.0.0.1:%d/api/v1" % service.http_address[1]
+    yield Agent(base, service, sandbox, ended, line)
+    service.stop(grace=2)
+    sandbox.stop()
+    control.api("fsctl loglevel info")

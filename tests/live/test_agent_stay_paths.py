@@ -1,8 +1,8 @@
 """Stay-on-line mode's failure paths on a real FreeSWITCH, started through the agent API.
 
-The call and the Service are those of test_agent_modes (two loopback pairs, CA/CB the customer's
-phone and switch channel, AA/AB the agent's, ``uuid_bridge CB AB``; the shipped card_payment flow;
-the sandbox gateway). Each test starts a stay-mode payment from the agent's leg and then goes
+The call and the Service are those of test_agent_modes (tests/support/live/agent_call.py and the
+``agent_service`` fixture: two loopback pairs, CA/CB the customer's phone and switch channel,
+AA/AB the agent's, ``uuid_bridge CB AB``; the shipped card_payment flow; the sandbox gateway). Each test starts a stay-mode payment from the agent's leg and then goes
 wrong in one way:
 
 * two declined cards: the caller is bridged back to the same agent leg;
@@ -28,14 +28,14 @@ import gevent
 import pytest
 import requests
 
-from tests.live.fsprocess import REPO, free_port
-from tests.live.test_agent_modes import (  # noqa: F401  (agent_service is a fixture)
-    AGENT_MARK, CUSTOMER_MARK, EXTRA_EVENTS, Agent, BridgedCall, agent_service,
-    assert_no_card_anywhere, keys_between, marker, play, prompt_event, stay_unavailable,
-    tone_seconds, write_agent_config)
-from tests.live.test_card_payments import PAN_APPROVED, PAN_DECLINED, PAN_DECLINED_2, wait_prompt
-from tests.live.test_card_recording import (CODE, EXPIRY, dtmf_keys, key_in_band, loud_seconds,
-                                            read_wav)
+from tests.support.live.agent_call import (AGENT_MARK, CUSTOMER_MARK, EXTRA_EVENTS, Agent, BridgedCall,
+                                           assert_no_card_anywhere, prompt_event, stay_unavailable,
+                                           write_agent_config)
+from tests.support.live.card_entry import (CODE, EXPIRY, PAN_APPROVED, PAN_DECLINED, PAN_DECLINED_2,
+                                           wait_prompt)
+from tests.support.live.fsprocess import REPO, free_port
+from tests.support.live.tones import (dtmf_keys, key_in_band, keys_between, loud_seconds, marker, play,
+                                      read_wav, tone_seconds)
 
 PARTIAL = PAN_APPROVED[:9]        # keyed before things go wrong: holds seven-digit runs of the card
 GOODBYE = "goodbye"

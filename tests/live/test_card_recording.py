@@ -9,7 +9,7 @@ starts ``uuid_record <b-leg> start <wav>`` when the call arrives, before the shi
 card_payment flow runs, and names that file in ``pay_recording_path``, from which collect_card
 pauses it during entry.
 
-The WAV is then searched for DTMF with a Goertzel detector written here. The paid call's
+The WAV is then searched for DTMF with a Goertzel detector (tests/support/live/tones.py). The paid call's
 recording holds no run of the keyed digits, and still holds audio from after the entry (the
 processing and approval announcements: it was resumed). The negative control is the same call
 without ``pay_recording_path``, so the recording runs through the entry: there the detector
@@ -21,110 +21,13 @@ the caller's audio while nothing is played (a partial frame of speech on the wri
 ``switch_core_media_bug_read``), so the keys came out, in clear, after ``unmask``. A paused
 recorder takes nothing in.
 """
-import array
-import math
-import wave
-
-import gevent
 import pytest
 
-from tests.live.payment_service import PaymentService
-from tests.live.test_card_payments import PAN_APPROVED, wait_prompt
+from tests.support.live.card_entry import CODE, EXPIRY, PAN_APPROVED, wait_prompt
+from tests.support.live.payment_service import PaymentService
+from tests.support.live.tones import dtmf_keys, key_in_band, loud_seconds, read_wav
 
-EXPIRY, CODE = "1230", "737"
 KEYED = PAN_APPROVED + "#" + EXPIRY + CODE
-
-# -- the caller's keys, as tones ------------------------------------------------------------
-ROWS = (697, 770, 852, 941)
-COLUMNS = (1209, 1336, 1477, 1633)
-KEYPAD = ("123A", "456B", "789C", "*0#D")
-TONE_MS, GAP_MS = 100, 100
-
-
-def tone_stream(keys):
-    """``tone_stream://`` playing ``keys`` as DTMF: 100 ms of each pair, 100 ms apart."""
-    parts = []
-    for key in keys:
-        row = next(r for r, line in enumerate(KEYPAD) if key in line)
-        parts.append("%%(%d,%d,%d,%d)" % (TONE_MS, GAP_MS, ROWS[row], COLUMNS[KEYPAD[row].index(key)]))
-    return "tone_stream://" + ";".join(parts)
-
-
-def key_in_band(control, a_leg, keys):
-    """Play the keys on the caller's leg and wait until they have been heard."""
-    reply = control.api("uuid_broadcast %s %s aleg" % (a_leg, tone_stream(keys)))
-    assert reply.startswith("+OK"), reply
-    gevent.sleep(len(keys) * (TONE_MS + GAP_MS) / 1000.0 + 0.3)
-
-
-# -- reading DTMF back out of a WAV ---------------------------------------------------------
-BLOCK_SECONDS = 0.02
-
-
-def read_wav(path):
-    """(samples as one mono channel, sample rate): a stereo file is summed, as a listener hears it."""
-    with wave.open(path, "rb") as wav:
-        assert wav.getsampwidth() == 2, "FreeSWITCH writes PCM16"
-        channels, rate = wav.getnchannels(), wav.getframerate()
-        samples = array.array("h", wav.readframes(wav.getnframes()))
-    if channels > 1:
-        samples = [sum(samples[i:i + channels]) for i in range(0, len(samples), channels)]
-    return list(samples), rate
-
-
-def _power(block, coefficient):
-    """Goertzel: the energy of ``block`` at one frequency, in the units of sum(x*x)."""
-    s1 = s2 = 0.0
-    for x in block:
-        s1, s2 = x + coefficient * s1 - s2, s1
-    return 2.0 * (s1 * s1 + s2 * s2 - coefficient * s1 * s2) / len(block)
-
-
-def _block_key(block, coefficients):
-    energy = sum(x * x for x in block)
-    if energy / len(block) < 30.0 ** 2:           # quieter than about -60 dBFS: no key
-        return None
-    rows = [_power(block, c) for c in coefficients[:4]]
-    cols = [_power(block, c) for c in coefficients[4:]]
-    row, col = max(range(4), key=rows.__getitem__), max(range(4), key=cols.__getitem__)
-    top_row, top_col = rows[row], cols[col]
-    if (top_row + top_col) < 0.7 * energy:          # a key is two pure tones and little else
-        return None
-    if not 0.16 < top_row / top_col < 6.3:          # twist within 8 dB
-        return None
-    if any(p > top_row / 10 for i, p in enumerate(rows) if i != row):
-        return None
-    if any(p > top_col / 10 for i, p in enumerate(cols) if i != col):
-        return None
-    return KEYPAD[row][col]
-
-
-def dtmf_keys(samples, rate):
-    """[(seconds, key)]: each key that holds for at least two 20 ms blocks, once per press."""
-    size = int(rate * BLOCK_SECONDS)
-    coefficients = [2.0 * math.cos(2.0 * math.pi * f / rate) for f in ROWS + COLUMNS]
-    found, previous, held, reported = [], None, 0, False
-    for start in range(0, len(samples) - size + 1, size):
-        key = _block_key(samples[start:start + size], coefficients)
-        if key is not None and key == previous:
-            held += 1
-        else:
-            previous, held, reported = key, 1, False
-        if key is not None and held >= 2 and not reported:
-            found.append((start / rate, key))
-            reported = True
-    return found
-
-
-def loud_seconds(samples, rate, start_seconds=0.0):
-    """Seconds of audio louder than about -50 dBFS from ``start_seconds`` on."""
-    size = int(rate * BLOCK_SECONDS)
-    loud = 0
-    for start in range(int(start_seconds * rate), len(samples) - size + 1, size):
-        block = samples[start:start + size]
-        if sum(x * x for x in block) / size > 100.0 ** 2:
-            loud += 1
-    return loud * BLOCK_SECONDS
 
 
 def key_runs(keyed, length=4):

@@ -14,7 +14,7 @@ import yaml
 
 from orchestrator.config import load_config
 from orchestrator.service import Service
-from tests.live.fsprocess import REPO
+from tests.support.live.fsprocess import REPO
 
 
 def write_config(tmp_path, live_switch, **overrides):

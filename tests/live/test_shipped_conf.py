@@ -15,8 +15,8 @@ import gevent.queue
 import pytest
 from gevent.server import StreamServer
 
-from tests.conformance.messages import RawClient
-from tests.live.fsprocess import (
+from tests.support.esl_messages import RawClient
+from tests.support.live.fsprocess import (
     SHIPPED_CONF, FreeSwitchProcess, free_port, prepare_conf, wait_event_socket)
 
 

@@ -1,5 +1,5 @@
 """authorize, announce and transfer_back on a simulated call, against the sandbox gateway."""
-from tests.payment_flows.conftest import CARD
+from tests.support.cards import CARD
 
 FLOW = """
 flow: t

@@ -1,5 +1,5 @@
 """collect_card on a simulated call: fields, validation, error types, retries, secrecy."""
-from tests.payment_flows.conftest import CARD
+from tests.support.cards import CARD
 from orchestrator.payments.events import CardAttemptsExhausted, CardComplete, FieldAccepted, FieldRejected
 
 FLOW = """

@@ -1,4 +1,5 @@
-"""Fixtures for the payments tests: a throwaway TLS certificate for 127.0.0.1, and servers."""
+"""Fixtures for the payments tests: a throwaway TLS certificate for 127.0.0.1, and servers.
+Test cards and ``make_card`` are in tests/support/cards.py."""
 import datetime
 import ipaddress
 import ssl
@@ -10,10 +11,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from gevent.pool import Pool
 from gevent.pywsgi import WSGIServer
-
-from orchestrator.payments.card import CardData
-
-TODAY = datetime.date(2025, 6, 15)
 
 
 def make_certificate(directory, common_name="127.0.0.1"):
@@ -65,15 +62,3 @@ def https_server(tls_files):
     yield start
     for server in servers:
         server.stop(timeout=0.2)
-
-
-def make_card(number="4111111111111111", expiry="1230", code="123", postal=None,
-              valid_brands=None):
-    card = CardData(valid_brands=valid_brands, today=TODAY)
-    card.set_number(number)
-    card.set_expiry(expiry)
-    if code:
-        card.set_security_code(code)
-    if postal:
-        card.set_postal_code(postal)
-    return card

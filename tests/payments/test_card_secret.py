@@ -10,7 +10,7 @@ import pytest
 from orchestrator.payments.card import (
     CardData, CardError, CardSummary, CardWiped, json_default,
 )
-from .conftest import TODAY, make_card
+from tests.support.cards import TODAY, make_card
 
 NUMBER = "4111111111111111"
 MIDDLE = NUMBER[6:12]

@@ -10,7 +10,7 @@ from orchestrator.payments.gateways import (
 from orchestrator.payments import signing
 from orchestrator.payments.gateways.http import HttpGateway
 from orchestrator.payments.sandbox import SandboxGateway
-from .conftest import make_card
+from tests.support.cards import make_card
 
 SECRET = "0123456789abcdef-shared"
 

@@ -26,7 +26,7 @@ from orchestrator.payments.gateways import redsys
 from orchestrator.payments.gateways.redsys import (
     RedsysGateway, decode_parameters, encode_parameters, order_key, order_number, sign,
 )
-from .conftest import make_card
+from tests.support.cards import make_card
 
 DOC_KEY = "Mk9m98IfEblmPfrpsawt7BmxObt98Jev"
 TEST_KEY = "sq7HjrUOBfKmC576ILgskD5srU870gJ7"

@@ -7,7 +7,7 @@ import requests
 
 from orchestrator.payments.gateways import Approved, Declined, GatewayError, build_gateway
 from orchestrator.payments.sandbox import SandboxGateway, TEST_CARDS
-from .conftest import make_card
+from tests.support.cards import make_card
 
 SECRET = "sandbox-shared-secret"
 

@@ -2,9 +2,9 @@ import time
 
 import pytest
 
-from orchestrator.simulator import Faults, Switch
+from orchestrator.simulator import Faults
 
-from .conftest import RawESL, execute, start_session
+from tests.support.raw_esl import RawESL, execute, start_session
 
 
 def test_reply_delay(switch, orch):
@@ -81,17 +81,14 @@ def test_reverse_completions(switch, orch):
     call.wait(5)
 
 
-def test_switch_wide_faults_apply_to_inbound():
-    sw = Switch(password="pw", faults=Faults(reply_delay=0.2)).start()
-    try:
-        esl = RawESL.connect(sw.inbound_address)
-        esl.read()
-        t0 = time.monotonic()
-        assert esl.cmd("auth pw").reply == "+OK accepted"
-        assert time.monotonic() - t0 >= 0.2
-        esl.close()
-    finally:
-        sw.stop()
+@pytest.mark.switch(faults=Faults(reply_delay=0.2))
+def test_switch_wide_faults_apply_to_inbound(switch):
+    esl = RawESL.connect(switch.inbound_address)
+    esl.read()
+    t0 = time.monotonic()
+    assert esl.cmd("auth %s" % switch.password).reply == "+OK accepted"
+    assert time.monotonic() - t0 >= 0.2
+    esl.close()
 
 
 def test_faults_validate():

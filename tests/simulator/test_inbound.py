@@ -2,7 +2,7 @@ import gevent
 
 from orchestrator.simulator import CallerScript
 
-from .conftest import RawESL, start_session
+from tests.support.raw_esl import RawESL, start_session
 
 
 def authed(switch) -> RawESL:

@@ -5,7 +5,7 @@ from urllib.parse import unquote
 
 from orchestrator.simulator import CallerScript
 
-from .conftest import execute, start_session
+from tests.support.raw_esl import execute, start_session
 
 PAGD = "play_and_get_digits"
 

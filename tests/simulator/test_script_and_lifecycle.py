@@ -7,7 +7,7 @@ import pytest
 from orchestrator.simulator import CallerScript, ScriptError, Switch, render_timeline
 from orchestrator.simulator.wire import url_encode
 
-from .conftest import Orchestrator, RawESL, execute, start_session
+from tests.support.raw_esl import Orchestrator, RawESL, execute, start_session
 
 
 def test_script_parses_all_steps(tmp_path):

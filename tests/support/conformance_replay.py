@@ -22,7 +22,7 @@ from gevent import socket
 from gevent.server import StreamServer
 
 from orchestrator.simulator import CallerScript
-from tests.conformance.messages import Message, RawClient
+from tests.support.esl_messages import Message, RawClient
 
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 SYNC_TIMEOUT = 3.0

@@ -10,7 +10,7 @@ import yaml
 from orchestrator.config import load_config
 from orchestrator.payments.sandbox import SandboxGateway
 from orchestrator.service import Service
-from tests.live.fsprocess import REPO
+from tests.support.live.fsprocess import REPO
 
 
 class PaymentService:

@@ -19,7 +19,7 @@ from gevent import socket
 
 from orchestrator.esl.protocol import EslConnection
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 SHIPPED_CONF = os.path.join(REPO, "freeswitch_conf")
 
 

@@ -8,7 +8,7 @@ which is how a test finds its call's events even when the orchestrator never saw
 """
 import uuid as uuidlib
 
-from tests.live.fsprocess import EventSocket
+from tests.support.live.fsprocess import EventSocket
 
 WATCHED = ("CHANNEL_EXECUTE CHANNEL_EXECUTE_COMPLETE CHANNEL_HANGUP CHANNEL_HANGUP_COMPLETE DTMF "
            "BACKGROUND_JOB")

@@ -1,4 +1,6 @@
-"""A switch simulator and an outbound server wired together on loopback, for call tests."""
+"""A switch simulator and the ESL layer's outbound server wired together on loopback, for
+tests of the Channel and the server without the Service and its flows (for those, see
+``service``). The ``harness`` fixture of tests/integration gives a started one."""
 import gevent
 
 from orchestrator.esl.channel import ChannelSettings
@@ -6,8 +8,7 @@ from orchestrator.esl.outbound import OutboundServer
 from orchestrator.metrics import Metrics
 from orchestrator.simulator.caller import CallerScript
 from orchestrator.simulator.switch import Switch
-
-TIME_SCALE = 0.1  # simulated seconds -> wall seconds: a 2 s prompt plays in 0.2 s
+from tests.support.switch import PASSWORD, TIME_SCALE
 
 
 class CallHarness:
@@ -15,7 +16,7 @@ class CallHarness:
 
     def __init__(self, max_calls=10, reply_timeout=2.0, linger_seconds=10, app_timeout=10.0):
         self.metrics = Metrics()
-        self.switch = Switch(password="s3cret", time_scale=TIME_SCALE, prompt_seconds=2.0)
+        self.switch = Switch(password=PASSWORD, time_scale=TIME_SCALE)
         self.results = {}
         self.handler = None
         self.server = OutboundServer(

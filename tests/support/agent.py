@@ -1,0 +1,128 @@
+"""The agent API on a running service: real HTTP on loopback, the simulator, the sandbox gateway.
+
+``Rig`` is a ServiceOnSimulator whose switch's dialplan ``pay`` extension hands a call to the
+service's socket (as freeswitch_conf/dialplan/payments.xml does), with the agent API, the
+simulator as inbound node, the sandbox gateway, and a webhook receiver (a gevent WSGI server).
+The agent API tests and the panel's end-to-end tests both run on it.
+"""
+import json
+
+import gevent
+import requests
+from gevent.pywsgi import WSGIServer
+
+from orchestrator.simulator import CallerScript
+from orchestrator.simulator.eavesdrop import payments_extensions
+from tests.support.service import ServiceOnSimulator
+
+TOKENS = {"alice": "alice-token-0123456789", "bob": "bob-token-0123456789ab",
+          "acme": "acme-supervisor-token-01", "other": "other-tenant-token-0123"}
+SECRET = "webhook-secret-acme-0123456789"
+PAN, CODE = "4111111111111111", "737"
+PAYING_CALLER = [{"wait_prompt": 3}, {"press": PAN + "#"}, {"wait_prompt": 4}, {"press": "1230"},
+                 {"wait_prompt": 5}, {"press": CODE}]
+
+
+class WebhookReceiver:
+    """Answers 500 to the first ``fail_first`` requests, then 200; keeps every request."""
+
+    def __init__(self, fail_first=0):
+        self.fail_first, self.requests = fail_first, []
+        self.server = WSGIServer(("127.0.0.1", 0), self._app, log=None, error_log=None)
+
+    def _app(self, environ, start_response):
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        self.requests.append({"headers": {"X-Timestamp": environ.get("HTTP_X_TIMESTAMP"),
+                                          "X-Signature": environ.get("HTTP_X_SIGNATURE")},
+                              "body": body})
+        failing = len(self.requests) <= self.fail_first
+        start_response("500 Internal Server Error" if failing else "200 OK", [("Content-Length", "0")])
+        return [b""]
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d/hook" % self.server.server_port
+
+
+def agent_api_config(receiver_url, hold):
+    """Two tenants, four tokens (two agents of acme, acme's supervisor, globex), alice's phone,
+    acme's webhook."""
+    return {
+        "http": {"enabled": True, "host": "127.0.0.1", "port": 0},
+        "tenants": ["acme", "globex"],
+        "agent_api": {
+            "tokens": [{"token": TOKENS["alice"], "tenant": "acme", "agent": "alice"},
+                       {"token": TOKENS["bob"], "tenant": "acme", "agent": "bob"},
+                       {"token": TOKENS["acme"], "tenant": "acme"},
+                       {"token": TOKENS["other"], "tenant": "globex"}],
+            "agents": {"alice": {"extension": "1001", "context": "default"}},
+            "webhooks": {"acme": {"url": receiver_url, "secret": SECRET, "timeout": 2}},
+            "hold": hold, "hold_music": "local_stream://moh"}}
+
+
+class Rig:
+    def __init__(self, tmp_path, hold="music", fail_first=1):
+        self.receiver = WebhookReceiver(fail_first)
+        self.receiver.server.start()
+        try:
+            self.world = ServiceOnSimulator(tmp_path, agent_api_config(self.receiver.url, hold),
+                                            node=True, sandbox=True, start=False)
+        except BaseException:
+            self.receiver.server.stop(timeout=1)
+            raise
+        self.switch, self.service, self.sandbox = self.world.switch, self.world.service, self.world.sandbox
+        self.service.agent.webhooks.base_delay = 0.05
+        self.world.start()
+        # the payments context as freeswitch_conf/dialplan/payments.xml has it
+        self.switch.extensions.update(payments_extensions(self.service.address))
+        assert self.service.pool.nodes["fs1"].wait_connected(5)
+        self.base = "http://127.0.0.1:%d/api/v1" % self.service.http_address[1]
+
+    def stop(self):
+        self.world.stop(grace=3)
+        self.receiver.server.stop(timeout=1)
+
+    def call(self, steps=(), max_duration=120):
+        """A customer's call answered by an agent: (Call, AgentLeg)."""
+        return self.switch.place_bridged_call(
+            CallerScript.from_data({"steps": list(steps), "max_duration": max_duration}))
+
+    def request(self, method, path, who="alice", body=None, token=None, **kwargs):
+        headers = {}
+        token = TOKENS.get(who) if token is None else token
+        if token:
+            headers["Authorization"] = "Bearer " + token
+        return requests.request(method, self.base + path, headers=headers,
+                                data=None if body is None else json.dumps(body), timeout=10, **kwargs)
+
+    def start_payment(self, call_uuid, who="alice", **extra):
+        body = dict({"call_uuid": call_uuid, "amount": 1250, "currency": "EUR",
+                     "reference": "INV-1", "mode": "transfer"}, **extra)
+        body = {k: v for k, v in body.items() if v is not None}
+        return self.request("POST", "/sessions", who, body)
+
+    def wait_state(self, session_id, state, timeout=30, who="alice"):
+        with gevent.Timeout(timeout, AssertionError("session never reached %s" % state)):
+            while True:
+                current = self.request("GET", "/sessions/" + session_id, who).json()
+                if current["state"] == state:
+                    return current
+                gevent.sleep(0.05)
+
+
+def read_stream(url, into):
+    """Append the Content-Type of the event stream at ``url``, then each chunk, until it ends."""
+    with requests.get(url, stream=True, timeout=(5, 30)) as reply:
+        into.append(reply.headers.get("Content-Type", ""))
+        for chunk in reply.iter_content(chunk_size=None):
+            into.append(chunk.decode("utf-8"))
+
+
+def sse_events(text):
+    """[(event, data), ...] of a server-sent event stream's text."""
+    events = []
+    for block in text.split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line and not line.startswith(":"))
+        if "event" in lines:
+            events.append((lines["event"], json.loads(lines["data"])))
+    return events

@@ -1,0 +1,31 @@
+"""Keying a card at the shipped card_payment flow's prompts on a real switch, and the runs of a
+card's digits that must appear nowhere afterwards."""
+
+PAN_APPROVED, PAN_DECLINED, PAN_DECLINED_2 = "4111111111111111", "4000000000009995", "4000000000000002"
+EXPIRY, CODE = "1230", "737"
+
+
+def card_digits(pan):
+    """Runs of seven of the card's digits. A run of one repeated digit is left out: the switch
+    has its own (loopback's caller id is 0000000000, timestamps end in zeros); the full number
+    and every mixed run are searched."""
+    return {pan[i:i + 7] for i in range(len(pan) - 6) if len(set(pan[i:i + 7])) > 1} | {pan}
+
+
+def wait_prompt(control, a_leg, words, nth=1, timeout=30):
+    """The nth play_and_get_digits prompt of the call whose text has ``words``."""
+    def prompts():
+        return [m for m in control.events(a_leg, "CHANNEL_EXECUTE")
+                if m.headers.get("Application") == "play_and_get_digits"
+                and words in m.headers.get("Application-Data", "")]
+    return control.es.wait_for(lambda m: len(prompts()) >= nth, timeout,
+                               "prompt %d %r" % (nth, words))
+
+
+def key_card(control, a_leg, pan, expiry="1230", code="737", nth=1):
+    wait_prompt(control, a_leg, "card number", nth)
+    control.press(a_leg, pan + "#")
+    wait_prompt(control, a_leg, "expiry date", nth)
+    control.press(a_leg, expiry)
+    wait_prompt(control, a_leg, "security code", nth)
+    control.press(a_leg, code)
