@@ -76,14 +76,10 @@ class Catalog:
         except KeyError:
             raise CatalogError("%s: no prompt %r" % (self.source, key))
 
-    def reason(self, code, gateway_text=""):
-        """A decline reason in the caller's language: the catalog's words for the code; the
-        gateway's own text only in English (gateways answer in English); else the generic one."""
-        if code in self.reasons:
-            return self.reasons[code]
-        if gateway_text and self.language == "en":
-            return gateway_text
-        return self.reasons.get("generic", "")
+    def reason(self, code):
+        """A decline reason in the caller's language: the catalog's words for the normalised
+        code, else the generic ones. Never a gateway's own text: it could hold anything."""
+        return self.reasons.get(code) or self.reasons.get("generic", "")
 
 
 class SwitchFiles:

@@ -46,7 +46,8 @@ class PaymentLedger:
                                transaction_id=result.transaction_id)
         if isinstance(result, Declined):
             return self._write(payment_id, "declined", decline_code=result.reason_code,
-                               decline_reason=result.reason_text)
+                               decline_reason=result.reason_text,
+                               gateway_code=result.gateway_code)
         status = "unknown" if result.outcome_unknown else "error"
         return self._write(payment_id, status, needs_reconciliation=result.outcome_unknown,
                            error_kind=result.kind)

@@ -26,13 +26,18 @@ CREATE TABLE IF NOT EXISTS payments (
     brand TEXT, card TEXT,
     status TEXT NOT NULL,
     auth_code TEXT, transaction_id TEXT, decline_code TEXT, decline_reason TEXT, error_kind TEXT,
-    needs_reconciliation INTEGER NOT NULL DEFAULT 0
+    needs_reconciliation INTEGER NOT NULL DEFAULT 0, gateway_code TEXT
 )"""
+# Columns added since the first release, each with its type: an older file gets them on open.
+_ADDED_COLUMNS = (("gateway_code", "TEXT"),)
 COLUMNS = ("id", "created", "updated", "call_uuid", "tenant", "flow", "reference", "amount_minor",
            "currency", "gateway", "idempotency_key", "brand", "card", "status",
            "auth_code", "transaction_id", "decline_code", "decline_reason", "error_kind",
-           "needs_reconciliation")
-OUTCOME_FIELDS = ("auth_code", "transaction_id", "decline_code", "decline_reason", "error_kind")
+           "needs_reconciliation", "gateway_code")
+# decline_code: the normalised reason; decline_reason: our words for it; gateway_code: the
+# gateway's own code, checked (payments/gateways/results.py). Never the gateway's free text.
+OUTCOME_FIELDS = ("auth_code", "transaction_id", "decline_code", "decline_reason", "error_kind",
+                  "gateway_code")
 
 
 class PaymentRow(TypedDict):
@@ -57,6 +62,7 @@ class PaymentRow(TypedDict):
     decline_reason: Optional[str]
     error_kind: Optional[str]
     needs_reconciliation: int
+    gateway_code: Optional[str]
 
 
 class MaskedCard(Protocol):
@@ -85,6 +91,10 @@ class PaymentStore:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL" if path != ":memory:" else "PRAGMA journal_mode=MEMORY")
         self._db.execute(_SCHEMA)
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(payments)")}
+        for name, kind in _ADDED_COLUMNS:
+            if name not in present:
+                self._db.execute("ALTER TABLE payments ADD COLUMN %s %s" % (name, kind))
 
     def close(self) -> None:
         with self._lock:

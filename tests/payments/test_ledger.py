@@ -38,8 +38,11 @@ def test_begin_records_a_pending_payment_before_the_gateway_is_called(ledger):
 
 @pytest.mark.parametrize("result,status,fields,flagged", [
     (Approved("A1B2C3", "T-9"), "approved", {"auth_code": "A1B2C3", "transaction_id": "T-9"}, False),
-    (Declined("insufficient_funds", "No funds."), "declined",
-     {"decline_code": "insufficient_funds", "decline_reason": "No funds."}, False),
+    (Declined("insufficient_funds"), "declined",
+     {"decline_code": "insufficient_funds", "decline_reason": "There are not enough funds on the card.",
+      "gateway_code": ""}, False),
+    (Declined("do_not_honour", "0190"), "declined",
+     {"decline_code": "do_not_honour", "gateway_code": "0190"}, False),
     (GatewayError("connect", False, "refused"), "error", {"error_kind": "connect"}, False),
     (GatewayError("timeout", True, "no answer"), "unknown", {"error_kind": "timeout"}, True),
 ])

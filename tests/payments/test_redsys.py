@@ -19,6 +19,7 @@ import json
 
 import pytest
 
+from orchestrator.payments.gateways.results import DECLINE_TEXTS
 from orchestrator.payments.gateways import (
     Approved, Declined, GatewayConfigError, GatewayError, build_gateway,
 )
@@ -83,17 +84,25 @@ def _answer(order, **parameters):
 @pytest.mark.parametrize("code,expected", [
     ("0000", Approved("123456", "000000000042")),
     ("0099", Approved("123456", "000000000042")),
-    ("0101", Declined("0101", redsys.RESPONSE_TEXTS["0101"])),
-    ("0116", Declined("0116", "There are not enough funds on the card.")),
-    ("0180", Declined("0180", redsys.RESPONSE_TEXTS["0180"])),
-    ("0190", Declined("0190", redsys.RESPONSE_TEXTS["0190"])),
-    ("0999", Declined("0999", "The payment was declined by the card's bank.")),
-    ("116", Declined("0116", "There are not enough funds on the card.")),
+    ("0101", Declined("expired_card", "0101")),
+    ("0116", Declined("insufficient_funds", "0116")),
+    ("0180", Declined("card_not_supported", "0180")),
+    ("0190", Declined("do_not_honour", "0190")),
+    ("0999", Declined("other", "0999")),
+    ("116", Declined("insufficient_funds", "0116")),
 ])
 def test_response_codes(code, expected):
     gateway = RedsysGateway("r", "999008881", "1", TEST_KEY, url="https://127.0.0.1/x")
     answer = _answer("000000000042", Ds_Response=code, Ds_AuthorisationCode="123456 ")
     assert gateway.interpret(answer, "000000000042") == expected
+
+
+def test_every_redsys_decline_code_is_heard_as_one_of_our_reasons():
+    assert set(redsys.RESPONSE_REASONS.values()) <= set(DECLINE_TEXTS)
+    answer = _answer("000000000042", Ds_Response="0116")
+    gateway = RedsysGateway("r", "999008881", "1", TEST_KEY, url="https://127.0.0.1/x")
+    assert gateway.interpret(answer, "000000000042").reason_text == \
+        "There are not enough funds on the card."
 
 
 def test_sis_errors_are_gateway_errors():
@@ -154,7 +163,7 @@ def test_decline_and_wrong_key_against_the_fake(fake_redsys, tls_files):
     fake_redsys["response"] = "0116"
     result = _gateway(fake_redsys, tls_files).authorize(
         1000, "EUR", "r", make_card(), "key-redsys-0002")
-    assert result == Declined("0116", "There are not enough funds on the card.")
+    assert result == Declined("insufficient_funds", "0116")
     other_key = base64.b64encode(b"x" * 24).decode()
     result = _gateway(fake_redsys, tls_files, other_key).authorize(
         1000, "EUR", "r", make_card(), "key-redsys-0003")

@@ -71,6 +71,5 @@ class Announce(StepKind):
         if "reason" in config:
             params["reason"] = ctx.render(config["reason"])
         else:
-            params["reason"] = catalog.reason(known.get("payment.decline_code", ""),
-                                              known.get("payment.decline_reason", ""))
+            params["reason"] = catalog.reason(known.get("payment.decline_code", ""))
         return params

@@ -43,7 +43,6 @@ DEFAULT_RESPONSE: Dict[str, Union[str, List[str]]] = {
     "auth_code": "auth_code",
     "transaction_id": "transaction_id",
     "reason_code": "reason_code",
-    "reason_text": "reason_text",
 }
 REQUEST_FIELDS = ("amount", "amount_major", "currency", "currency_numeric", "reference",
                   "idempotency_key", "number", "expiry_month", "expiry_year", "expiry_mmyy",
@@ -146,8 +145,9 @@ class HttpGateway(Gateway[HttpRequest]):
             return Approved(str(_get(data, spec["auth_code"]) or ""),
                             str(_get(data, spec["transaction_id"]) or ""))
         if outcome in spec["declined"]:
-            return decline(str(_get(data, spec["reason_code"]) or "declined"),
-                           _get(data, spec["reason_text"]))
+            # the gateway's own words are not kept: they could hold anything (a card number,
+            # ``${...}``); the caller and the agent hear ours, by the normalised code
+            return decline(_get(data, spec["reason_code"]))
         if outcome in spec["pending"]:
             if for_status:
                 return GatewayError("pending", True, "gateway is still working on it")
@@ -185,8 +185,7 @@ register("http", factory=lambda name, settings: HttpGateway(name, **settings),
              "response": {"type": "object", "additionalProperties": False,
                           "properties": {
                               **{k: {"type": "string"} for k in (
-                                  "status", "auth_code", "transaction_id", "reason_code",
-                                  "reason_text")},
+                                  "status", "auth_code", "transaction_id", "reason_code")},
                               **{k: {"type": "array", "items": {"type": "string"}}
                                  for k in ("approved", "declined", "pending")}}},
          })

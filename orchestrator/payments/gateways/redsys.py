@@ -33,7 +33,7 @@ from ..card import RevealedCard
 from ..money import Money
 from .base import Gateway
 from .registry import register
-from .results import Approved, Declined, GatewayError, GatewayResult, GENERIC_DECLINE
+from .results import Approved, GatewayError, GatewayResult, decline
 from .transport import GatewayConfigError, JsonTransport, OutcomeUnknown, check_url
 
 log = logging.getLogger(__name__)
@@ -42,37 +42,19 @@ SIGNATURE_VERSION = "HMAC_SHA256_V1"
 TEST_URL = "https://sis-t.redsys.es:25443/sis/rest/trataPeticionREST"
 LIVE_URL = "https://sis.redsys.es/sis/rest/trataPeticionREST"
 
-# Ds_Response codes outside 0000-0099, in words a caller can hear.
-RESPONSE_TEXTS = {
-    "0101": "The card has expired.",
-    "0102": "The card is blocked. Please contact your bank.",
-    "0104": "This payment is not allowed for this card.",
-    "0106": "Too many wrong PIN attempts on this card.",
-    "0116": "There are not enough funds on the card.",
-    "0118": "The card is not registered with its bank.",
-    "0125": "The card is not active yet.",
-    "0129": "The security code is not correct.",
-    "0172": "The card's bank declined the payment. Please do not try again.",
-    "0173": "The card's bank declined the payment. Please check the card details.",
-    "0180": "This card cannot be used for this payment.",
-    "0184": "The cardholder could not be verified.",
-    "0190": "The card's bank declined the payment without giving a reason.",
-    "0191": "The expiry date is not correct.",
-    "0195": "The card's bank requires extra verification for this payment.",
-    "0202": "The card is blocked. Please contact your bank.",
-    "0904": "The merchant is not set up for this payment.",
-    "0909": "The payment system had an error. Please try again later.",
-    "0912": "The card's bank is not available. Please try again later.",
-    "9912": "The card's bank is not available. Please try again later.",
-    "9064": "The card number has the wrong length.",
-    "9078": "This card cannot be used for this kind of payment.",
-    "9093": "The card does not exist.",
-    "9094": "The payment was refused by the card network.",
-    "9104": "This payment is not allowed for this card.",
-    "9218": "This payment is not allowed for this card.",
-    "9253": "The card number is not valid.",
-    "9256": "This card cannot be used for this kind of payment.",
-    "9261": "The payment was blocked by the bank's limits.",
+# Ds_Response codes outside 0000-0099 are declines.
+# Redsys's decline codes (Ds_Response) and the normalised reason each is heard and counted as.
+RESPONSE_REASONS = {
+    "0101": "expired_card", "0102": "card_blocked", "0104": "card_not_supported",
+    "0106": "card_blocked", "0116": "insufficient_funds", "0118": "invalid_card",
+    "0125": "card_not_supported", "0129": "incorrect_security_code", "0172": "do_not_honour",
+    "0173": "do_not_honour", "0180": "card_not_supported", "0184": "authentication_failed",
+    "0190": "do_not_honour", "0191": "incorrect_expiry", "0195": "authentication_failed",
+    "0202": "card_blocked", "0904": "do_not_honour", "0909": "issuer_unavailable",
+    "0912": "issuer_unavailable", "9912": "issuer_unavailable", "9064": "invalid_card",
+    "9078": "card_not_supported", "9093": "invalid_card", "9094": "do_not_honour",
+    "9104": "card_not_supported", "9218": "card_not_supported", "9253": "invalid_card",
+    "9256": "card_not_supported", "9261": "do_not_honour",
 }
 # SIS errors that do not prove the order was refused before reaching the card's bank.
 SIS_UNKNOWN = {"SIS0051"}   # order number repeated: an earlier attempt may have charged
@@ -210,7 +192,7 @@ class RedsysGateway(Gateway[RedsysRequest]):
         code = code.zfill(4)
         if int(code) <= 99:
             return Approved(str(parameters.get("Ds_AuthorisationCode", "")).strip(), order)
-        return Declined(code, RESPONSE_TEXTS.get(code, GENERIC_DECLINE))
+        return decline(code, RESPONSE_REASONS)
 
     def close(self) -> None:
         self.transport.close()

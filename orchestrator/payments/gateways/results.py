@@ -9,7 +9,8 @@ The two vocabularies a result speaks, the normalised decline reasons and the err
 defined here once; the metrics' label sets and the payment events are built from them.
 """
 from dataclasses import dataclass
-from typing import Optional, Union
+import re
+from typing import Mapping, Optional, Union
 
 GENERIC_DECLINE = "The payment was declined by the card's bank."
 
@@ -26,9 +27,14 @@ DECLINE_TEXTS = {
     "issuer_unavailable": "The card's bank is not available. Please try again later.",
     "authentication_failed": "The cardholder could not be verified.",
 }
-# The normalised decline reasons. A connector may pass on a code of its own (a Redsys "0190");
-# that is kept in the record but counted as "other" in the metrics.
-DECLINE_REASONS = tuple(DECLINE_TEXTS)
+# The normalised decline reasons; a code no table maps is "other". A connector's own code (a
+# Redsys "0190") travels beside it as ``gateway_code``, checked, for the record and the logs.
+OTHER_DECLINE = "other"
+DECLINE_REASONS = tuple(DECLINE_TEXTS) + (OTHER_DECLINE,)
+# A gateway's own decline code as it may be kept: a short token, never a run of digits long
+# enough to be part of a card number (an echoing gateway could put one there).
+_GATEWAY_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+_DIGIT_RUN = re.compile(r"\d{7,}")
 
 # Why a gateway call ended without a decision. Connection level: connect (refused, unreachable
 # or connect timeout: never reached), tls, timeout (no answer after sending), connection (lost
@@ -49,9 +55,23 @@ class Approved:
 
 @dataclass(frozen=True)
 class Declined:
+    """A decline, in our words only: ``reason_code`` is one of DECLINE_REASONS and
+    ``reason_text`` its plain words (never the gateway's free text, which could hold anything,
+    a card number or ``${...}`` included); ``gateway_code`` is the gateway's own code, checked."""
+
     reason_code: str
-    reason_text: str = GENERIC_DECLINE
+    gateway_code: str = ""
     status = "declined"
+
+    def __post_init__(self) -> None:
+        if self.reason_code not in DECLINE_REASONS:
+            raise ValueError("not a normalised decline reason: use decline()")
+        if self.gateway_code and gateway_code(self.gateway_code) != self.gateway_code:
+            raise ValueError("not a gateway code that may be kept: use decline()")
+
+    @property
+    def reason_text(self) -> str:
+        return DECLINE_TEXTS.get(self.reason_code, GENERIC_DECLINE)
 
 
 @dataclass(frozen=True)
@@ -71,6 +91,15 @@ class GatewayError:
 GatewayResult = Union[Approved, Declined, GatewayError]
 
 
-def decline(reason_code: str, reason_text: Optional[str] = None) -> Declined:
-    """A Declined with plain words for a known reason code, the gateway's text otherwise."""
-    return Declined(reason_code, DECLINE_TEXTS.get(reason_code) or reason_text or GENERIC_DECLINE)
+def gateway_code(raw: object) -> str:
+    """A gateway's own code as it may be kept, or "" when it does not look like a code."""
+    text = str(raw or "").strip()
+    return text if _GATEWAY_CODE.match(text) and not _DIGIT_RUN.search(text) else ""
+
+
+def decline(raw_code: object, reasons: Optional[Mapping[str, str]] = None) -> Declined:
+    """The Declined for a gateway's code: normalised through ``reasons`` (a connector's table
+    of its own codes), or taken as is when it already is one of ours; "other" otherwise."""
+    code = gateway_code(raw_code)
+    reason = (reasons or {}).get(code) or (code if code in DECLINE_TEXTS else OTHER_DECLINE)
+    return Declined(reason, "" if code == reason else code)
