@@ -1,0 +1,100 @@
+-- pay_secure.lua: the keys of a payment call, read where no event, log line or CDR sees them.
+--
+--   lua <this file> read <fifo> <min> <max> <first_ms> <inter_ms> <terminators>
+--   lua <this file> play
+--
+-- read: plays the channel variable pay_secure_prompt (a file, file_string://, say:<text> or
+--   silence) and reads with session:read, which keeps the digits in this script; writes one
+--   line "<status> <terminator|-> <digits|->\n" to <fifo>, a FIFO the orchestrator made and
+--   opened for reading before running this; status: ok, cancel, timeout, short, hangup.
+-- play: plays the segments of pay_secure_play ("&"-joined; fields ","-joined, percent-encoded:
+--   file,<path> | speak,<engine>,<voice>,<text> | say,<lang>,<type>,<method>,<gender>,<value>).
+--   Keys pressed meanwhile stay queued for the next read; nothing is logged.
+--
+-- The contract, and the measurements behind it: docs/secure-entry.md. Nothing here logs,
+-- prints or stores a digit anywhere but the FIFO; the arguments hold no secret.
+
+local function unescape(text)
+  return (text:gsub("%%(%x%x)", function(hex) return string.char(tonumber(hex, 16)) end))
+end
+
+local function split(text, separator)
+  local parts = {}
+  for part in (text .. separator):gmatch("(.-)" .. separator:gsub("%p", "%%%0")) do
+    parts[#parts + 1] = unescape(part)
+  end
+  return parts
+end
+
+local function play()
+  local segments = session:getVariable("pay_secure_play") or ""
+  if segments == "" then return "ok" end
+  for segment in (segments .. "&"):gmatch("(.-)&") do
+    if not session:ready() then return "hangup" end
+    local f = split(segment, ",")
+    if f[1] == "file" and f[2] then
+      session:streamFile(f[2])
+    elseif f[1] == "speak" and f[4] then
+      session:set_tts_params(f[2], f[3])
+      session:speak(f[4])
+    elseif f[1] == "say" and f[6] then
+      session:say(f[6], f[2], f[3], f[4], f[5])
+    end
+  end
+  return session:ready() and "ok" or "hangup"
+end
+
+local function read(fifo, min_digits, max_digits, first_ms, inter_ms, terminators)
+  local prompt = session:getVariable("pay_secure_prompt") or "silence"
+  -- switch_ivr_read never clears read_terminator_used: a '*' of an earlier read would make
+  -- this one look cancelled
+  session:setVariable("read_terminator_used", nil)
+  local digits, terminator = "", ""
+  for _ = 1, 2 do
+    digits = session:read(min_digits, max_digits, prompt, first_ms, terminators, inter_ms) or ""
+    terminator = session:getVariable("read_terminator_used") or ""
+    session:setVariable("read_terminator_used", nil)
+    -- a lone '#' is the one the previous field left queued when it filled up: read again
+    if not (digits == "" and terminator == "#" and session:ready()) then break end
+    prompt = "silence"
+  end
+  local status
+  if not session:ready() then
+    status = "hangup"
+  elseif terminator == "*" and terminators:find("*", 1, true) then
+    status = "cancel"
+  elseif #digits >= min_digits and #digits > 0 then
+    status = "ok"
+  elseif #digits == 0 then
+    status = "timeout"
+  else
+    status = "short"
+  end
+  local line = status .. " " .. (terminator ~= "" and terminator or "-") .. " " ..
+               (status == "ok" and digits or "-") .. "\n"
+  digits = nil
+  -- r+ (O_RDWR) never blocks on a FIFO and never creates a file: a reader that is gone
+  -- loses the line, it cannot hang the call or leave the digits on disk
+  local handle = io.open(fifo, "r+")
+  if handle then
+    handle:write(line)
+    handle:close()
+  else
+    status = "no-fifo"
+  end
+  line = nil
+  collectgarbage()
+  return status
+end
+
+local mode = argv[1]
+local status
+if mode == "play" then
+  status = play()
+elseif mode == "read" and argv[2] and argv[2]:match("^/[%w/._-]+$") then
+  status = read(argv[2], tonumber(argv[3]) or 1, tonumber(argv[4]) or 1, tonumber(argv[5]) or 5000,
+                tonumber(argv[6]) or 3000, argv[7] or "#")
+else
+  status = "bad-arguments"
+end
+if session:ready() then session:setVariable("pay_secure_status", status) end
