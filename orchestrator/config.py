@@ -97,6 +97,14 @@ SCHEMA = {
                            "audio_dir": {"type": "string"},
                            "audio": {"enum": list(AUDIO_MODES)}},
         },
+        "secure_entry": {
+            "type": "object", "additionalProperties": False,
+            "description": "The switch-side script that reads card and menu keys on payment calls "
+                           "(docs/secure-entry.md), and the folder, shared with the switch, of "
+                           "its one-time FIFOs.",
+            "properties": {"script": {"type": "string", "minLength": 1},
+                           "fifo_dir": {"type": "string"}},
+        },
         "logging": {
             "type": "object", "additionalProperties": False,
             "properties": {
@@ -127,6 +135,8 @@ DEFAULTS = {
                   "hold_music": "tone_stream://%(300,4700,440);loops=-1"},
     "store": {"path": "payments.sqlite"},
     "prompts": asdict(PromptSettings()),
+    # the script as the switch finds it: relative to its scripts folder, or an absolute path
+    "secure_entry": {"script": "pay_secure.lua", "fifo_dir": ""},
     "logging": {"level": "INFO", "format": "logfmt"},
 }
 

@@ -50,7 +50,9 @@ class Service:
             reply_timeout=timeouts["reply"],
             channel_settings=ChannelSettings(
                 app_timeout=timeouts["app"], answer_timeout=timeouts["answer"],
-                tts_engine=tts["engine"], tts_voice=tts["voice"], time_scale=time_scale),
+                tts_engine=tts["engine"], tts_voice=tts["voice"], time_scale=time_scale,
+                secure_script=config["secure_entry"]["script"],
+                secure_fifo_dir=config["secure_entry"]["fifo_dir"]),
             metrics=self.metrics)
         self.pool = InboundPool([
             NodeConnection(node["name"], node["host"], node.get("port", 8021), node["password"],

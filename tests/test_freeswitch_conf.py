@@ -37,7 +37,13 @@ def test_event_socket_is_loopback_only_with_a_password_of_our_own():
 def test_needed_modules_are_loaded():
     modules = {m.get("module") for m in parse("autoload_configs/modules.conf.xml").iter("load")}
     assert {"mod_event_socket", "mod_commands", "mod_dptools", "mod_dialplan_xml",
-            "mod_sndfile", "mod_tone_stream", "mod_say_en", "mod_flite"} <= modules
+            "mod_sndfile", "mod_tone_stream", "mod_say_en", "mod_flite", "mod_lua"} <= modules
+
+
+def test_the_secure_entry_script_is_shipped_beside_the_configuration():
+    script = open(os.path.join(CONF, "scripts", "pay_secure.lua"), encoding="utf-8").read()
+    assert 'io.open(fifo, "r+")' in script          # never "w": it blocks, or writes a file
+    assert "session:read(" in script and "print(" not in script and "consoleLog" not in script
 
 
 def socket_extensions():
@@ -55,6 +61,10 @@ def test_each_socket_hand_off_resumes_into_a_fallback():
         apps = [app for app, _ in actions]
         at = apps.index("socket")
         assert ("set", "socket_resume=true") in actions[:at], (path, name)
+        # from the first moment of a payment call no key is an event, a log line or CDR history
+        # (docs/secure-entry.md): before the socket, and with the history masked as well
+        assert ("set", "sensitive_dtmf=true") in actions[:at], (path, name)
+        assert ("set", "digits_dialed_filter=(.+)") in actions[:at], (path, name)
         assert actions[at][1].endswith(" async full"), (path, name)
         after = actions[at + 1:]
         # a card field cut off by the orchestrator's death is cleared before anything else runs
@@ -69,7 +79,9 @@ def test_each_socket_hand_off_resumes_into_a_fallback():
             assert any("uuid_audio(${uuid} stop)" in data for _, data in before), (path, name)
             assert ("record_session_resume", "${pay_recording_path}") in before, (path, name)
         else:
-            assert handed_on[:1] in (["transfer"], ["bridge"]), (path, name)
+            # a person takes the caller: their keys reach them again, then the hand-over
+            assert handed_on[:2] in (["unset", "transfer"], ["unset", "bridge"]), (path, name)
+            assert after[1] == ("unset", "sensitive_dtmf"), (path, name)
 
 
 def test_flows_named_in_the_dialplan_are_shipped():

@@ -7,6 +7,8 @@
 --   silence) and reads with session:read, which keeps the digits in this script; writes one
 --   line "<status> <terminator|-> <digits|->\n" to <fifo>, a FIFO the orchestrator made and
 --   opened for reading before running this; status: ok, cancel, timeout, short, hangup.
+--   pay_secure_prompt (and, for play, pay_secure_play) is cleared once read; pay_secure_status
+--   is set only when the script could not answer (bad-arguments, no-fifo).
 -- play: plays the segments of pay_secure_play ("&"-joined; fields ","-joined, percent-encoded:
 --   file,<path> | speak,<engine>,<voice>,<text> | say,<lang>,<type>,<method>,<gender>,<value>).
 --   Keys pressed meanwhile stay queued for the next read; nothing is logged.
@@ -28,6 +30,7 @@ end
 
 local function play()
   local segments = session:getVariable("pay_secure_play") or ""
+  session:setVariable("pay_secure_play", nil)
   if segments == "" then return "ok" end
   for segment in (segments .. "&"):gmatch("(.-)&") do
     if not session:ready() then return "hangup" end
@@ -46,6 +49,7 @@ end
 
 local function read(fifo, min_digits, max_digits, first_ms, inter_ms, terminators)
   local prompt = session:getVariable("pay_secure_prompt") or "silence"
+  session:setVariable("pay_secure_prompt", nil)
   -- switch_ivr_read never clears read_terminator_used: a '*' of an earlier read would make
   -- this one look cancelled
   session:setVariable("read_terminator_used", nil)
@@ -97,4 +101,11 @@ elseif mode == "read" and argv[2] and argv[2]:match("^/[%w/._-]+$") then
 else
   status = "bad-arguments"
 end
-if session:ready() then session:setVariable("pay_secure_status", status) end
+-- the outcome travels in the FIFO line; the variable says only why there was none
+if session:ready() then
+  if status == "bad-arguments" or status == "no-fifo" then
+    session:setVariable("pay_secure_status", status)
+  else
+    session:setVariable("pay_secure_status", nil)
+  end
+end

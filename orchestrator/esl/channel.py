@@ -17,14 +17,19 @@ card entry runs with ``sensitive_dtmf`` so the switch emits no DTMF event at all
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import tempfile
 import time
 import uuid as uuidlib
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Deque, Dict, Iterable, List, Mapping, Optional, Tuple
+from urllib.parse import quote
 
 import gevent
 import gevent.queue
+import gevent.socket
 
 from orchestrator.engine.channel import (
     BridgeResult,
@@ -54,6 +59,10 @@ ANSWERED_DISPOSITIONS = ("SUCCESS", "ANSWER")
 # 1.10.12.) Nothing else uses the variable while the call is up.
 SECRET_VARIABLE = "hangup_cause"
 SECRET_HEADER = "variable_" + SECRET_VARIABLE
+# Secure entry's channel variables (docs/secure-entry.md): what the script plays, its status.
+SECURE_PROMPT, SECURE_PLAY, SECURE_STATUS = "pay_secure_prompt", "pay_secure_play", "pay_secure_status"
+SECURE_STATUSES = ("ok", "cancel", "timeout", "short", "hangup")
+LINE_GRACE = 1.0     # after the script's completion, how long its FIFO line may still be on the way
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,10 @@ class ChannelSettings:
     # 1.0 on a real switch. A dry run on the simulator shrinks the caller-facing digit timeouts
     # by the simulator's own factor, so a caller script keeps its meaning at any speed.
     time_scale: float = 1.0
+    # Secure entry (docs/secure-entry.md): the script's path on the switch host, and the folder,
+    # shared with the switch, where each read's FIFO is made ("" = payivr-secure in the temp dir).
+    secure_script: str = "pay_secure.lua"
+    secure_fifo_dir: str = ""
 
 
 @dataclass
@@ -109,6 +122,10 @@ class Channel:
         node = connect_headers.get("Core-UUID") or connect_headers.get("FreeSWITCH-Hostname") or ""
         # through a lambda, so a wrapper put on this channel's api (a test's) sees every command
         self._switch = SwitchCommands(lambda command: self.api(command), node_key=node)
+        # A payment extension sets sensitive_dtmf before the socket: the whole call is secure,
+        # every prompt and read goes through the secure-entry script (docs/secure-entry.md).
+        self._secure_from_dialplan = self._variables.get("sensitive_dtmf") == "true"
+        self._secure = self._secure_from_dialplan
         connection.add_listener(self._on_message)
 
     # -- what the switch tells us (event greenlet: only enqueue, never block) --------------
@@ -186,7 +203,9 @@ class Channel:
         lines = ["sendmsg", "call-command: execute", "execute-app-name: %s" % _one_line(app, "app")]
         if arg != "":
             lines.append("execute-app-arg: %s" % _one_line(arg, "application argument"))
-        lines.append("event-uuid: %s" % app_uuid)
+        # event-lock: without it an execute queued behind a running application runs inside it
+        # (inside a read, it takes the read's keys: seen on 1.10.12)
+        lines += ["event-uuid: %s" % app_uuid, "event-lock: true"]
         try:
             self._conn.command("\n".join(lines))
         except CommandFailed:
@@ -227,16 +246,24 @@ class Channel:
         self.execute("answer", timeout=timeout or self.settings.answer_timeout)
 
     def playback(self, path: str, timeout: Optional[float] = None) -> str:
+        if self._secure:
+            return self._play_secure([Prompt("file", path)], timeout)
         return self.execute("playback", path, timeout).get("Application-Response", "")
 
     def speak(self, text: str, engine: Optional[str] = None, voice: Optional[str] = None,
               timeout: Optional[float] = None) -> str:
+        if self._secure:
+            options = {k: v for k, v in (("engine", engine), ("voice", voice)) if v}
+            return self._play_secure([Prompt("speak", text, options)], timeout)
         arg = self._speak_arg(text, engine, voice)
         return self.execute("speak", arg, timeout).get("Application-Response", "")
 
     def say(self, value: str, kind: str = "number", language: str = "en",
             method: str = "pronounced", gender: str = "FEMININE",
             timeout: Optional[float] = None) -> str:
+        if self._secure:
+            options = {"kind": kind, "language": language, "method": method, "gender": gender}
+            return self._play_secure([Prompt("say", value, options)], timeout)
         return self.execute("say", self._say_arg(value, kind, language, method, gender),
                             timeout).get("Application-Response", "")
 
@@ -279,6 +306,7 @@ class Channel:
         """
         arg = " ".join(_one_line(x, "transfer target") for x in (extension, dialplan, context))
         try:
+            self._leave_secure()
             if "socket_resume" in self._variables:
                 self.unset_variable("socket_resume")
             self.execute("transfer", arg, timeout=self.settings.answer_timeout)
@@ -307,6 +335,7 @@ class Channel:
         """
         if not self._switch.leg_exists(leg):
             return False
+        self._leave_secure()
         if "socket_resume" in self._variables:
             self.clear_variable("socket_resume")
         try:
@@ -331,50 +360,156 @@ class Channel:
     # -- secrets (card data) -----------------------------------------------------------------
     def secure_entry(self, on: bool) -> None:
         """Turn ``sensitive_dtmf`` on or off: while on, FreeSWITCH emits no DTMF event, logs no
-        digit, keeps no ``digits_dialed`` and forwards no DTMF to a bridged leg."""
-        self.set_variable("sensitive_dtmf", "true" if on else "false")
+        digit, keeps no ``digits_dialed`` and forwards no DTMF to a bridged leg, and every
+        prompt and read of this channel goes through the secure-entry script. A call the
+        dialplan made secure stays secure: ``off`` leaves it as it came."""
+        if on and not self._secure:
+            self.set_variable("sensitive_dtmf", "true")
+            self._secure = True
+        elif not on and self._secure and not self._secure_from_dialplan:
+            self.set_variable("sensitive_dtmf", "false")
+            self._secure = False
+
+    @property
+    def secure(self) -> bool:
+        return self._secure
+
+    def _leave_secure(self) -> None:
+        """The caller goes to a person (a transfer, a bridge): their keys reach them again."""
+        if self._secure:
+            self.clear_variable("sensitive_dtmf")
+            self._secure = self._secure_from_dialplan = False
 
     def collect_secret(self, accept: Callable[[str], None], *, prompt: str, min_digits: int,
                        max_digits: int, first_digit_timeout: float = 10.0,
                        inter_digit_timeout: float = 5.0, terminators: str = "#",
                        cancel_key: str = "*") -> SecretResult:
-        """Read one secret field with ``play_and_get_digits`` and hand it to ``accept``.
+        """Read one secret field with the secure-entry script and hand it to ``accept``.
 
-        The digits travel once, in the completion event on this loopback socket; the variable
-        holding them is cleared at once with ``uuid_setvar`` over ``api`` (which, unlike the
-        ``unset`` application, fires no event carrying it), and by the switch itself if the
-        call ends first (see ``SECRET_VARIABLE``). No regex is given: with one, FreeSWITCH
-        logs the digits. Call ``secure_entry(True)`` first.
+        The digits never cross this socket: the script reads them (``session:read`` keeps them
+        out of every variable) and writes them to a one-time FIFO that only this process reads
+        (docs/secure-entry.md). Call ``secure_entry(True)`` first.
         """
-        variable = SECRET_VARIABLE
-        arg = "%d %d 1 %d %s %s silence_stream://250 %s '' %d" % (
-            min_digits, max_digits, first_digit_timeout * 1000,
-            _one_line(terminators + (cancel_key or ""), "terminators"), _quoted(prompt), variable,
-            inter_digit_timeout * 1000)
-        app_uuid = self.start("play_and_get_digits", arg)
-        headers = self._await_completion(app_uuid, time.monotonic() + self.settings.app_timeout)
-        if headers is None:
-            self.break_current()
-            self._clear_secret(variable)
-            raise CommandTimeout("secret entry did not complete")
-        keyed = headers.pop("variable_%s" % variable, "")
-        self._clear_secret(variable)
-        terminator = headers.get("variable_read_terminator_used", "")
-        if cancel_key and terminator == cancel_key:
-            return SecretResult("cancelled", 0, terminator)
-        if not keyed:
-            return SecretResult("timeout", 0, terminator)
-        length = len(keyed)
-        if length < min_digits:
-            return SecretResult("incomplete", length, terminator)
-        accept(keyed)
-        return SecretResult("ok", length, terminator)
-
-    def _clear_secret(self, variable: str) -> None:
+        status, terminator, digits = self._secure_read(
+            prompt, min_digits, max_digits, first_digit_timeout, inter_digit_timeout,
+            terminators + (cancel_key or ""))
         try:
-            self._switch.clear_variable(self.uuid, variable)
-        except (CallGone, CommandFailed):
-            pass  # the channel is gone: the switch overwrites the variable itself
+            if status == "cancel":
+                return SecretResult("cancelled", 0, terminator)
+            if status == "timeout":
+                return SecretResult("timeout", 0, terminator)
+            if status == "short" or len(digits) < min_digits:
+                return SecretResult("incomplete", len(digits), terminator)
+            accept(digits)
+            return SecretResult("ok", len(digits), terminator)
+        finally:
+            del digits
+
+    # -- secure entry: the script on the switch (docs/secure-entry.md) ------------------------
+    def _fifo_dir(self) -> str:
+        folder = self.settings.secure_fifo_dir or os.path.join(tempfile.gettempdir(), "payivr-secure")
+        os.makedirs(folder, mode=0o710, exist_ok=True)
+        return folder
+
+    def _play_secure(self, prompts: List[Prompt], timeout: Optional[float] = None) -> str:
+        """Play prompts through the script: keys typed meanwhile stay queued for the next read,
+        and none is logged (dptools' playback, speak and say log and take them)."""
+        segments = [self._segment(p) for p in prompts if p.value.strip()]
+        if not segments:
+            return ""
+        self._switch.set_variable(self.uuid, SECURE_PLAY, "&".join(segments))
+        headers = self.execute("lua", "%s play" % self._script(), timeout)
+        return headers.get("variable_" + SECURE_STATUS, "")
+
+    def _segment(self, prompt: Prompt) -> str:
+        options = prompt.options or {}
+        if prompt.kind == "file":
+            fields = ["file", prompt.value]
+        elif prompt.kind == "speak":
+            fields = ["speak", options.get("engine") or self.settings.tts_engine,
+                      options.get("voice") or self.settings.tts_voice, " ".join(prompt.value.split())]
+        elif prompt.kind == "say":
+            say_type, forced = SAY_TYPES[options.get("kind", "number")]
+            fields = ["say", options.get("language", "en"), say_type,
+                      forced or options.get("method", "pronounced"),
+                      options.get("gender", "FEMININE"), _one_line(prompt.value, "say value")]
+        else:
+            raise ValueError("unknown prompt kind %r" % prompt.kind)
+        return ",".join(quote(field, safe="") for field in fields)
+
+    def _script(self) -> str:
+        return _one_line(self.settings.secure_script, "secure-entry script")
+
+    def _secure_read(self, prompt: str, min_digits: int, max_digits: int, first_timeout: float,
+                     inter_timeout: float, terminators: str) -> Tuple[str, str, str]:
+        """One read by the script: ``(status, terminator, digits)``; digits only with ``ok``.
+
+        The FIFO is made and opened (read-write: it then never reads end-of-file before the
+        script has written) before the script runs, read by a greenlet of its own that hands
+        the one line to this call's inbox, and removed on every path out.
+        """
+        path = os.path.join(self._fifo_dir(), "k-" + secrets.token_hex(16))
+        os.mkfifo(path, 0o620)
+        try:
+            os.chmod(path, 0o620)   # the switch's user writes it (group), whatever the umask
+            fd = os.open(path, os.O_RDWR | os.O_NONBLOCK)
+            try:
+                self._switch.set_variable(self.uuid, SECURE_PROMPT, prompt or "silence")
+                app_uuid = self.start("lua", "%s read %s %d %d %d %d %s" % (
+                    self._script(), path, min_digits, max_digits, first_timeout * 1000,
+                    inter_timeout * 1000, _one_line(terminators, "terminators")))
+                reader = gevent.spawn(self._read_fifo_line, fd, app_uuid)
+                try:
+                    line, status_variable = self._await_secure_read(app_uuid)
+                finally:
+                    reader.kill(block=False)
+            finally:
+                os.close(fd)
+        finally:
+            os.unlink(path)
+        if line is None:
+            raise CommandFailed("the secure-entry script gave no answer (%s: %s)"
+                                % (SECURE_STATUS, status_variable or "unset"))
+        status, _, rest = line.partition(" ")
+        terminator, _, digits = rest.partition(" ")
+        if status not in SECURE_STATUSES:
+            raise CommandFailed("the secure-entry script answered an unknown status")
+        if status == "hangup":
+            raise CallGone(self.hangup_cause or "NORMAL_CLEARING")
+        return status, "" if terminator == "-" else terminator, digits if status == "ok" else ""
+
+    def _read_fifo_line(self, fd: int, app_uuid: str) -> None:
+        """The FIFO's one line, to the call's inbox (this greenlet only reads and enqueues)."""
+        data = b""
+        while b"\n" not in data and len(data) < 256:
+            gevent.socket.wait_read(fd)
+            try:
+                chunk = os.read(fd, 256)
+            except BlockingIOError:
+                continue
+            data += chunk
+        line = data.split(b"\n", 1)[0].decode("ascii", "replace")
+        self._inbox.put(_Signal("secure-line", app_uuid, digit=line))
+
+    def _await_secure_read(self, app_uuid: str) -> Tuple[Optional[str], str]:
+        """Wait for the script's line and its completion, bounded by the application timeout
+        (and a short grace for the line after the completion)."""
+        deadline = time.monotonic() + self.settings.app_timeout
+        line: Optional[str] = None
+        completed: Optional[Dict[str, str]] = None
+        while line is None or completed is None:
+            signal = self._next_signal(deadline)
+            if signal is None:
+                if completed is not None:
+                    break                      # completed, and no line within the grace
+                self.break_current()
+                raise CommandTimeout("secure entry did not complete")
+            if signal.kind == "secure-line" and signal.app_uuid == app_uuid:
+                line = signal.digit
+            elif signal.kind == "complete" and signal.app_uuid == app_uuid:
+                completed = signal.headers
+                deadline = min(deadline, time.monotonic() + LINE_GRACE)
+        return line, (completed or {}).get("variable_" + SECURE_STATUS, "")
 
     def flush_keys(self) -> None:
         """Drop keys queued on the channel that no read took (an agent's cancel key)."""
@@ -391,6 +526,10 @@ class Channel:
         Digits keyed ahead (during an earlier announcement) count, as a caller who knows the
         menu expects; ``flush`` drops them instead, for a question that must be heard first.
         """
+        if self._secure:
+            return self._collect_secure(list(prompts), min_digits, max_digits,
+                                        terminators + (cancel_key or ""), first_digit_timeout,
+                                        inter_digit_timeout, cancel_key, barge_in, flush)
         if flush:
             self._poll()
             self._digits.clear()
@@ -412,6 +551,49 @@ class Channel:
             keyed += digit
             if len(keyed) >= max_digits:
                 return DigitResult("ok", keyed)
+
+    def _collect_secure(self, prompts: List[Prompt], min_digits: int, max_digits: int,
+                        terminators: str, first_timeout: float, inter_timeout: float,
+                        cancel_key: str, barge_in: bool, flush: bool) -> DigitResult:
+        """A menu on a secure call: no DTMF event exists, so the script reads the keys. The
+        last prompt is the read's own when it can be (the first key stops it); the others, or
+        all of them without barge-in, are played first, keys typed over them kept."""
+        if flush:
+            self.flush_keys()
+        read_prompt = self._read_prompt(prompts[-1:]) if prompts and barge_in else None
+        before = prompts[:-1] if read_prompt else prompts
+        if before:
+            self._play_secure(before)
+        status, terminator, digits = self._secure_read(
+            read_prompt or "silence", min_digits, max_digits, first_timeout, inter_timeout,
+            terminators)
+        if status == "cancel":
+            return DigitResult("cancelled")
+        if status == "timeout":
+            return DigitResult("timeout")
+        if status == "short":
+            return DigitResult("incomplete", "", terminator)
+        return DigitResult("ok", digits, terminator)
+
+    def _read_prompt(self, prompts: List[Prompt]) -> Optional[str]:
+        """A prompt the read can play itself (a file, or text for its TTS), else None."""
+        if len(prompts) != 1:
+            return None
+        prompt = prompts[0]
+        if prompt.kind == "file":
+            return prompt.value
+        if prompt.kind == "speak" and not (prompt.options or {}).get("engine"):
+            self._ensure_tts()
+            return "say:" + " ".join(prompt.value.split())
+        return None
+
+    def _ensure_tts(self) -> None:
+        """``say:`` prompts speak with the channel's tts_engine and tts_voice."""
+        for name, value in (("tts_engine", self.settings.tts_engine),
+                            ("tts_voice", self.settings.tts_voice)):
+            if self._variables.get(name) != value:
+                self._switch.set_variable(self.uuid, name, value)
+                self._variables[name] = value
 
     def _next_digit(self, deadline: float) -> Optional[str]:
         while not self._digits:

@@ -244,4 +244,4 @@ def _say(ch: "SimChannel", arg: str, run: "AppRun") -> Optional[str]:
     return None
 
 
-from . import bridge, collect  # noqa: E402,F401  (they register play_and_get_digits and bridge)
+from . import bridge, collect, secure  # noqa: E402,F401  (they register play_and_get_digits, bridge, lua)

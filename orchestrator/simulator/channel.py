@@ -53,12 +53,18 @@ class AppRequest:
     done: Event = field(default_factory=Event)
 
 
+# Applications that take the caller's keys while they run; during any other (set, answer,
+# park, a Lua prompt...) a key waits queued on the channel, as on the switch, for the next read.
+KEY_READING_APPS = ("playback", "speak", "say", "play_and_get_digits", "sleep")
+
+
 class AppRun:
     """The application currently executing: where digits and interruptions arrive."""
 
     def __init__(self, name: str):
         self.name = name
         self.inbox: Queue = Queue()
+        self.reads_keys = name in KEY_READING_APPS
 
 
 def _app_headers(name: str, arg: str, app_uuid: str, response: Optional[str] = None) -> list:
@@ -108,6 +114,7 @@ class SimChannel:
         # the transfer target's actions after `socket` (fallback)
         self.after_socket: List[Tuple[str, str]] = []
         self.read_muted = False          # uuid_audio <uuid> start read mute 1 (eavesdrop.py)
+        self.queued_keys: List[Press] = []   # keys no running application took (secure.py)
         self.current: Optional[AppRun] = None
         self._queue: Queue = Queue()
         self._pending = 0
@@ -234,13 +241,22 @@ class SimChannel:
         if not sensitive:
             self.fire_new("DTMF", [("DTMF-Digit", digit), ("DTMF-Duration", "2000"), ("DTMF-Source", "RTP")])
         # a phone may send the key both as an event and as a tone in the audio: the worst case
+        in_a_bridge = False
         for leg in listening_agents(self.switch, self.uuid):
             bridged = leg.bridged_to == self.uuid
+            in_a_bridge = in_a_bridge or bridged
             leg.hear_key(digit, as_event=bridged and not sensitive, as_tone=not self.read_muted)
         run = self.current
-        if run is not None:
+        if run is not None and run.reads_keys:
             run.inbox.put(press)
+        elif not in_a_bridge:        # a bridge takes the key (forwarded, or dropped if sensitive)
+            self.queued_keys.append(press)
         return True
+
+    def take_queued_keys(self, run: "AppRun") -> None:
+        """A read starting: the keys queued on the channel go to it first, in order."""
+        while self.queued_keys:
+            run.inbox.put(self.queued_keys.pop(0))
 
     def caller_hangup(self, cause: str = "NORMAL_CLEARING") -> None:
         self.hangup(cause, by="caller")

@@ -35,9 +35,10 @@ def payments_extensions(esl_address: Tuple[str, int]) -> Dict[str, List[Tuple[st
     ``Switch.extensions`` (``$${orchestrator_esl_address}`` -> the service's socket).
     tests/agent/test_stay_payment.py checks the two agree."""
     socket = ("socket", "%s:%d async full" % (esl_address[0], esl_address[1]))
+    secure = [("set", "sensitive_dtmf=true"), ("set", "digits_dialed_filter=(.+)")]
     return {
-        "pay": [("set", "socket_resume=true"), socket],
-        "pay_agent": [
+        "pay": secure + [("set", "socket_resume=true"), socket],
+        "pay_agent": secure + [
             ("set", "socket_resume=true"), socket,
             ("unset", "hangup_cause"),
             ("unset", "sensitive_dtmf"),
