@@ -46,8 +46,9 @@ steps:
     transfer: {extension: "1000"}
 """
 
-TYPED_AHEAD = [{"wait_prompt": 1}, {"press": CARD["visa"] + "#"}, {"wait_prompt": 3},
-               {"press": "1230"}, {"wait_prompt": 4}, {"press": "737"}]
+# prompts: 1-2 the amount (words, then the amount said), 3 the number, 4 the expiry, 5 the code
+TYPED_AHEAD = [{"wait_prompt": 1}, {"press": CARD["visa"] + "#"}, {"wait_prompt": 4},
+               {"press": "1230"}, {"wait_prompt": 5}, {"press": "737"}]
 
 
 def apps(run):
