@@ -25,7 +25,7 @@ import pytest
 
 from tests.support.live.agent_call import (AGENT_MARK, CUSTOMER_MARK, HOLD_HZ, HOLD_TONE, BridgedCall,
                                            assert_no_card_anywhere, prompt_event, stay_unavailable)
-from tests.support.live.card_entry import CODE, EXPIRY, PAN_APPROVED, key_card, wait_prompt
+from tests.support.live.card_entry import CODE, EXPIRY, PAN_APPROVED, is_field_read, key_card, wait_prompt
 from tests.support.live.tones import (dtmf_keys, key_in_band, keys_between, loud_seconds, marker, play,
                                       read_wav, tone_seconds)
 
@@ -171,7 +171,7 @@ def test_stay_mode_the_agent_hears_the_caller_but_no_card_key(agent_service, con
     assert row["status"] == "approved" and row["card"] == "411111******1111"
     assert outcome.result == "transferred"
     entries = [m for m in control.events(call.ca, "CHANNEL_EXECUTE_COMPLETE")
-               if m.headers.get("Application") == "play_and_get_digits"]
+               if is_field_read(m)]
     entry_ended = entries[-1]
 
     # the same legs bridged again, the agent's leg up throughout
@@ -204,7 +204,7 @@ def test_stay_mode_the_agent_hears_the_caller_but_no_card_key(agent_service, con
     # during entry: the prompts, but no key tone at all
     assert keys_between(found, *entry) == ""
     prompts = [m for m in control.events(call.ca, "CHANNEL_EXECUTE")
-               if m.headers.get("Application") == "play_and_get_digits"]
+               if is_field_read(m)]
     assert len(prompts) == 3
     for prompt in prompts:
         start = call.seconds(call.aa, prompt)

@@ -32,7 +32,7 @@ from tests.support.live.agent_call import (AGENT_MARK, CUSTOMER_MARK, EXTRA_EVEN
                                            assert_no_card_anywhere, prompt_event, stay_unavailable,
                                            write_agent_config)
 from tests.support.live.card_entry import (CODE, EXPIRY, PAN_APPROVED, PAN_DECLINED, PAN_DECLINED_2,
-                                           wait_prompt)
+                                           is_field_read, prompt_text, wait_prompt)
 from tests.support.live.fsprocess import REPO, free_port
 from tests.support.live.tones import (dtmf_keys, key_in_band, keys_between, loud_seconds, marker, play,
                                       read_wav, tone_seconds)
@@ -101,9 +101,9 @@ def agent_key_tones(call, start, end):
 
 
 def entry_end(control, call):
-    """The last play_and_get_digits of the caller's channel to finish."""
+    """The last field read of the caller's channel to finish."""
     return [m for m in control.events(call.ca, "CHANNEL_EXECUTE_COMPLETE")
-            if m.headers.get("Application") == "play_and_get_digits"][-1]
+            if is_field_read(m)][-1]
 
 
 def bridged_before_payment(control, call):
@@ -260,7 +260,7 @@ def test_stay_agent_hangs_up_mid_entry_caller_gets_goodbye_restored(agent_servic
     # the flow notices and routes the caller without the agent: transfer_back's otherwise
     control.es.wait_for(
         lambda m: m.event_name == "CHANNEL_EXECUTE" and m.headers.get("Unique-ID") == call.cb
-        and GOODBYE in m.headers.get("Application-Data", "").lower(), 90, "the goodbye prompt")
+        and GOODBYE in prompt_text(m).lower(), 90, "the goodbye prompt")
     goodbye_after = time.monotonic() - agent_left
     assert_caller_restored(call)
     assert "session_record" in bugs(call, call.cb)

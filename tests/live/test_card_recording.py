@@ -23,7 +23,7 @@ recorder takes nothing in.
 """
 import pytest
 
-from tests.support.live.card_entry import CODE, EXPIRY, PAN_APPROVED, wait_prompt
+from tests.support.live.card_entry import CODE, EXPIRY, PAN_APPROVED, is_field_read, wait_prompt
 from tests.support.live.payment_service import PaymentService
 from tests.support.live.tones import dtmf_keys, key_in_band, loud_seconds, read_wav
 
@@ -91,7 +91,7 @@ def test_a_paid_call_keyed_in_band_leaves_no_card_digit_in_the_recording(recorde
     # announcements of the result, recorded once resumed.
     started = control.wait(a_leg, "RECORD_START", 1)
     entry = next(m for m in control.events(a_leg, "CHANNEL_EXECUTE")
-                 if m.headers.get("Application") == "play_and_get_digits")
+                 if is_field_read(m))
     before_entry = (int(entry.headers["Event-Date-Timestamp"])
                     - int(started.headers["Event-Date-Timestamp"])) / 1e6
     assert loud_seconds(samples, rate, before_entry + 1.0) >= 2.0

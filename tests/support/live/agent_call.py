@@ -16,7 +16,7 @@ import gevent
 import requests
 import yaml
 
-from tests.support.live.card_entry import card_digits, wait_prompt
+from tests.support.live.card_entry import card_digits, is_field_read, wait_prompt
 from tests.support.live.fsprocess import REPO
 
 TOKEN = "live-agent-alice-token-0123456789"
@@ -116,9 +116,7 @@ class BridgedCall:
 def prompt_event(control, a_leg, words, nth=1):
     """The CHANNEL_EXECUTE of the nth prompt with ``words``, once it has come."""
     wait_prompt(control, a_leg, words, nth)
-    return [m for m in control.events(a_leg, "CHANNEL_EXECUTE")
-            if m.headers.get("Application") == "play_and_get_digits"
-            and words in m.headers.get("Application-Data", "")][nth - 1]
+    return [m for m in control.events(a_leg, "CHANNEL_EXECUTE") if is_field_read(m, words)][nth - 1]
 
 
 def assert_no_card_anywhere(call, completes, live_switch, pans):

@@ -1,6 +1,8 @@
 """Keying a card at the shipped card_payment flow's prompts on a real switch, and the runs of a
 card's digits that must appear nowhere afterwards."""
 
+from urllib.parse import unquote
+
 PAN_APPROVED, PAN_DECLINED, PAN_DECLINED_2 = "4111111111111111", "4000000000009995", "4000000000000002"
 EXPIRY, CODE = "1230", "737"
 
@@ -12,12 +14,28 @@ def card_digits(pan):
     return {pan[i:i + 7] for i in range(len(pan) - 6) if len(set(pan[i:i + 7])) > 1} | {pan}
 
 
+def is_field_read(message, words=""):
+    """A read of a field (or a menu): the secure-entry script's ``read`` (docs/secure-entry.md),
+    whose prompt is in ``pay_secure_prompt``, the channel variable set before it ran."""
+    headers = message.headers
+    return (headers.get("Application") == "lua" and " read " in headers.get("Application-Data", "")
+            and words in headers.get("variable_pay_secure_prompt", ""))
+
+
+def prompt_text(message):
+    """What a CHANNEL_EXECUTE plays, whichever way: a dptools prompt's argument, or on a secure
+    call the secure-entry script's read prompt or play segments (percent-encoded there)."""
+    headers = message.headers
+    if headers.get("Application") == "lua":
+        return unquote(headers.get("variable_pay_secure_prompt", "") + " "
+                       + headers.get("variable_pay_secure_play", ""))
+    return headers.get("Application-Data", "")
+
+
 def wait_prompt(control, a_leg, words, nth=1, timeout=30):
-    """The nth play_and_get_digits prompt of the call whose text has ``words``."""
+    """The nth field read of the call whose prompt has ``words``."""
     def prompts():
-        return [m for m in control.events(a_leg, "CHANNEL_EXECUTE")
-                if m.headers.get("Application") == "play_and_get_digits"
-                and words in m.headers.get("Application-Data", "")]
+        return [m for m in control.events(a_leg, "CHANNEL_EXECUTE") if is_field_read(m, words)]
     return control.es.wait_for(lambda m: len(prompts()) >= nth, timeout,
                                "prompt %d %r" % (nth, words))
 

@@ -64,7 +64,9 @@ class FreeSwitchProcess:
         env = dict(os.environ, **self.env)
         self.process = subprocess.Popen(
             [self.binary, "-nonat", "-nf", "-nc", "-conf", self.conf_dir, "-log", dirs["log"],
-             "-db", dirs["db"], "-run", dirs["run"]],
+             "-db", dirs["db"], "-run", dirs["run"],
+             # the shipped scripts (pay_secure.lua) where the lua application looks for them
+             "-scripts", os.path.join(self.conf_dir, "scripts")],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return self
 
