@@ -16,6 +16,7 @@ from typing import (TYPE_CHECKING, Any, Callable, Container, Dict, Iterable, Ite
                     Optional, Tuple)
 from urllib.parse import parse_qs
 
+from orchestrator import bounded_json
 from orchestrator.payments.money import Money, MoneyError
 from orchestrator.web import json_response
 
@@ -122,6 +123,9 @@ class AgentApi:
 
     @staticmethod
     def _body(environ: "WSGIEnvironment") -> Dict[str, Any]:
+        """The body as a JSON object: at most MAX_BODY bytes, nested no deeper than
+        ``bounded_json.MAX_DEPTH`` (deeper, the decoder would raise RecursionError: a 500 and
+        a traceback instead of the client's 400)."""
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -130,7 +134,10 @@ class AgentApi:
             raise ApiError(413, "too_large", "the request body is larger than %d bytes" % MAX_BODY)
         raw = environ["wsgi.input"].read(length) if length else b""
         try:
-            body = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+            body = bounded_json.loads(raw.decode("utf-8")) if raw.strip() else {}
+        except bounded_json.TooDeep:
+            raise ApiError(400, "invalid_json", "the body nests deeper than %d levels"
+                           % bounded_json.MAX_DEPTH)
         except (UnicodeDecodeError, ValueError):
             raise ApiError(400, "invalid_json", "the body is not valid JSON")
         if not isinstance(body, dict):

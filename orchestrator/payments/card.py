@@ -252,15 +252,17 @@ class CardData:
         if self._number is None or self._expiry is None:
             raise CardError(INVALID_CARD_NUMBER, "card number and expiry are required")
         expiry = self._expiry.text()
-        revealed = RevealedCard(
-            self._number.text(), expiry[:2], expiry[2:],
-            self._code.text() if self._code is not None else None,
-            self._postal.text() if self._postal is not None else None)
-        del expiry
+        try:
+            revealed = RevealedCard(
+                self._number.text(), expiry[:2], expiry[2:],
+                self._code.text() if self._code is not None else None,
+                self._postal.text() if self._postal is not None else None)
+        finally:
+            del expiry   # on every path: a traceback from here must not hold it
         try:
             yield revealed
         finally:
-            revealed._clear()
+            revealed._clear()   # whether the block ended, raised or was stopped
 
     def number_matches(self, digits: str) -> bool:
         """Whether ``digits`` (a confirmation entry) is the number kept, compared in constant

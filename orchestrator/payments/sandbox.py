@@ -10,7 +10,9 @@ API:
                                   "expiry_year", "security_code", "postal_code"}}
         -> 200 {"status": "approved", "auth_code", "transaction_id", ...}
            200 {"status": "declined", "reason_code", "reason_text", ...}
-           409 same key with a different body, or still in progress; 400/401/422 refused
+           409 same key with a different body, or still in progress; 400/401/422 refused;
+           413 a body over MAX_BODY. A body nested deeper than ``bounded_json.MAX_DEPTH`` is
+           malformed (400), never a RecursionError in the handler.
   GET  /v1/authorizations/<key>  -> 200 the stored answer, 200 {"status": "pending"}, or 404
   GET  /v1/charges               -> 200 {"charges": [...]}  (for tests: masked records only)
 
@@ -42,6 +44,7 @@ import gevent
 from gevent.pool import Pool
 from gevent.pywsgi import WSGIServer
 
+from .. import bounded_json
 from .brands import brand_of
 from . import signing
 from .money import Money, MoneyError
@@ -148,9 +151,11 @@ class SandboxGateway:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        body = environ["wsgi.input"].read(min(length, MAX_BODY)) if length else b""
+        body = environ["wsgi.input"].read(length) if 0 < length <= MAX_BODY else b""
         answer: Dict[str, Any]
-        if self.secret and not signing.verify(
+        if length > MAX_BODY:
+            status, answer = 413, {"error": "too_large"}
+        elif self.secret and not signing.verify(
                 self.secret, environ.get("HTTP_X_TIMESTAMP"), environ.get("HTTP_X_SIGNATURE"), body):
             status, answer = 401, {"error": "bad_signature"}
         elif method == "POST" and path == "/v1/authorizations":
@@ -177,7 +182,7 @@ class SandboxGateway:
 
     def _authorize(self, body: bytes) -> Answer:
         try:
-            request = json.loads(body)
+            request = bounded_json.loads(body)
             key = request["idempotency_key"]
             money = Money.parse(request["amount"]["value"], request["amount"]["currency"])
             card = request["card"]
@@ -236,4 +241,4 @@ class SandboxGateway:
 
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-            409: "Conflict", 422: "Unprocessable Entity", 500: "Internal Server Error"}
+            409: "Conflict", 413: "Payload Too Large", 422: "Unprocessable Entity", 500: "Internal Server Error"}

@@ -4,7 +4,8 @@ import json
 import pytest
 import requests
 
-from orchestrator.agent.api import OPENAPI_PATH, AgentApi
+from orchestrator.agent.api import MAX_BODY, OPENAPI_PATH, AgentApi
+from orchestrator.bounded_json import MAX_DEPTH
 from tests.support.agent import TOKENS
 
 
@@ -40,6 +41,32 @@ def test_not_json_is_400(rig):
                           headers={"Authorization": "Bearer " + TOKENS["alice"]}, timeout=10)
     assert reply.status_code == 400 and reply.json()["error"] == "invalid_json"
     reply = rig.request("POST", "/sessions", body=[1, 2])
+    assert reply.status_code == 400 and reply.json()["error"] == "invalid_json"
+
+
+def post_raw(rig, body):
+    return requests.post(rig.base + "/sessions", data=body, timeout=10,
+                         headers={"Authorization": "Bearer " + TOKENS["alice"],
+                                  "Content-Type": "application/json"})
+
+
+def test_a_body_nested_8000_deep_is_400_and_the_api_keeps_serving(rig):
+    deep = ("[" * 8000 + "]" * 8000).encode()
+    assert len(deep) <= MAX_BODY                 # within the size bound: the depth refuses it
+    reply = post_raw(rig, deep)
+    assert reply.status_code == 400
+    assert reply.json() == {"error": "invalid_json", "message": "the body nests deeper than 32 levels"}
+    assert rig.request("GET", "/sessions").status_code == 200
+
+
+def test_a_body_at_the_depth_limit_is_read_and_one_level_more_is_not(rig):
+    def body(depth):   # an object whose mode takes the document to ``depth`` levels
+        return json.dumps({"mode": json.loads("[" * (depth - 1) + "]" * (depth - 1))}).encode()
+
+    assert MAX_DEPTH == 32
+    reply = post_raw(rig, body(MAX_DEPTH))
+    assert reply.status_code == 400 and reply.json()["field"] == "mode"   # read, then judged
+    reply = post_raw(rig, body(MAX_DEPTH + 1))
     assert reply.status_code == 400 and reply.json()["error"] == "invalid_json"
 
 

@@ -5,10 +5,11 @@ import json
 import logging
 import pickle
 
+import gevent
 import pytest
 
 from orchestrator.payments.card import (
-    CardData, CardError, CardSummary, CardWiped, json_default,
+    CardData, CardError, CardSummary, CardWiped, RevealedCard, json_default,
 )
 from tests.support.cards import TODAY, make_card
 
@@ -132,6 +133,18 @@ def test_reveal_gives_digits_only_inside_the_block():
         with pytest.raises(TypeError):
             pickle.dumps(digits)
     assert digits.number is None and digits.security_code is None
+
+
+@pytest.mark.parametrize("error", [RuntimeError("connector bug"), RecursionError(),
+                                   MemoryError(), KeyboardInterrupt(), gevent.GreenletExit()],
+                         ids=lambda error: type(error).__name__)
+def test_reveal_clears_the_digits_when_the_block_raises(error):
+    card = make_card(postal="28001")
+    with pytest.raises(type(error)):
+        with card.reveal() as digits:
+            assert digits.number == NUMBER
+            raise error
+    assert [getattr(digits, name) for name in RevealedCard.__slots__] == [None] * 5
 
 
 def test_reveal_needs_number_and_expiry():

@@ -200,3 +200,65 @@ def test_config_errors():
         build_gateway("missing", {"gateways": []})
     with pytest.raises(GatewayConfigError):
         build_gateway("x", {"type": "paypal"})
+
+
+# -- answers read within bounds (bounded_json.MAX_DEPTH, transport.MAX_ANSWER_BYTES) ---------
+
+def _nested(depth):
+    return "[" * depth + "]" * depth
+
+
+def _answering(body):
+    def app(environ, start_response):
+        environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        start_response("200 OK", [("Content-Type", "application/json"),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
+    return app
+
+
+def test_an_answer_nested_100000_deep_is_a_protocol_error_with_the_outcome_unknown(
+        https_server, tls_files):
+    url = https_server(_answering(_nested(100000).encode())) + "/x"
+    gateway = RedsysGateway("r", "999008881", "1", TEST_KEY, url=url, verify=tls_files[0])
+    result = gateway.authorize(1000, "EUR", "r", make_card(), "key-redsys-deep1")
+    assert result == GatewayError(
+        "protocol", True, "unexpected answer (HTTP 200): body JSON nested deeper than 32 levels")
+
+
+def _parameters_nested(order, depth):
+    """A signed answer whose Ds_MerchantParameters hold an approval ``depth`` levels deep."""
+    parameters = {"Ds_Order": order, "Ds_Response": "0000", "Ds_AuthorisationCode": "654321",
+                  "Ds_Extra": json.loads(_nested(depth - 1))}
+    encoded = encode_parameters(parameters)
+    return {"Ds_SignatureVersion": "HMAC_SHA256_V1", "Ds_MerchantParameters": encoded,
+            "Ds_Signature": sign(TEST_KEY, order, encoded)}
+
+
+def test_merchant_parameters_nested_deep_are_undecodable_not_a_crash(https_server, tls_files):
+    order = order_number("key-redsys-deep2")
+    inner = "[" * 50000 + "]" * 50000   # base64 of it still fits the answer's size bound
+    encoded = base64.b64encode(inner.encode()).decode()
+    answer = {"Ds_SignatureVersion": "HMAC_SHA256_V1", "Ds_MerchantParameters": encoded,
+              "Ds_Signature": sign(TEST_KEY, order, encoded)}
+    url = https_server(_answering(json.dumps(answer).encode())) + "/x"
+    gateway = RedsysGateway("r", "999008881", "1", TEST_KEY, url=url, verify=tls_files[0])
+    result = gateway.authorize(1000, "EUR", "r", make_card(), "key-redsys-deep2")
+    assert result == GatewayError("protocol", True, "undecodable Ds_MerchantParameters")
+
+
+def test_merchant_parameters_at_the_depth_limit_are_read_and_one_level_more_is_not():
+    gateway = RedsysGateway("r", "999008881", "1", TEST_KEY, url="https://127.0.0.1/x")
+    at_limit = _parameters_nested("000000000042", 32)
+    assert gateway.interpret(at_limit, "000000000042") == Approved("654321", "000000000042")
+    over = _parameters_nested("000000000042", 33)
+    assert gateway.interpret(over, "000000000042") == \
+        GatewayError("protocol", True, "undecodable Ds_MerchantParameters")
+
+
+def test_merchant_parameters_that_are_not_an_object_are_a_protocol_error():
+    gateway = RedsysGateway("r", "999008881", "1", TEST_KEY, url="https://127.0.0.1/x")
+    encoded = encode_parameters(["Ds_Response", "0000"])
+    answer = {"Ds_MerchantParameters": encoded, "Ds_Signature": sign(TEST_KEY, "1", encoded)}
+    assert gateway.interpret(answer, "1") == \
+        GatewayError("protocol", True, "Ds_MerchantParameters is not an object")

@@ -5,8 +5,10 @@ import time
 import pytest
 import requests
 
+from orchestrator.bounded_json import MAX_DEPTH
+from orchestrator.payments import signing
 from orchestrator.payments.gateways import Approved, Declined, GatewayError, build_gateway
-from orchestrator.payments.sandbox import SandboxGateway, TEST_CARDS
+from orchestrator.payments.sandbox import MAX_BODY, SandboxGateway, TEST_CARDS
 from tests.support.cards import make_card
 
 SECRET = "sandbox-shared-secret"
@@ -159,3 +161,45 @@ def test_test_cards_are_valid_numbers():
     from orchestrator.payments.card import validate_number
     for number in TEST_CARDS:
         validate_number(number)
+
+
+# -- the bodies it reads: nested no deeper than bounded_json.MAX_DEPTH, no larger than MAX_BODY --
+
+def post_signed(sandbox, body):
+    return requests.post(sandbox.url + "/v1/authorizations", data=body, timeout=5,
+                         headers=dict(signing.signed_headers(SECRET, body),
+                                      **{"Content-Type": "application/json"}))
+
+
+def request_nested(depth, key):
+    """A valid authorization request whose extra field takes it to exactly ``depth`` levels."""
+    request = {"idempotency_key": key, "amount": {"value": 1250, "currency": "EUR"},
+               "reference": "order-1", "card": {"number": "4111111111111111"},
+               "extra": json.loads("[" * (depth - 1) + "]" * (depth - 1))}
+    return json.dumps(request).encode()
+
+
+def test_a_body_nested_deep_is_malformed_and_the_sandbox_keeps_serving(sandbox):
+    deep = ("[" * 30000 + "]" * 30000).encode()     # within MAX_BODY: the depth refuses it
+    assert len(deep) <= MAX_BODY
+    reply = post_signed(sandbox, deep)
+    assert reply.status_code == 400 and reply.json() == {"error": "malformed_request"}
+    assert authorize(gateway_for(sandbox), "4111111111111111", "key-after-deep1").status == \
+        "approved"
+
+
+def test_a_body_at_the_depth_limit_is_read_and_one_level_more_is_not(sandbox):
+    assert post_signed(sandbox, request_nested(MAX_DEPTH, "key-depth-00001")).json()["status"] \
+        == "approved"
+    reply = post_signed(sandbox, request_nested(MAX_DEPTH + 1, "key-depth-00002"))
+    assert reply.status_code == 400 and sandbox.charges_for("key-depth-00002") == []
+
+
+def test_a_body_at_the_size_limit_is_read_and_one_byte_more_is_refused(sandbox):
+    body = request_nested(2, "key-size-000001")
+    at_limit = body + b" " * (MAX_BODY - len(body))
+    assert post_signed(sandbox, at_limit).json()["status"] == "approved"
+    body = request_nested(2, "key-size-000002")
+    reply = post_signed(sandbox, body + b" " * (MAX_BODY + 1 - len(body)))
+    assert reply.status_code == 413 and reply.json() == {"error": "too_large"}
+    assert sandbox.charges_for("key-size-000002") == []

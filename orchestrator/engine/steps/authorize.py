@@ -7,6 +7,13 @@ not confirm is never re-sent under a new key: the flow takes its ``error`` branc
 record is flagged for reconciliation (``payments/ledger.py`` writes the record). The card is
 wiped as soon as the gateway has answered.
 
+An exception out of the gateway is an outcome too: once ``begin`` has written the record the
+step cannot tell whether the request left, so it is ``GatewayError("internal",
+outcome_unknown=True)``: recorded ``unknown`` and flagged, the flow takes ``error`` (the caller
+hears that the payment could not be confirmed), and the exception, whose frames may hold the
+card (``payments/gateways/failures.py``), goes no further. What must stop the call
+(``GreenletExit``) goes on, stripped of its traceback.
+
 Publishes ``Authorizing`` when the card is sent and ``PaymentApproved``, ``PaymentDeclined`` or
 ``PaymentFailed`` when the gateway has answered (``payments/events.py``): metrics, agent
 sessions and the log count and show payments from those.
@@ -15,10 +22,11 @@ Sets payment.result (approved, declined, error), payment.auth_code, payment.tran
 payment.decline_code, payment.decline_reason, payment.error_kind, payment.outcome_unknown.
 """
 import time
+from typing import Optional
 
 from ...payments.events import (Authorizing, PaymentApproved, PaymentDeclined, PaymentEvent,
                                 PaymentFailed)
-from ...payments.gateways import Approved, Declined, GatewayResult
+from ...payments.gateways import Approved, Declined, GatewayError, GatewayResult, failures
 from ...payments.ledger import PaymentLedger
 from ...payments.money import Money, MoneyError
 from ..step_api import (StepError, StepKind, continue_on, on_jump_targets, on_schema,
@@ -93,10 +101,7 @@ class Authorize(StepKind):
         services.events.publish(Authorizing(gateway=name, payment_id=payment_id,
                                             brand=summary.brand, last4=summary.last4))
         started = time.monotonic()
-        try:
-            result = gateway.authorize(money.minor, money.currency, reference, card, key)
-        finally:
-            card.wipe()
+        result = self._authorize(ctx, gateway, money, reference, card, key)
         seconds = time.monotonic() - started
         if ledger.finish(payment_id, result) == "unknown":
             ctx.log.warning("payment %s outcome unknown (%s): marked for reconciliation",
@@ -107,6 +112,26 @@ class Authorize(StepKind):
             return None
         return continue_on("authorize", self.config,
                            "declined" if isinstance(result, Declined) else "error")
+
+    def _authorize(self, ctx, gateway, money, reference, card, key) -> GatewayResult:
+        """The gateway's answer; an exception out of it is an answer too (see the module
+        docstring), and the card is wiped on every path."""
+        failure: Optional[GatewayError] = None
+        escaping: Optional[BaseException] = None
+        try:
+            return gateway.authorize(money.minor, money.currency, reference, card, key)
+        except Exception as error:
+            failure = failures.unexpected(error, outcome_unknown=True)
+        except BaseException as error:
+            escaping = failures.stripped(error)
+        finally:
+            card.wipe()
+        # outside the except blocks: nothing is chained back on
+        if escaping is not None:
+            raise escaping
+        assert failure is not None   # the call returned, or one of the handlers ran
+        ctx.log.error("authorize: gateway %s failed: %s", self.config["gateway"], failure.detail)
+        return failure
 
     @staticmethod
     def _set_variables(ctx, payment_id, result):

@@ -7,6 +7,13 @@ idempotent on the key and answered with a server error or dropped the connection
 outcome is unknown (a read timeout after sending) it asks ``status(key)`` a bounded number of
 times; if that does not settle it, the answer is ``GatewayError(kind, outcome_unknown=True)``
 and the payment must be reconciled, never re-authorized under a new key.
+
+Nothing raised while the card is revealed leaves ``authorize`` with its frames
+(``failures``): an unexpected exception there is answered ``GatewayError("internal", ...)``,
+outcome unknown once ``_prepare`` has returned (the request may have left), and anything that
+must stop the call is re-raised stripped of its traceback. The failures the retry policy keeps
+as values (``OutcomeUnknown``) are stripped the same way, since their tracebacks run through
+``_send`` and its request body.
 """
 import logging
 import re
@@ -18,6 +25,7 @@ import gevent
 from ... import backoff
 from ..card import CardData, RevealedCard
 from ..money import Money, MoneyError
+from . import failures
 from .results import Approved, Declined, GatewayError, GatewayResult
 from .transport import NotReached, OutcomeUnknown
 
@@ -55,19 +63,16 @@ class Gateway(Generic[RequestT]):
         """Charge ``amount`` (minor units, or a Money) to ``card``; Approved/Declined/GatewayError.
 
         Raises MoneyError, ValueError or TypeError for arguments that are wrong before any
-        call is made (a bug in the flow, not a gateway failure).
+        call is made (a bug in the flow, not a gateway failure), and CardError when the card
+        has no number or expiry. Past those checks every failure is an answer: an unexpected
+        one is ``GatewayError("internal", ...)``.
         """
         money = _money(amount, currency)
         _check_request(reference, card, idempotency_key)
         started = time.monotonic()
         log.info("authorize gateway=%s key=%s amount=%s card=%s", self.name, idempotency_key,
                  money, card)
-        with card.reveal() as revealed:
-            request = self._prepare(money, reference, revealed, idempotency_key)
-            try:
-                result = self._send_with_retries(request)
-            finally:
-                del request
+        result = self._call(money, reference, card, idempotency_key)
         answer = self._reconcile(idempotency_key, result) if isinstance(result, OutcomeUnknown) \
             else result
         log.info("authorize gateway=%s key=%s result=%s%s seconds=%.2f", self.name,
@@ -77,8 +82,8 @@ class Gateway(Generic[RequestT]):
 
     def status(self, idempotency_key: str) -> Optional[GatewayResult]:
         """What the gateway recorded under this key: Approved, Declined, a GatewayError
-        (``pending`` while it is still working, or the query failing), or None if it never
-        saw the key."""
+        (``pending`` while it is still working, or the query failing, ``internal`` when our
+        side of it fails), or None if it never saw the key."""
         if not self.supports_status:
             return GatewayError("unsupported", True, "%s cannot be queried by key" % self.type_name)
         try:
@@ -87,6 +92,11 @@ class Gateway(Generic[RequestT]):
             return GatewayError(error.kind, True, "status query: " + error.detail)
         except OutcomeUnknown as error:
             return GatewayError(error.kind, True, "status query: " + error.detail)
+        except Exception as error:
+            failure = failures.unexpected(error, True)
+        log.error("gateway=%s key=%s status query failed: %s", self.name, idempotency_key,
+                  failure.detail)
+        return failure
 
     def close(self) -> None:
         """Release connections; the gateway object is not used afterwards."""
@@ -106,6 +116,37 @@ class Gateway(Generic[RequestT]):
         raise NotImplementedError
 
     # -- the policy ------------------------------------------------------------------------
+    def _call(self, money: Money, reference: str, card: CardData,
+              idempotency_key: str) -> Union[GatewayResult, OutcomeUnknown]:
+        """Build the body inside ``card.reveal()`` and send it; what goes wrong in there comes
+        out as an answer, or re-raised without a frame that saw the digits (``failures``)."""
+        outcome: Union[GatewayResult, OutcomeUnknown, None] = None
+        failure: Optional[GatewayError] = None
+        escaping: Optional[BaseException] = None
+        may_have_left = False
+        with card.reveal() as revealed:
+            request: Optional[RequestT] = None
+            try:
+                request = self._prepare(money, reference, revealed, idempotency_key)
+                may_have_left = True
+                outcome = self._send_with_retries(request)
+            except Exception as error:
+                failure = failures.unexpected(error, outcome_unknown=may_have_left)
+            except BaseException as error:   # the call is being stopped: let that go on
+                escaping = failures.stripped(error)
+            finally:
+                request = None
+        del revealed
+        # from here on no exception is being handled: raising chains nothing back on
+        if escaping is not None:
+            raise escaping
+        if failure is not None:
+            log.error("gateway=%s key=%s failed inside the call: %s", self.name,
+                      idempotency_key, failure.detail)
+            return failure
+        assert outcome is not None   # the try ran to its end
+        return outcome
+
     def _send_with_retries(self, request: RequestT) -> Union[GatewayResult, OutcomeUnknown]:
         outcome: Union[GatewayResult, OutcomeUnknown, None] = None
         for attempt in range(1, self.max_attempts + 1):
@@ -116,7 +157,8 @@ class Gateway(Generic[RequestT]):
                 if not error.retryable:
                     return outcome
             except OutcomeUnknown as error:
-                outcome = error
+                # kept as a value past this block: without the traceback through _send
+                outcome = failures.stripped(error)
                 if not (self.idempotent and error.resend_if_idempotent):
                     return outcome
             if attempt < self.max_attempts:

@@ -138,7 +138,8 @@ class HttpGateway(Gateway[HttpRequest]):
             raise OutcomeUnknown("http", "HTTP %d" % status, resend_if_idempotent=True)
         data = reply.data if isinstance(reply.data, dict) else None
         if data is None or not 200 <= status < 300:
-            raise OutcomeUnknown("protocol", "unexpected answer (HTTP %d)" % status)
+            raise OutcomeUnknown("protocol", "unexpected answer (HTTP %d)%s"
+                                 % (status, _why_unreadable(reply)))
         spec = self.response
         outcome = _get(data, spec["status"])
         if outcome in spec["approved"]:
@@ -156,6 +157,10 @@ class HttpGateway(Gateway[HttpRequest]):
 
     def close(self) -> None:
         self.transport.close()
+
+
+def _why_unreadable(reply: Response) -> str:
+    return ": body " + reply.unreadable if reply.unreadable else ""
 
 
 def _put(target: Dict[str, Any], path: str, value: Any) -> None:

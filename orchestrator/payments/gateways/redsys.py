@@ -29,6 +29,7 @@ try:   # TripleDES moved to the "decrepit" module in cryptography 43
 except ImportError:   # pragma: no cover
     from cryptography.hazmat.primitives.ciphers.algorithms import TripleDES
 
+from ... import bounded_json
 from ..card import RevealedCard
 from ..money import Money
 from .base import Gateway
@@ -92,8 +93,10 @@ def encode_parameters(parameters: Mapping[str, object]) -> str:
 
 
 def decode_parameters(merchant_parameters_b64: str) -> Any:
+    """The JSON inside Ds_MerchantParameters (either base64 alphabet); nested no deeper than
+    ``bounded_json.MAX_DEPTH``, or ValueError, like any other undecodable parameters."""
     text = merchant_parameters_b64.replace("-", "+").replace("_", "/")
-    return json.loads(base64.b64decode(text + "=" * (-len(text) % 4)))
+    return bounded_json.loads(base64.b64decode(text + "=" * (-len(text) % 4)))
 
 
 def order_number(idempotency_key: str) -> str:
@@ -166,7 +169,8 @@ class RedsysGateway(Gateway[RedsysRequest]):
             raise OutcomeUnknown("http", "HTTP %d" % reply.status)
         data = reply.data if isinstance(reply.data, dict) else None
         if reply.status != 200 or data is None:
-            raise OutcomeUnknown("protocol", "unexpected answer (HTTP %d)" % reply.status)
+            raise OutcomeUnknown("protocol", "unexpected answer (HTTP %d)%s" % (
+                reply.status, ": body " + reply.unreadable if reply.unreadable else ""))
         return self.interpret(data, request["order"])
 
     def interpret(self, data: Dict[str, Any], order: str) -> GatewayResult:
@@ -182,6 +186,8 @@ class RedsysGateway(Gateway[RedsysRequest]):
             parameters = decode_parameters(encoded)
         except (ValueError, TypeError, AttributeError, binascii.Error):
             return GatewayError("protocol", True, "undecodable Ds_MerchantParameters")
+        if not isinstance(parameters, dict):
+            return GatewayError("protocol", True, "Ds_MerchantParameters is not an object")
         answered_order = str(parameters.get("Ds_Order") or order)
         if answered_order != order or not signatures_match(
                 sign(self.secret_key, answered_order, encoded), signature):

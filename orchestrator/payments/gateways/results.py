@@ -41,9 +41,11 @@ _DIGIT_RUN = re.compile(r"\d{7,}")
 # after sending). Answer level: http (5xx), protocol (an answer we cannot read), rejected (4xx,
 # or a gateway error code), auth (our signature refused), signature (the answer's signature
 # does not verify), conflict (the key is held by another request), pending (the gateway is
-# still working on it). unsupported: the gateway cannot be asked about a key.
+# still working on it). unsupported: the gateway cannot be asked about a key. internal: our
+# own code failed during the call (a connector's bug, RecursionError, MemoryError); whether the
+# request had left by then decides ``outcome_unknown`` (``gateways/failures.py``).
 GATEWAY_ERROR_KINDS = ("connect", "tls", "timeout", "connection", "http", "protocol", "rejected",
-                       "auth", "signature", "conflict", "pending", "unsupported")
+                       "auth", "signature", "conflict", "pending", "unsupported", "internal")
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,25 @@ sending may have charged the card (outcome unknown). Certificates are always ver
 HTTP is allowed only to a loopback address (the local sandbox), checked when the connector is
 built. Redirects are not followed (a redirect must not carry card data elsewhere), and proxy
 settings from the environment are ignored for the same reason.
+
+An answer is read up to ``MAX_ANSWER_BYTES`` and parsed with a nesting bound
+(``orchestrator.bounded_json``): a gateway, hostile or broken, cannot make the process hold an
+unbounded body or make the decoder recurse until ``RecursionError``. An answer that is too
+large, too deep or not JSON arrives with ``data`` None and says why in ``unreadable``; the
+connector decides what that means by the HTTP status, as for any answer it cannot read.
 """
 import ipaddress
-import json
 import urllib.parse
 from typing import Any, Mapping, Optional, Union
 
 import requests
-from urllib3.exceptions import NewConnectionError, ConnectTimeoutError
+from urllib3.exceptions import NewConnectionError, ConnectTimeoutError, ReadTimeoutError
+
+from ... import bounded_json
+
+# The most of an answer that is read. A gateway's JSON answer is a few kilobytes; past this it
+# is not an answer a connector can use, and reading on would only hold memory for it.
+MAX_ANSWER_BYTES = 256 * 1024
 
 
 class GatewayConfigError(ValueError):
@@ -62,11 +73,14 @@ def check_url(url: object, what: str = "url") -> str:
 
 
 class Response:
-    """An answer: the HTTP status, the parsed JSON body (None if it was not JSON), the headers."""
-    __slots__ = ("status", "data", "headers")
+    """An answer: the HTTP status, the parsed JSON body (None if there was none we could read),
+    the headers, and ``unreadable``: why a body was not read ("" when it was, or was empty)."""
+    __slots__ = ("status", "data", "headers", "unreadable")
 
-    def __init__(self, status: int, data: Any, headers: Mapping[str, str]) -> None:
+    def __init__(self, status: int, data: Any, headers: Mapping[str, str],
+                 unreadable: str = "") -> None:
         self.status, self.data, self.headers = status, data, headers
+        self.unreadable = unreadable
 
 
 class JsonTransport:
@@ -83,11 +97,11 @@ class JsonTransport:
 
     def call(self, method: str, url: str, body: Optional[bytes] = None,
              headers: Optional[Mapping[str, str]] = None) -> Response:
-        """Send; return a Response whose ``data`` is the parsed JSON (None if not JSON)."""
+        """Send; return a Response whose ``data`` is the parsed JSON (None if unreadable)."""
         try:
             reply = self.session.request(method, url, data=body, headers=headers,
                                          timeout=self.timeout, verify=self.verify,
-                                         allow_redirects=False)
+                                         allow_redirects=False, stream=True)
         except requests.exceptions.ConnectTimeout:
             raise NotReached("connect", "connect timeout") from None
         except requests.exceptions.SSLError:
@@ -103,13 +117,42 @@ class JsonTransport:
         except requests.exceptions.RequestException as error:
             raise OutcomeUnknown("protocol", type(error).__name__) from None
         try:
-            data = json.loads(reply.content) if reply.content else None
+            content = _read_bounded(reply, MAX_ANSWER_BYTES)
+        except requests.exceptions.RequestException as error:
+            # the request was sent and the answer had begun: whatever broke, it may have acted
+            if isinstance(error.args[0] if error.args else None, ReadTimeoutError):
+                raise OutcomeUnknown("timeout", "answer stalled for %.1fs" % self.timeout[1]) \
+                    from None
+            raise OutcomeUnknown("connection", "answer cut off (%s)" % type(error).__name__,
+                                 resend_if_idempotent=True) from None
+        finally:
+            reply.close()   # an answer read to the end keeps its connection; a cut one does not
+        if content is None:
+            return Response(reply.status_code, None, reply.headers,
+                            "larger than %d bytes" % MAX_ANSWER_BYTES)
+        if not content:
+            return Response(reply.status_code, None, reply.headers)
+        try:
+            data = bounded_json.loads(content)
+        except bounded_json.TooDeep as error:
+            return Response(reply.status_code, None, reply.headers, str(error))
         except ValueError:
-            data = None
+            return Response(reply.status_code, None, reply.headers, "not JSON")
         return Response(reply.status_code, data, reply.headers)
 
     def close(self) -> None:
         self.session.close()
+
+
+def _read_bounded(reply: requests.Response, limit: int) -> Optional[bytes]:
+    """The body, decoded, or None as soon as it is longer than ``limit`` bytes."""
+    chunks, size = [], 0
+    for chunk in reply.iter_content(chunk_size=16 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _before_sending(error: requests.exceptions.ConnectionError) -> bool:
