@@ -26,11 +26,14 @@ from orchestrator.config import load_config
 from orchestrator.payments.sandbox import SandboxGateway
 from orchestrator.service import Service
 from tests.support.live.agent_call import EXTRA_EVENTS, HOLD_TONE, Agent, write_agent_config
-from tests.support.live.fsprocess import FreeSwitchProcess, free_port, prepare_conf, wait_event_socket
+from tests.support.live.fsprocess import (PLAIN_SOCKET, FreeSwitchProcess, free_port, prepare_conf,
+                                          wait_event_socket)
 
 SKIP_REASON = ("no FreeSWITCH configured: set FREESWITCH_ESL_HOST, FREESWITCH_ESL_PASSWORD "
                "(and FREESWITCH_ESL_PORT, FREESWITCH_SOCKET_ADDRESS) for a running switch, or "
                "FREESWITCH_BIN to let the suite start one on freeswitch_conf/")
+
+
 
 
 def pytest_collection_modifyitems(config, items):
@@ -74,7 +77,7 @@ def live_switch():
     workdir = tempfile.mkdtemp(prefix="fs-live-")
     esl_port, socket_port = free_port(), free_port()
     password = "live-" + uuidlib.uuid4().hex
-    conf = prepare_conf(os.path.join(workdir, "conf"), esl_port)
+    conf = prepare_conf(os.path.join(workdir, "conf"), esl_port, extra_dialplan=PLAIN_SOCKET)
     fs_env = {"FS_ESL_PASSWORD": password,
               "ORCHESTRATOR_ESL_ADDRESS": "127.0.0.1:%d" % socket_port}
     if env.get("FREESWITCH_SOUNDS"):

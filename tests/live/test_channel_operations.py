@@ -7,6 +7,7 @@ import pytest
 
 from orchestrator.esl.channel import ChannelSettings, Prompt
 from orchestrator.esl.outbound import OutboundServer
+from tests.support.live.fsprocess import PLAIN_CONTEXT, PLAIN_EXTENSION
 
 
 class Calls:
@@ -74,7 +75,7 @@ def test_every_channel_operation_on_a_real_channel(serve, control):
         return "done"
 
     calls = serve(handler)
-    a_leg_holder.append(control.call())
+    a_leg_holder.append(control.call(extension=PLAIN_EXTENSION, context=PLAIN_CONTEXT))
     assert calls.result(60) == "done"
     assert seen["tone"] == "FILE PLAYED" and seen["silence"] == "FILE PLAYED"
     assert seen["missing"] == "FILE NOT FOUND"
@@ -96,7 +97,7 @@ def test_transfer_unsets_socket_resume_so_the_transferred_call_is_not_stranded(s
         return channel.variables.get("socket_resume")
 
     calls = serve(handler)
-    a_leg = control.call()
+    a_leg = control.call(extension=PLAIN_EXTENSION, context=PLAIN_CONTEXT)
     assert calls.result(30) is None
     # the socket is closed once the handler returns; the agent extension must play on to its
     # own hangup, which a channel reset into CS_RESET (socket_resume still set) never reaches
@@ -123,7 +124,7 @@ def test_sensitive_dtmf_suppresses_dtmf_events(serve, control):
         return "done"
 
     calls = serve(handler)
-    a_leg_holder.append(control.call())
+    a_leg_holder.append(control.call(extension=PLAIN_EXTENSION, context=PLAIN_CONTEXT))
     assert calls.result(30) == "done"
     control.wait(a_leg_holder[0], "CHANNEL_HANGUP_COMPLETE")
     assert seen["before"].digits == "9"             # without it, digits arrive as events

@@ -14,7 +14,7 @@ import yaml
 
 from orchestrator.config import load_config
 from orchestrator.service import Service
-from tests.support.live.card_entry import prompt_text
+from tests.support.live.card_entry import is_field_read, prompt_text
 from tests.support.live.fsprocess import REPO
 
 
@@ -47,10 +47,10 @@ def service(tmp_path, live_switch):
 
 
 def menu_started(control, a_leg, timeout=20):
-    """The menu's first prompt: on the shipped 7000, a secure call, it is the script's."""
+    """The menu's read has begun (the shipped 7000 is a secure call: the script reads it)."""
     return control.es.wait_for(lambda m: m.event_name == "CHANNEL_EXECUTE" and control.of_call(a_leg)(m)
-                               and m.headers.get("Application") in ("speak", "lua"), timeout,
-                               "the menu")
+                               and (m.headers.get("Application") == "speak" or is_field_read(m)),
+                               timeout, "the menu")
 
 
 def test_caller_keys_digits_then_hangs_up_mid_flow(service, control):

@@ -21,13 +21,13 @@ class Control:
         self.es.command("event plain %s" % WATCHED)
         self.callers = []
 
-    def call(self, variables=None, extension=None):
+    def call(self, variables=None, extension=None, context=None):
         """Start a call; return the caller's (a-leg) uuid."""
         a_leg = str(uuidlib.uuid4())
         pairs = {"origination_uuid": a_leg, **(variables or {})}
         spec = ",".join("%s=%s" % item for item in pairs.items())
         self.es.command("bgapi originate {%s}loopback/%s/%s &park()"
-                        % (spec, extension or self.live.extension, self.live.context))
+                        % (spec, extension or self.live.extension, context or self.live.context))
         self.callers.append(a_leg)
         return a_leg
 

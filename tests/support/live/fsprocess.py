@@ -23,6 +23,21 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 SHIPPED_CONF = os.path.join(REPO, "freeswitch_conf")
 
 
+# A hand-off to the socket as a site's non-payment IVR would have it: no sensitive_dtmf, so
+# keys are DTMF events (the Channel's plain path); the payment extensions are the shipped ones.
+PLAIN_CONTEXT, PLAIN_EXTENSION = "live_plain", "7090"
+# (FreeSWITCH's pre-processor wants <include> and </include> on lines of their own)
+PLAIN_SOCKET = """<include>
+<context name="%s">
+  <extension name="plain_socket"><condition field="destination_number" expression="^%s$">
+    <action application="set" data="socket_resume=true"/>
+    <action application="socket" data="$${orchestrator_esl_address} async full"/>
+  </condition></extension>
+</context>
+</include>
+""" % (PLAIN_CONTEXT, PLAIN_EXTENSION)
+
+
 def free_port():
     with stdsocket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
