@@ -195,7 +195,8 @@ def build_parser():
                         help="which end dials the proxy: a client (inbound) or the switch "
                              "(outbound); auto tells them apart by the first message")
     record.add_argument("--mask-var", action="append", metavar="NAME",
-                        help="also mask every value of this channel variable (repeatable)")
+                        help="also mask every digit of this channel variable, one a site's own reads "
+                             "write keys into (repeatable)")
     record.set_defaults(func=_cmd_record_esl)
     return parser
 

@@ -6,7 +6,6 @@ story. The service and the simulated switch talk over real loopback sockets, exa
 would against FreeSWITCH; only the clock is faster.
 """
 import dataclasses
-import json
 import logging
 import os
 import sys
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 
 import gevent
 
+from orchestrator.artifacts import write_artifacts
 from orchestrator.config import load_config
 from orchestrator.engine import FlowError, FlowLibrary, load_flow
 from orchestrator.logs import setup_logging
@@ -86,7 +86,9 @@ def simulate(flow_path, caller_path, destination="1000", variables=None, timeout
              verbose=False, out=sys.stdout, log_level=None, artifacts=None):
     """Dry-run one call. ``artifacts`` (a directory) receives what the run produced besides
     its output: the payment store, the simulator's wire transcript and events, the payment
-    events the service emitted and the /metrics page, for inspection (and for the canary)."""
+    events the service emitted and the /metrics page, for inspection (and for the canary),
+    masked as ``orchestrator.artifacts`` says; the printed timeline masks the keys of secure
+    entry."""
     setup_logging(log_level or ("INFO" if verbose else "WARNING"), "logfmt")
     try:
         flow = load_flow(flow_path)
@@ -123,21 +125,10 @@ def simulate(flow_path, caller_path, destination="1000", variables=None, timeout
 
 
 def _write_artifacts(directory, run, result, events):
-    record = result.record
-    with open(os.path.join(directory, "wire.txt"), "w", encoding="utf-8") as handle:
-        for t, direction, raw in record.transcript:
-            handle.write("--- %.3f %s\n%s\n" % (t, direction, raw))
-    with open(os.path.join(directory, "switch-events.jsonl"), "w", encoding="utf-8") as handle:
-        for t, name, headers in record.events:
-            handle.write(json.dumps({"t": t, "event": name, "headers": headers}) + "\n")
-    with open(os.path.join(directory, "payment-events.jsonl"), "w", encoding="utf-8") as handle:
-        for event in events:
-            handle.write(json.dumps(event) + "\n")
     host, port = run.service.http_address
     with urllib.request.urlopen("http://%s:%d/metrics" % (host, port), timeout=5) as page:
         metrics = page.read()
-    with open(os.path.join(directory, "metrics.txt"), "wb") as handle:
-        handle.write(metrics)
+    write_artifacts(directory, result.record, events, metrics)
 
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

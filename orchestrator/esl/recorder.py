@@ -2,7 +2,8 @@
 
 It sits on loopback between the two ends of an ESL connection and forwards every byte as it
 comes, so neither end can tell it is there; beside the forwarding it cuts each direction into
-whole messages and writes them (masked, see ``transcript``) with the time they passed.
+whole messages and writes them (every keyed digit masked, see ``transcript``) with the time
+they passed.
 
 It works for both directions of use:
 
@@ -26,7 +27,7 @@ import gevent.lock
 from gevent import socket
 from gevent.server import StreamServer
 
-from orchestrator.esl.transcript import DEFAULT_MASKED_VARIABLES, Framer, Masker
+from orchestrator.esl.transcript import Conversation, Framer, Masker
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +48,12 @@ def parse_address(text: str) -> Address:
 class TranscriptWriter:
     """Appends records to a JSON Lines file; one writer for all connections of a recorder."""
 
-    def __init__(self, path: str, masked_variables: Iterable[str] = DEFAULT_MASKED_VARIABLES,
+    def __init__(self, path: str, masked_variables: Iterable[str] = (),
                  meta: Optional[Mapping[str, Any]] = None) -> None:
         self._handle = open(path, "w", encoding="utf-8")
         self._lock = gevent.lock.Semaphore()
         self._masker = Masker(masked_variables)
+        self._conversations: Dict[int, Conversation] = {}
         self._started = time.monotonic()
         self.write({"dir": "meta", "conn": 0, "format": "esl-transcript/1",
                     "started": datetime.datetime.now(datetime.timezone.utc).isoformat(),
@@ -61,16 +63,30 @@ class TranscriptWriter:
         return round(time.monotonic() - self._started, 4)
 
     def write(self, record: Mapping[str, Any]) -> None:
+        """A record of any kind; its ``raw`` and ``text`` are masked as one message each."""
+        record = dict(record)
+        for key in ("raw", "text"):
+            if key in record:
+                record[key] = self._masker.mask(record[key])
+        self._write(record)
+
+    def _write(self, record: Mapping[str, Any]) -> None:
         record = {"t": self.elapsed(), **record}
-        if "raw" in record:
-            record["raw"] = self._masker.mask(record["raw"])
-        if "text" in record:
-            record["text"] = self._masker.mask(record["text"])
         line = json.dumps(record, ensure_ascii=False)
         with self._lock:
             if not self._handle.closed:
                 self._handle.write(line + "\n")
                 self._handle.flush()
+
+    def message(self, conn: int, direction: str, raw: str, partial: bool = False) -> None:
+        """One whole message of connection ``conn``, ``c2s`` or ``s2c``, masked in the light of
+        what that connection said before (a reply is masked like the command it answers)."""
+        conversation = self._conversations.setdefault(conn, Conversation(self._masker))
+        record: Dict[str, Any] = {"conn": conn, "dir": direction,
+                                  "raw": conversation.mask(raw, from_switch=direction == "s2c")}
+        if partial:
+            record["partial"] = True
+        self._write(record)
 
     def note(self, text: str) -> None:
         """A remark from whoever drives the call (a key pressed, a hangup), kept in order."""
@@ -85,7 +101,7 @@ class EslRecorder:
     """Listens on ``listen`` and relays every connection to ``forward``, recording both ways."""
 
     def __init__(self, listen: Address, forward: Address, out: Union[str, TranscriptWriter], *,
-                 mode: str = "auto", masked_variables: Iterable[str] = DEFAULT_MASKED_VARIABLES) -> None:
+                 mode: str = "auto", masked_variables: Iterable[str] = ()) -> None:
         if mode not in ("auto", "inbound", "outbound"):
             raise ValueError("mode must be auto, inbound or outbound")
         self.listen = listen
@@ -147,9 +163,11 @@ class EslRecorder:
                 data = source.recv(65536)
                 if not data:
                     break
-                sink.sendall(data)
+                # recorded before it is passed on, so a command is always written before the
+                # reply to it can exist (the masking of a reply depends on its command)
                 for raw in framer.feed(data):
                     self._record(conn, side, roles, raw.decode("utf-8", "replace"))
+                sink.sendall(data)
         except OSError as exc:
             how = "reset" if getattr(exc, "errno", None) else "error"
         rest = framer.rest()
@@ -182,10 +200,7 @@ class EslRecorder:
             else:
                 roles["accepted"] = "client" if sender_is_switch else "switch"
         sender = self._sender(side, roles)
-        record: Dict[str, Any] = {"conn": conn, "dir": "s2c" if sender == "switch" else "c2s", "raw": raw}
-        if partial:
-            record["partial"] = True
-        self.writer.write(record)
+        self.writer.message(conn, "s2c" if sender == "switch" else "c2s", raw, partial)
 
 
 def _close(sock: Any) -> None:
@@ -198,8 +213,7 @@ def _close(sock: Any) -> None:
 def run_recorder(listen: Address, forward: Address, out: str, stop_event: Any, mode: str = "auto",
                  masked_variables: Iterable[str] = ()) -> int:
     """Record until ``stop_event`` is set (the CLI sets it on SIGINT/SIGTERM)."""
-    recorder = EslRecorder(listen, forward, out, mode=mode,
-                           masked_variables=DEFAULT_MASKED_VARIABLES + tuple(masked_variables))
+    recorder = EslRecorder(listen, forward, out, mode=mode, masked_variables=masked_variables)
     recorder.start()
     log.info("recording ESL %s:%s -> %s:%s into %s", *listen, *forward, out)
     try:

@@ -16,7 +16,6 @@ import gevent
 from gevent.event import Event
 from gevent.queue import Empty, Queue
 
-from ..logs import redact
 from . import apps
 from .caller import CallerScript, run_script
 from .events import SimEvent, new_uuid
@@ -140,9 +139,9 @@ class SimChannel:
         self.variables.pop(name, None)
 
     def note_wire(self, direction: str, text: str) -> None:
-        # Card digits cross the loopback socket once (in a completion event); the record keeps
-        # the wire as the service's logs would show it, so no run of card digits outlives the call.
-        self.record.transcript.append((self.record.elapsed(), direction, redact(text)))
+        # Verbatim: tests must see what really crossed. Whatever writes the record to a file
+        # masks it (orchestrator.esl.transcript).
+        self.record.transcript.append((self.record.elapsed(), direction, text))
 
     # ---- events ----------------------------------------------------------------------
     def _call_state(self) -> tuple:
@@ -197,8 +196,7 @@ class SimChannel:
         return SimEvent(name, self.event_headers(name, cs=cs) + list(extra), body)
 
     def fire(self, ev: SimEvent) -> None:
-        self.record.events.append((self.record.elapsed(), ev.name,
-                                   {k: redact(v) for k, v in ev.as_dict().items()}))
+        self.record.events.append((self.record.elapsed(), ev.name, ev.as_dict()))
         self.switch.fire(ev)
 
     def fire_new(self, name: str, extra=(), body: Optional[str] = None, cs: Optional[str] = None) -> None:
@@ -232,12 +230,12 @@ class SimChannel:
     def press(self, digit: str) -> bool:
         if not self.up:
             return False
-        press = Press(self.record.elapsed(), digit)
+        sensitive = is_true(self.variables.get("sensitive_dtmf"))
+        press = Press(self.record.elapsed(), digit, secure=sensitive)
         self.record.pressed.append(press)
         for path, state in self.recordings.items():
             if state == "recording" and not self.read_muted:  # it hears the key's in-band tone
                 self.record.recorded_keys.append((path, digit))
-        sensitive = is_true(self.variables.get("sensitive_dtmf"))
         if not sensitive:
             self.fire_new("DTMF", [("DTMF-Digit", digit), ("DTMF-Duration", "2000"), ("DTMF-Source", "RTP")])
         # a phone may send the key both as an event and as a tone in the audio: the worst case

@@ -1,9 +1,11 @@
 """What happened on a simulated call, kept for assertions and for `orchestrator simulate`.
 
 Times are seconds since the call was placed (monotonic clock, wall time, not scaled).
-The record holds pressed digits and the wire transcript verbatim: it is test tooling and
-exists precisely so tests can prove where digits did or did not travel. The text
-rendering masks long digit runs unless asked not to.
+The record holds pressed digits, the wire transcript and the events verbatim: it is test
+tooling and exists precisely so tests can prove where digits did or did not travel, which a
+redacted record could never show. What writes it out masks it: ``render_timeline`` masks the
+keys pressed during secure entry and long digit runs unless asked not to, and ``orchestrator
+simulate --artifacts`` masks the wire and the events as ``orchestrator record-esl`` does.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ class Press:
     t: float
     digit: str
     taken_by: Optional[str] = None  # the application that consumed the digit, if any
+    secure: bool = False            # pressed while the channel had sensitive_dtmf on
 
 
 @dataclass
@@ -90,26 +93,32 @@ class CallRecord:
 
 
 _LONG_DIGITS = re.compile(r"\d{4,}")
+_KEY = re.compile(r"[0-9A-D]")
 
 
-def _mask(text: str) -> str:
-    return _LONG_DIGITS.sub(lambda m: "*" * len(m.group(0)), text)
+def _shown(presses: List[Press]) -> str:
+    """Keys as the timeline prints them: those of secure entry as ``*`` (the terminator and the
+    cancel key stay readable), and any run of four digits or more, which may be a card number
+    keyed ahead of the entry."""
+    shown = "".join(_KEY.sub("*", p.digit) if p.secure else p.digit for p in presses)
+    return _LONG_DIGITS.sub(lambda m: "*" * len(m.group(0)), shown)
 
 
-def _group_presses(presses: List[Press], gap: float = 1.0) -> List[Tuple[float, str]]:
-    groups: List[Tuple[float, str]] = []
+def _group_presses(presses: List[Press], gap: float = 1.0) -> List[Tuple[float, List[Press]]]:
+    groups: List[Tuple[float, List[Press]]] = []
     last_t = None
     for press in presses:
         if groups and last_t is not None and press.t - last_t <= gap:
-            groups[-1] = (groups[-1][0], groups[-1][1] + press.digit)
+            groups[-1][1].append(press)
         else:
-            groups.append((press.t, press.digit))
+            groups.append((press.t, [press]))
         last_t = press.t
     return groups
 
 
 def render_timeline(record: CallRecord, reveal_digits: bool = False, key_gap: float = 1.0) -> str:
-    """A readable heard / pressed / outcome timeline, one line per happening.
+    """A readable heard / pressed / outcome timeline, one line per happening; the keys of
+    secure entry are masked unless ``reveal_digits``.
 
     Keys pressed less than ``key_gap`` seconds apart are shown as one entry; a faster-than-life
     run passes its time scale here so separate entries stay separate.
@@ -120,8 +129,8 @@ def render_timeline(record: CallRecord, reveal_digits: bool = False, key_gap: fl
                 "play_and_get_digits": "prompts"}.get(h.app, h.app)
         tail = f"  [interrupted by {h.interrupted_by}]" if h.interrupted_by else ""
         lines.append((h.t, f"switch {what} {h.arg!r}{tail}"))
-    for t, digits in _group_presses(record.pressed, key_gap):
-        shown = digits if reveal_digits else _mask(digits)
+    for t, presses in _group_presses(record.pressed, key_gap):
+        shown = "".join(p.digit for p in presses) if reveal_digits else _shown(presses)
         lines.append((t, f"caller presses {shown}"))
     for t, app, arg, _ in record.apps:
         if app in ("transfer", "bridge", "hangup", "answer"):

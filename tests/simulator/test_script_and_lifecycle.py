@@ -66,6 +66,24 @@ def test_timeline_masks_long_digit_runs(switch, orch):
     assert "4111111111111111" in render_timeline(record, reveal_digits=True)
 
 
+def test_timeline_masks_keys_pressed_in_secure_entry_and_shows_the_others(switch, orch):
+    call = switch.place_call(orch.address, caller=CallerScript.silent(max_duration=30))
+    esl = start_session(orch)
+    call.press("5")                                       # a menu key: shown as it is
+    esl.wait_event("DTMF")
+    execute(esl, "set", "sensitive_dtmf=true")
+    esl.wait_event("CHANNEL_EXECUTE_COMPLETE")
+    gevent.sleep(0.1)
+    call.press("737#")                                    # a security code: masked, '#' kept
+    gevent.sleep(0.05)
+    call.hangup()
+    record = call.wait(5)
+    text = render_timeline(record, key_gap=0.05)
+    assert "caller presses 5\n" in text and "caller presses ***#\n" in text
+    assert "737" not in text
+    assert "caller presses 737#" in render_timeline(record, reveal_digits=True, key_gap=0.05)
+
+
 def _live_greenlets():
     # gevent's own resolver thread pool workers are not ours to count
     return {id(o) for o in gc.get_objects()
