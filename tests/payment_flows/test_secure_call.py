@@ -5,6 +5,7 @@ event, no dptools prompt application that would log and take the keys, keys type
 announcement kept for the read that follows, menus read the same way, and the card's digits on
 no byte of the wire.
 """
+from tests.support.canary import traces
 from tests.support.cards import CARD
 
 SECURE = {"sensitive_dtmf": "true", "digits_dialed_filter": "(.+)"}
@@ -66,8 +67,7 @@ def test_keys_typed_over_the_amount_are_the_card_number_and_nothing_sees_them(pa
     number_asked = next(h.t for h in run.record.heard if "card number" in h.arg.lower())
     assert run.record.pressed[0].t < number_asked
     wire = "".join(raw for _, _, raw in run.record.transcript)
-    for secret in (CARD["visa"], CARD["visa"][:7], "1230", "737"):
-        assert secret not in wire, secret
+    assert traces(wire) == []          # the canary card: number, expiry 1230, code 737
 
 
 def test_without_the_dialplan_s_secure_call_the_same_keys_are_taken_by_the_announcement(pay):
