@@ -9,7 +9,9 @@
 --   opened for reading before running this; status: ok, cancel, timeout, short, hangup.
 -- play: plays the segments of pay_secure_play ("&"-joined; fields ","-joined, percent-encoded:
 --   file,<path> | speak,<engine>,<voice>,<text> | say,<lang>,<type>,<method>,<gender>,<value>).
---   Keys pressed meanwhile stay queued for the next read; nothing is logged.
+--   Keys pressed meanwhile stay queued; nothing is logged. read plays pay_secure_play first
+--   too, when it is set: the prompts before a field and the field in one application, so no
+--   key typed over them can be lost between the two. Both clear pay_secure_play once taken.
 --
 -- The contract, and the measurements behind it: docs/secure-entry.md. Nothing here logs,
 -- prints or stores a digit anywhere but the FIFO; the arguments hold no secret.
@@ -26,9 +28,13 @@ local function split(text, separator)
   return parts
 end
 
+-- An outbound socket's park, between two applications, takes a queued key every 20 ms and
+-- throws it away: keys typed over a prompt survive only into an application that is already
+-- queued behind it, or into this same one.
 local function play()
   local segments = session:getVariable("pay_secure_play") or ""
   if segments == "" then return "ok" end
+  session:setVariable("pay_secure_play", nil)
   for segment in (segments .. "&"):gmatch("(.-)&") do
     if not session:ready() then return "hangup" end
     local f = split(segment, ",")
@@ -45,18 +51,20 @@ local function play()
 end
 
 local function read(fifo, min_digits, max_digits, first_ms, inter_ms, terminators)
-  local prompt = session:getVariable("pay_secure_prompt") or "silence"
-  -- switch_ivr_read never clears read_terminator_used: a '*' of an earlier read would make
-  -- this one look cancelled
-  session:setVariable("read_terminator_used", nil)
   local digits, terminator = "", ""
-  for _ = 1, 2 do
-    digits = session:read(min_digits, max_digits, prompt, first_ms, terminators, inter_ms) or ""
-    terminator = session:getVariable("read_terminator_used") or ""
+  if play() ~= "hangup" then
+    local prompt = session:getVariable("pay_secure_prompt") or "silence"
+    -- switch_ivr_read never clears read_terminator_used: a '*' of an earlier read would make
+    -- this one look cancelled
     session:setVariable("read_terminator_used", nil)
-    -- a lone '#' is the one the previous field left queued when it filled up: read again
-    if not (digits == "" and terminator == "#" and session:ready()) then break end
-    prompt = "silence"
+    for _ = 1, 2 do
+      digits = session:read(min_digits, max_digits, prompt, first_ms, terminators, inter_ms) or ""
+      terminator = session:getVariable("read_terminator_used") or ""
+      session:setVariable("read_terminator_used", nil)
+      -- a lone '#' is the one the previous field left queued when it filled up: read again
+      if not (digits == "" and terminator == "#" and session:ready()) then break end
+      prompt = "silence"
+    end
   end
   local status
   if not session:ready() then
