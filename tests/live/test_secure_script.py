@@ -24,8 +24,8 @@ import gevent
 import pytest
 
 from tests.support.live.card_entry import card_digits
-from tests.support.live.secure_script import (SCRIPT, Fifo, Outbound, ScriptCall, Watchers,
-                                              encode_segments, token)
+from tests.support.live.secure_script import Outbound, ScriptCall, Watchers
+from tests.support.secure_entry import SCRIPT, Fifo, encode_segments, token
 
 PAN = "4539578763621486"          # Luhn-valid test number, no run of one repeated digit
 EXPIRY = "1228"

@@ -5,8 +5,9 @@ docs/secure-entry.md says, the FIFO it writes to, and the other clients that mus
   socket of the shipped extension; the test plays the orchestrator (``connect``, ``myevents``,
   ``answer``, ``sensitive_dtmf=true``, then ``api uuid_setvar`` and ``sendmsg execute lua`` with
   ``event-lock: true``). The caller (A, parked) presses keys with ``uuid_send_dtmf A``.
-* ``Fifo``: the orchestrator's side of the hand-over: ``mkfifo`` 0620 in a private directory,
-  opened ``O_RDONLY|O_NONBLOCK`` before the execute, one line read with a deadline.
+* ``Fifo`` (tests/support/secure_entry.py): the orchestrator's side of the hand-over: ``mkfifo``
+  0620 in a private directory, opened ``O_RDONLY|O_NONBLOCK`` before the execute, one line read
+  with a deadline.
 * ``Watchers``: what else a site has on the event socket: a client on ``event plain ALL``, one
   on ``event json ALL``, one on the log stream at debug. ``Watchers.findings`` searches all they
   received, the call's own socket and the switch's log file for given runs of digits, for DTMF
@@ -17,12 +18,9 @@ docs/secure-entry.md says, the FIFO it writes to, and the other clients that mus
 """
 import os
 import re
-import secrets
-import stat
-import string
 import time
 import uuid as uuidlib
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 import gevent
 import gevent.queue
@@ -30,68 +28,11 @@ from gevent import socket
 from gevent.server import StreamServer
 
 from tests.support.esl_messages import RawClient
-from tests.support.live.fsprocess import SHIPPED_CONF
-
-SCRIPT = os.path.join(SHIPPED_CONF, "scripts", "pay_secure.lua")
+from tests.support.secure_entry import SCRIPT, encode_segments
 # per-key log lines (FreeSWITCH 1.10.12 source: switch_channel.c, mod_dptools.c, switch_cpp.cpp,
 # switch_ivr_play_say.c): none may name a key of the reading leg
 KEY_LINES = re.compile(r"\bDigit [0-9A-D*#]|RECV DTMF|dtmf_buf: \S|digit=[0-9A-D*#]|Test Regex \[")
 UUID_PREFIX = re.compile(r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}) ")
-
-
-def token():
-    """A one-time FIFO name: letters only, so no run of digits is ever in a path on the wire."""
-    return "t" + "".join(secrets.choice(string.ascii_lowercase) for _ in range(24))
-
-
-def encode_segments(*segments):
-    """``pay_secure_play`` from segments given as tuples of fields (docs/secure-entry.md):
-    fields percent-encoded (RFC 3986 unreserved characters kept), joined by ``,`` and ``&``."""
-    return "&".join(",".join(quote(str(field), safe="") for field in segment)
-                    for segment in segments)
-
-
-class Fifo:
-    """A FIFO made and opened for reading the way the orchestrator does it."""
-
-    def __init__(self, directory, name=None, open_reader=True):
-        self.path = os.path.join(directory, name or token())
-        os.mkfifo(self.path, 0o620)
-        self.fd = None
-        if open_reader:
-            self.open()
-
-    def open(self):
-        self.fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
-        return self
-
-    def is_fifo(self):
-        return stat.S_ISFIFO(os.lstat(self.path).st_mode)
-
-    def line(self, timeout):
-        """The first line written, or None when none came within ``timeout`` seconds. Empty
-        reads (no writer yet, or a writer gone) are not the end: only the deadline is."""
-        deadline = time.monotonic() + timeout
-        data = b""
-        while b"\n" not in data:
-            try:
-                chunk = os.read(self.fd, 4096)
-            except BlockingIOError:
-                chunk = b""
-            data += chunk
-            if b"\n" in data:
-                break
-            if time.monotonic() >= deadline:
-                return None
-            gevent.sleep(0.02)
-        return data.split(b"\n", 1)[0].decode("ascii") + "\n"
-
-    def close(self):
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-        if os.path.lexists(self.path):
-            os.unlink(self.path)
 
 
 def inbound_client(live, subscription):
