@@ -323,15 +323,19 @@ def outbound_secure_play(client, call):
 
 
 def outbound_secure_hangup(client, call):
+    """The caller goes during the read. With linger, as the orchestrator asks for it, the lua
+    application's completion comes before the socket closes (without, it races the close)."""
     secure_session(client)
+    command(client, "linger 5")
     fifo = call.fifo()
-    secure_read(client, call, fifo, 16, 19, "silence")
+    app_uuid = secure_read(client, call, fifo, 16, 19, "silence")
     call.press_secret(PAN[:6])
     settle(1.0)
     call.hangup()
     call.fifo_line(fifo, "hangup - -\n")
-    client.wait(lambda m: m.content_type == "text/disconnect-notice", 10, 0, "disconnect")
-    client.wait_closed(5)
+    wait_complete(client, app_uuid)
+    client.wait(lambda m: m.header("Content-Disposition") == "linger", 10, 0, "linger notice")
+    client.wait_closed(8)
 
 
 # ---- scenarios: inbound (a client dials the switch) -----------------------------------------------
