@@ -28,6 +28,24 @@ local function split(text, separator)
   return parts
 end
 
+-- A file the switch cannot open makes switch_ivr_play_file flush the queued keys, and a flush
+-- puts them in digits_dialed (CDR, hangup events) whatever sensitive_dtmf says: a local path
+-- that is not there (as given, or in the <rate> directory mod_sndfile tries first) is not
+-- played. Other paths (tone_stream://, relative to sound_prefix...) are the switch's to find.
+local function missing(path)
+  local dir, name = path:match("^(/.*)/([^/]+)$")
+  if not dir then return false end
+  for _, candidate in ipairs({path, dir .. "/8000/" .. name, dir .. "/16000/" .. name,
+                              dir .. "/32000/" .. name, dir .. "/48000/" .. name}) do
+    local handle = io.open(candidate, "rb")
+    if handle then
+      handle:close()
+      return false
+    end
+  end
+  return true
+end
+
 -- An outbound socket's park, between two applications, takes a queued key every 20 ms and
 -- throws it away: keys typed over a prompt survive only into an application that is already
 -- queued behind it, or into this same one.
@@ -39,7 +57,7 @@ local function play()
     if not session:ready() then return "hangup" end
     local f = split(segment, ",")
     if f[1] == "file" and f[2] then
-      session:streamFile(f[2])
+      if not missing(f[2]) then session:streamFile(f[2]) end
     elseif f[1] == "speak" and f[4] then
       session:set_tts_params(f[2], f[3])
       session:speak(f[4])
@@ -54,6 +72,7 @@ local function read(fifo, min_digits, max_digits, first_ms, inter_ms, terminator
   local digits, terminator = "", ""
   if play() ~= "hangup" then
     local prompt = session:getVariable("pay_secure_prompt") or "silence"
+    if missing(prompt) then prompt = "silence" end
     -- switch_ivr_read never clears read_terminator_used: a '*' of an earlier read would make
     -- this one look cancelled
     session:setVariable("read_terminator_used", nil)

@@ -320,6 +320,28 @@ def test_a_play_of_every_kind_at_once_plays_them_in_order(secure, control):
     secure.assert_seen_nowhere(call)
 
 
+def test_a_local_file_that_is_not_there_is_not_played_and_keeps_the_keys(secure):
+    """A file the switch cannot open flushes the queued keys into digits_dialed: the script
+    leaves out a local path that is not there, as a segment and as the read's prompt."""
+    tone = write_tone(os.path.join(secure.dir, "tone.wav"))
+    os.mkdir(os.path.join(secure.dir, "8000"))
+    rated = write_tone(os.path.join(secure.dir, "8000", "rated.wav"), seconds=0.5)
+    given = os.path.join(secure.dir, "rated.wav")       # found by mod_sndfile in 8000/
+    missing = os.path.join(secure.dir, "missing.wav")
+    assert not os.path.exists(given) and os.path.exists(rated)
+    call = secure.call()
+    fifo = secure.fifo()
+    play = call.play(("file", tone), ("file", missing), ("file", given))
+    read = call.read(fifo.path, 16, 19, 5000, 3000, prompt=missing, wait=False)
+    gevent.sleep(0.3)
+    call.press(PAN + "#")
+    assert fifo.line(30) == "ok # %s\n" % PAN
+    call.event("CHANNEL_EXECUTE_COMPLETE", read)
+    assert played_files(secure, call, play) == [tone, given]
+    assert_status(call, "ok")
+    secure.assert_seen_nowhere(call)         # digits_dialed none
+
+
 # ---- the FIFO: opened r+, so a missing reader cannot hang the call or leave a file -------------
 def test_without_a_reader_the_script_returns_at_once_and_makes_no_file(secure):
     call = secure.call()
