@@ -11,7 +11,9 @@
 --   is set only when the script could not answer (bad-arguments, no-fifo).
 -- play: plays the segments of pay_secure_play ("&"-joined; fields ","-joined, percent-encoded:
 --   file,<path> | speak,<engine>,<voice>,<text> | say,<lang>,<type>,<method>,<gender>,<value>).
---   Keys pressed meanwhile stay queued for the next read; nothing is logged.
+--   Keys pressed meanwhile stay queued; nothing is logged. read plays pay_secure_play first
+--   too, when it is set: the prompts before a field and the field in one application, so no
+--   key typed over them can be lost between the two. Both clear pay_secure_play once taken.
 --
 -- The contract, and the measurements behind it: docs/secure-entry.md. Nothing here logs,
 -- prints or stores a digit anywhere but the FIFO; the arguments hold no secret.
@@ -28,15 +30,37 @@ local function split(text, separator)
   return parts
 end
 
+-- A file the switch cannot open makes switch_ivr_play_file flush the queued keys, and a flush
+-- puts them in digits_dialed (CDR, hangup events) whatever sensitive_dtmf says: a local path
+-- that is not there (as given, or in the <rate> directory mod_sndfile tries first) is not
+-- played. Other paths (tone_stream://, relative to sound_prefix...) are the switch's to find.
+local function missing(path)
+  local dir, name = path:match("^(/.*)/([^/]+)$")
+  if not dir then return false end
+  for _, candidate in ipairs({path, dir .. "/8000/" .. name, dir .. "/16000/" .. name,
+                              dir .. "/32000/" .. name, dir .. "/48000/" .. name}) do
+    local handle = io.open(candidate, "rb")
+    if handle then
+      handle:close()
+      return false
+    end
+  end
+  return true
+end
+
+-- An outbound socket's park, between two applications, takes a queued key every 20 ms and
+-- throws it away: keys typed over a prompt survive only into an application that is already
+-- queued behind it, or into this same one.
 local function play()
   local segments = session:getVariable("pay_secure_play") or ""
   session:setVariable("pay_secure_play", nil)
   if segments == "" then return "ok" end
+  session:setVariable("pay_secure_play", nil)
   for segment in (segments .. "&"):gmatch("(.-)&") do
     if not session:ready() then return "hangup" end
     local f = split(segment, ",")
     if f[1] == "file" and f[2] then
-      session:streamFile(f[2])
+      if not missing(f[2]) then session:streamFile(f[2]) end
     elseif f[1] == "speak" and f[4] then
       session:set_tts_params(f[2], f[3])
       session:speak(f[4])
@@ -48,19 +72,22 @@ local function play()
 end
 
 local function read(fifo, min_digits, max_digits, first_ms, inter_ms, terminators)
-  local prompt = session:getVariable("pay_secure_prompt") or "silence"
-  session:setVariable("pay_secure_prompt", nil)
-  -- switch_ivr_read never clears read_terminator_used: a '*' of an earlier read would make
-  -- this one look cancelled
-  session:setVariable("read_terminator_used", nil)
   local digits, terminator = "", ""
-  for _ = 1, 2 do
-    digits = session:read(min_digits, max_digits, prompt, first_ms, terminators, inter_ms) or ""
-    terminator = session:getVariable("read_terminator_used") or ""
+  if play() ~= "hangup" then
+    local prompt = session:getVariable("pay_secure_prompt") or "silence"
+    session:setVariable("pay_secure_prompt", nil)
+    if missing(prompt) then prompt = "silence" end
+    -- switch_ivr_read never clears read_terminator_used: a '*' of an earlier read would make
+    -- this one look cancelled
     session:setVariable("read_terminator_used", nil)
-    -- a lone '#' is the one the previous field left queued when it filled up: read again
-    if not (digits == "" and terminator == "#" and session:ready()) then break end
-    prompt = "silence"
+    for _ = 1, 2 do
+      digits = session:read(min_digits, max_digits, prompt, first_ms, terminators, inter_ms) or ""
+      terminator = session:getVariable("read_terminator_used") or ""
+      session:setVariable("read_terminator_used", nil)
+      -- a lone '#' is the one the previous field left queued when it filled up: read again
+      if not (digits == "" and terminator == "#" and session:ready()) then break end
+      prompt = "silence"
+    end
   end
   local status
   if not session:ready() then

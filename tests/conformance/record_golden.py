@@ -10,9 +10,17 @@ the small ``conformance`` context below), then for each scenario puts the record
 switch and a bare client that plays the orchestrator's part, and writes
 ``golden/<scenario>.jsonl``. The caller's actions (keys, hangup) are made over a separate inbound
 connection and appear in the transcript as ``note`` records, which the replay understands.
+
+The ``outbound_secure_*`` scenarios run ``freeswitch_conf/scripts/pay_secure.lua`` (the copy in
+the switch's conf directory) the way docs/secure-entry.md says, on a channel made
+``sensitive_dtmf`` over the socket. The keys they press and the line the script writes to its
+FIFO are noted with every digit as ``X`` (``press XXXXXXXXXXXXXXXX#``,
+``fifo-line ok # XXXXXXXXXXXXXXXX``): no card digit is in a golden. The play scenario needs the
+English sound files for ``say`` (``--sounds``).
 """
 import argparse
 import os
+import re
 import sys
 import tempfile
 import uuid as uuidlib
@@ -29,9 +37,11 @@ from gevent.server import StreamServer  # noqa: E402
 from orchestrator.esl.recorder import EslRecorder  # noqa: E402
 from tests.support.esl_messages import RawClient  # noqa: E402
 from tests.support.live.fsprocess import FreeSwitchProcess, free_port, prepare_conf, wait_event_socket  # noqa: E402
+from tests.support.secure_entry import Fifo, encode_segments  # noqa: E402
 
 GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
 PASSWORD = "conformance-pw"
+PAN, EXPIRY = "4111111111111111", "1228"     # keyed in the secure scenarios, noted as X
 DIALPLAN = """<include>
   <context name="conformance">
     <extension name="full"><condition field="destination_number" expression="^full$">
@@ -70,12 +80,14 @@ def connect(client):
     return client.messages[client.wait(lambda m: m.get("Reply-Text") == "+OK\n", 5, 0, "connect")]
 
 
-def execute(client, app, arg="", wait=True, timeout=20.0):
+def execute(client, app, arg="", wait=True, timeout=20.0, lock=False):
     app_uuid = str(uuidlib.uuid4())
     lines = ["sendmsg", "call-command: execute", "execute-app-name: %s" % app]
     if arg:
         lines.append("execute-app-arg: %s" % arg)
     lines.append("event-uuid: %s" % app_uuid)
+    if lock:
+        lines.append("event-lock: true")
     command(client, "\n".join(lines))
     if wait:
         wait_complete(client, app_uuid, timeout)
@@ -85,6 +97,11 @@ def execute(client, app, arg="", wait=True, timeout=20.0):
 def wait_complete(client, app_uuid, timeout=20.0):
     return client.wait(lambda m: m.event_name == "CHANNEL_EXECUTE_COMPLETE"
                        and m.get("Application-UUID") == app_uuid, timeout, 0, "completion")
+
+
+def wait_started(client, app_uuid, timeout=20.0):
+    return client.wait(lambda m: m.event_name == "CHANNEL_EXECUTE"
+                       and m.get("Application-UUID") == app_uuid, timeout, 0, "execute")
 
 
 def settle(seconds=0.5):
@@ -218,6 +235,109 @@ def outbound_client_dies(client, call):
     client.close(abrupt=True)
 
 
+# ---- scenarios: the card-entry script (docs/secure-entry.md) -----------------------------------
+def secure_session(client):
+    """The orchestrator's start of a secure call: sensitive_dtmf before any key, TTS voice for
+    the say: prompts; every execute with event-lock."""
+    connect(client)
+    command(client, "myevents")
+    execute(client, "answer", lock=True)
+    execute(client, "set", "sensitive_dtmf=true", lock=True)
+    execute(client, "set", "tts_engine=flite", lock=True)
+    execute(client, "set", "tts_voice=kal", lock=True)
+
+
+def secure_read(client, call, fifo, minimum, maximum, prompt, first_ms=5000, inter_ms=3000,
+                wait=True):
+    command(client, "api uuid_setvar %s pay_secure_prompt %s" % (call.uuid, prompt))
+    app_uuid = execute(client, "lua", "%s read %s %d %d %d %d #*" % (
+        call.script, fifo.path, minimum, maximum, first_ms, inter_ms), wait=False, lock=True)
+    if wait:
+        wait_started(client, app_uuid)
+    return app_uuid
+
+
+def status_vars(client, call):
+    command(client, "api uuid_getvar %s pay_secure_status" % call.uuid)
+    command(client, "api uuid_getvar %s read_terminator_used" % call.uuid)
+
+
+def outbound_secure_read(client, call):
+    secure_session(client)
+    fifo = call.fifo()
+    app_uuid = secure_read(client, call, fifo, 16, 19, "say:Please enter your card number.")
+    call.press_secret(PAN + "#")
+    call.fifo_line(fifo, "ok # %s\n" % PAN)
+    wait_complete(client, app_uuid)
+    status_vars(client, call)
+    settle()
+    command(client, "exit")
+    client.wait_closed(5)
+
+
+def outbound_secure_cancel(client, call):
+    secure_session(client)
+    fifo = call.fifo()
+    app_uuid = secure_read(client, call, fifo, 16, 19, "silence")
+    call.press_secret(PAN[:6] + "*")
+    call.fifo_line(fifo, "cancel * -\n")
+    wait_complete(client, app_uuid)
+    status_vars(client, call)
+    # the next field: not taken for cancelled by the '*' before it
+    fifo = call.fifo()
+    app_uuid = secure_read(client, call, fifo, 4, 4, "silence")
+    call.press_secret(EXPIRY)
+    call.fifo_line(fifo, "ok - %s\n" % EXPIRY)
+    wait_complete(client, app_uuid)
+    status_vars(client, call)
+    settle()
+    command(client, "exit")
+    client.wait_closed(5)
+
+
+PLAY_SEGMENTS = (("file", "tone_stream://%(1500,0,440)"),
+                 ("speak", "flite", "kal", "The amount due, today, is twelve euros & fifty cents."),
+                 ("say", "en", "NUMBER", "pronounced", "", "1250"),
+                 ("say", "en", "CURRENCY", "pronounced", "", "12.50"))
+
+
+def outbound_secure_play(client, call):
+    """Keys typed over a play reach the read queued behind it (event-lock)."""
+    secure_session(client)
+    fifo = call.fifo()
+    command(client, "api uuid_setvar %s pay_secure_play %s"
+            % (call.uuid, encode_segments(*PLAY_SEGMENTS)))
+    play_uuid = execute(client, "lua", "%s play" % call.script, wait=False, lock=True)
+    read_uuid = secure_read(client, call, fifo, 16, 19, "silence", wait=False)
+    wait_started(client, play_uuid)
+    settle(0.3)
+    call.press_secret(PAN + "#")
+    wait_complete(client, play_uuid, 40)
+    call.fifo_line(fifo, "ok # %s\n" % PAN)
+    wait_complete(client, read_uuid)
+    status_vars(client, call)
+    command(client, "api uuid_getvar %s pay_secure_play" % call.uuid)
+    settle()
+    command(client, "exit")
+    client.wait_closed(5)
+
+
+def outbound_secure_hangup(client, call):
+    """The caller goes during the read. With linger, as the orchestrator asks for it, the lua
+    application's completion comes before the socket closes (without, it races the close)."""
+    secure_session(client)
+    command(client, "linger 5")
+    fifo = call.fifo()
+    app_uuid = secure_read(client, call, fifo, 16, 19, "silence")
+    call.press_secret(PAN[:6])
+    settle(1.0)
+    call.hangup()
+    call.fifo_line(fifo, "hangup - -\n")
+    wait_complete(client, app_uuid)
+    client.wait(lambda m: m.header("Content-Disposition") == "linger", 10, 0, "linger notice")
+    client.wait_closed(8)
+
+
 # ---- scenarios: inbound (a client dials the switch) -----------------------------------------------
 def wait_auth(client):
     client.wait(lambda m: m.content_type == "auth/request", 5, 0, "auth/request")
@@ -279,18 +399,23 @@ def inbound_events(client, call):
 OUTBOUND = {f.__name__: f for f in (
     outbound_connect, outbound_not_full, outbound_apps_media, outbound_apps_variables,
     outbound_bridge_fail, outbound_transfer, outbound_dtmf, outbound_hangup_nolinger,
-    outbound_hangup_linger, outbound_client_dies)}
+    outbound_hangup_linger, outbound_client_dies, outbound_secure_read, outbound_secure_cancel,
+    outbound_secure_play, outbound_secure_hangup)}
+NEEDS_SOUNDS = {"outbound_secure_play"}
 EXTENSION = {"outbound_not_full": "notfull"}
 INBOUND = {f.__name__: f for f in (
     inbound_auth_good, inbound_auth_bad, inbound_api, inbound_bgapi, inbound_events)}
 
 
 class CallerSide:
-    """The caller's leg (the loopback a-leg), driven over the control connection."""
+    """The caller's leg (the loopback a-leg), driven over the control connection, and where the
+    secure scenarios find the script (``script``) and make their FIFOs (``fifo_dir``)."""
 
-    def __init__(self, control, recorder, a_leg):
+    def __init__(self, control, recorder, a_leg, script=None, fifo_dir=None):
         self.control, self.recorder, self.a_leg = control, recorder, a_leg
+        self.script, self.fifo_dir = script, fifo_dir
         self.uuid = None  # the controlled leg, learned from the connect reply
+        self.fifos = []
 
     def note(self, text):
         self.recorder.note(text)
@@ -299,12 +424,35 @@ class CallerSide:
         self.note("press %s" % digits)
         self.control.api("uuid_send_dtmf %s %s" % (self.a_leg, digits))
 
+    def press_secret(self, keys):
+        """Keys of a card field: noted with each digit as X, so the golden holds none."""
+        self.note("press %s" % re.sub(r"\d", "X", keys))
+        self.control.api("uuid_send_dtmf %s %s" % (self.a_leg, keys))
+
+    def fifo(self):
+        fifo = Fifo(self.fifo_dir)
+        self.fifos.append(fifo)
+        return fifo
+
+    def fifo_line(self, fifo, expected, timeout=20.0):
+        """The script's line, noted with each digit as X; a recording that did not get the
+        line the scenario is about stops here rather than write a misleading golden."""
+        line = fifo.line(timeout)
+        if line != expected:
+            raise AssertionError("the script wrote %r to its FIFO, not the expected line"
+                                 % re.sub(r"\d", "X", line or ""))
+        self.note("fifo-line %s" % re.sub(r"\d", "X", line.rstrip("\n")))
+
+    def close(self):
+        for fifo in self.fifos:
+            fifo.close()
+
     def hangup(self):
         self.note("caller-hangup")
         self.control.api("uuid_kill %s" % self.a_leg)
 
 
-def run_outbound(name, scenario, control, proxy_port):
+def run_outbound(name, scenario, control, proxy_port, script, fifo_dir):
     accepted = gevent.queue.Queue()
     orchestrator = StreamServer(("127.0.0.1", 0), lambda s, p: (accepted.put(s), gevent.sleep(60)))
     orchestrator.start()
@@ -312,7 +460,7 @@ def run_outbound(name, scenario, control, proxy_port):
     recorder = EslRecorder(("127.0.0.1", proxy_port), orchestrator.address, out, mode="outbound")
     recorder.start()
     a_leg = str(uuidlib.uuid4())
-    call = CallerSide(control, recorder, a_leg)
+    call = CallerSide(control, recorder, a_leg, script, fifo_dir)
     try:
         control.conn.send("bgapi originate {origination_uuid=%s}loopback/%s/conformance &park()"
                           % (a_leg, EXTENSION.get(name, "full")))
@@ -326,6 +474,7 @@ def run_outbound(name, scenario, control, proxy_port):
         gevent.sleep(0.5)
         recorder.stop()
         orchestrator.stop(timeout=1)
+        call.close()
     print("recorded", out)
 
 
@@ -358,6 +507,8 @@ def main(argv=None):
     parser.add_argument("--sounds", default="", help="FS_SOUND_PREFIX for say (optional)")
     args = parser.parse_args(argv)
     wanted = set(args.only or list(OUTBOUND) + list(INBOUND))
+    if wanted & NEEDS_SOUNDS and not args.sounds:
+        parser.error("%s need --sounds (say)" % ", ".join(sorted(wanted & NEEDS_SOUNDS)))
     workdir = tempfile.mkdtemp(prefix="fs-golden-")
     esl_port, proxy_port = free_port(), free_port()
     conf = prepare_conf(os.path.join(workdir, "conf"), esl_port, DIALPLAN % {"proxy": proxy_port})
@@ -365,6 +516,8 @@ def main(argv=None):
     if args.sounds:
         env["FS_SOUND_PREFIX"] = args.sounds
     switch = FreeSwitchProcess(args.freeswitch, conf, workdir, env).start()
+    script = os.path.join(conf, "scripts", "pay_secure.lua")    # where a site installs it
+    fifo_dir = tempfile.mkdtemp(prefix="pay-fifo-")
     try:
         control = wait_event_socket("127.0.0.1", esl_port, PASSWORD, process=switch)
         for name, scenario in INBOUND.items():
@@ -372,7 +525,7 @@ def main(argv=None):
                 run_inbound(name, scenario, esl_port)
         for name, scenario in OUTBOUND.items():
             if name in wanted:
-                run_outbound(name, scenario, control, proxy_port)
+                run_outbound(name, scenario, control, proxy_port, script, fifo_dir)
         control.close()
     finally:
         switch.stop()

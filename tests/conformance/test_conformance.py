@@ -8,16 +8,25 @@ below, each with its reason.
 """
 import glob
 import os
+import re
+from urllib.parse import unquote
 
 import pytest
 
 from orchestrator.esl.transcript import read_transcript
 from orchestrator.simulator import CallerScript
 from tests.support.conformance_replay import Replay, golden_closed_by_switch, golden_messages, shape
+from tests.support.live.card_entry import card_digits
 
 GOLDEN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
 GOLDEN = sorted(glob.glob(os.path.join(GOLDEN_DIR, "*.jsonl")))
 PASSWORD = "conformance-pw"
+# the card-entry script (docs/secure-entry.md) on the wire: read, cancel, play, hangup
+SECURE = ("outbound_secure_read", "outbound_secure_cancel", "outbound_secure_play",
+          "outbound_secure_hangup")
+RECORDED_PAN = "4111111111111111"      # what record_golden.py keys in them
+SECURE_PENDING = pytest.mark.xfail(reason="simulator lua emulation lands with the channel change",
+                                   strict=False)
 
 # How the simulated call must behave for a scenario to mean the same as on the real switch.
 CALLERS = {
@@ -94,11 +103,33 @@ def test_goldens_are_present():
                    "inbound_events", "outbound_connect", "outbound_not_full",
                    "outbound_apps_media", "outbound_apps_variables", "outbound_bridge_fail",
                    "outbound_transfer", "outbound_dtmf", "outbound_hangup_nolinger",
-                   "outbound_hangup_linger", "outbound_client_dies"):
+                   "outbound_hangup_linger", "outbound_client_dies") + SECURE:
         assert wanted + ".jsonl" in names
 
 
-@pytest.mark.parametrize("path", GOLDEN, ids=lambda p: os.path.basename(p)[:-6])
+def test_the_secure_goldens_hold_no_keyed_digit():
+    """The keys pressed and the script's FIFO lines are noted with their digits as X; the
+    recorder masks longer runs anywhere else: the number keyed is nowhere, nor any 7-digit run
+    of it."""
+    runs = card_digits(RECORDED_PAN)
+    for name in SECURE:
+        path = os.path.join(GOLDEN_DIR, name + ".jsonl")
+        records = read_transcript(path)
+        notes = [r["text"] for r in records if r["dir"] == "note"]
+        keyed = [n for n in notes if n.startswith(("press ", "fifo-line "))]
+        assert keyed and not [n for n in keyed if re.search(r"\d", n)], (name, keyed)
+        assert any(n.startswith("fifo-line ") for n in keyed), name
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+        assert [r for r in runs if r in text or r in unquote(text)] == [], name
+
+
+def _golden_param(path):
+    name = os.path.basename(path)[:-6]
+    return pytest.param(path, id=name, marks=[SECURE_PENDING] if name in SECURE else [])
+
+
+@pytest.mark.parametrize("path", [_golden_param(p) for p in GOLDEN])
 def test_simulator_conforms(path, switch):
     name, records = _load(path)
     caller = CallerScript.from_data({"steps": [], "max_duration": 60, **CALLERS.get(name, {})})

@@ -8,12 +8,21 @@ messages the client had seen at that point in the golden: the replies, the compl
 applications it waited for, the DTMF events, the notices. So causality is kept while the
 simulator runs at its own speed.
 
+The card-entry script (docs/secure-entry.md) writes its line to a FIFO, off the wire: for a
+``lua <script> read <fifo> ...`` execute the replay makes a FIFO of its own and opens it before
+sending, with its own copy of the script's path in place of the recording's; a ``fifo-line``
+note is the line the golden's client read there (digits as ``X``), and the replay reads the
+simulator's line and compares it, digits masked the same way. ``press`` notes of card keys
+have their digits as ``X``; the replay presses digits of a test number in their place.
+
 ``shape()`` turns one message into what is compared: content type, reply text (uuids, numbers
 and the version line normalized), the event name, application and response, the envelope's
 header names and, for events, the names of the event's own headers (not ``variable_*``: those
 come from how the call was made, loopback there, a simulated caller here).
 """
 import re
+import shutil
+import tempfile
 import time
 
 import gevent
@@ -23,10 +32,14 @@ from gevent.server import StreamServer
 
 from orchestrator.simulator import CallerScript
 from tests.support.esl_messages import Message, RawClient
+from tests.support.secure_entry import SCRIPT, Fifo
 
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 SYNC_TIMEOUT = 3.0
 MAX_GAP = 0.2
+LINE_TIMEOUT = 10.0             # the golden's fields end on keys; 5 s is their longest timeout
+LUA_ARG = re.compile(r"^(execute-app-arg: )(\S+) (read|play)\b(.*)$", re.M)
+REPLAY_KEYS = "4111111111111111"   # pressed where the golden noted a card digit as X
 
 
 def normalize_text(text):
@@ -98,6 +111,9 @@ class Replay:
         self.problems = []
         self.call = None
         self.client = None
+        self.fifos = []            # the FIFOs of the script's reads, in order
+        self._fifo_dir = None
+        self._lines_read = 0
 
     @property
     def messages(self):
@@ -112,6 +128,10 @@ class Replay:
             self._drive()
         finally:
             self.client.close()
+            for fifo in self.fifos:
+                fifo.close()
+            if self._fifo_dir:
+                shutil.rmtree(self._fifo_dir, ignore_errors=True)
         return self
 
     def _open_outbound(self):
@@ -163,6 +183,7 @@ class Replay:
                 raw = record["raw"]
                 if golden_uuid and self.call is not None:
                     raw = raw.replace(golden_uuid, self.call.uuid)
+                raw = self._secure_entry(raw)
                 try:
                     self.client.sock.sendall(raw.encode("utf-8"))
                 except OSError:
@@ -175,9 +196,48 @@ class Replay:
         else:
             gevent.sleep(0.2)  # anything the simulator still sends after the golden ended
 
+    def _secure_entry(self, raw):
+        """A ``lua`` execute of the card-entry script: this checkout's script path, and for a
+        read a FIFO of the replay's own, opened for reading before the execute is sent."""
+        if "execute-app-name: lua" not in raw:
+            return raw
+        match = LUA_ARG.search(raw)
+        if match is None:
+            return raw
+        rest = match.group(4)
+        if match.group(3) == "read":
+            if self._fifo_dir is None:
+                self._fifo_dir = tempfile.mkdtemp(prefix="replay-fifo-")
+            fifo = Fifo(self._fifo_dir)
+            self.fifos.append(fifo)
+            golden_fifo = rest.split()[0]
+            rest = rest.replace(golden_fifo, fifo.path, 1)
+        return (raw[:match.start()] + match.group(1) + SCRIPT + " " + match.group(3) + rest
+                + raw[match.end():])
+
+    def _fifo_line(self, expected):
+        if self._lines_read >= len(self.fifos):
+            self.problems.append("a fifo-line note with no read of the script before it")
+            return
+        fifo = self.fifos[self._lines_read]
+        self._lines_read += 1
+        line = fifo.line(LINE_TIMEOUT)
+        if line is None:
+            self.problems.append("the simulator wrote no line to the script's FIFO (golden: %r)"
+                                 % expected)
+        elif re.sub(r"\d", "X", line.rstrip("\n")) != expected:
+            self.problems.append("the simulator's FIFO line %r is not the golden's %r"
+                                 % (re.sub(r"\d", "X", line), expected))
+
     def _act(self, note):
         if note.startswith("press "):
-            self.call.press(note[len("press "):])
+            keys = note[len("press "):]
+            if "X" in keys:
+                digits = iter(REPLAY_KEYS * 2)
+                keys = "".join(next(digits) if key == "X" else key for key in keys)
+            self.call.press(keys)
+        elif note.startswith("fifo-line "):
+            self._fifo_line(note[len("fifo-line "):])
         elif note == "caller-hangup":
             self.call.hangup()
         elif note == "client-abort":
