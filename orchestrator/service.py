@@ -200,12 +200,22 @@ class Service:
                         .observe(seconds), tenant=tenant,
                         services=self._services(channel, tenant, flow.name)).run()
                 finally:
+                    self._let_go(channel)
                     if self.agent is not None:
                         self.agent.call_ended(channel, outcome)
                 log.info("call ended: %s after %.1fs", outcome.result, time.monotonic() - started)
         self.metrics.calls.labels(tenant, flow.name, outcome.result).inc()
         if self._on_call_end is not None:
             self._on_call_end(channel, flow.name, outcome)
+
+
+    @staticmethod
+    def _let_go(channel):
+        """What the flow announced last is heard before the socket closes."""
+        try:
+            channel.flush_announcements()
+        except Exception as exc:   # the call may be gone; the outcome is already decided
+            log.info("last announcements not played: %s", type(exc).__name__)
 
 
 def serve_forever(service, stop_signal):

@@ -126,6 +126,10 @@ class Channel:
         # every prompt and read goes through the secure-entry script (docs/secure-entry.md).
         self._secure_from_dialplan = self._variables.get("sensitive_dtmf") == "true"
         self._secure = self._secure_from_dialplan
+        # Announcements of a secure call wait here for the next read, which plays them first:
+        # between two applications the socket's park throws queued keys away (seen on 1.10.12),
+        # so keys typed over an announcement reach a read only inside the same application.
+        self._announcements: List[str] = []
         connection.add_listener(self._on_message)
 
     # -- what the switch tells us (event greenlet: only enqueue, never block) --------------
@@ -243,6 +247,7 @@ class Channel:
 
     # -- prompts ----------------------------------------------------------------------------
     def answer(self, timeout: Optional[float] = None) -> None:
+        self.flush_announcements()
         self.execute("answer", timeout=timeout or self.settings.answer_timeout)
 
     def playback(self, path: str, timeout: Optional[float] = None) -> str:
@@ -306,6 +311,7 @@ class Channel:
         """
         arg = " ".join(_one_line(x, "transfer target") for x in (extension, dialplan, context))
         try:
+            self.flush_announcements()
             self._leave_secure()
             if "socket_resume" in self._variables:
                 self.unset_variable("socket_resume")
@@ -319,6 +325,7 @@ class Channel:
         Without ``continue_on_fail`` FreeSWITCH hangs up the caller when the far end is busy
         or does not answer, and the flow could not offer anything else.
         """
+        self.flush_announcements()
         if self._variables.get("continue_on_fail") != "true":
             self.set_variable("continue_on_fail", "true")
         headers = self.execute("bridge", _one_line(dial_string, "dial string"), timeout=timeout)
@@ -335,6 +342,7 @@ class Channel:
         """
         if not self._switch.leg_exists(leg):
             return False
+        self.flush_announcements()
         self._leave_secure()
         if "socket_resume" in self._variables:
             self.clear_variable("socket_resume")
@@ -347,6 +355,10 @@ class Channel:
 
     def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
         if self._gone:
+            return
+        try:
+            self.flush_announcements()
+        except CallGone:
             return
         self._conn.command("sendmsg\ncall-command: hangup\nhangup-cause: %s"
                            % _one_line(cause, "hangup cause"))
@@ -412,14 +424,20 @@ class Channel:
         return folder
 
     def _play_secure(self, prompts: List[Prompt], timeout: Optional[float] = None) -> str:
-        """Play prompts through the script: keys typed meanwhile stay queued for the next read,
-        and none is logged (dptools' playback, speak and say log and take them)."""
-        segments = [self._segment(p) for p in prompts if p.value.strip()]
-        if not segments:
-            return ""
-        self._switch.set_variable(self.uuid, SECURE_PLAY, "&".join(segments))
-        headers = self.execute("lua", "%s play" % self._script(), timeout)
-        return headers.get("variable_" + SECURE_STATUS, "")
+        """Announce through the script: the segments wait for the next read (or the next
+        hand-over), which plays them first, so keys typed over them are that read's; none is
+        logged (dptools' playback, speak and say log and take them)."""
+        self._announcements += [self._segment(p) for p in prompts if p.value.strip()]
+        return ""
+
+    def flush_announcements(self, timeout: Optional[float] = None) -> None:
+        """Play what waits to be announced, now: before the call is handed over or let go."""
+        if not self._announcements or self._gone:
+            self._announcements = []
+            return
+        self._switch.set_variable(self.uuid, SECURE_PLAY, "&".join(self._announcements))
+        self._announcements = []
+        self.execute("lua", "%s play" % self._script(), timeout)
 
     def _segment(self, prompt: Prompt) -> str:
         options = prompt.options or {}
@@ -454,6 +472,9 @@ class Channel:
             os.chmod(path, 0o620)   # the switch's user writes it (group), whatever the umask
             fd = os.open(path, os.O_RDWR | os.O_NONBLOCK)
             try:
+                if self._announcements:   # played by the read itself, keys typed over them kept
+                    self._switch.set_variable(self.uuid, SECURE_PLAY, "&".join(self._announcements))
+                    self._announcements = []
                 self._switch.set_variable(self.uuid, SECURE_PROMPT, prompt or "silence")
                 app_uuid = self.start("lua", "%s read %s %d %d %d %d %s" % (
                     self._script(), path, min_digits, max_digits, first_timeout * 1000,
@@ -563,7 +584,7 @@ class Channel:
         read_prompt = self._read_prompt(prompts[-1:]) if prompts and barge_in else None
         before = prompts[:-1] if read_prompt else prompts
         if before:
-            self._play_secure(before)
+            self._play_secure(before)   # played by the read, first
         status, terminator, digits = self._secure_read(
             read_prompt or "silence", min_digits, max_digits, first_timeout, inter_timeout,
             terminators)

@@ -247,7 +247,9 @@ class SimChannel:
         run = self.current
         if run is not None and run.reads_keys:
             run.inbox.put(press)
-        elif not in_a_bridge:        # a bridge takes the key (forwarded, or dropped if sensitive)
+        elif run is not None and not in_a_bridge:
+            # queued on the channel for the next read; a bridge takes the key (forwarded, or
+            # dropped if sensitive), and a channel parked by the socket throws it away
             self.queued_keys.append(press)
         return True
 
@@ -361,6 +363,10 @@ class SimChannel:
                 self._pending -= 1
                 if self.up:
                     self._execute(item)
+                    if self._pending <= 0:
+                        # nothing queued behind it: the socket parks the channel, and the park
+                        # throws queued keys away (switch_ivr_park, seen on 1.10.12)
+                        self.queued_keys.clear()
                 item.done.set()
         # After a transfer the real switch keeps the socket attached (it carries the new
         # extension's events) until the client closes it or the call ends.

@@ -6,7 +6,8 @@ variable (the digits go nowhere but the FIFO), clears ``read_terminator_used`` b
 reads once more on a lone ``#``, and writes ``<status> <terminator|-> <digits|->`` to the FIFO,
 opened read-write so that a reader that is gone cannot hang the call; ``play`` plays the
 segments of ``pay_secure_play`` without taking a key, so keys typed meanwhile wait, queued on
-the channel, for the next read. Nothing here fires a DTMF event or writes a digit anywhere else.
+the channel, for a read queued behind it (``read`` plays them first itself): a channel the
+socket parks between two applications throws queued keys away (channel.py). Nothing here fires a DTMF event or writes a digit anywhere else.
 """
 from __future__ import annotations
 
@@ -60,6 +61,8 @@ def _int(words: List[str], index: int, default: int) -> int:
 
 
 def _read_field(ch: "SimChannel", run: "AppRun", words: List[str]) -> str:
+    if _play(ch, run) == "hangup":      # the announcements before the field, in this application
+        return _write(words[0] if words else "", "hangup", "", "")
     fifo = words[0] if words else ""
     min_d, max_d = _int(words, 1, 1), _int(words, 2, 1)
     first_ms, inter_ms = _int(words, 3, 5000), _int(words, 4, 3000)
@@ -88,6 +91,10 @@ def _read_field(ch: "SimChannel", run: "AppRun", words: List[str]) -> str:
         status = "timeout"
     else:
         status = "short"
+    return _write(fifo, status, terminator, digits)
+
+
+def _write(fifo: str, status: str, terminator: str, digits: str) -> str:
     line = "%s %s %s\n" % (status, terminator or "-", digits if status == "ok" else "-")
     try:
         fd = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)   # io.open(path, "r+"): never blocks

@@ -71,10 +71,12 @@ def test_keyboard_only_declined_payment_shows_the_reason(rig, browser, artifacts
     open_panel(browser, rig.url)
     keyboard_start(browser, TOKENS["alice"], "7.05", "EUR", "INV-2", call.uuid)
     result = wait_result(browser, "declined")
-    reason = rig.request("GET", "/sessions/" + watched_session(browser)).json()["result"][
-        "decline_reason"]
+    declined = rig.request("GET", "/sessions/" + watched_session(browser)).json()["result"]
+    reason = declined["decline_reason"]
     assert "funds" in reason and reason in result
-    assert field_status(browser, "number")[1] == "Valid: visa 400000******9995"
+    # the declined card, as the agent saw it (the number field may already be the next card's:
+    # the flow asks for another one at once, its prompts played by that field's read)
+    assert (declined["brand"], declined["last4"]) == ("visa", "9995")
     screenshot(browser, artifacts, "e2e-04-declined")
     call.wait(timeout=60)
     wait(browser, lambda d: text(d, "p-state") == "Declined (finished)", "the session to end")

@@ -25,8 +25,6 @@ PASSWORD = "conformance-pw"
 SECURE = ("outbound_secure_read", "outbound_secure_cancel", "outbound_secure_play",
           "outbound_secure_hangup")
 RECORDED_PAN = "4111111111111111"      # what record_golden.py keys in them
-SECURE_PENDING = pytest.mark.xfail(reason="simulator lua emulation lands with the channel change",
-                                   strict=False)
 
 # How the simulated call must behave for a scenario to mean the same as on the real switch.
 CALLERS = {
@@ -126,7 +124,7 @@ def test_the_secure_goldens_hold_no_keyed_digit():
 
 def _golden_param(path):
     name = os.path.basename(path)[:-6]
-    return pytest.param(path, id=name, marks=[SECURE_PENDING] if name in SECURE else [])
+    return pytest.param(path, id=name)
 
 
 @pytest.mark.parametrize("path", [_golden_param(p) for p in GOLDEN])
