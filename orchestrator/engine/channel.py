@@ -207,7 +207,8 @@ class Channel(Protocol):
 
     def bridge(self, dial_string: str, timeout: float = 60.0) -> BridgeResult: ...
 
-    def bridge_to_leg(self, leg: str) -> bool:
-        """Join this call to another live leg; False when that leg is gone."""
+    def bridge_to_leg(self, leg: str, held: bool = False) -> bool:
+        """Join this call to another live leg; False when that leg is gone. ``held``: the leg
+        waits with hold music, stopped right before the bridge."""
 
     def hangup(self, cause: str = "NORMAL_CLEARING") -> None: ...

@@ -333,7 +333,7 @@ class Channel:
                        or headers.get("variable_bridge_hangup_cause") or "")
         return BridgeResult(disposition in ANSWERED_DISPOSITIONS, disposition or "UNKNOWN")
 
-    def bridge_to_leg(self, leg: str) -> bool:
+    def bridge_to_leg(self, leg: str, held: bool = False) -> bool:
         """Join this call to a live leg (the agent's), out of the socket application.
 
         ``socket_resume`` goes first, without an event (``uuid_setvar``): like a transfer, the
@@ -343,6 +343,11 @@ class Channel:
         if not self._switch.leg_exists(leg):
             return False
         self.flush_announcements()
+        if held:
+            try:
+                self._switch.stop_media(leg)
+            except CommandFailed as exc:
+                log.warning("hold music on the agent's leg could not be stopped: %s", exc)
         self._leave_secure()
         if "socket_resume" in self._variables:
             self.clear_variable("socket_resume")

@@ -227,8 +227,8 @@ class FakeChannel(_Recorder):
         self._record("bridge", dial_string)
         return BridgeResult(True, "SUCCESS")
 
-    def bridge_to_leg(self, leg: str) -> bool:
-        self._record("bridge_to_leg", leg)
+    def bridge_to_leg(self, leg: str, held: bool = False) -> bool:
+        self._record("bridge_to_leg", leg, held=held)
         return leg in self._switch.legs
 
     def hangup(self, cause: str = "NORMAL_CLEARING") -> None:

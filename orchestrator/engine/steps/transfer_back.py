@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from ...payments.events import HandedBack
 from .. import stay
-from ..channel import Channel, CommandFailed
+from ..channel import Channel
 from ..step_api import Finish, StepKind, register
 from .announce import Announce
 
@@ -110,12 +110,6 @@ class TransferBack(StepKind):
 
 
 def _bridge_to_held_leg(channel: "Channel", leg: str) -> bool:
-    """Transfer mode: stop the hold music on the agent's parked leg and bridge the caller to it;
-    False when that leg is gone."""
-    if not channel.switch.leg_exists(leg):
-        return False
-    try:
-        channel.switch.stop_media(leg)
-    except CommandFailed as exc:
-        log.warning("hold music on the agent's leg could not be stopped: %s", exc)
-    return channel.bridge_to_leg(leg)
+    """Transfer mode: bridge the caller to the agent's parked leg, its hold music stopped once
+    the caller has heard what was left to announce; False when that leg is gone."""
+    return channel.bridge_to_leg(leg, held=True)
