@@ -90,13 +90,6 @@ class _Signal:
     digit: str = ""
 
 
-def _quoted(text: str) -> str:
-    """One play_and_get_digits argument: single-quoted when it has spaces (FreeSWITCH's
-    tokenizer groups quoted words), with any single quote in a spoken text made typographic."""
-    text = _one_line(text, "prompt").replace("'", "\u2019")
-    return "'%s'" % text if " " in text else text
-
-
 def _one_line(value: object, what: str) -> str:
     text = str(value)
     if "\n" in text or "\r" in text:
@@ -480,6 +473,8 @@ class Channel:
                 if self._announcements:   # played by the read itself, keys typed over them kept
                     self._switch.set_variable(self.uuid, SECURE_PLAY, "&".join(self._announcements))
                     self._announcements = []
+                if prompt.startswith("say:"):
+                    self._ensure_tts()     # the read's TTS speaks with the channel's engine
                 self._switch.set_variable(self.uuid, SECURE_PROMPT, prompt or "silence")
                 app_uuid = self.start("lua", "%s read %s %d %d %d %d %s" % (
                     self._script(), path, min_digits, max_digits, first_timeout * 1000,
@@ -609,7 +604,6 @@ class Channel:
         if prompt.kind == "file":
             return prompt.value
         if prompt.kind == "speak" and not (prompt.options or {}).get("engine"):
-            self._ensure_tts()
             return "say:" + " ".join(prompt.value.split())
         return None
 

@@ -52,8 +52,9 @@ def test_a_payment_through_the_api_in_transfer_mode(rig):
         while not any(json.loads(r["body"])["data"].get("state") == "ended"
                       for r in rig.receiver.requests[1:]):
             gevent.sleep(0.05)
-    first, second = rig.receiver.requests[:2]
-    assert first["body"] == second["body"]          # the same notice again after a 500
+    first = rig.receiver.requests[0]
+    # the same notice again after a 500 (other notices, on other workers, may come in between)
+    assert first["body"] in [r["body"] for r in rig.receiver.requests[1:]]
     for request in rig.receiver.requests:
         assert verify(SECRET, request["headers"]["X-Timestamp"], request["headers"]["X-Signature"],
                       request["body"])

@@ -128,8 +128,6 @@ class CollectCard(StepKind):
         renderer = _renderer(ctx, self.flow_language)
         recordings = [p for p in (ctx.render_optional(r) for r in config["recordings"]) if p]
         channel = ctx.channel
-        channel.set_variable("tts_engine", ctx.settings.tts_engine)
-        channel.set_variable("tts_voice", ctx.settings.tts_voice)
         _pause_recordings(ctx, recordings, pause=True)
         channel.secure_entry(True)
         try:
