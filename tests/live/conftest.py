@@ -9,7 +9,13 @@ Which switch, by environment variables:
   ``FREESWITCH_CONTEXT`` (default) name the extension that hands calls to that address.
 * or only ``FREESWITCH_BIN``: the suite starts that binary itself on a copy of
   ``freeswitch_conf/`` (free ports, loopback only) and stops it at the end.
-  ``FREESWITCH_SOUNDS`` optionally sets its sound prefix.
+  ``FREESWITCH_SOUNDS`` optionally sets its sound prefix. That switch also has a SIP profile
+  on 127.0.0.1 (RFC 2833) and writes XML CDR files (tests/support/live/live_conf.py); SIP
+  callers come from a second switch the suite starts from the same binary when a test asks.
+
+Every test runs under the canary (tests/support/live/canary.py): extra clients on ``event
+plain ALL`` and ``event json ALL`` and on the log stream, the log at DEBUG, the CDR files; at
+the end of the test none may hold what its callers keyed.
 
 With neither, every test here is skipped, saying which variables to set. Everything the tests
 start listens on 127.0.0.1 only.
@@ -26,8 +32,11 @@ from orchestrator.config import load_config
 from orchestrator.payments.sandbox import SandboxGateway
 from orchestrator.service import Service
 from tests.support.live.agent_call import EXTRA_EVENTS, HOLD_TONE, Agent, write_agent_config
+from tests.support.live.calls import SipCaller
+from tests.support.live.canary import Canary
 from tests.support.live.fsprocess import (PLAIN_SOCKET, FreeSwitchProcess, free_port, prepare_conf,
                                           wait_event_socket)
+from tests.support.live.live_conf import add_sip_profile, add_xml_cdr, set_rtp_ports
 
 SKIP_REASON = ("no FreeSWITCH configured: set FREESWITCH_ESL_HOST, FREESWITCH_ESL_PASSWORD "
                "(and FREESWITCH_ESL_PORT, FREESWITCH_SOCKET_ADDRESS) for a running switch, or "
@@ -55,6 +64,9 @@ class LiveSwitch:
     extension: str
     context: str
     process: FreeSwitchProcess = None
+    sip_port: int = None       # its SIP profile (a suite-started switch only)
+    cdr_dir: str = None        # where mod_xml_cdr writes (a suite-started switch only)
+    fs_env: dict = None
 
 
 def _address(text):
@@ -78,25 +90,71 @@ def live_switch():
     esl_port, socket_port = free_port(), free_port()
     password = "live-" + uuidlib.uuid4().hex
     conf = prepare_conf(os.path.join(workdir, "conf"), esl_port, extra_dialplan=PLAIN_SOCKET)
+    sip_port, cdr_dir = free_port(), os.path.join(workdir, "cdr")
+    add_sip_profile(conf, "pay_in", sip_port)
+    add_xml_cdr(conf, cdr_dir)
     fs_env = {"FS_ESL_PASSWORD": password,
               "ORCHESTRATOR_ESL_ADDRESS": "127.0.0.1:%d" % socket_port}
     if env.get("FREESWITCH_SOUNDS"):
         fs_env["FS_SOUND_PREFIX"] = env["FREESWITCH_SOUNDS"]
+    prefix = env.get("FREESWITCH_SOUNDS", "/usr/share/freeswitch/sounds/en/us/callie")
+    if not os.path.exists(os.path.join(prefix, "digits", "1.wav")):
+        # say then fails on every file, and a file the switch cannot open flushes the keys
+        # typed ahead (freeswitch_conf/scripts/pay_secure.lua): the calls would not be the
+        # calls a site has
+        pytest.fail("the sound prefix %s has no digits/1.wav: set FREESWITCH_SOUNDS to a folder "
+                    "with the English sounds mod_say_en plays (digits/, currency/), such as "
+                    "freeswitch-sounds-en-us-callie at 8000 Hz" % prefix)
     process = FreeSwitchProcess(env["FREESWITCH_BIN"], conf, workdir, fs_env).start()
     try:
         wait_event_socket("127.0.0.1", esl_port, password, process=process).close()
         yield LiveSwitch("127.0.0.1", esl_port, password, ("127.0.0.1", socket_port), "7000",
-                         "default", process)
+                         "default", process, sip_port, cdr_dir, fs_env)
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def sip_caller(live_switch):
+    """A second switch, the callers' phones: it calls the switch under test over SIP."""
+    if live_switch.process is None or not live_switch.sip_port:
+        pytest.skip("SIP callers need the switch the suite starts itself (FREESWITCH_BIN): a "
+                    "running switch's SIP profiles are the site's")
+    workdir = tempfile.mkdtemp(prefix="fs-caller-")
+    esl_port = free_port()
+    conf = prepare_conf(os.path.join(workdir, "conf"), esl_port)
+    add_sip_profile(conf, "caller", free_port())
+    set_rtp_ports(conf, 40000, 44999)
+    process = FreeSwitchProcess(live_switch.process.binary, conf, workdir,
+                                dict(live_switch.fs_env, ORCHESTRATOR_ESL_ADDRESS="127.0.0.1:9")).start()
+    try:
+        es = wait_event_socket("127.0.0.1", esl_port, live_switch.fs_env["FS_ESL_PASSWORD"],
+                               process=process)
+        yield SipCaller(es, "caller", live_switch.sip_port)
+        es.close()
     finally:
         process.stop()
 
 
 @pytest.fixture
-def control(live_switch):
+def canary(live_switch):
+    """The eavesdroppers of this test; at its end nothing they got may hold a keyed digit."""
+    watch = Canary(live_switch)
+    yield watch
+    try:
+        if watch.leak_expected is None:
+            watch.assert_clean()
+    finally:
+        watch.close()
+
+
+@pytest.fixture
+def control(live_switch, canary):
     """An inbound connection that watches the calls' events and plays the caller."""
     from tests.support.live.calls import Control
 
-    ctl = Control(live_switch)
+    ctl = Control(live_switch, canary)
+    ctl.api("fsctl loglevel debug")        # what the canary searches is the log at its fullest
     yield ctl
     ctl.close()
 
@@ -126,6 +184,7 @@ def agent_service(request, tmp_path, live_switch, control):
             return reply
         channel.api = api_kept
         if line["in_band"]:
+            control.canary.in_band_line(control)
             line["start_dtmf"] = channel.execute("start_dtmf").get("Application-Response", "")
         handle(channel)
 
@@ -138,4 +197,3 @@ def agent_service(request, tmp_path, live_switch, control):
     yield Agent(base, service, sandbox, ended, line)
     service.stop(grace=2)
     sandbox.stop()
-    control.api("fsctl loglevel info")

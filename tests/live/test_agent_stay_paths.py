@@ -332,7 +332,6 @@ def agent_process(tmp_path, live_switch, control):
             process.kill()
             process.wait(timeout=10)
         sandbox.stop()
-        control.api("fsctl loglevel info")
 
 
 def test_stay_orchestrator_killed_mid_entry_dialplan_gives_the_caller_back(

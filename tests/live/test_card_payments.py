@@ -24,7 +24,6 @@ def payments(tmp_path, live_switch, control):
     run.start()
     yield run.service, run.sandbox, run.ended
     run.stop()
-    control.api("fsctl loglevel info")
 
 
 def assert_no_trace(control, live_switch, a_leg, pans):

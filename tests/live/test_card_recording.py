@@ -45,6 +45,7 @@ def recorded_payments(tmp_path, live_switch, control):
 
     def in_band_recorded_line(channel):
         replies = line["replies"]
+        control.canary.in_band_line(control)
         replies["start_dtmf"] = channel.execute("start_dtmf").get("Application-Response", "")
         replies["record"] = channel.api("uuid_record %s start %s" % (channel.uuid, line["recording"]))
         if line["paused"]:

@@ -85,7 +85,6 @@ def secure(live_switch, control):
     line = SecureLine(live_switch, control, outbound, watchers, directory)
     yield line
     control.api("fsctl debug_level 0")
-    control.api("fsctl loglevel info")
     for call in line.calls:
         call.close()
     watchers.close()
@@ -379,6 +378,8 @@ def test_a_fifo_argument_that_is_not_an_absolute_path_is_refused(secure):
 
 # ---- controls: the searches above find what they look for when it is there ---------------------
 def test_control_play_and_get_digits_into_a_variable_shows_the_number_everywhere(secure):
+    canary = secure.control.canary
+    canary.expect_leak("play_and_get_digits into a variable")
     call = secure.call()
     app = call.execute("play_and_get_digits", "16 19 1 5000 #* silence_stream://250 "
                        "silence_stream://250 pagd_card \\d+ 3000")
@@ -393,9 +394,14 @@ def test_control_play_and_get_digits_into_a_variable_shows_the_number_everywhere
     expected = {"log stream", "log file"} if secure.watchers.log_path else {"log stream"}
     assert {entry[0] for entry in found["log"]} == expected, found["log"]
     assert found["dtmf"] == []              # sensitive_dtmf still holds for the events
+    # the suite's canary finds it too, in both event formats and in the log
+    runs = {entry[0] for entry in canary.findings()["runs"]}
+    assert {"plain", "json", "log stream"} <= runs, runs
 
 
 def test_control_without_sensitive_dtmf_the_keys_are_dtmf_events_and_log_lines(secure):
+    canary = secure.control.canary
+    canary.expect_leak("no sensitive_dtmf")
     call = secure.call(sensitive=False)
     assert read_line(call, secure.fifo(), PAN + "#", 16, 19, 5000, 3000) == "ok # %s\n" % PAN
     found, complete = secure.finish(call)
@@ -404,9 +410,16 @@ def test_control_without_sensitive_dtmf_the_keys_are_dtmf_events_and_log_lines(s
     # the keys went into the history, which the payment extension's digits_dialed_filter=(.+)
     # masks whole at hangup (the second line after sensitive_dtmf): one X a key
     assert complete.get("variable_digits_dialed", "") == "X" * (len(PAN) + 1)
+    # the suite's canary finds the keys one per event and one per log line
+    spread = {entry[:2] for entry in canary.findings()["one_per_message"]}
+    assert {("plain", "DTMF-Digit"), ("json", "DTMF-Digit")} <= spread, spread
+    assert "log" in {entry[0] for entry in spread}, spread
+    assert canary.keys_told(call.b_leg)["dtmf"]
 
 
 def test_control_dptools_playback_takes_the_keys_typed_over_it(secure):
+    canary = secure.control.canary
+    canary.expect_leak("a dptools playback logs each key")
     tone = write_tone(os.path.join(secure.dir, "tone.wav"))
     call = secure.call()
     fifo = secure.fifo()
@@ -420,6 +433,7 @@ def test_control_dptools_playback_takes_the_keys_typed_over_it(secure):
     found, _ = secure.finish(call)
     digits = [entry[1] for entry in found["key_lines"] if "Digit " in entry[1]]
     assert len(digits) >= len(PAN), found["key_lines"]
+    assert "log" in {entry[0] for entry in canary.findings()["one_per_message"]}
 
 
 def test_control_a_full_field_really_leaves_its_hash_queued(secure):

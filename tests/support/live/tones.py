@@ -29,6 +29,8 @@ def tone_stream(keys):
 
 def key_in_band(control, a_leg, keys):
     """Play the keys on the caller's leg and wait until they have been heard."""
+    if getattr(control, "canary", None) is not None:
+        control.canary.pressed(a_leg, keys)
     reply = control.api("uuid_broadcast %s %s aleg" % (a_leg, tone_stream(keys)))
     assert reply.startswith("+OK"), reply
     gevent.sleep(len(keys) * (TONE_MS + GAP_MS) / 1000.0 + 0.3)
