@@ -73,8 +73,8 @@ def test_transfer_mode_pays_and_gives_the_caller_back_to_the_same_agent_leg(
     outcome = agent.ended.get(timeout=60)
     assert outcome.result == "transferred" and outcome.to_agent_leg
     final = agent.wait_state(session["id"], "ended")
-    assert final["result"]["status"] == "approved" and final["result"]["last4"] == "1111"
-    assert final["fields"]["number"]["masked"] == "visa 411111******1111"
+    assert final["result"]["status"] == "approved" and final["result"]["last4"] == "2387"
+    assert final["fields"]["number"]["masked"] == "visa 495247******2387"
     [row] = agent.service.store.list()
     assert row["status"] == "approved" and len(agent.sandbox.charges) == 1
 
@@ -166,9 +166,9 @@ def test_stay_mode_the_agent_hears_the_caller_but_no_card_key(agent_service, con
     key_in_band(control, call.ca, CODE)
     outcome = agent.ended.get(timeout=60)
     final = agent.wait_state(session["id"], "ended")
-    assert final["result"]["status"] == "approved" and final["result"]["last4"] == "1111"
+    assert final["result"]["status"] == "approved" and final["result"]["last4"] == "2387"
     [row] = agent.service.store.list()
-    assert row["status"] == "approved" and row["card"] == "411111******1111"
+    assert row["status"] == "approved" and row["card"] == "495247******2387"
     assert outcome.result == "transferred"
     entries = [m for m in control.events(call.ca, "CHANNEL_EXECUTE_COMPLETE")
                if is_field_read(m)]

@@ -47,11 +47,11 @@ def test_a_paid_call_leaves_no_card_digits(payments, control, live_switch):
     key_card(control, a_leg, PAN_APPROVED)
     outcome = ended.get(timeout=40)
     [row] = service.store.list()
-    assert row["status"] == "approved" and row["card"] == "411111******1111"
+    assert row["status"] == "approved" and row["card"] == "495247******2387"
     assert len(sandbox.charges) == 1
     complete = assert_no_trace(control, live_switch, a_leg, [PAN_APPROVED])
     assert complete.headers.get("variable_pay_result") == "approved"
-    assert complete.headers.get("variable_pay_last4") == "1111"
+    assert complete.headers.get("variable_pay_last4") == "2387"
     assert outcome.result == "completed"
 
 

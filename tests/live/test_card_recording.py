@@ -73,7 +73,7 @@ def pay_in_band(control, recorded_payments, paused):
     assert line["replies"]["record"].startswith("+OK"), line["replies"]
     assert outcome.result == "completed"
     [row] = service.store.list()
-    assert row["status"] == "approved" and row["card"] == "411111******1111"
+    assert row["status"] == "approved" and row["card"] == "495247******2387"
     assert len(sandbox.charges) == 1
     control.wait(a_leg, "CHANNEL_HANGUP_COMPLETE", 30)
     control.wait(a_leg, "RECORD_STOP", 10)             # the WAV is complete

@@ -14,8 +14,9 @@ files, for
   keyed (a cancelled entry leaves a prefix) -- in the bytes as received and URL-decoded;
 * ``split``: a keyed number of twelve digits or more with anything but digits between its
   digits (``4 9 5 2``, ``4-9-5-2``), up to six characters at a time;
-* ``one_per_message``: seven keyed digits in a row spread one per message over the values of
-  one header (``DTMF-Digit: 4`` in seventeen events), or one per per-key log line
+* ``one_per_message``: seven keyed digits in a row (of at least four different digits: a
+  header's own one-character values repeat) spread one per message over the values of one
+  header (``DTMF-Digit: 4`` in seventeen events), or one per per-key log line
   (``RECV DTMF 4:2000``);
 * ``secrets``: an expiry or a security code as a whole value (between non-alphanumerics).
 
@@ -38,6 +39,7 @@ from tests.support.live.secure_script import UUID_PREFIX, Watchers
 MIN_RUN = 7
 SPLIT_MIN = 12
 SPLIT_GAP = 6
+SPREAD_DISTINCT = 4
 # Log lines that name one key, by FreeSWITCH 1.10.12's source: switch_channel.c (RECV DTMF),
 # switch_rtp.c (RTP RECV DTMF), mod_sofia's rtp.c and sofia.c (Enqueuing RFC2833 DTMF, INFO
 # DTMF), switch_core_io.c (send dtmf digit=), mod_dptools.c (Digit, ... digit), switch_ivr_async.c
@@ -114,7 +116,9 @@ def find_in_text(where, text, secrets, found):
 
 def find_one_per_message(where, sequences, secrets, found):
     """``sequences``: {header or line kind: keys in order}; seven keyed digits in a row there."""
-    runs = secrets.search_runs()
+    # a header's own single-character values repeat (Caller-Profile-Index: 1, 1, 1, 4...): only
+    # runs of at least four different digits are told apart from them
+    runs = {run for run in secrets.search_runs() if len(set(run)) >= SPREAD_DISTINCT}
     for name, keys in sequences.items():
         digits = digits_of(keys)
         for run in runs:
