@@ -50,6 +50,16 @@ def play(control, leg, path, seconds):
 BLOCK_SECONDS = 0.02
 
 
+def read_wav_channels(path):
+    """(one list of samples a channel, sample rate): a stereo recording (``RECORD_STEREO``) has
+    the caller's side alone in one channel, where a key is not mixed with a prompt."""
+    with wave.open(path, "rb") as wav:
+        assert wav.getsampwidth() == 2, "FreeSWITCH writes PCM16"
+        channels, rate = wav.getnchannels(), wav.getframerate()
+        samples = array.array("h", wav.readframes(wav.getnframes()))
+    return [list(samples[c::channels]) for c in range(channels)], rate
+
+
 def read_wav(path):
     """(samples as one mono channel, sample rate): a stereo file is summed, as a listener hears it."""
     with wave.open(path, "rb") as wav:
