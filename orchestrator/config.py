@@ -4,7 +4,8 @@ Secrets (node passwords) should not sit in a file under version control, so any 
 written ``${env:NAME}`` (or ``${env:NAME:-default}``) and is read from the environment. Any
 scalar can also be overridden by ``ORCHESTRATOR__<key>__<key>=value`` (list items by index), for
 containers where mounting a file is awkward. A bad config stops start-up with a message that
-names the key.
+names the key. Relative paths are relative to the config file, not to wherever the service
+happens to be started from (``_LOCAL_PATHS``).
 """
 import os
 import re
@@ -135,10 +136,21 @@ DEFAULTS = {
                   "hold_music": "tone_stream://%(300,4700,440);loops=-1"},
     "store": {"path": "payments.sqlite"},
     "prompts": asdict(PromptSettings()),
-    # the script as the switch finds it: relative to its scripts folder, or an absolute path
+    # the script as the switch finds it: a name in its scripts folder, an absolute path, or a
+    # path relative to the config file (see _LOCAL_PATHS)
     "secure_entry": {"script": "pay_secure.lua", "fifo_dir": ""},
     "logging": {"level": "INFO", "format": "logfmt"},
 }
+
+
+# Paths the service opens itself, each ``(section, key, values that name no file)``: a relative
+# one is relative to the config file's folder, so one config works wherever the service is
+# started from (a copy at the repository root, /etc/payivr in a container). ``prompts.audio_dir``
+# is the switch's and stays as written; ``secure_entry.script`` is the switch's too, but the
+# switch shares this host (its FIFOs are local files): a bare name is looked up in FreeSWITCH's
+# scripts folder, a relative path with a folder in it is taken from the config file's folder.
+_LOCAL_PATHS = (("flows", "directory", ()), ("store", "path", (":memory:",)),
+                ("prompts", "catalog_dir", (None, "")), ("secure_entry", "fifo_dir", ("",)))
 
 
 # Keys that moved: (old section, key) -> new section. A config with the old key still loads,
@@ -162,6 +174,7 @@ class Config:
 
     @property
     def flows_directory(self):
+        """Absolute once loaded; joined for a config whose data a caller replaced."""
         return os.path.join(self.base_dir, self.data["flows"]["directory"])
 
 
@@ -235,6 +248,17 @@ def _move_keys(data, source):
     return notices
 
 
+def _resolve_paths(data, base_dir):
+    """Make the local paths of ``data`` absolute, from ``base_dir`` (see ``_LOCAL_PATHS``)."""
+    for section, key, not_paths in _LOCAL_PATHS:
+        value = data[section].get(key)
+        if value not in not_paths:
+            data[section][key] = os.path.normpath(os.path.join(base_dir, value))
+    script = data["secure_entry"]["script"]
+    if "/" in script and not os.path.isabs(script):
+        data["secure_entry"]["script"] = os.path.normpath(os.path.join(base_dir, script))
+
+
 def load_config(path=None, environ=None):
     """Read, resolve and check the config; ``path=None`` gives the defaults."""
     environ = os.environ if environ is None else environ
@@ -267,4 +291,5 @@ def load_config(path=None, environ=None):
     if duplicates:
         raise ConfigError("%s: nodes: duplicate node name %s" % (source, ", ".join(duplicates)))
     base_dir = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
+    _resolve_paths(data, base_dir)
     return Config(data=data, source=source, base_dir=base_dir, deprecations=deprecations)

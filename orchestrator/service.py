@@ -7,6 +7,7 @@ person rather than leaving them in silence.
 """
 import logging
 import os
+import sqlite3
 import time
 
 import gevent
@@ -66,7 +67,8 @@ class Service:
             self.metrics.esl_up.labels(name).set(0)
         self.http = self._build_http(config["http"])
         self.gateways = self._build_gateways(config)
-        self.store = PaymentStore(self._store_path(config["store"]["path"]))
+        self._warn_of_missing_gateways()
+        self.store = self._open_store(config)
         prompts = config["prompts"]
         self.prompt_settings = PromptSettings(prompts["catalog_dir"], prompts["audio_dir"],
                                               prompts["audio"])
@@ -115,6 +117,33 @@ class Service:
         if path == ":memory:" or os.path.isabs(path):
             return path
         return os.path.join(self.config.base_dir, path)
+
+    def _open_store(self, config):
+        """The payment store, or start-up stops saying why it cannot be opened: a service that
+        cannot write its store would lose every outcome (in a container: a path off its volume)."""
+        path = self._store_path(config["store"]["path"])
+        try:
+            return PaymentStore(path)
+        except sqlite3.Error as exc:
+            folder = os.path.dirname(path) or "."
+            why = ""
+            if path != ":memory:" and not os.access(folder, os.W_OK):
+                why = ("; %s is not writable by this user (uid %d), and SQLite writes its journal "
+                       "beside the file" % (folder, os.getuid()))
+            raise ConfigError("%s: store.path: cannot open %s: %s%s" % (config.source, path, exc, why))
+
+    def _warn_of_missing_gateways(self):
+        """A flow whose ``authorize`` names a gateway the config lacks ends each of its calls at
+        the start (the step's ``prepare``), before the card is asked for, and the dialplan's
+        fallback takes the caller: say so at start-up rather than on the first payment call."""
+        for flow in self.library.flows.values():
+            for step in flow.steps:
+                gateway = step.action.config.get("gateway") if step.kind == "authorize" else None
+                if gateway is not None and gateway not in self.gateways:
+                    log.warning("flow %s (%s:%d): authorize names gateway %r, which the config "
+                                "does not define (gateways: %s): its calls go to the dialplan "
+                                "fallback", flow.name, flow.source, step.line, gateway,
+                                ", ".join(sorted(self.gateways)) or "none")
 
     def _services(self, channel, tenant, flow_name):
         call = CallRef(channel.uuid, tenant, flow_name, channel.variables.get("pay_session", ""))

@@ -130,3 +130,36 @@ def test_tts_and_prompt_defaults_are_the_engines():
     settings = EngineSettings()
     assert config["tts"] == {"engine": settings.tts_engine, "voice": settings.tts_voice}
     assert config["prompts"] == asdict(PromptSettings())
+
+
+def test_relative_paths_are_relative_to_the_config_file_not_to_where_it_is_started(tmp_path, monkeypatch):
+    folder = tmp_path / "site"
+    folder.mkdir()
+    path = write(folder, "flows: {directory: flows}\nstore: {path: data/payments.sqlite}\n"
+                         "prompts: {catalog_dir: catalogs, audio_dir: prompts}\n"
+                         "secure_entry: {script: scripts/pay_secure.lua, fifo_dir: ../fifos}\n")
+    monkeypatch.chdir(tmp_path)          # anywhere but the config's folder
+    config = load_config(path, environ={})
+    assert config["flows"]["directory"] == str(folder / "flows")
+    assert config.flows_directory == str(folder / "flows")
+    assert config["store"]["path"] == str(folder / "data" / "payments.sqlite")
+    assert config["prompts"]["catalog_dir"] == str(folder / "catalogs")
+    assert config["secure_entry"] == {"script": str(folder / "scripts" / "pay_secure.lua"),
+                                      "fifo_dir": str(tmp_path / "fifos")}
+    assert config["prompts"]["audio_dir"] == "prompts"   # the switch's folder: as written
+
+
+def test_paths_that_name_no_file_here_are_kept_as_written(tmp_path):
+    config = load_config(write(tmp_path, "store: {path: ':memory:'}\n"
+                                         "secure_entry: {script: pay_secure.lua}\n"), environ={})
+    assert config["store"]["path"] == ":memory:"
+    assert config["secure_entry"] == {"script": "pay_secure.lua", "fifo_dir": ""}  # switch's folder; temp
+    assert config["prompts"]["catalog_dir"] is None                                # the shipped catalogs
+    absolute = load_config(write(tmp_path, "store: {path: /var/lib/payivr/p.sqlite}\n"), environ={})
+    assert absolute["store"]["path"] == "/var/lib/payivr/p.sqlite"
+
+
+def test_a_path_given_by_override_is_relative_to_the_config_file_too(tmp_path):
+    config = load_config(write(tmp_path, "{}\n"),
+                         environ={"ORCHESTRATOR__STORE__PATH": "var/p.sqlite"})
+    assert config["store"]["path"] == str(tmp_path / "var" / "p.sqlite")

@@ -66,3 +66,42 @@ def test_the_step_limit_reaches_the_engine(tmp_path):
     path.write_text("flows: {directory: %s}\nlimits: {max_step_runs: 7}\nhttp: {enabled: false}\n"
                     % os.path.join(ROOT, "flows"))
     assert Service(load_config(str(path), environ={})).engine_settings.max_step_runs == 7
+
+
+def test_a_store_that_cannot_be_opened_stops_start_up_saying_why(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("flows: {directory: %s}\nhttp: {enabled: false}\nstore: {path: absent/p.sqlite}\n"
+                    % os.path.join(ROOT, "flows"))
+    with pytest.raises(ConfigError, match=r"store\.path: cannot open %s: unable to open database file"
+                       % os.path.join(str(tmp_path), "absent", "p.sqlite")):
+        Service(load_config(str(path), environ={}))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write any folder")
+def test_a_store_in_a_folder_this_user_cannot_write_says_so(tmp_path):
+    folder = tmp_path / "read-only"
+    folder.mkdir(mode=0o555)
+    path = tmp_path / "c.yaml"
+    path.write_text("flows: {directory: %s}\nhttp: {enabled: false}\nstore: {path: %s}\n"
+                    % (os.path.join(ROOT, "flows"), folder / "p.sqlite"))
+    with pytest.raises(ConfigError, match=r"%s is not writable by this user" % folder):
+        Service(load_config(str(path), environ={}))
+
+
+def test_a_flow_whose_gateway_is_not_configured_is_named_at_start_up(tmp_path, caplog):
+    path = tmp_path / "c.yaml"
+    path.write_text("flows: {directory: %s}\nhttp: {enabled: false}\n" % os.path.join(ROOT, "flows"))
+    with caplog.at_level("WARNING", logger="orchestrator.service"):
+        Service(load_config(str(path), environ={}))
+    warnings = [r.getMessage() for r in caplog.records if r.name == "orchestrator.service"]
+    flow = os.path.join(ROOT, "flows", "card_payment.yaml")
+    with open(flow, encoding="utf-8") as handle:
+        line = [n for n, text in enumerate(handle, 1) if text.strip() == "- authorize:"][0]
+    assert warnings == ["flow card_payment (%s:%d): authorize names gateway 'sandbox', which the "
+                        "config does not define (gateways: none): its calls go to the dialplan "
+                        "fallback" % (flow, line)]
+    caplog.clear()
+    path.write_text(path.read_text() + "gateways: [{name: sandbox, type: sandbox, url: 'http://127.0.0.1:9'}]\n")
+    with caplog.at_level("WARNING", logger="orchestrator.service"):
+        Service(load_config(str(path), environ={}))
+    assert [r for r in caplog.records if r.name == "orchestrator.service"] == []

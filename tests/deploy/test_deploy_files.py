@@ -16,6 +16,7 @@ import yaml
 from orchestrator.config import load_config
 from orchestrator.engine import FlowLibrary
 from orchestrator.metrics import Metrics
+from tests.support.unprivileged_deploy import SANDBOX_EXAMPLE, image_facts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEPLOY = os.path.join(ROOT, "deploy")
@@ -90,11 +91,72 @@ def orchestrator_config(compose):
 def test_the_orchestrator_config_loads_and_its_flows_are_mounted(compose):
     config = orchestrator_config(compose)
     service = compose["orchestrator"]
-    inside = os.path.join("/etc/payivr", config["flows"]["directory"])
+    # relative to the config's folder inside the container
+    inside = os.path.join("/etc/payivr", read_yaml("orchestrator.yaml")["flows"]["directory"])
     library = FlowLibrary.from_directory(host_path(service, inside))
     assert config["flows"]["default"] in library
-    with open(os.path.join(DEPLOY, "Dockerfile"), encoding="utf-8") as handle:
-        assert "/etc/payivr/orchestrator.yaml" in handle.read()
+    assert image_facts()["cmd"] == ["run", "--config", "/etc/payivr/orchestrator.yaml"]
+
+
+def named_volumes(service):
+    """``{container path: volume name}`` of a compose service's named volumes."""
+    found = {}
+    for volume in service.get("volumes", []):
+        source, target = volume.split(":")[:2]
+        if not source.startswith((".", "/")):
+            found[target] = source
+    return found
+
+
+def test_the_orchestrator_runs_unprivileged_on_a_read_only_root_writing_only_its_volumes(compose):
+    """What tests/deploy/test_unprivileged_run.py runs, checked where it cannot run (not root)."""
+    service, image = compose["orchestrator"], image_facts()
+    assert image["user"] == service["user"] == "payivr"
+    assert service["read_only"] is True and service["tmpfs"] == ["/tmp"]
+    # every bind mount (the config, the flows) is read-only, under the root-owned /etc/payivr
+    binds = [v for v in service["volumes"] if v.startswith(".")]
+    assert binds and all(v.endswith(":ro") and v.split(":")[1].startswith("/etc/payivr/") for v in binds)
+    assert image["dirs"]["/etc/payivr"] == ("root", "root", 0o755)
+    # each named volume is a VOLUME of the image, whose folder the image gives to payivr (Docker
+    # fills an empty volume from it, owner included), and is declared at the top level
+    volumes = named_volumes(service)
+    assert sorted(volumes) == sorted(image["volumes"])
+    for target in volumes:
+        owner, group, mode = image["dirs"][target]
+        assert (owner, group) == ("payivr", "payivr") and not mode & 0o007, target
+    assert set(volumes.values()) <= set(read_yaml("docker-compose.yml")["volumes"])
+    # the store is on one of them
+    store = read_yaml("orchestrator.yaml")["store"]["path"]
+    assert os.path.isabs(store) and os.path.dirname(store) in volumes
+
+
+def test_secure_entry_is_shared_with_the_switch_container(compose):
+    """The FIFOs are made by the orchestrator and written by the switch's script: the same
+    volume at the same path in both containers, and the script where the switch has it."""
+    settings = read_yaml("orchestrator.yaml")["secure_entry"]
+    fifo_dir = settings["fifo_dir"]
+    assert named_volumes(compose["orchestrator"])[fifo_dir] == named_volumes(compose["freeswitch"])[fifo_dir]
+    assert host_path(compose["freeswitch"], settings["script"]) == os.path.join(
+        ROOT, "freeswitch_conf", "scripts", "pay_secure.lua")
+
+
+def test_the_deploy_config_shows_the_gateway_its_card_flow_needs():
+    """No gateway is configured (the acquirer is the site's); the config says which name the
+    shipped card flow wants, and its commented example defines exactly that one."""
+    with open(os.path.join(DEPLOY, "orchestrator.yaml"), encoding="utf-8") as handle:
+        text = handle.read()
+    assert "gateways" not in read_yaml("orchestrator.yaml")
+    example = SANDBOX_EXAMPLE.search(text)
+    assert example is not None
+    gateway = yaml.safe_load(example.group(1))[0]
+    wanted = {step["authorize"]["gateway"] for step in load_flow_steps("card_payment.yaml")
+              if "authorize" in step}
+    assert wanted == {gateway["name"]}
+
+
+def load_flow_steps(name):
+    with open(os.path.join(ROOT, "flows", name), encoding="utf-8") as handle:
+        return yaml.safe_load(handle)["steps"]
 
 
 def test_ports_line_up(compose):
