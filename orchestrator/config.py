@@ -15,7 +15,7 @@ from typing import List
 import jsonschema
 import yaml
 
-from orchestrator.agent.settings import AGENT_API_SCHEMA
+from orchestrator.agent.settings import AGENT_API_SCHEMA, config_problems
 from orchestrator.catalog import AUDIO_MODES
 from orchestrator.engine.context import DEFAULT_MAX_STEP_RUNS, DEFAULT_TTS_ENGINE, DEFAULT_TTS_VOICE
 from orchestrator.engine.services import PromptSettings
@@ -130,7 +130,7 @@ DEFAULTS = {
     "http": {"enabled": True, "host": "127.0.0.1", "port": 8080},
     "tenants": [],
     "gateways": [],
-    "agent_api": {"tokens": [], "agents": {}, "webhooks": {}, "hold": "music",
+    "agent_api": {"tokens": [], "agents": {}, "destinations": {}, "webhooks": {}, "hold": "music",
                   # audible on any switch; a site with mod_local_stream sets local_stream://moh
                   # (without that module a local_stream plays silence: seen on 1.10.12)
                   "hold_music": "tone_stream://%(300,4700,440);loops=-1"},
@@ -290,6 +290,9 @@ def load_config(path=None, environ=None):
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError("%s: nodes: duplicate node name %s" % (source, ", ".join(duplicates)))
+    problems = config_problems(data["agent_api"], data["tenants"])
+    if problems:
+        raise ConfigError("\n".join("%s: %s" % (source, problem) for problem in problems))
     base_dir = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
     _resolve_paths(data, base_dir)
     return Config(data=data, source=source, base_dir=base_dir, deprecations=deprecations)

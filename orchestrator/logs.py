@@ -1,10 +1,13 @@
 """Logging: one line per event, the call's context on each line, and redaction on every handler.
 
 Redaction is defence in depth. The service never passes card digits to a logger, but a
-library, an exception message or a future mistake might; so every handler masks runs of seven
-or more digits (optionally split by spaces or dashes, as a card number is often written) and
-values of DTMF-digit fields before the line is written. Context (call, flow, step) rides a
-``ContextVar``, which gevent keeps per greenlet, so lines from concurrent calls never mix.
+library, an exception message or a future mistake might; so every handler masks whatever may
+be a card number (13 to 19 digits passing Luhn, however split: ``orchestrator/card_numbers.py``)
+and values of DTMF-digit fields before the line is written, in the message, the traceback and
+every structured field. Ids and references stay readable (``sbx_cdda1234567b5421``,
+``INV-20261201-0042``, call UUIDs): a log whose ids are masked cannot be followed. Context
+(call, flow, step) rides a ``ContextVar``, which gevent keeps per greenlet, so lines from
+concurrent calls never mix.
 """
 from __future__ import annotations
 
@@ -17,16 +20,19 @@ import sys
 import time
 from typing import IO, Any, Dict, Iterator, Optional, Type, Union
 
+from orchestrator.card_numbers import UUID, mask_cards
+
 _context: "contextvars.ContextVar[Dict[str, Any]]" = contextvars.ContextVar("log_context", default={})
 
-UUID = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}(?![0-9A-Fa-f])")
-DIGIT_RUN = re.compile(r"(?<!\d)\d(?:[ -]?\d){6,}(?!\d)")
 DTMF_FIELD = re.compile(r"(?i)\b(DTMF-Digit|dtmf|digits?)(\s*[=:]\s*\"?)([0-9*#A-D]+)")
 CONTEXT_KEYS = ("call", "session", "tenant", "flow", "step")
+# ``extra={LOG_FIELDS: {...}}``: structured fields of one line (the audit log's), after the
+# context keys, redacted like the message
+LOG_FIELDS = "log_fields"
 
 
 def redact(text: str) -> str:
-    """Mask digit runs long enough to be part of a card number, and DTMF digit values.
+    """Mask what may be a card number, and DTMF digit values.
 
     UUIDs (call and payment ids) are left whole: their digit groups are not card digits, and
     a log line whose ids are masked cannot be followed.
@@ -35,7 +41,7 @@ def redact(text: str) -> str:
     ids = UUID.findall(text)
     out = []
     for index, part in enumerate(parts):
-        part = DIGIT_RUN.sub(lambda m: re.sub(r"\d", "X", m.group(0)), part)
+        part = mask_cards(part)
         out.append(DTMF_FIELD.sub(lambda m: m.group(1) + m.group(2) + "*" * len(m.group(3)), part))
         if index < len(ids):
             out.append(ids[index])
@@ -74,6 +80,13 @@ class RedactingFilter(logging.Filter):
         for key, value in current_context().items():
             if not hasattr(record, key):
                 setattr(record, key, value)
+        for key in CONTEXT_KEYS + ("esl_peer",):
+            value = getattr(record, key, None)
+            if isinstance(value, str):
+                setattr(record, key, redact(value))
+        fields = getattr(record, LOG_FIELDS, None)
+        if isinstance(fields, dict):
+            setattr(record, LOG_FIELDS, {str(k): redact(str(v)) for k, v in fields.items() if v is not None})
         return True
 
 
@@ -85,6 +98,8 @@ def _fields(record: logging.LogRecord) -> Dict[str, str]:
         value = getattr(record, key, None)
         if value is not None:
             fields[key] = str(value)
+    for key, value in (getattr(record, LOG_FIELDS, None) or {}).items():
+        fields.setdefault(key, str(value))
     fields["msg"] = record.getMessage()
     if record.exc_text:
         fields["exc"] = record.exc_text

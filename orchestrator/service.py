@@ -85,6 +85,10 @@ class Service:
             return None
         if self.http is None:
             raise ConfigError("%s: agent_api: needs http.enabled" % config.source)
+        from orchestrator.agent.settings import config_problems
+        problems = config_problems(settings, config["tenants"])   # load_config checked a file's
+        if problems:
+            raise ConfigError("\n".join("%s: %s" % (config.source, p) for p in problems))
         from orchestrator.agent.hub import AgentHub
         hub = AgentHub(self, settings)
         self.events.subscribe(hub.on_payment_event)

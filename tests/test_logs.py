@@ -5,7 +5,7 @@ import logging
 import gevent
 import pytest
 
-from orchestrator.logs import RedactingFilter, ensure_redaction, log_context, redact, setup_logging
+from orchestrator.logs import LOG_FIELDS, RedactingFilter, ensure_redaction, log_context, redact, setup_logging
 
 
 @pytest.fixture
@@ -23,6 +23,30 @@ def test_redact_masks_card_like_runs_and_keeps_short_numbers():
     assert redact("amount 1250 in 3 tries") == "amount 1250 in 3 tries"
     assert redact("DTMF-Digit: 7") == "DTMF-Digit: *"
     assert redact("digits=1234") == "digits=****"
+
+
+def test_redact_keeps_ids_and_references_readable():
+    for text in ("gateway id sbx_cdda1234567b5421", "reference INV-20261201-0042",
+                 "call 0d2c1e0a-1111-4222-8333-444455556666 key 0d2c1e0a-1111-4222-8333-444455556666:2",
+                 "session ps_5f2a0c1e9b7d4e3a1c2b3d4e", "order 123456789012", "from 127.0.0.1:8084"):
+        assert redact(text) == text
+
+
+def test_redact_catches_a_card_split_by_any_separator():
+    for text in ("4111.1111/1111#1111", "4111 1111 1111 1111", "4111_1111_1111_1111",
+                 "4111*1111*1111*1111", "4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1", "4111 - 1111 - 1111 - 1111",
+                 "378282246310005", "4111111111111111 1230"):
+        masked = redact("ref=%s." % text)
+        assert not any(c.isdigit() for c in masked), masked
+
+
+def test_structured_and_context_fields_are_redacted_too(captured):
+    log = logging.getLogger("t")
+    with log_context(call="4111-1111-1111-1111"):
+        log.info("seen", extra={LOG_FIELDS: {"detail": "ref 4111.1111.1111.1111", "source": "127.0.0.1"}})
+    line = captured.getvalue().strip().splitlines()[-1]
+    assert "4111" not in line
+    assert "detail=\"ref XXXX.XXXX.XXXX.XXXX\"" in line and "source=127.0.0.1" in line
 
 
 def test_every_line_is_redacted_including_arguments_and_tracebacks(captured):

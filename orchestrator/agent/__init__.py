@@ -1,7 +1,8 @@
 """The agent API: a contact-centre agent starts and watches a card payment on a live call.
 
 ``settings`` (its config section), ``sessions`` (payment sessions fed by the flow's payment
-events), ``control`` (what a session does to the live call over ESL), ``api`` (the WSGI app under
-``/api/v1``), ``sse`` (live updates to a browser), ``webhooks`` (signed notices to each tenant).
+events), ``ownership`` (whose a live call is, from the switch), ``control`` (what a session does
+to the live call over ESL), ``api`` (the WSGI app under ``/api/v1``), ``audit`` (one audit line
+per request), ``sse`` (live updates to a browser), ``webhooks`` (signed notices to each tenant).
 This module imports nothing, so the config can import ``settings`` without the rest.
 """

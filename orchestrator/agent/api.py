@@ -1,8 +1,14 @@
 """The agent API under ``/api/v1`` (its contract is the OpenAPI document ``openapi.json`` beside it).
 
 A plain WSGI app mounted on the service's HTTP server. Every answer is JSON, errors are
-``{"error", "message", "field"?}``; another tenant's (or, for an agent-scoped token, another
-agent's) session is answered 404, as if it did not exist. Only the events URL accepts
+``{"error", "message", "field"?}``. A token acts only on its tenant's calls and sessions and,
+agent-scoped, only on calls bridged to its agent's leg (``ownership.py`` says whose a call is,
+from the switch); anything else is answered exactly as if it did not exist (same status, same
+body), checked before any other state of the call is looked at, so no answer tells one tenant
+about another's calls. ``complete`` sends a caller only to the tenant's configured
+destinations. A value in a request that may be a card number is refused with 422 before
+anything reads it, so it reaches no store, channel variable, webhook, event or log. Every
+request is written to the audit log (``audit.py``). Only the events URL accepts
 ``?access_token=``, because EventSource cannot send headers; nowhere else, so tokens stay out
 of the access logs of proxies for ordinary calls.
 """
@@ -17,17 +23,21 @@ from typing import (TYPE_CHECKING, Any, Callable, Container, Dict, Iterable, Ite
 from urllib.parse import parse_qs
 
 from orchestrator import bounded_json
+from orchestrator.card_numbers import looks_like_card
 from orchestrator.payments.money import Money, MoneyError
+from orchestrator.payments.validation import FIELDS
 from orchestrator.web import json_response
 
-from . import sse
-from .control import CallControl, ControlError
-from orchestrator.payments.validation import FIELDS
-
+from . import ownership, sse
+from .audit import ACTIONS, AuditEntry
+from .control import CallControl, ControlError, call_not_found
 from .sessions import PAYMENT_OUTCOMES, Payload, PaymentSession, SessionConflict, SessionRegistry
+from .settings import Destinations
 
 if TYPE_CHECKING:  # pragma: no cover
     from wsgiref.types import StartResponse, WSGIEnvironment
+
+    from orchestrator.esl.inbound import NodeConnection
 
     from .settings import Principal, TokenTable
 
@@ -40,12 +50,13 @@ Handler = Callable[..., Tuple[Any, Any]]
 MAX_BODY = 16 * 1024
 OPENAPI_PATH = os.path.join(os.path.dirname(__file__), "openapi.json")
 REFERENCE = re.compile(r"^[A-Za-z0-9_.:/#-]{1,64}$")
-CARD_LIKE = re.compile(r"\d{12,}")
 DESTINATION = re.compile(r"^[A-Za-z0-9_+*#.-]{1,64}$")
 COMPLETE_TO = ("agent", "queue", "extension", "goodbye")
 STATUS_TEXT = {200: "200 OK", 201: "201 Created", 400: "400 Bad Request", 401: "401 Unauthorized",
                404: "404 Not Found", 405: "405 Method Not Allowed", 409: "409 Conflict",
-               413: "413 Payload Too Large", 502: "502 Bad Gateway", 503: "503 Service Unavailable"}
+               403: "403 Forbidden", 413: "413 Payload Too Large",
+               422: "422 Unprocessable Entity", 502: "502 Bad Gateway",
+               503: "503 Service Unavailable"}
 
 
 class ApiError(Exception):
@@ -64,8 +75,42 @@ def bad(field: str, message: str) -> ApiError:
     return ApiError(400, "invalid", message, field)
 
 
+def session_not_found() -> ApiError:
+    """The one answer for a session that does not exist and for one that is not the asker's."""
+    return ApiError(404, "session_not_found", "no such session")
+
+
+def session_exists() -> ApiError:
+    return ApiError(409, "session_exists", "the call already has a payment session", "call_uuid")
+
+
+def refuse_card_like(body: Mapping[str, Any]) -> None:
+    """422 for any value (or name) of the body that may be a card number, however split,
+    nested or typed (an ``amount`` of 4111111111111111 too): the field is named, the value
+    never repeated."""
+    def card_in(value: Any) -> bool:
+        if isinstance(value, bool) or value is None:
+            return False
+        if isinstance(value, (str, int, float)):
+            return looks_like_card(str(value))
+        if isinstance(value, list):
+            return any(card_in(item) for item in value)
+        if isinstance(value, dict):
+            return any(card_in(k) or card_in(v) for k, v in value.items())
+        return False
+
+    for name, value in body.items():
+        if card_in(name):
+            raise ApiError(422, "card_like", "a field name looks like a card number; card "
+                           "numbers are never accepted here")
+        if card_in(value):
+            raise ApiError(422, "card_like", "%s looks like a card number; card numbers are "
+                           "never accepted here (the caller keys the card on the phone)" % name, name)
+
+
 class AgentApi:
-    """``AgentApi(tokens, registry, control, flows, settings)``; ``ROUTES`` lists what it serves."""
+    """``AgentApi(tokens, registry, control, flows, settings, tenants)``; ``ROUTES`` lists what it
+    serves; ``tenants`` are the configured names a call's ``pay_tenant`` may hold."""
 
     ROUTES = [("GET", "/sessions", "list_sessions"), ("POST", "/sessions", "create_session"),
               ("GET", "/sessions/{id}", "get_session"),
@@ -76,26 +121,40 @@ class AgentApi:
               ("GET", "/openapi.json", "openapi")]
 
     def __init__(self, tokens: "TokenTable", registry: SessionRegistry, control: CallControl,
-                 flows: Container[str], settings: Mapping[str, Any]) -> None:
+                 flows: Container[str], settings: Mapping[str, Any],
+                 tenants: Iterable[str] = ()) -> None:
         self.tokens, self.registry, self.control = tokens, registry, control
         self.flows, self.settings = flows, settings
+        self.tenants = frozenset(tenants)
+        self.destinations = Destinations(settings.get("destinations") or {})
         self._routes: List[Tuple[str, "re.Pattern[str]", Handler]]
         self._routes = [(method, re.compile("^" + re.sub(r"\{id\}", r"(?P<id>[A-Za-z0-9_]+)", path) + "$"),
                          getattr(self, name)) for method, path, name in self.ROUTES]
 
     def __call__(self, environ: "WSGIEnvironment", start_response: "StartResponse") -> Iterable[bytes]:
+        entry = AuditEntry.of_request(environ)
+        error: Optional[str] = None
         try:
             handler, match = self._resolve(environ)
-            principal = None if handler == self.openapi else self._authenticate(
-                environ, allow_query=handler == self.events)
-            status, body = handler(environ, principal, **match)
+            if handler == self.openapi:
+                entry.written = True      # the public document: nobody's action, not audited
+            else:
+                entry.action = ACTIONS.get(handler.__name__, entry.action)
+                entry.principal = self._authenticate(environ, allow_query=handler == self.events)
+            status, body = handler(environ, entry, **match)
             if status == "stream":
+                entry.write(200)
                 sse.start_stream(start_response)
                 return body
         except ApiError as exc:
-            status, body = exc.status, exc.body()
+            status, body, error = exc.status, exc.body(), exc.code
         except ControlError as exc:
-            status, body = exc.status, ApiError(exc.status, exc.code, exc.message, exc.field).body()
+            status, error = exc.status, exc.code
+            body = ApiError(exc.status, exc.code, exc.message, exc.field).body()
+        except Exception:
+            entry.write(500, "internal_error")     # the router answers 500 and logs the traceback
+            raise
+        entry.write(status, error)
         return json_response(start_response, STATUS_TEXT[status], body)
 
     def _resolve(self, environ: "WSGIEnvironment") -> Tuple[Handler, Dict[str, Any]]:
@@ -142,26 +201,36 @@ class AgentApi:
             raise ApiError(400, "invalid_json", "the body is not valid JSON")
         if not isinstance(body, dict):
             raise ApiError(400, "invalid_json", "the body must be a JSON object")
+        refuse_card_like(body)
         return body
 
-    def _session(self, principal: "Principal", session_id: str) -> PaymentSession:
+    @staticmethod
+    def _principal(entry: AuditEntry) -> "Principal":
+        assert entry.principal is not None   # __call__ authenticated every handler but openapi
+        return entry.principal
+
+    def _session(self, entry: AuditEntry, session_id: str) -> PaymentSession:
+        principal = self._principal(entry)
+        entry.session = session_id
         session = self.registry.get(session_id)
         if session is None or not principal.may_see(session):
-            raise ApiError(404, "session_not_found", "no session %s" % session_id)
+            raise session_not_found()
+        entry.call, entry.agent_leg = session.call_uuid, session.agent_leg
         return session
 
     # -- handlers --------------------------------------------------------------------------
-    def openapi(self, environ: "WSGIEnvironment", principal: Optional["Principal"]) -> Answer:
+    def openapi(self, environ: "WSGIEnvironment", entry: AuditEntry) -> Answer:
         with open(OPENAPI_PATH, encoding="utf-8") as handle:
             return 200, json.load(handle)
 
-    def list_sessions(self, environ: "WSGIEnvironment", principal: "Principal") -> Answer:
-        return 200, {"sessions": [s.to_json() for s in self.registry.visible_to(principal)]}
+    def list_sessions(self, environ: "WSGIEnvironment", entry: AuditEntry) -> Answer:
+        return 200, {"sessions": [s.to_json() for s in self.registry.visible_to(self._principal(entry))]}
 
-    def get_session(self, environ: "WSGIEnvironment", principal: "Principal", id: str) -> Answer:
-        return 200, self._session(principal, id).to_json()
+    def get_session(self, environ: "WSGIEnvironment", entry: AuditEntry, id: str) -> Answer:
+        return 200, self._session(entry, id).to_json()
 
-    def create_session(self, environ: "WSGIEnvironment", principal: "Principal") -> Answer:
+    def create_session(self, environ: "WSGIEnvironment", entry: AuditEntry) -> Answer:
+        principal = self._principal(entry)
         body = self._body(environ)
         mode = body.get("mode", "transfer")
         if mode not in ("transfer", "stay"):
@@ -180,8 +249,6 @@ class AgentApi:
         reference = body.get("reference")
         if not isinstance(reference, str) or not REFERENCE.match(reference):
             raise bad("reference", "reference is required: 1-64 letters, digits or _.:/#-")
-        if CARD_LIKE.search(reference):
-            raise bad("reference", "reference must not look like a card number")
         flow = body.get("flow", "card_payment")
         if not isinstance(flow, str) or flow not in self.flows:
             raise bad("flow", "no flow named %r" % (flow,))
@@ -191,31 +258,64 @@ class AgentApi:
         for name, value in (("call_uuid", call_uuid), ("agent_uuid", agent_uuid)):
             if value is not None and not isinstance(value, str):
                 raise bad(name, "%s must be a string" % name)
-        if call_uuid is not None and self.registry.has_active(call_uuid):
-            raise ApiError(409, "session_exists", "the call already has a payment session", "call_uuid")
-        return 201, self._start(principal, money, reference, flow, call_uuid, agent_uuid, mode)
+        entry.call, entry.agent_leg = call_uuid, agent_uuid
+        entry.detail = "%s %s flow=%s reference=%s" % (money, mode, flow, reference)
+        return 201, self._start(entry, principal, money, reference, flow, call_uuid, agent_uuid, mode)
 
-    def _start(self, principal: "Principal", money: Money, reference: str, flow: str,
-               call_uuid: Optional[str], agent_uuid: Optional[str], mode: str) -> Payload:
+    def _owned_call(self, principal: "Principal", call_uuid: Optional[str],
+                    agent_uuid: Optional[str]) -> Tuple["NodeConnection", str, Optional[str],
+                                                        ownership.Owner]:
+        """``(node, customer leg, agent leg or None, owner)`` of the call the request names,
+        when it is the principal's; else the very answer a call that does not exist gets."""
         control = self.control
-        agent_leg: Optional[str]
+        field = "agent_uuid" if agent_uuid is not None else "call_uuid"
+        given = agent_uuid if agent_uuid is not None else call_uuid
+        assert given is not None  # create_session took exactly one of the two
+        node = control.find_node(given, field)
+
+        def lookup(uuid: str, name: str) -> Optional[str]:
+            return control.variable(node, uuid, name)
+
         if agent_uuid is not None:
-            node = control.find_node(agent_uuid, "agent_uuid")
-            agent_leg, call_uuid = agent_uuid, control.customer_leg(node, agent_uuid)
+            customer = control.partner(node, agent_uuid)
+            if customer is None:
+                # the leg's own variables say whether it is the asker's to be told about
+                leg = ownership.leg_owner(lookup, agent_uuid, self.tenants)
+                if principal.may_act_on(leg.tenant, leg.agent):
+                    raise ControlError(409, "not_bridged", "the agent's channel is not bridged "
+                                       "to a caller", "agent_uuid")
+                raise call_not_found(field)
+            agent_leg: Optional[str] = agent_uuid
         else:
-            assert call_uuid is not None  # create_session took exactly one of the two
-            node = control.find_node(call_uuid, "call_uuid")
-            agent_leg = control.partner(node, call_uuid)
+            customer, agent_leg = given, control.partner(node, given)
+        current = self.registry.active_session(customer)
+        if current is not None and principal.may_see(current):
+            # the asker's own payment in progress: while it runs the caller is off the
+            # agent's bridge (transfer mode), but the call is still theirs to be told about
+            raise session_exists()
+        owner = ownership.call_owner(lookup, customer, agent_leg, self.tenants)
+        if not principal.may_act_on(owner.tenant, owner.agent):
+            raise call_not_found(field)
+        if current is not None:
+            raise session_exists()
+        return node, customer, agent_leg, owner
+
+    def _start(self, entry: AuditEntry, principal: "Principal", money: Money, reference: str,
+               flow: str, call_uuid: Optional[str], agent_uuid: Optional[str], mode: str) -> Payload:
+        control = self.control
+        node, call_uuid, agent_leg, owner = self._owned_call(principal, call_uuid, agent_uuid)
+        entry.call, entry.agent_leg = call_uuid, agent_leg
         if mode == "stay" and not agent_leg:
             raise ApiError(409, "mode_unavailable", "stay-on-line mode needs the caller bridged "
                            "to an agent's channel; use transfer", "mode")
-        agent = self.settings["agents"].get(principal.agent) if principal.agent else None
+        agent = self.settings["agents"].get(owner.agent) if owner.agent else None
         target = (agent["extension"], agent.get("context", "default")) if agent else None
         try:
-            session = self.registry.create(principal.tenant, principal.agent, call_uuid,
+            session = self.registry.create(owner.tenant, owner.agent, call_uuid,
                                            mode, flow, money, reference)
         except SessionConflict:
-            raise ApiError(409, "session_exists", "the call already has a payment session", "call_uuid")
+            raise session_exists()
+        entry.session = session.id
         try:
             if mode == "stay":
                 control.start_stay(session, node, agent_leg)
@@ -227,9 +327,10 @@ class AgentApi:
         log.info("session %s started on call %s (%s, %s)", session.id, call_uuid, money, mode)
         return session.to_json()
 
-    def recapture(self, environ: "WSGIEnvironment", principal: "Principal", id: str) -> Answer:
-        session = self._session(principal, id)
+    def recapture(self, environ: "WSGIEnvironment", entry: AuditEntry, id: str) -> Answer:
+        session = self._session(entry, id)
         field = self._body(environ).get("field")
+        entry.detail = "field=%s" % field if isinstance(field, str) and field in FIELDS else None
         if field not in FIELDS:
             raise bad("field", "field must be one of %s" % ", ".join(FIELDS))
         if field not in session.fields:
@@ -239,15 +340,15 @@ class AgentApi:
         self.control.recapture(session, field)
         return 200, session.to_json()
 
-    def cancel(self, environ: "WSGIEnvironment", principal: "Principal", id: str) -> Answer:
-        session = self._session(principal, id)
+    def cancel(self, environ: "WSGIEnvironment", entry: AuditEntry, id: str) -> Answer:
+        session = self._session(entry, id)
         if not session.in_card_entry:
             raise ApiError(409, "past_card_entry", "the session is past card entry")
         self.control.cancel(session)
         return 200, session.to_json()
 
-    def complete(self, environ: "WSGIEnvironment", principal: "Principal", id: str) -> Answer:
-        session = self._session(principal, id)
+    def complete(self, environ: "WSGIEnvironment", entry: AuditEntry, id: str) -> Answer:
+        session = self._session(entry, id)
         body = self._body(environ)
         to = body.get("to")
         if to not in COMPLETE_TO:
@@ -259,12 +360,17 @@ class AgentApi:
         context = body.get("context", "default")
         if not isinstance(context, str) or not DESTINATION.match(context):
             raise bad("context", "context must be a dialplan context name")
+        entry.detail = "to=%s" % to if destination is None else "to=%s %s@%s" % (to, destination, context)
+        if destination is not None and not self.destinations.allows(session.tenant, destination, context):
+            raise ApiError(403, "destination_not_allowed", "%s %s in context %s is not one of this "
+                           "tenant's destinations (agent_api.destinations.%s in the service config)"
+                           % (to, destination, context, session.tenant), to)
         if session.state not in PAYMENT_OUTCOMES:
             raise ApiError(409, "not_completable", "the session is %s: only a finished payment "
                            "can be completed (cancel one in progress)" % session.state)
         self.control.complete(session, to, destination, context)
         return 200, session.to_json()
 
-    def events(self, environ: "WSGIEnvironment", principal: "Principal",
+    def events(self, environ: "WSGIEnvironment", entry: AuditEntry,
                id: str) -> Tuple[str, Iterator[bytes]]:
-        return "stream", sse.stream(self._session(principal, id))
+        return "stream", sse.stream(self._session(entry, id))

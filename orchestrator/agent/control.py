@@ -58,6 +58,12 @@ class ControlError(Exception):
         self.status, self.code, self.message, self.field = status, code, message, field
 
 
+def call_not_found(field: str) -> ControlError:
+    """The one answer for a call that does not exist and for a call that is not the asker's:
+    the same status and body, so an answer never tells a token about another tenant's calls."""
+    return ControlError(404, "call_not_found", "no such live call", field)
+
+
 def _checked(action: Callable[[], T], what: str) -> T:
     """Run one command on a node; the switch's answer becomes the API's: refused 409,
     node not connected 503, no answer 502."""
@@ -100,7 +106,12 @@ class CallControl:
         for node in connected:
             if _checked(lambda: node.commands.leg_exists(uuid), "the call lookup"):
                 return node
-        raise ControlError(404, "call_not_found", "no live call %s" % uuid, field)
+        raise call_not_found(field)
+
+    def variable(self, node: "NodeConnection", uuid: str, name: str) -> Optional[str]:
+        """A channel variable as the switch holds it (None when unset)."""
+        switch = node.commands
+        return _checked(lambda: switch.get_variable(uuid, name), "the call lookup")
 
     def partner(self, node: "NodeConnection", uuid: str) -> Optional[str]:
         """The live channel bridged to ``uuid`` now, or None (``bridge_to``: see the module doc)."""
@@ -150,9 +161,11 @@ class CallControl:
 
     @staticmethod
     def _session_variables(session: "PaymentSession") -> List[Tuple[str, str]]:
+        # no pay_tenant: the call's tenant is the switch's to say (ownership.py), and a session
+        # only ever starts on a call whose pay_tenant already names the session's tenant
         return [("pay_session", session.id), ("pay_flow", session.flow), ("pay_mode", session.mode),
                 ("pay_amount", str(session.money.minor)), ("pay_currency", session.money.currency),
-                ("pay_reference", session.reference), ("pay_tenant", session.tenant)]
+                ("pay_reference", session.reference)]
 
     def start_stay(self, session: "PaymentSession", node: "NodeConnection",
                    agent_leg: Optional[str]) -> None:
@@ -193,17 +206,26 @@ class CallControl:
 
     def complete(self, session: "PaymentSession", to: str, extension: Optional[str] = None,
                  context: str = "default") -> None:
-        """Take the caller out of the flow now and put them where the agent said."""
+        """Take the caller out of the flow now and put them where the agent said (the API has
+        checked ``extension`` against the tenant's destinations). ``to: agent`` is the agent's
+        own leg or, that leg gone, the agent's extension from ``agent_api.agents``."""
         node, customer = session.node, session.call_uuid
         if node is None:
             raise ControlError(409, "not_started", "the session has no call in progress")
         switch = node.commands
+        agent_leg = session.agent_leg
+        back_to_leg = bool(to == "agent" and agent_leg and self._alive(switch, agent_leg))
+        if to == "agent" and not back_to_leg:
+            agent = self.settings["agents"].get(session.agent) if session.agent else None
+            if not agent:
+                raise ControlError(409, "agent_unavailable", "the agent's leg is gone and "
+                                   "agent_api.agents names no extension for the agent", "to")
+            extension, context = agent["extension"], agent.get("context", "default")
         if session.mode == "stay":
             _tried(lambda: stay.leave(switch, customer), "session %s: restoring" % session.id)
         _tried(lambda: switch.clear_variable(customer, "socket_resume"),
                "session %s: socket_resume" % session.id)
-        agent_leg = session.agent_leg
-        if to == "agent" and agent_leg and self._alive(switch, agent_leg):
+        if back_to_leg and agent_leg:
             if session.hold != LISTENING:
                 _tried(lambda: switch.stop_media(agent_leg), "session %s: hold music" % session.id)
             _checked(lambda: switch.bridge(customer, agent_leg), "the bridge back")

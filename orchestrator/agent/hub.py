@@ -36,7 +36,7 @@ class AgentHub:
         self.webhooks = WebhookNotifier(settings["webhooks"], metrics=service.metrics)
         self.registry.listeners.append(self.webhooks.notify)
         self.api = AgentApi(TokenTable(settings["tokens"]), self.registry, self.control,
-                            service.library, settings)
+                            service.library, settings, tenants=service.tenants)
 
     def start(self) -> None:
         self.webhooks.start()

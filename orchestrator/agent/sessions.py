@@ -189,8 +189,12 @@ class SessionRegistry:
         return session
 
     def has_active(self, call_uuid: str) -> bool:
+        return self.active_session(call_uuid) is not None
+
+    def active_session(self, call_uuid: str) -> Optional[PaymentSession]:
+        """The session in progress on the call, or None."""
         current = self._by_call.get(call_uuid)
-        return current is not None and current.active
+        return current if current is not None and current.active else None
 
     def discard(self, session: PaymentSession) -> None:
         """Forget a session that never started (its call could not be handed over)."""
@@ -206,9 +210,13 @@ class SessionRegistry:
                 if principal.may_see(s) and (s.active or not active_only)]
 
     def for_channel(self, channel: Channel) -> Optional[PaymentSession]:
+        """The live session ``channel`` carries in ``pay_session``, when it is that very call's:
+        a variable copied to another leg (inherited, exported) must not drive someone's session."""
         session_id = (getattr(channel, "variables", None) or {}).get("pay_session")
         session = self._sessions.get(session_id) if session_id else None
-        return session if session is not None and session.state != "ended" else None
+        if session is None or session.state == "ended" or session.call_uuid != channel.uuid:
+            return None
+        return session
 
     def _trim(self) -> None:
         ended = [s for s in self._sessions.values() if s.state == "ended"]
@@ -278,7 +286,7 @@ class SessionRegistry:
     def on_payment_event(self, call: CallRef, event: PaymentEvent) -> None:
         """The bus's subscriber: the session bound to ``call`` follows the payment."""
         session = self._sessions.get(call.session) if call.session else None
-        if session is None or session.state == "ended":
+        if session is None or session.state == "ended" or session.call_uuid != call.uuid:
             return
         handler = _HANDLERS.get(type(event))
         if handler is not None:

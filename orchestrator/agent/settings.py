@@ -1,30 +1,53 @@
 """The ``agent_api`` config section: who may call the API, where agents get callers back.
 
-A token is bound to a tenant and, optionally, to one agent: an agent-scoped token sees only
-that agent's sessions, a tenant-wide one (a supervisor's) every session of the tenant.
+A token is bound to a tenant (``default`` when it names none: a single-tenant site) and,
+optionally, to one agent: an agent-scoped token acts only on calls bridged to that agent's leg
+and sees only their sessions, a tenant-wide one (a supervisor's) every call and session of the
+tenant. Whose a call is comes from the switch, never from the request (``ownership.py``).
+``destinations`` lists, per tenant, where ``complete`` may send a caller; nothing else is
+reachable through the API, so a token cannot dial out through the switch.
+
+``config_problems`` checks what the schema cannot: each token once, every tenant named here
+listed under ``tenants``, every pattern a regular expression.
 """
 from __future__ import annotations
 
 import hmac
+import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import (TYPE_CHECKING, Any, Collection, Dict, Iterable, List, Mapping, Optional,
+                    Sequence, Tuple)
+
+from orchestrator.tenants import DEFAULT_TENANT
 
 if TYPE_CHECKING:  # pragma: no cover
     from .sessions import PaymentSession
 
 _name = {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"}
+_extension = {"type": "string", "pattern": "^[A-Za-z0-9_+*#.-]{1,64}$"}
+_context = {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"}
+_destination = {
+    "type": "object", "additionalProperties": False, "required": ["context"],
+    "oneOf": [{"required": ["extension"]}, {"required": ["pattern"]}],
+    "properties": {"extension": _extension, "context": _context,
+                   "pattern": {"type": "string", "minLength": 1,
+                               "description": "a regular expression the whole extension must match"}}}
 
 AGENT_API_SCHEMA: Dict[str, Any] = {
     "type": "object", "additionalProperties": False,
     "properties": {
         "tokens": {"type": "array", "items": {
-            "type": "object", "additionalProperties": False, "required": ["token", "tenant"],
+            "type": "object", "additionalProperties": False, "required": ["token"],
             "properties": {"token": {"type": "string", "minLength": 16},
                            "tenant": _name, "agent": _name}}},
         "agents": {"type": "object", "additionalProperties": {
             "type": "object", "additionalProperties": False, "required": ["extension"],
-            "properties": {"extension": {"type": "string", "pattern": "^[A-Za-z0-9_+*#.-]{1,64}$"},
-                           "context": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"}}}},
+            "properties": {"extension": _extension, "context": _context}}},
+        "destinations": {
+            "type": "object", "propertyNames": _name,
+            "description": "per tenant: where `complete` may send a caller (to: extension or "
+                           "queue), as extension + context pairs or patterns; nothing else",
+            "additionalProperties": {"type": "array", "items": _destination}},
         "webhooks": {"type": "object", "additionalProperties": {
             "type": "object", "additionalProperties": False, "required": ["url", "secret"],
             "properties": {"url": {"type": "string", "pattern": "^https?://"},
@@ -46,16 +69,35 @@ class Principal:
     tenant: str
     agent: Optional[str] = None
 
+    def may_act_on(self, tenant: str, agent: Optional[str]) -> bool:
+        """A call or session of ``tenant`` whose agent is ``agent`` (None: no agent's) is
+        this principal's: the tenant's, and the agent's own when the token is agent-scoped."""
+        return tenant == self.tenant and (self.agent is None or agent == self.agent)
+
     def may_see(self, session: "PaymentSession") -> bool:
-        return session.tenant == self.tenant and (self.agent is None or session.agent == self.agent)
+        return self.may_act_on(session.tenant, session.agent)
+
+
+class DuplicateToken(ValueError):
+    """Two entries of ``agent_api.tokens`` hold the same token: one of them would never count."""
 
 
 class TokenTable:
-    """Bearer token -> Principal, compared in constant time."""
+    """Bearer token -> Principal, compared in constant time. A token given twice is refused:
+    with a first-or-last-wins rule, one of the two principals would silently get the other's
+    rights (or lose its own)."""
 
     def __init__(self, entries: Iterable[Mapping[str, str]]) -> None:
-        self._entries: List[Tuple[bytes, Principal]] = [(entry["token"].encode("utf-8"),
-                          Principal(entry["tenant"], entry.get("agent"))) for entry in entries]
+        self._entries: List[Tuple[bytes, Principal]] = []
+        for index, entry in enumerate(entries):
+            secret = entry["token"].encode("utf-8")
+            for earlier, (other, _) in enumerate(self._entries):
+                if hmac.compare_digest(secret, other):
+                    raise DuplicateToken("agent_api.tokens[%d].token: the same token as "
+                                         "agent_api.tokens[%d]; each token must be unique"
+                                         % (index, earlier))
+            self._entries.append((secret, Principal(entry.get("tenant", DEFAULT_TENANT),
+                                                    entry.get("agent"))))
 
     def __bool__(self) -> bool:
         return bool(self._entries)
@@ -69,3 +111,52 @@ class TokenTable:
             if hmac.compare_digest(secret, given):
                 found = principal
         return found
+
+
+class Destinations:
+    """Where ``complete`` may send a tenant's caller: ``allows(tenant, extension, context)``."""
+
+    def __init__(self, by_tenant: Mapping[str, Sequence[Mapping[str, str]]]) -> None:
+        self._rules: Dict[str, List[Tuple[Optional[str], Optional["re.Pattern[str]"], str]]] = {
+            tenant: [(rule.get("extension"),
+                      re.compile(rule["pattern"]) if "pattern" in rule else None, rule["context"])
+                     for rule in rules]
+            for tenant, rules in by_tenant.items()}
+
+    def allows(self, tenant: str, extension: str, context: str) -> bool:
+        for exact, pattern, allowed_context in self._rules.get(tenant, []):
+            if context != allowed_context:
+                continue
+            if exact is not None and extension == exact:
+                return True
+            if pattern is not None and pattern.fullmatch(extension):
+                return True
+        return False
+
+
+def config_problems(settings: Mapping[str, Any], tenants: Collection[str]) -> List[str]:
+    """What is wrong with a schema-valid ``agent_api`` section, as ``key: message`` lines."""
+    problems: List[str] = []
+    known = set(tenants) | {DEFAULT_TENANT}
+    listed = "is not listed under tenants (%s)" % (", ".join(sorted(tenants)) or "none")
+    tokens = settings.get("tokens") or []
+    seen: Dict[str, int] = {}
+    for index, entry in enumerate(tokens):
+        if entry["token"] in seen:
+            problems.append("agent_api.tokens[%d].token: the same token as agent_api.tokens[%d]; "
+                            "each token must be unique" % (index, seen[entry["token"]]))
+        seen.setdefault(entry["token"], index)
+        tenant = entry.get("tenant", DEFAULT_TENANT)
+        if tenant not in known:
+            problems.append("agent_api.tokens[%d].tenant: %s %s" % (index, tenant, listed))
+    for tenant, rules in (settings.get("destinations") or {}).items():
+        if tenant not in known:
+            problems.append("agent_api.destinations.%s: %s %s" % (tenant, tenant, listed))
+        for index, rule in enumerate(rules):
+            if "pattern" in rule:
+                try:
+                    re.compile(rule["pattern"])
+                except re.error as exc:
+                    problems.append("agent_api.destinations.%s[%d].pattern: not a regular "
+                                    "expression: %s" % (tenant, index, exc))
+    return problems

@@ -95,7 +95,10 @@ def run_agent_demo(flows_dir, caller_path, out, timeout=60.0):
 def _one_payment(rig, caller_path, out, timeout, mode, number):
     problems = []
     charges_before = len(rig.sandbox.charges)
-    call, agent = rig.switch.place_bridged_call(CallerScript.from_yaml(caller_path))
+    # the switch marks whose call it is: the dialplan's pay_tenant, the directory's pay_agent_id
+    call, agent = rig.switch.place_bridged_call(CallerScript.from_yaml(caller_path),
+                                                variables={"pay_tenant": "acme"},
+                                                agent_variables={"pay_agent_id": "alice"})
     reply = rig.post("/sessions", {"agent_uuid": agent.uuid, "amount": 1250, "currency": "EUR",
                                    "reference": "DEMO-%d" % number, "mode": mode})
     if reply.status_code != 201:

@@ -180,11 +180,16 @@ class Switch:
         return call
 
     def place_bridged_call(self, caller: Optional[CallerScript] = None, agent_extension: str = "1001",
-                           variables: Optional[dict] = None, caller_id_number: str = "+15551230000"):
+                           variables: Optional[dict] = None, caller_id_number: str = "+15551230000",
+                           agent_variables: Optional[dict] = None):
         """A customer's call already answered and bridged to an agent's leg, outside any
         socket (as after ``bridge user/1001``); ``uuid_transfer`` to an extension whose plan
-        has ``("socket", "host:port async full")`` hands it to that socket. -> (Call, AgentLeg)"""
+        has ``("socket", "host:port async full")`` hands it to that socket. ``variables`` are
+        the caller's channel's (``pay_tenant``, as the dialplan sets it), ``agent_variables``
+        the agent's leg's (``pay_agent_id``, as the directory sets it). -> (Call, AgentLeg)"""
         agent = AgentLeg(self, agent_extension)
+        for name, value in (agent_variables or {}).items():
+            agent.set_var(name, value)
         self.sessions_since_startup += 2
         channel = SimChannel(self, ("127.0.0.1", 0), caller, agent_extension, caller_id_number,
                              "Simulated Caller", dict(variables or {}), True, True, None, None)

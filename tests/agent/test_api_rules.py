@@ -22,7 +22,7 @@ def test_no_token_or_a_wrong_one_is_401(rig):
     ({"amount": 0}, "amount"), ({"amount": "1250"}, "amount"), ({"amount": 12.5}, "amount"),
     ({"amount": True}, "amount"), ({"amount": None}, "amount"),
     ({"currency": "EURO"}, "currency"), ({"currency": None}, "currency"),
-    ({"reference": ""}, "reference"), ({"reference": "4111111111111111"}, "reference"),
+    ({"reference": ""}, "reference"), ({"reference": "INV 1"}, "reference"),
     ({"flow": "no_such_flow"}, "flow"), ({"mode": "sideways"}, "mode"),
     ({"call_uuid": None}, "call_uuid"), ({"agent_uuid": "abcdefgh-1234"}, "call_uuid"),
 ])
@@ -34,6 +34,27 @@ def test_bad_input_is_400_naming_the_field(rig, change, field):
     reply = rig.request("POST", "/sessions", body=body)
     assert reply.status_code == 400, reply.text
     assert reply.json()["field"] == field
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"reference": "4111111111111111"}, "reference"), ({"reference": "4111.1111/1111#1111"}, "reference"),
+    ({"reference": "4111-1111-1111-1111"}, "reference"), ({"reference": "INV#4111_1111_1111_1111"}, "reference"),
+    ({"amount": 4111111111111111}, "amount"), ({"currency": "4111 1111 1111 1111"}, "currency"),
+    ({"note": ["x", {"y": "4111/1111/1111/1111"}]}, "note"), ({"flow": "378282246310005"}, "flow"),
+])
+def test_a_value_that_may_be_a_card_number_is_422_in_any_field_and_never_repeated(rig, change, field):
+    call, agent = rig.call()
+    body = {"call_uuid": call.uuid, "amount": 1250, "currency": "EUR", "reference": "INV-1"}
+    body.update(change)
+    reply = rig.request("POST", "/sessions", body=body)
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["error"] == "card_like" and reply.json()["field"] == field
+    assert "1111" not in reply.text and "0005" not in reply.text
+    assert "pay_session" not in call.channel.variables and len(rig.service.agent.registry) == 0
+    # ordinary references with long digit groups are taken
+    reply = rig.start_payment(call.uuid, reference="INV-20261201-0042")
+    assert reply.status_code == 201, reply.text
+    call.hangup()
 
 
 def test_not_json_is_400(rig):
@@ -72,10 +93,11 @@ def test_a_body_at_the_depth_limit_is_read_and_one_level_more_is_not(rig):
 
 def test_unknown_call_is_404_and_stay_mode_without_an_agent_leg_is_409(rig):
     reply = rig.start_payment("0d2c1e0a-1111-4222-8333-444455556666")
-    assert reply.status_code == 404 and reply.json()["field"] == "call_uuid"
+    assert reply.status_code == 404
+    assert reply.json() == {"error": "call_not_found", "field": "call_uuid", "message": "no such live call"}
     call, agent = rig.call()
     agent.hangup("NORMAL_CLEARING", by="agent")
-    reply = rig.start_payment(call.uuid, mode="stay")
+    reply = rig.start_payment(call.uuid, who="acme", mode="stay")   # the tenant's supervisor
     assert reply.status_code == 409
     assert reply.json() == {"error": "mode_unavailable", "field": "mode",
                             "message": "stay-on-line mode needs the caller bridged to an "

@@ -13,7 +13,7 @@ from orchestrator.simulator import commands as sim_commands
 from tests.support.canary import traces
 
 from tests.support.agent import CODE, PAN, SECRET, TOKENS
-from tests.support.agent import read_stream, sse_events
+from tests.support.agent import owned_by, read_stream, sse_events
 
 RECORDING = "/var/lib/recordings/call.wav"
 DECLINED_PAN = "4000000000009995"
@@ -23,7 +23,7 @@ def stay_call(rig, steps, max_duration=120):
     """A customer's call bridged to an agent, recorded, the caller pressing 5 before anything."""
     call, agent = rig.switch.place_bridged_call(
         CallerScript.from_data({"steps": [{"press": "5"}] + list(steps), "max_duration": max_duration}),
-        variables={"pay_recording_path": RECORDING})
+        **owned_by(variables={"pay_recording_path": RECORDING}))
     call.channel.recordings[RECORDING] = "recording"
     with gevent.Timeout(5):
         while not agent.dtmf_received:      # the key before the payment: forwarded as usual
@@ -282,8 +282,11 @@ def test_a_refused_start_is_undone_and_the_caller_goes_back_to_the_agent(rig, mo
 def test_stay_needs_an_agent_leg(rig):
     call, agent = stay_call(rig, [])
     agent.hangup("NORMAL_CLEARING", by="agent")
-    reply = rig.start_payment(call.uuid, mode="stay")
+    # the tenant's supervisor is told why; alice's leg is gone, so the call is no longer hers
+    reply = rig.start_payment(call.uuid, who="acme", mode="stay")
     assert reply.status_code == 409 and reply.json()["error"] == "mode_unavailable"
+    reply = rig.start_payment(call.uuid, who="alice", mode="stay")
+    assert reply.status_code == 404 and reply.json()["error"] == "call_not_found"
 
 
 def test_the_agent_hangs_up_during_a_field_and_the_caller_is_not_asked_again(rig):

@@ -56,6 +56,24 @@ def test_amounts_that_cannot_be_charged_are_refused_in_words(fake, browser, amou
     assert answer["field"] == field and words in answer["error"]
 
 
+def plain_words(driver, texts):
+    return driver.execute_async_script(
+        "const done = arguments[1];"
+        "import('./panel.js').then(m => done(arguments[0].map(m.plainWords)))"
+        ".catch(e => done({crash: String(e)}));", texts)
+
+
+def test_shown_text_keeps_ids_readable_and_hides_a_card_however_split(fake, browser):
+    open_panel(browser, fake.url)
+    readable = ["INV-20261201-0042", "sbx_cdda1234567b5421", "0d2c1e0a-1111-4222-8333-444455556666",
+                "order 123456789012", "+15551230000", "visa 411111******1111"]
+    assert plain_words(browser, readable) == readable
+    cards = ["4111.1111/1111#1111", "4111 1111 1111 1111", "4111-1111-1111-1111", "4111_1111_1111_1111",
+             "378282246310005", "ref 4111111111111111 1230"]
+    shown = plain_words(browser, cards)
+    assert shown[:5] == ["[hidden]"] * 5 and shown[5] == "ref [hidden]"
+
+
 def test_prefilled_form_sends_minor_units_and_keeps_the_token_out_of_urls(fake, browser, artifacts):
     open_panel(browser, fake.url, amount="12.50", currency="EUR", reference="INV-1", call_uuid=CALL)
     assert TOKEN not in browser.current_url

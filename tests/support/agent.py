@@ -44,9 +44,15 @@ class WebhookReceiver:
         return "http://127.0.0.1:%d/hook" % self.server.server_port
 
 
+# where complete may send each tenant's callers (agent_api.destinations)
+DESTINATIONS = {"acme": [{"extension": "2001", "context": "default"},
+                         {"pattern": "^30[0-9]{2}$", "context": "queues"}],
+                "globex": [{"extension": "5000", "context": "globex"}]}
+
+
 def agent_api_config(receiver_url, hold):
     """Two tenants, four tokens (two agents of acme, acme's supervisor, globex), alice's phone,
-    acme's webhook."""
+    acme's webhook, each tenant's complete destinations."""
     return {
         "http": {"enabled": True, "host": "127.0.0.1", "port": 0},
         "tenants": ["acme", "globex"],
@@ -56,17 +62,35 @@ def agent_api_config(receiver_url, hold):
                        {"token": TOKENS["acme"], "tenant": "acme"},
                        {"token": TOKENS["other"], "tenant": "globex"}],
             "agents": {"alice": {"extension": "1001", "context": "default"}},
+            "destinations": DESTINATIONS,
             "webhooks": {"acme": {"url": receiver_url, "secret": SECRET, "timeout": 2}},
             "hold": hold, "hold_music": "local_stream://moh"}}
 
 
+def owned_by(tenant="acme", agent="alice", variables=None):
+    """The switch-side marks of a bridged call, as ``place_bridged_call`` keywords: the dialplan's
+    ``pay_tenant`` (exported: on both legs) and the directory's ``pay_agent_id`` on the agent's
+    leg (None leaves one unset)."""
+    caller = dict(variables or {})
+    agent_leg = {}
+    if tenant is not None:
+        caller["pay_tenant"] = agent_leg["pay_tenant"] = tenant
+    if agent is not None:
+        agent_leg["pay_agent_id"] = agent
+    return {"variables": caller, "agent_variables": agent_leg}
+
+
 class Rig:
-    def __init__(self, tmp_path, hold="music", fail_first=1):
+    """``configure(config)`` may change the service config (a dict) before the service is built."""
+
+    def __init__(self, tmp_path, hold="music", fail_first=1, configure=None):
         self.receiver = WebhookReceiver(fail_first)
         self.receiver.server.start()
+        config = agent_api_config(self.receiver.url, hold)
+        if configure is not None:
+            configure(config)
         try:
-            self.world = ServiceOnSimulator(tmp_path, agent_api_config(self.receiver.url, hold),
-                                            node=True, sandbox=True, start=False)
+            self.world = ServiceOnSimulator(tmp_path, config, node=True, sandbox=True, start=False)
         except BaseException:
             self.receiver.server.stop(timeout=1)
             raise
@@ -82,10 +106,12 @@ class Rig:
         self.world.stop(grace=3)
         self.receiver.server.stop(timeout=1)
 
-    def call(self, steps=(), max_duration=120):
-        """A customer's call answered by an agent: (Call, AgentLeg)."""
+    def call(self, steps=(), max_duration=120, tenant="acme", agent="alice"):
+        """A customer's call answered by an agent: (Call, AgentLeg); by default acme's call on
+        alice's leg (``owned_by``)."""
         return self.switch.place_bridged_call(
-            CallerScript.from_data({"steps": list(steps), "max_duration": max_duration}))
+            CallerScript.from_data({"steps": list(steps), "max_duration": max_duration}),
+            **owned_by(tenant, agent))
 
     def request(self, method, path, who="alice", body=None, token=None, **kwargs):
         headers = {}
@@ -95,11 +121,11 @@ class Rig:
         return requests.request(method, self.base + path, headers=headers,
                                 data=None if body is None else json.dumps(body), timeout=10, **kwargs)
 
-    def start_payment(self, call_uuid, who="alice", **extra):
+    def start_payment(self, call_uuid, who="alice", token=None, **extra):
         body = dict({"call_uuid": call_uuid, "amount": 1250, "currency": "EUR",
                      "reference": "INV-1", "mode": "transfer"}, **extra)
         body = {k: v for k, v in body.items() if v is not None}
-        return self.request("POST", "/sessions", who, body)
+        return self.request("POST", "/sessions", who, body, token=token)
 
     def wait_state(self, session_id, state, timeout=30, who="alice"):
         with gevent.Timeout(timeout, AssertionError("session never reached %s" % state)):

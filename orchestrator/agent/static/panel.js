@@ -88,11 +88,48 @@ export function maskedOnly(value) {
   return match ? text : null;
 }
 
-/** Text from the server or the agent, with any run of twelve or more digits (the shortest
- *  card number; spaces and dashes between them count too) replaced: a card number pasted
- *  into a reference or echoed by a message never reaches the screen. */
+// What may be a card number, as the service judges it (orchestrator/card_numbers.py): digits
+// joined by at most three of these separators, UUIDs left out, and some 13-19 of them in a row
+// passing Luhn. Ids and references stay readable (INV-20261201-0042, sbx_cdda1234567b5421).
+const DIGIT_RUN = /\d(?:[ \t.\\\-\/#_*+|~]{0,3}\d)*/g;
+const UUID_SHAPE = /(?<![0-9A-Fa-f])[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}(?![0-9A-Fa-f])/g;
+
+function luhnOk(digits) {
+  let total = 0;
+  for (let i = 0; i < digits.length; i++) {
+    let value = digits.charCodeAt(digits.length - 1 - i) - 48;
+    if (i % 2) { value *= 2; if (value > 9) value -= 9; }
+    total += value;
+  }
+  return total % 10 === 0;
+}
+
+export function holdsCard(digits) {
+  if (digits.length < 13) return false;
+  if (digits.length > 64) return true;
+  for (let length = 13; length <= Math.min(19, digits.length); length++) {
+    for (let start = 0; start + length <= digits.length; start++) {
+      if (luhnOk(digits.slice(start, start + length))) return true;
+    }
+  }
+  return false;
+}
+
+function hideCards(text) {
+  return text.replace(DIGIT_RUN, (run) => (holdsCard(run.replace(/\D/g, "")) ? "[hidden]" : run));
+}
+
+/** Text from the server or the agent, with whatever may be a card number (however split)
+ *  replaced: a card number pasted into a reference or echoed by a message never reaches the
+ *  screen. */
 export function plainWords(value) {
-  return String(value == null ? "" : value).replace(/\d(?:[ -]?\d){11,}/g, "[hidden]").slice(0, 300);
+  const text = String(value == null ? "" : value);
+  let out = "", last = 0;
+  for (const id of text.matchAll(UUID_SHAPE)) {
+    out += hideCards(text.slice(last, id.index)) + id[0];
+    last = id.index + id[0].length;
+  }
+  return (out + hideCards(text.slice(last))).slice(0, 300);
 }
 
 /** What one field's state means, in words an agent reads at a glance. */

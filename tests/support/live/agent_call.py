@@ -36,6 +36,11 @@ class BridgedCall:
         self.legs = {"CA": self.ca, "CB": self.cb, "AA": self.aa, "AB": self.ab}
         for leg in self.legs.values():
             assert control.api("uuid_setvar %s hangup_complete_with_xml true" % leg).startswith("+OK")
+        # whose call it is, as a site's switch says it (README, "Whose call it is"): the
+        # dialplan's exported pay_tenant on both legs, the directory's pay_agent_id on the agent's
+        for leg, name, value in ((self.cb, "pay_tenant", "acme"), (self.ab, "pay_tenant", "acme"),
+                                 (self.ab, "pay_agent_id", "alice")):
+            assert control.api("uuid_setvar %s %s %s" % (leg, name, value)).startswith("+OK")
         # what the agent hears (AA's read side), from before the bridge to the end
         self.agent_ears = os.path.join(recordings, "agent_hears.wav")
         self.customer_ears = os.path.join(recordings, "customer_hears.wav")
