@@ -99,19 +99,26 @@ def _block_key(block, coefficients):
 
 
 def dtmf_keys(samples, rate):
-    """[(seconds, key)]: each key that holds for at least two 20 ms blocks, once per press."""
+    """[(seconds, key)]: each key that holds for at least two 20 ms blocks, once per press. A
+    press ends after two blocks without it (a key is 100 ms, the gap after it as long): one block
+    lost in the middle of a tone (a late packet) does not make it two presses."""
     size = int(rate * BLOCK_SECONDS)
     coefficients = [2.0 * math.cos(2.0 * math.pi * f / rate) for f in ROWS + COLUMNS]
-    found, previous, held, reported = [], None, 0, False
+    found, previous, held, reported, missing = [], None, 0, None, 0
     for start in range(0, len(samples) - size + 1, size):
         key = _block_key(samples[start:start + size], coefficients)
-        if key is not None and key == previous:
-            held += 1
-        else:
-            previous, held, reported = key, 1, False
-        if key is not None and held >= 2 and not reported:
+        if key is None:
+            missing += 1
+            if missing >= 2:
+                reported = None             # the press is over
+            previous, held = None, 0
+            continue
+        missing = 0
+        held = held + 1 if key == previous else 1
+        previous = key
+        if held >= 2 and reported != key:
             found.append((start / rate, key))
-            reported = True
+            reported = key
     return found
 
 
