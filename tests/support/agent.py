@@ -88,7 +88,7 @@ class Rig:
             CallerScript.from_data({"steps": list(steps), "max_duration": max_duration}))
 
     def request(self, method, path, who="alice", body=None, token=None, **kwargs):
-        headers = {}
+        headers = {} if body is None else {"Content-Type": "application/json"}
         token = TOKENS.get(who) if token is None else token
         if token:
             headers["Authorization"] = "Bearer " + token
