@@ -7,7 +7,9 @@
   saw the close, the process's RSS before and after, and whether a card call placed meanwhile
   was approved.
 * HTTP: ``N`` idle connections, then the time ``/healthz`` took to answer and the server's
-  open connections.
+  open connections; then the same against ``orchestrator run`` in a process of its own under
+  ``ulimit -n 1024`` (``--fd-limit``), with a card call placed meanwhile: when the call was
+  answered, whether it was paid, and whether it fell back to the dialplan.
 * Flow files: time and peak Python allocation to refuse an alias bomb, 100,000 nested
   brackets and a 27 MB file.
 
@@ -103,6 +105,77 @@ def bench_esl_and_http(floods, flood_mb, idle):
             sock.close()
 
 
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def bench_descriptor_limit(idle, fd_limit):
+    """The issue's case: the service under ``ulimit -n fd_limit`` in its own process, ``idle``
+    HTTP connections held open from here, then a card call and /healthz."""
+    import resource
+    import subprocess
+
+    from orchestrator.payments.sandbox import SandboxGateway
+    from orchestrator.simulator import Switch
+    from orchestrator.store import PaymentStore
+
+    folder = tempfile.mkdtemp(prefix="bench-fd-")
+    port, http_port = free_port(), free_port()
+    sandbox = SandboxGateway().start()
+    config = os.path.join(folder, "orchestrator.yaml")
+    store = os.path.join(folder, "payments.sqlite")
+    with open(config, "w") as handle:
+        handle.write("listen: {host: 127.0.0.1, port: %d}\nhttp: {host: 127.0.0.1, port: %d}\n"
+                     "flows: {directory: %s}\nstore: {path: %s}\nlogging: {level: ERROR}\n"
+                     "gateways: [{name: sandbox, type: sandbox, url: '%s'}]\n"
+                     % (port, http_port, os.path.join(ROOT, "flows"), store, sandbox.url))
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (fd_limit, fd_limit))
+
+    proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "run", "--config", config],
+                            cwd=ROOT, preexec_fn=limited, stderr=subprocess.PIPE, text=True)
+    switch = Switch(password="bench", time_scale=0.1).start()
+    socks = []
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                requests.get("http://127.0.0.1:%d/healthz" % http_port, timeout=1)
+                break
+            except requests.RequestException:
+                gevent.sleep(0.1)
+        for _ in range(idle):
+            try:
+                socks.append(socket.create_connection(("127.0.0.1", http_port), timeout=5))
+            except OSError:
+                break
+        gevent.sleep(1)
+        started = time.monotonic()
+        call = switch.place_call(("127.0.0.1", port), caller=CallerScript.from_data(CALLER),
+                                 variables=PAYMENT)
+        record = call.wait(timeout=120)
+        took = time.monotonic() - started
+        first_prompt = record.heard[0].t if record.heard else float("nan")   # from the call's start
+        started = time.monotonic()
+        status = requests.get("http://127.0.0.1:%d/healthz" % http_port, timeout=30).status_code
+        healthz = time.monotonic() - started
+        rows = PaymentStore(store).list()
+        print("fd limit %d: %d idle HTTP connections held; card call: first prompt after %.2f s, "
+              "done in %.1f s, payment %s, fallback %s; /healthz %d in %.3f s"
+              % (fd_limit, len(socks), first_prompt, took,
+                 rows[0]["status"] if rows else "none", record.fallback_reached, status, healthz))
+    finally:
+        for sock in socks:
+            sock.close()
+        proc.terminate()
+        proc.wait(timeout=40)
+        switch.stop()
+        sandbox.stop()
+
+
 def bench_flows():
     folder = tempfile.mkdtemp(prefix="bench-flows-")
     bomb = os.path.join(folder, "bomb.yaml")
@@ -134,9 +207,12 @@ def main():
     parser.add_argument("--floods", type=int, default=20)
     parser.add_argument("--flood-mb", type=int, default=50)
     parser.add_argument("--idle", type=int, default=1100)
+    parser.add_argument("--fd-limit", type=int, default=1024,
+                        help="ulimit -n of the service's own process in the descriptor case")
     args = parser.parse_args()
     setup_logging("ERROR", "logfmt")         # the cut-offs' own lines would flood the figures
     bench_esl_and_http(args.floods, args.flood_mb, args.idle)
+    bench_descriptor_limit(args.idle, args.fd_limit)
     bench_flows()
 
 
