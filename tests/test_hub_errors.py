@@ -16,10 +16,16 @@ CARD = "4111111111111111"
 @pytest.fixture
 def log_lines():
     """The JSON log lines written meanwhile, as the service writes them."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
     stream = io.StringIO()
-    handler = setup_logging("INFO", "json", stream=stream)
+    setup_logging("INFO", "json", stream=stream)
     yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
-    logging.getLogger().removeHandler(handler)
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(level)
 
 
 def crash(reason):
