@@ -203,8 +203,10 @@ def build_parser():
 
 def main(argv=None):
     from orchestrator.hardening import harden_process
+    from orchestrator.hub_errors import route_hub_errors
 
     harden_process()   # before any command can hold a card: no core dump of this process
+    route_hub_errors()  # gevent's tracebacks through logging and its redaction, never raw
     args = build_parser().parse_args(argv)
     return args.func(args)
 

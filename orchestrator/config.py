@@ -19,6 +19,8 @@ from orchestrator.agent.settings import AGENT_API_SCHEMA, config_problems
 from orchestrator.catalog import AUDIO_MODES
 from orchestrator.engine.context import DEFAULT_MAX_STEP_RUNS, DEFAULT_TTS_ENGINE, DEFAULT_TTS_VOICE
 from orchestrator.engine.services import PromptSettings
+from orchestrator.esl.protocol import FrameLimits
+from orchestrator.http_limits import HttpLimits
 from orchestrator.logs import FORMATTERS
 from orchestrator.payments.gateways import GATEWAYS_SCHEMA
 
@@ -48,7 +50,20 @@ SCHEMA = {
         },
         "limits": {
             "type": "object", "additionalProperties": False,
-            "properties": {"max_step_runs": {"type": "integer", "minimum": 1}},
+            "properties": {
+                "max_step_runs": {"type": "integer", "minimum": 1},
+                "esl": {
+                    "type": "object", "additionalProperties": False,
+                    "description": "What one ESL connection (a call's socket or a node's) may "
+                                   "send; past a bound the connection is closed",
+                    "properties": {
+                        "max_header_lines": {"type": "integer", "minimum": 16},
+                        "max_header_bytes": {"type": "integer", "minimum": 1024},
+                        "max_body_bytes": {"type": "integer", "minimum": 1024},
+                        "max_queued_events": {"type": "integer", "minimum": 16},
+                    },
+                },
+            },
         },
         "flows": {
             "type": "object", "additionalProperties": False,
@@ -78,7 +93,14 @@ SCHEMA = {
         "http": {
             "type": "object", "additionalProperties": False,
             "properties": {"enabled": {"type": "boolean"}, "host": {"type": "string"},
-                           "port": {"type": "integer", "minimum": 0, "maximum": 65535}},
+                           "port": {"type": "integer", "minimum": 0, "maximum": 65535},
+                           "max_connections": {"type": "integer", "minimum": 1},
+                           "header_timeout": _number, "idle_timeout": _number,
+                           "body_timeout": _number,
+                           "max_header_bytes": {"type": "integer", "minimum": 1024,
+                                                "maximum": 1024 * 1024},
+                           "max_body_bytes": {"type": "integer", "minimum": 1024,
+                                              "maximum": 16 * 1024 * 1024}},
         },
         "tenants": {
             "type": "array", "uniqueItems": True,
@@ -123,11 +145,11 @@ DEFAULTS = {
     "linger_seconds": 10,
     "timeouts": {"reply": 5.0, "app": 300.0, "answer": 10.0, "node_connect": 5.0,
                  "keepalive": 15.0, "shutdown_grace": 30.0},
-    "limits": {"max_step_runs": DEFAULT_MAX_STEP_RUNS},
+    "limits": {"max_step_runs": DEFAULT_MAX_STEP_RUNS, "esl": asdict(FrameLimits())},
     "flows": {"directory": "flows", "default": None, "by_destination": {}},
     "tts": {"engine": DEFAULT_TTS_ENGINE, "voice": DEFAULT_TTS_VOICE},
     "nodes": [],
-    "http": {"enabled": True, "host": "127.0.0.1", "port": 8080},
+    "http": {"enabled": True, "host": "127.0.0.1", "port": 8080, **asdict(HttpLimits())},
     "tenants": [],
     "gateways": [],
     "agent_api": {"tokens": [], "agents": {}, "destinations": {}, "webhooks": {}, "hold": "music",
@@ -220,12 +242,14 @@ def _apply_overrides(data, environ):
         target[keys[-1]] = value
 
 
-def _merge_defaults(data):
+def _merge_defaults(data, defaults=None):
+    """``data`` over ``defaults``, section by section at every depth (``limits.esl``)."""
+    defaults = DEFAULTS if defaults is None else defaults
     merged = {}
-    for key, default in DEFAULTS.items():
+    for key, default in defaults.items():
         value = data.get(key, default)
         if isinstance(default, dict) and isinstance(value, dict):
-            value = {**default, **value}
+            value = _merge_defaults(value, default)
         merged[key] = value
     for key, value in data.items():
         merged.setdefault(key, value)

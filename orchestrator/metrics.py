@@ -18,7 +18,7 @@ names; a test checks that they use no other ``payivr_`` name.
 """
 import logging
 import platform
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
@@ -50,6 +50,11 @@ GATEWAY_ERROR_KINDS = _ERROR_KINDS + (OTHER,)
 CARD_FIELDS = FIELDS + (NUMBER_CONFIRMATION,)
 FIELD_ERRORS = FIELD_ERROR_TYPES + (OTHER,)
 REFUSAL_REASONS = ("pool-full", "shutting-down")
+# The bounds on what a peer may send or hold, by the config key that sets each (README, "Limits").
+LIMIT_KEYS = ("limits.esl.max_header_lines", "limits.esl.max_header_bytes",
+              "limits.esl.max_body_bytes", "limits.esl.max_queued_events",
+              "http.max_connections", "http.header_timeout", "http.body_timeout",
+              "http.max_header_bytes", "http.max_body_bytes")
 
 
 def bounded(value: Optional[str], allowed: Sequence[str]) -> str:
@@ -131,11 +136,25 @@ class Metrics:
             "error (see FIELD_ERRORS)",
             ["tenant", "field", "error"], registry=r)
 
+        # -- bounds on peers -----------------------------------------------------------------
+        self.limit_rejections = Counter(
+            f"{PREFIX}_limit_rejections_total",
+            "Connections, frames and requests cut off because they crossed a bound, by the "
+            "config key that sets it (an ESL peer closed, an HTTP client answered 408/413/431/503)",
+            ["limit"], registry=r)
+        for key in LIMIT_KEYS:
+            self.limit_rejections.labels(key)
+
         # -- agent API -------------------------------------------------------------------------
         self.webhook_notices_dropped = Counter(
             f"{PREFIX}_webhook_notices_dropped_total",
             "Webhook notices dropped, by tenant, because the delivery queue was full (a receiver "
             "down or slow for long); the receiver misses those session changes",
+            ["tenant"], registry=r)
+        self.webhook_notices_undelivered = Counter(
+            f"{PREFIX}_webhook_notices_undelivered_total",
+            "Webhook notices given up, by tenant: refused by the receiver (3xx/4xx) or failing "
+            "every one of max_attempts; the receiver misses those session changes",
             ["tenant"], registry=r)
 
     # -- the payment event subscriber ----------------------------------------------------------
@@ -159,6 +178,14 @@ class Metrics:
             self.record_gateway_error(event.gateway, event.kind)
 
     # -- the same, by plain values ------------------------------------------------------------
+    def record_limit(self, key: str) -> None:
+        """A peer crossed the bound that config key ``key`` sets (one of ``LIMIT_KEYS``)."""
+        self.limit_rejections.labels(bounded(key, LIMIT_KEYS)).inc()
+
+    def limit_counter(self, prefix: str) -> Callable[[str], None]:
+        """``record_limit`` for names relative to ``prefix`` (``"limits.esl."``)."""
+        return lambda name: self.record_limit(prefix + name)
+
     def record_authorization(self, tenant: str, gateway: str, result: str, seconds: float,
                              decline_reason: Optional[str] = None) -> None:
         """One authorization finished: ``result`` approved/declined/error, ``seconds`` its

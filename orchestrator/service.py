@@ -19,13 +19,16 @@ from orchestrator.engine.services import CallServices, PromptSettings
 from orchestrator.esl.channel import ChannelSettings
 from orchestrator.esl.inbound import InboundPool, NodeConnection
 from orchestrator.esl.outbound import OutboundServer
+from orchestrator.esl.protocol import FrameLimits
+from orchestrator.http_limits import HTTP_LIMIT_KEYS, HttpLimits, warn_if_descriptors_short
+from orchestrator.hub_errors import route_hub_errors
 from orchestrator.logs import ensure_redaction, log_context
 from orchestrator.metrics import Metrics
 from orchestrator.payments.events import CallRef, PaymentEventBus, log_subscriber
 from orchestrator.payments.gateways import GatewayConfigError, build_gateway
 from orchestrator.store import PaymentStore
 from orchestrator.tenants import UNKNOWN_TENANT, resolve_tenant
-from orchestrator.web import HttpServer, liveness_app, only_get, readiness_app
+from orchestrator.web import HttpServer, json_bodies_only, liveness_app, only_get, readiness_app
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,7 @@ class Service:
         self.engine_settings = EngineSettings(
             tts_engine=tts["engine"], tts_voice=tts["voice"],
             max_step_runs=config["limits"]["max_step_runs"])
+        frame_limits = FrameLimits(**config["limits"].get("esl", {}))
         self.server = OutboundServer(
             self.handle_call,
             host=config["listen"]["host"], port=config["listen"]["port"],
@@ -54,12 +58,12 @@ class Service:
                 tts_engine=tts["engine"], tts_voice=tts["voice"], time_scale=time_scale,
                 secure_script=config["secure_entry"]["script"],
                 secure_fifo_dir=config["secure_entry"]["fifo_dir"]),
-            metrics=self.metrics)
+            metrics=self.metrics, frame_limits=frame_limits)
         self.pool = InboundPool([
             NodeConnection(node["name"], node["host"], node.get("port", 8021), node["password"],
                            connect_timeout=timeouts["node_connect"],
                            reply_timeout=timeouts["reply"], keepalive=timeouts["keepalive"],
-                           metrics=self.metrics)
+                           metrics=self.metrics, frame_limits=frame_limits)
             for node in config["nodes"]])
         self.tenants = frozenset(config["tenants"])
         self.metrics.max_calls.set(config["max_calls"])
@@ -92,7 +96,7 @@ class Service:
         from orchestrator.agent.hub import AgentHub
         hub = AgentHub(self, settings)
         self.events.subscribe(hub.on_payment_event)
-        self.http.router.mount("/api/v1", hub.api)
+        self.http.router.mount("/api/v1", json_bodies_only(hub.api))
         from orchestrator.agent.panel import panel_app
         self.http.router.mount("/panel", panel_app())
         return hub
@@ -101,7 +105,9 @@ class Service:
         """``/metrics``, ``/healthz``, ``/readyz``; more routes mount on ``self.http.router``."""
         if not settings["enabled"]:
             return None
-        http = HttpServer(settings["host"], settings["port"])
+        # a config built in code (the demo's) may leave keys out: the defaults fill them
+        limits = HttpLimits(**{key: settings[key] for key in HTTP_LIMIT_KEYS if key in settings})
+        http = HttpServer(settings["host"], settings["port"], limits=limits, metrics=self.metrics)
         http.router.route("/metrics", only_get(make_wsgi_app(self.metrics.registry)), quiet=True)
         http.router.route("/healthz", only_get(liveness_app), quiet=True)
         http.router.route("/readyz", only_get(readiness_app(self.readiness)), quiet=True)
@@ -177,6 +183,10 @@ class Service:
 
     def start(self):
         ensure_redaction()  # handlers a library added since logging was set up redact too
+        route_hub_errors()  # and gevent's own tracebacks go through them, not raw to stderr
+        warn_if_descriptors_short(self.config["max_calls"],
+                                  self.http.limits.max_connections if self.http else 0,
+                                  len(self.config["nodes"]))
         self.pool.start()
         self.server.start()
         if self.http is not None:

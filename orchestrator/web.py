@@ -6,6 +6,8 @@ stderr goes through ``logging`` instead, so the redaction filter sees it like an
 The access log names the route, never the query string (which may carry a reference), and
 logs probe and scrape requests at DEBUG so a 15 s scrape does not flood the INFO log. A route
 that raises is logged here and answered 500, because gevent would print its traceback raw.
+What a client may hold of the server (connections, time, bytes) is bounded by
+``http_limits.py``; ``json_bodies_only`` answers 415 to a body that is not JSON.
 """
 from __future__ import annotations
 
@@ -14,23 +16,27 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
-from gevent.pywsgi import LoggingLogAdapter, WSGIServer
+from gevent.pywsgi import LoggingLogAdapter
+
+from orchestrator.http_limits import BodyTimeout, BoundedWSGIServer, HttpLimits
 
 if TYPE_CHECKING:  # pragma: no cover
     from _typeshed import OptExcInfo
+
+    from orchestrator.metrics import Metrics
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 log = logging.getLogger("orchestrator.http")
 access_log = logging.getLogger("orchestrator.http.access")
 
 
-def json_response(start_response: "StartResponse", status: str,
-                  body: Mapping[str, Any]) -> List[bytes]:
+def json_response(start_response: "StartResponse", status: str, body: Mapping[str, Any],
+                  headers: Iterable[Tuple[str, str]] = ()) -> List[bytes]:
     """Send ``body`` (a dict) as JSON with an HTTP ``status`` like ``"200 OK"``."""
     data = json.dumps(body, sort_keys=True).encode("utf-8")
     start_response(status, [("Content-Type", "application/json"),
                             ("Content-Length", str(len(data))),
-                            ("Cache-Control", "no-store")])
+                            ("Cache-Control", "no-store"), *headers])
     return [data]
 
 
@@ -81,6 +87,12 @@ class Router:
 
         try:
             return app(environ, recording_start_response)
+        except BodyTimeout:
+            # the rest of the body is not waited for: the connection is not kept
+            return json_response(recording_start_response, "408 Request Timeout",
+                                 {"error": "request_timeout",
+                                  "message": "the request body did not arrive in time"},
+                                 headers=[("Connection", "close")])
         except Exception:
             # Caught here, not left to pywsgi: gevent would print the traceback, unredacted,
             # straight to stderr.
@@ -93,6 +105,21 @@ class Router:
                 logging.DEBUG if quiet else logging.INFO)
             access_log.log(level, "http %s %s %s %.1fms", environ.get("REQUEST_METHOD", "-"),
                            label, code, (time.monotonic() - started) * 1000)
+
+
+def json_bodies_only(app: "WSGIApplication") -> "WSGIApplication":
+    """Wrap ``app`` so that a request body that is not ``application/json`` (or ``+json``)
+    answers 415 before ``app`` reads it; requests without a body pass."""
+    def wrapped(environ: "WSGIEnvironment", start_response: "StartResponse") -> Iterable[bytes]:
+        if int(environ.get("CONTENT_LENGTH") or 0) > 0:
+            media = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+            if media != "application/json" and not (media.startswith("application/")
+                                                    and media.endswith("+json")):
+                return json_response(start_response, "415 Unsupported Media Type",
+                                     {"error": "unsupported_media_type",
+                                      "message": "the request body must be application/json"})
+        return app(environ, start_response)
+    return wrapped
 
 
 def only_get(app: "WSGIApplication") -> "WSGIApplication":
@@ -124,10 +151,13 @@ def readiness_app(check: Callable[[], Tuple[bool, Mapping[str, Any]]]) -> "WSGIA
 class HttpServer:
     """A gevent WSGI server around a ``Router``; port 0 picks a free port (tests)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, router: Optional[Router] = None) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, router: Optional[Router] = None,
+                 limits: Optional[HttpLimits] = None, metrics: Optional["Metrics"] = None) -> None:
         self.router = router or Router()
         self._bind = (host, port)
-        self._server: Optional[WSGIServer] = None
+        self.limits = limits or HttpLimits()
+        self._metrics = metrics
+        self._server: Optional[BoundedWSGIServer] = None
 
     @property
     def address(self) -> Optional[Tuple[str, int]]:
@@ -135,8 +165,9 @@ class HttpServer:
 
     def start(self) -> None:
         # log=None: the router writes the access log; errors go through logging, redacted.
-        self._server = WSGIServer(self._bind, self.router, log=None,
-                                  error_log=LoggingLogAdapter(log, logging.ERROR))
+        self._server = BoundedWSGIServer(self._bind, self.router, limits=self.limits,
+                                         metrics=self._metrics, log=None,
+                                         error_log=LoggingLogAdapter(log, logging.ERROR))
         self._server.start()
         log.info("http server listening on %s:%s", *self._server.address[:2])
 

@@ -31,6 +31,23 @@ def test_validate_ok_and_errors_with_exit_codes(tmp_path):
     assert result.stdout.startswith("%s:4:5: unknown step 'plya'" % bad)
 
 
+def test_validate_and_run_refuse_a_flow_past_the_loaders_bounds_naming_the_position(tmp_path):
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    deep = flows / "deep.yaml"
+    deep.write_text("flow: deep\nsteps: " + "[" * 100000 + "]" * 100000 + "\n")
+    expected = "%s:2:71: nested deeper than 64 levels (a flow needs a handful); not read further" % deep
+    result = orchestrator("validate", str(deep))
+    assert result.returncode == 1 and result.stdout.strip() == expected
+    assert "Traceback" not in result.stderr
+    config = tmp_path / "c.yaml"
+    config.write_text("listen: {port: 0}\nhttp: {enabled: false}\nflows: {directory: flows}\n"
+                      "store: {path: ':memory:'}\n")
+    started = orchestrator("run", "--config", str(config))
+    assert started.returncode == 2
+    assert started.stderr == "flow errors:\n%s\n" % expected
+
+
 def test_simulate_prints_what_the_caller_heard_and_where_the_call_went():
     result = orchestrator("simulate", "flows/welcome.yaml", "--caller", "examples/callers/agent.yaml")
     assert result.returncode == 0, result.stderr

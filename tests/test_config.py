@@ -5,6 +5,8 @@ import pytest
 from orchestrator.config import ConfigError, load_config
 from orchestrator.engine import EngineSettings
 from orchestrator.engine.services import PromptSettings
+from orchestrator.esl.protocol import FrameLimits
+from orchestrator.http_limits import HttpLimits
 
 
 def write(tmp_path, text):
@@ -86,7 +88,8 @@ def test_shipped_example_config_loads():
 
 def test_http_and_tenants_have_defaults_and_are_checked(tmp_path):
     config = load_config(None, environ={})
-    assert config["http"] == {"enabled": True, "host": "127.0.0.1", "port": 8080}
+    assert config["http"] == {"enabled": True, "host": "127.0.0.1", "port": 8080,
+                              **asdict(HttpLimits())}
     assert config["tenants"] == []
     assert load_config(write(tmp_path, "http: {port: 0}\ntenants: [acme, b.2]\n"),
                        environ={})["http"]["host"] == "127.0.0.1"
@@ -100,7 +103,8 @@ def test_http_and_tenants_have_defaults_and_are_checked(tmp_path):
 
 def test_the_step_limit_is_a_count_under_limits_with_the_engines_default():
     config = load_config(None, environ={})
-    assert config["limits"] == {"max_step_runs": EngineSettings().max_step_runs}
+    assert config["limits"] == {"max_step_runs": EngineSettings().max_step_runs,
+                                "esl": asdict(FrameLimits())}
     assert "max_step_runs" not in config["timeouts"]
     assert config.deprecations == []
 
@@ -163,3 +167,35 @@ def test_a_path_given_by_override_is_relative_to_the_config_file_too(tmp_path):
     config = load_config(write(tmp_path, "{}\n"),
                          environ={"ORCHESTRATOR__STORE__PATH": "var/p.sqlite"})
     assert config["store"]["path"] == str(tmp_path / "var" / "p.sqlite")
+
+
+def test_each_limit_has_a_default_and_one_key_set_keeps_the_others(tmp_path):
+    config = load_config(write(tmp_path, "limits: {esl: {max_header_lines: 300}}\n"
+                                         "http: {header_timeout: 2.5}\n"), environ={})
+    assert config["limits"]["esl"] == dict(asdict(FrameLimits()), max_header_lines=300)
+    assert config["limits"]["max_step_runs"] == EngineSettings().max_step_runs
+    assert config["http"]["header_timeout"] == 2.5
+    assert config["http"]["max_connections"] == HttpLimits().max_connections
+    assert config["http"]["port"] == 8080
+    overridden = load_config(None, environ={"ORCHESTRATOR__LIMITS__ESL__MAX_BODY_BYTES": "65536",
+                                            "ORCHESTRATOR__HTTP__MAX_CONNECTIONS": "50"})
+    assert overridden["limits"]["esl"]["max_body_bytes"] == 65536
+    assert overridden["http"]["max_connections"] == 50
+
+
+@pytest.mark.parametrize("text, key", [
+    ("limits: {esl: {max_header_lines: 0}}", r"limits\.esl\.max_header_lines"),
+    ("limits: {esl: {max_body_bytes: 10}}", r"limits\.esl\.max_body_bytes"),
+    ("limits: {esl: {max_headers: 10}}", r"limits\.esl"),
+    ("http: {max_connections: 0}", r"http\.max_connections"),
+    ("http: {header_timeout: 0}", r"http\.header_timeout"),
+    ("http: {idle_timeout: -1}", r"http\.idle_timeout"),
+    ("http: {max_body_bytes: 100000000}", r"http\.max_body_bytes"),
+    ("agent_api: {webhooks: {acme: {url: 'https://h.test/', secret: 0123456789abcdef0, "
+     "queue_size: 0}}}", r"agent_api\.webhooks\.acme\.queue_size"),
+    ("agent_api: {webhooks: {acme: {url: 'https://h.test/', secret: 0123456789abcdef0, "
+     "workers: 100}}}", r"agent_api\.webhooks\.acme\.workers"),
+])
+def test_a_bad_limit_stops_start_up_naming_its_key(tmp_path, text, key):
+    with pytest.raises(ConfigError, match=key):
+        load_config(write(tmp_path, text + "\n"), environ={})

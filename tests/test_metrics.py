@@ -32,6 +32,8 @@ EXPECTED = {
     "payivr_card_field_attempts": ("counter", ("tenant", "field")),
     "payivr_card_field_errors": ("counter", ("tenant", "field", "error")),
     "payivr_webhook_notices_dropped": ("counter", ("tenant",)),
+    "payivr_webhook_notices_undelivered": ("counter", ("tenant",)),
+    "payivr_limit_rejections": ("counter", ("limit",)),
 }
 
 

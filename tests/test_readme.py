@@ -175,3 +175,20 @@ def test_running_against_a_real_switch_works_as_written_from_a_fresh_clone(tmp_p
     ignored = subprocess.run(["git", "check-ignore", "--no-index", "--"] + made, cwd=ROOT,
                              capture_output=True, text=True, timeout=30)
     assert sorted(ignored.stdout.split()) == made
+
+
+def test_the_limits_example_is_a_config_that_loads_with_the_defaults_it_shows(tmp_path):
+    import yaml
+
+    from orchestrator.config import load_config
+
+    [block] = [b for b in yaml_blocks() if "max_header_lines" in b]
+    path = tmp_path / "limits.yaml"
+    path.write_text(block)
+    shown = yaml.safe_load(block)
+    defaults = load_config(None, environ={})
+    loaded = load_config(str(path), environ={})
+    assert loaded["limits"]["esl"] == shown["limits"]["esl"] == defaults["limits"]["esl"]
+    for key, value in shown["http"].items():
+        assert loaded["http"][key] == defaults["http"][key] == value, key
+    assert shown["max_calls"] == defaults["max_calls"]

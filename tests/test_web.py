@@ -9,7 +9,7 @@ import requests
 
 from orchestrator.logs import setup_logging
 from orchestrator.simulator import CallerScript
-from orchestrator.web import HttpServer, json_response, only_get
+from orchestrator.web import HttpServer, json_bodies_only, json_response, only_get
 
 CANARY = "4111111111111111"   # a card number keyed into a call must never reach /metrics
 
@@ -128,3 +128,30 @@ def test_metrics_endpoint_serves_the_service_registry_and_no_call_data(running):
         assert secret not in text, secret
     for secret in (CANARY[:6], CANARY[-4:], "98765"):
         assert secret not in names_and_labels, secret
+
+
+def test_json_bodies_only_answers_415_to_a_body_that_is_not_json(server):
+    seen = []
+
+    def api(environ, start_response):
+        seen.append(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
+        return json_response(start_response, "200 OK", {"ok": True})
+
+    server.router.mount("/api", json_bodies_only(api))
+    base = url(server.address, "/api/x")
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data",
+                         "application/jsonp", ""):
+        reply = requests.post(base, data=b'{"a": 1}', timeout=5,
+                              headers={"Content-Type": content_type} if content_type else {})
+        assert reply.status_code == 415, content_type
+        assert reply.json() == {"error": "unsupported_media_type",
+                                "message": "the request body must be application/json"}
+    assert seen == []
+    for content_type in ("application/json", "application/json; charset=utf-8",
+                         "Application/JSON", "application/merge-patch+json"):
+        reply = requests.post(base, data=b'{"a": 1}', headers={"Content-Type": content_type},
+                              timeout=5)
+        assert reply.status_code == 200, content_type
+    # no body, no type needed (a POST .../cancel has none)
+    assert requests.post(base, timeout=5).status_code == 200
+    assert requests.get(base, timeout=5).status_code == 200

@@ -53,7 +53,12 @@ AGENT_API_SCHEMA: Dict[str, Any] = {
             "properties": {"url": {"type": "string", "pattern": "^https?://"},
                            "secret": {"type": "string", "minLength": 16},
                            "timeout": {"type": "number", "exclusiveMinimum": 0},
-                           "max_attempts": {"type": "integer", "minimum": 1, "maximum": 20}}}},
+                           "max_attempts": {"type": "integer", "minimum": 1, "maximum": 20},
+                           "queue_size": {"type": "integer", "minimum": 1, "maximum": 100000,
+                                          "description": "notices waiting for this receiver; "
+                                                         "past it they are dropped and counted"},
+                           "workers": {"type": "integer", "minimum": 1, "maximum": 16,
+                                       "description": "deliveries to this receiver at once"}}}},
         "hold": {"enum": ["music", "release"],
                  "description": "transfer mode: the agent hears hold music, or is released"},
         "hold_music": {"type": "string", "minLength": 1,

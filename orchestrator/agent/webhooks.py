@@ -2,17 +2,27 @@
 
 Signed like the HTTP gateway connector's requests (``payments/signing.py``):
 ``X-Timestamp`` and ``X-Signature: v1=hex(HMAC-SHA256(secret, timestamp + "." + body))``.
-Bodies carry the masked session only. Delivery runs in background greenlets fed by a bounded
-queue: a notice is dropped (logged, and counted in ``payivr_webhook_notices_dropped_total``)
-when the queue is full, never waited for, so a receiver that is down or slow cannot slow a call. A failed delivery (network error, 5xx, 429)
-is retried with capped exponential backoff; each notice carries ``session_id`` and ``seq`` so a
-receiver can order and de-duplicate them.
+Bodies carry the masked session only. Each notice carries ``session_id`` and ``seq``, a number
+that counts the tenant's own notices (1, 2, 3... per tenant, never shared with another tenant),
+so a receiver can order and de-duplicate them and can see from a gap that it missed some.
+
+Each tenant has a lane of its own: a bounded queue, its own workers and its own HTTP connection
+pool. One queue and four workers for everyone let a hung receiver hold every worker, so another
+tenant's notice waited 45.5 s; now a receiver that hangs or fails delays only its own tenant's
+notices. A failed delivery (network error, 5xx, 429) is retried with capped exponential backoff.
+
+What happens when a lane is full is explicit, never silent: the notice is dropped at once (a
+call is never made to wait for a receiver), with a WARNING line, a count in
+``payivr_webhook_notices_dropped_total{tenant}`` and a gap in the tenant's ``seq``. A notice
+given up after ``max_attempts`` is logged and counted in
+``payivr_webhook_notices_undelivered_total{tenant}`` likewise. Notices are not kept on disk: the
+session itself (``GET /api/v1/sessions/{id}``) stays the record a receiver can re-read.
 """
 import itertools
 import json
 import logging
 import time
-from typing import Any, Dict, Mapping, Optional, Protocol, Tuple, TypedDict
+from typing import Any, Dict, Iterator, Mapping, Optional, Protocol, TypedDict
 
 import gevent
 import requests
@@ -25,8 +35,8 @@ from orchestrator.payments.signing import signed_headers
 
 log = logging.getLogger(__name__)
 
-QUEUE_SIZE = 1000
-WORKERS = 4
+QUEUE_SIZE = 1000        # notices waiting, per tenant
+WORKERS = 2              # deliveries at once, per tenant
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
 DEFAULT_TIMEOUT = 5.0
@@ -42,6 +52,8 @@ class Receiver(_Required, total=False):
     """A tenant's receiver, as ``agent_api.webhooks.<tenant>`` in the service config."""
     timeout: float
     max_attempts: int
+    queue_size: int
+    workers: int
 
 
 class NotifiedSession(Protocol):
@@ -52,6 +64,17 @@ class NotifiedSession(Protocol):
     def to_json(self) -> Dict[str, Any]: ...
 
 
+class _Lane:
+    """One tenant's deliveries: its queue, its sequence numbers, its HTTP connection pool."""
+
+    def __init__(self, tenant: str, receiver: Receiver) -> None:
+        self.tenant, self.receiver = tenant, receiver
+        self.queue: "Queue[bytes]" = Queue(maxsize=int(receiver.get("queue_size", QUEUE_SIZE)))
+        self.workers = int(receiver.get("workers", WORKERS))
+        self.seq: Iterator[int] = itertools.count(1)
+        self.http = requests.Session()
+
+
 class WebhookNotifier:
     """``notify(session, event, payload)`` is a registry listener; ``start``/``stop`` the workers."""
 
@@ -60,53 +83,54 @@ class WebhookNotifier:
         self.receivers: Dict[str, Receiver] = dict(receivers or {})
         self.base_delay = base_delay
         self.metrics = metrics
-        self._queue: "Queue[Tuple[str, bytes]]" = Queue(maxsize=QUEUE_SIZE)
+        self._lanes = {tenant: _Lane(tenant, receiver) for tenant, receiver in self.receivers.items()}
         self._group = Group()
-        self._seq = itertools.count(1)
-        self._http = requests.Session()
 
     def start(self) -> None:
-        if self.receivers and not len(self._group):
-            for _ in range(WORKERS):
-                self._group.spawn(self._work)
+        if not len(self._group):
+            for lane in self._lanes.values():
+                for _ in range(lane.workers):
+                    self._group.spawn(self._work, lane)
 
     def stop(self, timeout: float = 2.0) -> None:
         self._group.kill(block=True, timeout=timeout)
-        self._http.close()
+        for lane in self._lanes.values():
+            lane.http.close()
 
     def notify(self, session: NotifiedSession, event: str, payload: Dict[str, Any]) -> None:
-        receiver = self.receivers.get(session.tenant)
-        if receiver is None:
+        lane = self._lanes.get(session.tenant)
+        if lane is None:
             return
+        seq = next(lane.seq)
         body = json.dumps({"type": "session.%s" % event, "session_id": session.id,
-                           "seq": next(self._seq), "data": payload, "session": session.to_json(),
+                           "seq": seq, "data": payload, "session": session.to_json(),
                            "sent_at": time.time()}, sort_keys=True).encode("utf-8")
         try:
-            self._queue.put_nowait((session.tenant, body))
+            lane.queue.put_nowait(body)
         except Full:
             if self.metrics is not None:
                 self.metrics.webhook_notices_dropped.labels(session.tenant).inc()
-            log.warning("webhook queue full: a %s notice for session %s was dropped", event, session.id)
+            log.warning("webhook queue of %s full (%d waiting): the %s notice seq %d for session "
+                        "%s was dropped", session.tenant, lane.queue.maxsize, event, seq, session.id)
 
-    def _work(self) -> None:
+    def _work(self, lane: _Lane) -> None:
         while True:
             try:
-                tenant, body = self._queue.get(timeout=60.0)
+                body = lane.queue.get(timeout=60.0)
             except Empty:
                 continue
-            receiver = self.receivers.get(tenant)
-            if receiver is not None:
-                self._deliver(tenant, receiver, body)
+            self._deliver(lane, body)
 
-    def _deliver(self, tenant: str, receiver: Receiver, body: bytes) -> None:
+    def _deliver(self, lane: _Lane, body: bytes) -> None:
+        tenant, receiver = lane.tenant, lane.receiver
         attempts = int(receiver.get("max_attempts", DEFAULT_ATTEMPTS))
         timeout = float(receiver.get("timeout", DEFAULT_TIMEOUT))
         for attempt in range(1, attempts + 1):
             headers: Dict[str, str] = {"Content-Type": "application/json"}
             headers.update(signed_headers(receiver["secret"], body))
             try:
-                reply = self._http.post(receiver["url"], data=body, headers=headers,
-                                        timeout=(timeout, timeout), allow_redirects=False)
+                reply = lane.http.post(receiver["url"], data=body, headers=headers,
+                                       timeout=(timeout, timeout), allow_redirects=False)
                 status = reply.status_code
                 reply.close()
             except requests.RequestException as exc:
@@ -116,8 +140,14 @@ class WebhookNotifier:
                 if status < 500 and status != 429:
                     if status >= 300:
                         log.warning("webhook for %s refused (%s): not retried", tenant, why)
+                        self._undelivered(tenant)
                     return
             if attempt < attempts:
                 log.info("webhook for %s failed (%s), attempt %d of %d", tenant, why, attempt, attempts)
                 gevent.sleep(backoff.exponential(attempt, self.base_delay, BACKOFF_CAP))
         log.warning("webhook for %s given up after %d attempts", tenant, attempts)
+        self._undelivered(tenant)
+
+    def _undelivered(self, tenant: str) -> None:
+        if self.metrics is not None:
+            self.metrics.webhook_notices_undelivered.labels(tenant).inc()

@@ -33,7 +33,7 @@ class AgentDryRun:
         config.data.update({
             "listen": {"host": "127.0.0.1", "port": 0}, "linger_seconds": 2,
             "store": {"path": ":memory:"},
-            "http": {"enabled": True, "host": "127.0.0.1", "port": 0},
+            "http": dict(config.data["http"], enabled=True, host="127.0.0.1", port=0),
             "tenants": ["acme"],
             "nodes": [{"name": "sim", "host": "127.0.0.1", "port": self.switch.inbound_address[1],
                        "password": "demo-switch"}],
@@ -59,7 +59,8 @@ class AgentDryRun:
 
     def post(self, path, body):
         return requests.post(self.api + path, data=json.dumps(body), timeout=10,
-                             headers={"Authorization": "Bearer " + TOKEN})
+                             headers={"Authorization": "Bearer " + TOKEN,
+                                      "Content-Type": "application/json"})
 
 
 def _watch(url, lines):

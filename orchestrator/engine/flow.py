@@ -9,7 +9,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, FrozenSet, Optional, Tuple, Union
 
-from .problems import FlowError, Problem
+from .flow_source import read_flow_file
+from .problems import FlowError
 from .step_api import StepKind
 from .validate import CheckResult, check_text
 
@@ -83,9 +84,4 @@ def load_flow(source: Union[str, "os.PathLike[str]"], source_name: Optional[str]
     if isinstance(source, str) and "\n" in source:
         return load_flow_text(source, source_name or "<flow>")
     path = os.fspath(source)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FlowError([Problem(source_name or path, 1, 1, f"cannot read the file: {getattr(exc, 'strerror', None) or exc}")])
-    return load_flow_text(text, source_name or path)
+    return load_flow_text(read_flow_file(path, source_name or path), source_name or path)

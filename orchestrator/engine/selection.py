@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Dict, Iterator, List, Mapping, Optional
 
 from .flow import Flow, build_flow
+from .flow_source import read_flow_file
 from .loader import Position
 from .problems import FlowError, Problem
 from .validate import check_text, flow_files
@@ -51,10 +52,9 @@ class FlowLibrary:
             raise FlowError([Problem(directory, 1, 1, f"cannot read the flow directory: {exc.strerror or exc}")])
         for path in files:
             try:
-                with open(path, encoding="utf-8") as handle:
-                    text = handle.read()
-            except (OSError, UnicodeDecodeError) as exc:
-                problems.append(Problem(path, 1, 1, f"cannot read the file: {getattr(exc, 'strerror', None) or exc}"))
+                text = read_flow_file(path)
+            except FlowError as exc:
+                problems.extend(exc.problems)
                 continue
             result = check_text(text, path)
             if result.problems:

@@ -16,7 +16,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Type
 from .analysis import check_expressions, check_ids_and_targets, check_reachability
 from .ids import STEP_ID_SCHEMA
 from .loader import LoadedDocument, MarkMap, Position, YamlSyntaxError, load_marked
-from .problems import Problem
+from .flow_source import read_flow_file
+from .problems import FlowError, Problem
 from .schema import document_schema, step_value_schema
 from .schema_errors import schema_complaints, yaml_type
 from .step_api import StepKind, registered_kinds
@@ -157,12 +158,11 @@ def validate_text(text: str, source: str = "<flow>") -> List[Problem]:
 
 
 def validate_file(path: str) -> List[Problem]:
-    """Problems in one flow file; an unreadable file is one problem at 1:1."""
+    """Problems in one flow file; an unreadable or oversized file is one problem at 1:1."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        return [Problem(str(path), 1, 1, f"cannot read the file: {getattr(exc, 'strerror', None) or exc}")]
+        text = read_flow_file(path, str(path))
+    except FlowError as exc:
+        return exc.problems
     return validate_text(text, str(path))
 
 

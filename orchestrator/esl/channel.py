@@ -40,7 +40,7 @@ from orchestrator.engine.channel import (
 )
 from orchestrator.esl.commands import SwitchCommands
 from orchestrator.esl.errors import CallGone, CommandFailed, CommandTimeout
-from orchestrator.esl.protocol import CONNECTION_LOST, EslConnection, EslMessage
+from orchestrator.esl.protocol import CONNECTION_LOST, EslConnection, EslMessage, FrameTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +139,11 @@ class Channel:
             return
         headers = message.headers
         if headers.get("Unique-ID") not in (None, self.uuid):
+            return
+        limit = self._conn.limits.max_queued_events
+        if self._inbox.qsize() >= limit:   # a peer flooding events the call is not reading
+            self._conn.cut_off(FrameTooLarge("more than %d events for the call not yet handled"
+                                             % limit, "max_queued_events"))
             return
         name = message.event_name
         if name.startswith("CHANNEL_"):

@@ -20,7 +20,7 @@ from gevent import socket
 from orchestrator.esl.commands import SwitchCommands
 from orchestrator import backoff
 from orchestrator.esl.errors import CommandFailed, CommandTimeout, EslError, NotConnected
-from orchestrator.esl.protocol import EslConnection, EslMessage
+from orchestrator.esl.protocol import EslConnection, EslMessage, FrameLimits
 
 if TYPE_CHECKING:  # pragma: no cover
     from orchestrator.metrics import Metrics
@@ -42,8 +42,10 @@ class NodeConnection:
     def __init__(self, name: str, host: str, port: int, password: str, *,
                  connect_timeout: float = 5.0, reply_timeout: float = 5.0,
                  keepalive: float = 15.0, backoff_base: float = 0.5, backoff_cap: float = 30.0,
-                 metrics: Optional["Metrics"] = None) -> None:
+                 metrics: Optional["Metrics"] = None,
+                 frame_limits: Optional[FrameLimits] = None) -> None:
         self.name = name
+        self.frame_limits = frame_limits or FrameLimits()
         self.address = (host, port)
         self._password = password
         self.connect_timeout = connect_timeout
@@ -106,7 +108,9 @@ class NodeConnection:
     def _connect_once(self) -> None:
         sock = socket.create_connection(self.address, timeout=self.connect_timeout)
         sock.settimeout(None)
-        conn = EslConnection(sock, reply_timeout=self.reply_timeout, name="node %s" % self.name)
+        conn = EslConnection(sock, reply_timeout=self.reply_timeout, name="node %s" % self.name,
+                             limits=self.frame_limits,
+                             on_limit=self._metrics.limit_counter("limits.esl.") if self._metrics else None)
         self._conn = conn
         conn.add_listener(self._on_message)
         conn.start()

@@ -4,6 +4,10 @@ Each call gets its own greenlet, at most ``max_calls`` at once. A call beyond th
 at once, before ``connect``: the ``socket`` application then returns and the dialplan's
 fallback (an agent, a queue) takes the caller, which beats making them wait for a slot.
 Setting up is prompt (FreeSWITCH drops a socket that says nothing for 25 seconds) and bounded.
+The listener has no authentication (FreeSWITCH's outbound socket offers none), so whatever
+connects is held to the same bounds as a call: a place among ``max_calls`` from the moment it
+is accepted, ``reply_timeout`` to answer ``connect``, and the frame limits of
+``FrameLimits`` on everything it sends.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from gevent.server import StreamServer
 
 from orchestrator.esl.channel import Channel, ChannelSettings
 from orchestrator.esl.errors import CallGone, EslError
-from orchestrator.esl.protocol import EslConnection
+from orchestrator.esl.protocol import EslConnection, FrameLimits
 
 if TYPE_CHECKING:  # pragma: no cover
     from orchestrator.metrics import Metrics
@@ -27,7 +31,8 @@ class OutboundServer:
     def __init__(self, handler: Callable[[Channel], None], *, host: str = "127.0.0.1",
                  port: int = 0, max_calls: int = 100, linger_seconds: int = 10,
                  reply_timeout: float = 5.0, channel_settings: Optional[ChannelSettings] = None,
-                 metrics: Optional["Metrics"] = None) -> None:
+                 metrics: Optional["Metrics"] = None,
+                 frame_limits: Optional[FrameLimits] = None) -> None:
         """``handler(channel)`` runs a call's flow; when it returns, the socket is closed."""
         self._handler = handler
         self._bind = (host, port)
@@ -36,6 +41,7 @@ class OutboundServer:
         self.reply_timeout = reply_timeout
         self.channel_settings = channel_settings or ChannelSettings()
         self._metrics = metrics
+        self.frame_limits = frame_limits or FrameLimits()
         self._server: Optional[StreamServer] = None
         self._calls: Set[gevent.Greenlet] = set()
         self._draining = False
@@ -95,7 +101,9 @@ class OutboundServer:
         sock.close()
 
     def _serve(self, sock: Any, peer: str) -> None:
-        conn = EslConnection(sock, reply_timeout=self.reply_timeout, name=peer)
+        conn = EslConnection(sock, reply_timeout=self.reply_timeout, name=peer,
+                             limits=self.frame_limits,
+                             on_limit=self._metrics.limit_counter("limits.esl.") if self._metrics else None)
         conn.start()
         try:
             reply = conn.command("connect")

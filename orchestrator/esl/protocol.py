@@ -11,15 +11,21 @@ behaviours cannot be lived with in a payment service, so they are replaced here:
   name and the exception type are logged here.
 * Event bodies are URL-decoded before they are split into lines (an encoded newline in a caller
   name becomes a forged header), and a short read at end of stream loops forever. The reader
-  here splits first, decodes each value, bounds every line and body, and stops at end of stream.
+  here splits first, decodes each value and stops at end of stream.
+* Nothing bounds what a peer may send: a frame of endless header lines grew a process from
+  83 MB to 1.6 GB (for 1.5 GB sent, never given back), and the outbound listener has no
+  authentication, so any local process could do it. Here every frame is bounded (header
+  lines, header bytes, body bytes) and so is the queue of events not yet handled
+  (``FrameLimits``, ``limits.esl`` in the config); a peer that crosses a bound has its
+  connection closed, with one log line naming the bound.
 * When the socket drops, commands waiting for a reply wait forever. Here they fail with
   ``ConnectionLost`` and a final ``connection/lost`` message is dispatched after every event
   that was already received, so listeners see a hangup before they see the loss.
 """
 from __future__ import annotations
 
-import json
 import logging
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
@@ -30,18 +36,44 @@ import gevent.queue
 from gevent import socket
 from greenswitch.esl import ESLProtocol
 
+from orchestrator import bounded_json
 from orchestrator.esl.errors import CommandFailed, CommandTimeout, ConnectionLost
 
 log = logging.getLogger(__name__)
 
-MAX_LINE_BYTES = 64 * 1024
-MAX_BODY_BYTES = 16 * 1024 * 1024
 CONNECTION_LOST = "connection/lost"
 REPLY_TYPES = ("command/reply", "api/response")
 
 
 class ProtocolError(Exception):
     """The peer sent something that is not ESL framing."""
+
+
+class FrameTooLarge(ProtocolError):
+    """The peer crossed one of the connection's ``FrameLimits``; ``limit`` names which."""
+
+    def __init__(self, message: str, limit: str) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class FrameLimits:
+    """How much of this process one ESL connection may hold (``limits.esl`` in the config).
+
+    The defaults are generous for real traffic. Measured on 1.10.12: a ``connect`` reply,
+    which carries every channel variable as a header, is about 105 lines and 3.5 KB on a
+    loopback call; a SIP call with its SDP and SIP headers in variables runs to a few hundred
+    lines and some tens of KB, and so does a CHANNEL_HANGUP_COMPLETE event with every
+    variable (its headers are the frame's body). A ``bgapi`` result or an ``api`` answer is
+    a body too. At the defaults a connection holds at most about 4 MB of frame at a time,
+    so ``max_calls`` connections stay in the hundreds of MB even when every peer misbehaves.
+    """
+
+    max_header_lines: int = 1024             # header lines of one frame
+    max_header_bytes: int = 128 * 1024       # bytes of one frame's header block
+    max_body_bytes: int = 4 * 1024 * 1024    # one frame's Content-Length
+    max_queued_events: int = 10000           # events received and not yet handled
 
 
 class EslMessage:
@@ -100,7 +132,11 @@ def parse_plain_event(text: str) -> Tuple[Dict[str, str], str]:
 
 
 def parse_json_event(text: str) -> Tuple[Dict[str, str], str]:
-    data = json.loads(text)
+    """A ``text/event-json`` body: one flat object (nested deeper, it is refused, a ValueError,
+    before the decoder could recurse out of the reading greenlet)."""
+    data = bounded_json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("an event-json body must be an object")
     body = data.pop("_body", "")
     return {str(k): str(v) for k, v in data.items()}, body
 
@@ -111,8 +147,13 @@ class EslConnection(ESLProtocol):
     # set by greenswitch's ESLProtocol: the reply waiters, oldest command first
     _commands_sent: List["gevent.event.AsyncResult"]
 
-    def __init__(self, sock: Any, *, reply_timeout: float = 5.0, name: str = "esl") -> None:
+    def __init__(self, sock: Any, *, reply_timeout: float = 5.0, name: str = "esl",
+                 limits: Optional[FrameLimits] = None,
+                 on_limit: Optional[Callable[[str], None]] = None) -> None:
+        """``on_limit(name)`` is told which bound of ``limits`` a peer crossed (for a metric)."""
         super().__init__()
+        self.limits = limits or FrameLimits()
+        self.on_limit = on_limit
         self.sock = sock
         self.sock_file = sock.makefile("rb")
         self.connected = True
@@ -208,32 +249,63 @@ class EslConnection(ESLProtocol):
                 if message is None:
                     break
                 self.handle_event(message)
+        except FrameTooLarge as exc:
+            self.cut_off(exc)
         except (OSError, ProtocolError, ValueError) as exc:
             if self._run:
                 log.info("esl read ended: %s", type(exc).__name__, extra={"esl_peer": self.name})
         finally:
             self._on_lost()
+            # The file object holds the descriptor open after the socket is closed; only this
+            # greenlet reads it, so it can let go now: the peer sees the connection end at once,
+            # not when the owner of this connection gets round to close().
+            try:
+                self.sock_file.close()
+            except (OSError, RuntimeError):
+                pass
+
+    def cut_off(self, why: FrameTooLarge) -> None:
+        """Close the connection because the peer crossed a bound; one line says which."""
+        if self.lost.is_set():
+            return                     # already closed: events still queued may cross it again
+        # the message holds bounds and counts only, never what the peer sent
+        log.warning("esl connection closed: %s (limits.esl.%s)", why, why.limit,
+                    extra={"esl_peer": self.name})
+        if self.on_limit is not None:
+            self.on_limit(why.limit)
+        self._on_lost()
 
     def _read_message(self) -> Optional[EslMessage]:
+        limits = self.limits
         header_lines: List[str] = []
+        header_bytes = 0
         while True:
-            line = self.sock_file.readline(MAX_LINE_BYTES + 1)
+            # never more than the block has left (+1 to see that it went over)
+            line = self.sock_file.readline(limits.max_header_bytes - header_bytes + 1)
             if not line:
                 return None
-            if len(line) > MAX_LINE_BYTES:
-                raise ProtocolError("header line too long")
             if line in (b"\n", b"\r\n"):
                 if header_lines:
                     break
                 continue
+            header_bytes += len(line)
+            if header_bytes > limits.max_header_bytes:
+                raise FrameTooLarge("a frame's headers passed %d bytes" % limits.max_header_bytes,
+                                    "max_header_bytes")
+            if len(header_lines) >= limits.max_header_lines:
+                raise FrameTooLarge("a frame passed %d header lines" % limits.max_header_lines,
+                                    "max_header_lines")
             header_lines.append(line.decode("utf-8", "replace").rstrip("\r\n"))
         headers = parse_header_block("\n".join(header_lines))
         body = ""
         length = headers.get("Content-Length")
         if length:
             size = int(length)
-            if size < 0 or size > MAX_BODY_BYTES:
-                raise ProtocolError("body length out of bounds")
+            if size < 0:
+                raise ProtocolError("negative body length")
+            if size > limits.max_body_bytes:
+                raise FrameTooLarge("a frame announced a body of %d bytes, more than %d"
+                                    % (size, limits.max_body_bytes), "max_body_bytes")
             body = self._read_exactly(size)
         return EslMessage(headers, body)
 
@@ -260,20 +332,34 @@ class EslConnection(ESLProtocol):
         elif content_type == "text/event-plain":
             headers, body = parse_plain_event(message.body)
             headers["Content-Type"] = content_type
-            self._esl_event_queue.put(EslMessage(headers, body))
+            self._queue_event(EslMessage(headers, body))
         elif content_type == "text/event-json":
             headers, body = parse_json_event(message.body)
             headers["Content-Type"] = content_type
-            self._esl_event_queue.put(EslMessage(headers, body))
+            self._queue_event(EslMessage(headers, body))
         elif content_type == "text/disconnect-notice":
             if message.headers.get("Content-Disposition") == "linger":
                 self._lingering = True
-            self._esl_event_queue.put(message)
+            self._queue_event(message)
         elif content_type == "text/rude-rejection":
             self._auth_request_event.set()
-            self._esl_event_queue.put(message)
+            self._queue_event(message)
         else:
-            self._esl_event_queue.put(message)
+            self._queue_event(message)
+
+    def _queue_event(self, message: EslMessage) -> None:
+        """Queue for the dispatching greenlet; a peer that sends events faster than they are
+        handled, past ``max_queued_events``, is cut off rather than held in memory."""
+        limit = self.limits.max_queued_events
+        if self._esl_event_queue.qsize() >= limit:
+            # Reading from a buffer does not yield: a burst fills the queue before the
+            # dispatcher runs at all. Let it drain once; only a dispatcher that is stuck
+            # (a listener that blocks) leaves the queue full.
+            gevent.sleep(0)
+            if self._esl_event_queue.qsize() >= limit:
+                raise FrameTooLarge("more than %d events received and not yet handled" % limit,
+                                    "max_queued_events")
+        self._esl_event_queue.put(message)
 
     def _on_lost(self) -> None:
         if self.lost.is_set():

@@ -58,8 +58,9 @@ def test_a_value_that_may_be_a_card_number_is_422_in_any_field_and_never_repeate
 
 
 def test_not_json_is_400(rig):
-    reply = requests.post(rig.base + "/sessions", data=b"{not json",
-                          headers={"Authorization": "Bearer " + TOKENS["alice"]}, timeout=10)
+    reply = requests.post(rig.base + "/sessions", data=b"{not json", timeout=10,
+                          headers={"Authorization": "Bearer " + TOKENS["alice"],
+                                   "Content-Type": "application/json"})
     assert reply.status_code == 400 and reply.json()["error"] == "invalid_json"
     reply = rig.request("POST", "/sessions", body=[1, 2])
     assert reply.status_code == 400 and reply.json()["error"] == "invalid_json"
@@ -153,3 +154,13 @@ def test_every_route_is_in_the_document_and_every_documented_route_is_served(rig
     for method, path in served:    # each route answers (401 without a token), none is 404/405
         reply = rig.request(method.upper(), path.replace("{id}", "ps_x"), token="")
         assert reply.status_code in (200, 401), (method, path, reply.status_code)
+
+
+def test_a_body_that_is_not_json_is_415_and_the_api_keeps_serving(rig):
+    reply = requests.post(rig.base + "/sessions", data=b"amount=1250&currency=EUR", timeout=10,
+                          headers={"Authorization": "Bearer " + TOKENS["alice"],
+                                   "Content-Type": "application/x-www-form-urlencoded"})
+    assert reply.status_code == 415
+    assert reply.json()["error"] == "unsupported_media_type"
+    listed = rig.request("GET", "/sessions")
+    assert listed.status_code == 200 and listed.json()["sessions"] == []

@@ -296,3 +296,39 @@ def test_one_typo_gives_one_message_not_a_cascade(problems):
     """) == ["3:29: unknown key 'max_digit' in collect (did you mean 'max_digits'?); known keys: into, prompt, min_digits, max_digits, "
              "terminators, cancel_key, first_digit_timeout, inter_digit_timeout, barge_in, valid, choices, "
              "invalid_prompt, retry_prompt, max_attempts, on"]
+
+
+# -- hostile files: each fails with one file:line:column problem, without reading it all --------
+def bomb_text():
+    lines = ['flow: bomb', 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, name in zip("abcdefgh", "bcdefghi"):
+        lines.append("%s: &%s [%s]" % (name, name, ",".join(["*" + prev] * 9)))
+    return "\n".join(lines + ["steps: [answer: {}]"]) + "\n"
+
+
+def test_hostile_flow_files_are_one_problem_each_at_their_position(tmp_path):
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(bomb_text())
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("flow: deep\nsteps: " + "[" * 100000 + "]" * 100000 + "\n")
+    big = tmp_path / "big.yaml"
+    with open(big, "w") as handle:                 # 27 MB of steps, each one valid
+        handle.write("flow: big\nsteps:\n")
+        handle.write("  - play: ivr/ivr-welcome_to_freeswitch.wav\n" * 620000)
+    assert big.stat().st_size > 27 * 1000 * 1000
+    code, lines = validate_paths([str(bomb), str(deep), str(big)])
+    assert code == 1
+    assert lines == [
+        f"{bomb}:6:11: the alias *d expands the document past 20000 values (aliases count as "
+        "every value they stand for); not read further",
+        f"{deep}:2:71: nested deeper than 64 levels (a flow needs a handful); not read further",
+        f"{big}:1:1: the file is larger than 1048576 bytes (1 MiB), the most a flow may be; "
+        "not read"]
+
+
+def test_a_file_at_the_size_bound_is_read(tmp_path):
+    flow = "flow: padded\nsteps:\n  - answer: {}\n"
+    path = tmp_path / "padded.yaml"
+    path.write_text(flow + "#" * (1024 * 1024 - len(flow) - 1) + "\n")
+    assert path.stat().st_size == 1024 * 1024
+    assert validate_file(str(path)) == []

@@ -3,12 +3,13 @@ import logging
 from urllib.parse import quote
 
 import gevent
+import gevent.event
 import pytest
 from gevent import socket
 from gevent.server import StreamServer
 
 from orchestrator.esl.errors import CommandTimeout, ConnectionLost
-from orchestrator.esl.protocol import CONNECTION_LOST, EslConnection
+from orchestrator.esl.protocol import CONNECTION_LOST, EslConnection, FrameLimits
 
 
 def plain_event(headers, body=""):
@@ -27,13 +28,13 @@ def peer():
     """A scripted peer: the test gives it a function of the accepted socket."""
     servers, clients = [], []
 
-    def make(script):
+    def make(script, limits=None, on_limit=None):
         server = StreamServer(("127.0.0.1", 0), lambda sock, addr: script(sock))
         server.start()
         servers.append(server)
         sock = socket.create_connection(server.address, timeout=2)
         sock.settimeout(None)
-        conn = EslConnection(sock, reply_timeout=0.5, name="test")
+        conn = EslConnection(sock, reply_timeout=0.5, name="test", limits=limits, on_limit=on_limit)
         conn.start()
         clients.append(conn)
         return conn
@@ -150,3 +151,139 @@ def test_close_releases_socket_and_greenlets(peer):
     conn.close()
     assert conn._receive_events_greenlet.dead and conn._process_events_greenlet.dead
     assert conn.sock.fileno() == -1
+
+
+# -- frame limits: past a bound the connection is closed, with one line naming it --------------
+SMALL = FrameLimits(max_header_lines=20, max_header_bytes=2048, max_body_bytes=4096,
+                    max_queued_events=50)
+
+
+def headers_frame(count, width=10):
+    lines = "".join("X-Header-%d: %s\n" % (n, "v" * width) for n in range(count))
+    return ("Content-Type: text/event-plain\n" + lines + "\n").encode()
+
+
+def limit_lines(caplog):
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("esl connection closed")]
+
+
+def test_a_frame_at_the_header_line_bound_is_read_and_one_line_more_closes(peer, caplog):
+    crossed = []
+
+    def at_the_bound(sock):
+        sock.sendall(headers_frame(SMALL.max_header_lines - 1))   # + its Content-Type line
+        gevent.sleep(1)
+
+    seen = []
+    conn = peer(at_the_bound, limits=SMALL)
+    conn.add_listener(seen.append)
+    gevent.sleep(0.2)
+    assert not conn.lost.is_set() and len(seen) == 1
+
+    def one_more(sock):
+        sock.sendall(headers_frame(SMALL.max_header_lines))
+        gevent.sleep(1)
+
+    with caplog.at_level(logging.WARNING, logger="orchestrator.esl.protocol"):
+        conn = peer(one_more, limits=SMALL, on_limit=crossed.append)
+        assert conn.lost.wait(2)
+    assert limit_lines(caplog) == ["esl connection closed: a frame passed 20 header lines "
+                                   "(limits.esl.max_header_lines)"]
+    assert crossed == ["max_header_lines"]
+
+
+def test_endless_header_lines_are_cut_off_after_the_bound_not_held(peer, caplog):
+    sent, failed = [], []
+
+    def flood(sock):          # header lines without end, never the blank line that ends a frame
+        line = b"X-Flood: " + b"a" * 90 + b"\n"
+        try:
+            while sum(sent) < 50 * 1024 * 1024:
+                sock.sendall(line * 100)
+                sent.append(len(line) * 100)
+        except OSError:
+            failed.append(True)
+
+    with caplog.at_level(logging.WARNING, logger="orchestrator.esl.protocol"):
+        conn = peer(flood, limits=SMALL)
+        assert conn.lost.wait(5)
+        gevent.sleep(0.2)
+    assert limit_lines(caplog) == ["esl connection closed: a frame's headers passed 2048 bytes "
+                                   "(limits.esl.max_header_bytes)"]
+    # the peer could not push 50 MB: the connection was closed once the bound was crossed
+    # what the peer got into the sockets' buffers before it saw the close is kernel memory
+    # (a few MB on loopback), far short of the 50 MB it meant to send
+    assert failed and sum(sent) < 20 * 1024 * 1024, sum(sent)
+
+
+def test_one_line_longer_than_the_header_block_closes(peer, caplog):
+    def long_line(sock):
+        sock.sendall(b"Content-Type: text/event-plain\nX-Long: " + b"a" * 10000 + b"\n\n")
+        gevent.sleep(1)
+
+    with caplog.at_level(logging.WARNING, logger="orchestrator.esl.protocol"):
+        conn = peer(long_line, limits=SMALL)
+        assert conn.lost.wait(2)
+    assert limit_lines(caplog) == ["esl connection closed: a frame's headers passed 2048 bytes "
+                                   "(limits.esl.max_header_bytes)"]
+
+
+def test_a_body_announced_past_the_bound_is_not_read(peer, caplog):
+    def big_body(sock):
+        sock.sendall(b"Content-Type: api/response\nContent-Length: 4097\n\n")
+        gevent.sleep(1)            # nothing follows: the length alone must close it
+
+    with caplog.at_level(logging.WARNING, logger="orchestrator.esl.protocol"):
+        conn = peer(big_body, limits=SMALL)
+        assert conn.lost.wait(2)
+    assert limit_lines(caplog) == ["esl connection closed: a frame announced a body of 4097 "
+                                   "bytes, more than 4096 (limits.esl.max_body_bytes)"]
+
+
+def test_a_body_at_the_bound_is_read(peer):
+    body = b"x" * SMALL.max_body_bytes
+
+    def script(sock):
+        read_command(sock)
+        sock.sendall(b"Content-Type: api/response\nContent-Length: %d\n\n%s" % (len(body), body))
+        gevent.sleep(1)
+
+    conn = peer(script, limits=SMALL)
+    assert conn.send("api status").body == body.decode()
+
+
+def test_events_faster_than_they_are_handled_close_past_the_queue_bound(peer, caplog):
+    release = gevent.event.Event()
+
+    def slow(message):         # the dispatching greenlet is held: events pile up behind it
+        release.wait(3)
+
+    def flood(sock):
+        try:
+            for n in range(SMALL.max_queued_events * 4):
+                sock.sendall(plain_event({"Event-Name": "CUSTOM", "Seq": str(n)}))
+        except OSError:
+            pass
+        gevent.sleep(1)
+
+    with caplog.at_level(logging.WARNING, logger="orchestrator.esl.protocol"):
+        conn = peer(flood, limits=SMALL)
+        conn.add_listener(slow)
+        assert conn.lost.wait(3)
+        release.set()
+    assert limit_lines(caplog) == ["esl connection closed: more than 50 events received and not "
+                                   "yet handled (limits.esl.max_queued_events)"]
+
+
+def test_a_json_event_nested_deep_ends_the_read_without_a_traceback(peer, caplog, capfd):
+    deep = ("[" * 100000 + "]" * 100000).encode()
+
+    def script(sock):
+        sock.sendall(b"Content-Type: text/event-json\nContent-Length: %d\n\n%s" % (len(deep), deep))
+        gevent.sleep(1)
+
+    with caplog.at_level(logging.INFO, logger="orchestrator.esl.protocol"):
+        conn = peer(script)
+        assert conn.lost.wait(2)
+    assert "esl read ended: TooDeep" in caplog.text
+    assert "Traceback" not in capfd.readouterr().err

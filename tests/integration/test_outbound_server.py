@@ -1,14 +1,22 @@
-"""The outbound server: refusal when full, graceful stop, nothing left behind after calls."""
+"""The outbound server: refusal when full, graceful stop, nothing left behind after calls, a
+peer past the frame limits cut off while calls go on."""
 import gc
+import logging
 
 import gevent
+import gevent.event
 import greenlet
+from gevent import socket
 
 from orchestrator.esl.channel import Prompt
+from orchestrator.esl.errors import CallGone
+from orchestrator.esl.outbound import OutboundServer
+from orchestrator.esl.protocol import FrameLimits
 from orchestrator.simulator.caller import CallerScript
 from orchestrator.simulator.faults import Faults
 from tests.support.call_harness import CallHarness
 from tests.support.sockets import tcp_sockets_on_port
+from tests.support.waiting import eventually
 
 
 def test_call_beyond_max_calls_is_closed_at_once_and_reaches_the_fallback():
@@ -145,3 +153,92 @@ def test_no_greenlet_or_socket_outlives_a_call():
         assert born_and_alive == []
     finally:
         harness.stop()
+
+
+# -- a peer past the frame limits, while calls go on -------------------------------------------
+def _flood_with_header_lines(address, total, sent, failed):
+    """Connect as the switch would, wait for ``connect``, then send header lines without end."""
+    sock = socket.create_connection(address, timeout=5)
+    try:
+        sock.settimeout(10)
+        assert sock.recv(64).startswith(b"connect")
+        line = b"X-Flood: " + b"a" * 90 + b"\n"
+        chunk = line * 1000
+        while sum(sent) < total:
+            sock.sendall(chunk)
+            sent.append(len(chunk))
+    except OSError:
+        failed.append(True)
+    finally:
+        sock.close()
+
+
+def test_a_peer_sending_50_mb_of_header_lines_is_cut_off_while_a_call_is_served(
+        service_on_simulator, caplog):
+    world = service_on_simulator()
+    limits = world.service.server.frame_limits
+    assert limits == FrameLimits()               # the shipped defaults, not test-sized ones
+    sent, failed = [], []
+    with caplog.at_level(logging.WARNING, logger="orchestrator.esl.protocol"):
+        call = world.place([{"wait_prompt": 2}, {"press": "2"}], {"pay_flow": "welcome"})
+        flood = gevent.spawn(_flood_with_header_lines, world.address, 50 * 1024 * 1024,
+                             sent, failed)
+        result = world.finish(call)
+        flood.join(timeout=20)
+    assert result.flow == "welcome" and result.outcome.result == "transferred"
+    assert flood.dead and failed, "the flood was never cut off"
+    # what got into the sockets' buffers before the flood saw the close, far short of 50 MB
+    assert sum(sent) < 20 * 1024 * 1024, sum(sent)
+    # 100-byte lines: the line count is the bound crossed first
+    assert ("esl connection closed: a frame passed %d header lines "
+            "(limits.esl.max_header_lines)" % limits.max_header_lines) in caplog.text
+    assert world.metric("payivr_limit_rejections_total", limit="limits.esl.max_header_lines") == 1
+    # and the next call is served as well
+    after = world.run_call([{"wait_prompt": 2}, {"press": "2"}], {"pay_flow": "welcome"})
+    assert after.outcome.result == "transferred"
+
+
+def test_a_peer_flooding_a_call_with_events_it_does_not_read_is_cut_off(caplog):
+    """Events for the call pile up in its inbox while its flow is busy elsewhere: past
+    ``max_queued_events`` the socket is closed and the flow sees the call gone."""
+    uuid = "7f0c1a3e-1111-4222-8333-444455556666"
+    seen = []
+    busy = gevent.event.Event()
+
+    def handler(channel):
+        busy.wait(5)                      # not reading its inbox, as a flow inside a gateway call
+        try:
+            channel.answer()
+        except Exception as exc:          # the test asserts on what the flow met
+            seen.append(exc)
+
+    server = OutboundServer(handler, reply_timeout=2.0, linger_seconds=0,
+                            frame_limits=FrameLimits(max_queued_events=100))
+    server.start()
+    sock = socket.create_connection(server.address, timeout=5)
+    try:
+        sock.settimeout(5)
+        assert sock.recv(64).startswith(b"connect")
+        sock.sendall(b"Content-Type: command/reply\nReply-Text: +OK\nUnique-ID: %s\n\n" % uuid.encode())
+        assert sock.recv(64).startswith(b"myevents")
+        sock.sendall(b"Content-Type: command/reply\nReply-Text: +OK\n\n")
+        payload = ("Event-Name: DTMF\nUnique-ID: %s\nDTMF-Digit: 5\n\n" % uuid).encode()
+        event = b"Content-Length: %d\nContent-Type: text/event-plain\n\n%s" % (len(payload), payload)
+        with caplog.at_level(logging.WARNING, logger="orchestrator.esl.protocol"):
+            try:
+                for _ in range(1000):
+                    sock.sendall(event)
+            except OSError:
+                pass
+            gevent.sleep(0.2)
+            busy.set()
+            eventually(lambda: seen, what="the flow meeting the closed call")
+        [met] = seen
+        assert isinstance(met, CallGone)                 # the engine's "the call is gone"
+        assert [r.getMessage() for r in caplog.records if r.name == "orchestrator.esl.protocol"] == [
+            "esl connection closed: more than 100 events for the call not yet handled "
+            "(limits.esl.max_queued_events)"]
+    finally:
+        busy.set()
+        sock.close()
+        server.stop(grace=2)

@@ -114,7 +114,7 @@ class Rig:
             **owned_by(tenant, agent))
 
     def request(self, method, path, who="alice", body=None, token=None, **kwargs):
-        headers = {}
+        headers = {} if body is None else {"Content-Type": "application/json"}
         token = TOKENS.get(who) if token is None else token
         if token:
             headers["Authorization"] = "Bearer " + token

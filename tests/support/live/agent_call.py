@@ -166,7 +166,8 @@ class Agent:
 
     def request(self, method, path, body=None):
         return requests.request(method, self.base + path, timeout=10,
-                                headers={"Authorization": "Bearer " + TOKEN},
+                                headers={"Authorization": "Bearer " + TOKEN,
+                                         "Content-Type": "application/json"},
                                 data=None if body is None else json.dumps(body))
 
     def start_payment(self, agent_uuid, mode):
