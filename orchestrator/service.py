@@ -67,6 +67,7 @@ class Service:
         self.http = self._build_http(config["http"])
         self.gateways = self._build_gateways(config)
         self.store = PaymentStore(self._store_path(config["store"]["path"]))
+        self.metrics.watch_reconciliation_backlog(self.store)
         prompts = config["prompts"]
         self.prompt_settings = PromptSettings(prompts["catalog_dir"], prompts["audio_dir"],
                                               prompts["audio"])
