@@ -277,6 +277,8 @@ class SandboxGateway:
         self._by_key[key] = entry
         if behaviour.slow:
             gevent.sleep(self.slow_seconds)
+            if entry["cancelled"]:       # cancelled while the acquirer was slow: never charged
+                return self._settled(entry, {"idempotency_key": key})
         facts = {"amount": {"value": money.minor, "currency": money.currency}, "card": masked}
         if behaviour.acquirer == cards.DECLINE:
             reason = behaviour.decline_reason

@@ -2,16 +2,23 @@
 attempt (so a second payment on one call, in a second flow run or after the store was lost,
 charges once and is recorded with its own answer), and a payment in flight when the service's
 shutdown grace ends marked for reconciliation, never left pending."""
+import signal
 import time
 
 import gevent
 import gevent.event
+import yaml
 
+from bench.service_process import ServiceProcess, free_port
 from orchestrator.payments.gateways import build_gateway
+from orchestrator.payments.sandbox import SandboxGateway
 from orchestrator.payments.sandbox_cards import card_for
 from orchestrator.reconcile import reconcile
+from orchestrator.simulator import CallerScript
+from orchestrator.store import PaymentStore
 from tests.support.cards import CARD
-from tests.support.service import ServiceOnSimulator
+from tests.support.service import FLOWS, ServiceOnSimulator
+from tests.support.switch import start_switch
 from tests.support.waiting import eventually
 
 PAYMENT = {"pay_amount": "1250", "pay_currency": "EUR", "pay_reference": "INV-9",
@@ -101,3 +108,36 @@ def test_a_payment_in_flight_when_the_grace_ends_is_marked_for_reconciliation(tm
         assert world.service.store.get(payment["id"])["auth_code"] == world.sandbox.charges[0]["auth_code"]
     finally:
         world.stop()
+
+
+def test_sigterm_to_the_service_process_flags_the_payment_it_was_waiting_on(tmp_path):
+    """The same through ``orchestrator run`` and a real SIGTERM: its signal handler, its stop
+    with ``timeouts.shutdown_grace``, its exit, and the record it leaves behind."""
+    sandbox = SandboxGateway(slow_seconds=3.0).start()
+    switch = start_switch()
+    arrived = gevent.event.Event()
+    sandbox.on_authorization = lambda key: arrived.set()
+    listen, http = free_port(), free_port()
+    config = tmp_path / "orchestrator.yaml"
+    config.write_text(yaml.safe_dump({
+        "listen": {"host": "127.0.0.1", "port": listen}, "timeouts": {"shutdown_grace": 0.2},
+        "http": {"enabled": True, "host": "127.0.0.1", "port": http},
+        "flows": {"directory": FLOWS}, "store": {"path": "payments.sqlite"},
+        "gateways": [{"name": "sandbox", "type": "sandbox", "url": sandbox.url,
+                      "read_timeout": 10}]}))
+    service = ServiceProcess(str(config), http, str(tmp_path / "service.log"))
+    try:
+        service.start()
+        call = switch.place_call(("127.0.0.1", listen), caller=CallerScript.from_data(
+            paying(card_for("slow"))), variables=PAYMENT)
+        assert arrived.wait(timeout=30), "the authorization never reached the gateway"
+        assert service.stop(signal.SIGTERM, within=20) == 0
+        call.wait(timeout=30)
+    finally:
+        if service.pid is not None:
+            service.stop(signal.SIGKILL)
+        switch.stop()
+        sandbox.stop()
+    [payment] = PaymentStore(str(tmp_path / "payments.sqlite")).list()
+    assert (payment["status"], payment["needs_reconciliation"], payment["error_kind"]) == \
+        ("unknown", 1, "interrupted")

@@ -120,6 +120,15 @@ def test_a_cancel_before_the_acquirer_charges_means_it_never_does(sandbox):
     assert sandbox.charges_for("key-cancel-0003") == []
 
 
+def test_a_cancel_while_a_slow_acquirer_works_means_it_never_charges(sandbox):
+    sandbox.slow_seconds = 0.6
+    gateway = connector(sandbox, read_timeout=0.2, max_attempts=1, status_attempts=1)
+    pay(gateway, "slow", "key-cancel-0006")
+    assert gateway.cancel("key-cancel-0006") == Cancelled(reversed=False)
+    gevent.sleep(0.6)
+    assert sandbox.charges_for("key-cancel-0006") == []
+
+
 def test_a_declined_key_answers_its_decline_to_a_cancel(sandbox):
     gateway = connector(sandbox)
     declined = pay(gateway, "insufficient_funds", "key-cancel-0004")
@@ -134,6 +143,8 @@ def test_the_cancel_endpoint_over_plain_http(sandbox):
                             "reversed": False}
     assert requests.get(sandbox.url + "/v1/authorizations/key-cancel-0005",
                         timeout=2).json()["status"] == "cancelled"
+    assert connector(sandbox).status("key-cancel-0005") == \
+        GatewayError("rejected", True, "the gateway cancelled this key")
 
 
 def test_each_authorization_is_announced_before_it_is_acted_on():
@@ -142,3 +153,12 @@ def test_each_authorization_is_announced_before_it_is_acted_on():
             as server:
         pay(connector(server), "approve", "key-announce-01")
     assert seen == [("key-announce-01", 0)]
+
+
+def test_the_payments_readme_lists_every_test_card():
+    import os
+    import orchestrator.payments
+    readme = os.path.join(os.path.dirname(orchestrator.payments.__file__), "README.md")
+    with open(readme, encoding="utf-8") as handle:
+        text = handle.read()
+    assert [n for n in TEST_CARDS if n not in text] == []

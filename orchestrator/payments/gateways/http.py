@@ -196,6 +196,11 @@ class HttpGateway(Gateway[HttpRequest]):
             # the gateway's own words are not kept: they could hold anything (a card number,
             # ``${...}``); the caller and the agent hear ours, by the normalised code
             return decline(_get(data, spec["reason_code"]), facts=self._facts(data))
+        if outcome in spec["cancelled"]:
+            # the key was closed by a cancel: nothing is charged under it. A definite answer to
+            # a request; to a status query, one that settles nothing by itself (reconcile asks
+            # for the cancel again and takes its confirmation)
+            return GatewayError("rejected", for_status, "the gateway cancelled this key")
         if outcome in spec["pending"]:
             if for_status:
                 return GatewayError("pending", True, "gateway is still working on it")
