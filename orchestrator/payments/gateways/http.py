@@ -65,6 +65,7 @@ RESPONSE_PATHS = ("status", "auth_code", "transaction_id", "reason_code", "amoun
                   "card_brand", "card_bin", "card_last4", "reversed")
 RESPONSE_VALUES = ("approved", "declined", "pending", "cancelled")
 _CURRENCY = re.compile(r"[A-Z]{3}")
+_MINOR_UNITS = re.compile(r"[0-9]{1,12}")
 _BRAND = re.compile(r"[a-z_]{1,20}")
 _BIN = re.compile(r"[0-9]{6}")
 _LAST4 = re.compile(r"[0-9]{4}")
@@ -214,6 +215,8 @@ class HttpGateway(Gateway[HttpRequest]):
         spec = self.response
         amount = _get(data, str(spec["amount"]))
         currency = _get(data, str(spec["currency"]))
+        if isinstance(amount, str) and _MINOR_UNITS.fullmatch(amount):
+            amount = int(amount)     # many gateways send minor units as a string of digits
         if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0 or \
                 not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
             return None
