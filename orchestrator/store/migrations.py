@@ -162,4 +162,6 @@ def _record(db: Connection, version: int, description: str) -> None:
 
 
 def _tables(db: Connection) -> Set[str]:
+    """The store's tables: with the legacy column check, the only SQLite-specific query here
+    (another backend reads its catalogue, e.g. information_schema.tables)."""
     return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
