@@ -27,6 +27,7 @@ from orchestrator.metrics import Metrics
 from orchestrator.payments.events import CallRef, PaymentEventBus, log_subscriber
 from orchestrator.payments.gateways import GatewayConfigError, build_gateway
 from orchestrator.store import PaymentStore
+from orchestrator.store.errors import StoreCannotOpen
 from orchestrator.tenants import UNKNOWN_TENANT, resolve_tenant
 from orchestrator.web import HttpServer, json_bodies_only, liveness_app, only_get, readiness_app
 
@@ -73,6 +74,7 @@ class Service:
         self.gateways = self._build_gateways(config)
         self._warn_of_missing_gateways()
         self.store = self._open_store(config)
+        self.metrics.watch_reconciliation_backlog(self.store)
         prompts = config["prompts"]
         self.prompt_settings = PromptSettings(prompts["catalog_dir"], prompts["audio_dir"],
                                               prompts["audio"])
@@ -134,13 +136,14 @@ class Service:
         path = self._store_path(config["store"]["path"])
         try:
             return PaymentStore(path)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StoreCannotOpen) as exc:
+            reason = exc.reason if isinstance(exc, StoreCannotOpen) else exc
             folder = os.path.dirname(path) or "."
             why = ""
             if path != ":memory:" and not os.access(folder, os.W_OK):
                 why = ("; %s is not writable by this user (uid %d), and SQLite writes its journal "
                        "beside the file" % (folder, os.getuid()))
-            raise ConfigError("%s: store.path: cannot open %s: %s%s" % (config.source, path, exc, why))
+            raise ConfigError("%s: store.path: cannot open %s: %s%s" % (config.source, path, reason, why))
 
     def _warn_of_missing_gateways(self):
         """A flow whose ``authorize`` names a gateway the config lacks ends each of its calls at
