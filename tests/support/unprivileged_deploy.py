@@ -122,6 +122,7 @@ class Layout:
     def __init__(self, scratch, uid, gid):
         self.scratch, self.uid, self.gid = scratch, uid, gid
         self.writable = []        # the mounts the container may write: volumes and tmpfs
+        self.host_paths = []      # the host's paths bound back under a tmpfs (see ``tmpfs``)
         self._overlaid = set()
         run("mount", "-t", "tmpfs", "-o", "mode=0700", "payivr-scratch", scratch)
 
@@ -169,9 +170,42 @@ class Layout:
         self.writable.append(target)
 
     def tmpfs(self, target):
+        """A fresh tmpfs at ``target``. What this run itself needs from under it on the host (a
+        checkout or its .venv under /tmp, the scratch folder) is bound back at the same paths
+        first: a container has its code elsewhere, the host here may not."""
         self.mount_point(target)
+        needed = [path for path in (REPO, sys.prefix, self.scratch)
+                  if os.path.realpath(path).startswith(os.path.realpath(target).rstrip("/") + "/")]
+        host = None
+        if needed:
+            host = self.scratch_path("host-view") if not self._under(self.scratch, target) \
+                else self._outside_view()
+            os.makedirs(host, exist_ok=True)
+            run("mount", "--rbind", target, host)
         run("mount", "-t", "tmpfs", "-o", "mode=1777", "payivr-tmpfs", target)
+        for path in needed:
+            real = os.path.realpath(path)
+            inside = os.path.join(host, os.path.relpath(real, os.path.realpath(target)))
+            os.makedirs(real, exist_ok=True)
+            run("mount", "--rbind", inside, real)
+            self.host_paths.append(real)
         self.writable.append(target)
+
+    def walk(self, top):
+        """os.walk of a writable mount, without the host's paths bound back into it."""
+        for directory, names, files in os.walk(top):
+            names[:] = [n for n in names if os.path.join(directory, n) not in self.host_paths]
+            yield directory, names, files
+
+    @staticmethod
+    def _under(path, top):
+        return os.path.realpath(path).startswith(os.path.realpath(top).rstrip("/") + "/")
+
+    def _outside_view(self):
+        """A folder off every tmpfs target for the host's view, made the way any missing mount
+        point is (an overlay of /opt in this private mount namespace: the host's is untouched)."""
+        self.mount_point("/opt/payivr-host-view")
+        return "/opt/payivr-host-view"
 
     def read_only_root(self):
         """``read_only: true``: every other mount read-only; what could not be, listed."""
@@ -192,7 +226,7 @@ class Layout:
         """Every file the service's user owns on a writable mount, with its mode."""
         found = {}
         for top in self.writable:
-            for directory, names, files in os.walk(top):
+            for directory, names, files in self.walk(top):
                 for name in [""] + names + files:
                     path = os.path.join(directory, name) if name else directory
                     status = os.lstat(path)
@@ -346,7 +380,7 @@ def main(argv=None):
     report["owned_by_user"] = layout.owned_by_user()
     searched = report["log"] + json.dumps(report["store_rows"])
     for top in layout.writable:
-        for directory, _, files in os.walk(top):
+        for directory, _, files in layout.walk(top):
             for name in files:
                 if not stat.S_ISREG(os.lstat(os.path.join(directory, name)).st_mode):
                     continue     # a FIFO left behind would block a reader
