@@ -34,6 +34,7 @@ EXPECTED = {
     "payivr_webhook_notices_dropped": ("counter", ("tenant",)),
     "payivr_webhook_notices_undelivered": ("counter", ("tenant",)),
     "payivr_limit_rejections": ("counter", ("limit",)),
+    "payivr_tenant_refusals": ("counter", ("tenant", "resource")),
 }
 
 
@@ -229,3 +230,11 @@ def test_card_payments_on_the_simulator_move_the_payment_metrics(service_on_simu
     assert value(m, "payivr_authorization_duration_seconds_count", gateway="sandbox") == 3
     assert value(m, "payivr_card_field_attempts_total", tenant="default", field="number") >= 3
     assert value(m, "payivr_card_field_attempts_total", tenant="default", field="security_code") >= 3
+
+
+def test_tenant_refusals_keep_their_resource_vocabulary():
+    metrics = Metrics()
+    metrics.record_tenant_refusal("acme", "flow")
+    metrics.record_tenant_refusal("acme", "a-gateway-called-4111111111111111")
+    assert value(metrics, "payivr_tenant_refusals_total", tenant="acme", resource="flow") == 1
+    assert value(metrics, "payivr_tenant_refusals_total", tenant="acme", resource="other") == 1
