@@ -33,6 +33,7 @@ def _cmd_run(args):
     from orchestrator.config import ConfigError, load_config
     from orchestrator.engine import FlowError
     from orchestrator.service import Service, serve_forever
+    from orchestrator.store import StoreError
 
     try:
         config = load_config(args.config)
@@ -47,6 +48,9 @@ def _cmd_run(args):
         return 2
     except FlowError as exc:
         print("flow errors:\n%s" % exc, file=sys.stderr)
+        return 2
+    except StoreError as exc:
+        print("store error:\n%s" % exc, file=sys.stderr)
         return 2
     stop = gevent.event.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -137,7 +141,7 @@ def _cmd_reconcile(args):
     from orchestrator.config import ConfigError, load_config
     from orchestrator.reconcile import reconcile
     from orchestrator.service import Service
-    from orchestrator.store import PaymentStore
+    from orchestrator.store import PaymentStore, StoreError
 
     try:
         config = load_config(args.config)
@@ -149,10 +153,15 @@ def _cmd_reconcile(args):
     path = config["store"]["path"]
     if path != ":memory:" and not os.path.isabs(path):
         path = os.path.join(config.base_dir, path)
-    store = PaymentStore(path)
-    for payment_id, status in reconcile(store, gateways, older_than=args.older_than):
-        print("%s %s" % (payment_id, status))
-    left = store.list(status="unknown") + store.list(status="pending")
+    try:
+        store = PaymentStore(path)
+    except StoreError as exc:
+        print("store error:\n%s" % exc, file=sys.stderr)
+        return 2
+    for done in reconcile(store, gateways, older_than=args.older_than,
+                          cancel_after=args.cancel_after):
+        print("%s %s" % (done.payment_id, done.status or "still flagged: " + done.note))
+    left = store.list(needs_reconciliation=True) + store.list(status="pending")
     print("%d payment(s) still unsettled" % len(left))
     return 0
 
@@ -208,6 +217,9 @@ def build_parser():
     reconcile.add_argument("--config", required=True, help="service config file (YAML)")
     reconcile.add_argument("--older-than", type=float, default=60.0, metavar="SECONDS",
                            help="only payments unsettled for this long (default 60)")
+    reconcile.add_argument("--cancel-after", type=float, default=900.0, metavar="SECONDS",
+                           help="ask the gateway to cancel the key of a payment it cannot speak "
+                                "for once the payment is this old (default 900)")
     reconcile.set_defaults(func=_cmd_reconcile)
 
     sandbox = commands.add_parser("sandbox", help="run the sandbox payment gateway (test cards)")

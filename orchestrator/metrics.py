@@ -18,9 +18,12 @@ names; a test checks that they use no other ``payivr_`` name.
 """
 import logging
 import platform
-from typing import Callable, Optional, Sequence
+import time
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from orchestrator import __version__
 from orchestrator.payments.events import (CallRef, FieldAccepted, FieldRejected, PaymentApproved,
@@ -29,6 +32,9 @@ from orchestrator.payments.gateways.results import (DECLINE_REASONS as _DECLINES
                                                     GATEWAY_ERROR_KINDS as _ERROR_KINDS,
                                                     Approved, Declined, GatewayError)
 from orchestrator.payments.validation import FIELD_ERROR_TYPES, FIELDS, NUMBER_CONFIRMATION
+
+if TYPE_CHECKING:  # pragma: no cover
+    from orchestrator.store import PaymentStore
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +66,11 @@ LIMIT_KEYS = ("limits.esl.max_header_lines", "limits.esl.max_header_bytes",
               "limits.esl.max_body_bytes", "limits.esl.max_queued_events",
               "http.max_connections", "http.header_timeout", "http.body_timeout",
               "http.max_header_bytes", "http.max_body_bytes")
+# What the reconciliation backlog holds: payments flagged unknown, and payments left pending.
+BACKLOG_STATES = ("unknown", "pending")
+# A payment still pending after this long is not in flight: no authorization takes five
+# minutes within the gateways' retry and status bounds, so its process died before the answer.
+PENDING_AFTER = 300.0
 
 
 def bounded(value: Optional[str], allowed: Sequence[str]) -> str:
@@ -169,6 +180,11 @@ class Metrics:
             "every one of max_attempts; the receiver misses those session changes",
             ["tenant"], registry=r)
 
+    def watch_reconciliation_backlog(self, store: "PaymentStore",
+                                     pending_after: float = PENDING_AFTER) -> None:
+        """Export, read from ``store`` at each scrape, the payments awaiting reconciliation."""
+        self.registry.register(ReconciliationBacklog(store, pending_after))
+
     # -- the payment event subscriber ----------------------------------------------------------
     def on_payment_event(self, call: CallRef, event: PaymentEvent) -> None:
         """Count a payment fact: an attempt at a card field (and why it failed), an
@@ -226,3 +242,42 @@ class Metrics:
         """An attempt at a card field failed (input-timeout, invalid-card-number, ...)."""
         self.field_errors.labels(tenant, bounded(field, CARD_FIELDS),
                                  bounded(error, FIELD_ERRORS)).inc()
+
+
+class ReconciliationBacklog(Collector):
+    """The reconciliation backlog, read from the payment store when Prometheus scrapes.
+
+    ``payivr_reconciliation_backlog_payments{state}``: payments flagged ``unknown`` (the
+    gateway could not confirm them: they may have been charged) and payments ``pending`` for
+    longer than ``pending_after`` (their process died before the gateway answered);
+    ``payivr_reconciliation_backlog_oldest_seconds``: how long the oldest of them has waited.
+    Read from the store, not counted from events, so that a restart, another instance or
+    ``orchestrator reconcile`` is seen as it is. Several instances sharing one store report
+    the same figures: alert on the max, not the sum."""
+
+    def __init__(self, store: "PaymentStore", pending_after: float = PENDING_AFTER) -> None:
+        self.store, self.pending_after = store, pending_after
+
+    def collect(self) -> Iterator[Metric]:
+        now = time.time()
+        try:
+            backlog = self.store.backlog(self.pending_after, now)
+        except Exception as error:   # a scrape must not fail for it; the gap shows
+            log.warning("reconciliation backlog not read: %s", type(error).__name__)
+            return
+        payments = GaugeMetricFamily(
+            "%s_reconciliation_backlog_payments" % PREFIX,
+            "Payments awaiting reconciliation: state unknown (flagged: the gateway could not "
+            "confirm them) or pending (left by a process that died before the gateway "
+            "answered); settled by orchestrator reconcile", labels=["state"])
+        oldest: Optional[float] = None
+        for state in BACKLOG_STATES:
+            count, created = backlog.get(state, (0, None))
+            payments.add_metric([state], count)
+            if created is not None:
+                oldest = created if oldest is None else min(oldest, created)
+        yield payments
+        yield GaugeMetricFamily(
+            "%s_reconciliation_backlog_oldest_seconds" % PREFIX,
+            "Age of the oldest payment awaiting reconciliation (0 when none)",
+            value=max(0.0, now - oldest) if oldest is not None else 0.0)

@@ -2,37 +2,88 @@
 
 A payment is left ``pending`` when the service stopped between recording it and hearing from
 the gateway, and ``unknown`` when the gateway could not confirm it in time. Neither is ever
-re-sent under a new key; this asks the gateway what it recorded under the payment's own
-idempotency key and writes the answer down (``PaymentLedger.settle``). A payment the gateway
-never saw was not charged.
+re-sent under a new key. For each, older than ``older_than`` seconds (younger ones may still be
+in flight), this asks the gateway what it recorded under the payment's own idempotency key:
+
+- a decision (approved, declined) is written down only when the gateway says it was for the
+  payment's amount, currency and card; one that does not match, or does not say, leaves the
+  payment flagged with a note saying so;
+- "no record" is not taken as "not charged" (a status endpoint may lag behind the charges, a
+  load balancer's 502 may hide an acquirer that charged). Once the payment is older than
+  ``cancel_after``, the gateway is asked to cancel the key (``Gateway.cancel``): its definite
+  answer (nothing charged and the key closed, or the charge reversed) settles the payment as
+  not charged. A gateway that cannot cancel by key leaves the payment flagged for a person.
+
+Every payment still unsettled keeps ``needs_reconciliation`` and a ``reconcile_note``.
 """
 import logging
 import time
-from typing import List, Mapping, Optional, Tuple
+from dataclasses import dataclass
+from typing import List, Mapping, Optional
 
-from orchestrator.payments.gateways import Gateway
-from orchestrator.payments.ledger import PaymentLedger
-from orchestrator.store import PaymentStore
+from orchestrator.payments.gateways import Gateway, GatewayError
+from orchestrator.payments.gateways.matching import ExpectedPayment
+from orchestrator.payments.ledger import Answer, PaymentLedger
+from orchestrator.store import PaymentRow, PaymentStore
 
 log = logging.getLogger(__name__)
 
+# A key no one has heard of for this long is asked to be cancelled: longer than any status
+# endpoint lags, short enough that a caller's unconfirmed payment is settled the same day.
+CANCEL_AFTER = 900.0
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    payment_id: str
+    status: Optional[str]   # the status written, or None: still flagged
+    note: str = ""          # why it is still flagged
+
 
 def reconcile(store: PaymentStore, gateways: Mapping[str, Gateway], older_than: float = 60.0,
-              now: Optional[float] = None) -> List[Tuple[str, str]]:
-    """Ask each gateway about its unsettled payments; return (payment id, new status) pairs."""
+              cancel_after: float = CANCEL_AFTER, now: Optional[float] = None) -> List[Reconciled]:
+    """Ask each gateway about its unsettled payments; one Reconciled per payment looked at."""
     now = time.time() if now is None else now
     ledger = PaymentLedger(store)
-    settled = []
-    unsettled = store.list(status="pending") + store.list(status="unknown")
-    for row in unsettled:
+    done = []
+    for row in store.list(status="pending") + store.list(status="unknown"):
         if now - row["updated"] < older_than:
             continue  # may still be in flight
         gateway = gateways.get(row["gateway"])
         if gateway is None:
-            log.warning("payment %s: gateway %s is no longer configured", row["id"], row["gateway"])
+            note = "gateway %s is no longer configured" % row["gateway"]
+            store.flag(row["id"], note)
+            log.warning("payment %s: %s", row["id"], note)
+            done.append(Reconciled(row["id"], None, note))
             continue
-        status = ledger.settle(row["id"], gateway.status(row["idempotency_key"]))
-        if status:  # None: the gateway still cannot say; it stays flagged for the next run
-            settled.append((row["id"], status))
-            log.info("payment %s reconciled: %s", row["id"], status)
-    return settled
+        done.append(_one(ledger, gateway, row, now - row["created"] >= cancel_after))
+    return done
+
+
+def _one(ledger: PaymentLedger, gateway: Gateway, row: PaymentRow, may_cancel: bool) -> Reconciled:
+    key = row["idempotency_key"]
+    expected = ExpectedPayment.of_record(row["amount_minor"], row["currency"], row["brand"],
+                                         row["card"])
+    found = gateway.status(key)
+    answer: Answer = found
+    # cancel only a key the gateway cannot speak for: a decision (even one that does not
+    # match) or a payment it is still working on is not cancelled from here
+    undecided = found is None or (isinstance(found, GatewayError) and found.kind != "pending")
+    if undecided and may_cancel and gateway.supports_cancel:
+        log.info("payment %s: the gateway cannot say (%s); asking it to cancel the key",
+                 row["id"], found.kind if isinstance(found, GatewayError) else "no record")
+        answer = gateway.cancel(key)
+    status = ledger.settle(row["id"], answer, expected)
+    if status is not None:
+        log.info("payment %s reconciled: %s", row["id"], status)
+        return Reconciled(row["id"], status)
+    store = ledger.store
+    assert store is not None   # reconcile builds its ledger on a store
+    flagged = store.get(row["id"])
+    note = (flagged["reconcile_note"] if flagged else None) or ""
+    if undecided and not gateway.supports_cancel:
+        note += "; %s cannot cancel by key: settle it from the gateway's own records" % (
+            gateway.type_name)
+        store.flag(row["id"], note)
+    log.warning("payment %s still unsettled: %s", row["id"], note)
+    return Reconciled(row["id"], None, note)

@@ -29,6 +29,7 @@ from orchestrator.metrics import WRONG_TENANT, Metrics
 from orchestrator.payments.events import CallRef, PaymentEventBus, log_subscriber
 from orchestrator.payments.gateways import GatewayConfigError, build_gateway
 from orchestrator.store import PaymentStore
+from orchestrator.store.errors import StoreCannotOpen
 from orchestrator.tenancy import tenant_gateways
 from orchestrator.tenancy.loading import load_library, plan as plan_tenants
 from orchestrator.tenants import UNKNOWN_TENANT, resolve_tenant
@@ -76,6 +77,7 @@ class Service:
         self.http = self._build_http(config["http"])
         self.gateways = self._build_gateways(config)
         self.store = self._open_store(config)
+        self.metrics.watch_reconciliation_backlog(self.store)
         # every payment fact, typed, to every subscriber (metrics, the log, agent sessions, ...)
         self.events = PaymentEventBus()
         self.events.subscribe(self.metrics.on_payment_event)
@@ -136,13 +138,14 @@ class Service:
         path = self._store_path(config["store"]["path"])
         try:
             return PaymentStore(path)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StoreCannotOpen) as exc:
+            reason = exc.reason if isinstance(exc, StoreCannotOpen) else exc
             folder = os.path.dirname(path) or "."
             why = ""
             if path != ":memory:" and not os.access(folder, os.W_OK):
                 why = ("; %s is not writable by this user (uid %d), and SQLite writes its journal "
                        "beside the file" % (folder, os.getuid()))
-            raise ConfigError("%s: store.path: cannot open %s: %s%s" % (config.source, path, exc, why))
+            raise ConfigError("%s: store.path: cannot open %s: %s%s" % (config.source, path, reason, why))
 
     def _plan_tenants(self, config):
         """Each tenant's flows, gateways, catalogs and destinations (``orchestrator/tenancy``).

@@ -230,6 +230,36 @@ def test_card_payments_on_the_simulator_move_the_payment_metrics(service_on_simu
     assert value(m, "payivr_authorization_duration_seconds_count", gateway="sandbox") == 3
     assert value(m, "payivr_card_field_attempts_total", tenant="default", field="number") >= 3
     assert value(m, "payivr_card_field_attempts_total", tenant="default", field="security_code") >= 3
+    # the server error left its payment unknown and flagged: the backlog, read from the store
+    assert value(m, "payivr_reconciliation_backlog_payments", state="unknown") == 1
+    assert value(m, "payivr_reconciliation_backlog_payments", state="pending") == 0
+    [flagged] = world.service.store.list(needs_reconciliation=True)
+    assert 0 < value(m, "payivr_reconciliation_backlog_oldest_seconds") < 60
+    world.service.store.finish(flagged["id"], "error", error_kind="cancelled")   # reconciled
+    assert value(m, "payivr_reconciliation_backlog_payments", state="unknown") == 0
+    assert value(m, "payivr_reconciliation_backlog_oldest_seconds") == 0
+
+
+def test_the_reconciliation_backlog_counts_flagged_and_abandoned_pending_payments():
+    from orchestrator.metrics import PENDING_AFTER
+    from orchestrator.store import PaymentStore
+    from tests.support.cards import make_card
+
+    store = PaymentStore()
+    metrics = Metrics()
+    metrics.watch_reconciliation_backlog(store, pending_after=0.05)
+    assert value(metrics, "payivr_reconciliation_backlog_payments", state="unknown") == 0
+    assert value(metrics, "payivr_reconciliation_backlog_oldest_seconds") == 0
+    pending = store.begin(amount_minor=1250, currency="EUR", gateway="sandbox",
+                          idempotency_key="key-metric-001", summary=make_card().summary)
+    flagged = store.begin(amount_minor=990, currency="EUR", gateway="sandbox",
+                          idempotency_key="key-metric-002", summary=make_card().summary)
+    store.finish(flagged, "unknown", needs_reconciliation=True, note="timeout: no answer")
+    assert value(metrics, "payivr_reconciliation_backlog_payments", state="unknown") == 1
+    eventually(lambda: value(metrics, "payivr_reconciliation_backlog_payments", state="pending") == 1,
+               what="the pending payment to count as left behind")
+    assert value(metrics, "payivr_reconciliation_backlog_oldest_seconds") >= 0.05
+    assert PENDING_AFTER >= 300 and store.get(pending)["status"] == "pending"
 
 
 def test_tenant_refusals_keep_their_resource_vocabulary():

@@ -1,43 +1,164 @@
-"""Reconciliation asks the gateway under the payment's own key and writes the answer down."""
+"""Reconciliation asks the gateway under the payment's own key, takes a decision only when it is
+for the payment's amount, currency and card, never takes "no record" as "not charged", and
+closes a key the gateway cannot speak for only by a cancel the gateway confirms."""
 import time
 
-from orchestrator.payments.card import CardData
+import pytest
+import yaml
+
+from orchestrator.cli import build_parser, main
 from orchestrator.payments.gateways import build_gateway
+from orchestrator.payments.gateways.redsys import RedsysGateway
+from orchestrator.payments.ledger import NO_RECORD, PaymentLedger
+from orchestrator.payments.money import Money
 from orchestrator.payments.sandbox import SandboxGateway
-from orchestrator.reconcile import reconcile
+from orchestrator.payments.sandbox_cards import card_for
+from orchestrator.reconcile import CANCEL_AFTER, reconcile
 from orchestrator.store import PaymentStore
+from tests.support.cards import make_card
 
 
-def summary():
-    card = CardData()
-    card.set_number("4111111111111111")
-    return card.summary
+@pytest.fixture
+def sandbox():
+    with SandboxGateway(lag_seconds=30.0) as server:
+        yield server
 
 
-def test_unknown_and_pending_payments_are_settled_from_the_gateway():
-    with SandboxGateway() as sandbox:
-        gateway = build_gateway("sandbox", {"name": "sandbox", "type": "sandbox", "url": sandbox.url})
-        store = PaymentStore()
-        card = CardData()
-        card.set_number("4111111111111111")
-        card.set_expiry("1230")
-        charged = gateway.authorize(1250, "EUR", "INV-1", card, "call-1:1")
-        assert charged.status == "approved"
-        approved_id = store.begin(amount_minor=1250, currency="EUR", gateway="sandbox",
-                                  idempotency_key="call-1:1", summary=summary())
-        store.finish(approved_id, "unknown", needs_reconciliation=True, error_kind="timeout")
-        never_sent = store.begin(amount_minor=990, currency="EUR", gateway="sandbox",
-                                 idempotency_key="call-2:1", summary=summary())
-        settled = dict(reconcile(store, {"sandbox": gateway}, older_than=0, now=time.time() + 1))
-        assert settled == {approved_id: "approved", never_sent: "error"}
-        row = store.get(approved_id)
-        assert row["auth_code"] == charged.auth_code and not row["needs_reconciliation"]
-        assert store.get(never_sent)["error_kind"] == "never-reached-gateway"
-        assert len(sandbox.charges) == 1  # reconciling never charges
+def connector(sandbox):
+    return build_gateway("sandbox", {"type": "sandbox", "url": sandbox.url, "read_timeout": 0.5,
+                                     "max_attempts": 1, "status_attempts": 1})
+
+
+def record(store, gateway, number, amount=1250, charge=True, status="unknown"):
+    """A payment recorded as the authorize step records it; ``charge``: the request reached the
+    gateway (the card keyed is ``number``), else the process died before sending it."""
+    card = make_card(number)
+    begun = PaymentLedger(store).begin(money=Money(amount, "EUR"), gateway="sandbox",
+                                       key_for=gateway.idempotency_key, summary=card.summary)
+    if charge:
+        gateway.authorize(amount, "EUR", "INV-1", card, begun.idempotency_key)
+    if status == "unknown":
+        store.finish(begun.payment_id, "unknown", needs_reconciliation=True, error_kind="timeout")
+    return begun
+
+
+def later(seconds=1):
+    return time.time() + seconds
+
+
+def test_a_charge_found_by_key_for_this_payment_is_written_down(sandbox):
+    gateway, store = connector(sandbox), PaymentStore()
+    charged = record(store, gateway, card_for("charge-then-hang"))
+    [done] = reconcile(store, {"sandbox": gateway}, older_than=0, now=later())
+    assert (done.payment_id, done.status) == (charged.payment_id, "approved")
+    row = store.get(charged.payment_id)
+    [charge] = sandbox.charges_for(charged.idempotency_key)
+    assert row["auth_code"] == charge["auth_code"] and not row["needs_reconciliation"]
+
+
+def test_no_record_is_not_taken_as_not_charged(sandbox):
+    gateway, store = connector(sandbox), PaymentStore()
+    never_sent = record(store, gateway, card_for("approve"), charge=False, status="pending")
+    [done] = reconcile(store, {"sandbox": gateway}, older_than=0, now=later())
+    assert done.status is None and done.note == NO_RECORD
+    row = store.get(never_sent.payment_id)
+    assert row["status"] == "unknown" and row["needs_reconciliation"]
+
+
+def test_past_cancel_after_the_gateway_is_asked_to_cancel_and_its_answer_settles_it(sandbox):
+    gateway, store = connector(sandbox), PaymentStore()
+    never_sent = record(store, gateway, card_for("approve"), charge=False, status="pending")
+    failed = record(store, gateway, card_for("http-500"))
+    lagging = record(store, gateway, card_for("charge-then-502-lagging-status"))
+    settled = {d.payment_id: d.status for d in
+               reconcile(store, {"sandbox": gateway}, older_than=0, cancel_after=0, now=later())}
+    assert settled == {never_sent.payment_id: "error", failed.payment_id: "error",
+                       lagging.payment_id: "error"}
+    kinds = {pid: store.get(pid)["error_kind"] for pid in settled}
+    assert kinds == {never_sent.payment_id: "cancelled", failed.payment_id: "cancelled",
+                     lagging.payment_id: "reversed"}
+    # the lagging endpoint hid a charge: the cancel reversed it, so nothing stands
+    assert [c["reversed"] for c in sandbox.charges_for(lagging.idempotency_key)] == [True]
+    assert all(c["reversed"] for c in sandbox.charges)
+    assert store.list(needs_reconciliation=True) == []
+
+
+def test_a_decision_for_another_amount_stays_flagged_and_is_not_cancelled(sandbox):
+    """The store lost between two payments on one call: the gateway holds the key for the
+    first one's 12.50; the second payment (9.90) must not take its authorization code."""
+    gateway, store = connector(sandbox), PaymentStore()
+    first = make_card()
+    gateway.authorize(1250, "EUR", "INV-1", first, "reused-key-0001")
+    second = store.begin(amount_minor=990, currency="EUR", gateway="sandbox",
+                         idempotency_key="reused-key-0001", summary=make_card().summary)
+    store.finish(second, "unknown", needs_reconciliation=True, error_kind="conflict")
+    [done] = reconcile(store, {"sandbox": gateway}, older_than=0, cancel_after=0, now=later())
+    assert done.status is None
+    assert "is for 12.50 EUR, the payment is 9.90 EUR" in done.note
+    row = store.get(second)
+    assert row["auth_code"] is None and row["needs_reconciliation"] and row["status"] == "unknown"
+    assert row["reconcile_note"] == done.note
+    assert [c["reversed"] for c in sandbox.charges] == [False]   # the first payment's charge stands
+
+
+def test_a_decision_for_another_card_stays_flagged(sandbox):
+    gateway, store = connector(sandbox), PaymentStore()
+    gateway.authorize(1250, "EUR", "INV-1", make_card("5555555555554444"), "reused-key-0002")
+    other = store.begin(amount_minor=1250, currency="EUR", gateway="sandbox",
+                        idempotency_key="reused-key-0002", summary=make_card().summary)
+    [done] = reconcile(store, {"sandbox": gateway}, older_than=0, now=later())
+    assert done.status is None
+    assert "card mastercard 555555...4444, the payment is 12.50 EUR, card visa 411111...1111" \
+        in done.note
+    assert store.get(other)["status"] == "unknown"
 
 
 def test_recent_payments_are_left_alone():
     store = PaymentStore()
     store.begin(amount_minor=1250, currency="EUR", gateway="sandbox", idempotency_key="call-3:1",
-                summary=summary())
+                summary=make_card().summary)
     assert reconcile(store, {}, older_than=60) == []
+
+
+def test_a_gateway_no_longer_configured_leaves_the_payment_flagged_saying_so():
+    store = PaymentStore()
+    payment = store.begin(amount_minor=1250, currency="EUR", gateway="gone",
+                          idempotency_key="key-gone-0001", summary=make_card().summary)
+    [done] = reconcile(store, {}, older_than=0, now=later())
+    assert done.status is None and done.note == "gateway gone is no longer configured"
+    assert store.get(payment)["needs_reconciliation"]
+
+
+def test_a_gateway_that_cannot_be_asked_leaves_the_payment_for_a_person():
+    store = PaymentStore()
+    gateway = RedsysGateway("sandbox", "999008881", "1", "sq7HjrUOBfKmC576ILgskD5srU870gJ7",
+                            url="https://127.0.0.1:9/x")
+    record(store, gateway, card_for("approve"), charge=False)
+    [done] = reconcile(store, {"sandbox": gateway}, older_than=0, cancel_after=0, now=later())
+    assert done.status is None
+    assert done.note == ("unsupported: redsys cannot be queried by key; redsys cannot cancel by "
+                         "key: settle it from the gateway's own records")
+
+
+def test_the_command_line_reconciles_with_the_same_defaults(tmp_path, sandbox, capsys):
+    defaults = build_parser().parse_args(["reconcile", "--config", "x.yaml"])
+    assert (defaults.older_than, defaults.cancel_after) == (60.0, CANCEL_AFTER)
+    config = tmp_path / "orchestrator.yaml"
+    config.write_text(yaml.safe_dump({
+        "flows": {"directory": str(tmp_path)}, "store": {"path": "payments.sqlite"},
+        "gateways": [{"name": "sandbox", "type": "sandbox", "url": sandbox.url,
+                      "max_attempts": 1, "status_attempts": 1}]}))
+    store = PaymentStore(str(tmp_path / "payments.sqlite"))
+    gateway = connector(sandbox)
+    charged = record(store, gateway, card_for("charge-then-hang"))
+    unseen = record(store, gateway, card_for("approve"), charge=False)
+    store.close()
+    assert main(["reconcile", "--config", str(config), "--older-than", "0"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "%s approved" % charged.payment_id in out
+    assert "%s still flagged: %s" % (unseen.payment_id, NO_RECORD) in out
+    assert out[-1] == "1 payment(s) still unsettled"
+    assert main(["reconcile", "--config", str(config), "--older-than", "0",
+                 "--cancel-after", "0"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["%s error" % unseen.payment_id, "0 payment(s) still unsettled"]

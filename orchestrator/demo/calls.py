@@ -76,7 +76,8 @@ def _check(scenario, result, run):
     problems = []
     call = result.record.uuid
     if scenario.charges is not None:
-        charged = [c for c in run.sandbox.charges if c["idempotency_key"].startswith(call + ":")]
+        keys = {r["idempotency_key"] for r in run.service.store.list() if r["call_uuid"] == call}
+        charged = [c for c in run.sandbox.charges if c["idempotency_key"] in keys]
         if len(charged) != scenario.charges:
             problems.append("%d charge(s), expected %d" % (len(charged), scenario.charges))
     if scenario.payments is not None:

@@ -3,44 +3,75 @@
 One mapping from what a gateway said to what is written down, for the ``authorize`` step and
 for ``orchestrator reconcile`` alike:
 
-    payment_id = ledger.begin(...)           # pending, before the gateway is called
-    ledger.finish(payment_id, result)        # the gateway's answer to the authorization
-    ledger.settle(payment_id, answer)        # later: what status(key) says about it
+    begun = ledger.begin(..., key_for=gateway.idempotency_key)   # pending, before the call
+    ledger.finish(begun.payment_id, result)     # the gateway's answer to the authorization
+    ledger.settle(payment_id, answer, expected) # later: what status(key) or cancel(key) says
 
 ``begin`` comes first so that a crash or a dropped connection before the answer leaves a
-``pending`` record. An answer that does not say whether the card was charged is kept
-``unknown`` and flagged for reconciliation; it is never turned into a retry under a new key.
-A ledger without a store (a flow run with no payment record) records nothing.
+``pending`` record, and it allocates the attempt the idempotency key is built from (a new
+UUID and the store's next payment number): a key names one attempt, never reused by another
+flow run, a restart or a second payment on the same call.
+
+Only a definite answer closes a payment: approved, declined, a failure that certainly never
+charged (``outcome_unknown`` False), or a cancel the gateway confirmed. Anything else keeps it
+``unknown`` and flagged for reconciliation with a note that says why, a "not found" from a
+status query included (a status endpoint may lag behind the charges). A decision found later
+is taken only when it is for the payment's amount, currency and card. A ledger without a store
+(a flow run with no payment record) records nothing.
 """
-from typing import Optional
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Callable, Optional, Union
 
 from .card import CardSummary
-from .gateways.results import Approved, Declined, GatewayResult
+from .gateways.attempts import PaymentAttempt
+from .gateways.matching import ExpectedPayment, mismatch
+from .gateways.results import Approved, Cancelled, Declined, GatewayError, GatewayResult
 from .money import Money
 from ..store import PaymentStore
 
-# What reconciliation writes for a payment whose key the gateway never saw: nothing charged.
-NEVER_REACHED_GATEWAY = "never-reached-gateway"
+# What a closed key is written down as (status "error": not charged): the gateway cancelled a
+# key it had no charge under, or reversed the charge it had.
+CANCELLED, REVERSED = "cancelled", "reversed"
+NO_RECORD = ("the gateway has no record of the key yet: not taken as not charged (a status "
+             "endpoint may lag behind the charges)")
+
+Answer = Union[GatewayResult, Cancelled, None]
+
+
+@dataclass(frozen=True)
+class Begun:
+    payment_id: str        # "" without a store
+    idempotency_key: str
 
 
 class PaymentLedger:
     def __init__(self, store: Optional[PaymentStore]) -> None:
         self.store = store
 
-    def begin(self, *, money: Money, gateway: str, idempotency_key: str, summary: CardSummary,
-              call_uuid: str = "", tenant: str = "default", flow: str = "",
-              reference: str = "") -> str:
-        """Record a payment about to be sent to ``gateway`` as pending; its id ("" without a store)."""
+    def begin(self, *, money: Money, gateway: str, key_for: Callable[[PaymentAttempt], str],
+              summary: CardSummary, call_uuid: str = "", tenant: str = "default",
+              flow: str = "", reference: str = "") -> Begun:
+        """Allocate the attempt, build its key with ``key_for`` (the gateway's
+        ``idempotency_key``) and record the payment as pending under it."""
+        payment_id = str(uuid.uuid4())
         if self.store is None:
-            return ""
-        return self.store.begin(amount_minor=money.minor, currency=money.currency,
-                                gateway=gateway, idempotency_key=idempotency_key,
-                                summary=summary, call_uuid=call_uuid, tenant=tenant, flow=flow,
-                                reference=reference)
+            # no record, no counter: a random number stands in (nothing is kept to clash with)
+            attempt = PaymentAttempt(payment_id, secrets.randbelow(2 ** 40) + 1,
+                                     "%04d" % secrets.randbelow(10000))
+            return Begun("", key_for(attempt))
+        attempt = PaymentAttempt(payment_id, self.store.next_number(), self.store.tag)
+        key = key_for(attempt)
+        self.store.begin(amount_minor=money.minor, currency=money.currency, gateway=gateway,
+                         idempotency_key=key, summary=summary, payment_id=payment_id,
+                         number=attempt.number, call_uuid=call_uuid, tenant=tenant, flow=flow,
+                         reference=reference)
+        return Begun(payment_id, key)
 
     def finish(self, payment_id: str, result: GatewayResult) -> str:
         """Write the gateway's answer; returns the status written: approved, declined, error
-        (certainly not charged) or unknown (may have been charged: flagged for reconciliation)."""
+        (certainly not charged) or unknown (may have been charged: flagged, with a note)."""
         if isinstance(result, Approved):
             return self._write(payment_id, "approved", auth_code=result.auth_code,
                                transaction_id=result.transaction_id)
@@ -48,23 +79,45 @@ class PaymentLedger:
             return self._write(payment_id, "declined", decline_code=result.reason_code,
                                decline_reason=result.reason_text,
                                gateway_code=result.gateway_code)
-        status = "unknown" if result.outcome_unknown else "error"
-        return self._write(payment_id, status, needs_reconciliation=result.outcome_unknown,
-                           error_kind=result.kind)
+        if result.outcome_unknown:
+            return self._write(payment_id, "unknown", needs_reconciliation=True,
+                               note="%s: %s" % (result.kind, result.detail or "no detail"),
+                               error_kind=result.kind)
+        return self._write(payment_id, "error", error_kind=result.kind)
 
-    def settle(self, payment_id: str, answer: Optional[GatewayResult]) -> Optional[str]:
-        """Write what ``status(key)`` says about a pending or unknown payment; returns the
-        status written, or None when the gateway still cannot say (the record stays flagged).
-        ``answer`` None: the gateway never saw the key, so nothing was charged."""
-        if answer is None:
-            return self._write(payment_id, "error", error_kind=NEVER_REACHED_GATEWAY)
+    def interrupted(self, payment_id: str) -> str:
+        """The service is stopping (SIGTERM past its grace) while the gateway is being asked:
+        the payment is unknown and flagged, never left pending without a word."""
+        return self.finish(payment_id, GatewayError(
+            "interrupted", True, "the service stopped before the gateway answered"))
+
+    def settle(self, payment_id: str, answer: Answer, expected: ExpectedPayment) -> Optional[str]:
+        """Write what reconciliation learnt about a pending or unknown payment; returns the
+        status written, or None when it is not settled (it stays flagged, the note says why).
+
+        ``answer``: Approved or Declined found by key (taken only if it is for ``expected``),
+        Cancelled (the gateway closed the key: not charged), None (no record: not settled),
+        or a GatewayError (the gateway cannot say)."""
+        if isinstance(answer, Cancelled):
+            return self._write(payment_id, "error",
+                               error_kind=REVERSED if answer.reversed else CANCELLED)
         if isinstance(answer, (Approved, Declined)):
-            return self.finish(payment_id, answer)
+            wrong = mismatch(answer, expected)
+            if wrong is None:
+                return self.finish(payment_id, answer)
+            self._flag(payment_id, wrong)
+            return None
+        self._flag(payment_id, NO_RECORD if answer is None
+                   else "%s: %s" % (answer.kind, answer.detail or "no detail"))
         return None
 
+    def _flag(self, payment_id: str, note: str) -> None:
+        if self.store is not None:
+            self.store.flag(payment_id, note)
+
     def _write(self, payment_id: str, status: str, needs_reconciliation: bool = False,
-               **outcome: str) -> str:
+               note: Optional[str] = None, **outcome: str) -> str:
         if self.store is not None:
             self.store.finish(payment_id, status, needs_reconciliation=needs_reconciliation,
-                              **outcome)
+                              note=note, **outcome)
         return status

@@ -2,33 +2,31 @@
 
 It speaks the generic connector's default JSON (``gateways.http``), is idempotent on the key
 (the same key always gets the same answer and never a second charge), optionally checks the
-HMAC signature, and keeps a record of every charge holding only brand, BIN and last four.
+HMAC signature, and keeps a record of every charge holding only brand, BIN and last four. Its
+test cards (``sandbox_cards``) choose approvals, declines and the faults of a real acquirer's
+path: server errors, a load balancer's 502/504 while the acquirer charges, resets, a status
+endpoint that lags or is slow. ``charges`` is the truth the fault bench checks the books with.
 
 API:
   POST /v1/authorizations        {"idempotency_key", "amount": {"value", "currency"},
                                   "reference", "card": {"number", "expiry_month",
                                   "expiry_year", "security_code", "postal_code"}}
-        -> 200 {"status": "approved", "auth_code", "transaction_id", ...}
-           200 {"status": "declined", "reason_code", "reason_text", ...}
-           409 same key with a different body, or still in progress; 400/401/422 refused;
-           413 a body over MAX_BODY. A body nested deeper than ``bounded_json.MAX_DEPTH`` is
-           malformed (400), never a RecursionError in the handler.
-  GET  /v1/authorizations/<key>  -> 200 the stored answer, 200 {"status": "pending"}, or 404
+        -> 200 {"status": "approved", "auth_code", "transaction_id", "amount", "card"}
+           200 {"status": "declined", "reason_code", "reason_text", "amount", "card"}
+           409 same key with a different body, or still in progress; 400/401/422 refused
+           (422 too for a key that was cancelled); 413 a body over MAX_BODY. A body nested
+           deeper than ``bounded_json.MAX_DEPTH`` is malformed (400), never a RecursionError.
+           ``amount`` and ``card`` (brand, BIN, last four) say what the decision was for.
+  GET  /v1/authorizations/<key>  -> 200 the stored answer, 200 {"status": "pending"},
+                                    200 {"status": "cancelled"}, or 404
+  POST /v1/authorizations/<key>/cancel
+        -> 200 {"status": "cancelled", "reversed": false}: no record, and the key is refused
+           from now on; {"reversed": true}: what was charged under it is reversed. A declined
+           key answers its decline. The technical cancel a client sends when it cannot learn
+           the outcome (``orchestrator reconcile``).
   GET  /v1/charges               -> 200 {"charges": [...]}  (for tests: masked records only)
-
-Test cards (any valid expiry and security code):
-  4111111111111111, 5555555555554444, 378282246310005   approved (as is any other valid card)
-  4000000000009995   declined: insufficient_funds
-  4000000000000002   declined: do_not_honour
-  4000000000000069   declined: expired_card
-  4000000000000259   slow: approved after ``slow_seconds`` (default 3)
-  4000000000000507   timeout after charging: the charge is recorded, then the answer waits
-                     ``hang_seconds`` (default 30), so the client times out; status() finds it
-  4000000000000606   timeout after charging, and the gateway cannot say for ``hang_seconds``
-                     either: status() answers pending meanwhile, so the outcome stays unknown
-                     and the payment must be reconciled later (``orchestrator reconcile``)
-  4000000000005001   HTTP 500, nothing recorded
 """
+import errno
 import hashlib
 import hmac
 import json
@@ -36,15 +34,18 @@ import logging
 import os
 import re
 import secrets
+import socket
 import ssl
+import struct
 import time
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, TypedDict
+from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Tuple, TypedDict
 
 import gevent
 from gevent.pool import Pool
-from gevent.pywsgi import WSGIServer
+from gevent.pywsgi import WSGIHandler, WSGIServer
 
 from .. import bounded_json
+from . import sandbox_cards as cards
 from .brands import brand_of
 from . import signing
 from .money import Money, MoneyError
@@ -52,28 +53,13 @@ from .validation import CardError, validate_number
 
 log = logging.getLogger(__name__)
 
-APPROVE, SLOW, CHARGE_THEN_HANG, SERVER_ERROR = "approve", "slow", "charge-then-hang", "http-500"
-CHARGE_THEN_STALL = "charge-then-stall"
-TEST_CARDS = {
-    "4111111111111111": APPROVE,
-    "5555555555554444": APPROVE,
-    "378282246310005": APPROVE,
-    "4000000000009995": "insufficient_funds",
-    "4000000000000002": "do_not_honour",
-    "4000000000000069": "expired_card",
-    "4000000000000259": SLOW,
-    "4000000000000507": CHARGE_THEN_HANG,
-    "4000000000000606": CHARGE_THEN_STALL,
-    "4000000000005001": SERVER_ERROR,
-}
-DECLINE_TEXTS = {
-    "insufficient_funds": "Insufficient funds.",
-    "do_not_honour": "Do not honour.",
-    "expired_card": "The card has expired.",
-}
+# The cards by behaviour (orchestrator/payments/README.md lists them).
+TEST_CARDS = {number: behaviour.name for number, behaviour in cards.TEST_CARDS.items()}
 MAX_CONNECTIONS = 64
 _KEY_PATH = re.compile(r"^/v1/authorizations/([A-Za-z0-9._:-]{1,64})$")
+_CANCEL_PATH = re.compile(r"^/v1/authorizations/([A-Za-z0-9._:-]{1,64})/cancel$")
 MAX_BODY = 64 * 1024
+_RESET = "sandbox.reset"
 
 Answer = Tuple[int, Dict[str, Any]]   # HTTP status and JSON body
 StartResponse = Callable[[str, List[Tuple[str, str]]], Any]
@@ -84,23 +70,58 @@ class _Entry(TypedDict):
     fingerprint: str
     answer: Optional[Dict[str, Any]]   # None while the request is still being answered
     code: int
+    behaviour: cards.Behaviour
+    charged_at: Optional[float]        # when the acquirer charged under this key
+    cancelled: bool
+
+
+class _Reset(Exception):
+    """Raised by the app to drop the connection without an answer (a reset)."""
+
+
+class _ResettingHandler(WSGIHandler):
+    """A handler the app can tell to reset the connection (RST, no answer), as a load
+    balancer or a dying acquirer does."""
+
+    def get_environ(self) -> Dict[str, Any]:
+        environ = super().get_environ()
+        environ[_RESET] = self._reset
+        return environ
+
+    def _reset(self) -> NoReturn:
+        sock = self.socket
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()
+        # pywsgi takes a reset connection as the client gone, quietly
+        raise ConnectionResetError(errno.ECONNRESET, "reset by the sandbox")
 
 
 class SandboxGateway:
-    """``SandboxGateway(host="127.0.0.1", port=0).start()``; ``.url``; ``.charges``; ``.stop()``."""
+    """``SandboxGateway(host="127.0.0.1", port=0).start()``; ``.url``; ``.charges``; ``.stop()``.
+
+    ``on_authorization(key)`` is called as each authorization request arrives, before it is
+    acted on (the fault bench kills the service there: a death mid-request)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, secret: Optional[str] = None,
                  slow_seconds: float = 3.0, hang_seconds: float = 30.0,
-                 certfile: Optional[str] = None, keyfile: Optional[str] = None) -> None:
+                 certfile: Optional[str] = None, keyfile: Optional[str] = None,
+                 acquirer_seconds: float = 0.5, lag_seconds: float = 2.0,
+                 status_delay: float = 5.0,
+                 on_authorization: Optional[Callable[[str], None]] = None) -> None:
         self.host, self.port = host, port
         self.secret = secret
         self.slow_seconds, self.hang_seconds = slow_seconds, hang_seconds
+        self.acquirer_seconds, self.lag_seconds = acquirer_seconds, lag_seconds
+        self.status_delay = status_delay
+        self.on_authorization = on_authorization
         self.certfile, self.keyfile = certfile, keyfile
         self._fingerprint_key = os.urandom(32)   # body fingerprints never hold card data
         self._by_key: Dict[str, _Entry] = {}
         self._charges: List[Dict[str, Any]] = []
         self.requests = 0
         self._server: Optional[WSGIServer] = None
+        self._pool: Optional[Pool] = None
         self.max_connections = MAX_CONNECTIONS
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -111,9 +132,12 @@ class SandboxGateway:
             context.load_cert_chain(self.certfile, self.keyfile)
             tls = {"ssl_context": context}
         # A pool, so that stop() kills handlers still sleeping (slow and hanging cards)
-        # and keep-alive connections, instead of leaving them to outlive the sandbox.
+        # and keep-alive connections, instead of leaving them to outlive the sandbox; the
+        # acquirer's late charges run in it too.
+        self._pool = Pool(self.max_connections)
         self._server = WSGIServer((self.host, self.port), self.app, log=None,
-                                  error_log=log, spawn=Pool(self.max_connections), **tls)
+                                  error_log=log, spawn=self._pool,
+                                  handler_class=_ResettingHandler, **tls)
         self._server.start()
         self.port = self._server.server_port
         return self
@@ -122,6 +146,9 @@ class SandboxGateway:
         if self._server is not None:
             self._server.stop(timeout=timeout)
             self._server = None
+        if self._pool is not None:
+            self._pool.kill(block=True, timeout=timeout)
+            self._pool = None
 
     def __enter__(self) -> "SandboxGateway":
         return self.start()
@@ -137,7 +164,8 @@ class SandboxGateway:
 
     @property
     def charges(self) -> List[Dict[str, Any]]:
-        """Every charge made, oldest first: key, amount, currency, reference, brand, BIN, last4."""
+        """Every charge made, oldest first: key, amount, currency, reference, brand, BIN,
+        last4, and ``reversed`` once a cancel of its key reversed it."""
         return [dict(c) for c in self._charges]
 
     def charges_for(self, idempotency_key: str) -> List[Dict[str, Any]]:
@@ -159,9 +187,15 @@ class SandboxGateway:
                 self.secret, environ.get("HTTP_X_TIMESTAMP"), environ.get("HTTP_X_SIGNATURE"), body):
             status, answer = 401, {"error": "bad_signature"}
         elif method == "POST" and path == "/v1/authorizations":
-            status, answer = self._authorize(body)
+            try:
+                status, answer = self._authorize(body)
+            except _Reset:
+                reset: Callable[[], NoReturn] = environ[_RESET]
+                reset()
         elif method == "GET" and (key := _KEY_PATH.match(path)):
             status, answer = self._status(key.group(1))
+        elif method == "POST" and (key := _CANCEL_PATH.match(path)):
+            status, answer = self._cancel(key.group(1))
         elif method == "GET" and path == "/v1/charges":
             status, answer = 200, {"charges": self.charges}
         else:
@@ -172,14 +206,45 @@ class SandboxGateway:
                         ("Content-Length", str(len(payload)))])
         return [payload]
 
+    # -- status and cancel -------------------------------------------------------------------
     def _status(self, key: str) -> Answer:
         entry = self._by_key.get(key)
         if entry is None:
             return 404, {"error": "unknown_key"}
+        behaviour, charged_at = entry["behaviour"], entry["charged_at"]
+        recent = charged_at is None or time.time() < charged_at + self.lag_seconds
+        if behaviour.lagging_status and recent and not entry["cancelled"]:
+            return 404, {"error": "unknown_key"}   # the status replica has not seen it yet
+        if behaviour.slow_status and recent:
+            gevent.sleep(self.status_delay)
+        if entry["cancelled"]:
+            return 200, {"status": "cancelled", "idempotency_key": key}
         if entry["answer"] is None:
             return 200, {"status": "pending", "idempotency_key": key}
         return entry["code"], entry["answer"]
 
+    def _cancel(self, key: str) -> Answer:
+        entry = self._by_key.get(key)
+        if entry is None:
+            self._by_key[key] = {"fingerprint": "", "answer": None, "code": 200,
+                                 "behaviour": cards.APPROVE, "charged_at": None, "cancelled": True}
+            log.info("sandbox cancel key=%s: no record, the key is closed", key)
+            return 200, {"status": "cancelled", "idempotency_key": key, "reversed": False}
+        answer = entry["answer"]
+        if not entry["cancelled"] and answer is not None and answer.get("status") == "declined":
+            return entry["code"], answer
+        entry["cancelled"] = True
+        reversed_now = False
+        for charge in self._charges:
+            if charge["idempotency_key"] == key and not charge["reversed"]:
+                charge["reversed"] = True
+                reversed_now = True
+        reversed_any = any(c["idempotency_key"] == key for c in self._charges)
+        log.info("sandbox cancel key=%s: %s", key, "charge reversed" if reversed_now
+                 else "closed")
+        return 200, {"status": "cancelled", "idempotency_key": key, "reversed": reversed_any}
+
+    # -- authorizations ----------------------------------------------------------------------
     def _authorize(self, body: bytes) -> Answer:
         try:
             request = bounded_json.loads(body)
@@ -192,53 +257,100 @@ class SandboxGateway:
             return 400, {"error": "malformed_request"}
         if not isinstance(key, str) or not 8 <= len(key) <= 64:
             return 400, {"error": "bad_idempotency_key"}
+        if self.on_authorization is not None:
+            self.on_authorization(key)
         fingerprint = hmac.new(self._fingerprint_key, body, hashlib.sha256).hexdigest()
         existing = self._by_key.get(key)
         if existing is not None:
-            if existing["fingerprint"] != fingerprint:
-                return 409, {"error": "idempotency_key_reused"}
-            if existing["answer"] is None:
-                return 409, {"error": "in_progress"}
-            return existing["code"], existing["answer"]
+            return self._again(existing, fingerprint)
         try:
             validate_number(number)
         except CardError as error:
             return 422, {"error": error.error_type}
-        behaviour = TEST_CARDS.get(number, APPROVE)
-        if behaviour == SERVER_ERROR:
-            return 500, {"error": "internal"}
+        behaviour = cards.behaviour_of(number)
         masked = {"brand": brand_of(number), "bin": number[:6], "last4": number[-4:]}
         del number, card, request
-        entry: _Entry = {"fingerprint": fingerprint, "answer": None, "code": 200}
+        if behaviour.acquirer == cards.NOTHING:
+            return self._fail(behaviour.reply)
+        entry: _Entry = {"fingerprint": fingerprint, "answer": None, "code": 200,
+                         "behaviour": behaviour, "charged_at": None, "cancelled": False}
         self._by_key[key] = entry
-        if behaviour == SLOW:
+        if behaviour.slow:
             gevent.sleep(self.slow_seconds)
-        if behaviour in DECLINE_TEXTS:
-            answer = {"status": "declined", "idempotency_key": key,
-                      "reason_code": behaviour, "reason_text": DECLINE_TEXTS[behaviour]}
-        elif behaviour == CHARGE_THEN_STALL:
-            answer = self._charge(key, money, reference, masked)
+            if entry["cancelled"]:       # cancelled while the acquirer was slow: never charged
+                return self._settled(entry, {"idempotency_key": key})
+        facts = {"amount": {"value": money.minor, "currency": money.currency}, "card": masked}
+        if behaviour.acquirer == cards.DECLINE:
+            reason = behaviour.decline_reason
+            return self._settled(entry, dict(facts, status="declined", idempotency_key=key,
+                                             reason_code=reason,
+                                             reason_text=cards.DECLINE_TEXTS[reason]))
+        if behaviour.charge_later:   # the load balancer gave up; the acquirer goes on
+            assert self._pool is not None
+            self._pool.spawn(self._charge_later, key, entry, money, reference, masked)
+            return self._fail(behaviour.reply)
+        answer = self._charge(key, entry, money, reference, masked)
+        if behaviour.reply == cards.STALL:
             gevent.sleep(self.hang_seconds)   # charged, but status() says pending until now
-        else:
-            answer = self._charge(key, money, reference, masked)
-        entry["answer"] = answer
-        if behaviour == CHARGE_THEN_HANG:
+        self._settled(entry, answer)
+        if behaviour.reply == cards.HANG:
             gevent.sleep(self.hang_seconds)
+        if behaviour.reply in (cards.HTTP_502, cards.RESET):
+            return self._fail(behaviour.reply)
+        return entry["code"], entry["answer"] or answer
+
+    def _again(self, entry: _Entry, fingerprint: str) -> Answer:
+        """A request under a key already seen: refused if the key was cancelled or holds
+        another body, the same failure on a path that keeps failing, else the stored answer
+        (or in progress)."""
+        if entry["cancelled"]:
+            return 422, {"error": "key_cancelled"}
+        if entry["fingerprint"] != fingerprint:
+            return 409, {"error": "idempotency_key_reused"}
+        reply = entry["behaviour"].reply
+        if reply in (cards.HTTP_502, cards.RESET) and entry["answer"] is not None:
+            return self._fail(reply)
+        if entry["answer"] is None:
+            return 409, {"error": "in_progress"}
+        return entry["code"], entry["answer"]
+
+    def _charge_later(self, key: str, entry: _Entry, money: Money, reference: str,
+                      masked: Dict[str, Optional[str]]) -> None:
+        gevent.sleep(self.acquirer_seconds)
+        if not entry["cancelled"]:
+            self._settled(entry, self._charge(key, entry, money, reference, masked))
+
+    @staticmethod
+    def _settled(entry: _Entry, answer: Dict[str, Any]) -> Answer:
+        if entry["cancelled"]:
+            answer = {"status": "cancelled", "idempotency_key": answer["idempotency_key"]}
+        entry["answer"] = answer
         return entry["code"], answer
 
-    def _charge(self, key: str, money: Money, reference: str,
+    @staticmethod
+    def _fail(reply: str) -> Answer:
+        if reply == cards.RESET:
+            raise _Reset()
+        code = {cards.HTTP_500: 500, cards.HTTP_502: 502, cards.HTTP_504: 504}[reply]
+        return code, {"error": "upstream" if code != 500 else "internal"}
+
+    def _charge(self, key: str, entry: _Entry, money: Money, reference: str,
                 masked: Dict[str, Optional[str]]) -> Dict[str, Any]:
         auth_code = "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(6))
         transaction_id = "sbx_" + secrets.token_hex(8)
+        entry["charged_at"] = time.time()
         self._charges.append({"idempotency_key": key, "amount": money.minor,
                               "currency": money.currency, "reference": reference,
                               "card": masked, "auth_code": auth_code,
-                              "transaction_id": transaction_id, "at": time.time()})
+                              "transaction_id": transaction_id, "at": entry["charged_at"],
+                              "reversed": False})
         log.info("sandbox charge key=%s amount=%s card=%s %s...%s", key, money,
                  masked["brand"], masked["bin"], masked["last4"])
         return {"status": "approved", "idempotency_key": key, "auth_code": auth_code,
-                "transaction_id": transaction_id}
+                "transaction_id": transaction_id,
+                "amount": {"value": money.minor, "currency": money.currency}, "card": masked}
 
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-            409: "Conflict", 413: "Payload Too Large", 422: "Unprocessable Entity", 500: "Internal Server Error"}
+            409: "Conflict", 413: "Payload Too Large", 422: "Unprocessable Entity",
+            500: "Internal Server Error", 502: "Bad Gateway", 504: "Gateway Timeout"}

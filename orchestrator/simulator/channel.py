@@ -80,14 +80,15 @@ def _app_headers(name: str, arg: str, app_uuid: str, response: Optional[str] = N
 class SimChannel:
     def __init__(self, switch: "Switch", address, caller: Optional[CallerScript], destination: str,
                  caller_id_number: str, caller_id_name: str, variables: dict, full: bool,
-                 async_: bool, faults: Optional[Faults], prompt_seconds: Optional[float]):
+                 async_: bool, faults: Optional[Faults], prompt_seconds: Optional[float],
+                 uuid: Optional[str] = None):
         self.switch = switch
         self.address = tuple(address)
         self.caller = caller or CallerScript.silent()
         self.full, self.async_ = full, async_
         self.faults = faults or switch.faults or NO_FAULTS
         self.prompt_seconds = prompt_seconds if prompt_seconds is not None else switch.prompt_seconds
-        self.uuid = new_uuid()
+        self.uuid = uuid or new_uuid()
         self.name = f"sofia/internal/{caller_id_number}@127.0.0.1"
         self.destination = destination
         self.caller_id_number, self.caller_id_name = caller_id_number, caller_id_name

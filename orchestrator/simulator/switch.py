@@ -162,16 +162,23 @@ class Switch:
                    variables: Optional[dict] = None, full: bool = True, async_: bool = True,
                    faults: Optional[Faults] = None, caller_id_number: str = "+15551230000",
                    caller_id_name: str = "Simulated Caller", socket_resume: bool = True,
-                   prompt_seconds: Optional[float] = None) -> Call:
-        """Start a call whose dialplan runs `socket <orchestrator_address> async full`."""
+                   prompt_seconds: Optional[float] = None, uuid: Optional[str] = None) -> Call:
+        """Start a call whose dialplan runs `socket <orchestrator_address> async full`.
+
+        ``uuid``: the channel's UUID, new by default. Given the UUID of a call that has left
+        the socket, it stands for that call handed to the socket again (the dialplan, or an
+        agent's transfer, sends it back to the payment extension): the service sees a second
+        connection for the same channel, as it would from FreeSWITCH."""
         host = orchestrator_address[0]
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the simulator only dials loopback addresses")
+        if uuid is not None and uuid in self.channels:
+            raise ValueError("channel %s is still up: one call at a time per UUID" % uuid)
         merged = {"socket_resume": "true" if socket_resume else "false"}
         merged.update(variables or {})
         self.sessions_since_startup += 1
         channel = SimChannel(self, orchestrator_address, caller, destination, caller_id_number,
-                             caller_id_name, merged, full, async_, faults, prompt_seconds)
+                             caller_id_name, merged, full, async_, faults, prompt_seconds, uuid)
         self.channels[channel.uuid] = channel
         self.sessions_peak = max(self.sessions_peak, len(self.channels))
         call = Call(channel)

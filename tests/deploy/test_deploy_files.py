@@ -16,6 +16,7 @@ import yaml
 from orchestrator.config import load_config
 from orchestrator.engine import FlowLibrary
 from orchestrator.metrics import Metrics
+from orchestrator.store import PaymentStore
 from tests.support.unprivileged_deploy import SANDBOX_EXAMPLE, image_facts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -225,6 +226,13 @@ def defined_series():
             labels |= set(next(iter(metric.collect())).samples[0].labels)
         for suffix in suffixes[kind]:
             found[metric._name + suffix] = labels | ({"le"} if suffix == "_bucket" else set())
+    # the series read from the store at each scrape (the reconciliation backlog)
+    watched = Metrics()
+    watched.watch_reconciliation_backlog(PaymentStore())
+    for family in watched.registry.collect():
+        for sample in family.samples:
+            if sample.name.startswith("payivr_reconciliation_"):
+                found[sample.name] = found.get(sample.name, set()) | set(sample.labels)
     return found
 
 

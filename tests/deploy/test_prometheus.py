@@ -12,7 +12,9 @@ What is real and what is not, plainly:
     ``up`` come from the running service and its scrape, nothing else.
   * Card payments run for real too: card_payment calls key test cards against the sandbox
     gateway (approved, declined, HTTP 500), so the payment series exist through the shipped
-    collect_card/authorize steps.
+    collect_card/authorize steps, and the HTTP 500 card leaves payments unknown and flagged:
+    the reconciliation backlog, read from the store. Only their age is set by the test (see
+    ``age_the_reconciliation_backlog``).
   * But a minute of real traffic cannot make every alert's condition hold: p95 authorization
     above 5 s needs slow answers, and the success-ratio alert needs ten payments. So, as each
     call ends, this test also feeds the service's ``Metrics`` in its own process, through the
@@ -30,6 +32,7 @@ import math
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import time
 
@@ -141,7 +144,8 @@ def run_traffic(switch, service, seconds):
 
     def line(calls):
         index = 0
-        while time.monotonic() < deadline:
+        # every call of the line at least once, however slow the machine; then until the deadline
+        while time.monotonic() < deadline or index < len(calls):
             variables, destination, steps = calls[index % len(calls)]
             call = switch.place_call(service.address, caller=CallerScript.from_data(steps),
                                      destination=destination, variables=variables)
@@ -184,6 +188,8 @@ def live(prometheus_binaries, tmp_path_factory):
         wait_for(prometheus, 'payivr_build_info{job="payivr"}')
         calls = run_traffic(switch, service, TRAFFIC_SECONDS)
         assert calls >= 5, "too few calls for rates: %d" % calls
+        age_the_reconciliation_backlog(world.store_path)
+        wait_for(prometheus, 'payivr_reconciliation_backlog_oldest_seconds{job="payivr"} > 1800')
         for _ in range(2):  # two calls that hold the pool (max_calls=2) until the end
             switch.place_call(service.address, caller=CallerScript.silent(max_duration=300),
                               destination="7100")
@@ -198,6 +204,21 @@ def live(prometheus_binaries, tmp_path_factory):
     finally:
         prometheus.stop()
         world.stop(grace=0.5)
+
+
+def age_the_reconciliation_backlog(store_path):
+    """The HTTP 500 card's payments are in the backlog for real (unknown, flagged); the alert
+    wants one waiting for half an hour, which a minute of traffic cannot make, so this ages
+    those records in the store the service reads at each scrape. It proves the expression and
+    the threshold; what put the payments there is the payment code."""
+    db = sqlite3.connect(store_path)
+    try:
+        aged = db.execute("UPDATE payments SET created = created - 3600 "
+                          "WHERE needs_reconciliation = 1").rowcount
+        db.commit()
+    finally:
+        db.close()
+    assert aged >= 1, "no payment was left flagged by the HTTP 500 card"
 
 
 def wait_for(prometheus, expr, timeout=20):

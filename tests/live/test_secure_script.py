@@ -231,10 +231,16 @@ def played_files(secure, call, play_uuid):
             if m.event_name == "PLAYBACK_START" and m.get("Unique-ID") == call.b_leg]
 
 
-def spoke(secure, call):
-    """Whether the switch said it finished speaking TTS on the call (speak has no PLAYBACK_*)."""
-    return any(m.get("User-Data") == call.b_leg and "done speaking text" in m.body
-               for m in secure.watchers.log.messages)
+def spoke(secure, call, timeout=5.0):
+    """Whether the switch said it finished speaking TTS on the call (speak has no PLAYBACK_*).
+    The log stream is written by its own thread and may come after the call's events: waited
+    for, within a bound."""
+    try:
+        secure.watchers.log.wait(lambda m: m.get("User-Data") == call.b_leg
+                                 and "done speaking text" in m.body, timeout, 0, "done speaking")
+    except TimeoutError:
+        return False
+    return True
 
 
 PLAYED = {

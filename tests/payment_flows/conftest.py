@@ -15,8 +15,8 @@ class PaymentRun:
         self.record = result.record
         self.outcome = result.outcome
         self.payments = [r for r in world.service.store.list() if r["call_uuid"] == self.record.uuid]
-        self.charges = [c for c in world.sandbox.charges
-                        if c["idempotency_key"].startswith(self.record.uuid + ":")]
+        keys = {p["idempotency_key"] for p in self.payments}
+        self.charges = [c for c in world.sandbox.charges if c["idempotency_key"] in keys]
 
     def kinds(self, kind):
         """The payment events of one type (payments/events.py) the call published, in order."""

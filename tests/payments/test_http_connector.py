@@ -9,6 +9,7 @@ from orchestrator.payments.gateways import (
 )
 from orchestrator.payments import signing
 from orchestrator.payments.gateways.http import HttpGateway
+from orchestrator.payments.gateways.results import PaymentFacts
 from orchestrator.payments.sandbox import SandboxGateway
 from tests.support.cards import make_card
 
@@ -167,3 +168,49 @@ def test_signature_helpers():
                               now=1100)
     assert not signing.verify("s3cret", headers["X-Timestamp"], headers["X-Signature"], b"{}",
                               now=2000)
+
+
+def answering(answer):
+    def app(environ, start_response):
+        environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps(answer).encode()]
+    return app
+
+
+@pytest.mark.parametrize("said,facts", [
+    ({"amount": {"value": 1250, "currency": "EUR"},
+      "card": {"brand": "visa", "bin": "411111", "last4": "1111"}},
+     PaymentFacts(1250, "EUR", "visa", "411111", "1111")),
+    ({"amount": {"value": "1250", "currency": "EUR"}}, PaymentFacts(1250, "EUR")),
+    # untrusted: a whole card number where the BIN goes, a brand with ${...}: not kept
+    ({"amount": {"value": 1250, "currency": "EUR"},
+      "card": {"brand": "${system(id)}", "bin": "4111111111111111", "last4": "11111"}},
+     PaymentFacts(1250, "EUR")),
+    ({"amount": {"value": 1250, "currency": "euro"}}, None),
+    ({"amount": {"value": True, "currency": "EUR"}}, None),
+    ({}, None),
+])
+def test_what_an_answer_says_it_was_for_is_read_checked(https_server, tls_files, said, facts):
+    url = https_server(answering(dict(said, status="approved", auth_code="A1", transaction_id="t1")))
+    gateway = HttpGateway("acme", url + "/pay", secret=SECRET, verify=tls_files[0])
+    result = gateway.authorize(1250, "EUR", "r", make_card(), "key-facts-0001")
+    assert result == Approved("A1", "t1", facts)
+
+
+def test_an_answer_for_another_amount_is_not_taken_even_to_our_own_request(https_server, tls_files):
+    url = https_server(answering({"status": "approved", "auth_code": "A1", "transaction_id": "t1",
+                                  "amount": {"value": 99, "currency": "EUR"}}))
+    gateway = HttpGateway("acme", url + "/pay", secret=SECRET, verify=tls_files[0])
+    result = gateway.authorize(1250, "EUR", "r", make_card(), "key-facts-0002")
+    assert result.kind == "mismatch" and result.outcome_unknown is True
+    assert "is for 0.99 EUR, the payment is 12.50 EUR" in result.detail
+
+
+def test_a_cancel_url_must_name_the_key():
+    with pytest.raises(GatewayConfigError, match="cancel_url must contain"):
+        HttpGateway("acme", "https://gw.example/pay", secret=SECRET,
+                    cancel_url="https://gw.example/cancel")
+    assert not HttpGateway("acme", "https://gw.example/pay", secret=SECRET).supports_cancel
+    assert HttpGateway("acme", "https://gw.example/pay", secret=SECRET,
+                       cancel_url="https://gw.example/pay/{key}/cancel").supports_cancel

@@ -144,9 +144,8 @@ def _gateway(fake_redsys, tls_files, key=TEST_KEY):
 
 def test_request_mapping_against_a_fake_redsys(fake_redsys, tls_files):
     gateway = _gateway(fake_redsys, tls_files)
-    result = gateway.authorize(1250, "EUR", "invoice 7", make_card("4548812049400004"),
-                               "key-redsys-0001")
-    order = order_number("key-redsys-0001")
+    order = order_number("4821", 1)
+    result = gateway.authorize(1250, "EUR", "invoice 7", make_card("4548812049400004"), order)
     assert result == Approved("654321", order)
     [(body, parameters)] = fake_redsys["requests"]
     assert parameters == {
@@ -156,17 +155,17 @@ def test_request_mapping_against_a_fake_redsys(fake_redsys, tls_files):
         "DS_MERCHANT_PAN": "4548812049400004", "DS_MERCHANT_EXPIRYDATE": "3012",
         "DS_MERCHANT_CVV2": "123", "DS_MERCHANT_PRODUCTDESCRIPTION": "invoice 7",
         "DS_MERCHANT_DIRECTPAYMENT": "true", "DS_MERCHANT_EXCEP_SCA": "MOTO"}
-    assert len(order) == 12 and order.isdigit() and order == order_number("key-redsys-0001")
+    assert order == "482100000001"
 
 
 def test_decline_and_wrong_key_against_the_fake(fake_redsys, tls_files):
     fake_redsys["response"] = "0116"
     result = _gateway(fake_redsys, tls_files).authorize(
-        1000, "EUR", "r", make_card(), "key-redsys-0002")
+        1000, "EUR", "r", make_card(), order_number("4821", 2))
     assert result == Declined("insufficient_funds", "0116")
     other_key = base64.b64encode(b"x" * 24).decode()
     result = _gateway(fake_redsys, tls_files, other_key).authorize(
-        1000, "EUR", "r", make_card(), "key-redsys-0003")
+        1000, "EUR", "r", make_card(), order_number("4821", 3))
     assert result == GatewayError("rejected", False, "Redsys error SIS0042")
 
 
@@ -182,10 +181,52 @@ def test_unknown_outcome_is_not_resent(https_server, tls_files):
 
     gateway = RedsysGateway("r", "999008881", "1", TEST_KEY, url=https_server(silent) + "/x",
                             verify=tls_files[0], read_timeout=0.3)
-    result = gateway.authorize(1000, "EUR", "r", make_card(), "key-redsys-0004")
+    result = gateway.authorize(1000, "EUR", "r", make_card(), order_number("4821", 4))
     assert result.kind == "timeout" and result.outcome_unknown is True
     assert len(posts) == 1
-    assert gateway.status("key-redsys-0004").kind == "unsupported"
+    assert gateway.status(order_number("4821", 4)).kind == "unsupported"
+    assert gateway.cancel(order_number("4821", 4)).kind == "unsupported"
+
+
+# -- order numbers: allocated, never derived from a hash -------------------------------------
+
+def test_an_order_number_is_the_prefix_then_the_payment_number_in_base_36():
+    assert order_number("4821", 1) == "482100000001"
+    assert order_number("0007", 36) == "000700000010"
+    assert order_number("9999", redsys.ORDER_NUMBERS - 1) == "9999ZZZZZZZZ"
+    for bad in (0, -1, redsys.ORDER_NUMBERS):
+        with pytest.raises(ValueError):
+            order_number("4821", bad)
+    for bad in ("482", "48211", "48a1"):
+        with pytest.raises(ValueError):
+            order_number(bad, 1)
+
+
+def test_a_million_payment_numbers_give_a_million_orders_in_redsys_format():
+    """What a twelve-digit hash did not do: near 10**6 orders its collisions were likely."""
+    orders = {order_number("4821", n) for n in range(1, 1_000_001)}
+    assert len(orders) == 1_000_000
+    assert all(redsys.ORDER.fullmatch(o) and len(o) == 12 and o[:4].isdigit()
+               for o in list(orders)[:1000] + [order_number("4821", 999_999)])
+
+
+def test_the_key_comes_from_the_attempt_and_the_store_tag_or_the_configured_prefix():
+    from orchestrator.payments.gateways.attempts import PaymentAttempt
+    attempt = PaymentAttempt("0b4f6a3e-1d5c-4a8f-9a7e-2f1c3d4e5f60", 42, "1234")
+    plain = RedsysGateway("r", "999008881", "1", TEST_KEY, url="https://127.0.0.1/x")
+    assert plain.idempotency_key(attempt) == "123400000016"
+    prefixed = build_gateway("r", {"type": "redsys", "merchant_code": "999008881", "terminal": 1,
+                                   "secret_key": TEST_KEY, "order_prefix": "0420"})
+    assert prefixed.idempotency_key(attempt) == "042000000016"
+    with pytest.raises(GatewayConfigError):
+        RedsysGateway("r", "1", "1", TEST_KEY, order_prefix="42")
+
+
+@pytest.mark.parametrize("key", ["key-redsys-0001", "abcd12345678", "1234567890123", "123"])
+def test_a_key_that_is_not_an_order_number_is_refused_before_any_call(key):
+    gateway = RedsysGateway("r", "999008881", "1", TEST_KEY, url="https://127.0.0.1:9/x")
+    with pytest.raises(ValueError):
+        gateway.authorize(1000, "EUR", "r", make_card(), key)
 
 
 def test_config_errors():
@@ -221,7 +262,7 @@ def test_an_answer_nested_100000_deep_is_a_protocol_error_with_the_outcome_unkno
         https_server, tls_files):
     url = https_server(_answering(_nested(100000).encode())) + "/x"
     gateway = RedsysGateway("r", "999008881", "1", TEST_KEY, url=url, verify=tls_files[0])
-    result = gateway.authorize(1000, "EUR", "r", make_card(), "key-redsys-deep1")
+    result = gateway.authorize(1000, "EUR", "r", make_card(), order_number("4821", 5))
     assert result == GatewayError(
         "protocol", True, "unexpected answer (HTTP 200): body JSON nested deeper than 32 levels")
 
@@ -236,14 +277,14 @@ def _parameters_nested(order, depth):
 
 
 def test_merchant_parameters_nested_deep_are_undecodable_not_a_crash(https_server, tls_files):
-    order = order_number("key-redsys-deep2")
+    order = order_number("4821", 6)
     inner = "[" * 50000 + "]" * 50000   # base64 of it still fits the answer's size bound
     encoded = base64.b64encode(inner.encode()).decode()
     answer = {"Ds_SignatureVersion": "HMAC_SHA256_V1", "Ds_MerchantParameters": encoded,
               "Ds_Signature": sign(TEST_KEY, order, encoded)}
     url = https_server(_answering(json.dumps(answer).encode())) + "/x"
     gateway = RedsysGateway("r", "999008881", "1", TEST_KEY, url=url, verify=tls_files[0])
-    result = gateway.authorize(1000, "EUR", "r", make_card(), "key-redsys-deep2")
+    result = gateway.authorize(1000, "EUR", "r", make_card(), order)
     assert result == GatewayError("protocol", True, "undecodable Ds_MerchantParameters")
 
 

@@ -68,11 +68,14 @@ def test_idempotent_on_the_key_charged_exactly_once(sandbox):
     assert gateway.status("key-never-seen") is None
 
 
-def test_same_key_with_a_different_body_is_a_conflict_not_a_charge(sandbox):
+def test_same_key_with_a_different_body_is_never_taken_as_the_first_ones_charge(sandbox):
+    """A 409 is looked up by key, and what is found is another payment's (12.50, not 9.99):
+    not taken, so the second payment stays unknown instead of wearing the first's auth code."""
     gateway = gateway_for(sandbox)
     first = authorize(gateway, "4111111111111111", "key-conflict-1")
     result = authorize(gateway, "4111111111111111", "key-conflict-1", amount=999)
-    assert result.kind == "conflict" and result.outcome_unknown is True
+    assert result.kind == "mismatch" and result.outcome_unknown is True
+    assert "is for 12.50 EUR, the payment is 9.99 EUR" in result.detail
     assert len(sandbox.charges) == 1 and sandbox.charges[0]["amount"] == 1250
     assert gateway.status("key-conflict-1") == first
 
@@ -119,13 +122,15 @@ def test_charge_then_stall_stays_unknown_until_the_gateway_can_say(sandbox):
     assert len(sandbox.charges_for("key-stall-00001")) == 1   # charged once, never again
 
 
-def test_http_500_is_retried_with_the_same_key_then_not_charged(sandbox):
-    gateway = gateway_for(sandbox, max_attempts=3)
+def test_http_500_is_retried_with_the_same_key_then_stays_unknown(sandbox):
+    """The sandbox charged nothing, but a 5xx and "no record" do not prove it: unknown."""
+    gateway = gateway_for(sandbox, max_attempts=3, status_attempts=2, status_interval=0.05)
     before = sandbox.requests
     result = authorize(gateway, "4000000000005001", "key-http-500-1")
     assert isinstance(result, GatewayError)
-    assert result.kind == "http" and result.outcome_unknown is False
-    assert sandbox.requests - before == 3 + 1          # three sends, one status query
+    assert result.kind == "http" and result.outcome_unknown is True
+    assert result.detail == "HTTP 500; status: no record of the key yet"
+    assert sandbox.requests - before == 3 + 2          # three sends, two status queries
     assert sandbox.charges == []
 
 

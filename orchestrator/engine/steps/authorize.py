@@ -1,11 +1,14 @@
 """``authorize``: charge the keyed card through a gateway, once, and record what happened.
 
 The payment is recorded ``pending`` before the gateway is called, so a crash in between leaves
-a trace. The idempotency key is the call's UUID and the authorization's number on the call:
-a connector's retries reuse it, a second card gets a new one, and an outcome the gateway could
-not confirm is never re-sent under a new key: the flow takes its ``error`` branch and the
-record is flagged for reconciliation (``payments/ledger.py`` writes the record). The card is
-wiped as soon as the gateway has answered.
+a trace. The idempotency key names this payment attempt and nothing else: the gateway builds it
+from what the ledger allocated and recorded first (a new UUID, the store's next payment
+number), so a connector's retries reuse it, while a second card, a second flow run on the same
+call or a run after a restart get new ones. An outcome the gateway could not confirm is never
+re-sent under a new key: the flow takes its ``error`` branch and the record is flagged for
+reconciliation (``payments/ledger.py`` writes the record). The card is wiped as soon as the
+gateway has answered. If the call is stopped while the gateway is being asked (the service's
+shutdown grace ran out), the record is written ``unknown`` and flagged on the way out.
 
 An exception out of the gateway is an outcome too: once ``begin`` has written the record the
 step cannot tell whether the request left, so it is ``GatewayError("internal",
@@ -102,18 +105,20 @@ class Authorize(StepKind):
         services, name = ctx.services, self.config["gateway"]
         gateway, money = services.gateways[name], self._money(ctx)
         reference = ctx.render(self.config["reference"])
-        number = int(ctx.variables.get("payment.attempt", "0")) + 1
-        ctx.variables["payment.attempt"] = str(number)
-        key = "%s:%d" % (ctx.channel.uuid, number)
         summary = card.summary
         ledger = PaymentLedger(services.store)
-        payment_id = ledger.begin(money=money, gateway=name, idempotency_key=key, summary=summary,
-                                  call_uuid=ctx.channel.uuid, tenant=services.tenant,
-                                  flow=ctx.flow.name, reference=reference)
+        begun = ledger.begin(money=money, gateway=name, key_for=gateway.idempotency_key,
+                             summary=summary, call_uuid=ctx.channel.uuid,
+                             tenant=services.tenant, flow=ctx.flow.name, reference=reference)
+        payment_id = begun.payment_id
         services.events.publish(Authorizing(gateway=name, payment_id=payment_id,
                                             brand=summary.brand, last4=summary.last4))
         started = time.monotonic()
-        result = self._authorize(ctx, gateway, money, reference, card, key)
+        try:
+            result = self._authorize(ctx, gateway, money, reference, card, begun.idempotency_key)
+        except BaseException:   # stopped while the gateway was asked (see the module docstring)
+            self._interrupted(ctx, ledger, payment_id)
+            raise
         seconds = time.monotonic() - started
         if ledger.finish(payment_id, result) == "unknown":
             ctx.log.warning("payment %s outcome unknown (%s): marked for reconciliation",
@@ -144,6 +149,19 @@ class Authorize(StepKind):
         assert failure is not None   # the call returned, or one of the handlers ran
         ctx.log.error("authorize: gateway %s failed: %s", self.config["gateway"], failure.detail)
         return failure
+
+    @staticmethod
+    def _interrupted(ctx, ledger, payment_id):
+        if not payment_id:
+            return
+        try:
+            ledger.interrupted(payment_id)
+        except Exception as error:   # the stop goes on; the record stays pending for reconcile
+            ctx.log.error("payment %s interrupted; its record could not be updated: %s",
+                          payment_id, type(error).__name__)
+            return
+        ctx.log.warning("payment %s interrupted before the gateway answered: marked for "
+                        "reconciliation", payment_id)
 
     @staticmethod
     def _set_variables(ctx, payment_id, result):

@@ -4,9 +4,17 @@
 that same body under the same idempotency key. It retries (with backoff, a bounded number of
 times) only when the request certainly did not reach the gateway, or when the gateway is
 idempotent on the key and answered with a server error or dropped the connection. When the
-outcome is unknown (a read timeout after sending) it asks ``status(key)`` a bounded number of
-times; if that does not settle it, the answer is ``GatewayError(kind, outcome_unknown=True)``
-and the payment must be reconciled, never re-authorized under a new key.
+outcome is unknown (a read timeout after sending, a 5xx, the key held by a request still in
+progress) it asks ``status(key)`` a bounded number of times; if that does not settle it, the
+answer is ``GatewayError(kind, outcome_unknown=True)`` and the payment must be reconciled,
+never re-authorized under a new key.
+
+Only a definite word closes a payment as not charged: the request never left, the gateway
+refused or declined it, or (later, in ``orchestrator reconcile``) the gateway confirmed a
+cancel of the key (``cancel``). A status query's "no record of that key" is not one: behind a
+load balancer that answered 502 or 504 the acquirer may still be charging, and a status
+endpoint may lag behind the charges. A decision found by key is taken only when it says it was
+for the payment's amount, currency and card (``matching``).
 
 Nothing raised while the card is revealed leaves ``authorize`` with its frames
 (``failures``): an unexpected exception there is answered ``GatewayError("internal", ...)``,
@@ -26,7 +34,9 @@ from ... import backoff
 from ..card import CardData, RevealedCard
 from ..money import Money, MoneyError
 from . import failures
-from .results import Approved, Declined, GatewayError, GatewayResult
+from .attempts import PaymentAttempt
+from .matching import ExpectedPayment, mismatch
+from .results import Approved, CancelResult, Declined, GatewayError, GatewayResult
 from .transport import NotReached, OutcomeUnknown
 
 log = logging.getLogger(__name__)
@@ -39,12 +49,14 @@ RequestT = TypeVar("RequestT")
 
 
 class Gateway(Generic[RequestT]):
-    """Subclasses implement ``_prepare``, ``_send`` and (if they can) ``_status_once``."""
+    """Subclasses implement ``_prepare``, ``_send`` and (if they can) ``_status_once`` and
+    ``_cancel_once``."""
 
     type_name = "gateway"
     # True when re-sending the same body under the same key can never charge twice.
     idempotent = False
     supports_status = False
+    supports_cancel = False
 
     def __init__(self, name: str, connect_timeout: float = 3.0, read_timeout: float = 20.0,
                  max_attempts: int = 3, backoff: float = 0.5, status_attempts: int = 3,
@@ -58,6 +70,15 @@ class Gateway(Generic[RequestT]):
         self.status_interval = float(status_interval)
 
     # -- the interface -------------------------------------------------------------------
+    def idempotency_key(self, attempt: PaymentAttempt) -> str:
+        """The key this gateway is asked under for one payment attempt (``attempts``): the
+        attempt's own id, which names it and nothing else."""
+        return attempt.id
+
+    def check_key(self, idempotency_key: str) -> None:
+        """ValueError when the key is not one this gateway's keys can be (checked before
+        any call; ``idempotency_key`` makes only good ones)."""
+
     def authorize(self, amount: Union[int, str, Money], currency: Optional[str], reference: str,
                   card: CardData, idempotency_key: str) -> GatewayResult:
         """Charge ``amount`` (minor units, or a Money) to ``card``; Approved/Declined/GatewayError.
@@ -69,12 +90,16 @@ class Gateway(Generic[RequestT]):
         """
         money = _money(amount, currency)
         _check_request(reference, card, idempotency_key)
+        self.check_key(idempotency_key)
+        expected = ExpectedPayment.of(money, card.summary)
         started = time.monotonic()
         log.info("authorize gateway=%s key=%s amount=%s card=%s", self.name, idempotency_key,
                  money, card)
         result = self._call(money, reference, card, idempotency_key)
-        answer = self._reconcile(idempotency_key, result) if isinstance(result, OutcomeUnknown) \
-            else result
+        if isinstance(result, OutcomeUnknown):
+            answer = self._reconcile(idempotency_key, result, expected)
+        else:
+            answer = _ours(result, expected, required=False)
         log.info("authorize gateway=%s key=%s result=%s%s seconds=%.2f", self.name,
                  idempotency_key, answer.status, _result_detail(answer),
                  time.monotonic() - started)
@@ -98,6 +123,25 @@ class Gateway(Generic[RequestT]):
                   failure.detail)
         return failure
 
+    def cancel(self, idempotency_key: str) -> CancelResult:
+        """Ask the gateway to close the key for good (a technical cancel, a reversal): Cancelled
+        when it confirms nothing is or will be charged under it (it had no record and now
+        refuses the key, or it reversed what it had); Approved or Declined when it says the
+        key was already decided and stays so; a GatewayError when it cannot say."""
+        if not self.supports_cancel:
+            return GatewayError("unsupported", True, "%s cannot cancel by key" % self.type_name)
+        try:
+            return self._cancel_once(idempotency_key)
+        except NotReached as error:
+            return GatewayError(error.kind, True, "cancel: " + error.detail)
+        except OutcomeUnknown as error:
+            return GatewayError(error.kind, True, "cancel: " + error.detail)
+        except Exception as error:
+            failure = failures.unexpected(error, True)
+        log.error("gateway=%s key=%s cancel failed: %s", self.name, idempotency_key,
+                  failure.detail)
+        return failure
+
     def close(self) -> None:
         """Release connections; the gateway object is not used afterwards."""
 
@@ -113,6 +157,10 @@ class Gateway(Generic[RequestT]):
 
     def _status_once(self, idempotency_key: str) -> Optional[GatewayResult]:
         """Ask once what was recorded under the key; None if the gateway never saw it."""
+        raise NotImplementedError
+
+    def _cancel_once(self, idempotency_key: str) -> CancelResult:
+        """Ask once to close the key for good (see ``cancel``)."""
         raise NotImplementedError
 
     # -- the policy ------------------------------------------------------------------------
@@ -169,23 +217,39 @@ class Gateway(Generic[RequestT]):
         assert outcome is not None   # max_attempts >= 1, and every failed attempt sets it
         return outcome
 
-    def _reconcile(self, idempotency_key: str, unknown: OutcomeUnknown) -> GatewayResult:
-        """Ask the gateway what happened under this key, a bounded number of times."""
+    def _reconcile(self, idempotency_key: str, unknown: OutcomeUnknown,
+                   expected: ExpectedPayment) -> GatewayResult:
+        """Ask the gateway what happened under this key, a bounded number of times. A decision
+        is taken only when it is for this payment (``matching``); "no record" is not one."""
         if not self.supports_status:
             return GatewayError(unknown.kind, True, unknown.detail)
+        never_seen = False
         for attempt in range(1, self.status_attempts + 1):
             found = self.status(idempotency_key)
             if isinstance(found, (Approved, Declined)):
+                wrong = mismatch(found, expected)
+                if wrong is not None:
+                    log.error("gateway=%s key=%s status answer not taken: %s", self.name,
+                              idempotency_key, wrong)
+                    return GatewayError("mismatch", True, unknown.detail + "; " + wrong)
                 log.info("gateway=%s key=%s reconciled after %s: %s", self.name,
                          idempotency_key, unknown.kind, found.status)
                 return found
-            if found is None and unknown.kind == "http":
-                # The gateway answered with a server error and has no record of the key:
-                # nothing is still in flight, so nothing was charged.
-                return GatewayError(unknown.kind, False, unknown.detail + "; gateway has no record")
+            never_seen = found is None
             if attempt < self.status_attempts:
                 gevent.sleep(self.status_interval)
-        return GatewayError(unknown.kind, True, unknown.detail)
+        return GatewayError(unknown.kind, True, unknown.detail + (
+            "; status: no record of the key yet" if never_seen else ""))
+
+
+def _ours(result: GatewayResult, expected: ExpectedPayment, required: bool) -> GatewayResult:
+    """``result``, or the mismatch it is when it says it was for another payment."""
+    if isinstance(result, (Approved, Declined)):
+        wrong = mismatch(result, expected, required)
+        if wrong is not None:
+            log.error("gateway answer not taken: %s", wrong)
+            return GatewayError("mismatch", True, wrong)
+    return result
 
 
 def _money(amount: Union[int, str, Money], currency: Optional[str]) -> Money:

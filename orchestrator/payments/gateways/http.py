@@ -5,6 +5,12 @@ gateway's JSON paths (``request_fields``) and its answer back onto approved/decl
 (``response``); every request is signed with HMAC-SHA256 over the timestamp and the exact body
 (see ``signing``), and carries the idempotency key in a header and, by default, in the body.
 
+Answers are mapped back through ``response`` (dotted paths and the status values): besides the
+decision, what it was for (amount, currency, card brand, BIN and last four), which is how a
+decision found by key is checked against the payment before it is taken. ``cancel_url`` (with
+``{key}``), when the gateway has one, is its technical cancel by key: the definite "nothing is
+charged under this key" that lets reconciliation close a payment the gateway has no record of.
+
 Request fields: amount (minor units, int), amount_major ("12.50"), currency, currency_numeric,
 reference, idempotency_key, number, expiry_month ("07"), expiry_year ("2031"), expiry_mmyy,
 expiry_yymm, security_code, postal_code. Paths are dotted ("card.number"). Fields with no value
@@ -12,6 +18,7 @@ expiry_yymm, security_code, postal_code. Paths are dotted ("card.number"). Field
 """
 import json
 import logging
+import re
 from typing import Any, Dict, List, Mapping, Optional, TypedDict, Union
 
 from ..card import RevealedCard
@@ -19,7 +26,8 @@ from ..money import Money
 from ..signing import signed_headers
 from .base import Gateway
 from .registry import register
-from .results import Approved, GatewayError, GatewayResult, decline
+from .results import (Approved, CancelResult, Cancelled, GatewayError, GatewayResult,
+                      PaymentFacts, decline)
 from .transport import GatewayConfigError, JsonTransport, OutcomeUnknown, Response, check_url
 
 log = logging.getLogger(__name__)
@@ -40,10 +48,27 @@ DEFAULT_RESPONSE: Dict[str, Union[str, List[str]]] = {
     "approved": ["approved"],
     "declined": ["declined"],
     "pending": ["pending"],
+    "cancelled": ["cancelled"],
     "auth_code": "auth_code",
     "transaction_id": "transaction_id",
     "reason_code": "reason_code",
+    # what the decision was for (compared with the payment before a decision found by key is
+    # taken: gateways/matching.py) and, for a cancel, whether a charge was reversed
+    "amount": "amount.value",
+    "currency": "amount.currency",
+    "card_brand": "card.brand",
+    "card_bin": "card.bin",
+    "card_last4": "card.last4",
+    "reversed": "reversed",
 }
+RESPONSE_PATHS = ("status", "auth_code", "transaction_id", "reason_code", "amount", "currency",
+                  "card_brand", "card_bin", "card_last4", "reversed")
+RESPONSE_VALUES = ("approved", "declined", "pending", "cancelled")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_MINOR_UNITS = re.compile(r"[0-9]{1,12}")
+_BRAND = re.compile(r"[a-z_]{1,20}")
+_BIN = re.compile(r"[0-9]{6}")
+_LAST4 = re.compile(r"[0-9]{4}")
 REQUEST_FIELDS = ("amount", "amount_major", "currency", "currency_numeric", "reference",
                   "idempotency_key", "number", "expiry_month", "expiry_year", "expiry_mmyy",
                   "expiry_yymm", "security_code", "postal_code")
@@ -63,13 +88,19 @@ class HttpGateway(Gateway[HttpRequest]):
                  request_fields: Optional[Mapping[str, str]] = None,
                  response: Optional[Mapping[str, Any]] = None, idempotent: bool = True,
                  idempotency_header: str = "Idempotency-Key", require_secret: bool = True,
-                 **policy: Any) -> None:
+                 cancel_url: Optional[str] = None, **policy: Any) -> None:
         super().__init__(name, **policy)
         self.url = check_url(url, "%s: url" % name)
         self.status_url = check_url(status_url or url.rstrip("/") + "/{key}",
                                     "%s: status_url" % name)
         if "{key}" not in self.status_url:
             raise GatewayConfigError("%s: status_url must contain {key}" % name)
+        # a technical cancel by key (POST, empty body): what lets reconciliation close a key
+        # the gateway has no record of; without it such a payment stays flagged
+        self.cancel_url = check_url(cancel_url, "%s: cancel_url" % name) if cancel_url else None
+        if self.cancel_url is not None and "{key}" not in self.cancel_url:
+            raise GatewayConfigError("%s: cancel_url must contain {key}" % name)
+        self.supports_cancel = self.cancel_url is not None
         if require_secret and not secret:
             raise GatewayConfigError("%s: secret is required to sign requests" % name)
         self.secret = secret
@@ -124,12 +155,29 @@ class HttpGateway(Gateway[HttpRequest]):
         except OutcomeUnknown as error:
             return GatewayError(error.kind, True, error.detail)
 
+    def _cancel_once(self, idempotency_key: str) -> CancelResult:
+        assert self.cancel_url is not None   # supports_cancel says so
+        url = self.cancel_url.replace("{key}", idempotency_key)
+        reply = self.transport.call("POST", url, b"", self._headers(idempotency_key, b""))
+        data = reply.data if isinstance(reply.data, dict) else None
+        if reply.status == 200 and data is not None and \
+                _get(data, str(self.response["status"])) in self.response["cancelled"]:
+            return Cancelled(reversed=_get(data, str(self.response["reversed"])) is True)
+        try:
+            answer = self._interpret(reply, for_status=True)
+        except OutcomeUnknown as error:
+            return GatewayError(error.kind, True, "cancel: " + error.detail)
+        if isinstance(answer, GatewayError):
+            # a refused cancel says nothing about the charge: the key stays to be reconciled
+            return GatewayError(answer.kind, True, "cancel: " + answer.detail)
+        return answer
+
     def _interpret(self, reply: Response, for_status: bool) -> GatewayResult:
         status = reply.status
         if status == 409:
-            # The key is taken by another request (a different body, or one still running):
-            # its outcome belongs to that request; reconcile it with status(key).
-            return GatewayError("conflict", True, "gateway holds another request under this key")
+            # The key is held by another request (one still running, or a different body):
+            # what it did is found with status(key), and taken only if it is this payment's.
+            raise OutcomeUnknown("conflict", "gateway holds another request under this key")
         if status in (401, 403):
             return GatewayError("auth", False, "gateway refused our signature (HTTP %d)" % status)
         if 400 <= status < 500:
@@ -144,16 +192,39 @@ class HttpGateway(Gateway[HttpRequest]):
         outcome = _get(data, spec["status"])
         if outcome in spec["approved"]:
             return Approved(str(_get(data, spec["auth_code"]) or ""),
-                            str(_get(data, spec["transaction_id"]) or ""))
+                            str(_get(data, spec["transaction_id"]) or ""), self._facts(data))
         if outcome in spec["declined"]:
             # the gateway's own words are not kept: they could hold anything (a card number,
             # ``${...}``); the caller and the agent hear ours, by the normalised code
-            return decline(_get(data, spec["reason_code"]))
+            return decline(_get(data, spec["reason_code"]), facts=self._facts(data))
+        if outcome in spec["cancelled"]:
+            # the key was closed by a cancel: nothing is charged under it. A definite answer to
+            # a request; to a status query, one that settles nothing by itself (reconcile asks
+            # for the cancel again and takes its confirmation)
+            return GatewayError("rejected", for_status, "the gateway cancelled this key")
         if outcome in spec["pending"]:
             if for_status:
                 return GatewayError("pending", True, "gateway is still working on it")
             raise OutcomeUnknown("pending", "gateway answered pending")
         raise OutcomeUnknown("protocol", "unrecognised status in the answer")
+
+    def _facts(self, data: Dict[str, Any]) -> Optional[PaymentFacts]:
+        """What the answer says the decision was for, each value checked (untrusted JSON: a
+        BIN is six digits, a last four four digits, or they are not kept); None when it does
+        not say the amount."""
+        spec = self.response
+        amount = _get(data, str(spec["amount"]))
+        currency = _get(data, str(spec["currency"]))
+        if isinstance(amount, str) and _MINOR_UNITS.fullmatch(amount):
+            amount = int(amount)     # many gateways send minor units as a string of digits
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0 or \
+                not isinstance(currency, str) or not _CURRENCY.fullmatch(currency):
+            return None
+        brand, bin_, last4 = (_get(data, str(spec[k])) for k in ("card_brand", "card_bin", "card_last4"))
+        return PaymentFacts(amount, currency,
+                            brand if isinstance(brand, str) and _BRAND.fullmatch(brand) else "",
+                            bin_ if isinstance(bin_, str) and _BIN.fullmatch(bin_) else "",
+                            last4 if isinstance(last4, str) and _LAST4.fullmatch(last4) else "")
 
     def close(self) -> None:
         self.transport.close()
@@ -186,11 +257,11 @@ register("http", factory=lambda name, settings: HttpGateway(name, **settings),
              "secret": {"type": "string", "minLength": 16},
              "idempotent": {"type": "boolean"},
              "idempotency_header": {"type": "string"},
+             "cancel_url": {"type": "string"},
              "request_fields": {"type": "object", "additionalProperties": {"type": "string"}},
              "response": {"type": "object", "additionalProperties": False,
                           "properties": {
-                              **{k: {"type": "string"} for k in (
-                                  "status", "auth_code", "transaction_id", "reason_code")},
+                              **{k: {"type": "string"} for k in RESPONSE_PATHS},
                               **{k: {"type": "array", "items": {"type": "string"}}
-                                 for k in ("approved", "declined", "pending")}}},
+                                 for k in RESPONSE_VALUES}}},
          })

@@ -10,9 +10,14 @@ whose signature does not verify is not trusted.
 Phone orders are sent as MOTO: ``DS_MERCHANT_EXCEP_SCA=MOTO`` and
 ``DS_MERCHANT_DIRECTPAYMENT=true``, so no 3-D Secure challenge is attempted.
 
-The order number is derived from the idempotency key (12 digits), so a retry carries the same
-order and Redsys refuses a second charge for it (SIS0051). Redsys has no query by key on this
-interface, so an unknown outcome is reported as such and reconciled in the Redsys portal.
+The order number is the idempotency key: Redsys refuses a second charge for an order it has
+seen (SIS0051), so a retry carries the same order. It is allocated, never derived from a hash
+(twelve digits of a hash collide once a merchant nears a million orders): four digits naming
+the store (its tag, or ``order_prefix`` when several stores share one terminal), then the
+store's payment number in base 36, eight characters, within Redsys's format (4 to 12
+characters, the first four digits, the rest digits or letters). One store never gives a
+number twice, so its orders cannot collide. Redsys has no query by key on this interface, so
+an unknown outcome is reported as such and reconciled in the Redsys portal.
 """
 import base64
 import binascii
@@ -20,7 +25,8 @@ import hashlib
 import hmac
 import json
 import logging
-from typing import Any, Dict, Mapping, TypedDict, Union
+import re
+from typing import Any, Dict, Mapping, Optional, TypedDict, Union
 
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
@@ -32,6 +38,7 @@ except ImportError:   # pragma: no cover
 from ... import bounded_json
 from ..card import RevealedCard
 from ..money import Money
+from .attempts import PaymentAttempt
 from .base import Gateway
 from .registry import register
 from .results import Approved, GatewayError, GatewayResult, decline
@@ -99,10 +106,26 @@ def decode_parameters(merchant_parameters_b64: str) -> Any:
     return bounded_json.loads(base64.b64decode(text + "=" * (-len(text) % 4)))
 
 
-def order_number(idempotency_key: str) -> str:
-    """Twelve digits derived from the key: the same key always gives the same Redsys order."""
-    value = int.from_bytes(hashlib.sha256(idempotency_key.encode()).digest()[:8], "big")
-    return "%012d" % (value % 10 ** 12)
+# Ds_Merchant_Order: 4 to 12 characters, the first four digits, the rest digits or letters.
+ORDER = re.compile(r"[0-9]{4}[0-9A-Za-z]{0,8}")
+PREFIX = re.compile(r"[0-9]{4}")
+_BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+ORDER_NUMBERS = 36 ** 8   # payment numbers one prefix can carry
+
+
+def order_number(prefix: str, number: int) -> str:
+    """The Redsys order for payment ``number`` of a store: its four-digit ``prefix``, then
+    the number in base 36 on eight characters ("4821" and 42 give "482100000016"). Distinct
+    numbers give distinct orders; ValueError past what eight characters hold."""
+    if not PREFIX.fullmatch(prefix):
+        raise ValueError("a Redsys order prefix is four digits")
+    if not 0 < number < ORDER_NUMBERS:
+        raise ValueError("payment number %d does not fit a Redsys order" % number)
+    digits = ""
+    while number:
+        number, remainder = divmod(number, 36)
+        digits = _BASE36[remainder] + digits
+    return prefix + digits.rjust(8, "0")
 
 
 class RedsysRequest(TypedDict):
@@ -117,8 +140,12 @@ class RedsysGateway(Gateway[RedsysRequest]):
 
     def __init__(self, name: str, merchant_code: Union[str, int], terminal: Union[str, int],
                  secret_key: str, url: Union[str, None] = None, environment: str = "test",
-                 moto: bool = True, verify: Union[bool, str] = True, **policy: Any) -> None:
+                 moto: bool = True, verify: Union[bool, str] = True,
+                 order_prefix: Optional[str] = None, **policy: Any) -> None:
         super().__init__(name, **policy)
+        if order_prefix is not None and not PREFIX.fullmatch(str(order_prefix)):
+            raise GatewayConfigError("%s: order_prefix must be four digits" % name)
+        self.order_prefix = None if order_prefix is None else str(order_prefix)
         if url is None:
             url = {"test": TEST_URL, "live": LIVE_URL}.get(environment)
             if url is None:
@@ -136,9 +163,18 @@ class RedsysGateway(Gateway[RedsysRequest]):
         self.moto = bool(moto)
         self.transport = JsonTransport(verify, self.connect_timeout, self.read_timeout)
 
+    def idempotency_key(self, attempt: PaymentAttempt) -> str:
+        """The attempt's Redsys order: the prefix (or the store's tag) and its number."""
+        return order_number(self.order_prefix or attempt.store_tag, attempt.number)
+
+    def check_key(self, idempotency_key: str) -> None:
+        if not ORDER.fullmatch(idempotency_key):
+            raise ValueError("a Redsys idempotency key is its order number: 4 to 12 "
+                             "characters, the first four digits (see idempotency_key)")
+
     def _prepare(self, money: Money, reference: str, revealed: RevealedCard,
                  idempotency_key: str) -> RedsysRequest:
-        order = order_number(idempotency_key)
+        order = idempotency_key
         parameters = {
             "DS_MERCHANT_AMOUNT": str(money.minor),
             "DS_MERCHANT_ORDER": order,
@@ -213,4 +249,5 @@ register("redsys", factory=lambda name, settings: RedsysGateway(name, **settings
              "environment": {"enum": ["test", "live"]},
              "url": {"type": "string"},
              "moto": {"type": "boolean"},
+             "order_prefix": {"type": "string", "pattern": "^[0-9]{4}$"},
          })

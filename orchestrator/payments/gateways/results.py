@@ -43,15 +43,43 @@ _DIGIT_RUN = re.compile(r"\d{7,}")
 # does not verify), conflict (the key is held by another request), pending (the gateway is
 # still working on it). unsupported: the gateway cannot be asked about a key. internal: our
 # own code failed during the call (a connector's bug, RecursionError, MemoryError); whether the
-# request had left by then decides ``outcome_unknown`` (``gateways/failures.py``).
+# request had left by then decides ``outcome_unknown`` (``gateways/failures.py``). mismatch: the
+# gateway answered for another amount, currency or card than the payment's (an answer that is
+# not this payment's says nothing about it). interrupted: the service stopped (SIGTERM past its
+# grace) while the gateway was being asked.
 GATEWAY_ERROR_KINDS = ("connect", "tls", "timeout", "connection", "http", "protocol", "rejected",
-                       "auth", "signature", "conflict", "pending", "unsupported", "internal")
+                       "auth", "signature", "conflict", "pending", "unsupported", "internal",
+                       "mismatch", "interrupted")
+
+
+@dataclass(frozen=True)
+class PaymentFacts:
+    """What a gateway says a decision of its was for: the amount, and the card as brand, BIN
+    and last four (never more: a connector builds this only from a six-digit BIN and a
+    four-digit last four it has checked). Reconciliation compares these with the payment
+    record before it takes the decision as the payment's (``payments/matching.py``)."""
+
+    amount_minor: int
+    currency: str
+    brand: str = ""
+    bin: str = ""
+    last4: str = ""
+
+    def __post_init__(self) -> None:
+        if self.bin and not _BIN.fullmatch(self.bin) or \
+                self.last4 and not _LAST4.fullmatch(self.last4):
+            raise ValueError("a card summary holds a six-digit BIN and the last four only")
+
+
+_BIN = re.compile(r"[0-9]{6}")
+_LAST4 = re.compile(r"[0-9]{4}")
 
 
 @dataclass(frozen=True)
 class Approved:
     auth_code: str
     transaction_id: str
+    facts: Optional[PaymentFacts] = None    # what the gateway said it charged, if it said
     status = "approved"
 
 
@@ -63,6 +91,7 @@ class Declined:
 
     reason_code: str
     gateway_code: str = ""
+    facts: Optional[PaymentFacts] = None    # what the gateway said it declined, if it said
     status = "declined"
 
     def __post_init__(self) -> None:
@@ -93,15 +122,30 @@ class GatewayError:
 GatewayResult = Union[Approved, Declined, GatewayError]
 
 
+@dataclass(frozen=True)
+class Cancelled:
+    """The gateway's definite word that nothing is charged under a key, nor ever will be: it
+    had no record and now refuses the key, or it reversed what it had (``reversed``). The
+    answer to ``Gateway.cancel(key)``; a "not found" from a status query is not this (a
+    status endpoint may lag behind the charges)."""
+
+    reversed: bool = False
+    status = "cancelled"
+
+
+CancelResult = Union[Cancelled, Approved, Declined, GatewayError]
+
+
 def gateway_code(raw: object) -> str:
     """A gateway's own code as it may be kept, or "" when it does not look like a code."""
     text = str(raw or "").strip()
     return text if _GATEWAY_CODE.match(text) and not _DIGIT_RUN.search(text) else ""
 
 
-def decline(raw_code: object, reasons: Optional[Mapping[str, str]] = None) -> Declined:
+def decline(raw_code: object, reasons: Optional[Mapping[str, str]] = None,
+            facts: Optional[PaymentFacts] = None) -> Declined:
     """The Declined for a gateway's code: normalised through ``reasons`` (a connector's table
     of its own codes), or taken as is when it already is one of ours; "other" otherwise."""
     code = gateway_code(raw_code)
     reason = (reasons or {}).get(code) or (code if code in DECLINE_TEXTS else OTHER_DECLINE)
-    return Declined(reason, "" if code == reason else code)
+    return Declined(reason, "" if code == reason else code, facts)

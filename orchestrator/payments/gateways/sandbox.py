@@ -1,8 +1,9 @@
 """The ``sandbox`` gateway type: the generic HTTP connector pointed at the local test gateway.
 
 The sandbox server itself (test cards, charges kept masked) is ``orchestrator.payments.sandbox``;
-this module only knows its address layout, ``<url>/v1/authorizations`` and
-``<url>/v1/authorizations/{key}``, and that it needs no signing secret (it checks one when given).
+this module only knows its address layout, ``<url>/v1/authorizations``,
+``<url>/v1/authorizations/{key}`` and its technical cancel ``<url>/v1/authorizations/{key}/cancel``,
+and that it needs no signing secret (it checks one when given).
 """
 from typing import Any, Dict
 
@@ -19,6 +20,7 @@ def build(name: str, settings: Dict[str, Any]) -> SandboxConnector:
     base = str(settings.pop("url", "")).rstrip("/")
     return SandboxConnector(name, base + "/v1/authorizations",
                             status_url=base + "/v1/authorizations/{key}",
+                            cancel_url=base + "/v1/authorizations/{key}/cancel",
                             require_secret=False, **settings)
 
 
