@@ -37,10 +37,13 @@ def site(tmp_path):
     return carrier_site(tmp_path / "site", URL)
 
 
-def test_the_carrier_site_starts(tmp_path, site):
-    service = Service(load_config(config_file(tmp_path, site), environ={}))
+def test_the_carrier_site_starts_with_every_tenants_gateway(tmp_path, site):
+    config = load_config(config_file(tmp_path, site), environ={})
+    service = Service(config)
     assert sorted(service.gateways) == ["acme_gw", "globex_gw", "sandbox"]
     service.stop(grace=0)
+    # what `orchestrator reconcile` asks about a payment's gateway, by its (unique) name
+    assert sorted(Service._build_gateways(config)) == ["acme_gw", "globex_gw", "sandbox"]
 
 
 def test_a_tenants_flow_naming_another_tenants_gateway_stops_start_up(tmp_path, site):
