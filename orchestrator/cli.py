@@ -62,10 +62,41 @@ def _cmd_run(args):
 def _cmd_validate(args):
     from orchestrator.engine import validate_paths
 
-    code, lines = validate_paths(args.files)
+    if not args.files and not args.config:
+        print("validate: give flow files, --config FILE, or both", file=sys.stderr)
+        return 2
+    code, lines = validate_paths(args.files) if args.files else (0, [])
+    if args.config:
+        config_code, config_lines = _validate_config(args.config)
+        code, lines = max(code, config_code), lines + config_lines
     for line in lines:
         print(line)
     return code
+
+
+def _validate_config(path):
+    """What start-up would refuse in a service config: its flows (every folder it names), the
+    flow choices and each tenant's flows against its grants; warnings too, as start-up logs
+    them."""
+    from orchestrator.config import ConfigError, load_config
+    from orchestrator.engine import FlowError
+    from orchestrator.tenancy.loading import load_library, plan
+
+    try:
+        config = load_config(path)
+        library = load_library(config)
+    except ConfigError as exc:
+        return 1, str(exc).splitlines()
+    except FlowError as exc:
+        return 1, [str(problem) for problem in exc.problems]
+    _, errors, warnings = plan(config, library)
+    lines = ["%s: %s" % (config.source, line) for line in errors]
+    lines += ["%s: warning: %s" % (config.source, line) for line in warnings]
+    lines += list(config.deprecations)          # already named by file
+    if errors:
+        return 1, lines
+    return 0, lines + ["%s: OK (%d flows, tenants: %s)" % (
+        config.source, len(library), ", ".join(["default"] + sorted(config["tenants"])))]
 
 
 def _cmd_simulate(args):
@@ -162,7 +193,10 @@ def build_parser():
     run.set_defaults(func=_cmd_run)
 
     validate = commands.add_parser("validate", help="check flow files; file:line:column errors")
-    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.add_argument("files", nargs="*", metavar="FILE")
+    validate.add_argument("--config", metavar="CONFIG",
+                          help="also check a service config: its flow folders and each "
+                               "tenant's flows against its gateways, languages and destinations")
     validate.set_defaults(func=_cmd_validate)
 
     simulate = commands.add_parser("simulate", help="dry-run one flow against the simulator")

@@ -5,7 +5,9 @@ written ``${env:NAME}`` (or ``${env:NAME:-default}``) and is read from the envir
 scalar can also be overridden by ``ORCHESTRATOR__<key>__<key>=value`` (list items by index), for
 containers where mounting a file is awkward. A bad config stops start-up with a message that
 names the key. Relative paths are relative to the config file, not to wherever the service
-happens to be started from (``_LOCAL_PATHS``).
+happens to be started from (``_LOCAL_PATHS``). The ``tenants`` section (a list of names, or a
+block per tenant with its own flows, gateways, catalogs, tokens and destinations) is checked and
+written into the shape the service reads by ``orchestrator/tenancy/settings.py``.
 """
 import os
 import re
@@ -23,6 +25,7 @@ from orchestrator.esl.protocol import FrameLimits
 from orchestrator.http_limits import HttpLimits
 from orchestrator.logs import FORMATTERS
 from orchestrator.payments.gateways import GATEWAYS_SCHEMA
+from orchestrator.tenancy import TENANTS_SCHEMA, normalise as normalise_tenants
 
 ENV_REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 OVERRIDE_PREFIX = "ORCHESTRATOR__"
@@ -102,11 +105,7 @@ SCHEMA = {
                            "max_body_bytes": {"type": "integer", "minimum": 1024,
                                               "maximum": 16 * 1024 * 1024}},
         },
-        "tenants": {
-            "type": "array", "uniqueItems": True,
-            "items": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$",
-                      "not": {"enum": ["default", "unknown"]}},
-        },
+        "tenants": TENANTS_SCHEMA,
         "gateways": GATEWAYS_SCHEMA,
         "agent_api": AGENT_API_SCHEMA,
         "store": {
@@ -118,7 +117,12 @@ SCHEMA = {
             "type": "object", "additionalProperties": False,
             "properties": {"catalog_dir": {"type": ["string", "null"]},
                            "audio_dir": {"type": "string"},
-                           "audio": {"enum": list(AUDIO_MODES)}},
+                           "audio": {"enum": list(AUDIO_MODES)},
+                           "languages": {"type": ["array", "null"], "uniqueItems": True,
+                                         "items": {"type": "string",
+                                                   "pattern": "^[A-Za-z0-9_-]{1,16}$"},
+                                         "description": "the catalogs the default tenant's "
+                                                        "flows may speak (null: any)"}},
         },
         "secure_entry": {
             "type": "object", "additionalProperties": False,
@@ -157,7 +161,7 @@ DEFAULTS = {
                   # (without that module a local_stream plays silence: seen on 1.10.12)
                   "hold_music": "tone_stream://%(300,4700,440);loops=-1"},
     "store": {"path": "payments.sqlite"},
-    "prompts": asdict(PromptSettings()),
+    "prompts": asdict(PromptSettings()),   # and languages, when set (orchestrator/tenancy)
     # the script as the switch finds it: a name in its scripts folder, an absolute path, or a
     # path relative to the config file (see _LOCAL_PATHS)
     "secure_entry": {"script": "pay_secure.lua", "fifo_dir": ""},
@@ -314,9 +318,12 @@ def load_config(path=None, environ=None):
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError("%s: nodes: duplicate node name %s" % (source, ", ".join(duplicates)))
-    problems = config_problems(data["agent_api"], data["tenants"])
+    base_dir = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
+    problems, notices = normalise_tenants(data, base_dir)
+    if not problems:
+        problems = config_problems(data["agent_api"], data["tenants"])
     if problems:
         raise ConfigError("\n".join("%s: %s" % (source, problem) for problem in problems))
-    base_dir = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
+    deprecations += ["%s: %s" % (source, notice) for notice in notices]
     _resolve_paths(data, base_dir)
     return Config(data=data, source=source, base_dir=base_dir, deprecations=deprecations)

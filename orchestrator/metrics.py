@@ -56,6 +56,11 @@ GATEWAY_ERROR_KINDS = _ERROR_KINDS + (OTHER,)
 CARD_FIELDS = FIELDS + (NUMBER_CONFIRMATION,)
 FIELD_ERRORS = FIELD_ERROR_TYPES + (OTHER,)
 REFUSAL_REASONS = ("pool-full", "shutting-down")
+# What a call's tenant may be refused (orchestrator/tenancy): another tenant's flow, a gateway
+# not granted to it, a destination outside its allow list; and the calls_total outcome of a
+# call whose flow was not its tenant's.
+TENANT_RESOURCES = ("flow", "gateway", "destination")
+WRONG_TENANT = "wrong-tenant"
 # The bounds on what a peer may send or hold, by the config key that sets each (README, "Limits").
 LIMIT_KEYS = ("limits.esl.max_header_lines", "limits.esl.max_header_bytes",
               "limits.esl.max_body_bytes", "limits.esl.max_queued_events",
@@ -100,8 +105,15 @@ class Metrics:
         self.calls = Counter(
             f"{PREFIX}_calls_total",
             "Calls whose flow ended, by tenant, flow and outcome (completed, transferred, "
-            "caller-hung-up, error; no-flow under flow=none)",
+            "caller-hung-up, error; no-flow under flow=none; wrong-tenant: the flow chosen was "
+            "not the call's tenant's, and did not run)",
             ["tenant", "flow", "outcome"], registry=r)
+        self.tenant_refusals = Counter(
+            f"{PREFIX}_tenant_refusals_total",
+            "What a call or an agent's request was refused because it is not its tenant's, by "
+            "tenant and resource: flow (another tenant's flow chosen), gateway (an authorize "
+            "naming a gateway not granted), destination (a transfer outside the allow list)",
+            ["tenant", "resource"], registry=r)
         self.step_duration = Histogram(
             f"{PREFIX}_step_duration_seconds", "Time a flow step took, by flow and step kind",
             ["flow", "step"], buckets=STEP_BUCKETS, registry=r)
@@ -201,6 +213,11 @@ class Metrics:
     def limit_counter(self, prefix: str) -> Callable[[str], None]:
         """``record_limit`` for names relative to ``prefix`` (``"limits.esl."``)."""
         return lambda name: self.record_limit(prefix + name)
+
+    def record_tenant_refusal(self, tenant: str, resource: str) -> None:
+        """The call's (or token's) ``tenant``, a bounded name (``orchestrator/tenants.py``), was
+        refused ``resource`` (one of ``TENANT_RESOURCES``)."""
+        self.tenant_refusals.labels(tenant, bounded(resource, TENANT_RESOURCES)).inc()
 
     def record_authorization(self, tenant: str, gateway: str, result: str, seconds: float,
                              decline_reason: Optional[str] = None) -> None:

@@ -3,7 +3,8 @@
 This is the only place that knows all three; the ESL layer knows no flows and the engine knows
 no sockets. A call whose flow cannot be chosen, or whose flow fails, is handed back to the
 dialplan by closing the socket: its ``socket_resume`` fallback puts the caller through to a
-person rather than leaving them in silence.
+person rather than leaving them in silence. So is a call whose flow is not its tenant's
+(``orchestrator/tenancy``): nothing of it runs, and the refusal is logged and counted.
 """
 import logging
 import os
@@ -14,8 +15,9 @@ import gevent
 from prometheus_client import make_wsgi_app
 
 from orchestrator.config import ConfigError
-from orchestrator.engine import EngineSettings, FlowLibrary, FlowRunner
-from orchestrator.engine.services import CallServices, PromptSettings
+from orchestrator.engine import EngineSettings, FlowRunner
+from orchestrator.engine.selection import FLOW_VARIABLE, select_in_order
+from orchestrator.engine.services import CallServices
 from orchestrator.esl.channel import ChannelSettings
 from orchestrator.esl.inbound import InboundPool, NodeConnection
 from orchestrator.esl.outbound import OutboundServer
@@ -23,11 +25,13 @@ from orchestrator.esl.protocol import FrameLimits
 from orchestrator.http_limits import HTTP_LIMIT_KEYS, HttpLimits, warn_if_descriptors_short
 from orchestrator.hub_errors import route_hub_errors
 from orchestrator.logs import ensure_redaction, log_context
-from orchestrator.metrics import Metrics
+from orchestrator.metrics import WRONG_TENANT, Metrics
 from orchestrator.payments.events import CallRef, PaymentEventBus, log_subscriber
 from orchestrator.payments.gateways import GatewayConfigError, build_gateway
 from orchestrator.store import PaymentStore
 from orchestrator.store.errors import StoreCannotOpen
+from orchestrator.tenancy import tenant_gateways
+from orchestrator.tenancy.loading import load_library, plan as plan_tenants
 from orchestrator.tenants import UNKNOWN_TENANT, resolve_tenant
 from orchestrator.web import HttpServer, json_bodies_only, liveness_app, only_get, readiness_app
 
@@ -40,8 +44,8 @@ class Service:
         ``time_scale`` is for dry runs on the simulator only (see ``ChannelSettings``)."""
         self.config = config
         self.metrics = metrics or Metrics()
-        self.library = library or FlowLibrary.from_directory(config.flows_directory)
-        self._check_flow_names()
+        self.library = library or load_library(config)
+        self.tenancy = self._plan_tenants(config)
         self._on_call_end = on_call_end
         timeouts = config["timeouts"]
         tts = config["tts"]
@@ -72,12 +76,8 @@ class Service:
             self.metrics.esl_up.labels(name).set(0)
         self.http = self._build_http(config["http"])
         self.gateways = self._build_gateways(config)
-        self._warn_of_missing_gateways()
         self.store = self._open_store(config)
         self.metrics.watch_reconciliation_backlog(self.store)
-        prompts = config["prompts"]
-        self.prompt_settings = PromptSettings(prompts["catalog_dir"], prompts["audio_dir"],
-                                              prompts["audio"])
         # every payment fact, typed, to every subscriber (metrics, the log, agent sessions, ...)
         self.events = PaymentEventBus()
         self.events.subscribe(self.metrics.on_payment_event)
@@ -117,12 +117,14 @@ class Service:
 
     @staticmethod
     def _build_gateways(config):
+        """Every gateway the config defines, the top-level ones and each tenant's own, by name
+        (unique across the config: ``orchestrator reconcile`` finds a payment's by its name)."""
         gateways = {}
-        for settings in config["gateways"]:
+        for key, settings in tenant_gateways(config.data):
             try:
                 gateways[settings["name"]] = build_gateway(settings["name"], settings)
             except GatewayConfigError as exc:
-                raise ConfigError("%s: gateways: %s" % (config.source, exc))
+                raise ConfigError("%s: %s: %s" % (config.source, key.split("[")[0], exc))
         return gateways
 
     def _store_path(self, path):
@@ -145,36 +147,33 @@ class Service:
                        "beside the file" % (folder, os.getuid()))
             raise ConfigError("%s: store.path: cannot open %s: %s%s" % (config.source, path, reason, why))
 
-    def _warn_of_missing_gateways(self):
-        """A flow whose ``authorize`` names a gateway the config lacks ends each of its calls at
-        the start (the step's ``prepare``), before the card is asked for, and the dialplan's
-        fallback takes the caller: say so at start-up rather than on the first payment call."""
-        for flow in self.library.flows.values():
-            for step in flow.steps:
-                gateway = step.action.config.get("gateway") if step.kind == "authorize" else None
-                if gateway is not None and gateway not in self.gateways:
-                    log.warning("flow %s (%s:%d): authorize names gateway %r, which the config "
-                                "does not define (gateways: %s): its calls go to the dialplan "
-                                "fallback", flow.name, flow.source, step.line, gateway,
-                                ", ".join(sorted(self.gateways)) or "none")
+    def _plan_tenants(self, config):
+        """Each tenant's flows, gateways, catalogs and destinations (``orchestrator/tenancy``).
+        A flow choice naming no flow, and a tenant's flow that reaches past its grants, stop
+        start-up, naming the key and the flow's file:line. A flow whose ``authorize`` names a
+        gateway nobody defines (on a site without tenant blocks, or the default tenant's) ends
+        each of its calls at the start, before the card is asked for, and the dialplan's
+        fallback takes the caller: a warning says so now rather than on the first payment
+        call."""
+        tenancy, errors, warnings = plan_tenants(config, self.library)
+        if errors:
+            raise ConfigError("\n".join("%s: %s" % (config.source, line) for line in errors))
+        for warning in warnings:
+            log.warning("%s", warning)
+        return tenancy
 
-    def _services(self, channel, tenant, flow_name):
+    def _services(self, channel, plan, flow_name):
+        """What the call's steps reach: its tenant's gateways, catalogs and destinations only."""
+        tenant = plan.name
         call = CallRef(channel.uuid, tenant, flow_name, channel.variables.get("pay_session", ""))
         return CallServices(
-            gateways=self.gateways, store=self.store, prompts=self.prompt_settings,
+            gateways={name: self.gateways[name] for name in plan.gateways if name in self.gateways},
+            store=self.store, prompts=plan.prompts,
             events=self.events.for_call(call), tenant=tenant, call_uuid=channel.uuid,
-            agent_requests=self.agent.requests_for(channel) if self.agent else None)
-
-    def _check_flow_names(self):
-        flows = self.config["flows"]
-        named = [("flows.default", flows["default"])] if flows["default"] else []
-        named += [("flows.by_destination.%s" % number, name)
-                  for number, name in flows["by_destination"].items()]
-        missing = ["%s: no flow named %r in %s (known: %s)"
-                   % (key, name, self.config.flows_directory, ", ".join(self.library) or "none")
-                   for key, name in named if name not in self.library]
-        if missing:
-            raise ConfigError("\n".join("%s: %s" % (self.config.source, m) for m in missing))
+            agent_requests=self.agent.requests_for(channel) if self.agent else None,
+            withheld_gateways=self.tenancy.withheld_gateways(tenant),
+            transfer_allowed=None if plan.destinations is None else plan.may_transfer,
+            on_refusal=lambda resource: self.metrics.record_tenant_refusal(tenant, resource))
 
     @property
     def address(self):
@@ -219,11 +218,28 @@ class Service:
                               "calls_in_progress": self.server.active_calls,
                               "nodes": self.pool.status()}
 
-    def handle_call(self, channel):
+    def _choose_flow(self, channel, plan):
+        """The call's flow: ``pay_flow``, else the tenant's number map, then the site's, else
+        the tenant's default, then the site's (``select_in_order``)."""
         flows = self.config["flows"]
-        flow = self.library.select(channel.variables, channel.destination_number,
-                                   flows["by_destination"], flows["default"])
+        return select_in_order(channel.variables, channel.destination_number, self.library.flows,
+                               [plan.by_destination, flows["by_destination"]],
+                               [plan.default_flow, flows["default"]])
+
+    def _refuse_flow(self, channel, plan, flow):
+        """Another tenant's flow: the call goes back to the dialplan before anything runs."""
+        how = ("pay_flow" if channel.variables.get(FLOW_VARIABLE)
+               else "destination %s" % channel.destination_number)
+        log.warning("flow %s (chosen by %s) is not one of %s's flows (held by %s); returning "
+                    "the call to the dialplan", flow.name, how, plan.describe(),
+                    self.tenancy.held_by(flow.name))
+        self.metrics.record_tenant_refusal(plan.name, "flow")
+        self.metrics.calls.labels(plan.name, flow.name, WRONG_TENANT).inc()
+
+    def handle_call(self, channel):
         tenant = resolve_tenant(channel.variables, self.tenants)
+        plan = self.tenancy.plan(tenant)
+        flow = self._choose_flow(channel, plan)
         with log_context(call=channel.uuid, tenant=tenant):
             if tenant == UNKNOWN_TENANT:
                 log.warning("pay_tenant names no configured tenant; counted as unknown")
@@ -231,6 +247,9 @@ class Service:
                 log.warning("no flow for destination %s and no pay_flow variable; "
                             "returning the call to the dialplan", channel.destination_number)
                 self.metrics.calls.labels(tenant, "none", "no-flow").inc()
+                return
+            if flow.name not in plan.flows:
+                self._refuse_flow(channel, plan, flow)
                 return
             with log_context(flow=flow.name):
                 started = time.monotonic()
@@ -244,7 +263,7 @@ class Service:
                         flow, channel, self.engine_settings, log,
                         on_step=lambda step, seconds: step_seconds.labels(flow.name, step.kind)
                         .observe(seconds), tenant=tenant,
-                        services=self._services(channel, tenant, flow.name)).run()
+                        services=self._services(channel, plan, flow.name)).run()
                 finally:
                     self._let_go(channel)
                     if self.agent is not None:

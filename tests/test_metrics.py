@@ -34,6 +34,7 @@ EXPECTED = {
     "payivr_webhook_notices_dropped": ("counter", ("tenant",)),
     "payivr_webhook_notices_undelivered": ("counter", ("tenant",)),
     "payivr_limit_rejections": ("counter", ("limit",)),
+    "payivr_tenant_refusals": ("counter", ("tenant", "resource")),
 }
 
 
@@ -259,3 +260,11 @@ def test_the_reconciliation_backlog_counts_flagged_and_abandoned_pending_payment
                what="the pending payment to count as left behind")
     assert value(metrics, "payivr_reconciliation_backlog_oldest_seconds") >= 0.05
     assert PENDING_AFTER >= 300 and store.get(pending)["status"] == "pending"
+
+
+def test_tenant_refusals_keep_their_resource_vocabulary():
+    metrics = Metrics()
+    metrics.record_tenant_refusal("acme", "flow")
+    metrics.record_tenant_refusal("acme", "a-gateway-called-4111111111111111")
+    assert value(metrics, "payivr_tenant_refusals_total", tenant="acme", resource="flow") == 1
+    assert value(metrics, "payivr_tenant_refusals_total", tenant="acme", resource="other") == 1

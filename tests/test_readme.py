@@ -192,3 +192,47 @@ def test_the_limits_example_is_a_config_that_loads_with_the_defaults_it_shows(tm
     for key, value in shown["http"].items():
         assert loaded["http"][key] == defaults["http"][key] == value, key
     assert shown["max_calls"] == defaults["max_calls"]
+
+
+def test_the_tenants_example_starts_and_refuses_as_the_section_says(tmp_path):
+    """The "Running several tenants" config, with the folders it names and its secrets set,
+    starts a service; acme's flow naming globex's gateway is refused with the line shown."""
+    import base64
+
+    from orchestrator.config import ConfigError, load_config
+    from orchestrator.service import Service
+
+    [block] = [b for b in yaml_blocks() if "acme_redsys" in b]
+    section = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read().split(
+        "\n## Running several tenants\n", 1)[1].split("\n## ", 1)[0]
+    [shown] = [line for line in section.splitlines() if line.startswith("orchestrator.yaml: ")]
+    shutil.copytree(os.path.join(ROOT, "flows"), str(tmp_path / "flows"))
+    catalog = tmp_path / "tenants" / "acme" / "catalog"
+    shutil.copytree(os.path.join(ROOT, "orchestrator", "catalog"), str(catalog),
+                    ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    pay = open(os.path.join(ROOT, "flows", "card_payment.yaml"), encoding="utf-8").read()
+    for tenant, name, gateway in (("acme", "acme_pay", "acme_redsys"),
+                                  ("globex", "globex_pay", "sandbox")):
+        folder = tmp_path / "tenants" / tenant / "flows"
+        folder.mkdir(parents=True)
+        (folder / ("%s.yaml" % name)).write_text(
+            pay.replace("flow: card_payment", "flow: " + name).replace(
+                "gateway: sandbox", "gateway: " + gateway))
+    path = tmp_path / "orchestrator.yaml"
+    path.write_text(block)
+    environ = {"ACME_REDSYS_KEY": base64.b64encode(b"k" * 24).decode(),
+               "ACME_TOKEN": "acme-token-0123456789", "ACME_HOOK_SECRET": "acme-hook-secret-0123",
+               "ORCHESTRATOR__HTTP__PORT": "0", "ORCHESTRATOR__LISTEN__PORT": "0",
+               "ORCHESTRATOR__STORE__PATH": str(tmp_path / "payments.sqlite")}
+    service = Service(load_config(str(path), environ=environ))
+    assert service.tenancy.plan("acme").flows == {"acme_pay", "welcome"}
+    assert service.tenancy.plan("globex").gateways == {"sandbox"}
+    service.stop(grace=0)
+    acme_pay = tmp_path / "tenants" / "acme" / "flows" / "acme_pay.yaml"
+    acme_pay.write_text(acme_pay.read_text().replace("gateway: acme_redsys", "gateway: sandbox"))
+    with pytest.raises(ConfigError) as refused:
+        Service(load_config(str(path), environ=environ))
+    where = re.compile(r"\(\S+\.yaml:\d+\)")
+    assert [where.sub("(FILE:LINE)", line) for line in str(refused.value).splitlines()] == [
+        where.sub("(FILE:LINE)", shown.replace("orchestrator.yaml", str(path), 1))]
+    assert str(acme_pay) in str(refused.value)

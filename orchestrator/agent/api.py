@@ -5,8 +5,9 @@ A plain WSGI app mounted on the service's HTTP server. Every answer is JSON, err
 agent-scoped, only on calls bridged to its agent's leg (``ownership.py`` says whose a call is,
 from the switch); anything else is answered exactly as if it did not exist (same status, same
 body), checked before any other state of the call is looked at, so no answer tells one tenant
-about another's calls. ``complete`` sends a caller only to the tenant's configured
-destinations. A value in a request that may be a card number is refused with 422 before
+about another's calls. A start names only one of the token's tenant's flows (another tenant's
+is answered as a flow that does not exist). ``complete`` sends a caller only to the tenant's
+configured destinations. A value in a request that may be a card number is refused with 422 before
 anything reads it, so it reaches no store, channel variable, webhook, event or log. Every
 request is written to the audit log (``audit.py``). Only the events URL accepts
 ``?access_token=``, because EventSource cannot send headers; nowhere else, so tokens stay out
@@ -18,7 +19,7 @@ import json
 import logging
 import os
 import re
-from typing import (TYPE_CHECKING, Any, Callable, Container, Dict, Iterable, Iterator, List, Mapping,
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Mapping,
                     Optional, Tuple)
 from urllib.parse import parse_qs
 
@@ -32,7 +33,7 @@ from . import ownership, sse
 from .audit import ACTIONS, AuditEntry
 from .control import CallControl, ControlError, call_not_found
 from .sessions import PAYMENT_OUTCOMES, Payload, PaymentSession, SessionConflict, SessionRegistry
-from .settings import Destinations
+from .settings import Destinations, agent_target, destinations_key
 
 if TYPE_CHECKING:  # pragma: no cover
     from wsgiref.types import StartResponse, WSGIEnvironment
@@ -109,8 +110,10 @@ def refuse_card_like(body: Mapping[str, Any]) -> None:
 
 
 class AgentApi:
-    """``AgentApi(tokens, registry, control, flows, settings, tenants)``; ``ROUTES`` lists what it
-    serves; ``tenants`` are the configured names a call's ``pay_tenant`` may hold."""
+    """``AgentApi(tokens, registry, control, may_start, settings, tenants)``; ``ROUTES`` lists
+    what it serves; ``may_start(tenant, flow)`` says whether the tenant's agents may start that
+    flow (its own: ``orchestrator/tenancy``); ``tenants`` are the configured names a call's
+    ``pay_tenant`` may hold."""
 
     ROUTES = [("GET", "/sessions", "list_sessions"), ("POST", "/sessions", "create_session"),
               ("GET", "/sessions/{id}", "get_session"),
@@ -121,10 +124,10 @@ class AgentApi:
               ("GET", "/openapi.json", "openapi")]
 
     def __init__(self, tokens: "TokenTable", registry: SessionRegistry, control: CallControl,
-                 flows: Container[str], settings: Mapping[str, Any],
+                 may_start: Callable[[str, str], bool], settings: Mapping[str, Any],
                  tenants: Iterable[str] = ()) -> None:
         self.tokens, self.registry, self.control = tokens, registry, control
-        self.flows, self.settings = flows, settings
+        self.may_start, self.settings = may_start, settings
         self.tenants = frozenset(tenants)
         self.destinations = Destinations(settings.get("destinations") or {})
         self._routes: List[Tuple[str, "re.Pattern[str]", Handler]]
@@ -250,7 +253,8 @@ class AgentApi:
         if not isinstance(reference, str) or not REFERENCE.match(reference):
             raise bad("reference", "reference is required: 1-64 letters, digits or _.:/#-")
         flow = body.get("flow", "card_payment")
-        if not isinstance(flow, str) or flow not in self.flows:
+        if not isinstance(flow, str) or not self.may_start(principal.tenant, flow):
+            # another tenant's flow is answered as one that does not exist
             raise bad("flow", "no flow named %r" % (flow,))
         call_uuid, agent_uuid = body.get("call_uuid"), body.get("agent_uuid")
         if (call_uuid is None) == (agent_uuid is None):
@@ -308,7 +312,7 @@ class AgentApi:
         if mode == "stay" and not agent_leg:
             raise ApiError(409, "mode_unavailable", "stay-on-line mode needs the caller bridged "
                            "to an agent's channel; use transfer", "mode")
-        agent = self.settings["agents"].get(owner.agent) if owner.agent else None
+        agent = agent_target(self.settings, owner.tenant, owner.agent)
         target = (agent["extension"], agent.get("context", "default")) if agent else None
         try:
             session = self.registry.create(owner.tenant, owner.agent, call_uuid,
@@ -363,8 +367,9 @@ class AgentApi:
         entry.detail = "to=%s" % to if destination is None else "to=%s %s@%s" % (to, destination, context)
         if destination is not None and not self.destinations.allows(session.tenant, destination, context):
             raise ApiError(403, "destination_not_allowed", "%s %s in context %s is not one of this "
-                           "tenant's destinations (agent_api.destinations.%s in the service config)"
-                           % (to, destination, context, session.tenant), to)
+                           "tenant's destinations (%s in the service config)"
+                           % (to, destination, context,
+                              destinations_key(self.settings, session.tenant)), to)
         if session.state not in PAYMENT_OUTCOMES:
             raise ApiError(409, "not_completable", "the session is %s: only a finished payment "
                            "can be completed (cancel one in progress)" % session.state)

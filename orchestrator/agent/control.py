@@ -36,6 +36,8 @@ from orchestrator.engine import stay
 from orchestrator.engine.channel import CallError, CommandFailed, Switch
 from orchestrator.esl.errors import NotConnected
 
+from .settings import agent_target
+
 if TYPE_CHECKING:  # pragma: no cover
     from orchestrator.esl.inbound import InboundPool, NodeConnection
 
@@ -208,7 +210,8 @@ class CallControl:
                  context: str = "default") -> None:
         """Take the caller out of the flow now and put them where the agent said (the API has
         checked ``extension`` against the tenant's destinations). ``to: agent`` is the agent's
-        own leg or, that leg gone, the agent's extension from ``agent_api.agents``."""
+        own leg or, that leg gone, the agent's extension (``agent_api.agents``, or the tenant's
+        own ``tenants.<name>.agents``)."""
         node, customer = session.node, session.call_uuid
         if node is None:
             raise ControlError(409, "not_started", "the session has no call in progress")
@@ -216,7 +219,7 @@ class CallControl:
         agent_leg = session.agent_leg
         back_to_leg = bool(to == "agent" and agent_leg and self._alive(switch, agent_leg))
         if to == "agent" and not back_to_leg:
-            agent = self.settings["agents"].get(session.agent) if session.agent else None
+            agent = agent_target(self.settings, session.tenant, session.agent)
             if not agent:
                 raise ControlError(409, "agent_unavailable", "the agent's leg is gone and "
                                    "agent_api.agents names no extension for the agent", "to")

@@ -35,8 +35,21 @@ class AgentHub:
         self.control = CallControl(service.pool, settings, self.registry)
         self.webhooks = WebhookNotifier(settings["webhooks"], metrics=service.metrics)
         self.registry.listeners.append(self.webhooks.notify)
+        self._service = service
         self.api = AgentApi(TokenTable(settings["tokens"]), self.registry, self.control,
-                            service.library, settings, tenants=service.tenants)
+                            self.may_start, settings, tenants=service.tenants)
+
+    def may_start(self, tenant: str, flow: str) -> bool:
+        """Whether ``tenant``'s agents may start ``flow``: one of its own. Another tenant's is
+        logged and counted here; the request is answered as for a flow that does not exist."""
+        service = self._service
+        if service.tenancy.may_run(tenant, flow):
+            return True
+        if flow in service.library:
+            log.warning("agent API: tenant %s asked for flow %s, which is not its own (held "
+                        "by %s); refused", tenant, flow, service.tenancy.held_by(flow))
+            service.metrics.record_tenant_refusal(tenant, "flow")
+        return False
 
     def start(self) -> None:
         self.webhooks.start()

@@ -5,7 +5,9 @@ optionally, to one agent: an agent-scoped token acts only on calls bridged to th
 and sees only their sessions, a tenant-wide one (a supervisor's) every call and session of the
 tenant. Whose a call is comes from the switch, never from the request (``ownership.py``).
 ``destinations`` lists, per tenant, where ``complete`` may send a caller; nothing else is
-reachable through the API, so a token cannot dial out through the switch.
+reachable through the API, so a token cannot dial out through the switch. A tenant with a block
+under ``tenants`` writes its tokens, destinations, webhook and agents there; the config loader
+puts them here, keyed by tenant (``orchestrator/tenancy/settings.py``).
 
 ``config_problems`` checks what the schema cannot: each token once, every tenant named here
 listed under ``tenants``, every pattern a regular expression.
@@ -137,6 +139,27 @@ class Destinations:
             if pattern is not None and pattern.fullmatch(extension):
                 return True
         return False
+
+
+def agent_target(settings: Mapping[str, Any], tenant: str,
+                 agent: Optional[str]) -> Optional[Mapping[str, str]]:
+    """Where ``agent`` of ``tenant`` takes callers back (``extension``, ``context``), or None.
+    A tenant with a block under ``tenants`` has its own agents (``agents_by_tenant``, written
+    by the config loader from ``tenants.<name>.agents``); the others share ``agents``."""
+    if not agent:
+        return None
+    by_tenant = settings.get("agents_by_tenant") or {}
+    agents = by_tenant[tenant] if tenant in by_tenant else settings.get("agents") or {}
+    found: Optional[Mapping[str, str]] = agents.get(agent)
+    return found
+
+
+def destinations_key(settings: Mapping[str, Any], tenant: str) -> str:
+    """Where the config writes ``tenant``'s destinations, for messages: its block's, when it
+    has one (every tenant with a block is in ``agents_by_tenant``), else ``agent_api``'s."""
+    if tenant in (settings.get("agents_by_tenant") or {}):
+        return "tenants.%s.destinations" % tenant
+    return "agent_api.destinations.%s" % tenant
 
 
 def config_problems(settings: Mapping[str, Any], tenants: Collection[str]) -> List[str]:

@@ -41,6 +41,7 @@ class Flow:
     steps: Tuple[FlowStep, ...]
     source: str
     index_by_id: Dict[str, int] = field(default_factory=dict)
+    language_line: int = 1    # where ``language:`` is written (1 when the default applies)
 
     @property
     def step_ids(self) -> FrozenSet[str]:
@@ -68,6 +69,7 @@ def build_flow(result: CheckResult) -> Flow:
         steps=tuple(steps),
         source=result.source,
         index_by_id={step.step_id: step.index for step in steps if step.step_id},
+        language_line=marks.key_position(("language",)).line if "language" in document else 1,
     )
 
 

@@ -1,14 +1,20 @@
 """What a step can reach besides the call: gateways, the payment record, prompts, events.
 
 The runner hands one ``CallServices`` to every step of a call. Steps that need none of it
-(menus, transfers) never look; the payment steps find everything here, so they need no
-global state and tests can give each call its own gateways and store. Payment facts go out
-through ``events`` (``payments/events.py``); who counts or shows them subscribes to the bus.
+(menus) never look; the payment steps find everything here, so they need no global state and
+tests can give each call its own gateways and store. Payment facts go out through ``events``
+(``payments/events.py``); who counts or shows them subscribes to the bus.
+
+It is the call's tenant's view (``orchestrator/tenancy``): ``gateways`` holds only the gateways
+granted to that tenant, ``prompts`` its catalogs, and ``transfer_allowed`` says where its
+callers may be sent. The service checked the tenant's flows against these when the config
+loaded; the steps check again on the call, so a grant that is missing is refused whatever
+let the flow run.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, FrozenSet, Mapping, Optional, Sequence, Tuple
 
 from orchestrator.payments.events import CallEvents, CallRef
 
@@ -17,6 +23,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from orchestrator.store import PaymentStore
 
 AgentRequests = Callable[[Sequence[str]], Optional[Tuple[str, ...]]]
+# (extension, context) -> whether the call's tenant may send its caller there
+TransferRule = Callable[[str, str], bool]
 
 
 @dataclass
@@ -41,3 +49,22 @@ class CallServices:
     call_uuid: str = ""
     # take(kinds) -> an agent's pending ("cancel",) / ("recapture", field), or None
     agent_requests: Optional[AgentRequests] = None
+    # gateways the config defines for other tenants: named by a step, refused, not "unknown"
+    withheld_gateways: FrozenSet[str] = frozenset()
+    # None: the caller may be sent anywhere (a site whose tenants share everything)
+    transfer_allowed: Optional[TransferRule] = None
+    # told the kind of each refusal ("gateway", "destination"), to count it by tenant
+    on_refusal: Optional[Callable[[str], None]] = None
+
+    def refuse(self, resource: str) -> None:
+        """Count that this call's tenant was refused ``resource`` (the metric has the tenant)."""
+        if self.on_refusal is not None:
+            self.on_refusal(resource)
+
+    def may_transfer(self, extension: str, context: str) -> bool:
+        """Whether the tenant may send its caller to ``extension`` in ``context``; a refusal is
+        counted."""
+        if self.transfer_allowed is None or self.transfer_allowed(extension, context):
+            return True
+        self.refuse("destination")
+        return False

@@ -3,8 +3,9 @@
 Each kind lives in its own module under ``orchestrator.engine.steps`` and registers itself
 with ``@register``; the schema, the validator and the runner all read the same registry, so
 adding a kind is adding one file. The static facts (which ids a step can jump to, whether
-execution can fall through to the next step, which variables it defines) let ``validate``
-find dangling targets and unreachable steps without running anything.
+execution can fall through to the next step, which variables it defines, which gateways it
+charges and where it sends the caller) let ``validate`` find dangling targets and unreachable
+steps, and the service a tenant's flow that reaches past its tenant, without running anything.
 """
 from __future__ import annotations
 
@@ -102,6 +103,18 @@ class StepKind:
     @classmethod
     def conditions(cls, config: Any) -> List[Tuple[RelPath, str]]:
         """Values that are ``branch``-style conditions rather than text templates."""
+        return []
+
+    @classmethod
+    def gateways(cls, config: Any) -> List[Tuple[RelPath, str]]:
+        """Gateways this step charges through, with where each is named: a tenant's flow may
+        name only that tenant's (``orchestrator/tenancy``), checked when the config loads."""
+        return []
+
+    @classmethod
+    def destinations(cls, config: Any) -> List[Tuple[RelPath, str, str]]:
+        """Where in the dialplan this step sends the caller: ``(where, extension, context)`` as
+        written (``${...}`` included), so a tenant's allow list can be checked before a call."""
         return []
 
     # ---- run time ---------------------------------------------------------------------------

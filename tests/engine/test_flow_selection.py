@@ -60,3 +60,41 @@ def test_load_flow_from_path_or_text(tmp_path):
     with pytest.raises(FlowError) as caught:
         load_flow(str(tmp_path / "missing.yaml"))
     assert caught.value.problems[0].message.startswith("cannot read the file")
+
+
+@pytest.mark.parametrize("variables, destination, expected", [
+    ({}, "2000", "card"),            # the first map holding the number (a tenant's own)
+    ({}, "3000", "welcome"),         # then the next (the site's)
+    ({}, "9999", "fallback"),        # no number: the first default set
+    ({"pay_flow": "welcome"}, "2000", "welcome"),
+])
+def test_select_in_order_takes_the_first_map_and_default_that_answer(variables, destination, expected):
+    from orchestrator.engine.selection import select_in_order
+
+    chosen = select_in_order(variables, destination, FLOWS,
+                             [{"2000": "card"}, {"2000": "welcome", "3000": "welcome"}],
+                             [None, "fallback", "card"])
+    assert chosen.name == expected
+
+
+def test_a_library_of_several_folders_knows_where_each_flow_came_from(tmp_path):
+    shared, acme = tmp_path / "shared", tmp_path / "acme"
+    shared.mkdir()
+    acme.mkdir()
+    (shared / "a.yaml").write_text("flow: alpha\nsteps:\n  - answer: {}\n")
+    (acme / "b.yaml").write_text("flow: beta\nsteps:\n  - answer: {}\n")
+    library = FlowLibrary.from_directories([str(shared), str(acme)])
+    assert library.origins == {"alpha": str(shared), "beta": str(acme)}
+
+
+def test_a_flow_name_is_unique_across_folders(tmp_path):
+    shared, acme = tmp_path / "shared", tmp_path / "acme"
+    shared.mkdir()
+    acme.mkdir()
+    (shared / "a.yaml").write_text("flow: alpha\nsteps:\n  - answer: {}\n")
+    (acme / "a.yaml").write_text("# acme's\nflow: alpha\nsteps:\n  - answer: {}\n")
+    with pytest.raises(FlowError) as raised:
+        FlowLibrary.from_directories([str(shared), str(acme), str(tmp_path / "absent")])
+    assert [str(p) for p in raised.value.problems] == [
+        "%s:2:7: flow name 'alpha' is already used by %s" % (acme / "a.yaml", shared / "a.yaml"),
+        "%s:1:1: cannot read the flow directory: No such file or directory" % (tmp_path / "absent")]

@@ -68,16 +68,28 @@ class Authorize(StepKind):
         return on_jump_targets(config)
 
     @classmethod
+    def gateways(cls, config):
+        return [(("gateway",), config["gateway"])]
+
+    @classmethod
     def defined_variables(cls, config):
         return list(RESULT_VARIABLES)
 
     def prepare(self, ctx):
-        """Bad amounts stop the flow before the caller is asked for anything."""
+        """Bad amounts, and a gateway the call's tenant has not been granted, stop the flow
+        before the caller is asked for anything."""
         self._money(ctx)
-        gateways = ctx.services.gateways if ctx.services else {}
-        if self.config["gateway"] not in gateways:
-            raise StepError("authorize: no gateway named %r in the service config (known: %s)"
-                            % (self.config["gateway"], ", ".join(sorted(gateways)) or "none"))
+        services, name = ctx.services, self.config["gateway"]
+        gateways = services.gateways if services else {}
+        if name in gateways:
+            return
+        known = ", ".join(sorted(gateways)) or "none"
+        if services is not None and name in services.withheld_gateways:
+            services.refuse("gateway")
+            raise StepError("authorize: gateway %r is not granted to tenant %s (its gateways: %s)"
+                            % (name, services.tenant, known))
+        raise StepError("authorize: no gateway named %r in the service config (known: %s)"
+                        % (name, known))
 
     def _money(self, ctx):
         try:

@@ -1,7 +1,12 @@
-"""``transfer``: hand the call to a dialplan extension (an agent, a queue); the flow ends."""
+"""``transfer``: hand the call to a dialplan extension (an agent, a queue); the flow ends.
+
+Where a tenant's callers may go is that tenant's allow list (``CallServices.may_transfer``):
+a destination outside it ends the flow with an error before the caller is moved, so the
+dialplan's fallback takes them rather than another tenant's queue.
+"""
 from typing import TYPE_CHECKING
 
-from ..step_api import Finish, StepKind, register
+from ..step_api import Finish, StepError, StepKind, register
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..context import FlowContext
@@ -31,8 +36,21 @@ class Transfer(StepKind):
     def falls_through(cls, config):
         return False
 
+    @classmethod
+    def destinations(cls, config):
+        return [(("extension",), str(config["extension"]), str(config["context"]))]
+
     def run(self, ctx: "FlowContext") -> Finish:
         extension = ctx.render(self.config["extension"])
         dialplan, context = ctx.render(self.config["dialplan"]), ctx.render(self.config["context"])
+        refuse_unless_allowed(ctx, extension, context)
         ctx.channel.transfer(extension, dialplan=dialplan, context=context)
         return Finish("transferred", f"to {extension} {dialplan} {context}")
+
+
+def refuse_unless_allowed(ctx: "FlowContext", extension: str, context: str) -> None:
+    """A StepError unless the call's tenant may send its caller to ``extension`` in ``context``."""
+    services = ctx.services
+    if services is not None and not services.may_transfer(extension, context):
+        raise StepError(f"transfer to {extension} in context {context} is not one of tenant "
+                        f"{services.tenant}'s destinations")

@@ -15,6 +15,9 @@ eavesdrops on the caller. Whatever the destination, the caller's channel is rest
 tried whatever the one before answered); then ``agent`` bridges the caller to the agent's leg.
 An agent leg that is gone means ``otherwise``.
 
+An extension or queue must be one of the call's tenant's destinations (``transfer.py``); one
+that is not ends the flow with an error before anything is set or played.
+
 The flow's outcome says, as a typed field, whether the caller went back to the very agent leg
 that held or listened (``Finish.to_agent_leg``): the agent API then leaves that leg alone.
 """
@@ -26,6 +29,7 @@ from .. import stay
 from ..channel import Channel
 from ..step_api import Finish, StepKind, register
 from .announce import Announce
+from .transfer import refuse_unless_allowed
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..context import FlowContext
@@ -69,8 +73,17 @@ class TransferBack(StepKind):
     def falls_through(cls, config):
         return False
 
+    @classmethod
+    def destinations(cls, config):
+        to = config["to"]
+        if to in ("extension", "queue") and to in config:
+            return [((to,), str(config[to]), str(config["context"]))]
+        return []
+
     def run(self, ctx: "FlowContext") -> Finish:
         config, channel = self.config, ctx.channel
+        if config["to"] in ("extension", "queue"):   # before anything reaches the caller
+            refuse_unless_allowed(ctx, ctx.render(config[config["to"]]), ctx.render(config["context"]))
         for name, source in RESULT_VARIABLES.items():
             value = ctx.variables.get(source, "")
             if value:
