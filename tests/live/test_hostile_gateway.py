@@ -8,55 +8,26 @@ the file is never made, the text is in no event, log line or CDR, and the caller
 decline in the flow's own words. The control shows the same search finding the text once a
 careless step does put it on the channel.
 """
-import json
 import os
-from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-import gevent
 import gevent.event
 import pytest
 import yaml
 
 from orchestrator.config import load_config
 from orchestrator.service import Service
+from tests.support.hostile_gateway import HostileGateway, hostile_flow
 from tests.support.live.card_entry import key_card
 
 PAN, EXPIRY, CODE = "4952471286562387", "0829", "073"
-FLOW = """
-flow: hostile
-vars: {amount: '1250', currency: EUR, reference: INV-LIVE-66}
-steps:
-  - answer: {}
-  - collect_card:
-      on: {cancelled: out, too-many-failed-attempts: out}
-  - authorize:
-      gateway: hostile
-      on: {declined: declined, error: out}
-  - goto: out
-  - id: declined
-    announce: payment_declined
-  - id: out
-    hangup: {}
-"""
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, *args):
-        pass
+FLOW = hostile_flow("hangup: {}", amount="1250", currency="EUR", reference="INV-LIVE-66")
 
 
 @pytest.fixture
 def hostile(tmp_path, live_switch, control, canary):
     """The Service with the hostile gateway; (service, ended, the file the expansion makes)."""
     marker = str(tmp_path / "expanded-by-the-switch")
-    expansion = "${system(touch %s)}" % marker
-
-    def app(environ, start_response):
-        start_response("200 OK", [("Content-Type", "application/json")])
-        return [json.dumps({"status": "declined", "reason_code": expansion,
-                            "reason_text": "card %s declined %s" % (PAN, expansion)}).encode()]
-    server = make_server("127.0.0.1", 0, app, handler_class=_Quiet)
-    serving = gevent.spawn(server.serve_forever, 0.05)
+    gateway = HostileGateway(PAN, "${system(touch %s)}" % marker).start()
     flows = tmp_path / "flows"
     flows.mkdir()
     (flows / "hostile.yaml").write_text(FLOW)
@@ -66,9 +37,7 @@ def hostile(tmp_path, live_switch, control, canary):
         "listen": {"host": host, "port": port}, "linger_seconds": 2, "http": {"enabled": False},
         "flows": {"directory": str(flows), "default": "hostile"},
         "store": {"path": str(tmp_path / "payments.sqlite")},
-        "gateways": [{"name": "hostile", "type": "http", "max_attempts": 1,
-                      "url": "http://127.0.0.1:%d/pay" % server.server_port,
-                      "secret": "a-secret-of-sixteen-bytes"}]}))
+        "gateways": [gateway.config()]}))
     ended = gevent.event.AsyncResult()
     service = Service(load_config(str(config)),
                       on_call_end=lambda channel, flow, outcome: ended.set(outcome))
@@ -76,8 +45,7 @@ def hostile(tmp_path, live_switch, control, canary):
     service.start()
     yield service, ended, marker
     service.stop(grace=2)
-    server.shutdown()
-    serving.kill()
+    gateway.stop()
 
 
 def declined_call(control, hostile):

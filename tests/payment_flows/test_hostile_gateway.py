@@ -7,62 +7,30 @@ keeps them unchanged; its negative control shows the same search finds the text 
 does put it on the wire.
 """
 import json
-from wsgiref.simple_server import WSGIRequestHandler, make_server
-
-import gevent
 import pytest
 
 from orchestrator.engine import FlowLibrary, load_flow
 from orchestrator.engine.steps import transfer_back
 from tests.support.canary import CODE, EXPIRY, PAN, traces
+from tests.support.hostile_gateway import HostileGateway, hostile_flow
 from tests.support.raw_relay import RawRelay
 from tests.support.service import caller_script
 
 EXPANSION = "${system(touch /tmp/payivr-hostile-gateway)}"
-FLOW = """
-flow: hostile
-vars:
-  amount: ${channel.pay_amount}
-  currency: ${channel.pay_currency}
-  reference: ${channel.pay_reference}
-steps:
-  - answer: {}
-  - collect_card:
-      on: {cancelled: out, too-many-failed-attempts: out}
-  - authorize:
-      gateway: hostile
-      on: {declined: declined, error: out}
-  - goto: out
-  - id: declined
-    announce: payment_declined
-  - id: out
-    transfer_back: {to: dialplan}
-"""
+FLOW = hostile_flow("transfer_back: {to: dialplan}")
 CALLER = [{"wait_prompt": 1}, {"press": PAN + "#"}, {"wait_prompt": 2}, {"press": EXPIRY},
           {"wait_prompt": 3}, {"press": CODE}]
 VARIABLES = {"pay_amount": "1250", "pay_currency": "EUR", "pay_reference": "INV-66",
              "sensitive_dtmf": "true"}
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def hostile_gateway():
     """A loopback HTTP gateway declining every card with the expansion as its reason code and
     the card number in its words."""
-    def app(environ, start_response):
-        start_response("200 OK", [("Content-Type", "application/json")])
-        return [json.dumps({"status": "declined", "reason_code": EXPANSION,
-                            "reason_text": "card %s declined %s" % (PAN, EXPANSION)}).encode()]
-
-    server = make_server("127.0.0.1", 0, app, handler_class=_Quiet)
-    greenlet = gevent.spawn(server.serve_forever, 0.05)
-    yield "http://127.0.0.1:%d/pay" % server.server_port
-    server.shutdown()
-    greenlet.kill()
+    gateway = HostileGateway(PAN, EXPANSION).start()
+    yield gateway.url
+    gateway.stop()
 
 
 def declined_call(service_on_simulator, url):
