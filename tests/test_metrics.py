@@ -34,6 +34,8 @@ EXPECTED = {
     "payivr_webhook_notices_dropped": ("counter", ("tenant",)),
     "payivr_webhook_notices_undelivered": ("counter", ("tenant",)),
     "payivr_limit_rejections": ("counter", ("limit",)),
+    "payivr_store_up": ("gauge", ()),
+    "payivr_store_errors": ("counter", ("kind",)),
 }
 
 

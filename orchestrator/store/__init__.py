@@ -22,12 +22,14 @@ def is_database_url(location: str) -> bool:
     return location.startswith(("postgresql://", "postgres://"))
 
 
-def open_store(location: str, *, pool_size: int = 4, timeout: float = 5.0, retries: int = 3,
-               retry_backoff: Optional[float] = None) -> PaymentStore:
-    """The journal at ``location``: a ``postgresql://`` URL, else an SQLite path."""
+def open_store(location: str, *, password: Optional[str] = None, pool_size: int = 4,
+               timeout: float = 5.0, retries: int = 3,
+               retry_backoff: float = 0.2) -> PaymentStore:
+    """The journal at ``location``: a ``postgresql://`` URL (``password`` over the URL's),
+    else an SQLite path."""
     if not is_database_url(location):
         return PaymentStore(location)
     from .postgres import PostgresBackend   # the driver is needed only for a server
-    backend = PostgresBackend(location, pool_size=pool_size, timeout=timeout, retries=retries,
-                              **({} if retry_backoff is None else {"retry_backoff": retry_backoff}))
+    backend = PostgresBackend(location, password=password, pool_size=pool_size, timeout=timeout,
+                              retries=retries, retry_backoff=retry_backoff)
     return PaymentStore(backend=backend)

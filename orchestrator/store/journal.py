@@ -109,6 +109,10 @@ class PaymentStore:
     def close(self) -> None:
         self.backend.close()
 
+    def ping(self) -> None:
+        """One round trip to the store (what ``monitor.py`` asks); StoreError when none."""
+        self.backend.run(lambda tx: tx.execute("SELECT 1"))
+
     def next_number(self) -> int:
         """The next payment number of this store: 1, 2, 3...; never the same one twice, even
         when two processes share the store (the increment and the read are one transaction;

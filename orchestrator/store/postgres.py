@@ -22,6 +22,7 @@ Each failure is reported to ``health`` (``/readyz``, ``payivr_store_up``,
 socket waits for the server; ``timeout`` + 2 s by default) understood; the password may be
 percent-encoded, and the config may take it from the environment (``${env:...}``).
 """
+import dataclasses
 import logging
 import ssl
 import threading
@@ -216,9 +217,12 @@ class _MigrationConnection:
 class PostgresBackend:
     kind = "postgresql"
 
-    def __init__(self, url: str, pool_size: int = 4, timeout: float = 5.0, retries: int = 3,
-                 retry_backoff: float = 0.2, migrations: Sequence[Any] = MIGRATIONS) -> None:
+    def __init__(self, url: str, password: Optional[str] = None, pool_size: int = 4,
+                 timeout: float = 5.0, retries: int = 3, retry_backoff: float = 0.2,
+                 migrations: Sequence[Any] = MIGRATIONS) -> None:
         self.settings = parse_url(url)
+        if password is not None:
+            self.settings = dataclasses.replace(self.settings, password=password)
         self.where = "payment store %s" % self.settings.display
         self.timeout, self.retries, self.retry_backoff = timeout, max(1, retries), retry_backoff
         self.health = StoreHealth(self.kind)
@@ -357,10 +361,6 @@ class PostgresBackend:
             return True
         except Exception:
             return False
-
-    def ping(self) -> None:
-        """One round trip (``SELECT 1``), as a transaction: what the store monitor asks."""
-        self.run(lambda tx: tx.execute("SELECT 1"))
 
     def _drop_idle(self) -> None:
         while self._idle:
