@@ -127,3 +127,28 @@ def test_a_connection_killed_under_the_service_loses_no_payment(service_on_simul
     assert sorted(r["auth_code"] for r in rows) == sorted(c["auth_code"] for c in world.sandbox.charges)
     assert world.metric("payivr_store_errors_total", kind="connection") >= 1
     assert readyz(world)[0] == 200
+
+
+def test_a_database_that_cannot_be_reached_stops_start_up_saying_so(tmp_path):
+    import gevent.socket
+    import pytest
+    import yaml
+
+    from orchestrator.config import ConfigError, load_config
+    from orchestrator.service import Service
+    from tests.support.service import FLOWS
+
+    with gevent.socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    path = tmp_path / "orchestrator.yaml"
+    path.write_text(yaml.safe_dump({
+        "listen": {"host": "127.0.0.1", "port": 0}, "http": {"enabled": False},
+        "flows": {"directory": FLOWS},
+        "store": {"url": "postgresql://payivr@127.0.0.1:%d/payivr" % port,
+                  "password": "${env:DB_PASSWORD}", "timeout": 1}}))
+    with pytest.raises(ConfigError) as raised:
+        Service(load_config(str(path), environ={"DB_PASSWORD": "hunter2"}))
+    message = str(raised.value)
+    assert "store.url: cannot open postgresql://payivr@127.0.0.1:%d/payivr" % port in message
+    assert "refused" in message.lower() and "hunter2" not in message
