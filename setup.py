@@ -4,6 +4,9 @@ Dependencies are pinned where the wire behaviour depends on them: greenswitch's
 internals are subclassed in ``orchestrator.esl.protocol``, so a new release must be
 read before it is admitted. Beyond the project's base set: ``cryptography`` for Redsys's
 3DES per-order key (no hand-written cipher) and the tests' throwaway TLS certificates;
+``pg8000`` for PostgreSQL (``store.url``): pure Python over the socket module, so gevent's
+monkey patching makes every wait on the database cooperative (a C driver would block every
+call while one query waits, unless given a wait callback);
 ``selenium`` (tests only) drives Debian's Chromium through its local chromedriver, so the
 browser tests download nothing. ``mypy`` (tests only) holds the layers that talk to peers
 and the fake channel the tests use to the engine's typed protocols (``make test`` runs it).
@@ -29,6 +32,7 @@ setup(
         "prometheus-client>=0.17",
         "requests>=2.31",
         "cryptography>=41",
+        "pg8000>=1.30",
     ],
     extras_require={"test": ["pytest>=7.4", "selenium>=4.15", "mypy>=1.11", "types-PyYAML",
                              "types-requests"]},

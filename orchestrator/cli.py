@@ -140,7 +140,7 @@ def _cmd_reconcile(args):
 
     from orchestrator.config import ConfigError, load_config
     from orchestrator.reconcile import reconcile
-    from orchestrator.service import Service
+    from orchestrator.service import Service, open_configured_store, store_settings
     from orchestrator.store import PaymentStore, StoreError
 
     try:
@@ -154,8 +154,9 @@ def _cmd_reconcile(args):
     if path != ":memory:" and not os.path.isabs(path):
         path = os.path.join(config.base_dir, path)
     try:
-        store = PaymentStore(path)
-    except StoreError as exc:
+        store = (open_configured_store(config) if store_settings(config)["url"]
+                 else PaymentStore(path))
+    except (StoreError, ConfigError) as exc:
         print("store error:\n%s" % exc, file=sys.stderr)
         return 2
     for done in reconcile(store, gateways, older_than=args.older_than,

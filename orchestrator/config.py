@@ -110,8 +110,26 @@ SCHEMA = {
         "agent_api": AGENT_API_SCHEMA,
         "store": {
             "type": "object", "additionalProperties": False,
-            "properties": {"path": {"type": "string", "minLength": 1,
-                                    "description": "SQLite file for payment records; :memory: in tests"}},
+            "description": "Where payments (and agent sessions) are recorded: an SQLite file "
+                           "(path), or PostgreSQL when url names one",
+            "properties": {
+                "path": {"type": "string", "minLength": 1,
+                         "description": "SQLite file for payment records; :memory: in tests"},
+                "url": {"type": "string", "pattern": "^(|postgres(ql)?://.*)$",
+                        "description": "postgresql://user[:password]@host[:port]/database"
+                                       "[?sslmode=...&options=...]: PostgreSQL instead of path"},
+                "password": {"type": "string",
+                             "description": "the database password, taken as written (not "
+                                            "URL-encoded): ${env:NAME} keeps it out of the file"},
+                "pool_size": {"type": "integer", "minimum": 1, "maximum": 100},
+                "timeout": {**_number, "maximum": 120,
+                            "description": "seconds a statement or a free connection is "
+                                           "waited for"},
+                "retries": {"type": "integer", "minimum": 1, "maximum": 10,
+                            "description": "attempts at a transaction whose connection is lost"},
+                "check_interval": {**_number,
+                                   "description": "seconds between the monitor's pings"},
+            },
         },
         "prompts": {
             "type": "object", "additionalProperties": False,
@@ -160,7 +178,8 @@ DEFAULTS = {
                   # audible on any switch; a site with mod_local_stream sets local_stream://moh
                   # (without that module a local_stream plays silence: seen on 1.10.12)
                   "hold_music": "tone_stream://%(300,4700,440);loops=-1"},
-    "store": {"path": "payments.sqlite"},
+    "store": {"path": "payments.sqlite", "url": "", "password": "", "pool_size": 4,
+              "timeout": 5.0, "retries": 3, "check_interval": 5.0},
     "prompts": asdict(PromptSettings()),   # and languages, when set (orchestrator/tenancy)
     # the script as the switch finds it: a name in its scripts folder, an absolute path, or a
     # path relative to the config file (see _LOCAL_PATHS)

@@ -32,9 +32,11 @@ from orchestrator.payments.gateways.results import (DECLINE_REASONS as _DECLINES
                                                     GATEWAY_ERROR_KINDS as _ERROR_KINDS,
                                                     Approved, Declined, GatewayError)
 from orchestrator.payments.validation import FIELD_ERROR_TYPES, FIELDS, NUMBER_CONFIRMATION
+from orchestrator.store.backend import ERROR_KINDS as STORE_ERROR_KINDS
 
 if TYPE_CHECKING:  # pragma: no cover
     from orchestrator.store import PaymentStore
+    from orchestrator.store.backend import StoreHealth
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +170,21 @@ class Metrics:
         for key in LIMIT_KEYS:
             self.limit_rejections.labels(key)
 
+        # -- the payment store ---------------------------------------------------------------
+        self.store_up = Gauge(
+            f"{PREFIX}_store_up",
+            "1 when the payment store answered last time it was asked (a call's write or the "
+            "monitor's ping); 0 while it cannot be reached, and /readyz says not ready",
+            registry=r)
+        self.store_errors = Counter(
+            f"{PREFIX}_store_errors_total",
+            "Payment store operations that failed, by kind: connection (lost or refused; "
+            "retried, a bounded number of times), timeout (the database did not answer in "
+            "time), busy (no pooled connection free), conflict (a key already taken), query",
+            ["kind"], registry=r)
+        for kind in STORE_ERROR_KINDS:
+            self.store_errors.labels(kind)
+
         # -- agent API -------------------------------------------------------------------------
         self.webhook_notices_dropped = Counter(
             f"{PREFIX}_webhook_notices_dropped_total",
@@ -179,6 +196,13 @@ class Metrics:
             "Webhook notices given up, by tenant: refused by the receiver (3xx/4xx) or failing "
             "every one of max_attempts; the receiver misses those session changes",
             ["tenant"], registry=r)
+
+    def watch_store(self, health: "StoreHealth") -> None:
+        """Export the store's health (``payivr_store_up``, read at each scrape) and count each
+        of its failures (``payivr_store_errors_total``)."""
+        self.store_up.set_function(lambda: 1.0 if health.up else 0.0)
+        health.on_error = lambda kind: self.store_errors.labels(
+            bounded(kind, STORE_ERROR_KINDS)).inc()
 
     def watch_reconciliation_backlog(self, store: "PaymentStore",
                                      pending_after: float = PENDING_AFTER) -> None:

@@ -14,7 +14,7 @@ import time
 import gevent
 from prometheus_client import make_wsgi_app
 
-from orchestrator.config import ConfigError
+from orchestrator.config import DEFAULTS, ConfigError
 from orchestrator.engine import EngineSettings, FlowRunner
 from orchestrator.engine.selection import FLOW_VARIABLE, select_in_order
 from orchestrator.engine.services import CallServices
@@ -28,10 +28,11 @@ from orchestrator.logs import ensure_redaction, log_context
 from orchestrator.metrics import WRONG_TENANT, Metrics
 from orchestrator.payments.events import CallRef, PaymentEventBus, log_subscriber
 from orchestrator.payments.gateways import GatewayConfigError, build_gateway
-from orchestrator.store import PaymentStore
+from orchestrator.store import PaymentStore, StoreError, open_store
 from orchestrator.store.errors import StoreCannotOpen
 from orchestrator.tenancy import tenant_gateways
 from orchestrator.tenancy.loading import load_library, plan as plan_tenants
+from orchestrator.store.monitor import StoreMonitor
 from orchestrator.tenants import UNKNOWN_TENANT, resolve_tenant
 from orchestrator.web import HttpServer, json_bodies_only, liveness_app, only_get, readiness_app
 
@@ -77,7 +78,11 @@ class Service:
         self.http = self._build_http(config["http"])
         self.gateways = self._build_gateways(config)
         self.store = self._open_store(config)
+        self.metrics.watch_store(self.store.health)
         self.metrics.watch_reconciliation_backlog(self.store)
+        # a database may go away between calls: asked now and then (an SQLite file cannot)
+        self.store_monitor = (StoreMonitor(self.store, store_settings(config)["check_interval"])
+                              if self.store.kind != "sqlite" else None)
         # every payment fact, typed, to every subscriber (metrics, the log, agent sessions, ...)
         self.events = PaymentEventBus()
         self.events.subscribe(self.metrics.on_payment_event)
@@ -135,6 +140,8 @@ class Service:
     def _open_store(self, config):
         """The payment store, or start-up stops saying why it cannot be opened: a service that
         cannot write its store would lose every outcome (in a container: a path off its volume)."""
+        if store_settings(config)["url"]:
+            return open_configured_store(config)
         path = self._store_path(config["store"]["path"])
         try:
             return PaymentStore(path)
@@ -189,6 +196,8 @@ class Service:
         warn_if_descriptors_short(self.config["max_calls"],
                                   self.http.limits.max_connections if self.http else 0,
                                   len(self.config["nodes"]))
+        if self.store_monitor is not None:
+            self.store_monitor.start()
         self.pool.start()
         self.server.start()
         if self.http is not None:
@@ -207,16 +216,21 @@ class Service:
             self.agent.stop()
         for gateway in self.gateways.values():
             gateway.close()
+        if self.store_monitor is not None:
+            self.store_monitor.stop()
 
     def ready(self):
-        """Ready: taking calls and, where nodes are configured, at least one is connected."""
-        return self.server.listening and (not self.pool.nodes or self.pool.any_connected())
+        """Ready: taking calls, the payment store answering (a call could not be recorded
+        otherwise) and, where nodes are configured, at least one connected."""
+        return (self.server.listening and self.store.health.up
+                and (not self.pool.nodes or self.pool.any_connected()))
 
     def readiness(self):
         """``(ready, details)`` for ``/readyz``: what a NOC needs to see why it is not ready."""
         return self.ready(), {"listening": self.server.listening,
                               "calls_in_progress": self.server.active_calls,
-                              "nodes": self.pool.status()}
+                              "nodes": self.pool.status(),
+                              "store": self.store.health.status()}
 
     def _choose_flow(self, channel, plan):
         """The call's flow: ``pay_flow``, else the tenant's number map, then the site's, else
@@ -281,6 +295,25 @@ class Service:
             channel.flush_announcements()
         except Exception as exc:   # the call may be gone; the outcome is already decided
             log.info("last announcements not played: %s", type(exc).__name__)
+
+
+def store_settings(config):
+    """``store`` of the config, the defaults filling what a config built in code left out."""
+    return dict(DEFAULTS["store"], **config["store"])
+
+
+def open_configured_store(config):
+    """The PostgreSQL store ``store.url`` names (``store.password``, when set, over the URL's),
+    or ConfigError saying why it cannot be opened (the message never holds the password)."""
+    settings = store_settings(config)
+    try:
+        return open_store(settings["url"], password=settings["password"] or None,
+                          pool_size=settings["pool_size"], timeout=settings["timeout"],
+                          retries=settings["retries"])
+    except StoreCannotOpen as exc:
+        raise ConfigError("%s: store.url: cannot open %s: %s" % (config.source, exc.path, exc.reason))
+    except StoreError as exc:
+        raise ConfigError("%s: store.url: %s" % (config.source, exc))
 
 
 def serve_forever(service, stop_signal):

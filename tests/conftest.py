@@ -11,6 +11,7 @@ monkey.patch_all()
 
 import pytest  # noqa: E402
 
+from tests.support.postgres import Schema, start_or_find  # noqa: E402
 from tests.support.service import ServiceFactory  # noqa: E402
 from tests.support.switch import SwitchFactory  # noqa: E402
 
@@ -43,3 +44,21 @@ def service_on_simulator(tmp_path):
     factory = ServiceFactory(tmp_path)
     yield factory
     factory.stop_all()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL for the session: found or started on loopback (tests/support/postgres.py
+    says how; in CI a missing server fails the tests, never skips them)."""
+    server = start_or_find()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_schema(postgres_server):
+    """A schema of the test's own on the session's server (``.url`` for ``store.url``), its
+    connections ended and the schema dropped after the test."""
+    schema = Schema(postgres_server)
+    yield schema
+    schema.drop()

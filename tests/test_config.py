@@ -1,6 +1,7 @@
 from dataclasses import asdict
 
 import pytest
+import yaml
 
 from orchestrator.config import ConfigError, load_config
 from orchestrator.engine import EngineSettings
@@ -199,3 +200,28 @@ def test_each_limit_has_a_default_and_one_key_set_keeps_the_others(tmp_path):
 def test_a_bad_limit_stops_start_up_naming_its_key(tmp_path, text, key):
     with pytest.raises(ConfigError, match=key):
         load_config(write(tmp_path, text + "\n"), environ={})
+
+
+def test_the_store_takes_a_postgresql_url_with_its_password_from_the_environment(tmp_path):
+    path = tmp_path / "orchestrator.yaml"
+    path.write_text("store:\n  url: postgresql://payivr:${env:DB_PASSWORD}@db:5432/payivr\n"
+                    "  password: ${env:DB_PASSWORD}\n  pool_size: 8\n  timeout: 2.5\n")
+    config = load_config(str(path), environ={"DB_PASSWORD": "p@ss/word"})
+    store = config["store"]
+    assert store["url"] == "postgresql://payivr:p@ss/word@db:5432/payivr"
+    assert (store["password"], store["pool_size"], store["timeout"], store["retries"]) == \
+        ("p@ss/word", 8, 2.5, 3)
+    assert load_config(None)["store"]["url"] == ""
+
+
+@pytest.mark.parametrize("store, message", [
+    ({"url": "mysql://db/payivr"}, "store.url: 'mysql://db/payivr' does not match"),
+    ({"url": "postgresql://u@db/p", "pool_size": 0}, "store.pool_size: 0 is less than"),
+    ({"url": "postgresql://u@db/p", "retries": 11}, "store.retries: 11 is greater than"),
+    ({"url": "postgresql://u@db/p", "timeout": 0}, "store.timeout: 0 is less than or equal"),
+])
+def test_a_bad_store_setting_is_refused_naming_the_key(tmp_path, store, message):
+    path = tmp_path / "orchestrator.yaml"
+    path.write_text(yaml.safe_dump({"store": store}))
+    with pytest.raises(ConfigError, match=message):
+        load_config(str(path), environ={})

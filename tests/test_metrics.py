@@ -35,6 +35,8 @@ EXPECTED = {
     "payivr_webhook_notices_undelivered": ("counter", ("tenant",)),
     "payivr_limit_rejections": ("counter", ("limit",)),
     "payivr_tenant_refusals": ("counter", ("tenant", "resource")),
+    "payivr_store_up": ("gauge", ()),
+    "payivr_store_errors": ("counter", ("kind",)),
 }
 
 

@@ -85,8 +85,11 @@ def test_healthz_and_readyz_report_in_json_with_status_codes(running):
     assert alive.status_code == 200 and alive.json() == {"status": "alive"}
     ready = requests.get(url(service.http_address, "/readyz"), timeout=5)
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "listening": True, "calls_in_progress": 0,
-                            "nodes": {"fs1": True}}
+    body = ready.json()
+    store = body.pop("store")
+    assert body == {"status": "ready", "listening": True, "calls_in_progress": 0,
+                    "nodes": {"fs1": True}}
+    assert (store["backend"], store["up"]) == ("sqlite", True)
     service.pool.node("fs1").stop()
     not_ready = requests.get(url(service.http_address, "/readyz"), timeout=5)
     assert not_ready.status_code == 503

@@ -27,6 +27,7 @@ from orchestrator import bounded_json
 from orchestrator.card_numbers import looks_like_card
 from orchestrator.payments.money import Money, MoneyError
 from orchestrator.payments.validation import FIELDS
+from orchestrator.store.errors import StoreError
 from orchestrator.web import json_response
 
 from . import ownership, sse
@@ -125,8 +126,11 @@ class AgentApi:
 
     def __init__(self, tokens: "TokenTable", registry: SessionRegistry, control: CallControl,
                  may_start: Callable[[str, str], bool], settings: Mapping[str, Any],
-                 tenants: Iterable[str] = ()) -> None:
+                 tenants: Iterable[str] = (),
+                 stored: Optional[Callable[[str], Optional[Mapping[str, Any]]]] = None) -> None:
+        """``stored(id)``: a session another instance holds, as the store has it (read-only)."""
         self.tokens, self.registry, self.control = tokens, registry, control
+        self.stored = stored
         self.may_start, self.settings = may_start, settings
         self.tenants = frozenset(tenants)
         self.destinations = Destinations(settings.get("destinations") or {})
@@ -230,7 +234,24 @@ class AgentApi:
         return 200, {"sessions": [s.to_json() for s in self.registry.visible_to(self._principal(entry))]}
 
     def get_session(self, environ: "WSGIEnvironment", entry: AuditEntry, id: str) -> Answer:
+        if self.registry.get(id) is None and self.stored is not None:
+            return 200, dict(self._stored_session(entry, id))
         return 200, self._session(entry, id).to_json()
+
+    def _stored_session(self, entry: AuditEntry, session_id: str) -> Mapping[str, Any]:
+        """A session this instance does not hold, as the store has it; the same 404 as a
+        session that does not exist when it is not the asker's (or the store cannot say)."""
+        principal = self._principal(entry)
+        entry.session = session_id
+        try:
+            shown = self.stored(session_id) if self.stored is not None else None
+        except StoreError as error:
+            log.warning("session %s: the store could not be read: %s", session_id, error)
+            shown = None
+        if shown is None or not principal.may_act_on(shown["tenant"], shown["agent"]):
+            raise session_not_found()
+        entry.call = shown["call_uuid"]
+        return shown
 
     def create_session(self, environ: "WSGIEnvironment", entry: AuditEntry) -> Answer:
         principal = self._principal(entry)

@@ -17,6 +17,7 @@ from orchestrator.payments.events import CallRef, PaymentEvent
 
 from .api import AgentApi
 from .control import CallControl
+from .durable import SessionRecorder, shown_from
 from .sessions import SessionRegistry
 from .settings import TokenTable
 from .webhooks import WebhookNotifier
@@ -36,8 +37,20 @@ class AgentHub:
         self.webhooks = WebhookNotifier(settings["webhooks"], metrics=service.metrics)
         self.registry.listeners.append(self.webhooks.notify)
         self._service = service
+        # every session's latest state in the store, for any instance to read (durable.py)
+        self.recorder: Optional[SessionRecorder] = None
+        stored = None
+        if service.store is not None:
+            from orchestrator.store.sessions import SessionTable
+            table = SessionTable(service.store.backend)
+            self.recorder = SessionRecorder(table)
+            self.registry.observers.append(self.recorder.changed)
+
+            def stored(session_id: str) -> Optional[Mapping[str, Any]]:
+                record = table.get(session_id)
+                return shown_from(record) if record is not None else None
         self.api = AgentApi(TokenTable(settings["tokens"]), self.registry, self.control,
-                            self.may_start, settings, tenants=service.tenants)
+                            self.may_start, settings, tenants=service.tenants, stored=stored)
 
     def may_start(self, tenant: str, flow: str) -> bool:
         """Whether ``tenant``'s agents may start ``flow``: one of its own. Another tenant's is
@@ -53,9 +66,13 @@ class AgentHub:
 
     def start(self) -> None:
         self.webhooks.start()
+        if self.recorder is not None:
+            self.recorder.start()
 
     def stop(self) -> None:
         self.webhooks.stop()
+        if self.recorder is not None:
+            self.recorder.stop()
 
     def on_payment_event(self, call: CallRef, event: PaymentEvent) -> None:
         self.registry.on_payment_event(call, event)

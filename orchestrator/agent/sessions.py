@@ -50,6 +50,7 @@ END_OF_STREAM = object()
 Payload = Dict[str, Any]                 # a change as the API, the stream and webhooks show it
 AgentRequest = Tuple[str, ...]           # ("cancel",) | ("recapture", field)
 Listener = Callable[["PaymentSession", str, Payload], None]
+Observer = Callable[["PaymentSession", bool], None]
 
 
 class FieldState(TypedDict):
@@ -166,13 +167,16 @@ class SessionRegistry:
     """Every session by id, the active one by call; turns payment events into session changes.
 
     ``listeners`` are ``callable(session, event, payload)`` called for every change (webhooks);
-    they must not block.
+    ``observers`` are ``callable(session, removed)`` called when a session is made, changed or
+    (``removed``) forgotten before it started (the store's copy, ``durable.py``). Neither may
+    block.
     """
 
     def __init__(self) -> None:
         self._sessions: "OrderedDict[str, PaymentSession]" = OrderedDict()
         self._by_call: Dict[str, PaymentSession] = {}
         self.listeners: List[Listener] = []
+        self.observers: List[Observer] = []
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -186,6 +190,7 @@ class SessionRegistry:
         self._sessions[session.id] = session
         self._by_call[call_uuid] = session
         self._trim()
+        self._observe(session)
         return session
 
     def has_active(self, call_uuid: str) -> bool:
@@ -201,6 +206,15 @@ class SessionRegistry:
         self._sessions.pop(session.id, None)
         if self._by_call.get(session.call_uuid) is session:
             del self._by_call[session.call_uuid]
+        if session.state != "ended":     # an ended one trimmed from memory stays in the store
+            self._observe(session, removed=True)
+
+    def _observe(self, session: PaymentSession, removed: bool = False) -> None:
+        for observer in list(self.observers):
+            try:
+                observer(session, removed)
+            except Exception:  # the store's copy must never reach the call
+                log.exception("session observer failed")
 
     def get(self, session_id: str) -> Optional[PaymentSession]:
         return self._sessions.get(session_id)
@@ -242,6 +256,7 @@ class SessionRegistry:
                 listener(session, event, payload)
             except Exception:  # a watcher's fault must never reach the call
                 log.exception("session listener failed")
+        self._observe(session)
 
     def _field(self, session: PaymentSession, name: str, **changes: Unpack[FieldChanges]) -> None:
         name = "number" if name == "number-confirmation" else name

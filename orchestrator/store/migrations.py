@@ -10,21 +10,47 @@ Files written before versioning (no ``schema_version`` table, SQLite only: every
 backend starts versioned) are recognised by their columns and adopted at the version they
 match; a layout that matches none stops start-up too.
 
-Backend-neutral on purpose (a later backend is PostgreSQL): a migration is plain SQL both
-accept (CREATE TABLE, ALTER TABLE ... ADD COLUMN, UPDATE, CREATE INDEX) or, where the two
-would need different SQL, a small function over the same DB-API connection. A new migration
-is one more entry at the end of ``MIGRATIONS``; an entry is never changed once released.
+These are SQLite's migrations; PostgreSQL's (``postgres_migrations.py``) mirror them one for
+one, same numbers and descriptions, in its own types (a test holds the two lists together): a
+store's version means the same schema whichever backend holds it. The runner (``migrate``) is
+the same for both; what differs is a ``Dialect``: how a migration's transaction starts (and
+keeps a second process from migrating at the same time), which errors are the driver's, how
+the store's tables are listed, and whether files from before versioning are looked for. A step
+is SQL, or a small function over the connection (``?`` placeholders either way). A new
+migration is one more entry at the end of both lists; an entry is never changed once released.
 """
 import secrets
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Callable, List, Optional, Protocol, Sequence, Set, Tuple, Type, Union
 
 from .errors import StoreError
 
-Connection = sqlite3.Connection
+
+class Cursor(Protocol):
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> List[Any]: ...
+
+
+class Connection(Protocol):
+    """What a migration needs of a connection: sqlite3's, or the PostgreSQL backend's adapter."""
+
+    def execute(self, sql: str, args: Sequence[Any] = ...) -> Cursor: ...
+
+
 Step = Union[str, Callable[[Connection], None]]
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    begin: Tuple[str, ...]                      # statements that open a migration's transaction
+    errors: Tuple[Type[BaseException], ...]     # what the driver raises for a failed statement
+    tables: Callable[[Connection], Set[str]]    # the store's tables
+    adopt_legacy: bool                          # look for stores from before schema_version
+    real: str = "REAL"                          # a float wide enough for a time in seconds
 
 
 class SchemaError(StoreError):
@@ -84,6 +110,21 @@ MIGRATIONS: Tuple[Migration, ...] = (
         "CREATE TABLE store_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
         _store_tag,
     )),
+    # What an agent's payment session is, for another instance to read (agent/durable.py
+    # writes it, store/sessions.py reads it): masked values only, as the API shows them.
+    Migration(5, "agent_sessions: payment sessions, masked, readable by every instance", (
+        """CREATE TABLE agent_sessions (
+            id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL, agent TEXT, call_uuid TEXT NOT NULL,
+            instance TEXT, node TEXT,
+            mode TEXT NOT NULL, flow TEXT NOT NULL,
+            amount_minor INTEGER NOT NULL, currency TEXT NOT NULL, reference TEXT NOT NULL,
+            state TEXT NOT NULL, fields TEXT NOT NULL, result TEXT,
+            created TEXT NOT NULL, updated TEXT NOT NULL, written REAL NOT NULL
+        )""",
+        "CREATE INDEX agent_sessions_call ON agent_sessions (call_uuid)",
+        "CREATE INDEX agent_sessions_state ON agent_sessions (state, tenant)",
+    )),
 )
 LATEST = MIGRATIONS[-1].version
 
@@ -91,25 +132,29 @@ LATEST = MIGRATIONS[-1].version
 _LEGACY_MARKERS = ((3, "gateway_code"), (2, "card"), (1, "bin"))
 
 
-def current_version(db: Connection) -> Optional[int]:
+def current_version(db: Connection, dialect: Optional[Dialect] = None) -> Optional[int]:
     """The version recorded in ``schema_version``; None when the store has no such table."""
-    if not _tables(db) & {"schema_version"}:
+    if not (dialect or SQLITE).tables(db) & {"schema_version"}:
         return None
     row = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
     return int(row[0]) if row and row[0] is not None else 0
 
 
-def migrate(db: Connection, where: str, begin: str = "BEGIN IMMEDIATE",
-            migrations: Sequence[Migration] = MIGRATIONS) -> List[int]:
+def migrate(db: Connection, where: str, migrations: Optional[Sequence[Migration]] = None,
+            dialect: Optional[Dialect] = None) -> List[int]:
     """Bring the store on ``db`` (autocommit mode) to the newest version; return the versions
-    applied. ``where`` names the store in messages. ``begin`` starts a transaction that also
-    keeps a second process opening the same store from migrating it at the same time."""
+    applied. ``where`` names the store in messages. ``dialect`` (SQLite's by default) says
+    how a migration's transaction starts: it also keeps a second process opening the same
+    store from migrating it at the same time."""
+    dialect = dialect or SQLITE
+    migrations = MIGRATIONS if migrations is None else migrations
     latest = migrations[-1].version
     applied: List[int] = []
     for migration in migrations:
-        db.execute(begin)
+        for statement in dialect.begin:
+            db.execute(statement)
         try:
-            version = _version_or_adopt(db, where)
+            version = _version_or_adopt(db, where, dialect)
             if version > latest:
                 raise SchemaError(
                     "%s: the store's schema is version %d, newer than this orchestrator knows "
@@ -131,22 +176,22 @@ def migrate(db: Connection, where: str, begin: str = "BEGIN IMMEDIATE",
             applied.append(migration.version)
         except BaseException as error:
             db.execute("ROLLBACK")
-            if isinstance(error, sqlite3.Error):
+            if isinstance(error, dialect.errors):
                 raise SchemaError("%s: migration %d (%s) failed: %s" % (
                     where, migration.version, migration.description, error)) from None
             raise
     return applied
 
 
-def _version_or_adopt(db: Connection, where: str) -> int:
-    version = current_version(db)
+def _version_or_adopt(db: Connection, where: str, dialect: Dialect) -> int:
+    version = current_version(db, dialect)
     if version is not None:
         return version
-    db.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied REAL NOT NULL, "
-               "description TEXT NOT NULL)")
-    if "payments" not in _tables(db):
+    db.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied %s NOT NULL, "
+               "description TEXT NOT NULL)" % dialect.real)
+    if not dialect.adopt_legacy or "payments" not in dialect.tables(db):
         return 0
-    columns = {row[1] for row in db.execute("PRAGMA table_info(payments)")}
+    columns = {row[1] for row in db.execute("PRAGMA table_info(payments)").fetchall()}
     for legacy, marker in _LEGACY_MARKERS:
         if marker in columns:
             for earlier in range(1, legacy + 1):
@@ -161,7 +206,11 @@ def _record(db: Connection, version: int, description: str) -> None:
                (version, time.time(), description))
 
 
-def _tables(db: Connection) -> Set[str]:
+def _sqlite_tables(db: Connection) -> Set[str]:
     """The store's tables: with the legacy column check, the only SQLite-specific query here
-    (another backend reads its catalogue, e.g. information_schema.tables)."""
-    return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    (PostgreSQL's dialect reads information_schema.tables)."""
+    return {row[0] for row in db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
+
+
+SQLITE = Dialect("sqlite", ("BEGIN IMMEDIATE",), (sqlite3.Error,), _sqlite_tables, True)

@@ -1,0 +1,227 @@
+"""The payment journal: where payment outcomes are recorded, masked data only, on any backend.
+
+A payment is written as ``pending`` before the gateway is called and updated when it answers,
+so a crash or a dropped connection in between leaves a record that says so; an outcome the
+gateway could not confirm is kept ``unknown`` and flagged for reconciliation, never retried
+under a new key. Rows hold brand, BIN and last four at most, as one masked value
+(``411111******1111``): kept apart, BIN and last four would sit side by side in the file as a
+run of ten card digits. ``begin`` refuses a summary that looks like anything else.
+
+Every payment gets a number from the store's own counter (``next_number``), never given twice
+by one store, and the store has a four-digit ``tag`` of its own: what a gateway whose keys must
+be short (Redsys's order numbers) builds its keys from. The schema is versioned
+(``migrations.py``): opening a store brings it to this code's version, or stops saying why.
+
+Written once over a ``Backend`` (``backend.py``): an embedded SQLite file by default
+(``PaymentStore(path)``), PostgreSQL when ``store.url`` names one (``open_store``). Each method
+is one short transaction the backend may run again after a lost connection: each is safe to
+run twice (``begin`` finds its own row rather than a conflict).
+"""
+import re
+import time
+import uuid as uuidlib
+from typing import Dict, List, Optional, Protocol, Sequence, Tuple, TypedDict, cast
+
+from .backend import Backend, StoreHealth, Transaction
+from .errors import StoreConflict, StoreError
+from .sqlite import SqliteBackend
+
+STATUSES = ("pending", "approved", "declined", "error", "unknown")
+COLUMNS = ("id", "created", "updated", "call_uuid", "tenant", "flow", "reference", "amount_minor",
+           "currency", "gateway", "idempotency_key", "number", "brand", "card", "status",
+           "auth_code", "transaction_id", "decline_code", "decline_reason", "error_kind",
+           "needs_reconciliation", "gateway_code", "reconcile_note")
+# decline_code: the normalised reason; decline_reason: our words for it; gateway_code: the
+# gateway's own code, checked (payments/gateways/results.py). Never the gateway's free text.
+OUTCOME_FIELDS = ("auth_code", "transaction_id", "decline_code", "decline_reason", "error_kind",
+                  "gateway_code")
+# Why a payment is (still) flagged, in our words: what reconciliation found, at most this long.
+MAX_NOTE = 300
+
+
+class PaymentRow(TypedDict):
+    """One payment as stored; the outcome fields are None until the gateway has said."""
+    id: str
+    created: float
+    updated: float
+    call_uuid: Optional[str]
+    tenant: Optional[str]
+    flow: Optional[str]
+    reference: Optional[str]
+    amount_minor: int
+    currency: str
+    gateway: str
+    idempotency_key: str
+    number: Optional[int]
+    brand: Optional[str]
+    card: Optional[str]
+    status: str
+    auth_code: Optional[str]
+    transaction_id: Optional[str]
+    decline_code: Optional[str]
+    decline_reason: Optional[str]
+    error_kind: Optional[str]
+    needs_reconciliation: int
+    gateway_code: Optional[str]
+    reconcile_note: Optional[str]
+
+
+class MaskedCard(Protocol):
+    """What ``begin`` keeps of a card (``CardData.summary``): brand, BIN and last four."""
+
+    @property
+    def brand(self) -> str: ...
+
+    @property
+    def bin(self) -> str: ...
+
+    @property
+    def last4(self) -> str: ...
+
+
+class PaymentStore:
+    """The journal on ``backend``, or on an SQLite file at ``path`` (``:memory:`` for tests).
+
+    Raises StoreError when the store cannot be opened: not a database, a schema newer than
+    this code, a layout it does not recognise, a migration that failed, a server that cannot
+    be reached."""
+
+    def __init__(self, path: str = ":memory:", backend: Optional[Backend] = None) -> None:
+        self.backend: Backend = backend if backend is not None else SqliteBackend(path)
+        self.path = path if backend is None else self.backend.where
+        self.migrations_applied: List[int] = list(getattr(self.backend, "migrations_applied", []))
+        self.tag = self.backend.run(lambda tx: str(tx.execute(
+            "SELECT value FROM store_meta WHERE name = 'tag'")[0][0]))
+
+    @property
+    def kind(self) -> str:
+        return self.backend.kind
+
+    @property
+    def health(self) -> StoreHealth:
+        return self.backend.health
+
+    @property
+    def schema_version(self) -> int:
+        rows = self.backend.run(lambda tx: tx.execute("SELECT MAX(version) FROM schema_version"))
+        return int(rows[0][0] or 0)
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def ping(self) -> None:
+        """One round trip to the store (what ``monitor.py`` asks); StoreError when none."""
+        self.backend.run(lambda tx: tx.execute("SELECT 1"))
+
+    def next_number(self) -> int:
+        """The next payment number of this store: 1, 2, 3...; never the same one twice, even
+        when two processes share the store (the increment and the read are one transaction;
+        an attempt lost with its connection leaves a gap, never a repeat)."""
+        def allocate(tx: Transaction) -> int:
+            tx.execute("UPDATE counters SET value = value + 1 WHERE name = 'payment_number'")
+            return int(tx.execute(
+                "SELECT value FROM counters WHERE name = 'payment_number'")[0][0])
+        return self.backend.run(allocate)
+
+    def begin(self, *, amount_minor: int, currency: str, gateway: str, idempotency_key: str,
+              summary: MaskedCard, payment_id: Optional[str] = None,
+              number: Optional[int] = None, call_uuid: str = "", tenant: str = "default",
+              flow: str = "", reference: str = "") -> str:
+        """Record a payment about to be sent to the gateway; returns its id (``payment_id``, or
+        a new one). StoreError when the key or the number is already taken: a key names one
+        payment attempt and is never reused."""
+        card = "%s%s%s" % (summary.bin, "*" * 6, summary.last4)
+        if not re.fullmatch(r"\d{6}\*{6}\d{4}", card):
+            raise StoreError("a card summary holds a six-digit BIN and the last four, nothing else")
+        payment_id = payment_id or str(uuidlib.uuid4())
+        now = time.time()
+        row = dict(id=payment_id, created=now, updated=now, call_uuid=call_uuid, tenant=tenant,
+                   flow=flow, reference=reference, amount_minor=int(amount_minor), currency=currency,
+                   gateway=gateway, idempotency_key=idempotency_key, number=number,
+                   brand=summary.brand, card=card, status="pending")
+        insert = "INSERT INTO payments (%s) VALUES (%s)" % (
+            ", ".join(row), ", ".join("?" for _ in row))
+        try:
+            self.backend.run(lambda tx: tx.execute(insert, list(row.values())))
+        except StoreConflict as error:
+            # an attempt whose answer was lost with its connection may have written the row:
+            # that is this payment, recorded; anything else holding the key or number is not
+            mine = self.backend.run(lambda tx: tx.execute(
+                "SELECT idempotency_key FROM payments WHERE id = ?", (payment_id,)))
+            if not mine or mine[0][0] != idempotency_key:
+                raise StoreError("payment not recorded: %s" % error) from None
+        return payment_id
+
+    def finish(self, payment_id: str, status: str, needs_reconciliation: bool = False,
+               note: Optional[str] = None, **outcome: str) -> None:
+        """Write a payment's outcome (``OUTCOME_FIELDS``), its new status and the note that says
+        why it is flagged (cleared when None)."""
+        if status not in STATUSES:
+            raise StoreError("unknown status %r" % status)
+        unknown = set(outcome) - set(OUTCOME_FIELDS)
+        if unknown:
+            raise StoreError("unknown outcome fields %s" % ", ".join(sorted(unknown)))
+        fields: Dict[str, object] = dict(outcome, status=status, updated=time.time(),
+                                         needs_reconciliation=1 if needs_reconciliation else 0,
+                                         reconcile_note=_note(note))
+        self._update(payment_id, fields)
+
+    def flag(self, payment_id: str, note: str) -> None:
+        """Keep a payment flagged for reconciliation, saying why (a check that failed, an
+        answer that did not settle it). Its outcome stays as it is; a ``pending`` one becomes
+        ``unknown``: it is not in flight any more, it is not known."""
+        self._update(payment_id, {"needs_reconciliation": 1, "reconcile_note": _note(note)},
+                     "status = CASE WHEN status = 'pending' THEN 'unknown' ELSE status END, ")
+
+    def _update(self, payment_id: str, fields: Dict[str, object], also: str = "") -> None:
+        update = "UPDATE payments SET %s%s WHERE id = ?" % (
+            also, ", ".join("%s = ?" % k for k in fields))
+
+        def write(tx: Transaction) -> int:
+            tx.execute(update, list(fields.values()) + [payment_id])
+            return tx.rowcount
+        if not self.backend.run(write):
+            raise StoreError("no payment %s" % payment_id)
+
+    def get(self, payment_id: str) -> Optional[PaymentRow]:
+        rows = self._select("WHERE id = ?", (payment_id,))
+        return rows[0] if rows else None
+
+    def list(self, status: Optional[str] = None,
+             needs_reconciliation: Optional[bool] = None) -> List[PaymentRow]:
+        clauses: List[str] = []
+        args: List[object] = []
+        if status is not None:
+            clauses.append("status = ?")
+            args.append(status)
+        if needs_reconciliation is not None:
+            clauses.append("needs_reconciliation = ?")
+            args.append(1 if needs_reconciliation else 0)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        return self._select(where + " ORDER BY created", args)
+
+    def backlog(self, pending_after: float, now: Optional[float] = None
+                ) -> Dict[str, Tuple[int, Optional[float]]]:
+        """What awaits reconciliation, by status: ``{status: (count, oldest created)}``.
+
+        Flagged payments, and payments still ``pending`` though nothing has touched them for
+        ``pending_after`` seconds (the process that sent them died before the gateway
+        answered: nothing else will settle them)."""
+        now = time.time() if now is None else now
+        rows = self.backend.run(lambda tx: tx.execute(
+            "SELECT status, COUNT(*), MIN(created) FROM payments "
+            "WHERE needs_reconciliation = 1 OR (status = 'pending' AND updated < ?) "
+            "GROUP BY status", (now - pending_after,)))
+        return {str(status): (int(count), oldest) for status, count, oldest in rows}
+
+    def _select(self, tail: str, args: Sequence[object]) -> List[PaymentRow]:
+        rows = self.backend.run(lambda tx: tx.execute(
+            "SELECT %s FROM payments %s" % (", ".join(COLUMNS), tail), list(args)))
+        return [cast(PaymentRow, dict(zip(COLUMNS, row))) for row in rows]
+
+
+def _note(note: Optional[str]) -> Optional[str]:
+    if note is None:
+        return None
+    text = " ".join(str(note).split())
+    return text[:MAX_NOTE - 1] + "…" if len(text) > MAX_NOTE else text
