@@ -12,7 +12,7 @@ from orchestrator.payments.money import Money
 from orchestrator.store import open_store
 from orchestrator.store.sessions import SessionTable
 from tests.support.agent import PAYING_CALLER, TOKENS, Rig, WebhookReceiver, agent_api_config
-from tests.support.card_traces import traces
+from tests.support.canary import traces
 from tests.support.raw_relay import RawRelay
 from tests.support.service import ServiceOnSimulator
 from tests.support.waiting import eventually

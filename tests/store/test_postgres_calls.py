@@ -8,7 +8,7 @@ import time
 import gevent
 import requests
 
-from tests.support.card_traces import traces
+from tests.support.canary import traces
 from tests.support.cards import CARD
 from tests.support.raw_relay import RawRelay
 from tests.support.waiting import eventually
