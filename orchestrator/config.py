@@ -18,6 +18,7 @@ import jsonschema
 import yaml
 
 from orchestrator.agent.settings import AGENT_API_SCHEMA, config_problems
+from orchestrator.call_nodes import UNKNOWN_NODE
 from orchestrator.catalog import AUDIO_MODES
 from orchestrator.engine.context import DEFAULT_MAX_STEP_RUNS, DEFAULT_TTS_ENGINE, DEFAULT_TTS_VOICE
 from orchestrator.engine.services import PromptSettings
@@ -92,6 +93,12 @@ SCHEMA = {
                     "password": {"type": "string", "minLength": 1},
                 },
             },
+        },
+        "min_nodes_up": {
+            "type": "integer", "minimum": 0,
+            "description": "How many of the nodes must have their inbound connection up for "
+                           "/readyz to say ready (at most the number of nodes; 0: never "
+                           "wait for a node)",
         },
         "http": {
             "type": "object", "additionalProperties": False,
@@ -171,6 +178,7 @@ DEFAULTS = {
     "flows": {"directory": "flows", "default": None, "by_destination": {}},
     "tts": {"engine": DEFAULT_TTS_ENGINE, "voice": DEFAULT_TTS_VOICE},
     "nodes": [],
+    "min_nodes_up": 1,          # ready with one node up, as with a single node
     "http": {"enabled": True, "host": "127.0.0.1", "port": 8080, **asdict(HttpLimits())},
     "tenants": [],
     "gateways": [],
@@ -337,6 +345,12 @@ def load_config(path=None, environ=None):
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError("%s: nodes: duplicate node name %s" % (source, ", ".join(duplicates)))
+    if UNKNOWN_NODE in names:
+        raise ConfigError("%s: nodes: %r is reserved (the metrics' node label for a call from "
+                          "a switch no node matches)" % (source, UNKNOWN_NODE))
+    if names and data["min_nodes_up"] > len(names):
+        raise ConfigError("%s: min_nodes_up: %d, but only %d node(s) are configured: the "
+                          "service would never be ready" % (source, data["min_nodes_up"], len(names)))
     base_dir = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
     problems, notices = normalise_tenants(data, base_dir)
     if not problems:

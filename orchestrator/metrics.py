@@ -132,6 +132,15 @@ class Metrics:
             "Time from an inbound ESL command to its answer (keepalives included)",
             ["node", "kind"], buckets=ESL_BUCKETS, registry=r)
 
+        self.node_calls_in_progress = Gauge(
+            f"{PREFIX}_node_calls_in_progress",
+            "Calls being served now, by the node their socket came from (a configured node "
+            "name, or unknown: a switch no configured node matches)", ["node"], registry=r)
+        self.node_calls = Counter(
+            f"{PREFIX}_node_calls_total",
+            "Calls whose socket came from a node, by node (a configured name, or unknown); "
+            "every call that reached its flow choice, whatever its outcome", ["node"], registry=r)
+
         # -- payments (counted from the payment events: on_payment_event) -------------------
         self.payments = Counter(
             f"{PREFIX}_payments_total",

@@ -14,6 +14,7 @@ import time
 import gevent
 from prometheus_client import make_wsgi_app
 
+from orchestrator.call_nodes import CallNodes
 from orchestrator.config import DEFAULTS, ConfigError
 from orchestrator.engine import EngineSettings, FlowRunner
 from orchestrator.engine.selection import FLOW_VARIABLE, select_in_order
@@ -75,6 +76,10 @@ class Service:
         self.metrics.max_calls.set(config["max_calls"])
         for name in self.pool.nodes:
             self.metrics.esl_up.labels(name).set(0)
+        # which node each call came from: the agent API's commands go to that node only
+        self.call_nodes = CallNodes(self.pool, self.metrics)
+        self.min_nodes_up = min(config.data.get("min_nodes_up", DEFAULTS["min_nodes_up"]),
+                                len(self.pool.nodes))
         self.http = self._build_http(config["http"])
         self.gateways = self._build_gateways(config)
         self.store = self._open_store(config)
@@ -221,16 +226,27 @@ class Service:
 
     def ready(self):
         """Ready: taking calls, the payment store answering (a call could not be recorded
-        otherwise) and, where nodes are configured, at least one connected."""
+        otherwise) and at least ``min_nodes_up`` nodes connected (one by default; a node
+        down only stops the agent API acting on its calls, whose flows run on their own
+        sockets)."""
         return (self.server.listening and self.store.health.up
-                and (not self.pool.nodes or self.pool.any_connected()))
+                and self.pool.connected_count() >= self.min_nodes_up)
 
     def readiness(self):
         """``(ready, details)`` for ``/readyz``: what a NOC needs to see why it is not ready."""
         return self.ready(), {"listening": self.server.listening,
                               "calls_in_progress": self.server.active_calls,
-                              "nodes": self.pool.status(),
+                              "nodes": self.node_states(),
+                              "nodes_up": self.pool.connected_count(),
+                              "min_nodes_up": self.min_nodes_up,
                               "store": self.store.health.status()}
+
+    def node_states(self):
+        """Each node: its inbound connection up or not (and why not), its calls here now."""
+        calls = self.call_nodes.in_progress()
+        return {name: {"up": node.connected, "calls_in_progress": calls.get(name, 0),
+                       "last_error": None if node.connected else node.last_error}
+                for name, node in self.pool.nodes.items()}
 
     def _choose_flow(self, channel, plan):
         """The call's flow: ``pay_flow``, else the tenant's number map, then the site's, else
@@ -251,6 +267,15 @@ class Service:
         self.metrics.calls.labels(plan.name, flow.name, WRONG_TENANT).inc()
 
     def handle_call(self, channel):
+        """Run the call, counted under the node its socket came from (``call_nodes.py``)."""
+        node = self.call_nodes.arrived(channel)
+        try:
+            with log_context(node=node):
+                self._run_call(channel)
+        finally:
+            self.call_nodes.left(channel, node)
+
+    def _run_call(self, channel):
         tenant = resolve_tenant(channel.variables, self.tenants)
         plan = self.tenancy.plan(tenant)
         flow = self._choose_flow(channel, plan)

@@ -33,7 +33,8 @@ class AgentHub:
     def __init__(self, service: "Service", settings: Mapping[str, Any]) -> None:
         self.settings = settings
         self.registry = SessionRegistry()
-        self.control = CallControl(service.pool, settings, self.registry)
+        self.control = CallControl(service.pool, settings, self.registry,
+                                   calls=service.call_nodes)
         self.webhooks = WebhookNotifier(settings["webhooks"], metrics=service.metrics)
         self.registry.listeners.append(self.webhooks.notify)
         self._service = service

@@ -112,7 +112,10 @@ class Channel:
         self._inbox: "gevent.queue.Queue[_Signal]" = gevent.queue.Queue()
         self._digits: Deque[str] = deque()
         self._gone = False
-        node = connect_headers.get("Core-UUID") or connect_headers.get("FreeSWITCH-Hostname") or ""
+        # which switch sent the call: matched to a configured node by InboundPool.node_for_switch
+        self.core_uuid: str = connect_headers.get("Core-UUID", "")
+        self.switch_name: str = connect_headers.get("FreeSWITCH-Switchname", "")
+        node = self.core_uuid or connect_headers.get("FreeSWITCH-Hostname") or ""
         # through a lambda, so a wrapper put on this channel's api (a test's) sees every command
         self._switch = SwitchCommands(lambda command: self.api(command), node_key=node)
         # A payment extension sets sensitive_dtmf before the socket: the whole call is secure,

@@ -5,6 +5,16 @@ outside a call (find a channel, transfer it, mask a recording). A node that goes
 reconnected with capped exponential backoff and full jitter, so a restarted switch is not
 hammered by every instance at the same instant. A node's state is a plain attribute that the
 readiness probe and the metrics read.
+
+On each connect the node is asked its ``core_uuid`` (``global_getvar``): the Core-UUID that
+FreeSWITCH draws at start-up and stamps on every event, a call's socket ``connect`` reply
+included. That is how a call on the outbound socket is matched to the inbound connection of
+the switch it came from (``InboundPool.node_for_switch``), with nothing to configure in the
+dialplan and nothing a copied dialplan could get wrong: two boxes never share one, and a
+restarted switch draws a new one (learnt again on reconnect). The last one learnt is kept
+while the node is down, so a call from a node whose inbound connection dropped is still
+known to be that node's (and the agent is told the node is unavailable, rather than having a
+command sent to another switch).
 """
 from __future__ import annotations
 
@@ -58,6 +68,7 @@ class NodeConnection:
         self._stopping = False
         self._jobs: Dict[str, gevent.event.AsyncResult] = {}
         self.connected = False
+        self.core_uuid: Optional[str] = None   # the switch's Core-UUID, learnt on connect
         self.last_error: Optional[str] = None
         self.changed = gevent.event.Event()
 
@@ -122,8 +133,23 @@ class NodeConnection:
         if reply.reply_text.strip() != "+OK accepted":
             raise CommandFailed("authentication refused (check the node's password)")
         conn.command("event plain BACKGROUND_JOB")
+        self._learn_identity(conn)
         self._set_state(True)
         log.info("node %s: connected to %s:%s", self.name, *self.address)
+
+    def _learn_identity(self, conn: EslConnection) -> None:
+        try:
+            core_uuid = conn.command("api global_getvar core_uuid").body.strip()
+        except CommandFailed:
+            core_uuid = ""
+        if not core_uuid or "\n" in core_uuid or core_uuid.startswith("-"):
+            # calls from this node cannot be matched to it: the agent API refuses them (503)
+            log.warning("node %s: the switch gave no core_uuid; its calls cannot be told apart "
+                        "from an unknown switch's", self.name)
+            return
+        if core_uuid != self.core_uuid:
+            log.info("node %s: switch Core-UUID %s", self.name, core_uuid)
+        self.core_uuid = core_uuid
 
     def _watch(self) -> None:
         """Sit until the connection drops; a keepalive api call catches a half-open socket."""
@@ -229,3 +255,19 @@ class InboundPool:
 
     def node(self, name: str) -> NodeConnection:
         return self.nodes[name]
+
+    def connected_count(self) -> int:
+        return sum(1 for node in self.nodes.values() if node.connected)
+
+    def node_for_switch(self, core_uuid: str) -> Optional[NodeConnection]:
+        """The node whose switch has this Core-UUID (what a call's socket ``connect`` carries),
+        or None: not one of ours, not learnt yet, or claimed by two nodes (two entries in
+        ``nodes`` for one switch: routing would be a guess, so none is chosen)."""
+        if not core_uuid:
+            return None
+        matches = [node for node in self.nodes.values() if node.core_uuid == core_uuid]
+        if len(matches) > 1:
+            log.error("nodes %s are the same switch (Core-UUID %s); its calls are not routed",
+                      ", ".join(node.name for node in matches), core_uuid)
+            return None
+        return matches[0] if matches else None

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import fnmatch
 import time
-from typing import Dict, Iterable, Optional, Set, Tuple, Union
+from collections import deque
+from typing import Deque, Dict, Iterable, Optional, Set, Tuple, Union
 
 import gevent
 from gevent.pool import Group
@@ -21,6 +22,7 @@ from .inbound import InboundListener
 from .record import CallRecord, render_timeline
 from .wire import Command
 
+INBOUND_COMMANDS_KEPT = 2000
 Leg = Union[SimChannel, AgentLeg]   # what a uuid names: a call's channel or an agent's leg
 
 
@@ -93,6 +95,9 @@ class Switch:
         self.extensions = {name: list(apps) for name, apps in (extensions or {}).items()}
         self.event_factory = EventFactory(hostname)
         self.channels: Dict[str, Leg] = {}
+        # what inbound clients asked (api/bgapi arguments), newest last: which node a command
+        # reached, for tests of several nodes; bounded, as the demo runs for hours
+        self.inbound_commands: Deque[str] = deque(maxlen=INBOUND_COMMANDS_KEPT)
         self.calls: Dict[str, Call] = {}
         self.started_at = time.monotonic()
         self.sessions_since_startup = 0
