@@ -1,0 +1,160 @@
+"""Several FreeSWITCH nodes behind one instance: each call is known by the node its socket came
+from (matched by Core-UUID), counted per node, and a node going away leaves the others' calls
+alone; /readyz shows each node and min_nodes_up decides readiness."""
+import logging
+
+import pytest
+
+from orchestrator.config import ConfigError
+from orchestrator.simulator import CallerScript
+from tests.support.service import ServiceOnSimulator
+from tests.support.waiting import eventually
+
+# a call that holds the line until its caller keys 1 (then transferred) or a minute passes
+HOLD_LINE = """\
+flow: hold_line
+language: en
+steps:
+  - answer: {}
+  - collect:
+      into: choice
+      prompt: [ivr/ivr-welcome_to_freeswitch.wav]
+      choices: [1]
+      first_digit_timeout: 600
+      max_attempts: 1
+      on: {timeout: bye}
+  - transfer: "1000"
+  - id: bye
+    hangup: {}
+"""
+WAITING = {"steps": [{"wait_prompt": 1}], "max_duration": 120}
+
+
+def node_entry(name, switch, password=None):
+    return {"name": name, "host": "127.0.0.1", "port": switch.inbound_address[1],
+            "password": password or switch.password}
+
+
+@pytest.fixture
+def two_nodes(tmp_path, make_switch):
+    """(world, second switch): the service with fs1 (the world's switch) and fs2, both up,
+    and the hold_line flow beside the shipped ones."""
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "hold_line.yaml").write_text(HOLD_LINE)
+    second = make_switch(hostname="sim-freeswitch-2")
+    (tmp_path / "service").mkdir()
+    world = ServiceOnSimulator(tmp_path / "service", {"flows": {"directory": str(flows)},
+                                                      "nodes": [node_entry("fs2", second)]},
+                               node=True, switch=make_switch())
+    try:
+        for name in ("fs1", "fs2"):
+            assert world.service.pool.node(name).wait_connected(5)
+        yield world, second
+    finally:
+        world.stop()
+
+
+def place_holding(world, switch):
+    return switch.place_call(world.address, caller=CallerScript.from_data(WAITING),
+                             variables={"pay_flow": "hold_line"})
+
+
+def test_calls_from_two_nodes_are_told_apart_and_counted_per_node(two_nodes):
+    world, second = two_nodes
+    service = world.service
+    assert service.pool.node("fs1").core_uuid == world.switch.event_factory.core_uuid
+    assert service.pool.node("fs2").core_uuid == second.event_factory.core_uuid
+    one, two = place_holding(world, world.switch), place_holding(world, second)
+    eventually(lambda: service.call_nodes.node_of(one.uuid) and service.call_nodes.node_of(two.uuid),
+               timeout=15, what="both calls on the socket")
+    assert service.call_nodes.node_of(one.uuid) == "fs1"
+    assert service.call_nodes.node_of(two.uuid) == "fs2"
+    assert world.metric("payivr_node_calls_in_progress", node="fs1") == 1
+    assert world.metric("payivr_node_calls_in_progress", node="fs2") == 1
+    ready, details = service.readiness()
+    assert ready and details["nodes_up"] == 2 and details["min_nodes_up"] == 1
+    assert {name: (state["up"], state["calls_in_progress"])
+            for name, state in details["nodes"].items()} == {"fs1": (True, 1), "fs2": (True, 1)}
+    one.press("1")
+    two.press("1")
+    for call in (one, two):
+        assert world.finish(call).outcome.result == "transferred"
+    assert world.metric("payivr_node_calls_total", node="fs1") == 1
+    assert world.metric("payivr_node_calls_total", node="fs2") == 1
+    assert world.metric("payivr_node_calls_total", node="unknown") == 0
+    eventually(lambda: world.metric("payivr_node_calls_in_progress", node="fs2") == 0)
+    assert service.call_nodes.node_of(one.uuid) is None and service.call_nodes.in_progress() == {
+        "fs1": 0, "fs2": 0}
+
+
+def test_a_call_from_a_switch_no_node_matches_runs_and_is_counted_unknown(two_nodes, make_switch,
+                                                                            caplog):
+    world, _ = two_nodes
+    stranger = make_switch(hostname="not-configured")
+    caplog.set_level(logging.WARNING, logger="orchestrator.call_nodes")
+    call = place_holding(world, stranger)
+    eventually(lambda: world.service.call_nodes.node_of(call.uuid), timeout=15)
+    assert world.service.call_nodes.node_of(call.uuid) == "unknown"
+    assert world.metric("payivr_node_calls_in_progress", node="unknown") == 1
+    call.press("1")
+    assert world.finish(call).outcome.result == "transferred"     # its flow ran all the same
+    assert world.metric("payivr_node_calls_total", node="unknown") == 1
+    assert world.metric("payivr_node_calls_total", node="fs1") == 0
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "orchestrator.call_nodes"]
+    assert "not-configured" in warning and stranger.event_factory.core_uuid in warning
+
+
+def test_a_node_going_away_mid_call_leaves_the_other_nodes_call_going(two_nodes):
+    world, second = two_nodes
+    service = world.service
+    one, two = place_holding(world, world.switch), place_holding(world, second)
+    eventually(lambda: service.call_nodes.node_of(one.uuid) and service.call_nodes.node_of(two.uuid),
+               timeout=15, what="both calls on the socket")
+    second.stop()                     # node 2 is gone: its call's socket and its inbound connection
+    eventually(lambda: not service.pool.node("fs2").connected, timeout=10)
+    eventually(lambda: world.metric("payivr_node_calls_in_progress", node="fs2") == 0, timeout=15)
+    assert service.call_nodes.node_of(one.uuid) == "fs1" and not one.done
+    ready, details = service.readiness()
+    assert ready and details["nodes_up"] == 1 and details["nodes"]["fs2"]["up"] is False
+    one.press("1")
+    assert world.finish(one).outcome.result == "transferred"
+    assert world.outcomes[two.uuid][1].result != "transferred"
+
+
+def test_min_nodes_up_decides_readiness(tmp_path, make_switch):
+    up, wrong_password = make_switch(), make_switch()
+    config = {"min_nodes_up": 2, "nodes": [node_entry("fs2", wrong_password, "not-its-password")]}
+    with ServiceOnSimulator(tmp_path, config, node=True, switch=up) as world:
+        service = world.service
+        assert service.pool.node("fs1").wait_connected(5)
+        eventually(lambda: service.pool.node("fs2").last_error, timeout=10)
+        ready, details = service.readiness()
+        assert not ready and details["nodes_up"] == 1 and details["min_nodes_up"] == 2
+        assert "authentication refused" in details["nodes"]["fs2"]["last_error"]
+        assert "not-its-password" not in str(details)
+    config["min_nodes_up"] = 1
+    (tmp_path / "one").mkdir()
+    with ServiceOnSimulator(tmp_path / "one", config, node=True, switch=up) as world:
+        assert world.service.pool.node("fs1").wait_connected(5)
+        assert world.service.ready()        # one node up is enough when one is required
+
+
+def test_min_nodes_up_of_zero_is_ready_with_every_node_down(tmp_path, make_switch):
+    switch = make_switch()
+    config = {"min_nodes_up": 0, "nodes": [node_entry("fs2", switch, "wrong")]}
+    with ServiceOnSimulator(tmp_path, config, switch=switch) as world:
+        eventually(lambda: world.service.pool.node("fs2").last_error, timeout=10)
+        assert world.service.ready()
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"min_nodes_up": 3}, r"min_nodes_up: 3, but only 2 node\(s\) are configured"),
+    ({"nodes": [{"name": "unknown", "host": "127.0.0.1", "password": "x"}]},
+     r"nodes: 'unknown' is reserved"),
+])
+def test_node_settings_that_cannot_work_stop_start_up(tmp_path, switch, config, message):
+    if "nodes" not in config:
+        config["nodes"] = [{"name": "fs2", "host": "127.0.0.1", "password": "x"}]
+    with pytest.raises(ConfigError, match=message):
+        ServiceOnSimulator(tmp_path, config, node=True, switch=switch)
