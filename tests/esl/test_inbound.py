@@ -117,3 +117,58 @@ def test_failing_command_raises(switch):
             node._conn.command("nosuchverb")
     finally:
         node.stop()
+
+
+def test_each_connect_learns_the_switchs_core_uuid_and_keeps_it_while_down(make_switch):
+    first = make_switch()
+    host, port = first.inbound_address
+    node = NodeConnection("fs1", host, port, first.password, connect_timeout=1, reply_timeout=1,
+                          backoff_base=0.05, backoff_cap=0.2)
+    node.start()
+    try:
+        assert node.wait_connected(5)
+        assert node.core_uuid == first.event_factory.core_uuid
+        first.stop()
+        with gevent.Timeout(5):
+            while node.connected:
+                gevent.sleep(0.02)
+        # down: its calls still name it (the agent is told the node is down, not "unknown")
+        assert node.core_uuid == first.event_factory.core_uuid
+        restarted = make_switch(port=port)       # a restarted switch draws a new Core-UUID
+        assert node.wait_connected(5)
+        assert node.core_uuid == restarted.event_factory.core_uuid != first.event_factory.core_uuid
+    finally:
+        node.stop()
+
+
+def test_the_pool_matches_a_core_uuid_to_one_node_and_never_guesses(make_switch):
+    one, two = make_switch(), make_switch()
+    nodes = [NodeConnection(name, *switch.inbound_address, switch.password, connect_timeout=1)
+             for name, switch in (("fs1", one), ("fs2", two), ("fs2-again", two))]
+    pool = InboundPool(nodes)
+    pool.start()
+    try:
+        assert all(node.wait_connected(5) for node in nodes)
+        assert pool.node_for_switch(one.event_factory.core_uuid) is nodes[0]
+        # two entries for one switch: which one holds a call would be a guess, so neither
+        assert pool.node_for_switch(two.event_factory.core_uuid) is None
+        assert pool.node_for_switch("a-switch-nobody-configured") is None
+        assert pool.node_for_switch("") is None
+        assert pool.connected_count() == 3
+    finally:
+        pool.stop()
+    assert pool.connected_count() == 0
+
+
+def test_a_switch_that_gives_no_core_uuid_is_connected_but_matches_no_call(switch, monkeypatch, caplog):
+    from orchestrator.simulator import commands
+    monkeypatch.setitem(commands._API, "global_getvar", lambda sw, arg: "")
+    node = node_for(switch)
+    node.start()
+    try:
+        assert node.wait_connected(5)
+        assert node.core_uuid is None
+        assert InboundPool([node]).node_for_switch(switch.event_factory.core_uuid) is None
+        assert any("gave no core_uuid" in r.getMessage() for r in caplog.records)
+    finally:
+        node.stop()
