@@ -158,3 +158,34 @@ def test_node_settings_that_cannot_work_stop_start_up(tmp_path, switch, config, 
         config["nodes"] = [{"name": "fs2", "host": "127.0.0.1", "password": "x"}]
     with pytest.raises(ConfigError, match=message):
         ServiceOnSimulator(tmp_path, config, node=True, switch=switch)
+
+
+SAY_AMOUNT = """\
+flow: say_amount
+language: en
+steps:
+  - answer: {}
+  - announce: {prompt: amount_due, amount: "1250", currency: EUR}
+  - hangup: NORMAL_CLEARING
+"""
+
+
+def test_each_node_is_asked_for_its_own_recordings_and_the_answer_kept_per_node(tmp_path, make_switch):
+    """The recordings live on each switch: node 1 holds the catalog's, node 2 none; each call
+    hears what its own node has, and each node is asked once (the cache is per Core-UUID)."""
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "say_amount.yaml").write_text(SAY_AMOUNT)
+    with_files, without = make_switch(), make_switch(missing_files=("/sounds/pay/*",))
+    (tmp_path / "service").mkdir()
+    config = {"flows": {"directory": str(flows)}, "prompts": {"audio_dir": "/sounds/pay"},
+              "nodes": [node_entry("fs2", without)]}
+    with ServiceOnSimulator(tmp_path / "service", config, node=True, switch=with_files) as world:
+        heard, asked = {}, {}
+        for name, switch in (("fs1", with_files), ("fs2", without), ("fs1-again", with_files)):
+            record = world.finish(switch.place_call(world.address, variables={"pay_flow": "say_amount"})).record
+            heard[name] = [(h.app, h.arg) for h in record.heard][:1]
+            asked[name] = [raw for _, way, raw in record.transcript if "file_exists" in raw and way == "in"]
+        assert heard["fs1"] == heard["fs1-again"] == [("playback", "/sounds/pay/en/amount_due.wav")]
+        assert heard["fs2"][0][0] == "speak" and "The amount due is" in heard["fs2"][0][1]
+        assert len(asked["fs1"]) == 1 and len(asked["fs2"]) == 1 and asked["fs1-again"] == []

@@ -243,6 +243,12 @@ _SHOW_CHANNELS_HEAD = ("uuid,direction,created,created_epoch,name,state,cid_name
                        "initial_dialplan,initial_context")
 
 
+@api("file_exists")
+def _file_exists(switch: "Switch", arg: str) -> str:
+    """Every file is there but those ``missing_files`` names (as playback finds them)."""
+    return "false" if switch.file_missing(arg.strip()) else "true"
+
+
 @api("global_getvar")
 def _global_getvar(switch: "Switch", arg: str) -> str:
     """A global variable; an unset one answers empty, as mod_commands does. ``core_uuid`` is
