@@ -117,6 +117,7 @@ def test_a_node_going_away_mid_call_leaves_the_other_nodes_call_going(two_nodes)
     assert service.call_nodes.node_of(one.uuid) == "fs1" and not one.done
     ready, details = service.readiness()
     assert ready and details["nodes_up"] == 1 and details["nodes"]["fs2"]["up"] is False
+    assert details["nodes"]["fs2"]["last_error"]      # lost, or refused on reconnecting
     one.press("1")
     assert world.finish(one).outcome.result == "transferred"
     assert world.outcomes[two.uuid][1].result != "transferred"

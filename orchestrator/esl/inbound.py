@@ -107,7 +107,9 @@ class NodeConnection:
             else:
                 delays = None
                 self._watch()
-                log.warning("node %s: connection lost", self.name)
+                if not self._stopping:
+                    self.last_error = "connection lost"   # what /readyz shows while down
+                    log.warning("node %s: connection lost", self.name)
             self._drop()
             if self._stopping:
                 return
