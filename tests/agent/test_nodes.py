@@ -1,12 +1,13 @@
 """Two FreeSWITCH nodes behind one instance: every command the agent API sends about a call goes
 over the inbound connection of the node holding it; when that node is down or unknown the agent
 gets a 503 saying so, and no other switch gets the command."""
+import gevent
 import pytest
 
 from orchestrator.agent.control import ControlError
 from orchestrator.simulator import CallerScript
 from orchestrator.simulator.eavesdrop import payments_extensions
-from tests.support.agent import PAYING_CALLER, Rig, owned_by
+from tests.support.agent import CODE, PAN, PAYING_CALLER, Rig, owned_by
 from tests.support.waiting import eventually
 
 
@@ -126,3 +127,36 @@ def test_acting_on_a_session_whose_node_went_down_is_503_and_reaches_no_switch(t
     assert about(second, call.uuid, agent.uuid, since=since_second) == []
     assert call.channel.up
     call.hangup()
+
+
+def press_after(call, text, digits, timeout=30):
+    """Press ``digits`` once a prompt containing ``text`` has started."""
+    def run():
+        with gevent.Timeout(timeout, False):
+            while not any(text in h.arg for h in call.record.heard):
+                gevent.sleep(0.01)
+            for digit in digits:
+                call.press(digit)
+                gevent.sleep(0.005)
+    return gevent.spawn(run)
+
+
+def test_a_stay_on_line_payment_on_node_2_is_set_up_and_restored_on_node_2_only(two_nodes):
+    rig, second = two_nodes
+    first = rig.switch
+    call, agent = bridged_call(second, [])
+    press_after(call, "card number", PAN + "#")
+    press_after(call, "expiry", "1230")
+    press_after(call, "security code", CODE)
+    since = len(first.inbound_commands)
+    reply = rig.start_payment(call.uuid, mode="stay")
+    assert reply.status_code == 201, reply.text
+    call.wait(timeout=60)
+    final = rig.wait_state(reply.json()["id"], "ended")
+    assert final["result"]["status"] == "approved" and final["mode"] == "stay"
+    # the agent's leg listened in on node 2 and is back in the bridge there
+    assert "eavesdrop" in [w for _, w, _ in agent.heard]
+    assert agent.up and agent.bridged_to == call.uuid
+    verbs = {command.split()[0] for command in about(second, call.uuid, agent.uuid)}
+    assert {"uuid_setvar_multi", "uuid_transfer"} <= verbs
+    assert about(first, call.uuid, agent.uuid, since=since) == ["uuid_exists " + call.uuid]
