@@ -132,6 +132,11 @@ class Metrics:
             "Time from an inbound ESL command to its answer (keepalives included)",
             ["node", "kind"], buckets=ESL_BUCKETS, registry=r)
 
+        self.node_secure_entry = Gauge(
+            f"{PREFIX}_node_secure_entry_reachable",
+            "1 when the node's switch sees this instance's secure-entry FIFO folder (same host "
+            "or a shared volume), so card entry on its calls can work; 0 when it does not "
+            "(asked on each inbound connect)", ["node"], registry=r)
         self.node_calls_in_progress = Gauge(
             f"{PREFIX}_node_calls_in_progress",
             "Calls being served now, by the node their socket came from (a configured node "

@@ -19,7 +19,7 @@ from orchestrator.config import DEFAULTS, ConfigError
 from orchestrator.engine import EngineSettings, FlowRunner
 from orchestrator.engine.selection import FLOW_VARIABLE, select_in_order
 from orchestrator.engine.services import CallServices
-from orchestrator.esl.channel import ChannelSettings
+from orchestrator.esl.channel import ChannelSettings, secure_fifo_dir
 from orchestrator.esl.inbound import InboundPool, NodeConnection
 from orchestrator.esl.outbound import OutboundServer
 from orchestrator.esl.protocol import FrameLimits
@@ -70,7 +70,8 @@ class Service:
             NodeConnection(node["name"], node["host"], node.get("port", 8021), node["password"],
                            connect_timeout=timeouts["node_connect"],
                            reply_timeout=timeouts["reply"], keepalive=timeouts["keepalive"],
-                           metrics=self.metrics, frame_limits=frame_limits)
+                           metrics=self.metrics, frame_limits=frame_limits,
+                           secure_fifo_dir=secure_fifo_dir(config["secure_entry"]["fifo_dir"]))
             for node in config["nodes"]])
         self.tenants = frozenset(config["tenants"])
         self.metrics.max_calls.set(config["max_calls"])
@@ -245,7 +246,8 @@ class Service:
         """Each node: its inbound connection up or not (and why not), its calls here now."""
         calls = self.call_nodes.in_progress()
         return {name: {"up": node.connected, "calls_in_progress": calls.get(name, 0),
-                       "last_error": None if node.connected else node.last_error}
+                       "last_error": None if node.connected else node.last_error,
+                       "secure_entry": node.sees_secure_entry}
                 for name, node in self.pool.nodes.items()}
 
     def _choose_flow(self, channel, plan):
@@ -270,7 +272,8 @@ class Service:
         """Run the call, counted under the node its socket came from (``call_nodes.py``)."""
         node = self.call_nodes.arrived(channel)
         try:
-            with log_context(node=node):
+            # on the call's log lines where there are nodes to tell apart
+            with log_context(node=node if self.pool.nodes else None):
                 self._run_call(channel)
         finally:
             self.call_nodes.left(channel, node)

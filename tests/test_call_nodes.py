@@ -7,6 +7,7 @@ import pytest
 
 from orchestrator.config import ConfigError
 from orchestrator.simulator import CallerScript
+from tests.support import canary
 from tests.support.service import ServiceOnSimulator
 from tests.support.waiting import eventually
 
@@ -190,3 +191,38 @@ def test_each_node_is_asked_for_its_own_recordings_and_the_answer_kept_per_node(
         assert heard["fs1"] == heard["fs1-again"] == [("playback", "/sounds/pay/en/amount_due.wav")]
         assert heard["fs2"][0][0] == "speak" and "The amount due is" in heard["fs2"][0][1]
         assert len(asked["fs1"]) == 1 and len(asked["fs2"]) == 1 and asked["fs1-again"] == []
+
+
+def card_caller():
+    return CallerScript.from_data([{"wait_prompt": 3}, {"press": canary.PAN + "#"}, {"wait_prompt": 4},
+                                   {"press": canary.EXPIRY}, {"wait_prompt": 5}, {"press": canary.CODE}])
+
+
+def test_a_node_on_another_host_is_shown_unable_to_take_card_entry_and_leaks_nothing(
+        tmp_path, make_switch, caplog):
+    """Secure entry's FIFO folder is on this host: a switch that does not see it (another host,
+    here a simulator told the folder is missing) is flagged per node, and card entry on its
+    calls fails without a key anywhere; the node beside the instance pays."""
+    fifos = str(tmp_path / "fifos")
+    beside, remote = make_switch(), make_switch(missing_files=(fifos + "/*",))
+    (tmp_path / "service").mkdir()
+    config = {"secure_entry": {"fifo_dir": fifos}, "nodes": [node_entry("fs2", remote)]}
+    payment = {"pay_flow": "card_payment", "pay_amount": "1250", "pay_currency": "EUR",
+               "pay_reference": "INV-1"}
+    caplog.set_level(logging.INFO)
+    with ServiceOnSimulator(tmp_path / "service", config, node=True, switch=beside,
+                            sandbox=True) as world:
+        for name in ("fs1", "fs2"):
+            assert world.service.pool.node(name).wait_connected(5)
+        states = world.service.readiness()[1]["nodes"]
+        assert (states["fs1"]["secure_entry"], states["fs2"]["secure_entry"]) == (True, False)
+        paid = world.run_call(card_caller(), payment, timeout=60)
+        assert paid.outcome.result != "error" and world.metric(
+            "payivr_payments_total", tenant="default", gateway="sandbox", result="approved") == 1
+        failed = world.finish(remote.place_call(world.address, caller=card_caller(),
+                                                variables=payment), timeout=60)
+        assert failed.outcome.result == "error"
+        assert world.metric("payivr_payments_total", tenant="default", gateway="sandbox",
+                            result="approved") == 1          # no second authorization
+        assert canary.traces(failed.record.wire_text()) == []
+    assert canary.traces("\n".join(r.getMessage() for r in caplog.records)) == []

@@ -27,6 +27,7 @@ EXPECTED = {
     "payivr_esl_command_duration_seconds": ("histogram", ("node", "kind")),
     "payivr_node_calls_in_progress": ("gauge", ("node",)),
     "payivr_node_calls": ("counter", ("node",)),
+    "payivr_node_secure_entry_reachable": ("gauge", ("node",)),
     "payivr_payments": ("counter", ("tenant", "gateway", "result")),
     "payivr_payment_declines": ("counter", ("tenant", "gateway", "reason")),
     "payivr_authorization_duration_seconds": ("histogram", ("gateway",)),

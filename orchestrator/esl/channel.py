@@ -90,6 +90,15 @@ class _Signal:
     digit: str = ""
 
 
+def secure_fifo_dir(configured: str = "") -> str:
+    """The folder secure entry's FIFOs are made in (``secure_entry.fifo_dir``, else one under
+    the temporary folder), made when missing. The switch must see it at the same path: it is
+    on this host, so only a switch on this host (or sharing it as a volume) can hand keys over."""
+    folder = configured or os.path.join(tempfile.gettempdir(), "payivr-secure")
+    os.makedirs(folder, mode=0o710, exist_ok=True)
+    return folder
+
+
 def _one_line(value: object, what: str) -> str:
     text = str(value)
     if "\n" in text or "\r" in text:
@@ -425,9 +434,7 @@ class Channel:
 
     # -- secure entry: the script on the switch (docs/secure-entry.md) ------------------------
     def _fifo_dir(self) -> str:
-        folder = self.settings.secure_fifo_dir or os.path.join(tempfile.gettempdir(), "payivr-secure")
-        os.makedirs(folder, mode=0o710, exist_ok=True)
-        return folder
+        return secure_fifo_dir(self.settings.secure_fifo_dir)
 
     def _play_secure(self, prompts: List[Prompt], timeout: Optional[float] = None) -> str:
         """Announce through the script: the segments wait for the next read (or the next

@@ -15,11 +15,19 @@ restarted switch draws a new one (learnt again on reconnect). The last one learn
 while the node is down, so a call from a node whose inbound connection dropped is still
 known to be that node's (and the agent is told the node is unavailable, rather than having a
 command sent to another switch).
+
+Secure card entry hands keys over through a FIFO in a folder of this host
+(docs/secure-entry.md), which a switch on another host cannot open. So each connect also asks
+the switch whether it sees that folder: a marker file is made there and the switch is asked
+``file_exists`` for it (``sees_secure_entry``; None when no folder is given). A node that does
+not cannot take card entry from this instance: its calls' card fields fail, no key leaks.
 """
 from __future__ import annotations
 
 import logging
+import os
 import random
+import tempfile
 import time
 from typing import TYPE_CHECKING, Callable, Dict, Iterable, Iterator, Optional
 
@@ -53,8 +61,11 @@ class NodeConnection:
                  connect_timeout: float = 5.0, reply_timeout: float = 5.0,
                  keepalive: float = 15.0, backoff_base: float = 0.5, backoff_cap: float = 30.0,
                  metrics: Optional["Metrics"] = None,
-                 frame_limits: Optional[FrameLimits] = None) -> None:
+                 frame_limits: Optional[FrameLimits] = None,
+                 secure_fifo_dir: Optional[str] = None) -> None:
         self.name = name
+        self.secure_fifo_dir = secure_fifo_dir
+        self.sees_secure_entry: Optional[bool] = None   # asked on each connect (module doc)
         self.frame_limits = frame_limits or FrameLimits()
         self.address = (host, port)
         self._password = password
@@ -136,6 +147,7 @@ class NodeConnection:
             raise CommandFailed("authentication refused (check the node's password)")
         conn.command("event plain BACKGROUND_JOB")
         self._learn_identity(conn)
+        self._probe_secure_entry(conn)
         self._set_state(True)
         log.info("node %s: connected to %s:%s", self.name, *self.address)
 
@@ -152,6 +164,31 @@ class NodeConnection:
         if core_uuid != self.core_uuid:
             log.info("node %s: switch Core-UUID %s", self.name, core_uuid)
         self.core_uuid = core_uuid
+
+    def _probe_secure_entry(self, conn: EslConnection) -> None:
+        folder = self.secure_fifo_dir
+        if not folder:
+            return
+        try:
+            handle, marker = tempfile.mkstemp(prefix="probe-", dir=folder)
+            os.close(handle)
+        except OSError as exc:
+            log.warning("node %s: cannot make a marker in %s (%s)", self.name, folder, exc.strerror)
+            return
+        try:
+            answer = conn.command("api file_exists %s" % marker).body.strip()
+        except CommandFailed:
+            answer = ""
+        finally:
+            os.unlink(marker)
+        sees = answer == "true"
+        if not sees and self.sees_secure_entry is not False:
+            log.warning("node %s: the switch does not see %s (secure_entry.fifo_dir) as this "
+                        "host does: card entry on its calls will fail; run an instance on its "
+                        "host, or share the folder with it", self.name, folder)
+        self.sees_secure_entry = sees
+        if self._metrics:
+            self._metrics.node_secure_entry.labels(self.name).set(1 if sees else 0)
 
     def _watch(self) -> None:
         """Sit until the connection drops; a keepalive api call catches a half-open socket."""

@@ -172,3 +172,32 @@ def test_a_switch_that_gives_no_core_uuid_is_connected_but_matches_no_call(switc
         assert any("gave no core_uuid" in r.getMessage() for r in caplog.records)
     finally:
         node.stop()
+
+
+def test_each_connect_asks_whether_the_switch_sees_the_secure_entry_folder(make_switch, tmp_path,
+                                                                           caplog):
+    folder = str(tmp_path)
+    beside, elsewhere = make_switch(), make_switch(missing_files=(folder + "/*",))
+    metrics = Metrics()
+    nodes = [NodeConnection(name, *switch.inbound_address, switch.password, connect_timeout=1,
+                            metrics=metrics, secure_fifo_dir=folder)
+             for name, switch in (("beside", beside), ("elsewhere", elsewhere))]
+    unasked = node_for(beside)                   # no folder given: nothing asked
+    for node in nodes + [unasked]:
+        node.start()
+    try:
+        assert all(node.wait_connected(5) for node in nodes + [unasked])
+        assert [node.sees_secure_entry for node in nodes + [unasked]] == [True, False, None]
+        sample = metrics.registry.get_sample_value
+        assert sample("payivr_node_secure_entry_reachable", {"node": "beside"}) == 1
+        assert sample("payivr_node_secure_entry_reachable", {"node": "elsewhere"}) == 0
+        assert [r.getMessage() for r in caplog.records if "does not see" in r.getMessage()] == [
+            "node elsewhere: the switch does not see %s (secure_entry.fifo_dir) as this host "
+            "does: card entry on its calls will fail; run an instance on its host, or share the "
+            "folder with it" % folder]
+        asked = [c for c in beside.inbound_commands if c.startswith("file_exists")]
+        assert len(asked) == 1 and asked[0].startswith("file_exists %s/probe-" % folder)
+        assert list(tmp_path.iterdir()) == []   # the marker is gone again
+    finally:
+        for node in nodes + [unasked]:
+            node.stop()
