@@ -19,7 +19,7 @@ from orchestrator.config import DEFAULTS, ConfigError
 from orchestrator.engine import EngineSettings, FlowRunner
 from orchestrator.engine.selection import FLOW_VARIABLE, select_in_order
 from orchestrator.engine.services import CallServices
-from orchestrator.esl.channel import ChannelSettings, secure_fifo_dir
+from orchestrator.esl.channel import ChannelSettings
 from orchestrator.esl.inbound import InboundPool, NodeConnection
 from orchestrator.esl.outbound import OutboundServer
 from orchestrator.esl.protocol import FrameLimits
@@ -71,7 +71,7 @@ class Service:
                            connect_timeout=timeouts["node_connect"],
                            reply_timeout=timeouts["reply"], keepalive=timeouts["keepalive"],
                            metrics=self.metrics, frame_limits=frame_limits,
-                           secure_fifo_dir=secure_fifo_dir(config["secure_entry"]["fifo_dir"]))
+                           secure_fifo_dir=config["secure_entry"]["fifo_dir"])
             for node in config["nodes"]])
         self.tenants = frozenset(config["tenants"])
         self.metrics.max_calls.set(config["max_calls"])

@@ -88,7 +88,8 @@ def test_healthz_and_readyz_report_in_json_with_status_codes(running):
     body = ready.json()
     store = body.pop("store")
     assert body == {"status": "ready", "listening": True, "calls_in_progress": 0,
-                    "nodes": {"fs1": {"up": True, "calls_in_progress": 0, "last_error": None}},
+                    "nodes": {"fs1": {"up": True, "calls_in_progress": 0, "last_error": None,
+                                      "secure_entry": True}},
                     "nodes_up": 1, "min_nodes_up": 1}
     assert (store["backend"], store["up"]) == ("sqlite", True)
     service.pool.node("fs1").stop()

@@ -19,7 +19,8 @@ command sent to another switch).
 Secure card entry hands keys over through a FIFO in a folder of this host
 (docs/secure-entry.md), which a switch on another host cannot open. So each connect also asks
 the switch whether it sees that folder: a marker file is made there and the switch is asked
-``file_exists`` for it (``sees_secure_entry``; None when no folder is given). A node that does
+``file_exists`` for it (``sees_secure_entry``; None when not asked: ``secure_fifo_dir`` None,
+or the marker could not be made). A node that does
 not cannot take card entry from this instance: its calls' card fields fail, no key leaks.
 """
 from __future__ import annotations
@@ -35,6 +36,7 @@ import gevent
 import gevent.event
 from gevent import socket
 
+from orchestrator.esl.channel import secure_fifo_dir
 from orchestrator.esl.commands import SwitchCommands
 from orchestrator import backoff
 from orchestrator.esl.errors import CommandFailed, CommandTimeout, EslError, NotConnected
@@ -166,10 +168,11 @@ class NodeConnection:
         self.core_uuid = core_uuid
 
     def _probe_secure_entry(self, conn: EslConnection) -> None:
-        folder = self.secure_fifo_dir
-        if not folder:
+        if self.secure_fifo_dir is None:
             return
+        folder = self.secure_fifo_dir or "(the default folder)"
         try:
+            folder = secure_fifo_dir(self.secure_fifo_dir)
             handle, marker = tempfile.mkstemp(prefix="probe-", dir=folder)
             os.close(handle)
         except OSError as exc:

@@ -201,3 +201,16 @@ def test_each_connect_asks_whether_the_switch_sees_the_secure_entry_folder(make_
     finally:
         for node in nodes + [unasked]:
             node.stop()
+
+
+def test_a_secure_entry_folder_that_cannot_be_made_is_said_and_the_node_still_connects(
+        switch, tmp_path, caplog):
+    (tmp_path / "a-file").write_text("")
+    node = node_for(switch, secure_fifo_dir=str(tmp_path / "a-file" / "fifos"))
+    node.start()
+    try:
+        assert node.wait_connected(5)
+        assert node.sees_secure_entry is None       # not known, rather than a wrong answer
+        assert any("cannot make a marker in" in r.getMessage() for r in caplog.records)
+    finally:
+        node.stop()
