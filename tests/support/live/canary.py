@@ -34,19 +34,12 @@ from urllib.parse import unquote
 
 import gevent
 
-from tests.support.live.secure_script import UUID_PREFIX, Watchers
+from tests.support.live.secure_script import KEY_OF_LINE, UUID_PREFIX, Watchers
 
 MIN_RUN = 7
 SPLIT_MIN = 12
 SPLIT_GAP = 6
 SPREAD_DISTINCT = 4
-# Log lines that name one key, by FreeSWITCH 1.10.12's source: switch_channel.c (RECV DTMF),
-# switch_rtp.c (RTP RECV DTMF), mod_sofia's rtp.c and sofia.c (Enqueuing RFC2833 DTMF, INFO
-# DTMF), switch_core_io.c (send dtmf digit=), mod_dptools.c (Digit, ... digit), switch_ivr_async.c
-# (DTMF DETECTED, ACCEPT TERMINATOR), switch_ivr_play_say.c (ACCEPT DIGIT).
-KEY_OF_LINE = re.compile(r"(?:\bDigit |RECV DTMF |digit=|DTMF DETECTED: \[|ACCEPT DIGIT "
-                         r"|ACCEPT TERMINATOR |RFC2833 DTMF |INFO DTMF\(| digit )([0-9A-D*#])")
-
 
 def digits_of(keys):
     return "".join(k for k in keys if k.isdigit())
