@@ -4,6 +4,7 @@ on PostgreSQL, and how fast the store records them, all measured in one run.
     .venv/bin/python -m bench.instances                       # 300 calls a configuration
     .venv/bin/python -m bench.instances --calls 1000 --concurrency 24
     .venv/bin/python -m bench.instances --postgres-url postgresql://user@host/db
+    .venv/bin/python -m bench.instances --pool-size 16        # store.pool_size of each instance
 
 Each configuration gets a fresh store and fresh ``orchestrator run`` processes (the services,
 separate processes as an operator runs them), each with a simulated FreeSWITCH of its own (in
@@ -102,6 +103,7 @@ class Plan:
     calls: int = 300           # per configuration
     concurrency: int = 16      # calls in flight at once, over all instances
     postgres_url: Optional[str] = None
+    pool_size: Optional[int] = None    # PostgreSQL's store.pool_size; None: the service's default
     verbose: bool = False
 
 
@@ -180,16 +182,17 @@ def _ms(seconds: Optional[float]) -> str:
     return "n/a" if seconds is None else "%.2f ms" % (seconds * 1000)
 
 
-HEADER = "%-26s %6s %6s %6s %8s %10s %10s %10s %10s" % (
+HEADER = "%-26s %6s %6s %6s %8s %10s %10s %10s %10s %10s" % (
     "configuration", "calls", "heard", "stored", "calls/s", "write p50", "write p99",
-    "begin p99", "finish p99")
+    "number p99", "begin p99", "finish p99")
 
 
 def result_line(result: Result) -> str:
-    return "%-26s %6d %6d %6d %8.1f %10s %10s %10s %10s" % (
+    return "%-26s %6d %6d %6d %8.1f %10s %10s %10s %10s %10s" % (
         result.name, result.calls, result.heard["approved"], result.records["approved"],
         result.calls_per_second, _ms(result.latency(0.5)), _ms(result.latency(0.99)),
-        _ms(result.latency(0.99, ["begin"])), _ms(result.latency(0.99, ["finish"])))
+        _ms(result.latency(0.99, ["number"])), _ms(result.latency(0.99, ["begin"])),
+        _ms(result.latency(0.99, ["finish"])))
 
 
 class Instance:
@@ -358,8 +361,10 @@ def run(plan: Plan, workdir: Optional[str] = None) -> Tuple[List[Result], List[s
                              "with fsync off: its commits do not wait for the disk, SQLite's do "
                              "(WAL, synchronous FULL); give --postgres-url for a real server's")
             for name, count in (("postgresql, 1 instance", 1), ("postgresql, 2 instances", 2)):
-                results.append(run_configuration(
-                    name, count, {"url": postgres.new_schema_url()}, plan, folder, sandbox))
+                store = {"url": postgres.new_schema_url()}
+                if plan.pool_size is not None:
+                    store["pool_size"] = plan.pool_size
+                results.append(run_configuration(name, count, store, plan, folder, sandbox))
     finally:
         if postgres is not None:
             postgres.close()
@@ -371,8 +376,11 @@ def run(plan: Plan, workdir: Optional[str] = None) -> Tuple[List[Result], List[s
 
 def report(plan: Plan, results: List[Result], notes: List[str]) -> List[str]:
     lines = ["instances bench: %d card payments per configuration, %d at once, the sandbox "
-             "gateway, one simulated node per instance; %d cores here, shared by this process, "
-             "the services and PostgreSQL" % (plan.calls, plan.concurrency, os.cpu_count() or 0),
+             "gateway, one simulated node per instance, PostgreSQL pool %s per instance; %d "
+             "cores here, shared by this process, the services and PostgreSQL" % (
+                 plan.calls, plan.concurrency,
+                 plan.pool_size if plan.pool_size is not None else "default",
+                 os.cpu_count() or 0),
              HEADER]
     lines += [result_line(result) for result in results]
     for result in results:
@@ -400,13 +408,16 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="calls at once, over all instances (default %(default)s)")
     parser.add_argument("--postgres-url", help="a PostgreSQL server to use (a schema is "
                         "created on it for each configuration and dropped after)")
+    parser.add_argument("--pool-size", type=int, help="PostgreSQL connections per instance "
+                        "(store.pool_size; default the service's)")
     parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep it (configs, logs)")
     parser.add_argument("--verbose", action="store_true", help="the services log at INFO")
     args = parser.parse_args(argv)
-    if args.calls < 1 or args.concurrency < 1:
-        parser.error("--calls and --concurrency must be at least 1")
+    if args.calls < 1 or args.concurrency < 1 or (args.pool_size is not None
+                                                  and args.pool_size < 1):
+        parser.error("--calls, --concurrency and --pool-size must be at least 1")
     plan = Plan(calls=args.calls, concurrency=args.concurrency, postgres_url=args.postgres_url,
-                verbose=args.verbose)
+                pool_size=args.pool_size, verbose=args.verbose)
     if args.keep:
         os.makedirs(args.keep, exist_ok=True)
     results, notes = run(plan, args.keep)

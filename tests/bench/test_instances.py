@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from bench.instances import (HEADER, SQLITE_SHARED, WRITES, Plan, quantile, report, run,
+from bench.instances import (HEADER, SQLITE_SHARED, WRITES, Plan, main, quantile, report, run,
                              write_buckets)
 
 
@@ -33,7 +33,7 @@ def test_every_call_is_accounted_for_and_every_figure_printed(tmp_path, postgres
     assert HEADER in lines and SQLITE_SHARED in lines, text
     for result in results:
         [line] = [line for line in lines if line.startswith(result.name + " ")]
-        assert line.split()[-12:-9] == ["6", "6", "6"] and line.count(" ms") == 4, line
+        assert line.split()[-14:-11] == ["6", "6", "6"] and line.count(" ms") == 5, line
     assert "NOT ALL CALLS" not in text
 
 
@@ -54,3 +54,11 @@ def test_the_write_histogram_is_read_from_a_metrics_page():
         'payivr_store_write_seconds_count{operation="begin"} 3.0',
         'payivr_store_write_seconds_sum{operation="begin"} 0.004', ""])
     assert write_buckets(page) == {"begin": [(0.001, 2.0), (math.inf, 3.0)]}
+
+
+@pytest.mark.parametrize("argv", [["--calls", "0"], ["--concurrency", "0"], ["--pool-size", "0"]])
+def test_counts_below_one_are_refused_before_anything_starts(argv, capsys):
+    with pytest.raises(SystemExit) as refused:
+        main(argv)
+    assert refused.value.code == 2
+    assert "must be at least 1" in capsys.readouterr().err
