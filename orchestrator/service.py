@@ -84,7 +84,7 @@ class Service:
         self.http = self._build_http(config["http"])
         self.gateways = self._build_gateways(config)
         self.store = self._open_store(config)
-        self.metrics.watch_store(self.store.health)
+        self.metrics.watch_store(self.store)
         self.metrics.watch_reconciliation_backlog(self.store)
         # a database may go away between calls: asked now and then (an SQLite file cannot)
         self.store_monitor = (StoreMonitor(self.store, store_settings(config)["check_interval"])

@@ -40,6 +40,7 @@ EXPECTED = {
     "payivr_tenant_refusals": ("counter", ("tenant", "resource")),
     "payivr_store_up": ("gauge", ()),
     "payivr_store_errors": ("counter", ("kind",)),
+    "payivr_store_write_seconds": ("histogram", ("operation",)),
 }
 
 
@@ -233,6 +234,10 @@ def test_card_payments_on_the_simulator_move_the_payment_metrics(service_on_simu
                  reason="insufficient_funds") == 1
     assert value(m, "payivr_gateway_errors_total", gateway="sandbox", kind="http") == 1
     assert value(m, "payivr_authorization_duration_seconds_count", gateway="sandbox") == 3
+    # each payment's number, pending row and outcome, timed as the store recorded them
+    for operation in ("number", "begin", "finish"):
+        assert value(m, "payivr_store_write_seconds_count", operation=operation) == 3, operation
+        assert value(m, "payivr_store_write_seconds_sum", operation=operation) > 0, operation
     assert value(m, "payivr_card_field_attempts_total", tenant="default", field="number") >= 3
     assert value(m, "payivr_card_field_attempts_total", tenant="default", field="security_code") >= 3
     # the server error left its payment unknown and flagged: the backlog, read from the store
@@ -265,6 +270,34 @@ def test_the_reconciliation_backlog_counts_flagged_and_abandoned_pending_payment
                what="the pending payment to count as left behind")
     assert value(metrics, "payivr_reconciliation_backlog_oldest_seconds") >= 0.05
     assert PENDING_AFTER >= 300 and store.get(pending)["status"] == "pending"
+
+
+def test_store_writes_are_timed_by_operation_and_a_failing_observer_never_reaches_a_payment():
+    from orchestrator.store import PaymentStore, StoreError
+    from tests.support.cards import make_card
+
+    store = PaymentStore()
+    metrics = Metrics()
+    metrics.watch_store(store)
+    assert value(metrics, "payivr_store_write_seconds_count", operation="flag") == 0
+    number = store.next_number()
+    payment = store.begin(amount_minor=1250, currency="EUR", gateway="sandbox", number=number,
+                          idempotency_key="key-write-001", summary=make_card().summary)
+    store.flag(payment, "timeout: no answer")
+    store.finish(payment, "approved", auth_code="A1")
+    with pytest.raises(StoreError):     # a write that failed (the key is taken) is not timed
+        store.begin(amount_minor=990, currency="EUR", gateway="sandbox",
+                    idempotency_key="key-write-001", summary=make_card().summary)
+    counts = {op: value(metrics, "payivr_store_write_seconds_count", operation=op)
+              for op in ("number", "begin", "finish", "flag")}
+    assert counts == {"number": 1, "begin": 1, "finish": 1, "flag": 1}
+    assert value(metrics, "payivr_store_write_seconds_bucket", operation="begin", le="+Inf") == 1
+
+    def broken(operation, seconds):
+        raise RuntimeError("a metric fault")
+    store.on_write = broken
+    store.finish(payment, "declined", decline_code="do_not_honour")
+    assert store.get(payment)["status"] == "declined"
 
 
 def test_tenant_refusals_keep_their_resource_vocabulary():

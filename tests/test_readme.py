@@ -204,7 +204,7 @@ def test_the_tenants_example_starts_and_refuses_as_the_section_says(tmp_path):
 
     [block] = [b for b in yaml_blocks() if "acme_redsys" in b]
     section = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read().split(
-        "\n## Running several tenants\n", 1)[1].split("\n## ", 1)[0]
+        "\n### Running several tenants\n", 1)[1].split("\n## ", 1)[0]
     [shown] = [line for line in section.splitlines() if line.startswith("orchestrator.yaml: ")]
     shutil.copytree(os.path.join(ROOT, "flows"), str(tmp_path / "flows"))
     catalog = tmp_path / "tenants" / "acme" / "catalog"

@@ -16,11 +16,17 @@ Written once over a ``Backend`` (``backend.py``): an embedded SQLite file by def
 (``PaymentStore(path)``), PostgreSQL when ``store.url`` names one (``open_store``). Each method
 is one short transaction the backend may run again after a lost connection: each is safe to
 run twice (``begin`` finds its own row rather than a conflict).
+
+How long each write of a payment took, from its transaction's start to its commit (retries on
+a fresh connection included), is told to ``on_write(operation, seconds)`` when set (the
+service's metrics: ``payivr_store_write_seconds``): ``number``, ``begin``, ``finish``, ``flag``
+(``WRITE_OPERATIONS``). A write that failed is not timed; ``health`` counts it.
 """
 import re
 import time
 import uuid as uuidlib
-from typing import Dict, List, Optional, Protocol, Sequence, Tuple, TypedDict, cast
+from typing import (Callable, Dict, List, Optional, Protocol, Sequence, Tuple, TypedDict, TypeVar,
+                    cast)
 
 from .backend import Backend, StoreHealth, Transaction
 from .errors import StoreConflict, StoreError
@@ -35,6 +41,10 @@ COLUMNS = ("id", "created", "updated", "call_uuid", "tenant", "flow", "reference
 # gateway's own code, checked (payments/gateways/results.py). Never the gateway's free text.
 OUTCOME_FIELDS = ("auth_code", "transaction_id", "decline_code", "decline_reason", "error_kind",
                   "gateway_code")
+# The writes of a payment that ``on_write`` hears, timed: its number, its pending row, its
+# outcome, a flag for reconciliation.
+WRITE_OPERATIONS = ("number", "begin", "finish", "flag")
+T = TypeVar("T")
 # Why a payment is (still) flagged, in our words: what reconciliation found, at most this long.
 MAX_NOTE = 300
 
@@ -92,6 +102,7 @@ class PaymentStore:
         self.migrations_applied: List[int] = list(getattr(self.backend, "migrations_applied", []))
         self.tag = self.backend.run(lambda tx: str(tx.execute(
             "SELECT value FROM store_meta WHERE name = 'tag'")[0][0]))
+        self.on_write: Optional[Callable[[str, float], None]] = None
 
     @property
     def kind(self) -> str:
@@ -113,6 +124,17 @@ class PaymentStore:
         """One round trip to the store (what ``monitor.py`` asks); StoreError when none."""
         self.backend.run(lambda tx: tx.execute("SELECT 1"))
 
+    def _timed(self, operation: str, work: Callable[[Transaction], T]) -> T:
+        """``backend.run(work)``, its time told to ``on_write`` when it succeeded."""
+        started = time.perf_counter()
+        result = self.backend.run(work)
+        if self.on_write is not None:
+            try:
+                self.on_write(operation, time.perf_counter() - started)
+            except Exception:   # a metric's fault must never reach a payment
+                pass
+        return result
+
     def next_number(self) -> int:
         """The next payment number of this store: 1, 2, 3...; never the same one twice, even
         when two processes share the store (the increment and the read are one transaction;
@@ -121,7 +143,7 @@ class PaymentStore:
             tx.execute("UPDATE counters SET value = value + 1 WHERE name = 'payment_number'")
             return int(tx.execute(
                 "SELECT value FROM counters WHERE name = 'payment_number'")[0][0])
-        return self.backend.run(allocate)
+        return self._timed("number", allocate)
 
     def begin(self, *, amount_minor: int, currency: str, gateway: str, idempotency_key: str,
               summary: MaskedCard, payment_id: Optional[str] = None,
@@ -142,7 +164,7 @@ class PaymentStore:
         insert = "INSERT INTO payments (%s) VALUES (%s)" % (
             ", ".join(row), ", ".join("?" for _ in row))
         try:
-            self.backend.run(lambda tx: tx.execute(insert, list(row.values())))
+            self._timed("begin", lambda tx: tx.execute(insert, list(row.values())))
         except StoreConflict as error:
             # an attempt whose answer was lost with its connection may have written the row:
             # that is this payment, recorded; anything else holding the key or number is not
@@ -164,23 +186,25 @@ class PaymentStore:
         fields: Dict[str, object] = dict(outcome, status=status, updated=time.time(),
                                          needs_reconciliation=1 if needs_reconciliation else 0,
                                          reconcile_note=_note(note))
-        self._update(payment_id, fields)
+        self._update("finish", payment_id, fields)
 
     def flag(self, payment_id: str, note: str) -> None:
         """Keep a payment flagged for reconciliation, saying why (a check that failed, an
         answer that did not settle it). Its outcome stays as it is; a ``pending`` one becomes
         ``unknown``: it is not in flight any more, it is not known."""
-        self._update(payment_id, {"needs_reconciliation": 1, "reconcile_note": _note(note)},
+        self._update("flag", payment_id,
+                     {"needs_reconciliation": 1, "reconcile_note": _note(note)},
                      "status = CASE WHEN status = 'pending' THEN 'unknown' ELSE status END, ")
 
-    def _update(self, payment_id: str, fields: Dict[str, object], also: str = "") -> None:
+    def _update(self, operation: str, payment_id: str, fields: Dict[str, object],
+                also: str = "") -> None:
         update = "UPDATE payments SET %s%s WHERE id = ?" % (
             also, ", ".join("%s = ?" % k for k in fields))
 
         def write(tx: Transaction) -> int:
             tx.execute(update, list(fields.values()) + [payment_id])
             return tx.rowcount
-        if not self.backend.run(write):
+        if not self._timed(operation, write):
             raise StoreError("no payment %s" % payment_id)
 
     def get(self, payment_id: str) -> Optional[PaymentRow]:

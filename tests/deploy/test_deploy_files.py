@@ -1,8 +1,10 @@
 """The files in deploy/ agree with each other, with the service and with freeswitch_conf/.
 
 No container engine runs here, so the compose file is checked for consistency only: every
-file it mounts or builds from exists, the ports each piece expects line up, and the dashboard
-and the rules query only metrics (and labels) that orchestrator/metrics.py defines.
+file it mounts or builds from exists, the ports each piece expects line up (two orchestrator
+instances, each config loaded as that instance's environment makes it, both sharing the
+PostgreSQL service, both scraped), and the dashboard and the rules query only metrics (and
+labels) that orchestrator/metrics.py defines.
 """
 import json
 import os
@@ -17,10 +19,14 @@ from orchestrator.config import load_config
 from orchestrator.engine import FlowLibrary
 from orchestrator.metrics import Metrics
 from orchestrator.store import PaymentStore
-from tests.support.unprivileged_deploy import SANDBOX_EXAMPLE, image_facts
+from tests.support.unprivileged_deploy import SANDBOX_EXAMPLE, image_facts, interpolate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEPLOY = os.path.join(ROOT, "deploy")
+INSTANCES = ("orchestrator-a", "orchestrator-b")
+# what an operator exports before `docker compose up` (the secrets the compose file requires)
+OPERATOR_ENV = {"FS_ESL_PASSWORD": "fs-secret", "POSTGRES_PASSWORD": "db-secret",
+                "FREESWITCH_IMAGE": "fs:1.10", "GRAFANA_ADMIN_PASSWORD": "g"}
 
 
 def read_yaml(*parts):
@@ -55,17 +61,20 @@ def port_of(address):
     return int(address.rsplit(":", 1)[1])
 
 
-def test_compose_has_the_four_services_on_the_host_network(compose):
-    assert set(compose) == {"freeswitch", "orchestrator", "prometheus", "grafana"}
+def test_compose_has_its_services_on_the_host_network(compose):
+    assert set(compose) == {"freeswitch", "postgres", "prometheus", "grafana", *INSTANCES}
     assert all(service.get("network_mode") == "host" for service in compose.values())
     assert compose["freeswitch"]["image"].startswith("${FREESWITCH_IMAGE")
+    assert compose["postgres"]["image"].startswith("postgres:")     # the official image
 
 
 def test_every_mounted_file_and_the_build_exist(compose):
     for name, service in compose.items():
         for target, source in mounts(service).items():
             assert os.path.exists(source), "%s mounts missing %s" % (name, source)
-    build = compose["orchestrator"]["build"]
+    builds = [compose[name]["build"] for name in INSTANCES]
+    assert builds[0] == builds[1]
+    build = builds[0]
     context = os.path.normpath(os.path.join(DEPLOY, build["context"]))
     assert os.path.isfile(os.path.join(context, build["dockerfile"]))
     with open(os.path.join(context, build["dockerfile"]), encoding="utf-8") as handle:
@@ -82,21 +91,63 @@ def test_freeswitch_runs_the_shipped_configuration(compose):
     assert os.path.isfile(os.path.join(host_path(fs, conf), "freeswitch.xml"))
 
 
-def orchestrator_config(compose):
-    service = compose["orchestrator"]
+def container_environment(service):
+    """A compose service's environment as its container gets it (compose's interpolation)."""
+    return {name: interpolate(value, OPERATOR_ENV)
+            for name, value in (service.get("environment") or {}).items()}
+
+
+def orchestrator_config(compose, name="orchestrator-a"):
+    """The config an instance runs with: its mounted file, under its container's environment
+    (its secrets and its ORCHESTRATOR__ overrides), read by the service's own loader."""
+    service = compose[name]
     path = host_path(service, service["command"][-1] if "command" in service else
                      "/etc/payivr/orchestrator.yaml")
-    return load_config(path, environ={"FS_ESL_PASSWORD": "x"})
+    return load_config(path, environ=container_environment(service))
 
 
-def test_the_orchestrator_config_loads_and_its_flows_are_mounted(compose):
-    config = orchestrator_config(compose)
-    service = compose["orchestrator"]
+@pytest.mark.parametrize("name", INSTANCES)
+def test_each_instance_config_loads_and_its_flows_are_mounted(compose, name):
+    config = orchestrator_config(compose, name)
+    service = compose[name]
     # relative to the config's folder inside the container
     inside = os.path.join("/etc/payivr", read_yaml("orchestrator.yaml")["flows"]["directory"])
     library = FlowLibrary.from_directory(host_path(service, inside))
     assert config["flows"]["default"] in library
     assert image_facts()["cmd"] == ["run", "--config", "/etc/payivr/orchestrator.yaml"]
+    assert config["nodes"][0]["password"] == OPERATOR_ENV["FS_ESL_PASSWORD"]
+
+
+def test_the_two_instances_differ_only_in_their_ports(compose):
+    a, b = (orchestrator_config(compose, name) for name in INSTANCES)
+    for section in ("listen", "http"):
+        assert a[section]["port"] != b[section]["port"], section
+        assert dict(a[section], port=0) == dict(b[section], port=0), section
+    assert {k: v for k, v in a.data.items() if k not in ("listen", "http")} == \
+        {k: v for k, v in b.data.items() if k not in ("listen", "http")}
+    assert len({a["listen"]["port"], b["listen"]["port"], a["http"]["port"], b["http"]["port"],
+                a["nodes"][0]["port"]}) == 5
+
+
+def test_both_instances_share_the_postgres_service_as_their_store(compose):
+    postgres = compose["postgres"]
+    args = postgres["command"]
+    settings = dict(args[i + 1].split("=", 1) for i, arg in enumerate(args) if arg == "-c")
+    server_env = container_environment(postgres)
+    for name in INSTANCES:
+        store = orchestrator_config(compose, name)["store"]
+        url = urlparse(store["url"])
+        assert url.scheme == "postgresql" and url.password is None, store["url"]
+        assert (url.hostname, url.port) == (settings["listen_addresses"], int(settings["port"]))
+        assert url.username == server_env["POSTGRES_USER"]
+        assert url.path == "/" + server_env["POSTGRES_DB"]
+        # the password is the server's, from the operator's environment, never in a file
+        assert store["password"] == server_env["POSTGRES_PASSWORD"] == OPERATOR_ENV["POSTGRES_PASSWORD"]
+        assert compose[name]["depends_on"]["postgres"] == {"condition": "service_healthy"}
+    assert "${POSTGRES_PASSWORD:?" in postgres["environment"]["POSTGRES_PASSWORD"]
+    assert named_volumes(postgres) == {"/var/lib/postgresql/data": "postgres-data"}
+    assert "postgres-data" in read_yaml("docker-compose.yml")["volumes"]
+    assert settings["port"] in " ".join(postgres["healthcheck"]["test"])
 
 
 def named_volumes(service):
@@ -109,9 +160,10 @@ def named_volumes(service):
     return found
 
 
-def test_the_orchestrator_runs_unprivileged_on_a_read_only_root_writing_only_its_volumes(compose):
+@pytest.mark.parametrize("name", INSTANCES)
+def test_each_instance_runs_unprivileged_on_a_read_only_root_writing_only_its_volumes(compose, name):
     """What tests/deploy/test_unprivileged_run.py runs, checked where it cannot run (not root)."""
-    service, image = compose["orchestrator"], image_facts()
+    service, image = compose[name], image_facts()
     assert image["user"] == service["user"] == "payivr"
     assert service["read_only"] is True and service["tmpfs"] == ["/tmp"]
     # every bind mount (the config, the flows) is read-only, under the root-owned /etc/payivr
@@ -126,17 +178,20 @@ def test_the_orchestrator_runs_unprivileged_on_a_read_only_root_writing_only_its
         owner, group, mode = image["dirs"][target]
         assert (owner, group) == ("payivr", "payivr") and not mode & 0o007, target
     assert set(volumes.values()) <= set(read_yaml("docker-compose.yml")["volumes"])
-    # the store is on one of them
-    store = read_yaml("orchestrator.yaml")["store"]["path"]
-    assert os.path.isabs(store) and os.path.dirname(store) in volumes
+    # the image's store folder is a volume of this instance's own (the store is PostgreSQL's;
+    # an SQLite store.path would be written there, never beside the config)
+    others = [named_volumes(compose[other]) for other in INSTANCES if other != name]
+    store_folder = [target for target in volumes if target.startswith("/var/lib/")]
+    assert store_folder and all(volumes[store_folder[0]] != o.get(store_folder[0]) for o in others)
 
 
 def test_secure_entry_is_shared_with_the_switch_container(compose):
     """The FIFOs are made by the orchestrator and written by the switch's script: the same
-    volume at the same path in both containers, and the script where the switch has it."""
+    volume at the same path in every container, and the script where the switch has it."""
     settings = read_yaml("orchestrator.yaml")["secure_entry"]
     fifo_dir = settings["fifo_dir"]
-    assert named_volumes(compose["orchestrator"])[fifo_dir] == named_volumes(compose["freeswitch"])[fifo_dir]
+    for name in INSTANCES:
+        assert named_volumes(compose[name])[fifo_dir] == named_volumes(compose["freeswitch"])[fifo_dir]
     assert host_path(compose["freeswitch"], settings["script"]) == os.path.join(
         ROOT, "freeswitch_conf", "scripts", "pay_secure.lua")
 
@@ -161,23 +216,32 @@ def load_flow_steps(name):
 
 
 def test_ports_line_up(compose):
-    config = orchestrator_config(compose)
-    esl_address = "%s:%d" % (config["listen"]["host"], config["listen"]["port"])
-    # the dialplan's socket target: vars.xml default and the compose override
+    configs = [orchestrator_config(compose, name) for name in INSTANCES]
+    esl = ["%s:%d" % (c["listen"]["host"], c["listen"]["port"]) for c in configs]
+    # the dialplan's socket target: vars.xml default and the compose override (instance a);
+    # every instance in order for the failover dialplan
     with open(os.path.join(ROOT, "freeswitch_conf", "vars.xml"), encoding="utf-8") as handle:
-        assert "orchestrator_esl_address=%s" % esl_address in handle.read()
-    assert compose["freeswitch"]["environment"]["ORCHESTRATOR_ESL_ADDRESS"] == esl_address
-    # the inbound event socket
+        assert "orchestrator_esl_address=%s" % esl[0] in handle.read()
+    switch_env = compose["freeswitch"]["environment"]
+    assert switch_env["ORCHESTRATOR_ESL_ADDRESS"] == esl[0]
+    assert switch_env["ORCHESTRATOR_ESL_ADDRESSES"].split(",") == esl
+    # the inbound event socket: every instance connects to the one switch
     params = {p.get("name"): p.get("value") for p in ET.parse(os.path.join(
         ROOT, "freeswitch_conf", "autoload_configs", "event_socket.conf.xml")).iter("param")}
-    node = config["nodes"][0]
-    assert (node["host"], node["port"]) == (params["listen-ip"], int(params["listen-port"]))
-    # Prometheus scrapes the orchestrator's http port; the healthcheck asks the same port
-    http = "%s:%d" % (config["http"]["host"], config["http"]["port"])
+    for config in configs:
+        node = config["nodes"][0]
+        assert (node["host"], node["port"]) == (params["listen-ip"], int(params["listen-port"]))
+    # Prometheus scrapes each instance's http port under its name; each healthcheck asks its own
     scrape = read_yaml("prometheus", "prometheus.yml")["scrape_configs"]
     payivr = [job for job in scrape if job["job_name"] == "payivr"]
-    assert payivr and payivr[0]["static_configs"][0]["targets"] == [http]
-    assert "http://%s/readyz" % http in " ".join(compose["orchestrator"]["healthcheck"]["test"])
+    assert len(payivr) == 1
+    scraped = {tuple(group["targets"]): group.get("labels", {}).get("instance")
+               for group in payivr[0]["static_configs"]}
+    for name, config in zip(INSTANCES, configs):
+        http = "%s:%d" % (config["http"]["host"], config["http"]["port"])
+        assert scraped.get((http,)) == name, scraped
+        assert "http://%s/readyz" % http in " ".join(compose[name]["healthcheck"]["test"])
+    assert len(scraped) == len(INSTANCES)
     # Grafana's datasource reaches Prometheus where it listens
     listen = [a for a in compose["prometheus"]["command"] if a.startswith("--web.listen-address=")]
     datasource = read_yaml("grafana", "provisioning", "datasources", "prometheus.yml")["datasources"][0]
@@ -292,3 +356,39 @@ def test_readme_documents_the_compose_file_and_its_ports():
     for needed in ("deploy/docker-compose.yml", "FREESWITCH_IMAGE", "/metrics", "/healthz",
                    "/readyz", "8080", "9090", "3000"):
         assert needed in section, needed
+
+
+def test_dashboard_shows_each_instance_and_each_node():
+    dashboard = load_dashboard()
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["instance"]["definition"] == \
+        'label_values(payivr_build_info{job="payivr"}, instance)'
+    assert variables["node"]["definition"] == \
+        'label_values(payivr_esl_connection_up{job="payivr", instance=~"$instance"}, node)'
+    assert variables["node"]["includeAll"] and variables["node"]["multi"]
+    panels = {p["title"]: p for p in dashboard["panels"]}
+    per_instance = {
+        "Calls in progress per instance": "payivr_calls_in_progress",
+        "Call rate per instance": "payivr_calls_total",
+        "ESL connection per instance and node": "payivr_esl_connection_up",
+        "Store up per instance": "payivr_store_up",
+        "Store errors per instance": "payivr_store_errors_total",
+        "Bookkeeping latency p99 per instance": "payivr_store_write_seconds_bucket",
+        "Store writes per instance": "payivr_store_write_seconds_count",
+    }
+    for title, metric in per_instance.items():
+        [expr] = [t["expr"] for t in panels[title]["targets"]]
+        assert re.search(r"\bby \((le, )?instance\b", expr), (title, expr)
+        assert re.search(r"\b%s\{[^}]*instance=~\"\$instance\"" % metric, expr), (title, expr)
+    assert re.fullmatch(r"histogram_quantile\(0\.99, sum by \(le, instance\) \(rate\("
+                        r"payivr_store_write_seconds_bucket\{.*\}\[\$__rate_interval\]\)\)\)",
+                        panels["Bookkeeping latency p99 per instance"]["targets"][0]["expr"])
+    assert "by (node)" in panels["Instances connected per node"]["targets"][0]["expr"]
+    # every query of a node-labelled metric follows the node variable
+    defined = defined_series()
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            for name in re.findall(r"\bpayivr_\w+", target["expr"]):
+                if "node" in defined[name]:
+                    assert re.search(r"\b%s\{[^}]*node=~\"\$node\"" % name, target["expr"]), \
+                        (panel["title"], target["expr"])

@@ -4,8 +4,10 @@ No container engine runs here, so tests/support/unprivileged_deploy.py lays out 
 deploy/Dockerfile and deploy/docker-compose.yml make it (config root's and read-only under
 /etc/payivr, read-only root file system, named volumes owned as the image's folders are) in new
 mount and network namespaces, and runs the image's command on the shipped deploy/orchestrator.yaml
-as an unprivileged user, a simulated FreeSWITCH on the node's address placing the calls. That
-needs root (namespaces, switching users); elsewhere these tests are skipped, saying so.
+(its store an SQLite file on the image's volume: the compose file's PostgreSQL does not run in
+the namespace, see that module) with the orchestrator-a service's mounts and environment, as an
+unprivileged user, a simulated FreeSWITCH on the node's address placing the calls. That needs
+root (namespaces, switching users); elsewhere these tests are skipped, saying so.
 """
 import json
 import os

@@ -1,6 +1,7 @@
 """The compose deployment's orchestrator, run as its image runs it, on a host with no container engine.
 
-deploy/Dockerfile and deploy/docker-compose.yml say how the orchestrator runs: as the user
+deploy/Dockerfile and deploy/docker-compose.yml say how an orchestrator instance (the compose
+file's ``orchestrator-a``; ``orchestrator-b`` differs only in its ports) runs: as the user
 payivr, its config root's and mounted read-only under /etc/payivr, on a read-only root
 filesystem with a tmpfs on /tmp, writing to two named volumes that Docker fills, ownership
 included, from the image's (empty, payivr-owned) folders. This module lays that out from those
@@ -18,6 +19,13 @@ tests/deploy/test_unprivileged_run.py, which starts it as root:
 
 ``--without-store`` drops the config's ``store`` section: the negative control, showing that
 the layout really keeps the service out of its config folder.
+
+The compose file's instances keep their store on PostgreSQL (the ``postgres`` service), which
+does not run in this namespace; so the config given here is deploy/orchestrator.yaml with its
+``store`` section replaced by an SQLite file on the image's store volume (``SQLITE_STORE``), the
+store one instance alone keeps. What this run proves (the user, the read-only root, what is
+written where) does not depend on which store the service writes to; the instances sharing
+PostgreSQL are run by ``python -m bench.instances``.
 """
 from gevent import monkey
 
@@ -50,6 +58,8 @@ CARD = "4111111111111111"   # what PAYING_CALLER keys; must appear nowhere
 # the sandbox gateway as deploy/orchestrator.yaml's commented example defines it
 SANDBOX_EXAMPLE = re.compile(r"^#\s*gateways:\n#(\s+- \{name: sandbox.*\})$", re.M)
 # the image's folders: `install -d -o OWNER -g GROUP -m MODE PATH...` in the Dockerfile's RUN
+# the store of one instance alone, on the image's store volume (see the module doc)
+SQLITE_STORE = "/var/lib/payivr/payments.sqlite"
 IMAGE_DIR = re.compile(r"install -d -o (\S+) -g (\S+) -m (\d+) ((?:/\S+\s*)+)")
 
 
@@ -90,9 +100,9 @@ def image_facts():
     return facts
 
 
-def compose_service():
+def compose_service(name="orchestrator-a"):
     with open(os.path.join(DEPLOY, "docker-compose.yml"), encoding="utf-8") as handle:
-        return yaml.safe_load(handle)["services"]["orchestrator"]
+        return yaml.safe_load(handle)["services"][name]
 
 
 def interpolate(value, environ):
@@ -257,8 +267,9 @@ def lay_out(layout, facts, service, config_file):
 
 
 def site_config(scratch, with_gateway, without_store):
-    """The config the container is given: deploy/orchestrator.yaml as shipped, or with its
-    commented sandbox gateway written out, or (the control) without its store section."""
+    """The config the container is given: deploy/orchestrator.yaml with its store on the volume
+    (``SQLITE_STORE``), and its commented sandbox gateway written out, or (the control) without
+    its store section."""
     with open(os.path.join(DEPLOY, "orchestrator.yaml"), encoding="utf-8") as handle:
         text = handle.read()
     if with_gateway:
@@ -266,8 +277,8 @@ def site_config(scratch, with_gateway, without_store):
         if example is None:
             raise SystemExit("deploy/orchestrator.yaml shows no commented sandbox gateway")
         text += "gateways:\n" + example.group(1) + "\n"
-    if without_store:
-        text = re.sub(r"^store:\n(?:[ #].*\n)*", "", text, flags=re.M)
+    text = re.sub(r"^store:\n(?:[ #].*\n)*", "" if without_store else
+                  "store:\n  path: %s\n" % SQLITE_STORE, text, flags=re.M)
     path = os.path.join(scratch, "site", "orchestrator.yaml")
     os.makedirs(os.path.dirname(path))
     with open(path, "w", encoding="utf-8") as handle:
@@ -341,8 +352,11 @@ def main(argv=None):
     config_path = lay_out(layout, facts, service, config_file)
     not_read_only = layout.read_only_root()
 
-    environ = {"FS_ESL_PASSWORD": os.urandom(8).hex()}
-    config = load_config(config_path, environ=environ)
+    environ = {"FS_ESL_PASSWORD": os.urandom(8).hex(), "POSTGRES_PASSWORD": os.urandom(8).hex()}
+    # the config as the service will read it: with the compose file's environment (its
+    # ORCHESTRATOR__ overrides included)
+    config = load_config(config_path, environ={
+        name: interpolate(value, environ) for name, value in service["environment"].items()})
     node = config["nodes"][0]
     switch = Switch(password=environ["FS_ESL_PASSWORD"], host=node["host"], port=node["port"],
                     time_scale=0.1).start()

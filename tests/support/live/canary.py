@@ -34,19 +34,12 @@ from urllib.parse import unquote
 
 import gevent
 
-from tests.support.live.secure_script import UUID_PREFIX, Watchers
+from tests.support.live.secure_script import KEY_OF_LINE, UUID_PREFIX, Watchers
 
 MIN_RUN = 7
 SPLIT_MIN = 12
 SPLIT_GAP = 6
 SPREAD_DISTINCT = 4
-# Log lines that name one key, by FreeSWITCH 1.10.12's source: switch_channel.c (RECV DTMF),
-# switch_rtp.c (RTP RECV DTMF), mod_sofia's rtp.c and sofia.c (Enqueuing RFC2833 DTMF, INFO
-# DTMF), switch_core_io.c (send dtmf digit=), mod_dptools.c (Digit, ... digit), switch_ivr_async.c
-# (DTMF DETECTED, ACCEPT TERMINATOR), switch_ivr_play_say.c (ACCEPT DIGIT).
-KEY_OF_LINE = re.compile(r"(?:\bDigit |RECV DTMF |digit=|DTMF DETECTED: \[|ACCEPT DIGIT "
-                         r"|ACCEPT TERMINATOR |RFC2833 DTMF |INFO DTMF\(| digit )([0-9A-D*#])")
-
 
 def digits_of(keys):
     return "".join(k for k in keys if k.isdigit())
@@ -62,6 +55,9 @@ def windows(stream, length=MIN_RUN):
 def split_pattern(number):
     gap = "[^0-9]{0,%d}" % SPLIT_GAP
     return re.compile(gap.join(re.escape(d) for d in number))
+
+
+DIGIT_RUN = re.compile(r"[0-9]{%d,}" % MIN_RUN)
 
 
 def whole_value(value):
@@ -93,25 +89,32 @@ class Secrets:
         return runs
 
 
-def find_in_text(where, text, secrets, found):
-    """The text searches (runs, split numbers, whole values) over one piece of text."""
-    streams = [s for s in secrets.streams().values() if len(s) >= MIN_RUN]
-    numbers = secrets.numbers()
-    for variant in {text, unquote(text)}:
-        for number in numbers:
-            if number in variant:
-                found["runs"].append((where, number))
-        for match in re.finditer(r"[0-9]{%d,}" % MIN_RUN, variant):
-            digits = match.group(0)
-            if len(set(digits)) > 1 and any(digits in stream for stream in streams):
-                found["runs"].append((where, digits))
-        for number in numbers:
-            for match in split_pattern(number).finditer(variant):
-                if match.group(0) != number:
-                    found["split"].append((where, match.group(0)[:80]))
-        for value in secrets.values:
-            if whole_value(value).search(variant):
-                found["secrets"].append((where, value))
+class TextSearch:
+    """The text searches (runs, split numbers, whole values) for one set of secrets, their
+    patterns built once: a test's findings search thousands of messages with the same ones."""
+
+    def __init__(self, secrets):
+        self.streams = [s for s in secrets.streams().values() if len(s) >= MIN_RUN]
+        self.numbers = sorted(secrets.numbers())
+        self.splits = [split_pattern(number) for number in self.numbers]
+        self.values = [(value, whole_value(value)) for value in secrets.values]
+
+    def find(self, where, text, found):
+        for variant in {text, unquote(text)}:
+            for number in self.numbers:
+                if number in variant:
+                    found["runs"].append((where, number))
+            for match in DIGIT_RUN.finditer(variant):
+                digits = match.group(0)
+                if len(set(digits)) > 1 and any(digits in stream for stream in self.streams):
+                    found["runs"].append((where, digits))
+            for number, pattern in zip(self.numbers, self.splits):
+                for match in pattern.finditer(variant):
+                    if match.group(0) != number:
+                        found["split"].append((where, match.group(0)[:80]))
+            for value, pattern in self.values:
+                if pattern.search(variant):
+                    found["secrets"].append((where, value))
 
 
 def find_one_per_message(where, sequences, secrets, found):
@@ -186,13 +189,14 @@ class Canary:
 
     def findings(self):
         found = {"runs": [], "split": [], "one_per_message": [], "secrets": []}
+        search = TextSearch(self.secrets)
         for where, client in (("plain", self.watchers.plain), ("json", self.watchers.json)):
             per_header = defaultdict(str)
             for message in client.messages:
                 if message.event_name == "API" and message.get("API-Command") == "uuid_send_dtmf" \
                         and message.get("API-Command-Argument") in self.sent:
                     continue       # the test pressing keys, not the switch telling
-                find_in_text(where, message.raw, self.secrets, found)
+                search.find(where, message.raw, found)
                 for name, value in message.event:
                     if len(value) == 1 and value in "0123456789*#ABCD":
                         per_header[name] += value
@@ -206,13 +210,13 @@ class Canary:
         for where, leg, line in lines:
             if leg in self.callers:
                 continue           # the test's phone sending its keys
-            find_in_text(where, line, self.secrets, found)
+            search.find(where, line, found)
             if KEY_OF_LINE.search(line):
                 per_leg_keys["%s %s" % (where, leg)] += "".join(KEY_OF_LINE.findall(line))
         find_one_per_message("log", per_leg_keys, self.secrets, found)
         for path in self.cdr_files():
             with open(path, encoding="utf-8", errors="replace") as handle:
-                find_in_text("cdr " + os.path.basename(path), handle.read(), self.secrets, found)
+                search.find("cdr " + os.path.basename(path), handle.read(), found)
         return {kind: list(dict.fromkeys(entries)) for kind, entries in found.items() if entries}
 
     def text_found(self, needle):

@@ -29,9 +29,14 @@ from gevent.server import StreamServer
 
 from tests.support.esl_messages import RawClient
 from tests.support.secure_entry import SCRIPT, encode_segments
-# per-key log lines (FreeSWITCH 1.10.12 source: switch_channel.c, mod_dptools.c, switch_cpp.cpp,
-# switch_ivr_play_say.c): none may name a key of the reading leg
-KEY_LINES = re.compile(r"\bDigit [0-9A-D*#]|RECV DTMF|dtmf_buf: \S|digit=[0-9A-D*#]|Test Regex \[")
+# Log lines that name one key, by FreeSWITCH 1.10.12's source: switch_channel.c (RECV DTMF),
+# switch_rtp.c (RTP RECV DTMF), mod_sofia's rtp.c and sofia.c (Enqueuing RFC2833 DTMF, INFO
+# DTMF), switch_core_io.c (send dtmf digit=), mod_dptools.c (Digit, ... digit), switch_ivr_async.c
+# (DTMF DETECTED, ACCEPT TERMINATOR), switch_ivr_play_say.c (ACCEPT DIGIT, Test Regex),
+# switch_cpp.cpp (dtmf_buf). None may name a key of a payment leg.
+KEY_OF_LINE = re.compile(r"(?:\bDigit |RECV DTMF |digit=|DTMF DETECTED: \[|ACCEPT DIGIT "
+                         r"|ACCEPT TERMINATOR |RFC2833 DTMF |INFO DTMF\(| digit |dtmf_buf: "
+                         r"|Test Regex \[)([0-9A-D*#])")
 UUID_PREFIX = re.compile(r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}) ")
 
 
@@ -123,7 +128,7 @@ class Watchers:
             for run in runs:
                 if run in line:
                     found["log"].append((where, run, line.strip()[-160:]))
-            if KEY_LINES.search(line):
+            if KEY_OF_LINE.search(line):
                 found["key_lines"].append((where, line.strip()[-160:]))
         return found
 
