@@ -384,6 +384,12 @@ def test_dashboard_shows_each_instance_and_each_node():
                         r"payivr_store_write_seconds_bucket\{.*\}\[\$__rate_interval\]\)\)\)",
                         panels["Bookkeeping latency p99 per instance"]["targets"][0]["expr"])
     assert "by (node)" in panels["Instances connected per node"]["targets"][0]["expr"]
+    per_node = {"Calls in progress per node": "payivr_node_calls_in_progress",
+                "Call rate per node": "payivr_node_calls_total",
+                "Secure entry reachable per node": "payivr_node_secure_entry_reachable"}
+    for title, metric in per_node.items():
+        [expr] = [t["expr"] for t in panels[title]["targets"]]
+        assert re.search(r"\bby \(node\) \((rate\()?%s\{" % metric, expr), (title, expr)
     # every query of a node-labelled metric follows the node variable
     defined = defined_series()
     for panel in dashboard["panels"]:
