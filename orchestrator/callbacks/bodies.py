@@ -14,8 +14,10 @@ What goes into ``data`` is built here from fixed words, counts and masks: a fiel
 card vocabulary, an error type from its list, a mask that matches the mask pattern (BIN and
 last four at most), a status, an auth code that is a short token. Anything that does not fit
 its pattern is written as ``"withheld"``, so no peer's free text (a gateway's, a dialplan's)
-reaches a receiver unbounded. ``refuses`` is the last check, applied by the writer to every
-``data``: a run of seven digits or more (a BIN is six) is never written.
+reaches a receiver unbounded. A session notice carries the session as the agent API shows it
+(masked by its own ``to_json``); ``refuses`` is the last check the writer applies to its
+change, fields and result, as the sessions table does: a run of seven digits or more (a BIN is
+six) is never written.
 """
 import json
 import re
@@ -35,6 +37,7 @@ RESULTS = {"approved": "approved", "declined": "declined", "error": "failed",
 _MASK = re.compile(r"^(?:[a-z_]{1,20} )?(?:\d{6})?\*{2,13}\d{4}$|^[*/]{1,8}$")
 _BRAND = re.compile(r"^[a-z_]{1,20}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_.:-]{1,40}$")
+_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _AUTH_CODE = re.compile(r"^[A-Za-z0-9]{1,12}$")
 _REFERENCE = re.compile(r"^[A-Za-z0-9_.:/#-]{1,64}$")
 _WORDS = re.compile(r"^[A-Za-z ,.'()-]{1,120}$")
@@ -48,6 +51,13 @@ def _fits(pattern: "re.Pattern[str]", value: Optional[str]) -> Optional[str]:
         return None
     text = str(value)
     return text if pattern.match(text) and not _CARD_LIKE.search(text) else WITHHELD
+
+
+def _id(value: Optional[str]) -> Optional[str]:
+    """A payment id is a UUID we made (its hex may hold a run of digits: it is no card's)."""
+    if value is None:
+        return None
+    return str(value) if _ID.match(str(value)) else WITHHELD
 
 
 def _one_of(vocabulary: Tuple[str, ...], value: Optional[str]) -> Optional[str]:
@@ -83,7 +93,7 @@ def payment_event(event: PaymentEvent) -> Optional[Tuple[str, Data]]:
         return "payment.card.attempts_exhausted", {"field": _one_of(FIELDS, event.field)}
     if isinstance(event, Authorizing):
         return "payment.authorizing", {"gateway": _fits(_TOKEN, event.gateway),
-                                       "payment_id": _fits(_TOKEN, event.payment_id),
+                                       "payment_id": _id(event.payment_id),
                                        "brand": _fits(_BRAND, event.brand),
                                        "last4": event.last4 if re.fullmatch(r"\d{4}", event.last4)
                                        else WITHHELD}
@@ -93,7 +103,7 @@ def payment_event(event: PaymentEvent) -> Optional[Tuple[str, Data]]:
 def payment_result(row: Mapping[str, Any], reconciled: bool = False) -> Data:
     """The final result of a payment, from its journal row as ``finish`` leaves it."""
     status = RESULTS.get(str(row.get("status")), "unknown")
-    data: Data = {"status": status, "payment_id": _fits(_TOKEN, row.get("id")),
+    data: Data = {"status": status, "payment_id": _id(row.get("id")),
                   "amount_minor": int(row.get("amount_minor") or 0),
                   "currency": _fits(re.compile(r"^[A-Z]{3}$"), row.get("currency")),
                   "gateway": _fits(_TOKEN, row.get("gateway")),
