@@ -14,7 +14,7 @@ from orchestrator.store import PaymentStore
 
 from .outbox import Outbox
 from .sender import POLL_INTERVAL, OutboxSender
-from .settings import ReceiverSettings, receivers_of
+from .settings import receivers_of
 from .writer import OutboxWriter
 
 
@@ -50,7 +50,3 @@ class StatusCallbacks:
 
     def stop(self, timeout: float = 2.0) -> None:
         self.sender.stop(timeout)
-
-    @property
-    def tenants(self) -> Mapping[str, ReceiverSettings]:
-        return self.receivers

@@ -49,8 +49,8 @@ class OutboxWriter:
             self._calls[event.payment_id] = call
             while len(self._calls) > CALLS_REMEMBERED:
                 self._calls.popitem(last=False)
-        self._write(call.tenant, type_, data, lambda event_id, seq, created: bodies.envelope(
-            event_id, seq, call.tenant, created, type_, data, call=call), checked=())
+        self._write(call.tenant, type_, lambda event_id, seq, created: bodies.envelope(
+            event_id, seq, call.tenant, created, type_, data, call=call))
 
     def on_outcome(self, tx: Transaction, row: Mapping[str, Any], reconciled: bool) -> None:
         """In the journal's transaction (under its savepoint): raises when the row could not
@@ -62,10 +62,10 @@ class OutboxWriter:
         # the call's session and flow, when this instance saw the card sent (reconcile did not)
         call = self._calls.get(str(row.get("id")))
         try:
-            self._write(tenant, "payment.result", data, lambda event_id, seq, created:
+            self._write(tenant, "payment.result", lambda event_id, seq, created:
                         bodies.envelope(event_id, seq, tenant, created, "payment.result", data,
                                         call=call, call_uuid=row.get("call_uuid") or None),
-                        tx=tx, checked=())
+                        tx=tx)
         except Exception as error:
             self._dropped(tenant, "writing it failed (%s); the outcome is kept"
                           % type(error).__name__, "payment.result")
@@ -77,13 +77,13 @@ class OutboxWriter:
             return
         shown = session.to_json()
         type_ = "session.%s" % event
-        self._write(tenant, type_, payload, lambda event_id, seq, created: bodies.envelope(
+        self._write(tenant, type_, lambda event_id, seq, created: bodies.envelope(
             event_id, seq, tenant, created, type_, payload, call_uuid=shown.get("call_uuid"),
             session_id=session.id, extra={"session": shown}),
             checked=(payload, shown.get("fields"), shown.get("result")))
 
     # -- storing -------------------------------------------------------------------------
-    def _write(self, tenant: str, type_: str, data: Any, build: BodyBuilder,
+    def _write(self, tenant: str, type_: str, build: BodyBuilder,
                tx: Optional[Transaction] = None, checked: tuple = ()) -> None:
         """``checked``: the parts of a body not built from patterns here (a session's), which
         ``bodies.refuses`` must pass."""

@@ -203,3 +203,31 @@ def test_two_instances_on_one_store_share_the_rows_and_never_send_one_twice(open
     assert len(ids) == len(set(ids)) == 120
     shares = [metric(m, "payivr_outbox_delivered_total", tenant="acme") for m in metrics]
     assert sum(shares) == 120 and min(shares) > 0, shares
+
+
+def test_a_2xx_not_written_down_is_sent_again_under_the_same_id_never_a_new_one(store,
+                                                                              receiver):
+    """At least once: the sender loses its 2xx (here the store fails as it writes it down; a
+    SIGKILL at that moment is the same), the row's claim lapses, and the row goes again, same
+    id, same bytes. The receiver de-duplicates by event_id."""
+    receiver.start()
+    clock = Clock()
+    outbox = Outbox(store.backend, clock)
+    store_rows(outbox)
+    sender = OutboxSender(outbox, {"acme": settings(receiver.url)})
+    real_delivered = outbox.delivered
+
+    def lost(row_id):
+        raise RuntimeError("the store went away")
+    outbox.delivered = lost
+    with pytest.raises(RuntimeError):
+        sender.send_next("acme")
+    outbox.delivered = real_delivered
+    assert sender.send_next("acme") is False          # still claimed by the lost attempt
+    clock.now += settings(receiver.url).timeout + 6   # the claim lapses
+    assert sender.send_next("acme") is True
+    [row] = outbox.rows()
+    assert row.state == DELIVERED
+    assert [r["event_id"] for r in receiver.requests] == [row.id, row.id]
+    assert receiver.requests[0]["body"] == receiver.requests[1]["body"] == row.body
+    sender.stop()
