@@ -142,6 +142,16 @@ class Outbox:
             return tx.rowcount
         return int(self.backend.run(give_up))
 
+    def purge(self, tenant: str, finished_before: float) -> int:
+        """Delete ``tenant``'s delivered and given-up rows finished before that time: the
+        table keeps what is pending, and what is done for a while (for an operator to look
+        at), not for ever."""
+        def delete(tx: Transaction) -> int:
+            tx.execute("DELETE FROM outbox WHERE tenant = ? AND state IN (?, ?) AND finished < ?",
+                       (tenant, DELIVERED, GIVEN_UP, finished_before))
+            return tx.rowcount
+        return int(self.backend.run(delete))
+
     def delivered(self, row_id: str) -> None:
         """The receiver answered 2xx: done, whoever holds the row now."""
         now = self.clock()

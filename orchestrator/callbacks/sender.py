@@ -13,7 +13,11 @@ and writes down what became of it:
   gives up after that many;
 - a 3xx or any other 4xx: given up at once (the receiver refuses it; sending it again would
   not change its mind);
-- a row older than ``max_age`` (24 h by default) is given up when its lane next looks.
+- a row older than ``max_age`` (24 h by default) is given up, never sent again: when it is
+  next claimed, or when its lane next looks for them (every minute at most, all at once).
+
+Delivered and given-up rows are deleted a week after (``KEEP_FINISHED``): the table holds
+what is pending and what was done lately, not every callback ever sent.
 
 Each request carries the body as it is stored, ``X-Event-Id`` (the row's id), ``X-Event-Seq``,
 and the signature of ``payments/signing.py``: ``X-Timestamp`` and ``X-Signature: v1=hex(HMAC-
@@ -48,6 +52,10 @@ POLL_INTERVAL = 1.0
 # a claim outlives the longest request by this much (a worker killed mid-request leaves it)
 CLAIM_MARGIN = 5.0
 STORE_PAUSE = 1.0           # a lane whose store failed looks again after this long
+# delivered and given-up rows are kept this long, then deleted
+KEEP_FINISHED = 7 * 86400.0
+# how often a lane looks for rows past max_age and rows to delete (at most)
+HOUSEKEEPING_EVERY = 60.0
 
 
 class _TooSlow(Exception):
@@ -74,6 +82,7 @@ class _Lane:
         self.http = requests.Session()
         self.wake = Event()
         self.resume_at = 0.0       # clock time before which this lane sends nothing
+        self.housekeeping_at = 0.0 # clock time of its next look for expired and old rows
 
 
 class OutboxSender:
@@ -134,15 +143,19 @@ class OutboxSender:
         them). What the workers run; tests call it to step a lane by hand."""
         lane = self.lanes[tenant]
         receiver = lane.receiver
-        expired = self.outbox.expire(tenant, receiver.max_age)
-        if expired:
-            log.warning("status callbacks of %s: %d given up, older than max_age (%gs)",
-                        tenant, expired, receiver.max_age)
-            self._given_up(tenant, "expired", expired)
+        if self.clock() >= lane.housekeeping_at:
+            self._housekeeping(lane)
         claimed = self.outbox.claim(tenant, self.instance, receiver.timeout + CLAIM_MARGIN)
         if not claimed:
             return False
         row = claimed[0]
+        if row.created < self.clock() - receiver.max_age:    # aged since the last look
+            log.warning("status callback %s (seq %d) for %s given up, older than max_age (%gs)",
+                        row.type, row.seq, tenant, receiver.max_age)
+            if self.outbox.give_up(row.id, self.instance, "older than max_age (%gs)"
+                                   % receiver.max_age):
+                self._given_up(tenant, "expired")
+            return True
         outcome, why = self._send(lane, row)
         if outcome == DELIVERED:
             self.outbox.delivered(row.id)
@@ -157,6 +170,19 @@ class OutboxSender:
         else:
             self._failed(lane, row, why)
         return True
+
+    def _housekeeping(self, lane: _Lane) -> None:
+        """Give up the lane's rows past max_age (all at once, none sent) and delete its rows
+        finished more than KEEP_FINISHED ago; then not again for a while."""
+        tenant, receiver = lane.tenant, lane.receiver
+        now = self.clock()
+        lane.housekeeping_at = now + min(HOUSEKEEPING_EVERY, receiver.max_age / 10)
+        expired = self.outbox.expire(tenant, receiver.max_age)
+        if expired:
+            log.warning("status callbacks of %s: %d given up, older than max_age (%gs)",
+                        tenant, expired, receiver.max_age)
+            self._given_up(tenant, "expired", expired)
+        self.outbox.purge(tenant, now - KEEP_FINISHED)
 
     def _failed(self, lane: _Lane, row: OutboxRow, why: str) -> None:
         tenant, receiver = lane.tenant, lane.receiver

@@ -11,7 +11,7 @@ import pytest
 from gevent.server import StreamServer
 
 from orchestrator.callbacks.outbox import DELIVERED, GIVEN_UP, PENDING, Outbox
-from orchestrator.callbacks.sender import OutboxSender
+from orchestrator.callbacks.sender import KEEP_FINISHED, OutboxSender
 from orchestrator.callbacks.settings import ReceiverSettings
 from orchestrator.metrics import Metrics
 from tests.support.callbacks import SECRET, CallbackReceiver
@@ -145,12 +145,34 @@ def test_a_row_older_than_max_age_is_given_up_whatever_its_attempts(store, recei
     assert sender.send_next("acme") is True            # still young enough: tried again
     clock.now += 2
     with caplog.at_level(logging.WARNING, logger="orchestrator.callbacks.sender"):
-        assert sender.send_next("acme") is False       # given up, nothing sent
+        sender.send_next("acme")                       # claimed, found too old: not sent
     [row] = outbox.rows()
     assert row.state == GIVEN_UP and "max_age" in row.last_error
     assert len(receiver.requests) == 2
     assert metric(metrics, "payivr_outbox_given_up_total", tenant="acme", reason="expired") == 1
-    assert "1 given up, older than max_age (3600s)" in caplog.text
+    assert "given up, older than max_age (3600s)" in caplog.text
+    assert sender.send_next("acme") is False
+    sender.stop()
+
+
+def test_a_lane_gives_up_its_expired_rows_at_once_and_deletes_old_finished_ones(store,
+                                                                              receiver):
+    receiver.start()
+    clock = Clock()
+    metrics = Metrics()
+    outbox = Outbox(store.backend, clock)
+    store_rows(outbox, 3)
+    sender = OutboxSender(outbox, {"acme": settings(receiver.url, max_age=3600)}, metrics)
+    assert sender.send_next("acme") is True            # seq 1 delivered now
+    clock.now += 3601                                  # 2 and 3 are past max_age
+    assert sender.send_next("acme") is False           # both given up at one look, none sent
+    assert [r.state for r in outbox.rows()] == [DELIVERED, GIVEN_UP, GIVEN_UP]
+    assert len(receiver.requests) == 1
+    assert metric(metrics, "payivr_outbox_given_up_total", tenant="acme", reason="expired") == 2
+    clock.now += KEEP_FINISHED + 1                     # a week on: done rows are deleted
+    store_rows(outbox, 1)
+    assert sender.send_next("acme") is True
+    assert [(r.seq, r.state) for r in outbox.rows()] == [(4, DELIVERED)]
     sender.stop()
 
 
