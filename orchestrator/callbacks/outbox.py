@@ -26,6 +26,7 @@ STATES = (PENDING, DELIVERED, GIVEN_UP)
 # What ``add`` did: stored; not stored because the tenant has queue_size rows pending
 # already, or because the body is longer than max_body.
 STORED, FULL, TOO_LARGE = "stored", "full", "too-large"
+CANDIDATES = 8       # rows looked at beyond those a claim wants (see claim)
 MAX_ERROR = 200      # characters of last_error kept (our words: a status, an exception's name)
 COLUMNS = ("id", "tenant", "seq", "type", "body", "created", "state", "attempts",
            "next_attempt", "last_error", "finished", "claimed_by", "claimed_until")
@@ -109,16 +110,19 @@ class Outbox:
     # -- sending -------------------------------------------------------------------------
     def claim(self, tenant: str, instance: str, hold: float, limit: int = 1) -> List[OutboxRow]:
         """Up to ``limit`` of ``tenant``'s due rows, oldest seq first, now held by ``instance``
-        for ``hold`` seconds; none that another instance holds."""
+        for ``hold`` seconds; none that another instance holds. A few more candidates than
+        ``limit`` are looked at, so a worker that loses the oldest to another takes the next."""
         now = self.clock()
 
         def take(tx: Transaction) -> List[OutboxRow]:
             due = tx.execute(
                 "SELECT id FROM outbox WHERE tenant = ? AND state = ? AND next_attempt <= ? "
                 "AND (claimed_until IS NULL OR claimed_until < ?) ORDER BY seq LIMIT ?",
-                (tenant, PENDING, now, now, limit))
+                (tenant, PENDING, now, now, limit + CANDIDATES))
             taken: List[OutboxRow] = []
             for (row_id,) in due:
+                if len(taken) == limit:
+                    break
                 tx.execute("UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE id = ? "
                            "AND state = ? AND (claimed_until IS NULL OR claimed_until < ?)",
                            (instance, now + hold, row_id, PENDING, now))
