@@ -105,8 +105,8 @@ class Figures:
 
     def lines(self) -> List[str]:
         return [
-            "outage                   %.0f s compressed %gx to %.1f s; SIGKILL and restart at "
-            "%.1f s" % (OUTAGE_SECONDS, self.plan.compress, self.plan.outage, self.killed_at),
+            "outage                   %.0f s compressed %gx to %.1f s; SIGKILL and restart "
+            "%.1f s into it" % (OUTAGE_SECONDS, self.plan.compress, self.plan.outage, self.killed_at),
             "calls paying             %d (%d at once)" % (self.calls_ended, self.plan.concurrency),
             "events stored            %d" % self.stored,
             "events taken             %d  (distinct ids answered 200)" % self.taken,
@@ -239,12 +239,13 @@ class Bench:
             self._write_config()
             self.service.start()
             self.up.set()
-            outage_ends = time.monotonic() + self.plan.outage
+            outage_starts = time.monotonic()
+            outage_ends = outage_starts + self.plan.outage
             calling = gevent.spawn(self._calls, outage_ends)
             gevent.sleep(self.plan.outage / 2)
             self.up.clear()                     # no call placed while it is down
             self.service.stop(signal.SIGKILL)
-            figures.killed_at = time.monotonic() - started
+            figures.killed_at = time.monotonic() - outage_starts
             self.service.start()
             self.up.set()
             gevent.sleep(max(0.0, outage_ends - time.monotonic()))
