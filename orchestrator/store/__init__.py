@@ -1,4 +1,4 @@
-"""Where payment outcomes (and agent sessions, and status callbacks) are recorded, masked data only.
+"""Where payment outcomes, agent sessions and status callbacks are kept, masked data only.
 
 The payment journal (``journal.py``), the sessions table (``sessions.py``) and the status
 callbacks' outbox (``orchestrator/callbacks/outbox.py``, migration 6) are written once
