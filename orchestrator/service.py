@@ -93,7 +93,17 @@ class Service:
         self.events = PaymentEventBus()
         self.events.subscribe(self.metrics.on_payment_event)
         self.events.subscribe(log_subscriber(logging.getLogger("orchestrator.payments")))
+        self.callbacks = self._build_callbacks(config)
         self.agent = self._build_agent_api(config)
+
+    def _build_callbacks(self, config):
+        """Each tenant's status callbacks (``tenants.<name>.webhook``), from the outbox on the
+        payment store (see orchestrator/callbacks); None when no tenant has a receiver."""
+        receivers = config["agent_api"]["webhooks"]
+        if not receivers:
+            return None
+        from orchestrator.callbacks.wiring import StatusCallbacks
+        return StatusCallbacks(self.store, receivers, self.events, self.metrics)
 
     def _build_agent_api(self, config):
         """The agent API under ``/api/v1`` when ``agent_api.tokens`` is set (see orchestrator/agent)."""
@@ -210,6 +220,8 @@ class Service:
             self.http.start()
         if self.agent is not None:
             self.agent.start()
+        if self.callbacks is not None:
+            self.callbacks.start()
 
     def stop(self, grace=None):
         """Stop taking calls, let the ones in progress finish (bounded), then drop the nodes."""
@@ -220,6 +232,8 @@ class Service:
             self.http.stop()
         if self.agent is not None:
             self.agent.stop()
+        if self.callbacks is not None:
+            self.callbacks.stop()
         for gateway in self.gateways.values():
             gateway.close()
         if self.store_monitor is not None:

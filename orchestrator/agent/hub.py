@@ -1,8 +1,10 @@
-"""The agent API wired into a running service: tokens, sessions, call control, webhooks.
+"""The agent API wired into a running service: tokens, sessions, call control, notices.
 
 The service builds one ``AgentHub`` when ``agent_api.tokens`` is set and tells it when a call
 starts and ends; the hub subscribes the sessions to the service's payment event bus and gives
-the card step its agent's requests (cancel, recapture).
+the card step its agent's requests (cancel, recapture). Each session change goes to the
+tenant's receiver through the service's status callbacks (``orchestrator/callbacks``): the
+same outbox, lanes and signing as the IVR's own callbacks.
 """
 from __future__ import annotations
 
@@ -20,7 +22,6 @@ from .control import CallControl
 from .durable import SessionRecorder, shown_from
 from .sessions import SessionRegistry
 from .settings import TokenTable
-from .webhooks import WebhookNotifier
 
 if TYPE_CHECKING:  # pragma: no cover
     from orchestrator.service import Service
@@ -35,8 +36,9 @@ class AgentHub:
         self.registry = SessionRegistry()
         self.control = CallControl(service.pool, settings, self.registry,
                                    calls=service.call_nodes)
-        self.webhooks = WebhookNotifier(settings["webhooks"], metrics=service.metrics)
-        self.registry.listeners.append(self.webhooks.notify)
+        callbacks = getattr(service, "callbacks", None)
+        if callbacks is not None:
+            self.registry.listeners.append(callbacks.writer.on_session_change)
         self._service = service
         # every session's latest state in the store, for any instance to read (durable.py)
         self.recorder: Optional[SessionRecorder] = None
@@ -66,12 +68,10 @@ class AgentHub:
         return False
 
     def start(self) -> None:
-        self.webhooks.start()
         if self.recorder is not None:
             self.recorder.start()
 
     def stop(self) -> None:
-        self.webhooks.stop()
         if self.recorder is not None:
             self.recorder.stop()
 

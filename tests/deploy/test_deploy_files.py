@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
+from orchestrator.callbacks.outbox import Outbox
 from orchestrator.config import load_config
 from orchestrator.engine import FlowLibrary
 from orchestrator.metrics import Metrics
@@ -292,10 +293,14 @@ def defined_series():
             found[metric._name + suffix] = labels | ({"le"} if suffix == "_bucket" else set())
     # the series read from the store at each scrape (the reconciliation backlog)
     watched = Metrics()
-    watched.watch_reconciliation_backlog(PaymentStore())
+    store = PaymentStore()
+    watched.watch_reconciliation_backlog(store)
+    # and the outbox's pending rows (callbacks/outbox.py)
+    watched.watch_outbox(Outbox(store.backend), ["acme"])
     for family in watched.registry.collect():
         for sample in family.samples:
-            if sample.name.startswith("payivr_reconciliation_"):
+            if sample.name.startswith(("payivr_reconciliation_", "payivr_outbox_pending",
+                                       "payivr_outbox_oldest_")):
                 found[sample.name] = found.get(sample.name, set()) | set(sample.labels)
     return found
 
