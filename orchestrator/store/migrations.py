@@ -125,6 +125,22 @@ MIGRATIONS: Tuple[Migration, ...] = (
         "CREATE INDEX agent_sessions_call ON agent_sessions (call_uuid)",
         "CREATE INDEX agent_sessions_state ON agent_sessions (state, tenant)",
     )),
+    # Status callbacks and session notices waiting for their receivers (callbacks/outbox.py):
+    # each row the exact signed body, its tenant's seq, where its delivery stands and which
+    # instance holds it for now (claimed_by, claimed_until), so instances sharing the store
+    # never send one row at once and a restart sends what was left.
+    Migration(6, "outbox: status callbacks and session notices, kept until delivered", (
+        """CREATE TABLE outbox (
+            id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL,
+            body TEXT NOT NULL, created REAL NOT NULL,
+            state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt REAL NOT NULL, last_error TEXT, finished REAL,
+            claimed_by TEXT, claimed_until REAL
+        )""",
+        "CREATE UNIQUE INDEX outbox_seq ON outbox (tenant, seq)",
+        "CREATE INDEX outbox_due ON outbox (tenant, state, next_attempt)",
+    )),
 )
 LATEST = MIGRATIONS[-1].version
 
