@@ -87,7 +87,21 @@ class Service:
         self.events = PaymentEventBus()
         self.events.subscribe(self.metrics.on_payment_event)
         self.events.subscribe(log_subscriber(logging.getLogger("orchestrator.payments")))
+        self.cluster = self._build_cluster(config)
         self.agent = self._build_agent_api(config)
+
+    def _build_cluster(self, config):
+        """With a PostgreSQL store, this instance among the others sharing it
+        (``orchestrator/cluster``); with SQLite there is only one, and None."""
+        if self.store.kind != "postgresql":
+            return None
+        from orchestrator.cluster import Cluster
+        settings = dict(DEFAULTS["cluster"], **(config.data.get("cluster") or {}))
+        return Cluster(self.store, self.gateways, self._connected_nodes, settings,
+                       metrics=self.metrics)
+
+    def _connected_nodes(self):
+        return [name for name, node in self.pool.nodes.items() if node.connected]
 
     def _build_agent_api(self, config):
         """The agent API under ``/api/v1`` when ``agent_api.tokens`` is set (see orchestrator/agent)."""
@@ -198,6 +212,8 @@ class Service:
                                   len(self.config["nodes"]))
         if self.store_monitor is not None:
             self.store_monitor.start()
+        if self.cluster is not None:
+            self.cluster.start()
         self.pool.start()
         self.server.start()
         if self.http is not None:
@@ -214,6 +230,8 @@ class Service:
             self.http.stop()
         if self.agent is not None:
             self.agent.stop()
+        if self.cluster is not None:
+            self.cluster.stop()
         for gateway in self.gateways.values():
             gateway.close()
         if self.store_monitor is not None:
@@ -227,10 +245,13 @@ class Service:
 
     def readiness(self):
         """``(ready, details)`` for ``/readyz``: what a NOC needs to see why it is not ready."""
-        return self.ready(), {"listening": self.server.listening,
-                              "calls_in_progress": self.server.active_calls,
-                              "nodes": self.pool.status(),
-                              "store": self.store.health.status()}
+        details = {"listening": self.server.listening,
+                   "calls_in_progress": self.server.active_calls,
+                   "nodes": self.pool.status(),
+                   "store": self.store.health.status()}
+        if self.cluster is not None:
+            details["cluster"] = self.cluster.status()
+        return self.ready(), details
 
     def _choose_flow(self, channel, plan):
         """The call's flow: ``pay_flow``, else the tenant's number map, then the site's, else
@@ -271,6 +292,8 @@ class Service:
                 step_seconds = self.metrics.step_duration
                 if self.agent is not None:
                     self.agent.call_started(channel)
+                if self.cluster is not None:
+                    self.cluster.calls.arrived(channel.uuid, tenant)
                 outcome = None
                 try:
                     outcome = FlowRunner(
@@ -282,6 +305,8 @@ class Service:
                     self._let_go(channel)
                     if self.agent is not None:
                         self.agent.call_ended(channel, outcome)
+                    if self.cluster is not None:
+                        self.cluster.calls.ended(channel.uuid)
                 log.info("call ended: %s after %.1fs", outcome.result, time.monotonic() - started)
         self.metrics.calls.labels(tenant, flow.name, outcome.result).inc()
         if self._on_call_end is not None:
