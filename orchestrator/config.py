@@ -136,6 +136,10 @@ SCHEMA = {
             "description": "Several instances on one PostgreSQL store (orchestrator/cluster): "
                            "heartbeats, forwarded agent requests, the takeover of a dead one",
             "properties": {
+                "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{0,40}$",
+                         "description": "how this instance is named among the others (with "
+                                        "its process id and a random tag); the host's name "
+                                        "by default"},
                 "heartbeat_interval": {**_number, "maximum": 60,
                                        "description": "seconds between this instance's beats"},
                 "dead_after": {**_number, "maximum": 600,
@@ -198,7 +202,7 @@ DEFAULTS = {
                   "hold_music": "tone_stream://%(300,4700,440);loops=-1"},
     "store": {"path": "payments.sqlite", "url": "", "password": "", "pool_size": 4,
               "timeout": 5.0, "retries": 3, "check_interval": 5.0},
-    "cluster": {"heartbeat_interval": 2.0, "dead_after": 10.0, "request_timeout": 5.0,
+    "cluster": {"name": "", "heartbeat_interval": 2.0, "dead_after": 10.0, "request_timeout": 5.0,
                 "takeover_retry": 30.0},
     "prompts": asdict(PromptSettings()),   # and languages, when set (orchestrator/tenancy)
     # the script as the switch finds it: a name in its scripts folder, an absolute path, or a

@@ -269,17 +269,31 @@ class AgentApi:
             shown += self.remote.listed(principal)
         return 200, {"sessions": shown}
 
-    def _elsewhere(self, environ: "WSGIEnvironment", entry: AuditEntry,
-                   session_id: str) -> Optional[str]:
+    def _elsewhere(self, environ: "WSGIEnvironment", entry: AuditEntry, session_id: str,
+                   reading: bool = False) -> Optional[str]:
         """The other instance holding the session, once the asker is known to be allowed to
         hear of it (the same 404 as for one that does not exist, otherwise); None when this
         instance answers itself."""
-        if self.remote is None or environ.get(FORWARDED) or self.registry.get(session_id):
+        if (self.remote is None or environ.get(FORWARDED)
+                or self.registry.get(session_id) is not None):
             return None
-        self._stored_session(entry, session_id)
-        return self.remote.holder(session_id)
+        principal = self._principal(entry)
+        entry.session = session_id
+        owner = self.remote.owner(session_id)
+        if owner is None:
+            if reading:
+                return None
+            raise session_not_found()
+        if not principal.may_act_on(owner[1], owner[2]):
+            raise session_not_found()
+        return self.remote.holder(owner, reading)
 
     def get_session(self, environ: "WSGIEnvironment", entry: AuditEntry, id: str) -> Answer:
+        holder = self._elsewhere(environ, entry, id, reading=True)
+        if holder is not None:     # its holder's live copy (the store's may lag behind)
+            assert self.remote is not None
+            return self.remote.forward(holder, "GET", "/sessions/" + id, {},
+                                       self._principal(entry))
         if self.registry.get(id) is None and self.stored is not None:
             return 200, dict(self._stored_session(entry, id))
         return 200, self._session(entry, id).to_json()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import OrderedDict
 from io import BytesIO
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
@@ -48,9 +49,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 FORWARDED = "payivr.forwarded_from"     # the WSGI environ key of a request another instance sent
-FORWARDABLE = ("create_session", "recapture", "cancel", "complete")
+FORWARDABLE = ("create_session", "get_session", "recapture", "cancel", "complete")
 MAX_WATCHERS = 20                       # other instances' streams of one session
+REMEMBERED = 1000                       # sessions started through this instance, by id
 Answer = Tuple[int, Payload]
+Owner = Tuple[str, str, Optional[str], str]   # holder, tenant, agent, state
 
 
 def _unavailable(what: str) -> ControlError:
@@ -97,6 +100,8 @@ class Remote:
         self.instance = relay.instance
         self.api: Any = None
         self._watchers: Dict[str, Dict[str, str]] = {}     # session id -> watch id -> channel
+        # sessions this instance started on another: known before the holder's store write
+        self._started: "OrderedDict[str, Owner]" = OrderedDict()
         relay.serve = self.serve
         registry.listeners.append(self.changed)
 
@@ -140,28 +145,42 @@ class Remote:
                 continue
             if status == 404 and shown.get("error") == "call_not_found":
                 continue
+            if status == 201 and isinstance(shown.get("id"), str):
+                self._started[shown["id"]] = (peer, str(shown.get("tenant")), shown.get("agent"),
+                                              str(shown.get("state")))
+                while len(self._started) > REMEMBERED:
+                    self._started.popitem(last=False)
             return status, shown
         if silent is not None:
             raise silent
         return None
 
-    def holder(self, session_id: str) -> Optional[str]:
-        """The live instance holding ``session_id`` when it is not this one; None when this
-        instance is to answer itself; 503 when its holder is gone."""
-        if self.registry.get(session_id) is not None:
-            return None
+    def owner(self, session_id: str) -> Optional[Owner]:
+        """``(holder, tenant, agent, state)`` of a session this instance does not hold: from
+        what it started elsewhere, else from the store; None when neither knows it."""
+        if session_id in self._started:
+            return self._started[session_id]
         try:
             record = self.sessions.get(session_id)
-        except StoreError:
+        except StoreError as error:
+            log.warning("session %s: the store could not be read: %s", session_id, error)
             return None
-        holder = record["instance"] if record is not None else None
-        if not holder or holder == self.instance:
+        if record is None or not record["instance"]:
             return None
-        if not self.peers.alive(holder):
-            if record is not None and record["state"] in ACTIVE_STATES:
-                raise _unavailable("session")
+        return record["instance"], record["tenant"], record["agent"], record["state"]
+
+    def holder(self, owner: Owner, reading: bool) -> Optional[str]:
+        """The live instance to forward to, or None when this one answers from what it has
+        (its own, or the store's copy of a session whose holder is gone); a request to act on
+        a session in progress whose holder is gone is a 503."""
+        holder, _, _, state = owner
+        if holder == self.instance:
             return None
-        return holder
+        if self.peers.alive(holder):
+            return holder
+        if reading or state not in ACTIVE_STATES:
+            return None
+        raise _unavailable("session")
 
     def watch(self, instance: str, session_id: str, principal: Principal) -> RemoteWatch:
         watch_id, queue = self.relay.open_watch(instance)

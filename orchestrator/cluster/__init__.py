@@ -21,6 +21,7 @@ few a second) is far below what it carries; a broker would be one more server fo
 to run and watch, for no need this has.
 """
 import os
+import secrets
 import socket
 from typing import Any, Callable, Mapping, Sequence
 
@@ -35,14 +36,15 @@ from .peers import PeerView
 from .relay import Relay
 from .takeover import Takeover
 
-DEFAULTS = {"heartbeat_interval": 2.0, "dead_after": 10.0, "request_timeout": 5.0,
+DEFAULTS = {"name": "", "heartbeat_interval": 2.0, "dead_after": 10.0, "request_timeout": 5.0,
             "takeover_retry": 30.0}
 
 
-def instance_name() -> str:
-    """This process's name among the instances: host and process id (a restarted instance
-    is a new one; the one it replaced is taken over as any dead instance is)."""
-    return "%s:%d" % (socket.gethostname(), os.getpid())
+def instance_name(prefix: str = "") -> str:
+    """This instance's name among the others: ``cluster.name`` (the host's name when unset),
+    the process id and a random tag, so that each start is a new instance (the one a restart
+    replaced is taken over as any dead instance is) and two in one process are two."""
+    return "%s:%d:%s" % (prefix or socket.gethostname(), os.getpid(), secrets.token_hex(3))
 
 
 class Cluster:
@@ -50,7 +52,7 @@ class Cluster:
                  nodes: Callable[[], Sequence[str]], settings: Mapping[str, Any],
                  metrics: Any = None, instance: str = "") -> None:
         settings = dict(DEFAULTS, **settings)
-        self.instance = instance or instance_name()
+        self.instance = instance or instance_name(settings["name"])
         self.metrics = metrics
         table = InstanceTable(store.backend)
         self.relay = Relay(store.backend, self.instance, metrics, settings["request_timeout"])
