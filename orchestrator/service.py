@@ -272,6 +272,8 @@ class Service:
         self.metrics.calls.labels(plan.name, flow.name, WRONG_TENANT).inc()
 
     def handle_call(self, channel):
+        if self.cluster is not None:
+            self._mark_taken(channel)
         tenant = resolve_tenant(channel.variables, self.tenants)
         plan = self.tenancy.plan(tenant)
         flow = self._choose_flow(channel, plan)
@@ -312,6 +314,16 @@ class Service:
         if self._on_call_end is not None:
             self._on_call_end(channel, flow.name, outcome)
 
+
+    @staticmethod
+    def _mark_taken(channel):
+        """This instance has the call: if it is lost mid-way, the dialplan's failover sends the
+        caller to a person, not to the next instance (``orchestrator/cluster``)."""
+        from orchestrator.cluster import NEXT_INSTANCE_VARIABLE, TAKEN
+        try:
+            channel.set_variable(NEXT_INSTANCE_VARIABLE, TAKEN)
+        except Exception as exc:   # the call may be gone already; the flow will see it
+            log.info("the call could not be marked taken: %s", type(exc).__name__)
 
     @staticmethod
     def _let_go(channel):

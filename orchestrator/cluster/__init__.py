@@ -36,6 +36,14 @@ from .peers import PeerView
 from .relay import Relay
 from .takeover import Takeover
 
+# The dialplan's failover (freeswitch_conf/dialplan/instances.xml) sets this variable to the
+# next instance's extension before each ``socket``; an instance that takes a call sets it to
+# TAKEN first: a call lost mid-way then goes to a person, never to another instance that would
+# take the card (and charge it) a second time, while a call no instance took goes on down the
+# list.
+NEXT_INSTANCE_VARIABLE = "pay_next_instance"
+TAKEN = "pay_fallback"
+
 DEFAULTS = {"name": "", "heartbeat_interval": 2.0, "dead_after": 10.0, "request_timeout": 5.0,
             "takeover_retry": 30.0}
 
