@@ -47,6 +47,7 @@ def run_actions(channel: "SimChannel", actions: List[Action]) -> None:
             plan = channel.switch.extensions.get(extension)
             if plan is not None and transfers < MAX_TRANSFERS:
                 transfers += 1
+                channel.record.transferred_to = " ".join(data.split()[:3])
                 channel.destination = extension
                 actions = list(plan)
                 continue

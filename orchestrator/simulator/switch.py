@@ -192,12 +192,13 @@ class Switch:
                       variables: Optional[dict] = None, **options) -> Call:
         """A call routed to ``extension`` of ``self.extensions`` (``dialplan.extensions_from_xml``
         reads them from the shipped XML): its ``set``/``unset`` actions before the first
-        ``socket`` become the channel's variables, the socket is dialled, and what follows it
-        runs when the socket returns (``dialplan.run_actions``)."""
+        ``socket`` become the channel's variables (as written: ``${uuid}`` is not expanded
+        there, and ``variables`` given here win over them), the socket is dialled, and what
+        follows it runs when the socket returns (``dialplan.run_actions``)."""
         plan = self.extensions.get(extension)
         if plan is None:
             raise ValueError("no extension %r" % extension)
-        merged = dict(variables or {})
+        merged: dict = {}
         for at, (name, arg) in enumerate(plan):
             if name == "socket":
                 break
@@ -210,6 +211,7 @@ class Switch:
                 raise ValueError("%s: %s before the socket is not emulated" % (extension, name))
         else:
             raise ValueError("extension %r has no socket" % extension)
+        merged.update(variables or {})
         words = plan[at][1].split()
         host, _, port = words[0].rpartition(":")
         resume = merged.pop("socket_resume", "false") == "true"
