@@ -20,6 +20,7 @@ transactional and ordered per sender, and the traffic (agent requests and sessio
 few a second) is far below what it carries; a broker would be one more server for every site
 to run and watch, for no need this has.
 """
+import logging
 import os
 import secrets
 import socket
@@ -44,6 +45,7 @@ from .takeover import Takeover
 NEXT_INSTANCE_VARIABLE = "pay_next_instance"
 TAKEN = "pay_fallback"
 
+log = logging.getLogger(__name__)
 DEFAULTS = {"name": "", "heartbeat_interval": 2.0, "dead_after": 10.0, "request_timeout": 5.0,
             "takeover_retry": 30.0}
 
@@ -72,7 +74,7 @@ class Cluster:
         self.takeover = Takeover(store, gateways, self.instance, metrics,
                                  settings["takeover_retry"])
         self.calls = CallBook(table, self.instance)
-        self.peers.on_dead.append(lambda name: gevent.spawn(self.takeover.dead, name))
+        self.peers.on_dead.append(lambda name: gevent.spawn(self._taking_over, name))
         self.peers.on_gone.append(self.relay.instance_gone)
         self.peers.on_beat.append(self._again)
         self._retrying: Any = None
@@ -81,11 +83,23 @@ class Cluster:
         if self.metrics is not None:
             self.metrics.relay_listening.set(1 if listening else 0)
 
+    def _taking_over(self, name: str) -> None:
+        try:
+            self.takeover.dead(name)
+        except Exception:   # never a traceback on the hub: logged, and asked again later
+            log.exception("instance %s: the takeover failed; tried again", name)
+
     def _again(self) -> None:
         """After a beat: the dead instances taken over whose payments are still unsettled are
         asked about again (on a greenlet of its own: a slow gateway holds up no heartbeat)."""
         if self._retrying is None or self._retrying.ready():
-            self._retrying = gevent.spawn(self.takeover.again)
+            self._retrying = gevent.spawn(self._asking_again)
+
+    def _asking_again(self) -> None:
+        try:
+            self.takeover.again()
+        except Exception:
+            log.exception("the takeover's second ask failed; tried again after the next beat")
 
     def start(self, listening_within: float = 10.0) -> None:
         self.relay.start()

@@ -189,12 +189,13 @@ class Relay:
                                  "the call failed to answer"}
         reply = {"kind": "reply", "id": message.get("id"), "status": status, "body": body}
         try:
-            self.send(reply_to, reply)
-        except wire.TooLarge as error:
-            self.send(reply_to, dict(reply, status=502, body={
-                "error": "reply_too_large", "message": str(error)}))
+            try:
+                self.send(reply_to, reply)
+            except wire.TooLarge as error:
+                self.send(reply_to, dict(reply, status=502, body={
+                    "error": "reply_too_large", "message": str(error)}))
         except Unsent as error:
-            log.warning("relay: a reply was not sent: %s", error)
+            log.warning("relay: a reply was not sent (the asker times out): %s", error)
 
 
 def _offer(queue: Queue, item: Any) -> bool:
