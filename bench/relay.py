@@ -12,14 +12,10 @@ import statistics
 import sys
 import time
 
-from gevent import monkey
-
-monkey.patch_all()
-
-from orchestrator.cluster import wire  # noqa: E402
-from orchestrator.cluster.listener import NotificationListener  # noqa: E402
-from orchestrator.cluster.relay import Relay  # noqa: E402
-from orchestrator.store import open_store  # noqa: E402
+from orchestrator.cluster import wire
+from orchestrator.cluster.listener import NotificationListener
+from orchestrator.cluster.relay import Relay
+from orchestrator.store import open_store
 
 SESSION = {"id": "ps_" + "0" * 24, "tenant": "acme", "agent": "alice", "state": "collecting",
            "fields": {name: {"state": "valid", "digits": 0, "masked": "***", "error_type": None,
@@ -69,4 +65,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    from gevent import monkey
+    monkey.patch_all()    # pg8000's sockets cooperative, as in the service
     sys.exit(main())
