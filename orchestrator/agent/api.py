@@ -11,7 +11,9 @@ configured destinations. A value in a request that may be a card number is refus
 anything reads it, so it reaches no store, channel variable, webhook, event or log. Every
 request is written to the audit log (``audit.py``). Only the events URL accepts
 ``?access_token=``, because EventSource cannot send headers; nowhere else, so tokens stay out
-of the access logs of proxies for ordinary calls.
+of the access logs of proxies for ordinary calls. With several instances on one store, a call
+or session another instance holds is reached through it (``remote.py``): the same checks, run
+by the holder with the asker's principal.
 """
 from __future__ import annotations
 
