@@ -101,3 +101,28 @@ def test_a_request_too_large_to_forward_is_refused_clearly(pair):
     assert reply.status_code == 413 and reply.json()["error"] == "too_large"
     assert "7999 bytes" in reply.json()["message"]
     call.hangup()
+
+
+def test_recapture_on_a_reaches_the_call_on_b_and_its_stream_shows_it(pair):
+    a, b = pair.a, pair.b
+    caller = [{"wait_prompt": 3}, {"press": "4111111111111111#"}, {"wait_prompt": 4},
+              {"press": "1230"}, {"wait_prompt": 5}, {"wait": 5}, {"press": "737"},
+              {"wait_prompt": 6}, {"press": "1231"}]
+    call, _ = b.call(caller)
+    session = a.start_payment(call.uuid).json()
+    stream = []
+    reader = gevent.spawn(read_stream, "%s/sessions/%s/events?access_token=%s"
+                          % (a.base, session["id"], TOKENS["alice"]), stream)
+    eventually(lambda: a.request("GET", "/sessions/" + session["id"]).json()["fields"]["expiry"]
+               ["state"] == "valid", timeout=30, what="the expiry keyed")
+    assert a.request("POST", "/sessions/%s/recapture" % session["id"], who="other",
+                     body={"field": "expiry"}).status_code == 404
+    reply = a.request("POST", "/sessions/%s/recapture" % session["id"], body={"field": "expiry"})
+    assert reply.status_code == 200, reply.text
+    call.wait(timeout=60)
+    reader.join(timeout=20)
+    assert a.wait_state(session["id"], "ended")["result"]["status"] == "approved"
+    expiry = [p["state"] for e, p in sse_events("".join(stream[1:]))
+              if e == "field" and p["field"] == "expiry"]
+    assert expiry[-4:] == ["typing", "valid", "typing", "valid"]
+    assert traces("".join(stream)) == []
