@@ -19,6 +19,8 @@ from orchestrator.store.instances import DEAD, STOPPED, UP, InstanceRow, Instanc
 
 log = logging.getLogger(__name__)
 INTERVAL, DEAD_AFTER = 2.0, 10.0
+FORGET_AFTER = 86400.0       # a stopped or dead instance with no calls left is forgotten then
+PRUNE_EVERY = 100            # beats between two prunes
 
 
 class PeerView:
@@ -35,6 +37,7 @@ class PeerView:
         self.on_beat: List[Callable[[], None]] = []
         self.rows: Dict[str, InstanceRow] = {}
         self.failing = False
+        self.beats = 0
         self._greenlet: Optional[gevent.Greenlet] = None
 
     def start(self) -> None:
@@ -84,6 +87,9 @@ class PeerView:
         before = {name for name in self.rows if self.alive(name)}
         try:
             self.table.beat(self.instance, self.inbox, self.started, list(self.nodes()))
+            if self.beats % PRUNE_EVERY == 0:
+                self.table.prune(FORGET_AFTER)
+            self.beats += 1
             self.rows = {row["name"]: row for row in self.table.all()}
             claimed = self.table.claim_dead(self.instance, self.dead_after)
         except StoreError as error:

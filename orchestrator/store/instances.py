@@ -75,6 +75,18 @@ class InstanceTable:
             return won
         return self.backend.run(claim)
 
+    def prune(self, older_than: float, now: Optional[float] = None) -> int:
+        """Forget instances stopped or dead for ``older_than`` seconds that hold no call (each
+        start is a new instance: without this the table would grow by one row a restart)."""
+        cutoff = (time.time() if now is None else now) - older_than
+
+        def forget(tx: Transaction) -> int:
+            tx.execute("DELETE FROM instances WHERE state IN (?, ?) AND heartbeat < ? AND NOT "
+                       "EXISTS (SELECT 1 FROM calls c WHERE c.instance = instances.name)",
+                       (STOPPED, DEAD, cutoff))
+            return int(tx.rowcount)
+        return self.backend.run(forget)
+
     def taken_over_by(self, by: str) -> List[str]:
         """The dead instances ``by`` claimed whose calls are still recorded."""
         rows = self.backend.run(lambda tx: tx.execute(

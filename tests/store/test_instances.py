@@ -52,3 +52,17 @@ def test_the_calls_an_instance_holds(table):
     assert table.taken_over_by("b") == ["a"]
     table.forget_calls("a", ["call-1"])
     assert table.calls_of("a") == [] and table.taken_over_by("b") == []
+
+
+def test_instances_long_gone_with_no_calls_are_forgotten(table):
+    table.beat("stopped-long-ago", "payivr_s", started=0.0, nodes=[], now=10.0)
+    table.stopped("stopped-long-ago")
+    table.beat("dead-with-a-call", "payivr_d", started=0.0, nodes=[], now=10.0)
+    table.claim_dead("survivor", dead_after=1.0, now=20.0)
+    table.call_arrived("call-1", "dead-with-a-call", "acme", now=5.0)
+    table.beat("up-but-old", "payivr_u", started=0.0, nodes=[], now=10.0)
+    table.stopped("up-but-old")
+    table.beat("up-but-old", "payivr_u", started=0.0, nodes=[], now=10.0)   # up again
+    assert table.prune(older_than=100.0, now=50.0) == 0           # not old enough yet
+    assert table.prune(older_than=100.0, now=1000.0) == 1         # only the stopped one
+    assert {row["name"] for row in table.all()} == {"dead-with-a-call", "up-but-old"}
