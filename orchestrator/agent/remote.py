@@ -192,8 +192,13 @@ class Remote:
             self.relay.close_watch(watch_id)
             raise ControlError(504, "instance_timeout", "the instance holding the session did "
                                "not answer within %.0fs" % self.relay.timeout)
-        if reply.get("status") != 200 or not isinstance(reply.get("body"), dict):
+        given = reply.get("body")
+        body: Dict[str, Any] = given if isinstance(given, dict) else {}
+        if reply.get("status") != 200 or not body:
             self.relay.close_watch(watch_id)
+            if reply.get("status") in (503, 502):       # the holder's own refusal, said as is
+                raise ControlError(int(reply["status"]), str(body.get("error", "unavailable")),
+                                   str(body.get("message", "the holder refused the stream")))
             raise ControlError(404, "session_not_found", "no such session")
 
         def stop() -> None:

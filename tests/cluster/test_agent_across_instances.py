@@ -126,3 +126,14 @@ def test_recapture_on_a_reaches_the_call_on_b_and_its_stream_shows_it(pair):
               if e == "field" and p["field"] == "expiry"]
     assert expiry[-4:] == ["typing", "valid", "typing", "valid"]
     assert traces("".join(stream)) == []
+
+
+def test_a_holder_refusing_one_more_stream_is_said_as_it_said_it(pair, monkeypatch):
+    from orchestrator.agent import remote
+    a, b = pair.a, pair.b
+    call, _ = b.call([{"wait_prompt": 3}, {"silence": 60}])
+    session = a.start_payment(call.uuid).json()
+    monkeypatch.setattr(remote, "MAX_WATCHERS", 0)           # B takes no stream of it
+    reply = a.request("GET", "/sessions/%s/events" % session["id"])
+    assert reply.status_code == 503 and reply.json()["error"] == "too_many_watchers"
+    call.hangup()
