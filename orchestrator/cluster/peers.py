@@ -2,7 +2,9 @@
 
 Every ``interval`` seconds one greenlet writes this instance's row (``store/instances.py``:
 its channel, its connected FreeSWITCH nodes), reads every row, and claims each instance whose
-heartbeat is older than ``dead_after``; ``on_dead(name)`` hears each it won (the takeover,
+heartbeat is older than ``dead_after`` (once it has itself beaten without a break for
+``dead_after``: after an outage of the store every heartbeat is old, and the others must be
+given the time to beat again before any is judged); ``on_dead(name)`` hears each it won (the takeover,
 ``takeover.py``) and ``on_gone(name)`` each peer it sees stop being alive (the relay ends its
 watchers). A store that does not answer is logged once per outage; the view keeps its last
 rows, and a peer is judged by the age of its heartbeat against this instance's clock (the
@@ -38,6 +40,7 @@ class PeerView:
         self.rows: Dict[str, InstanceRow] = {}
         self.failing = False
         self.beats = 0
+        self.beating_since = time.time()     # this instance's own beats, unbroken since
         self._greenlet: Optional[gevent.Greenlet] = None
 
     def start(self) -> None:
@@ -90,17 +93,20 @@ class PeerView:
             if self.beats % PRUNE_EVERY == 0:
                 self.table.prune(FORGET_AFTER)
             self.beats += 1
+            if self.failing:
+                log.warning("instance heartbeat written again; no instance is judged dead "
+                            "for %.0fs", self.dead_after)
+                self.failing, self.beating_since = False, time.time()
             self.rows = {row["name"]: row for row in self.table.all()}
-            claimed = self.table.claim_dead(self.instance, self.dead_after)
+            claimed = []
+            if time.time() - self.beating_since >= self.dead_after:
+                claimed = self.table.claim_dead(self.instance, self.dead_after)
         except StoreError as error:
             if not self.failing:
                 log.error("instance heartbeat not written (tried again every %.0fs): %s",
                           self.interval, error)
             self.failing = True
             return
-        if self.failing:
-            log.warning("instance heartbeat written again")
-        self.failing = False
         self._count()
         for name in claimed:
             log.error("instance %s stopped beating %.0fs ago: taken over by this instance",
