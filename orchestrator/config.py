@@ -138,6 +138,28 @@ SCHEMA = {
                                    "description": "seconds between the monitor's pings"},
             },
         },
+        "cluster": {
+            "type": "object", "additionalProperties": False,
+            "description": "Several instances on one PostgreSQL store (orchestrator/cluster): "
+                           "heartbeats, forwarded agent requests, the takeover of a dead one",
+            "properties": {
+                "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{0,40}$",
+                         "description": "how this instance is named among the others (with "
+                                        "its process id and a random tag); the host's name "
+                                        "by default"},
+                "heartbeat_interval": {**_number, "maximum": 60,
+                                       "description": "seconds between this instance's beats"},
+                "dead_after": {**_number, "maximum": 600,
+                               "description": "seconds of silence after which an instance is "
+                                              "dead and taken over (longer than the interval)"},
+                "request_timeout": {**_number, "maximum": 60,
+                                    "description": "seconds a forwarded request waits for the "
+                                                   "instance holding the call (then 504)"},
+                "takeover_retry": {**_number, "maximum": 3600,
+                                   "description": "seconds between asks about a dead "
+                                                  "instance's payments still unsettled"},
+            },
+        },
         "prompts": {
             "type": "object", "additionalProperties": False,
             "properties": {"catalog_dir": {"type": ["string", "null"]},
@@ -188,6 +210,8 @@ DEFAULTS = {
                   "hold_music": "tone_stream://%(300,4700,440);loops=-1"},
     "store": {"path": "payments.sqlite", "url": "", "password": "", "pool_size": 4,
               "timeout": 5.0, "retries": 3, "check_interval": 5.0},
+    "cluster": {"name": "", "heartbeat_interval": 2.0, "dead_after": 10.0, "request_timeout": 5.0,
+                "takeover_retry": 30.0},
     "prompts": asdict(PromptSettings()),   # and languages, when set (orchestrator/tenancy)
     # the script as the switch finds it: a name in its scripts folder, an absolute path, or a
     # path relative to the config file (see _LOCAL_PATHS)
@@ -351,6 +375,11 @@ def load_config(path=None, environ=None):
     if names and data["min_nodes_up"] > len(names):
         raise ConfigError("%s: min_nodes_up: %d, but only %d node(s) are configured: the "
                           "service would never be ready" % (source, data["min_nodes_up"], len(names)))
+    cluster = data["cluster"]
+    if cluster["dead_after"] <= cluster["heartbeat_interval"]:
+        raise ConfigError("%s: cluster.dead_after (%s) must be longer than "
+                          "cluster.heartbeat_interval (%s)" % (source, cluster["dead_after"],
+                                                               cluster["heartbeat_interval"]))
     base_dir = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
     problems, notices = normalise_tenants(data, base_dir)
     if not problems:

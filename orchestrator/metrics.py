@@ -69,6 +69,7 @@ GATEWAY_ERROR_KINDS = _ERROR_KINDS + (OTHER,)
 CARD_FIELDS = FIELDS + (NUMBER_CONFIRMATION,)
 FIELD_ERRORS = FIELD_ERROR_TYPES + (OTHER,)
 REFUSAL_REASONS = ("pool-full", "shutting-down")
+RELAY_OUTCOMES = ("answered", "timed_out", "unsent", "too_large")
 # What a call's tenant may be refused (orchestrator/tenancy): another tenant's flow, a gateway
 # not granted to it, a destination outside its allow list; and the calls_total outcome of a
 # call whose flow was not its tenant's.
@@ -238,6 +239,36 @@ class Metrics:
             "Status callbacks never stored, by tenant: queue_size rows pending already, a body "
             "over max_body, or the store failed; the receiver sees a gap in seq",
             ["tenant"], registry=r)
+
+        # -- several instances (orchestrator/cluster) -----------------------------------------
+        self.relay_requests = Counter(
+            f"{PREFIX}_relay_requests_total",
+            "Requests this instance forwarded to another instance (an agent's request for a "
+            "call or session held there), by outcome: answered, timed_out (no answer within "
+            "cluster.request_timeout), unsent (the store did not take it), too_large",
+            ["outcome"], registry=r)
+        for outcome in RELAY_OUTCOMES:
+            self.relay_requests.labels(outcome)
+        self.relay_pushes_dropped = Counter(
+            f"{PREFIX}_relay_pushes_dropped_total",
+            "Session changes not sent to another instance's event stream (queue full, or the "
+            "store did not take them)", registry=r)
+        self.relay_listening = Gauge(
+            f"{PREFIX}_relay_listening",
+            "1 while this instance listens for other instances' requests (PostgreSQL LISTEN)",
+            registry=r)
+        self.instances = Gauge(
+            f"{PREFIX}_instances",
+            "Instances sharing the store as this one sees them, by state: up, silent (its "
+            "heartbeat older than cluster.dead_after, not yet claimed), stopped, dead",
+            ["state"], registry=r)
+        self.takeovers = Counter(
+            f"{PREFIX}_instance_takeovers_total",
+            "Dead instances (silent past cluster.dead_after) this instance took over", registry=r)
+        self.takeover_payments = Counter(
+            f"{PREFIX}_takeover_payments_total",
+            "Unsettled payments of dead instances this instance reconciled, by outcome: settled, "
+            "or flagged (the gateway could not say yet; asked again)", ["outcome"], registry=r)
 
     def watch_store(self, store: "PaymentStore") -> None:
         """Export the store's health (``payivr_store_up``, read at each scrape), count each of

@@ -94,6 +94,7 @@ class Service:
         self.events.subscribe(self.metrics.on_payment_event)
         self.events.subscribe(log_subscriber(logging.getLogger("orchestrator.payments")))
         self.callbacks = self._build_callbacks(config)
+        self.cluster = self._build_cluster(config)
         self.agent = self._build_agent_api(config)
 
     def _build_callbacks(self, config):
@@ -104,6 +105,19 @@ class Service:
             return None
         from orchestrator.callbacks.wiring import StatusCallbacks
         return StatusCallbacks(self.store, receivers, self.events, self.metrics)
+
+    def _build_cluster(self, config):
+        """With a PostgreSQL store, this instance among the others sharing it
+        (``orchestrator/cluster``); with SQLite there is only one, and None."""
+        if self.store.kind != "postgresql":
+            return None
+        from orchestrator.cluster import Cluster
+        settings = dict(DEFAULTS["cluster"], **(config.data.get("cluster") or {}))
+        return Cluster(self.store, self.gateways, self._connected_nodes, settings,
+                       metrics=self.metrics)
+
+    def _connected_nodes(self):
+        return [name for name, node in self.pool.nodes.items() if node.connected]
 
     def _build_agent_api(self, config):
         """The agent API under ``/api/v1`` when ``agent_api.tokens`` is set (see orchestrator/agent)."""
@@ -214,6 +228,8 @@ class Service:
                                   len(self.config["nodes"]))
         if self.store_monitor is not None:
             self.store_monitor.start()
+        if self.cluster is not None:
+            self.cluster.start()
         self.pool.start()
         self.server.start()
         if self.http is not None:
@@ -234,6 +250,8 @@ class Service:
             self.agent.stop()
         if self.callbacks is not None:
             self.callbacks.stop()
+        if self.cluster is not None:
+            self.cluster.stop()
         for gateway in self.gateways.values():
             gateway.close()
         if self.store_monitor is not None:
@@ -249,12 +267,15 @@ class Service:
 
     def readiness(self):
         """``(ready, details)`` for ``/readyz``: what a NOC needs to see why it is not ready."""
-        return self.ready(), {"listening": self.server.listening,
-                              "calls_in_progress": self.server.active_calls,
-                              "nodes": self.node_states(),
-                              "nodes_up": self.pool.connected_count(),
-                              "min_nodes_up": self.min_nodes_up,
-                              "store": self.store.health.status()}
+        details = {"listening": self.server.listening,
+                   "calls_in_progress": self.server.active_calls,
+                   "nodes": self.node_states(),
+                   "nodes_up": self.pool.connected_count(),
+                   "min_nodes_up": self.min_nodes_up,
+                   "store": self.store.health.status()}
+        if self.cluster is not None:
+            details["cluster"] = self.cluster.status()
+        return self.ready(), details
 
     def node_states(self):
         """Each node: its inbound connection up or not (and why not), its calls here now."""
@@ -293,6 +314,8 @@ class Service:
             self.call_nodes.left(channel, node)
 
     def _run_call(self, channel):
+        if self.cluster is not None:
+            self._mark_taken(channel)
         tenant = resolve_tenant(channel.variables, self.tenants)
         plan = self.tenancy.plan(tenant)
         flow = self._choose_flow(channel, plan)
@@ -313,6 +336,8 @@ class Service:
                 step_seconds = self.metrics.step_duration
                 if self.agent is not None:
                     self.agent.call_started(channel)
+                if self.cluster is not None:
+                    self.cluster.calls.arrived(channel.uuid, tenant)
                 outcome = None
                 try:
                     outcome = FlowRunner(
@@ -324,11 +349,23 @@ class Service:
                     self._let_go(channel)
                     if self.agent is not None:
                         self.agent.call_ended(channel, outcome)
+                    if self.cluster is not None:
+                        self.cluster.calls.ended(channel.uuid)
                 log.info("call ended: %s after %.1fs", outcome.result, time.monotonic() - started)
         self.metrics.calls.labels(tenant, flow.name, outcome.result).inc()
         if self._on_call_end is not None:
             self._on_call_end(channel, flow.name, outcome)
 
+
+    @staticmethod
+    def _mark_taken(channel):
+        """This instance has the call: if it is lost mid-way, the dialplan's failover sends the
+        caller to a person, not to the next instance (``orchestrator/cluster``)."""
+        from orchestrator.cluster import NEXT_INSTANCE_VARIABLE, TAKEN
+        try:
+            channel.set_variable(NEXT_INSTANCE_VARIABLE, TAKEN)
+        except Exception as exc:   # the call may be gone already; the flow will see it
+            log.info("the call could not be marked taken: %s", type(exc).__name__)
 
     @staticmethod
     def _let_go(channel):

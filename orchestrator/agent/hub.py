@@ -43,17 +43,29 @@ class AgentHub:
         # every session's latest state in the store, for any instance to read (durable.py)
         self.recorder: Optional[SessionRecorder] = None
         stored = None
+        cluster = getattr(service, "cluster", None)
+        table = None
         if service.store is not None:
             from orchestrator.store.sessions import SessionTable
             table = SessionTable(service.store.backend)
-            self.recorder = SessionRecorder(table)
+            self.recorder = SessionRecorder(table, instance=cluster.instance if cluster else None)
             self.registry.observers.append(self.recorder.changed)
 
             def stored(session_id: str) -> Optional[Mapping[str, Any]]:
+                assert table is not None
                 record = table.get(session_id)
                 return shown_from(record) if record is not None else None
         self.api = AgentApi(TokenTable(settings["tokens"]), self.registry, self.control,
                             self.may_start, settings, tenants=service.tenants, stored=stored)
+        if cluster is not None and table is not None:
+            # the calls and sessions other instances hold (remote.py)
+            from orchestrator.store.instances import InstanceTable
+
+            from .remote import Remote
+            remote = Remote(cluster.relay, cluster.peers, table,
+                            InstanceTable(service.store.backend), self.registry)
+            remote.api = self.api
+            self.api.remote = remote
 
     def may_start(self, tenant: str, flow: str) -> bool:
         """Whether ``tenant``'s agents may start ``flow``: one of its own. Another tenant's is

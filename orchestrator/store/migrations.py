@@ -141,6 +141,22 @@ MIGRATIONS: Tuple[Migration, ...] = (
         "CREATE UNIQUE INDEX outbox_seq ON outbox (tenant, seq)",
         "CREATE INDEX outbox_due ON outbox (tenant, state, next_attempt)",
     )),
+    # Instances sharing one store (orchestrator/cluster): each one's heartbeat, the channel
+    # it is reached on and whether it is up, stopped or dead (taken over by a survivor), and
+    # the calls each holds on its outbound socket, so that a request is sent to the holder
+    # and a dead instance's unsettled payments are found (store/instances.py).
+    Migration(7, "instances and calls: which orchestrator instance holds which call", (
+        """CREATE TABLE instances (
+            name TEXT PRIMARY KEY, inbox TEXT NOT NULL,
+            started REAL NOT NULL, heartbeat REAL NOT NULL,
+            state TEXT NOT NULL, nodes TEXT NOT NULL, taken_over_by TEXT
+        )""",
+        """CREATE TABLE calls (
+            call_uuid TEXT PRIMARY KEY, instance TEXT NOT NULL, tenant TEXT NOT NULL,
+            arrived REAL NOT NULL
+        )""",
+        "CREATE INDEX calls_instance ON calls (instance)",
+    )),
 )
 LATEST = MIGRATIONS[-1].version
 

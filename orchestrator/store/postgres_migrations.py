@@ -99,5 +99,17 @@ MIGRATIONS: Tuple[Migration, ...] = (
         )""",
         _step(6, 1), _step(6, 2),
     )),
+    _mirror(7, (
+        """CREATE TABLE instances (
+            name TEXT PRIMARY KEY, inbox TEXT NOT NULL,
+            started DOUBLE PRECISION NOT NULL, heartbeat DOUBLE PRECISION NOT NULL,
+            state TEXT NOT NULL, nodes TEXT NOT NULL, taken_over_by TEXT
+        )""",
+        """CREATE TABLE calls (
+            call_uuid TEXT PRIMARY KEY, instance TEXT NOT NULL, tenant TEXT NOT NULL,
+            arrived DOUBLE PRECISION NOT NULL
+        )""",
+        _step(7, 2),
+    )),
 )
 LATEST = MIGRATIONS[-1].version

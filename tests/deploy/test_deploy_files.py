@@ -225,7 +225,9 @@ def test_ports_line_up(compose):
         assert "orchestrator_esl_address=%s" % esl[0] in handle.read()
     switch_env = compose["freeswitch"]["environment"]
     assert switch_env["ORCHESTRATOR_ESL_ADDRESS"] == esl[0]
-    assert switch_env["ORCHESTRATOR_ESL_ADDRESSES"].split(",") == esl
+    assert [switch_env["ORCHESTRATOR_ESL_ADDRESS"], switch_env["ORCHESTRATOR_ESL_ADDRESS_2"]] == esl
+    with open(os.path.join(ROOT, "freeswitch_conf", "vars.xml"), encoding="utf-8") as handle:
+        assert 'data="orchestrator_esl_address_2=$ORCHESTRATOR_ESL_ADDRESS_2"' in handle.read()
     # the inbound event socket: every instance connects to the one switch
     params = {p.get("name"): p.get("value") for p in ET.parse(os.path.join(
         ROOT, "freeswitch_conf", "autoload_configs", "event_socket.conf.xml")).iter("param")}
