@@ -219,6 +219,9 @@ def test_two_instances_on_one_store_share_the_rows_and_never_send_one_twice(open
         eventually(lambda: len(receiver.requests) >= 120 and
                    {r.state for r in first.rows()} == {DELIVERED}, timeout=60,
                    what="every row delivered")
+        # a delivery is counted once the store has it: the row is seen delivered first
+        eventually(lambda: sum(metric(m, "payivr_outbox_delivered_total", tenant="acme")
+                               for m in metrics) >= 120, timeout=10, what="each delivery counted")
         gevent.sleep(0.3)                        # a second send, if any, would come now
     finally:
         for sender in senders:

@@ -68,6 +68,9 @@ def test_every_event_is_taken_once_across_an_outage_and_a_restart(tmp_path, stor
     try:
         eventually(lambda: {r.state for r in outbox.rows("acme")} == {DELIVERED}, timeout=30,
                    what="the pending rows sent by the restarted service")
+        # the sender counts a delivery once the store has it: the row is seen first
+        eventually(lambda: second.metric("payivr_outbox_delivered_total", tenant="acme")
+                   == len(stored), timeout=10, what="each delivery counted")
     finally:
         second.stop()
 
