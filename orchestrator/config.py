@@ -158,6 +158,12 @@ SCHEMA = {
                 "takeover_retry": {**_number, "maximum": 3600,
                                    "description": "seconds between asks about a dead "
                                                   "instance's payments still unsettled"},
+                "advertise": {"type": "string", "pattern": "^([0-9A-Za-z.:\\[\\]-]{1,80})?$",
+                              "description": "host:port at which the switches reach this "
+                                             "instance's outbound ESL (listen), put on a call "
+                                             "with an agent's payment so the payments dialplan "
+                                             "brings the caller here; listen's host and port "
+                                             "by default"},
             },
         },
         "prompts": {
@@ -211,7 +217,7 @@ DEFAULTS = {
     "store": {"path": "payments.sqlite", "url": "", "password": "", "pool_size": 4,
               "timeout": 5.0, "retries": 3, "check_interval": 5.0},
     "cluster": {"name": "", "heartbeat_interval": 2.0, "dead_after": 10.0, "request_timeout": 5.0,
-                "takeover_retry": 30.0},
+                "takeover_retry": 30.0, "advertise": ""},
     "prompts": asdict(PromptSettings()),   # and languages, when set (orchestrator/tenancy)
     # the script as the switch finds it: a name in its scripts folder, an absolute path, or a
     # path relative to the config file (see _LOCAL_PATHS)

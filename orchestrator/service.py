@@ -95,6 +95,7 @@ class Service:
         self.events.subscribe(log_subscriber(logging.getLogger("orchestrator.payments")))
         self.callbacks = self._build_callbacks(config)
         self.cluster = self._build_cluster(config)
+        self._advertise = (config.data.get("cluster") or {}).get("advertise") or ""
         self.agent = self._build_agent_api(config)
 
     def _build_callbacks(self, config):
@@ -215,6 +216,19 @@ class Service:
     @property
     def address(self):
         return self.server.address
+
+    def socket_address(self):
+        """With several instances, where the switches reach this instance's outbound ESL:
+        ``cluster.advertise``, else the address it listens on; None with one instance, or when
+        it listens on every interface and names none (the dialplan's own address is used)."""
+        if self.cluster is None:
+            return None
+        if self._advertise:
+            return self._advertise
+        bound = self.server.address
+        if bound is None or bound[0] in ("0.0.0.0", "::", ""):
+            return None
+        return "%s:%d" % (bound[0], bound[1])
 
     @property
     def http_address(self):

@@ -236,3 +236,12 @@ def test_a_cluster_heartbeat_slower_than_its_dead_after_is_refused(tmp_path):
     path.write_text("cluster: {name: 'a b'}\n")
     with pytest.raises(ConfigError, match="cluster.name"):
         load_config(str(path), environ={})
+
+
+def test_a_cluster_advertise_address_that_is_not_host_port_is_refused(tmp_path):
+    path = tmp_path / "orchestrator.yaml"
+    path.write_text("cluster: {advertise: \"10.0.0.5:8084 async\"}\n")
+    with pytest.raises(ConfigError, match=r"cluster.*advertise"):
+        load_config(str(path))
+    path.write_text("cluster: {advertise: \"10.0.0.5:8084\"}\n")
+    assert load_config(str(path))["cluster"]["advertise"] == "10.0.0.5:8084"

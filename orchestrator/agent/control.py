@@ -104,9 +104,14 @@ class CallControl:
     switch in its stead."""
 
     def __init__(self, pool: "InboundPool", settings: Mapping[str, Any],
-                 registry: "SessionRegistry", calls: Optional["CallNodes"] = None) -> None:
+                 registry: "SessionRegistry", calls: Optional["CallNodes"] = None,
+                 socket_address: Optional[Callable[[], Optional[str]]] = None) -> None:
         self.pool, self.settings, self.registry = pool, settings, registry
         self.calls = calls
+        # several instances: this instance's own outbound ESL address, put on the call with the
+        # payment as pay_socket_address, so the payments dialplan brings the caller back here,
+        # where the session is, whichever instance the dialplan would try first
+        self.socket_address = socket_address
 
     # -- finding the call ----------------------------------------------------------------
     def find_node(self, uuid: str, field: str) -> "NodeConnection":
@@ -204,13 +209,16 @@ class CallControl:
                    "session %s: hold music refused" % session.id)
         gevent.spawn(self._watch_bind, session)
 
-    @staticmethod
-    def _session_variables(session: "PaymentSession") -> List[Tuple[str, str]]:
+    def _session_variables(self, session: "PaymentSession") -> List[Tuple[str, str]]:
         # no pay_tenant: the call's tenant is the switch's to say (ownership.py), and a session
         # only ever starts on a call whose pay_tenant already names the session's tenant
-        return [("pay_session", session.id), ("pay_flow", session.flow), ("pay_mode", session.mode),
-                ("pay_amount", str(session.money.minor)), ("pay_currency", session.money.currency),
-                ("pay_reference", session.reference)]
+        variables = [("pay_session", session.id), ("pay_flow", session.flow),
+                     ("pay_mode", session.mode), ("pay_amount", str(session.money.minor)),
+                     ("pay_currency", session.money.currency), ("pay_reference", session.reference)]
+        address = self.socket_address() if self.socket_address is not None else None
+        if address:
+            variables.append(("pay_socket_address", address))
+        return variables
 
     def start_stay(self, session: "PaymentSession", node: "NodeConnection",
                    agent_leg: Optional[str]) -> None:

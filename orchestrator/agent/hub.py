@@ -35,7 +35,8 @@ class AgentHub:
         self.settings = settings
         self.registry = SessionRegistry()
         self.control = CallControl(service.pool, settings, self.registry,
-                                   calls=service.call_nodes)
+                                   calls=service.call_nodes,
+                                   socket_address=getattr(service, "socket_address", None))
         callbacks = getattr(service, "callbacks", None)
         if callbacks is not None:
             self.registry.listeners.append(callbacks.writer.on_session_change)

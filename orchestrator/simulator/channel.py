@@ -321,15 +321,17 @@ class SimChannel:
             gevent.sleep(0.02)
         if self.pending_transfer is None:
             return False
+        from .dialplan import routed
+        from .eavesdrop import expand
         extension, dialplan, context = self.pending_transfer
         self.destination = extension
-        for name, arg in self.switch.extensions.get(extension, []):
+        plan = routed(self.switch.extensions.get(extension, []), self.variables)
+        for at, (name, arg) in enumerate(plan):
             if name == "socket":
-                host, _, rest = arg.partition(":")
+                host, _, rest = expand(self.switch, self.variables, arg).partition(":")
                 self.address = (host, int(rest.split()[0]))
                 self.full = "full" in rest.split()[1:]
-                plan = self.switch.extensions[extension]
-                self.after_socket = plan[plan.index((name, arg)) + 1:]
+                self.after_socket = plan[at + 1:]
                 return True
             self._execute(AppRequest(name, arg, new_uuid()))
             if not self.up:
@@ -617,12 +619,13 @@ class SimChannel:
         self._socket_app_returns()
         self.fire_new("CHANNEL_STATE", cs="CS_ROUTING")
         self.fire_new("CHANNEL_STATE", cs="CS_EXECUTE")
+        from .dialplan import routed
         extension = (self.record.transferred_to or "").split(" ")[0]
         plan = self.switch.extensions.get(extension)
         if plan is None:
             return
         self.left = None
-        for name, arg in plan:
+        for name, arg in routed(plan, self.variables):
             if not self.up:
                 break
             self._execute(AppRequest(name, arg, new_uuid()))

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from .apps import app, wait
 from .commands import _locate, api
+from .dialplan import Condition, Step
 from .legs import is_agent_leg
 
 if TYPE_CHECKING:
@@ -28,17 +29,23 @@ if TYPE_CHECKING:
 AUDIO_USAGE = "-USAGE: <uuid> [start [read|write] [mute|level <level>]|stop]\n"
 _INNER = re.compile(r"\$\{([^${}]*)\}")
 _CALL = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\((.*)\)$")
+# payments.xml's pay_socket_target: the address an instance names for its own socket
+SOCKET_ADDRESS = r"^([0-9A-Za-z.:\[\]-]{1,80})$"
 
 
-def payments_extensions(esl_address: Tuple[str, int]) -> Dict[str, List[Tuple[str, str]]]:
+def payments_extensions(esl_address: Tuple[str, int]) -> Dict[str, List[Step]]:
     """The payments context as freeswitch_conf/dialplan/payments.xml has it, for
-    ``Switch.extensions`` (``$${orchestrator_esl_address}`` -> the service's socket).
-    tests/agent/test_stay_payment.py checks the two agree."""
-    socket = ("socket", "%s:%d async full" % (esl_address[0], esl_address[1]))
-    secure = [("set", "sensitive_dtmf=true"), ("set", "digits_dialed_filter=(.+)")]
+    ``Switch.extensions`` (``$${orchestrator_esl_address}`` -> the service's socket), up to
+    each socket and the stay-mode fallback after it; tests/simulator/test_dialplan.py checks
+    that the shipped XML, read by ``dialplan.extensions_from_xml``, agrees."""
+    address = "%s:%d" % (esl_address[0], esl_address[1])
+    target = Condition("pay_socket_address", SOCKET_ADDRESS, (("set", "pay_socket_target=$1"),),
+                       (("set", "pay_socket_target=" + address),))
+    socket = ("socket", "${pay_socket_target} async full")
+    secure: List[Step] = [("set", "sensitive_dtmf=true"), ("set", "digits_dialed_filter=(.+)")]
     return {
-        "pay": secure + [("set", "socket_resume=true"), socket],
-        "pay_agent": secure + [
+        "pay": [target] + secure + [("set", "socket_resume=true"), socket],
+        "pay_agent": [target] + secure + [
             ("set", "socket_resume=true"), socket,
             ("unset", "hangup_cause"),
             ("unset", "sensitive_dtmf"),
@@ -47,7 +54,8 @@ def payments_extensions(esl_address: Tuple[str, int]) -> Dict[str, List[Tuple[st
             ("record_session_resume", "${pay_recording_path}"),
             ("intercept", "${pay_agent_uuid}"),
             ("hangup", "NORMAL_CLEARING")],
-        "agent_listen": [("eavesdrop", "${pay_customer_uuid}"), ("hangup", "NORMAL_CLEARING")],
+        "agent_listen": [target, ("eavesdrop", "${pay_customer_uuid}"),
+                         ("hangup", "NORMAL_CLEARING")],
     }
 
 

@@ -113,7 +113,8 @@ class AgentLeg:
             return
         self._note("transferred", "%s %s %s" % (extension, dialplan, context))
         self.bridged_to, self.parked = None, False
-        self._run_plan(list(self.switch.extensions.get(extension, [("park", "")])))
+        from .dialplan import routed
+        self._run_plan(routed(self.switch.extensions.get(extension, [("park", "")]), self.variables))
 
     def _run_plan(self, plan) -> None:
         from .eavesdrop import expand

@@ -200,9 +200,11 @@ class Switch:
         ``socket`` become the channel's variables (as written: ``${uuid}`` is not expanded
         there, and ``variables`` given here win over them), the socket is dialled, and what
         follows it runs when the socket returns (``dialplan.run_actions``)."""
-        plan = self.extensions.get(extension)
-        if plan is None:
+        from .dialplan import routed
+        found = self.extensions.get(extension)
+        if found is None:
             raise ValueError("no extension %r" % extension)
+        plan = routed(found, variables or {})
         merged: dict = {}
         for at, (name, arg) in enumerate(plan):
             if name == "socket":
@@ -217,7 +219,8 @@ class Switch:
         else:
             raise ValueError("extension %r has no socket" % extension)
         merged.update(variables or {})
-        words = plan[at][1].split()
+        from .eavesdrop import expand
+        words = expand(self, merged, plan[at][1]).split()
         host, _, port = words[0].rpartition(":")
         resume = merged.pop("socket_resume", "false") == "true"
         return self.place_call((host, int(port)), caller, destination=extension, variables=merged,
