@@ -64,7 +64,7 @@ REFUSAL_REASONS = ("pool-full", "shutting-down")
 # What a call's tenant may be refused (orchestrator/tenancy): another tenant's flow, a gateway
 # not granted to it, a destination outside its allow list; and the calls_total outcome of a
 # call whose flow was not its tenant's.
-TENANT_RESOURCES = ("flow", "gateway", "destination")
+TENANT_RESOURCES = ("flow", "gateway", "destination", "web_service")
 WRONG_TENANT = "wrong-tenant"
 # The bounds on what a peer may send or hold, by the config key that sets each (README, "Limits").
 LIMIT_KEYS = ("limits.esl.max_header_lines", "limits.esl.max_header_bytes",

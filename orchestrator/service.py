@@ -30,7 +30,8 @@ from orchestrator.payments.events import CallRef, PaymentEventBus, log_subscribe
 from orchestrator.payments.gateways import GatewayConfigError, build_gateway
 from orchestrator.store import PaymentStore, StoreError, open_store
 from orchestrator.store.errors import StoreCannotOpen
-from orchestrator.tenancy import tenant_gateways
+from orchestrator.tenancy import tenant_gateways, tenant_web_services
+from orchestrator.webservices import build_services
 from orchestrator.tenancy.loading import load_library, plan as plan_tenants
 from orchestrator.store.monitor import StoreMonitor
 from orchestrator.tenants import UNKNOWN_TENANT, resolve_tenant
@@ -77,6 +78,7 @@ class Service:
             self.metrics.esl_up.labels(name).set(0)
         self.http = self._build_http(config["http"])
         self.gateways = self._build_gateways(config)
+        self.web_services = self._build_web_services(config)
         self.store = self._open_store(config)
         self.metrics.watch_store(self.store)
         self.metrics.watch_reconciliation_backlog(self.store)
@@ -132,6 +134,17 @@ class Service:
                 raise ConfigError("%s: %s: %s" % (config.source, key.split("[")[0], exc))
         return gateways
 
+    @staticmethod
+    def _build_web_services(config):
+        """Every web service the config defines (the CRMs flows ask), each tenant's own too."""
+        services = {}
+        for key, settings in tenant_web_services(config.data):
+            try:
+                services.update(build_services([settings], key))
+            except GatewayConfigError as exc:
+                raise ConfigError("%s: %s: %s" % (config.source, key, exc))
+        return services
+
     def _store_path(self, path):
         if path == ":memory:" or os.path.isabs(path):
             return path
@@ -179,6 +192,9 @@ class Service:
             events=self.events.for_call(call), tenant=tenant, call_uuid=channel.uuid,
             agent_requests=self.agent.requests_for(channel) if self.agent else None,
             withheld_gateways=self.tenancy.withheld_gateways(tenant),
+            web_services={name: self.web_services[name] for name in plan.web_services
+                          if name in self.web_services},
+            withheld_web_services=self.tenancy.withheld_web_services(tenant),
             transfer_allowed=None if plan.destinations is None else plan.may_transfer,
             on_refusal=lambda resource: self.metrics.record_tenant_refusal(tenant, resource))
 
@@ -216,6 +232,8 @@ class Service:
             self.agent.stop()
         for gateway in self.gateways.values():
             gateway.close()
+        for web_service in self.web_services.values():
+            web_service.close()
         if self.store_monitor is not None:
             self.store_monitor.stop()
 

@@ -149,6 +149,10 @@ class _ReferenceChecker:
             return
         self._names(path, names)
 
+    def _in_family(self, name: str) -> bool:
+        """A step that fills a list defines ``<list>.*``: its items, ``<list>.<n>.<member>``."""
+        return any(known.endswith(".*") and name.startswith(known[:-1]) for known in self.known)
+
     def _names(self, path: tuple, names: List[str]) -> None:
         if not self.judge_names:
             return
@@ -161,6 +165,7 @@ class _ReferenceChecker:
                 if step_id not in self.step_ids:
                     self.report.at_value(path, f"'${{{name}}}': '{step_id}' is not a step id"
                                                f"{_hint(step_id, self.step_ids, 'step ids')}")
-            elif name not in self.known:
-                self.report.at_value(path, f"unknown variable '{name}'{_hint(name, self.known, 'flow variables')}; "
+            elif name not in self.known and not self._in_family(name):
+                named = [known for known in self.known if not known.endswith(".*")]
+                self.report.at_value(path, f"unknown variable '{name}'{_hint(name, named, 'flow variables')}; "
                                            "flow variables come from vars:, set: and collect into:")

@@ -21,6 +21,7 @@ from orchestrator.payments.events import CallEvents, CallRef
 if TYPE_CHECKING:  # pragma: no cover
     from orchestrator.payments.gateways.base import Gateway
     from orchestrator.store import PaymentStore
+    from orchestrator.webservices import WebService
 
 AgentRequests = Callable[[Sequence[str]], Optional[Tuple[str, ...]]]
 # (extension, context) -> whether the call's tenant may send its caller there
@@ -53,6 +54,9 @@ class CallServices:
     withheld_gateways: FrozenSet[str] = frozenset()
     # None: the caller may be sent anywhere (a site whose tenants share everything)
     transfer_allowed: Optional[TransferRule] = None
+    # the web services (CRMs) granted to the tenant, by name (orchestrator/webservices)
+    web_services: Mapping[str, "WebService"] = field(default_factory=dict)
+    withheld_web_services: FrozenSet[str] = frozenset()
     # told the kind of each refusal ("gateway", "destination"), to count it by tenant
     on_refusal: Optional[Callable[[str], None]] = None
 

@@ -97,7 +97,8 @@ class StepKind:
 
     @classmethod
     def defined_variables(cls, config: Any) -> List[str]:
-        """Flow variables this step sets, so references to them are not reported unknown."""
+        """Flow variables this step sets, so references to them are not reported unknown;
+        ``<name>.*`` stands for every ``<name>.<...>`` (the items of a list)."""
         return []
 
     @classmethod

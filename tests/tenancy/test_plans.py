@@ -101,3 +101,17 @@ def test_grants_and_choices_naming_what_is_not_the_tenants_are_refused_by_key(tm
         "(acme_menu, acme_pay, welcome)",
         "tenants.acme.flows.by_destination.7201: flow globex_pay is not one of tenant acme's "
         "flows (acme_menu, acme_pay, welcome)"]
+
+
+def test_a_tenant_asks_its_own_web_services_and_those_granted_it(tmp_path, site):
+    config = copy.deepcopy(site)
+    config["web_services"] = [{"name": "crm", "url": "https://crm.example"}]
+    config["tenants"]["acme"]["web_services"] = ["crm", {"name": "acme_crm", "url": "https://acme.example"}]
+    config["tenants"]["globex"]["web_services"] = [{"name": "globex_crm", "url": "https://globex.example"}]
+    tenancy, errors, _ = planned(tmp_path, config)
+    assert errors == []
+    acme, globex, default = (tenancy.plan(name) for name in ("acme", "globex", "default"))
+    assert (acme.web_services, globex.web_services, default.web_services) == (
+        {"crm", "acme_crm"}, {"globex_crm"}, {"crm"})
+    assert tenancy.withheld_web_services("globex") == {"crm", "acme_crm"}
+    assert tenancy.withheld_web_services("unknown") == {"crm", "acme_crm", "globex_crm"}
