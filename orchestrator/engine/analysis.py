@@ -110,6 +110,8 @@ def check_expressions(report: "_Reporter", document: Dict[str, Any], steps: List
         for rel_path, text in kind.conditions(step.value):
             condition_paths.add(tuple(rel_path))
             checker.condition(base + tuple(rel_path), text)
+        for rel_path, name in kind.variables_read(step.value):
+            checker.names(base + tuple(rel_path), [name])
         for rel_path, text in _strings(step.value, ()):
             if rel_path not in condition_paths:
                 checker.template(base + rel_path, text)
@@ -139,7 +141,7 @@ class _ReferenceChecker:
         except ExpressionSyntaxError as exc:
             self.report.at_value(path, f"bad ${{...}} in '{value}': {exc}")
             return
-        self._names(path, names)
+        self.names(path, names)
 
     def condition(self, path: tuple, text: str) -> None:
         try:
@@ -147,13 +149,13 @@ class _ReferenceChecker:
         except ExpressionSyntaxError as exc:
             self.report.at_value(path, f"bad condition '{text}': {exc}")
             return
-        self._names(path, names)
+        self.names(path, names)
 
     def _in_family(self, name: str) -> bool:
         """A step that fills a list defines ``<list>.*``: its items, ``<list>.<n>.<member>``."""
         return any(known.endswith(".*") and name.startswith(known[:-1]) for known in self.known)
 
-    def _names(self, path: tuple, names: List[str]) -> None:
+    def names(self, path: tuple, names: List[str]) -> None:
         if not self.judge_names:
             return
         for name in names:

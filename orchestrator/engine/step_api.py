@@ -102,6 +102,12 @@ class StepKind:
         return []
 
     @classmethod
+    def variables_read(cls, config: Any) -> List[Tuple[RelPath, str]]:
+        """Variables the step reads by name rather than through ``${...}`` (a list to walk),
+        with where each is written, so ``validate`` reports one that no step fills."""
+        return []
+
+    @classmethod
     def conditions(cls, config: Any) -> List[Tuple[RelPath, str]]:
         """Values that are ``branch``-style conditions rather than text templates."""
         return []

@@ -15,6 +15,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..context import FlowContext
 
 
+def catalog_renderer(ctx: "FlowContext", language: str) -> PromptRenderer:
+    """The call's tenant's catalog in ``language``, ready to render prompts; CatalogError when
+    there is none."""
+    services = ctx.services
+    settings = services.prompts if services else None
+    catalog = Catalog.load(language, settings.catalog_dir if settings else None)
+    return PromptRenderer(catalog, ctx.channel, settings.audio_dir if settings else "",
+                          settings.audio if settings else "never",
+                          ctx.settings.tts_engine, ctx.settings.tts_voice)
+
+
 @register
 class Announce(StepKind):
     name = "announce"
@@ -39,15 +50,10 @@ class Announce(StepKind):
     example = {"prompt": "payment_approved"}
 
     def run(self, ctx: "FlowContext") -> None:
-        services = ctx.services
-        settings = services.prompts if services else None
         language = ctx.render(self.config.get("language", self.flow_language))
         try:
-            catalog = Catalog.load(language, settings.catalog_dir if settings else None)
-            renderer = PromptRenderer(catalog, ctx.channel, settings.audio_dir if settings else "",
-                                      settings.audio if settings else "never",
-                                      ctx.settings.tts_engine, ctx.settings.tts_voice)
-            prompts = renderer.prompts(self.config["prompt"], **self._params(ctx, catalog))
+            renderer = catalog_renderer(ctx, language)
+            prompts = renderer.prompts(self.config["prompt"], **self._params(ctx, renderer.catalog))
         except CatalogError as exc:
             raise StepError("announce %s: %s" % (self.config["prompt"], exc))
         play_prompts(ctx, prompts)
