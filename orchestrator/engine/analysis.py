@@ -10,6 +10,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Set, Tuple, Type
 
 from .expressions import Condition, ExpressionSyntaxError, Template
+from .context import CALL_FACTS
 
 if TYPE_CHECKING:  # pragma: no cover
     from .step_api import StepKind
@@ -162,6 +163,9 @@ class _ReferenceChecker:
             if name.startswith("channel."):
                 if name == "channel.":
                     self.report.at_value(path, "'${channel.}' names no channel variable")
+            elif name.startswith("call."):
+                if name[len("call."):] not in CALL_FACTS:
+                    self.report.at_value(path, f"'${{{name}}}': the call's facts are {', '.join(CALL_FACTS)}")
             elif name.startswith("attempts."):
                 step_id = name[len("attempts."):]
                 if step_id not in self.step_ids:

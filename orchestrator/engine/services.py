@@ -21,6 +21,7 @@ from orchestrator.payments.events import CallEvents, CallRef
 if TYPE_CHECKING:  # pragma: no cover
     from orchestrator.payments.gateways.base import Gateway
     from orchestrator.store import PaymentStore
+    from orchestrator.sms import SmsProvider
     from orchestrator.webservices import WebService
 
 AgentRequests = Callable[[Sequence[str]], Optional[Tuple[str, ...]]]
@@ -57,6 +58,8 @@ class CallServices:
     # the web services (CRMs) granted to the tenant, by name (orchestrator/webservices)
     web_services: Mapping[str, "WebService"] = field(default_factory=dict)
     withheld_web_services: FrozenSet[str] = frozenset()
+    # where send_sms sends texts (orchestrator/sms), by name
+    sms_providers: Mapping[str, "SmsProvider"] = field(default_factory=dict)
     # told the kind of each refusal ("gateway", "destination"), to count it by tenant
     on_refusal: Optional[Callable[[str], None]] = None
 

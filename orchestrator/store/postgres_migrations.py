@@ -88,5 +88,8 @@ MIGRATIONS: Tuple[Migration, ...] = (
         )""",
         _step(5, 1), _step(5, 2),
     )),
+    _same(6),
+    _same(7),
+    _same(8),
 )
 LATEST = MIGRATIONS[-1].version

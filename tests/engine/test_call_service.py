@@ -149,3 +149,25 @@ def test_validate_reports_bad_paths_and_unknown_variables(problems):
           - set: {said: "${nmae} ${invoices.count}"}
     """) == ["4:17: unknown variable 'nmae' (did you mean 'name'?); "
              "flow variables come from vars:, set: and collect into:"]
+
+
+def test_the_callers_number_is_a_call_fact_a_lookup_can_send(crm, problems):
+    by_number = """
+    flow: by_number
+    steps:
+      - call_service: {service: crm, body: {phone: "${call.caller_id_number}"}, map: {name: $.name}}
+      - hangup: {}
+    """
+    service = crm([(200, {"name": "Ana"})])
+    outcome, runner = run(service, by_number)
+    assert json.loads(service.requests[0]["body"]) == {"phone": "5551234"}   # FakeChannel's caller
+    assert problems("""
+        flow: x
+        steps:
+          - set: {call.x: "1"}
+    """) == ["3:19: set: 'call.x': call.* is kept by the engine and cannot be set"]
+    assert problems("""
+        flow: x
+        steps:
+          - set: {a: "${call.caller_number}"}
+    """) == ["3:14: '${call.caller_number}': the call's facts are caller_id_number, destination_number"]

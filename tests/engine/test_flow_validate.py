@@ -1,7 +1,7 @@
 """Each kind of mistake is reported once, at the exact line:column of the offending node."""
 from orchestrator.engine import validate_file, validate_paths
 
-KNOWN = "announce, answer, authorize, branch, call_service, choose_from_list, collect, collect_card, goto, hangup, play, say, set, speak, transfer, transfer_back"
+KNOWN = "announce, answer, authorize, branch, call_service, choose_from_list, collect, collect_card, goto, hangup, play, say, send_sms, set, speak, transfer, transfer_back"
 
 
 def test_a_valid_flow_has_no_problems(problems):

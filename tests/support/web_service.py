@@ -53,10 +53,10 @@ class ScriptedService:
 
     def _app(self, environ, start_response):
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        self.requests.append({"path": environ["RAW_PATH"], "body": body,
-                              "headers": {key[5:].replace("_", "-").title(): value
-                                          for key, value in environ.items()
-                                          if key.startswith("HTTP_")}})
+        headers = {key[5:].replace("_", "-").title(): value for key, value in environ.items()
+                   if key.startswith("HTTP_")}
+        headers["Content-Type"] = environ.get("CONTENT_TYPE", "")
+        self.requests.append({"path": environ["RAW_PATH"], "body": body, "headers": headers})
         answer = self._next()
         if answer[0] == "slow":
             gevent.sleep(answer[1])

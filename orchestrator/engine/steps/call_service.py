@@ -60,7 +60,7 @@ class CallService(StepKind):
         "additionalProperties": False,
     }
     example = {"service": "crm", "path": "customers/lookup",
-               "body": {"phone": "${channel.caller_id_number}"},
+               "body": {"phone": "${call.caller_id_number}"},
                "map": {"customer_id": "$.id", "invoices": "$.lines[*].invoices[*]"},
                "on": {"not-found": "ask_account", "error": "sorry", "timeout": "sorry"}}
 
