@@ -119,6 +119,11 @@ class StepKind:
         return []
 
     @classmethod
+    def web_services(cls, config: Any) -> List[Tuple[RelPath, str]]:
+        """Web services this step asks, with where each is named (checked like gateways)."""
+        return []
+
+    @classmethod
     def destinations(cls, config: Any) -> List[Tuple[RelPath, str, str]]:
         """Where in the dialplan this step sends the caller: ``(where, extension, context)`` as
         written (``${...}`` included), so a tenant's allow list can be checked before a call."""

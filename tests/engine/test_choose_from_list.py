@@ -122,3 +122,23 @@ def test_validate_reports_a_list_no_step_fills(problems):
           - id: x
             hangup: {}
     """) == ["4:30: unknown variable 'invoics.count' (did you mean 'chosen.count'?); flow variables come from vars:, set: and collect into:"]
+
+
+def test_authorize_checks_an_amount_set_on_the_way_when_it_charges_not_at_the_start(run_flow):
+    later = """
+    flow: later
+    vars: {currency: EUR, reference: R, invoices.count: "0"}
+    steps:
+      - answer: {}
+      - choose_from_list: {list: invoices, on: {empty: out}}
+      - collect_card: {on: {cancelled: out, too-many-failed-attempts: out}}
+      - authorize: {gateway: g, amount: "${chosen.amount}", on: {declined: out, error: out}}
+      - id: out
+        hangup: {}
+    """
+    # the gateway is unknown: the flow ends at the start for that, not for chosen.amount
+    outcome, channel = run_flow(later)
+    assert outcome.result == "error" and "no gateway named 'g'" in outcome.detail
+    unset = later.replace('"${chosen.amount}"', '"${channel.pay_amount}"')
+    outcome, channel = run_flow(unset)
+    assert outcome.result == "error" and "pay_amount" in outcome.detail and channel.calls == []

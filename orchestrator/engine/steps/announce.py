@@ -1,8 +1,9 @@
 """``announce``: say a catalog prompt in the flow's language: an amount, a result, a reason.
 
 Values come from the call unless given: ``amount``/``currency`` from the flow variables of
-those names, ``last4`` from ``card.last4``, ``auth_code`` from ``payment.auth_code`` (said
-one character at a time), ``reason`` in plain words for ``payment.decline_code``.
+those names, ``last4`` from ``card.last4``, ``auth_code`` from ``payment.auth_code`` and ``code`` from
+``confirmation.code`` (said one character at a time), ``reason`` in plain words for
+``payment.decline_code``.
 """
 from typing import TYPE_CHECKING
 
@@ -41,6 +42,7 @@ class Announce(StepKind):
             "last4": {"type": ["string", "integer"], "description": "Last four card digits (default ${card.last4})."},
             "auth_code": {"type": "string", "description": "Authorization code (default ${payment.auth_code})."},
             "reason": {"type": "string", "description": "Decline reason text (default: from the decline code)."},
+            "code": {"type": "string", "description": "A confirmation code, spelled (default ${confirmation.code})."},
             "language": {"type": "string", "description": "Overrides the flow's language."},
         },
         "required": ["prompt"],
@@ -66,7 +68,8 @@ class Announce(StepKind):
                 return ctx.render(config[key])
             return known.get(default_variable, "")
 
-        params = {"last4": pick("last4", "card.last4"), "auth_code": pick("auth_code", "payment.auth_code")}
+        params = {"last4": pick("last4", "card.last4"), "auth_code": pick("auth_code", "payment.auth_code"),
+                  "code": pick("code", "confirmation.code")}
         amount, currency = pick("amount", "amount"), pick("currency", "currency")
         params["amount"] = ""
         if amount and currency:

@@ -81,6 +81,10 @@ class CallService(StepKind):
         return on_jump_targets(config)
 
     @classmethod
+    def web_services(cls, config):
+        return [(("service",), config["service"])]
+
+    @classmethod
     def defined_variables(cls, config):
         names = []
         for name, text in config["map"].items():
