@@ -206,6 +206,9 @@ class Service:
                           if name in self.web_services},
             withheld_web_services=self.tenancy.withheld_web_services(tenant),
             sms_providers=self.sms_providers,
+            on_web_service=lambda name, outcome, seconds: self.metrics.record_web_service(
+                tenant, name, outcome, seconds),
+            on_sms=lambda name, result: self.metrics.record_sms(tenant, name, result),
             transfer_allowed=None if plan.destinations is None else plan.may_transfer,
             on_refusal=lambda resource: self.metrics.record_tenant_refusal(tenant, resource))
 

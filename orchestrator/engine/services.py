@@ -60,6 +60,10 @@ class CallServices:
     withheld_web_services: FrozenSet[str] = frozenset()
     # where send_sms sends texts (orchestrator/sms), by name
     sms_providers: Mapping[str, "SmsProvider"] = field(default_factory=dict)
+    # told (service, outcome, seconds) of each lookup and (provider, result) of each text, to
+    # count them by tenant (metrics.py)
+    on_web_service: Optional[Callable[[str, str, float], None]] = None
+    on_sms: Optional[Callable[[str, str], None]] = None
     # told the kind of each refusal ("gateway", "destination"), to count it by tenant
     on_refusal: Optional[Callable[[str], None]] = None
 

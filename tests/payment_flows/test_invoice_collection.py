@@ -37,7 +37,8 @@ def collect(service_on_simulator, crm, caller, caller_number, flow="invoice_coll
     call = world.switch.place_call(world.address, caller=caller_script(caller),
                                    caller_id_number=caller_number, variables=variables or {})
     result = world.finish(call, 90)
-    return result, list(world.service.sms_providers["sms"].messages), world.service.store.list()
+    return (result, list(world.service.sms_providers["sms"].messages), world.service.store.list(),
+            world.service.metrics)
 
 
 def heard(result):
@@ -47,7 +48,7 @@ def heard(result):
 def test_identified_by_number_every_invoice_read_all_paid_and_a_code_texted(service_on_simulator, crm,
                                                                              caplog):
     caller = [{"wait_prompt": 2}, {"press": "0"}] + card(PAN, 5)
-    result, messages, rows = collect(service_on_simulator, crm, caller, ANA)
+    result, messages, rows, metrics = collect(service_on_simulator, crm, caller, ANA)
     said = heard(result)
     assert crm.requests[0]["body"] == {"phone": ANA}
     [row] = rows
@@ -59,11 +60,15 @@ def test_identified_by_number_every_invoice_read_all_paid_and_a_code_texted(serv
     assert any(row["confirmation_code"] in arg for arg in said)
     for text in [message.text, json.dumps(rows), caplog.text, json.dumps(said)]:
         assert traces(text) == []
+    sample = metrics.registry.get_sample_value
+    assert sample("payivr_web_service_requests_total",
+                  {"tenant": "default", "service": "crm", "outcome": "ok"}) == 1
+    assert sample("payivr_sms_total", {"tenant": "default", "provider": "sms", "result": "sent"}) == 1
 
 
 def test_the_whole_list_is_read_when_the_caller_waits(service_on_simulator, crm):
     caller = [{"wait_prompt": 30}, {"press": "2"}, {"hangup": {}}]
-    result, _, _ = collect(service_on_simulator, crm, caller, ANA)
+    result, _, _, metrics = collect(service_on_simulator, crm, caller, ANA)
     said = heard(result)[:28]       # one reading: three invoices of eight prompts, then "all"
     assert sum(arg.endswith("|Invoice") for arg in said) == 3, said
     assert any("29.90" in arg for arg in said) and any("39.99" in arg for arg in said)
@@ -72,7 +77,7 @@ def test_the_whole_list_is_read_when_the_caller_waits(service_on_simulator, crm)
 
 def test_not_found_by_number_then_found_by_a_keyed_account(service_on_simulator, crm):
     caller = [{"wait_prompt": 1}, {"press": "700123#"}, {"wait_prompt": 3}, {"press": "1"}] + card(PAN, 6)
-    result, messages, rows = collect(service_on_simulator, crm, caller, UNKNOWN)
+    result, messages, rows, metrics = collect(service_on_simulator, crm, caller, UNKNOWN)
     assert [r["body"] for r in crm.requests] == [{"phone": UNKNOWN}, {"account": "700123"}], (
         heard(result), result.outcome)
     [row] = rows
@@ -81,25 +86,28 @@ def test_not_found_by_number_then_found_by_a_keyed_account(service_on_simulator,
 
 
 def test_a_crm_that_is_down_gets_an_apology_then_the_agent(service_on_simulator, crm):
-    result, messages, rows = collect(service_on_simulator, crm, [], OUTAGE_PHONE,
+    result, messages, rows, metrics = collect(service_on_simulator, crm, [], OUTAGE_PHONE,
                                      variables={"pay_agent": "2001"})
     said = heard(result)
     assert any("cannot reach your account" in arg for arg in said)
     assert result.record.transferred_to == "2001 XML default"
     assert rows == [] and messages == []
     assert len(crm.requests) == 2          # retried once (503), then the error branch
+    assert metrics.registry.get_sample_value(
+        "payivr_web_service_requests_total",
+        {"tenant": "default", "service": "crm", "outcome": "error"}) == 1
 
 
 def test_a_declined_card_then_another_card(service_on_simulator, crm):
     caller = ([{"wait_prompt": 2}, {"press": "0"}] + card(DECLINED, 5)
               + card(PAN, 12))
-    result, messages, rows = collect(service_on_simulator, crm, caller, ANA)
+    result, messages, rows, metrics = collect(service_on_simulator, crm, caller, ANA)
     assert [r["status"] for r in rows] == ["declined", "approved"], heard(result)
     assert len(messages) == 1
 
 
 def test_spanish(service_on_simulator, crm):
     caller = [{"wait_prompt": 30}, {"hangup": {}}]
-    result, _, _ = collect(service_on_simulator, crm, caller, ANA, flow="invoice_collection_es")
+    result, _, _, metrics = collect(service_on_simulator, crm, caller, ANA, flow="invoice_collection_es")
     said = heard(result)
     assert any("Factura" in arg for arg in said) and any("Para pagarlas todas" in arg for arg in said)

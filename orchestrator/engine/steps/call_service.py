@@ -22,7 +22,8 @@ The answer's text is the peer's: never spoken through the switch as it came. ``e
 neutralises ``${``, ``|`` and line breaks in text to speech and refuses a ``say`` value that is
 not of its kind, so whatever a CRM returns cannot become a FreeSWITCH expression or argument.
 """
-from typing import TYPE_CHECKING, Any, Dict
+import time
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from ...webservices import JsonPath, MappingError, PathError, map_answer, quote_segment
 from ..expressions import render
@@ -117,20 +118,32 @@ class CallService(StepKind):
     def run(self, ctx: "FlowContext") -> StepResult:
         service = self._service(ctx)
         path = render(self.config["path"], lambda variable: quote_segment(ctx.resolve(variable)))
+        started = time.monotonic()
         answer = service.call(path, _rendered(ctx, self.config["body"]))
-        if answer.outcome == "ok":
-            try:
-                values = map_answer(answer.data, self.paths, service.limits)
-            except MappingError as exc:
-                ctx.log.warning("call_service %s: answer refused: %s", service.name, exc)
-                return continue_on("call_service", self.config, "error")
+        values = self._mapped(ctx, service, answer)
+        outcome = "error" if answer.outcome == "ok" and values is None else answer.outcome
+        if ctx.services is not None and ctx.services.on_web_service is not None:
+            ctx.services.on_web_service(service.name, outcome, time.monotonic() - started)
+        if values is not None:
             self._clear_lists(ctx)
             ctx.variables.update(values)
             ctx.log.info("call_service %s: ok after %d attempt(s)", service.name, answer.attempts)
             return None
-        ctx.log.warning("call_service %s: %s after %d attempt(s) (%s)", service.name, answer.outcome,
-                        answer.attempts, answer.detail)
-        return continue_on("call_service", self.config, answer.outcome)
+        if answer.outcome != "ok":
+            ctx.log.warning("call_service %s: %s after %d attempt(s) (%s)", service.name,
+                            answer.outcome, answer.attempts, answer.detail)
+        return continue_on("call_service", self.config, outcome)
+
+    def _mapped(self, ctx: "FlowContext", service, answer) -> Optional[Dict[str, str]]:
+        """The flow variables an ``ok`` answer fills; None for any other answer, or one that
+        does not fit the map or the limits (logged, without its values)."""
+        if answer.outcome != "ok":
+            return None
+        try:
+            return map_answer(answer.data, self.paths, service.limits)
+        except MappingError as exc:
+            ctx.log.warning("call_service %s: answer refused: %s", service.name, exc)
+            return None
 
     def _clear_lists(self, ctx: "FlowContext") -> None:
         for name, path in self.paths.items():

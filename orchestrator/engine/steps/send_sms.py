@@ -102,6 +102,8 @@ class SendSms(StepKind):
             except StoreError as exc:
                 raise StepError("send_sms: the confirmation code could not be recorded: %s" % exc)
         result = provider.send(to, text, payment_id or ctx.channel.uuid)
+        if ctx.services is not None and ctx.services.on_sms is not None:
+            ctx.services.on_sms(provider.name, result.outcome)
         ctx.variables.update({"sms.result": result.outcome, "sms.message_id": result.message_id,
                               "confirmation.code": code})
         if result.outcome == "sent":
