@@ -5,8 +5,10 @@ Three things retry, each with its own reason for its shape:
 - a gateway connector re-sends an authorization a bounded number of times (``max_attempts`` is
   at most 10), ``backoff * 2^(n-1)`` apart, without jitter: the caller is waiting and the
   delays are part of the gateway's configured timing;
-- a webhook delivery is retried ``base * 2^(n-1)`` apart, capped, without jitter: each notice is
-  one receiver's, so there is no crowd to spread;
+- a status callback (``callbacks/sender.py``) is retried ``base * 2^(n-1)`` apart, capped,
+  with equal jitter (``jittered``: half the wait fixed, half drawn): instances sharing a store
+  and many rows waiting on one receiver that comes back must not all try at one instant, and
+  a wait never shrinks to nothing, so a receiver that is down is not hammered;
 - an inbound ESL connection to a node that went away is retried with full jitter over a capped
   exponential, so a restarted switch is not hit by every instance at the same instant.
 
@@ -39,3 +41,10 @@ def delays(base: float, cap: float = math.inf,
         yield jitter() * delay if jitter is not None else delay
         attempt += 1
 
+
+
+def jittered(attempt: int, base: float, cap: float, draw: Callable[[], float]) -> float:
+    """The wait after failed attempt ``attempt``: half the capped exponential, plus ``draw()``
+    (uniform [0, 1), such as ``random.random``) times the other half."""
+    delay = exponential(attempt, base, cap)
+    return delay / 2.0 + draw() * delay / 2.0

@@ -159,6 +159,9 @@ def _cmd_reconcile(args):
     except (StoreError, ConfigError) as exc:
         print("store error:\n%s" % exc, file=sys.stderr)
         return 2
+    # what reconciliation settles is a status callback too: stored here, sent by the service
+    from orchestrator.callbacks.wiring import hook_outcomes
+    hook_outcomes(store, config["agent_api"]["webhooks"])
     for done in reconcile(store, gateways, older_than=args.older_than,
                           cancel_after=args.cancel_after):
         print("%s %s" % (done.payment_id, done.status or "still flagged: " + done.note))

@@ -18,6 +18,7 @@ import jsonschema
 import yaml
 
 from orchestrator.agent.settings import AGENT_API_SCHEMA, config_problems
+from orchestrator.call_nodes import UNKNOWN_NODE
 from orchestrator.catalog import AUDIO_MODES
 from orchestrator.engine.context import DEFAULT_MAX_STEP_RUNS, DEFAULT_TTS_ENGINE, DEFAULT_TTS_VOICE
 from orchestrator.engine.services import PromptSettings
@@ -95,6 +96,12 @@ SCHEMA = {
                 },
             },
         },
+        "min_nodes_up": {
+            "type": "integer", "minimum": 0,
+            "description": "How many of the nodes must have their inbound connection up for "
+                           "/readyz to say ready (at most the number of nodes; 0: never "
+                           "wait for a node)",
+        },
         "http": {
             "type": "object", "additionalProperties": False,
             "properties": {"enabled": {"type": "boolean"}, "host": {"type": "string"},
@@ -133,6 +140,28 @@ SCHEMA = {
                             "description": "attempts at a transaction whose connection is lost"},
                 "check_interval": {**_number,
                                    "description": "seconds between the monitor's pings"},
+            },
+        },
+        "cluster": {
+            "type": "object", "additionalProperties": False,
+            "description": "Several instances on one PostgreSQL store (orchestrator/cluster): "
+                           "heartbeats, forwarded agent requests, the takeover of a dead one",
+            "properties": {
+                "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{0,40}$",
+                         "description": "how this instance is named among the others (with "
+                                        "its process id and a random tag); the host's name "
+                                        "by default"},
+                "heartbeat_interval": {**_number, "maximum": 60,
+                                       "description": "seconds between this instance's beats"},
+                "dead_after": {**_number, "maximum": 600,
+                               "description": "seconds of silence after which an instance is "
+                                              "dead and taken over (longer than the interval)"},
+                "request_timeout": {**_number, "maximum": 60,
+                                    "description": "seconds a forwarded request waits for the "
+                                                   "instance holding the call (then 504)"},
+                "takeover_retry": {**_number, "maximum": 3600,
+                                   "description": "seconds between asks about a dead "
+                                                  "instance's payments still unsettled"},
             },
         },
         "prompts": {
@@ -175,6 +204,7 @@ DEFAULTS = {
     "flows": {"directory": "flows", "default": None, "by_destination": {}},
     "tts": {"engine": DEFAULT_TTS_ENGINE, "voice": DEFAULT_TTS_VOICE},
     "nodes": [],
+    "min_nodes_up": 1,          # ready with one node up, as with a single node
     "http": {"enabled": True, "host": "127.0.0.1", "port": 8080, **asdict(HttpLimits())},
     "tenants": [],
     "gateways": [],
@@ -186,6 +216,8 @@ DEFAULTS = {
                   "hold_music": "tone_stream://%(300,4700,440);loops=-1"},
     "store": {"path": "payments.sqlite", "url": "", "password": "", "pool_size": 4,
               "timeout": 5.0, "retries": 3, "check_interval": 5.0},
+    "cluster": {"name": "", "heartbeat_interval": 2.0, "dead_after": 10.0, "request_timeout": 5.0,
+                "takeover_retry": 30.0},
     "prompts": asdict(PromptSettings()),   # and languages, when set (orchestrator/tenancy)
     # the script as the switch finds it: a name in its scripts folder, an absolute path, or a
     # path relative to the config file (see _LOCAL_PATHS)
@@ -343,6 +375,17 @@ def load_config(path=None, environ=None):
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError("%s: nodes: duplicate node name %s" % (source, ", ".join(duplicates)))
+    if UNKNOWN_NODE in names:
+        raise ConfigError("%s: nodes: %r is reserved (the metrics' node label for a call from "
+                          "a switch no node matches)" % (source, UNKNOWN_NODE))
+    if names and data["min_nodes_up"] > len(names):
+        raise ConfigError("%s: min_nodes_up: %d, but only %d node(s) are configured: the "
+                          "service would never be ready" % (source, data["min_nodes_up"], len(names)))
+    cluster = data["cluster"]
+    if cluster["dead_after"] <= cluster["heartbeat_interval"]:
+        raise ConfigError("%s: cluster.dead_after (%s) must be longer than "
+                          "cluster.heartbeat_interval (%s)" % (source, cluster["dead_after"],
+                                                               cluster["heartbeat_interval"]))
     base_dir = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
     problems, notices = normalise_tenants(data, base_dir)
     if not problems:

@@ -25,7 +25,7 @@ from orchestrator.card_numbers import UUID, mask_cards
 _context: "contextvars.ContextVar[Dict[str, Any]]" = contextvars.ContextVar("log_context", default={})
 
 DTMF_FIELD = re.compile(r"(?i)\b(DTMF-Digit|dtmf|digits?)(\s*[=:]\s*\"?)([0-9*#A-D]+)")
-CONTEXT_KEYS = ("call", "session", "tenant", "flow", "step")
+CONTEXT_KEYS = ("call", "session", "tenant", "flow", "step", "node")
 # ``extra={LOG_FIELDS: {...}}``: structured fields of one line (the audit log's), after the
 # context keys, redacted like the message
 LOG_FIELDS = "log_fields"

@@ -19,7 +19,7 @@ names; a test checks that they use no other ``payivr_`` name.
 import logging
 import platform
 import time
-from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Dict, Iterator, Optional, Protocol, Sequence, Tuple
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -34,6 +34,14 @@ from orchestrator.payments.gateways.results import (DECLINE_REASONS as _DECLINES
 from orchestrator.payments.validation import FIELD_ERROR_TYPES, FIELDS, NUMBER_CONFIRMATION
 from orchestrator.store.backend import ERROR_KINDS as STORE_ERROR_KINDS
 from orchestrator.store.journal import WRITE_OPERATIONS as STORE_WRITE_OPERATIONS
+
+# why a status callback is given up (callbacks/sender.py says when)
+GIVEN_UP_REASONS = ("refused", "expired", "attempts")
+
+
+class PendingRows(Protocol):
+    def pending_by_tenant(self) -> Dict[str, Tuple[int, float]]: ...
+
 
 if TYPE_CHECKING:  # pragma: no cover
     from orchestrator.store import PaymentStore
@@ -61,6 +69,7 @@ GATEWAY_ERROR_KINDS = _ERROR_KINDS + (OTHER,)
 CARD_FIELDS = FIELDS + (NUMBER_CONFIRMATION,)
 FIELD_ERRORS = FIELD_ERROR_TYPES + (OTHER,)
 REFUSAL_REASONS = ("pool-full", "shutting-down")
+RELAY_OUTCOMES = ("answered", "timed_out", "unsent", "too_large")
 # What a call's tenant may be refused (orchestrator/tenancy): another tenant's flow, a gateway
 # not granted to it, a destination outside its allow list; and the calls_total outcome of a
 # call whose flow was not its tenant's.
@@ -136,6 +145,20 @@ class Metrics:
             f"{PREFIX}_esl_command_duration_seconds",
             "Time from an inbound ESL command to its answer (keepalives included)",
             ["node", "kind"], buckets=ESL_BUCKETS, registry=r)
+
+        self.node_secure_entry = Gauge(
+            f"{PREFIX}_node_secure_entry_reachable",
+            "1 when the node's switch sees this instance's secure-entry FIFO folder (same host "
+            "or a shared volume), so card entry on its calls can work; 0 when it does not "
+            "(asked on each inbound connect)", ["node"], registry=r)
+        self.node_calls_in_progress = Gauge(
+            f"{PREFIX}_node_calls_in_progress",
+            "Calls being served now, by the node their socket came from (a configured node "
+            "name, or unknown: a switch no configured node matches)", ["node"], registry=r)
+        self.node_calls = Counter(
+            f"{PREFIX}_node_calls_total",
+            "Calls whose socket came from a node, by node (a configured name, or unknown); "
+            "every call that reached its flow choice, whatever its outcome", ["node"], registry=r)
 
         # -- payments (counted from the payment events: on_payment_event) -------------------
         self.payments = Counter(
@@ -213,17 +236,55 @@ class Metrics:
         for operation in STORE_WRITE_OPERATIONS:
             self.store_write_seconds.labels(operation)
 
-        # -- agent API -------------------------------------------------------------------------
-        self.webhook_notices_dropped = Counter(
-            f"{PREFIX}_webhook_notices_dropped_total",
-            "Webhook notices dropped, by tenant, because the delivery queue was full (a receiver "
-            "down or slow for long); the receiver misses those session changes",
+        # -- status callbacks (the outbox: orchestrator/callbacks) ----------------------------
+        self.outbox_delivered = Counter(
+            f"{PREFIX}_outbox_delivered_total",
+            "Status callbacks and session notices delivered (the receiver answered 2xx), by "
+            "tenant", ["tenant"], registry=r)
+        self.outbox_retries = Counter(
+            f"{PREFIX}_outbox_retries_total",
+            "Deliveries that failed and will be tried again (network error, 408, 429, 5xx), by "
+            "tenant", ["tenant"], registry=r)
+        self.outbox_given_up = Counter(
+            f"{PREFIX}_outbox_given_up_total",
+            "Status callbacks given up, by tenant and reason: refused (the receiver answered "
+            "3xx or 4xx), expired (not delivered within max_age), attempts (max_attempts "
+            "failed); the receiver misses those events", ["tenant", "reason"], registry=r)
+        self.outbox_dropped = Counter(
+            f"{PREFIX}_outbox_dropped_total",
+            "Status callbacks never stored, by tenant: queue_size rows pending already, a body "
+            "over max_body, or the store failed; the receiver sees a gap in seq",
             ["tenant"], registry=r)
-        self.webhook_notices_undelivered = Counter(
-            f"{PREFIX}_webhook_notices_undelivered_total",
-            "Webhook notices given up, by tenant: refused by the receiver (3xx/4xx) or failing "
-            "every one of max_attempts; the receiver misses those session changes",
-            ["tenant"], registry=r)
+
+        # -- several instances (orchestrator/cluster) -----------------------------------------
+        self.relay_requests = Counter(
+            f"{PREFIX}_relay_requests_total",
+            "Requests this instance forwarded to another instance (an agent's request for a "
+            "call or session held there), by outcome: answered, timed_out (no answer within "
+            "cluster.request_timeout), unsent (the store did not take it), too_large",
+            ["outcome"], registry=r)
+        for outcome in RELAY_OUTCOMES:
+            self.relay_requests.labels(outcome)
+        self.relay_pushes_dropped = Counter(
+            f"{PREFIX}_relay_pushes_dropped_total",
+            "Session changes not sent to another instance's event stream (queue full, or the "
+            "store did not take them)", registry=r)
+        self.relay_listening = Gauge(
+            f"{PREFIX}_relay_listening",
+            "1 while this instance listens for other instances' requests (PostgreSQL LISTEN)",
+            registry=r)
+        self.instances = Gauge(
+            f"{PREFIX}_instances",
+            "Instances sharing the store as this one sees them, by state: up, silent (its "
+            "heartbeat older than cluster.dead_after, not yet claimed), stopped, dead",
+            ["state"], registry=r)
+        self.takeovers = Counter(
+            f"{PREFIX}_instance_takeovers_total",
+            "Dead instances (silent past cluster.dead_after) this instance took over", registry=r)
+        self.takeover_payments = Counter(
+            f"{PREFIX}_takeover_payments_total",
+            "Unsettled payments of dead instances this instance reconciled, by outcome: settled, "
+            "or flagged (the gateway could not say yet; asked again)", ["outcome"], registry=r)
 
     def watch_store(self, store: "PaymentStore") -> None:
         """Export the store's health (``payivr_store_up``, read at each scrape), count each of
@@ -240,6 +301,17 @@ class Metrics:
                                      pending_after: float = PENDING_AFTER) -> None:
         """Export, read from ``store`` at each scrape, the payments awaiting reconciliation."""
         self.registry.register(ReconciliationBacklog(store, pending_after))
+
+    def watch_outbox(self, outbox: "PendingRows", tenants: Sequence[str]) -> None:
+        """Export, read from the outbox at each scrape, each tenant's pending callbacks; and
+        zero every tenant's counters, so a rate starts from a sample."""
+        self.registry.register(OutboxBacklog(outbox, tenants))
+        for tenant in tenants:
+            self.outbox_delivered.labels(tenant)
+            self.outbox_retries.labels(tenant)
+            self.outbox_dropped.labels(tenant)
+            for reason in GIVEN_UP_REASONS:
+                self.outbox_given_up.labels(tenant, reason)
 
     # -- the payment event subscriber ----------------------------------------------------------
     def on_payment_event(self, call: CallRef, event: PaymentEvent) -> None:
@@ -346,3 +418,35 @@ class ReconciliationBacklog(Collector):
             "%s_reconciliation_backlog_oldest_seconds" % PREFIX,
             "Age of the oldest payment awaiting reconciliation (0 when none)",
             value=max(0.0, now - oldest) if oldest is not None else 0.0)
+
+
+class OutboxBacklog(Collector):
+    """Status callbacks waiting for their receivers, read from the outbox when Prometheus
+    scrapes: ``payivr_outbox_pending{tenant}`` (rows pending) and
+    ``payivr_outbox_oldest_pending_seconds{tenant}`` (how long the oldest has waited). Read
+    from the store, so a restart or another instance is seen as it is; instances sharing a
+    store report the same figures: alert on the max, not the sum."""
+
+    def __init__(self, outbox: PendingRows, tenants: Sequence[str]) -> None:
+        self.outbox, self.tenants = outbox, list(tenants)
+
+    def collect(self) -> Iterator[Metric]:
+        now = time.time()
+        try:
+            pending = self.outbox.pending_by_tenant()
+        except Exception as error:   # a scrape must not fail for it; the gap shows
+            log.warning("outbox backlog not read: %s", type(error).__name__)
+            return
+        rows = GaugeMetricFamily(
+            "%s_outbox_pending" % PREFIX, "Status callbacks and session notices waiting for "
+            "their receiver (stored, not yet delivered nor given up), by tenant",
+            labels=["tenant"])
+        oldest = GaugeMetricFamily(
+            "%s_outbox_oldest_pending_seconds" % PREFIX, "Age of the oldest status callback "
+            "waiting for its receiver, by tenant (0 when none)", labels=["tenant"])
+        for tenant in self.tenants:
+            count, created = pending.get(tenant, (0, now))
+            rows.add_metric([tenant], count)
+            oldest.add_metric([tenant], max(0.0, now - created) if count else 0.0)
+        yield rows
+        yield oldest

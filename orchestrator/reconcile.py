@@ -19,7 +19,7 @@ Every payment still unsettled keeps ``needs_reconciliation`` and a ``reconcile_n
 import logging
 import time
 from dataclasses import dataclass
-from typing import List, Mapping, Optional
+from typing import Collection, List, Mapping, Optional
 
 from orchestrator.payments.gateways import Gateway, GatewayError
 from orchestrator.payments.gateways.matching import ExpectedPayment
@@ -41,14 +41,18 @@ class Reconciled:
 
 
 def reconcile(store: PaymentStore, gateways: Mapping[str, Gateway], older_than: float = 60.0,
-              cancel_after: float = CANCEL_AFTER, now: Optional[float] = None) -> List[Reconciled]:
-    """Ask each gateway about its unsettled payments; one Reconciled per payment looked at."""
+              cancel_after: float = CANCEL_AFTER, now: Optional[float] = None,
+              calls: Optional[Collection[str]] = None) -> List[Reconciled]:
+    """Ask each gateway about its unsettled payments; one Reconciled per payment looked at
+    (only the payments of ``calls``, by call uuid, when given: a dead instance's)."""
     now = time.time() if now is None else now
     ledger = PaymentLedger(store)
     done = []
     for row in store.list(status="pending") + store.list(status="unknown"):
         if now - row["updated"] < older_than:
             continue  # may still be in flight
+        if calls is not None and row["call_uuid"] not in calls:
+            continue
         gateway = gateways.get(row["gateway"])
         if gateway is None:
             note = "gateway %s is no longer configured" % row["gateway"]

@@ -14,6 +14,7 @@ import time
 import gevent
 from prometheus_client import make_wsgi_app
 
+from orchestrator.call_nodes import CallNodes
 from orchestrator.config import DEFAULTS, ConfigError
 from orchestrator.engine import EngineSettings, FlowRunner
 from orchestrator.engine.selection import FLOW_VARIABLE, select_in_order
@@ -71,12 +72,17 @@ class Service:
             NodeConnection(node["name"], node["host"], node.get("port", 8021), node["password"],
                            connect_timeout=timeouts["node_connect"],
                            reply_timeout=timeouts["reply"], keepalive=timeouts["keepalive"],
-                           metrics=self.metrics, frame_limits=frame_limits)
+                           metrics=self.metrics, frame_limits=frame_limits,
+                           secure_fifo_dir=config["secure_entry"]["fifo_dir"])
             for node in config["nodes"]])
         self.tenants = frozenset(config["tenants"])
         self.metrics.max_calls.set(config["max_calls"])
         for name in self.pool.nodes:
             self.metrics.esl_up.labels(name).set(0)
+        # which node each call came from: the agent API's commands go to that node only
+        self.call_nodes = CallNodes(self.pool, self.metrics)
+        self.min_nodes_up = min(config.data.get("min_nodes_up", DEFAULTS["min_nodes_up"]),
+                                len(self.pool.nodes))
         self.http = self._build_http(config["http"])
         self.gateways = self._build_gateways(config)
         self.web_services = self._build_web_services(config)
@@ -91,7 +97,31 @@ class Service:
         self.events = PaymentEventBus()
         self.events.subscribe(self.metrics.on_payment_event)
         self.events.subscribe(log_subscriber(logging.getLogger("orchestrator.payments")))
+        self.callbacks = self._build_callbacks(config)
+        self.cluster = self._build_cluster(config)
         self.agent = self._build_agent_api(config)
+
+    def _build_callbacks(self, config):
+        """Each tenant's status callbacks (``tenants.<name>.webhook``), from the outbox on the
+        payment store (see orchestrator/callbacks); None when no tenant has a receiver."""
+        receivers = config["agent_api"]["webhooks"]
+        if not receivers:
+            return None
+        from orchestrator.callbacks.wiring import StatusCallbacks
+        return StatusCallbacks(self.store, receivers, self.events, self.metrics)
+
+    def _build_cluster(self, config):
+        """With a PostgreSQL store, this instance among the others sharing it
+        (``orchestrator/cluster``); with SQLite there is only one, and None."""
+        if self.store.kind != "postgresql":
+            return None
+        from orchestrator.cluster import Cluster
+        settings = dict(DEFAULTS["cluster"], **(config.data.get("cluster") or {}))
+        return Cluster(self.store, self.gateways, self._connected_nodes, settings,
+                       metrics=self.metrics)
+
+    def _connected_nodes(self):
+        return [name for name, node in self.pool.nodes.items() if node.connected]
 
     def _build_agent_api(self, config):
         """The agent API under ``/api/v1`` when ``agent_api.tokens`` is set (see orchestrator/agent)."""
@@ -228,12 +258,16 @@ class Service:
                                   len(self.config["nodes"]))
         if self.store_monitor is not None:
             self.store_monitor.start()
+        if self.cluster is not None:
+            self.cluster.start()
         self.pool.start()
         self.server.start()
         if self.http is not None:
             self.http.start()
         if self.agent is not None:
             self.agent.start()
+        if self.callbacks is not None:
+            self.callbacks.start()
 
     def stop(self, grace=None):
         """Stop taking calls, let the ones in progress finish (bounded), then drop the nodes."""
@@ -244,6 +278,10 @@ class Service:
             self.http.stop()
         if self.agent is not None:
             self.agent.stop()
+        if self.callbacks is not None:
+            self.callbacks.stop()
+        if self.cluster is not None:
+            self.cluster.stop()
         for gateway in self.gateways.values():
             gateway.close()
         for web_service in self.web_services.values():
@@ -255,16 +293,31 @@ class Service:
 
     def ready(self):
         """Ready: taking calls, the payment store answering (a call could not be recorded
-        otherwise) and, where nodes are configured, at least one connected."""
+        otherwise) and at least ``min_nodes_up`` nodes connected (one by default; a node
+        down only stops the agent API acting on its calls, whose flows run on their own
+        sockets)."""
         return (self.server.listening and self.store.health.up
-                and (not self.pool.nodes or self.pool.any_connected()))
+                and self.pool.connected_count() >= self.min_nodes_up)
 
     def readiness(self):
         """``(ready, details)`` for ``/readyz``: what a NOC needs to see why it is not ready."""
-        return self.ready(), {"listening": self.server.listening,
-                              "calls_in_progress": self.server.active_calls,
-                              "nodes": self.pool.status(),
-                              "store": self.store.health.status()}
+        details = {"listening": self.server.listening,
+                   "calls_in_progress": self.server.active_calls,
+                   "nodes": self.node_states(),
+                   "nodes_up": self.pool.connected_count(),
+                   "min_nodes_up": self.min_nodes_up,
+                   "store": self.store.health.status()}
+        if self.cluster is not None:
+            details["cluster"] = self.cluster.status()
+        return self.ready(), details
+
+    def node_states(self):
+        """Each node: its inbound connection up or not (and why not), its calls here now."""
+        calls = self.call_nodes.in_progress()
+        return {name: {"up": node.connected, "calls_in_progress": calls.get(name, 0),
+                       "last_error": None if node.connected else node.last_error,
+                       "secure_entry": node.sees_secure_entry}
+                for name, node in self.pool.nodes.items()}
 
     def _choose_flow(self, channel, plan):
         """The call's flow: ``pay_flow``, else the tenant's number map, then the site's, else
@@ -285,6 +338,18 @@ class Service:
         self.metrics.calls.labels(plan.name, flow.name, WRONG_TENANT).inc()
 
     def handle_call(self, channel):
+        """Run the call, counted under the node its socket came from (``call_nodes.py``)."""
+        node = self.call_nodes.arrived(channel)
+        try:
+            # on the call's log lines where there are nodes to tell apart
+            with log_context(node=node if self.pool.nodes else None):
+                self._run_call(channel)
+        finally:
+            self.call_nodes.left(channel, node)
+
+    def _run_call(self, channel):
+        if self.cluster is not None:
+            self._mark_taken(channel)
         tenant = resolve_tenant(channel.variables, self.tenants)
         plan = self.tenancy.plan(tenant)
         flow = self._choose_flow(channel, plan)
@@ -305,6 +370,8 @@ class Service:
                 step_seconds = self.metrics.step_duration
                 if self.agent is not None:
                     self.agent.call_started(channel)
+                if self.cluster is not None:
+                    self.cluster.calls.arrived(channel.uuid, tenant)
                 outcome = None
                 try:
                     outcome = FlowRunner(
@@ -316,11 +383,23 @@ class Service:
                     self._let_go(channel)
                     if self.agent is not None:
                         self.agent.call_ended(channel, outcome)
+                    if self.cluster is not None:
+                        self.cluster.calls.ended(channel.uuid)
                 log.info("call ended: %s after %.1fs", outcome.result, time.monotonic() - started)
         self.metrics.calls.labels(tenant, flow.name, outcome.result).inc()
         if self._on_call_end is not None:
             self._on_call_end(channel, flow.name, outcome)
 
+
+    @staticmethod
+    def _mark_taken(channel):
+        """This instance has the call: if it is lost mid-way, the dialplan's failover sends the
+        caller to a person, not to the next instance (``orchestrator/cluster``)."""
+        from orchestrator.cluster import NEXT_INSTANCE_VARIABLE, TAKEN
+        try:
+            channel.set_variable(NEXT_INSTANCE_VARIABLE, TAKEN)
+        except Exception as exc:   # the call may be gone already; the flow will see it
+            log.info("the call could not be marked taken: %s", type(exc).__name__)
 
     @staticmethod
     def _let_go(channel):

@@ -225,3 +225,14 @@ def test_a_bad_store_setting_is_refused_naming_the_key(tmp_path, store, message)
     path.write_text(yaml.safe_dump({"store": store}))
     with pytest.raises(ConfigError, match=message):
         load_config(str(path), environ={})
+
+
+def test_a_cluster_heartbeat_slower_than_its_dead_after_is_refused(tmp_path):
+    path = tmp_path / "orchestrator.yaml"
+    path.write_text("cluster: {heartbeat_interval: 5, dead_after: 5}\n")
+    with pytest.raises(ConfigError, match=r"cluster.dead_after \(5\) must be longer than "
+                                          r"cluster.heartbeat_interval \(5\)"):
+        load_config(str(path), environ={})
+    path.write_text("cluster: {name: 'a b'}\n")
+    with pytest.raises(ConfigError, match="cluster.name"):
+        load_config(str(path), environ={})

@@ -78,10 +78,33 @@ def test_each_socket_hand_off_resumes_into_a_fallback():
             assert ("unset", "send_silence_when_idle") in before, (path, name)
             assert any("uuid_audio(${uuid} stop)" in data for _, data in before), (path, name)
             assert ("record_session_resume", "${pay_recording_path}") in before, (path, name)
+        elif after[1:] == [("transfer", "${pay_next_instance} XML payments_failover")]:
+            # several instances (instances.xml): on to the next one, or to pay_fallback, which
+            # hands the caller to a person; where to is set before the socket
+            assert any(app == "set" and data.startswith("pay_next_instance=")
+                       for app, data in actions[:at]), (path, name)
         else:
             # a person takes the caller: their keys reach them again, then the hand-over
             assert handed_on[:2] in (["unset", "transfer"], ["unset", "bridge"]), (path, name)
             assert after[1] == ("unset", "sensitive_dtmf"), (path, name)
+
+
+def test_the_failover_tries_each_instance_in_order_then_a_person():
+    """7100's chain, followed through pay_next_instance as the switch would: each instance's
+    own address, in order, then pay_fallback, which gives the caller to a person."""
+    from orchestrator.simulator.dialplan import extensions_from_xml
+    extensions = extensions_from_xml(glob.glob(os.path.join(CONF, "dialplan", "*.xml")), {})
+    step, addresses = "7100", []
+    while step != "pay_fallback":
+        actions = extensions[step]
+        addresses += [data.split()[0] for app, data in actions if app == "socket"]
+        [step] = [data.split("=", 1)[1] for app, data in actions
+                  if app == "set" and data.startswith("pay_next_instance=")]
+    assert addresses == ["$${orchestrator_esl_address}", "$${orchestrator_esl_address_2}"]
+    assert extensions["pay_fallback"] == [("unset", "hangup_cause"), ("unset", "sensitive_dtmf"),
+                                          ("transfer", "agent XML default")]
+    with open(os.path.join(CONF, "vars.xml"), encoding="utf-8") as handle:
+        assert "orchestrator_esl_address_2=$ORCHESTRATOR_ESL_ADDRESS_2" in handle.read()
 
 
 def test_flows_named_in_the_dialplan_are_shipped():

@@ -125,3 +125,20 @@ def test_a_call_logs_call_tenant_flow_and_step_on_its_lines(service_on_simulator
     assert all(line["flow"] == "welcome" for line in of_call)
     collect = [line for line in of_call if line["msg"].startswith("collect into choice: attempt 1")]
     assert collect and collect[0]["step"] == "menu" and collect[0]["level"] == "info"
+
+
+def test_a_calls_lines_name_its_node_where_nodes_are_configured(service_on_simulator):
+    stream = io.StringIO()
+    handler = setup_logging("INFO", "json", stream=stream)
+    try:
+        world = service_on_simulator(node=True)
+        assert world.service.pool.node("fs1").wait_connected(5)
+        call = world.place([{"wait_prompt": 2}, {"press": "2"}], {"pay_flow": "welcome"})
+        call.wait(timeout=20)
+        world.wait_idle()
+        world.stop()
+    finally:
+        logging.getLogger().removeHandler(handler)
+    of_call = [json.loads(line) for line in stream.getvalue().splitlines()
+               if json.loads(line).get("call") == call.uuid]
+    assert of_call and all(line["node"] == "fs1" for line in of_call)

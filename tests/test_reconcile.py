@@ -1,6 +1,7 @@
 """Reconciliation asks the gateway under the payment's own key, takes a decision only when it is
 for the payment's amount, currency and card, never takes "no record" as "not charged", and
 closes a key the gateway cannot speak for only by a cancel the gateway confirms."""
+import json
 import time
 
 import pytest
@@ -162,3 +163,33 @@ def test_the_command_line_reconciles_with_the_same_defaults(tmp_path, sandbox, c
                  "--cancel-after", "0"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out == ["%s error" % unseen.payment_id, "0 payment(s) still unsettled"]
+
+
+def test_what_the_command_line_settles_is_a_status_callback_for_the_service_to_send(tmp_path,
+                                                                                  sandbox):
+    from orchestrator.callbacks.outbox import PENDING, Outbox
+    config = tmp_path / "orchestrator.yaml"
+    config.write_text(yaml.safe_dump({
+        "flows": {"directory": str(tmp_path)}, "store": {"path": "payments.sqlite"},
+        "tenants": ["acme"],
+        "agent_api": {"webhooks": {"acme": {"url": "http://127.0.0.1:9/callbacks",
+                                            "secret": "0123456789abcdef"}}},
+        "gateways": [{"name": "sandbox", "type": "sandbox", "url": sandbox.url,
+                      "max_attempts": 1, "status_attempts": 1}]}))
+    store = PaymentStore(str(tmp_path / "payments.sqlite"))
+    gateway = connector(sandbox)
+    card = make_card(card_for("charge-then-hang"))
+    begun = PaymentLedger(store).begin(money=Money(1250, "EUR"), gateway="sandbox",
+                                       key_for=gateway.idempotency_key, summary=card.summary,
+                                       tenant="acme")
+    gateway.authorize(1250, "EUR", "INV-1", card, begun.idempotency_key)
+    store.finish(begun.payment_id, "unknown", needs_reconciliation=True, error_kind="timeout")
+    store.close()
+    assert main(["reconcile", "--config", str(config), "--older-than", "0"]) == 0
+    store = PaymentStore(str(tmp_path / "payments.sqlite"))
+    [row] = Outbox(store.backend).rows("acme")
+    body = json.loads(row.body)
+    assert row.state == PENDING and body["type"] == "payment.result"
+    assert (body["data"]["status"], body["data"]["reconciled"], body["data"]["payment_id"]) == (
+        "approved", True, begun.payment_id)
+    store.close()

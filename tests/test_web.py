@@ -88,12 +88,15 @@ def test_healthz_and_readyz_report_in_json_with_status_codes(running):
     body = ready.json()
     store = body.pop("store")
     assert body == {"status": "ready", "listening": True, "calls_in_progress": 0,
-                    "nodes": {"fs1": True}}
+                    "nodes": {"fs1": {"up": True, "calls_in_progress": 0, "last_error": None,
+                                      "secure_entry": True}},
+                    "nodes_up": 1, "min_nodes_up": 1}
     assert (store["backend"], store["up"]) == ("sqlite", True)
     service.pool.node("fs1").stop()
     not_ready = requests.get(url(service.http_address, "/readyz"), timeout=5)
     assert not_ready.status_code == 503
-    assert not_ready.json()["status"] == "not ready" and not_ready.json()["nodes"] == {"fs1": False}
+    assert not_ready.json()["status"] == "not ready" and not_ready.json()["nodes_up"] == 0
+    assert not_ready.json()["nodes"]["fs1"]["up"] is False
     assert requests.get(url(service.http_address, "/healthz"), timeout=5).status_code == 200
     assert requests.post(url(service.http_address, "/readyz"), timeout=5).status_code == 405
 

@@ -11,7 +11,9 @@ configured destinations. A value in a request that may be a card number is refus
 anything reads it, so it reaches no store, channel variable, webhook, event or log. Every
 request is written to the audit log (``audit.py``). Only the events URL accepts
 ``?access_token=``, because EventSource cannot send headers; nowhere else, so tokens stay out
-of the access logs of proxies for ordinary calls.
+of the access logs of proxies for ordinary calls. With several instances on one store, a call
+or session another instance holds is reached through it (``remote.py``): the same checks, run
+by the holder with the asker's principal.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from orchestrator.web import json_response
 from . import ownership, sse
 from .audit import ACTIONS, AuditEntry
 from .control import CallControl, ControlError, call_not_found
+from .remote import FORWARDABLE, FORWARDED, forwarded_environ
 from .sessions import PAYMENT_OUTCOMES, Payload, PaymentSession, SessionConflict, SessionRegistry
 from .settings import Destinations, agent_target, destinations_key
 
@@ -40,6 +43,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from wsgiref.types import StartResponse, WSGIEnvironment
 
     from orchestrator.esl.inbound import NodeConnection
+
+    from .remote import Remote
 
     from .settings import Principal, TokenTable
 
@@ -57,8 +62,9 @@ COMPLETE_TO = ("agent", "queue", "extension", "goodbye")
 STATUS_TEXT = {200: "200 OK", 201: "201 Created", 400: "400 Bad Request", 401: "401 Unauthorized",
                404: "404 Not Found", 405: "405 Method Not Allowed", 409: "409 Conflict",
                403: "403 Forbidden", 413: "413 Payload Too Large",
-               422: "422 Unprocessable Entity", 502: "502 Bad Gateway",
-               503: "503 Service Unavailable"}
+               422: "422 Unprocessable Entity", 500: "500 Internal Server Error",
+               502: "502 Bad Gateway", 503: "503 Service Unavailable",
+               504: "504 Gateway Timeout"}
 
 
 class ApiError(Exception):
@@ -131,6 +137,8 @@ class AgentApi:
         """``stored(id)``: a session another instance holds, as the store has it (read-only)."""
         self.tokens, self.registry, self.control = tokens, registry, control
         self.stored = stored
+        # the calls and sessions of other instances (remote.py); None with one instance
+        self.remote: Optional["Remote"] = None
         self.may_start, self.settings = may_start, settings
         self.tenants = frozenset(tenants)
         self.destinations = Destinations(settings.get("destinations") or {})
@@ -139,6 +147,29 @@ class AgentApi:
                          getattr(self, name)) for method, path, name in self.ROUTES]
 
     def __call__(self, environ: "WSGIEnvironment", start_response: "StartResponse") -> Iterable[bytes]:
+        status, body = self._dispatch(environ)
+        if status == "stream":
+            sse.start_stream(start_response)
+            return body
+        return json_response(start_response, STATUS_TEXT[status], body)
+
+    def answer_forwarded(self, message: Mapping[str, Any], principal: "Principal") -> Answer:
+        """A request another instance forwarded (``remote.py``), run as if it had come here
+        from ``principal``: the same checks, the same audit line; never forwarded again."""
+        environ = forwarded_environ(message)
+        try:
+            handler, _ = self._resolve(environ)
+        except ApiError as exc:
+            return exc.status, exc.body()
+        if handler.__name__ not in FORWARDABLE:
+            return 400, ApiError(400, "invalid", "not a request another instance may "
+                                 "forward").body()
+        status, body = self._dispatch(environ, principal)
+        return int(status), body
+
+    def _dispatch(self, environ: "WSGIEnvironment",
+                  principal: Optional["Principal"] = None) -> Tuple[Any, Any]:
+        """``(status, JSON body)``, or ``("stream", a WSGI body)`` for the events URL."""
         entry = AuditEntry.of_request(environ)
         error: Optional[str] = None
         try:
@@ -147,12 +178,12 @@ class AgentApi:
                 entry.written = True      # the public document: nobody's action, not audited
             else:
                 entry.action = ACTIONS.get(handler.__name__, entry.action)
-                entry.principal = self._authenticate(environ, allow_query=handler == self.events)
+                entry.principal = principal or self._authenticate(
+                    environ, allow_query=handler == self.events)
             status, body = handler(environ, entry, **match)
             if status == "stream":
                 entry.write(200)
-                sse.start_stream(start_response)
-                return body
+                return status, body
         except ApiError as exc:
             status, body, error = exc.status, exc.body(), exc.code
         except ControlError as exc:
@@ -161,8 +192,11 @@ class AgentApi:
         except Exception:
             entry.write(500, "internal_error")     # the router answers 500 and logs the traceback
             raise
+        if status not in STATUS_TEXT:   # a holder's answer no local handler gives
+            status, error = 502, "bad_reply"
+            body = ApiError(502, error, "the instance holding the call answered %s" % status).body()
         entry.write(status, error)
-        return json_response(start_response, STATUS_TEXT[status], body)
+        return status, body
 
     def _resolve(self, environ: "WSGIEnvironment") -> Tuple[Handler, Dict[str, Any]]:
         path, method = environ.get("PATH_INFO") or "/", environ.get("REQUEST_METHOD", "GET")
@@ -231,9 +265,37 @@ class AgentApi:
             return 200, json.load(handle)
 
     def list_sessions(self, environ: "WSGIEnvironment", entry: AuditEntry) -> Answer:
-        return 200, {"sessions": [s.to_json() for s in self.registry.visible_to(self._principal(entry))]}
+        principal = self._principal(entry)
+        shown = [s.to_json() for s in self.registry.visible_to(principal)]
+        if self.remote is not None and not environ.get(FORWARDED):
+            shown += self.remote.listed(principal)
+        return 200, {"sessions": shown}
+
+    def _elsewhere(self, environ: "WSGIEnvironment", entry: AuditEntry, session_id: str,
+                   reading: bool = False) -> Optional[str]:
+        """The other instance holding the session, once the asker is known to be allowed to
+        hear of it (the same 404 as for one that does not exist, otherwise); None when this
+        instance answers itself."""
+        if (self.remote is None or environ.get(FORWARDED)
+                or self.registry.get(session_id) is not None):
+            return None
+        principal = self._principal(entry)
+        entry.session = session_id
+        owner = self.remote.owner(session_id)
+        if owner is None:
+            if reading:
+                return None
+            raise session_not_found()
+        if not principal.may_act_on(owner[1], owner[2]):
+            raise session_not_found()
+        return self.remote.holder(owner, reading)
 
     def get_session(self, environ: "WSGIEnvironment", entry: AuditEntry, id: str) -> Answer:
+        holder = self._elsewhere(environ, entry, id, reading=True)
+        if holder is not None:     # its holder's live copy (the store's may lag behind)
+            assert self.remote is not None
+            return self.remote.forward(holder, "GET", "/sessions/" + id, {},
+                                       self._principal(entry))
         if self.registry.get(id) is None and self.stored is not None:
             return 200, dict(self._stored_session(entry, id))
         return 200, self._session(entry, id).to_json()
@@ -285,7 +347,27 @@ class AgentApi:
                 raise bad(name, "%s must be a string" % name)
         entry.call, entry.agent_leg = call_uuid, agent_uuid
         entry.detail = "%s %s flow=%s reference=%s" % (money, mode, flow, reference)
-        return 201, self._start(entry, principal, money, reference, flow, call_uuid, agent_uuid, mode)
+        try:
+            return 201, self._start(entry, principal, money, reference, flow, call_uuid,
+                                    agent_uuid, mode)
+        except ControlError as exc:
+            elsewhere = (self.remote is not None and not environ.get(FORWARDED)
+                         and (exc.code == "call_not_found"
+                              or (exc.code == "node_unavailable" and not self._any_node())))
+            if not elsewhere:
+                raise
+            assert self.remote is not None
+            answer = self.remote.create(body, str(call_uuid or agent_uuid), principal)
+            if answer is None:
+                raise
+            if answer[0] == 201:
+                entry.session = answer[1].get("id")
+                log.info("session %s started on call %s through another instance",
+                         entry.session, call_uuid or agent_uuid)
+            return answer
+
+    def _any_node(self) -> bool:
+        return any(node.connected for node in self.control.pool.nodes.values())
 
     def _owned_call(self, principal: "Principal", call_uuid: Optional[str],
                     agent_uuid: Optional[str]) -> Tuple["NodeConnection", str, Optional[str],
@@ -352,7 +434,16 @@ class AgentApi:
         log.info("session %s started on call %s (%s, %s)", session.id, call_uuid, money, mode)
         return session.to_json()
 
+    def _forward(self, environ: "WSGIEnvironment", entry: AuditEntry, holder: str,
+                 path: str) -> Answer:
+        assert self.remote is not None
+        return self.remote.forward(holder, "POST", path, self._body(environ),
+                                   self._principal(entry))
+
     def recapture(self, environ: "WSGIEnvironment", entry: AuditEntry, id: str) -> Answer:
+        holder = self._elsewhere(environ, entry, id)
+        if holder is not None:
+            return self._forward(environ, entry, holder, "/sessions/%s/recapture" % id)
         session = self._session(entry, id)
         field = self._body(environ).get("field")
         entry.detail = "field=%s" % field if isinstance(field, str) and field in FIELDS else None
@@ -366,6 +457,9 @@ class AgentApi:
         return 200, session.to_json()
 
     def cancel(self, environ: "WSGIEnvironment", entry: AuditEntry, id: str) -> Answer:
+        holder = self._elsewhere(environ, entry, id)
+        if holder is not None:
+            return self._forward(environ, entry, holder, "/sessions/%s/cancel" % id)
         session = self._session(entry, id)
         if not session.in_card_entry:
             raise ApiError(409, "past_card_entry", "the session is past card entry")
@@ -373,6 +467,9 @@ class AgentApi:
         return 200, session.to_json()
 
     def complete(self, environ: "WSGIEnvironment", entry: AuditEntry, id: str) -> Answer:
+        holder = self._elsewhere(environ, entry, id)
+        if holder is not None:
+            return self._forward(environ, entry, holder, "/sessions/%s/complete" % id)
         session = self._session(entry, id)
         body = self._body(environ)
         to = body.get("to")
@@ -399,4 +496,8 @@ class AgentApi:
 
     def events(self, environ: "WSGIEnvironment", entry: AuditEntry,
                id: str) -> Tuple[str, Iterator[bytes]]:
+        holder = self._elsewhere(environ, entry, id)
+        if holder is not None:
+            assert self.remote is not None
+            return "stream", sse.stream(self.remote.watch(holder, id, self._principal(entry)))
         return "stream", sse.stream(self._session(entry, id))

@@ -39,6 +39,7 @@ from orchestrator.esl.errors import NotConnected
 from .settings import agent_target
 
 if TYPE_CHECKING:  # pragma: no cover
+    from orchestrator.call_nodes import CallNodes
     from orchestrator.esl.inbound import InboundPool, NodeConnection
 
     from .sessions import PaymentSession, SessionRegistry
@@ -94,21 +95,63 @@ def _tried(action: Callable[[], object], what: str) -> bool:
 
 
 class CallControl:
+    """Every command about a call goes over the inbound connection of the node holding it:
+    for a call on this instance's socket, the node its socket came from (``call_nodes.py``);
+    for a leg not on it (an agent's call before the payment starts), the one connected node
+    that answers ``uuid_exists`` for it (a read-only look-up each connected node may get;
+    uuids are unique across switches). A node that holds the call but is not connected, or
+    may hold it, gets nothing and the agent a 503 saying so: no command goes to another
+    switch in its stead."""
+
     def __init__(self, pool: "InboundPool", settings: Mapping[str, Any],
-                 registry: "SessionRegistry") -> None:
+                 registry: "SessionRegistry", calls: Optional["CallNodes"] = None) -> None:
         self.pool, self.settings, self.registry = pool, settings, registry
+        self.calls = calls
 
     # -- finding the call ----------------------------------------------------------------
     def find_node(self, uuid: str, field: str) -> "NodeConnection":
         if not UUID.match(uuid or ""):
             raise ControlError(400, "invalid", "%s is not a channel uuid" % field, field)
+        held = self.calls.node_of(uuid) if self.calls is not None else None
+        if held is not None:
+            return self._holding(held)
         connected = [n for n in self.pool.nodes.values() if n.connected]
         if not connected:
             raise ControlError(503, "node_unavailable", "no switch is connected")
         for node in connected:
             if _checked(lambda: node.commands.leg_exists(uuid), "the call lookup"):
                 return node
+        down = sorted(name for name, n in self.pool.nodes.items() if not n.connected)
+        if down:
+            # the call may be on a node we cannot reach: "no such call" could be wrong
+            raise ControlError(503, "node_unavailable", "no connected switch holds the call, "
+                               "and node(s) %s, which may, are not connected" % ", ".join(down))
         raise call_not_found(field)
+
+    def _holding(self, name: str) -> "NodeConnection":
+        """The node named as holding a call on this instance's socket, if it can be reached."""
+        node = self.pool.nodes.get(name)
+        if node is None:
+            raise ControlError(503, "node_unknown", "the call came from a switch that matches "
+                               "no configured node; nothing is sent to a switch that may not "
+                               "hold it")
+        if not node.connected:
+            raise ControlError(503, "node_unavailable",
+                               "the switch holding the call (node %s) is not connected" % name)
+        return node
+
+    def node_for(self, session: "PaymentSession") -> Optional["NodeConnection"]:
+        """The node holding the session's call: the one its socket came from while the call
+        is on this instance's socket, else the one found when the payment started."""
+        held = self.calls.node_of(session.call_uuid) if self.calls is not None else None
+        node = self.pool.nodes.get(held) if held is not None else None
+        if node is None:
+            return session.node
+        if session.node is not None and session.node is not node:
+            log.warning("session %s: the call came back from node %s, not %s; following it",
+                        session.id, node.name, session.node.name)
+            session.node = node
+        return node
 
     def variable(self, node: "NodeConnection", uuid: str, name: str) -> Optional[str]:
         """A channel variable as the switch holds it (None when unset)."""
@@ -198,8 +241,9 @@ class CallControl:
         keyed (stopping the prompt would not do: on 1.10.12 play_and_get_digits then waits out
         its inter-digit timeout, seconds later)."""
         session.request = ("cancel",)
-        if session.node is not None and session.state == "collecting":
-            switch = session.node.commands
+        node = self.node_for(session)
+        if node is not None and session.state == "collecting":
+            switch = node.commands
             _tried(lambda: switch.receive_keys(session.call_uuid, "*"),
                    "session %s: the cancel key was refused" % session.id)
 
@@ -212,9 +256,12 @@ class CallControl:
         checked ``extension`` against the tenant's destinations). ``to: agent`` is the agent's
         own leg or, that leg gone, the agent's extension (``agent_api.agents``, or the tenant's
         own ``tenants.<name>.agents``)."""
-        node, customer = session.node, session.call_uuid
+        node, customer = self.node_for(session), session.call_uuid
         if node is None:
             raise ControlError(409, "not_started", "the session has no call in progress")
+        if not node.connected:
+            raise ControlError(503, "node_unavailable", "the switch holding the call (node %s) "
+                               "is not connected" % node.name)
         switch = node.commands
         agent_leg = session.agent_leg
         back_to_leg = bool(to == "agent" and agent_leg and self._alive(switch, agent_leg))
@@ -251,7 +298,7 @@ class CallControl:
     def release_agent(self, session: "PaymentSession") -> None:
         """A held (or listening) agent whose caller will not come back: stop the music, free
         the leg (an eavesdrop would otherwise follow the caller wherever the flow sent them)."""
-        node, leg = session.node, session.agent_leg
+        node, leg = self.node_for(session), session.agent_leg
         if node is None or not leg or session.hold not in ("music", LISTENING):
             return
         switch = node.commands

@@ -1,8 +1,10 @@
-"""The agent API wired into a running service: tokens, sessions, call control, webhooks.
+"""The agent API wired into a running service: tokens, sessions, call control, notices.
 
 The service builds one ``AgentHub`` when ``agent_api.tokens`` is set and tells it when a call
 starts and ends; the hub subscribes the sessions to the service's payment event bus and gives
-the card step its agent's requests (cancel, recapture).
+the card step its agent's requests (cancel, recapture). Each session change goes to the
+tenant's receiver through the service's status callbacks (``orchestrator/callbacks``): the
+same outbox, lanes and signing as the IVR's own callbacks.
 """
 from __future__ import annotations
 
@@ -20,7 +22,6 @@ from .control import CallControl
 from .durable import SessionRecorder, shown_from
 from .sessions import SessionRegistry
 from .settings import TokenTable
-from .webhooks import WebhookNotifier
 
 if TYPE_CHECKING:  # pragma: no cover
     from orchestrator.service import Service
@@ -33,24 +34,38 @@ class AgentHub:
     def __init__(self, service: "Service", settings: Mapping[str, Any]) -> None:
         self.settings = settings
         self.registry = SessionRegistry()
-        self.control = CallControl(service.pool, settings, self.registry)
-        self.webhooks = WebhookNotifier(settings["webhooks"], metrics=service.metrics)
-        self.registry.listeners.append(self.webhooks.notify)
+        self.control = CallControl(service.pool, settings, self.registry,
+                                   calls=service.call_nodes)
+        callbacks = getattr(service, "callbacks", None)
+        if callbacks is not None:
+            self.registry.listeners.append(callbacks.writer.on_session_change)
         self._service = service
         # every session's latest state in the store, for any instance to read (durable.py)
         self.recorder: Optional[SessionRecorder] = None
         stored = None
+        cluster = getattr(service, "cluster", None)
+        table = None
         if service.store is not None:
             from orchestrator.store.sessions import SessionTable
             table = SessionTable(service.store.backend)
-            self.recorder = SessionRecorder(table)
+            self.recorder = SessionRecorder(table, instance=cluster.instance if cluster else None)
             self.registry.observers.append(self.recorder.changed)
 
             def stored(session_id: str) -> Optional[Mapping[str, Any]]:
+                assert table is not None
                 record = table.get(session_id)
                 return shown_from(record) if record is not None else None
         self.api = AgentApi(TokenTable(settings["tokens"]), self.registry, self.control,
                             self.may_start, settings, tenants=service.tenants, stored=stored)
+        if cluster is not None and table is not None:
+            # the calls and sessions other instances hold (remote.py)
+            from orchestrator.store.instances import InstanceTable
+
+            from .remote import Remote
+            remote = Remote(cluster.relay, cluster.peers, table,
+                            InstanceTable(service.store.backend), self.registry)
+            remote.api = self.api
+            self.api.remote = remote
 
     def may_start(self, tenant: str, flow: str) -> bool:
         """Whether ``tenant``'s agents may start ``flow``: one of its own. Another tenant's is
@@ -65,12 +80,10 @@ class AgentHub:
         return False
 
     def start(self) -> None:
-        self.webhooks.start()
         if self.recorder is not None:
             self.recorder.start()
 
     def stop(self) -> None:
-        self.webhooks.stop()
         if self.recorder is not None:
             self.recorder.stop()
 

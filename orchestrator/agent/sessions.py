@@ -166,7 +166,8 @@ class PaymentSession:
 class SessionRegistry:
     """Every session by id, the active one by call; turns payment events into session changes.
 
-    ``listeners`` are ``callable(session, event, payload)`` called for every change (webhooks);
+    ``listeners`` are ``callable(session, event, payload)`` called for every change (the
+    status callbacks' writer);
     ``observers`` are ``callable(session, removed)`` called when a session is made, changed or
     (``removed``) forgotten before it started (the store's copy, ``durable.py``). Neither may
     block.

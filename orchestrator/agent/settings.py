@@ -54,13 +54,32 @@ AGENT_API_SCHEMA: Dict[str, Any] = {
             "type": "object", "additionalProperties": False, "required": ["url", "secret"],
             "properties": {"url": {"type": "string", "pattern": "^https?://"},
                            "secret": {"type": "string", "minLength": 16},
-                           "timeout": {"type": "number", "exclusiveMinimum": 0},
-                           "max_attempts": {"type": "integer", "minimum": 1, "maximum": 20},
-                           "queue_size": {"type": "integer", "minimum": 1, "maximum": 100000,
-                                          "description": "notices waiting for this receiver; "
+                           "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 60,
+                                       "description": "seconds a request may take in all"},
+                           "max_attempts": {"type": "integer", "minimum": 1, "maximum": 1000,
+                                            "description": "give a callback up after this many "
+                                                           "failed attempts (default: retried "
+                                                           "until max_age)"},
+                           "queue_size": {"type": "integer", "minimum": 1, "maximum": 1000000,
+                                          "description": "callbacks pending for this receiver; "
                                                          "past it they are dropped and counted"},
                            "workers": {"type": "integer", "minimum": 1, "maximum": 16,
-                                       "description": "deliveries to this receiver at once"}}}},
+                                       "description": "deliveries to this receiver at once, "
+                                                      "per instance"},
+                           "max_age": {"type": "number", "exclusiveMinimum": 0,
+                                       "maximum": 604800,
+                                       "description": "seconds after which an undelivered "
+                                                      "callback is given up (default 86400)"},
+                           "backoff_base": {"type": "number", "exclusiveMinimum": 0,
+                                            "maximum": 3600,
+                                            "description": "the first retry's wait, doubling"},
+                           "backoff_cap": {"type": "number", "exclusiveMinimum": 0,
+                                           "maximum": 86400,
+                                           "description": "the longest wait between attempts "
+                                                          "(default 300)"},
+                           "max_body": {"type": "integer", "minimum": 1024, "maximum": 1048576,
+                                        "description": "bytes; a longer body is not stored "
+                                                       "(default 65536)"}}}},
         "hold": {"enum": ["music", "release"],
                  "description": "transfer mode: the agent hears hold music, or is released"},
         "hold_music": {"type": "string", "minLength": 1,

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Protocol
 
 from gevent.queue import Empty
 
-from .sessions import END_OF_STREAM, Payload, PaymentSession
+from .sessions import END_OF_STREAM, Payload
 
 if TYPE_CHECKING:  # pragma: no cover
     from wsgiref.types import StartResponse
@@ -22,11 +22,22 @@ KEEPALIVE = 15.0
 MAX_STREAM_SECONDS = 3600.0
 
 
+class Watched(Protocol):
+    """A session as the stream reads it: this instance's (``PaymentSession``) or another's
+    (``remote.RemoteWatch``)."""
+
+    def to_json(self) -> Payload: ...
+
+    def subscribe(self) -> Any: ...
+
+    def unsubscribe(self, queue: Any) -> None: ...
+
+
 def frame(event: str, payload: Payload) -> bytes:
     return ("event: %s\ndata: %s\n\n" % (event, json.dumps(payload, sort_keys=True))).encode("utf-8")
 
 
-def stream(session: PaymentSession, keepalive: Optional[float] = None,
+def stream(session: Watched, keepalive: Optional[float] = None,
            max_seconds: Optional[float] = None) -> Iterator[bytes]:
     """A WSGI body (generator of bytes) for ``session``'s events."""
     keepalive = KEEPALIVE if keepalive is None else keepalive

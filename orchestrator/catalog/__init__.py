@@ -19,6 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SEGMENT_FORMS = ("file", "text", "say", "spell")
 AUDIO_MODES = ("auto", "always", "never")
 EXISTS_TTL = 300.0
+MAX_KNOWN_FILES = 10000   # (node, path) answers kept; a few catalogs' files on a few nodes
 
 
 class CatalogError(Exception):
@@ -93,11 +94,17 @@ class Catalog:
 
 class SwitchFiles:
     """What each switch answered about its recordings, kept for ``EXISTS_TTL``: the files live
-    on every FreeSWITCH host, and two nodes need not hold the same ones."""
+    on every FreeSWITCH host, and two nodes need not hold the same ones. The node is the
+    switch's Core-UUID (what the call's socket says): a restarted switch, whose files may
+    have changed, is asked again, and the answers of its earlier run are dropped once there
+    are ``max_known`` answers (the only entries that would otherwise pile up)."""
 
-    def __init__(self, ttl=EXISTS_TTL, clock=time.monotonic):
-        self.ttl, self.clock = ttl, clock
+    def __init__(self, ttl=EXISTS_TTL, clock=time.monotonic, max_known=MAX_KNOWN_FILES):
+        self.ttl, self.clock, self.max_known = ttl, clock, max_known
         self._known = {}   # (node, path) -> (exists, checked at)
+
+    def __len__(self):
+        return len(self._known)
 
     def exists(self, channel: Channel, path):
         key = (channel.switch.node_key, path)
@@ -108,8 +115,16 @@ class SwitchFiles:
             exists = channel.file_exists(path)
         except CallError:  # an older switch without file_exists: speak rather than play silence
             exists = False
-        self._known[key] = (exists, self.clock())
+        self._remember(key, exists)
         return exists
+
+    def _remember(self, key, exists):
+        now = self.clock()
+        if key not in self._known and len(self._known) >= self.max_known:
+            self._known = {k: v for k, v in self._known.items() if now - v[1] < self.ttl}
+            if len(self._known) >= self.max_known:
+                self._known.clear()   # all fresh: more nodes x files than the bound, start over
+        self._known[key] = (exists, now)
 
 
 SWITCH_FILES = SwitchFiles()

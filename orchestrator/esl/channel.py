@@ -121,6 +121,15 @@ def sayable(value: object, kind: str) -> str:
     return text
 
 
+def secure_fifo_dir(configured: str = "") -> str:
+    """The folder secure entry's FIFOs are made in (``secure_entry.fifo_dir``, else one under
+    the temporary folder), made when missing. The switch must see it at the same path: it is
+    on this host, so only a switch on this host (or sharing it as a volume) can hand keys over."""
+    folder = configured or os.path.join(tempfile.gettempdir(), "payivr-secure")
+    os.makedirs(folder, mode=0o710, exist_ok=True)
+    return folder
+
+
 def _one_line(value: object, what: str) -> str:
     text = str(value)
     if "\n" in text or "\r" in text:
@@ -143,7 +152,10 @@ class Channel:
         self._inbox: "gevent.queue.Queue[_Signal]" = gevent.queue.Queue()
         self._digits: Deque[str] = deque()
         self._gone = False
-        node = connect_headers.get("Core-UUID") or connect_headers.get("FreeSWITCH-Hostname") or ""
+        # which switch sent the call: matched to a configured node by InboundPool.node_for_switch
+        self.core_uuid: str = connect_headers.get("Core-UUID", "")
+        self.switch_name: str = connect_headers.get("FreeSWITCH-Switchname", "")
+        node = self.core_uuid or connect_headers.get("FreeSWITCH-Hostname") or ""
         # through a lambda, so a wrapper put on this channel's api (a test's) sees every command
         self._switch = SwitchCommands(lambda command: self.api(command), node_key=node)
         # A payment extension sets sensitive_dtmf before the socket: the whole call is secure,
@@ -455,9 +467,7 @@ class Channel:
 
     # -- secure entry: the script on the switch (docs/secure-entry.md) ------------------------
     def _fifo_dir(self) -> str:
-        folder = self.settings.secure_fifo_dir or os.path.join(tempfile.gettempdir(), "payivr-secure")
-        os.makedirs(folder, mode=0o710, exist_ok=True)
-        return folder
+        return secure_fifo_dir(self.settings.secure_fifo_dir)
 
     def _play_secure(self, prompts: List[Prompt], timeout: Optional[float] = None) -> str:
         """Announce through the script: the segments wait for the next read (or the next

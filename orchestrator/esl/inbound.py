@@ -5,11 +5,30 @@ outside a call (find a channel, transfer it, mask a recording). A node that goes
 reconnected with capped exponential backoff and full jitter, so a restarted switch is not
 hammered by every instance at the same instant. A node's state is a plain attribute that the
 readiness probe and the metrics read.
+
+On each connect the node is asked its ``core_uuid`` (``global_getvar``): the Core-UUID that
+FreeSWITCH draws at start-up and stamps on every event, a call's socket ``connect`` reply
+included. That is how a call on the outbound socket is matched to the inbound connection of
+the switch it came from (``InboundPool.node_for_switch``), with nothing to configure in the
+dialplan and nothing a copied dialplan could get wrong: two boxes never share one, and a
+restarted switch draws a new one (learnt again on reconnect). The last one learnt is kept
+while the node is down, so a call from a node whose inbound connection dropped is still
+known to be that node's (and the agent is told the node is unavailable, rather than having a
+command sent to another switch).
+
+Secure card entry hands keys over through a FIFO in a folder of this host
+(docs/secure-entry.md), which a switch on another host cannot open. So each connect also asks
+the switch whether it sees that folder: a marker file is made there and the switch is asked
+``file_exists`` for it (``sees_secure_entry``; None when not asked: ``secure_fifo_dir`` None,
+or the marker could not be made). A node that does
+not cannot take card entry from this instance: its calls' card fields fail, no key leaks.
 """
 from __future__ import annotations
 
 import logging
+import os
 import random
+import tempfile
 import time
 from typing import TYPE_CHECKING, Callable, Dict, Iterable, Iterator, Optional
 
@@ -17,6 +36,7 @@ import gevent
 import gevent.event
 from gevent import socket
 
+from orchestrator.esl.channel import secure_fifo_dir
 from orchestrator.esl.commands import SwitchCommands
 from orchestrator import backoff
 from orchestrator.esl.errors import CommandFailed, CommandTimeout, EslError, NotConnected
@@ -43,8 +63,11 @@ class NodeConnection:
                  connect_timeout: float = 5.0, reply_timeout: float = 5.0,
                  keepalive: float = 15.0, backoff_base: float = 0.5, backoff_cap: float = 30.0,
                  metrics: Optional["Metrics"] = None,
-                 frame_limits: Optional[FrameLimits] = None) -> None:
+                 frame_limits: Optional[FrameLimits] = None,
+                 secure_fifo_dir: Optional[str] = None) -> None:
         self.name = name
+        self.secure_fifo_dir = secure_fifo_dir
+        self.sees_secure_entry: Optional[bool] = None   # asked on each connect (module doc)
         self.frame_limits = frame_limits or FrameLimits()
         self.address = (host, port)
         self._password = password
@@ -58,6 +81,7 @@ class NodeConnection:
         self._stopping = False
         self._jobs: Dict[str, gevent.event.AsyncResult] = {}
         self.connected = False
+        self.core_uuid: Optional[str] = None   # the switch's Core-UUID, learnt on connect
         self.last_error: Optional[str] = None
         self.changed = gevent.event.Event()
 
@@ -96,7 +120,9 @@ class NodeConnection:
             else:
                 delays = None
                 self._watch()
-                log.warning("node %s: connection lost", self.name)
+                if not self._stopping:
+                    self.last_error = "connection lost"   # what /readyz shows while down
+                    log.warning("node %s: connection lost", self.name)
             self._drop()
             if self._stopping:
                 return
@@ -122,8 +148,50 @@ class NodeConnection:
         if reply.reply_text.strip() != "+OK accepted":
             raise CommandFailed("authentication refused (check the node's password)")
         conn.command("event plain BACKGROUND_JOB")
+        self._learn_identity(conn)
+        self._probe_secure_entry(conn)
         self._set_state(True)
         log.info("node %s: connected to %s:%s", self.name, *self.address)
+
+    def _learn_identity(self, conn: EslConnection) -> None:
+        try:
+            core_uuid = conn.command("api global_getvar core_uuid").body.strip()
+        except CommandFailed:
+            core_uuid = ""
+        if not core_uuid or "\n" in core_uuid or core_uuid.startswith("-"):
+            # calls from this node cannot be matched to it: the agent API refuses them (503)
+            log.warning("node %s: the switch gave no core_uuid; its calls cannot be told apart "
+                        "from an unknown switch's", self.name)
+            return
+        if core_uuid != self.core_uuid:
+            log.info("node %s: switch Core-UUID %s", self.name, core_uuid)
+        self.core_uuid = core_uuid
+
+    def _probe_secure_entry(self, conn: EslConnection) -> None:
+        if self.secure_fifo_dir is None:
+            return
+        folder = self.secure_fifo_dir or "(the default folder)"
+        try:
+            folder = secure_fifo_dir(self.secure_fifo_dir)
+            handle, marker = tempfile.mkstemp(prefix="probe-", dir=folder)
+            os.close(handle)
+        except OSError as exc:
+            log.warning("node %s: cannot make a marker in %s (%s)", self.name, folder, exc.strerror)
+            return
+        try:
+            answer = conn.command("api file_exists %s" % marker).body.strip()
+        except CommandFailed:
+            answer = ""
+        finally:
+            os.unlink(marker)
+        sees = answer == "true"
+        if not sees and self.sees_secure_entry is not False:
+            log.warning("node %s: the switch does not see %s (secure_entry.fifo_dir) as this "
+                        "host does: card entry on its calls will fail; run an instance on its "
+                        "host, or share the folder with it", self.name, folder)
+        self.sees_secure_entry = sees
+        if self._metrics:
+            self._metrics.node_secure_entry.labels(self.name).set(1 if sees else 0)
 
     def _watch(self) -> None:
         """Sit until the connection drops; a keepalive api call catches a half-open socket."""
@@ -229,3 +297,19 @@ class InboundPool:
 
     def node(self, name: str) -> NodeConnection:
         return self.nodes[name]
+
+    def connected_count(self) -> int:
+        return sum(1 for node in self.nodes.values() if node.connected)
+
+    def node_for_switch(self, core_uuid: str) -> Optional[NodeConnection]:
+        """The node whose switch has this Core-UUID (what a call's socket ``connect`` carries),
+        or None: not one of ours, not learnt yet, or claimed by two nodes (two entries in
+        ``nodes`` for one switch: routing would be a guess, so none is chosen)."""
+        if not core_uuid:
+            return None
+        matches = [node for node in self.nodes.values() if node.core_uuid == core_uuid]
+        if len(matches) > 1:
+            log.error("nodes %s are the same switch (Core-UUID %s); its calls are not routed",
+                      ", ".join(node.name for node in matches), core_uuid)
+            return None
+        return matches[0] if matches else None

@@ -5,7 +5,7 @@
                    fields and field error types
     brands.py      IIN ranges and per-brand lengths
     money.py       Money (integer minor units + ISO 4217 currency), iso4217.py its table
-    signing.py     HMAC request signatures (the http connector, the sandbox, webhooks)
+    signing.py     HMAC request signatures (the http connector, the sandbox, status callbacks)
     gateways/      the gateway interface, retry/reconciliation policy, the registry of gateway
                    types and their connectors (sandbox, http, redsys); results and their
                    vocabularies (decline reasons, error kinds)

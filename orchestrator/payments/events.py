@@ -3,7 +3,7 @@
 A card step does not know who is watching. It publishes a frozen event (a field started, a
 field accepted, an authorization answered...) to its call's ``CallEvents``; the service's
 ``PaymentEventBus`` hands each event, with the call it belongs to, to every subscriber:
-metrics, agent sessions (and through them webhooks and the panel's live stream), the log,
+metrics, status callbacks, agent sessions (and through them the panel's live stream), the log,
 and whatever a test or the demo adds. A new metric or a new consumer is one subscriber.
 
 Events carry masked values only (brand, BIN + last four, ``**/**``), never a digit the

@@ -69,21 +69,23 @@ class PaymentLedger:
                          reference=reference)
         return Begun(payment_id, key)
 
-    def finish(self, payment_id: str, result: GatewayResult) -> str:
+    def finish(self, payment_id: str, result: GatewayResult, reconciled: bool = False) -> str:
         """Write the gateway's answer; returns the status written: approved, declined, error
-        (certainly not charged) or unknown (may have been charged: flagged, with a note)."""
+        (certainly not charged) or unknown (may have been charged: flagged, with a note).
+        ``reconciled``: the answer is what reconciliation found (the status callback says so)."""
         if isinstance(result, Approved):
-            return self._write(payment_id, "approved", auth_code=result.auth_code,
-                               transaction_id=result.transaction_id)
+            return self._write(payment_id, "approved", reconciled=reconciled,
+                               auth_code=result.auth_code, transaction_id=result.transaction_id)
         if isinstance(result, Declined):
-            return self._write(payment_id, "declined", decline_code=result.reason_code,
+            return self._write(payment_id, "declined", reconciled=reconciled,
+                               decline_code=result.reason_code,
                                decline_reason=result.reason_text,
                                gateway_code=result.gateway_code)
         if result.outcome_unknown:
             return self._write(payment_id, "unknown", needs_reconciliation=True,
                                note="%s: %s" % (result.kind, result.detail or "no detail"),
-                               error_kind=result.kind)
-        return self._write(payment_id, "error", error_kind=result.kind)
+                               reconciled=reconciled, error_kind=result.kind)
+        return self._write(payment_id, "error", reconciled=reconciled, error_kind=result.kind)
 
     def interrupted(self, payment_id: str) -> str:
         """The service is stopping (SIGTERM past its grace) while the gateway is being asked:
@@ -99,12 +101,12 @@ class PaymentLedger:
         Cancelled (the gateway closed the key: not charged), None (no record: not settled),
         or a GatewayError (the gateway cannot say)."""
         if isinstance(answer, Cancelled):
-            return self._write(payment_id, "error",
+            return self._write(payment_id, "error", reconciled=True,
                                error_kind=REVERSED if answer.reversed else CANCELLED)
         if isinstance(answer, (Approved, Declined)):
             wrong = mismatch(answer, expected)
             if wrong is None:
-                return self.finish(payment_id, answer)
+                return self.finish(payment_id, answer, reconciled=True)
             self._flag(payment_id, wrong)
             return None
         self._flag(payment_id, NO_RECORD if answer is None
@@ -116,8 +118,8 @@ class PaymentLedger:
             self.store.flag(payment_id, note)
 
     def _write(self, payment_id: str, status: str, needs_reconciliation: bool = False,
-               note: Optional[str] = None, **outcome: str) -> str:
+               note: Optional[str] = None, reconciled: bool = False, **outcome: str) -> str:
         if self.store is not None:
             self.store.finish(payment_id, status, needs_reconciliation=needs_reconciliation,
-                              note=note, **outcome)
+                              note=note, reconciled=reconciled, **outcome)
         return status

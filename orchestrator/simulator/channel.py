@@ -285,10 +285,14 @@ class SimChannel:
                 return
             self.set_var("socket_host", str(self.address[0]))
             sock = dial(self.address)
+            self.record.sockets.append(("%s:%s" % self.address, sock is not None))
             if sock is None:
                 # the `socket` application returns at once and the dialplan goes on
                 self.record.errors.append(f"could not connect to {self.address[0]}:{self.address[1]}")
-                self._leave("fallback")
+                if self.after_socket:
+                    self._run_after_socket()
+                else:
+                    self._leave("fallback")
                 return
             if not self.up:
                 sock.close()
@@ -544,17 +548,42 @@ class SimChannel:
             self.interrupt(BREAK)
 
     def _run_after_socket(self) -> None:
-        """The socket is gone mid-call: the dialplan goes on after ``socket`` (the crash
-        fallback of pay_agent), each action's data expanded as the switch does."""
-        from .eavesdrop import expand
+        """The socket is gone mid-call (or never connected): the dialplan goes on after
+        ``socket`` (the crash fallback of pay_agent, the next instance of
+        freeswitch_conf/dialplan/instances.xml), each action's data expanded as the switch
+        does; another ``socket`` dials again (``dialplan.py``), a ``transfer`` to an extension
+        the switch knows runs that extension's actions."""
+        from .dialplan import run_actions
         self._socket_app_returns()
         self.left = None
-        for name, arg in self.after_socket:
-            if not self.up:
-                break
-            self._execute(AppRequest(name, expand(self.switch, self.variables, arg), new_uuid()))
+        run_actions(self, list(self.after_socket))
         if self.up:
             self.hangup("NORMAL_CLEARING", by="switch")
+
+    def socket_again(self, address: Tuple[str, int], full: bool) -> bool:
+        """A later ``socket`` action of the dialplan: dial, and if it connects run under it
+        until it lets go. True when the dialplan goes on to its next action."""
+        self.address, self.full = address, full
+        self.set_var("socket_host", str(address[0]))
+        sock = dial(address)
+        self.record.sockets.append(("%s:%s" % address, sock is not None))
+        if sock is None:
+            self.record.errors.append(f"could not connect to {address[0]}:{address[1]}")
+            return True
+        sock.settimeout(None)
+        self.record.socket_connected = True
+        self.connect_seen = self.socket_returned = False
+        self.session = OutboundSession(self, sock, self.full, self.async_, self.faults)
+        self.switch.add_listener(self.session)
+        self.session.start()
+        self._app_loop()
+        if self.left == "fallback" and self.state != "hangup":
+            self._socket_app_returns()
+            self.left = None
+            return True
+        if self.left == "transfer":
+            self._after_transfer()
+        return False
 
     def _torn_down(self) -> None:
         """1.10.12 (docs/stay-on-line.md, S5): the socket closed after ``uuid_bridge`` while

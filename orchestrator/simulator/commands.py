@@ -243,6 +243,21 @@ _SHOW_CHANNELS_HEAD = ("uuid,direction,created,created_epoch,name,state,cid_name
                        "initial_dialplan,initial_context")
 
 
+@api("file_exists")
+def _file_exists(switch: "Switch", arg: str) -> str:
+    """Every file is there but those ``missing_files`` names (as playback finds them)."""
+    return "false" if switch.file_missing(arg.strip()) else "true"
+
+
+@api("global_getvar")
+def _global_getvar(switch: "Switch", arg: str) -> str:
+    """A global variable; an unset one answers empty, as mod_commands does. ``core_uuid`` is
+    the switch's Core-UUID, the one every event (and a call's socket connect) carries."""
+    known = {"core_uuid": switch.event_factory.core_uuid, "hostname": switch.hostname,
+             "local_ip_v4": "127.0.0.1"}
+    return known.get(arg.strip(), "")
+
+
 @api("show")
 def _show(switch: "Switch", arg: str) -> str:
     what = arg.split()[0].lower() if arg.split() else ""

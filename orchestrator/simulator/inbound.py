@@ -30,6 +30,8 @@ class InboundListener(Listener):
 
     def dispatch(self, cmd: Command) -> None:
         if self.authed:
+            if cmd.name in ("api", "bgapi"):
+                self.switch.inbound_commands.append(cmd.arg)
             super().dispatch(cmd)
             return
         if cmd.name == "exit" or cmd.line.startswith("..."):

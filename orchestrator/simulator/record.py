@@ -62,6 +62,8 @@ class CallRecord:
     recorded_keys: List[Tuple[str, str]] = field(default_factory=list)  # (recording, key heard in it)
     recording_log: List[Tuple[float, str, str]] = field(default_factory=list)  # (t, action, path)
     socket_connected: bool = False
+    # each `socket` the dialplan ran, in order: (host:port, whether it connected)
+    sockets: List[Tuple[str, bool]] = field(default_factory=list)
     variables: Dict[str, str] = field(default_factory=dict)
     ended: Optional[float] = None
     errors: List[str] = field(default_factory=list)

@@ -62,7 +62,7 @@ def _int(words: List[str], index: int, default: int) -> int:
 
 def _read_field(ch: "SimChannel", run: "AppRun", words: List[str]) -> str:
     if _play(ch, run) == "hangup":      # the announcements before the field, in this application
-        return _write(words[0] if words else "", "hangup", "", "")
+        return _write(ch, words[0] if words else "", "hangup", "", "")
     fifo = words[0] if words else ""
     min_d, max_d = _int(words, 1, 1), _int(words, 2, 1)
     first_ms, inter_ms = _int(words, 3, 5000), _int(words, 4, 3000)
@@ -91,11 +91,13 @@ def _read_field(ch: "SimChannel", run: "AppRun", words: List[str]) -> str:
         status = "timeout"
     else:
         status = "short"
-    return _write(fifo, status, terminator, digits)
+    return _write(ch, fifo, status, terminator, digits)
 
 
-def _write(fifo: str, status: str, terminator: str, digits: str) -> str:
+def _write(ch: "SimChannel", fifo: str, status: str, terminator: str, digits: str) -> str:
     line = "%s %s %s\n" % (status, terminator or "-", digits if status == "ok" else "-")
+    if ch.switch.file_missing(fifo):     # a switch on another host: the folder is not there
+        return "no-fifo"
     try:
         fd = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)   # io.open(path, "r+"): never blocks
     except OSError:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import fnmatch
 import time
-from typing import Dict, Iterable, Optional, Set, Tuple, Union
+from collections import deque
+from typing import Deque, Dict, Iterable, Optional, Sequence, Set, Tuple, Union
 
 import gevent
 from gevent.pool import Group
@@ -21,6 +22,7 @@ from .inbound import InboundListener
 from .record import CallRecord, render_timeline
 from .wire import Command
 
+INBOUND_COMMANDS_KEPT = 2000
 Leg = Union[SimChannel, AgentLeg]   # what a uuid names: a call's channel or an agent's leg
 
 
@@ -93,6 +95,9 @@ class Switch:
         self.extensions = {name: list(apps) for name, apps in (extensions or {}).items()}
         self.event_factory = EventFactory(hostname)
         self.channels: Dict[str, Leg] = {}
+        # what inbound clients asked (api/bgapi arguments), newest last: which node a command
+        # reached, for tests of several nodes; bounded, as the demo runs for hours
+        self.inbound_commands: Deque[str] = deque(maxlen=INBOUND_COMMANDS_KEPT)
         self.calls: Dict[str, Call] = {}
         self.started_at = time.monotonic()
         self.sessions_since_startup = 0
@@ -162,7 +167,8 @@ class Switch:
                    variables: Optional[dict] = None, full: bool = True, async_: bool = True,
                    faults: Optional[Faults] = None, caller_id_number: str = "+15551230000",
                    caller_id_name: str = "Simulated Caller", socket_resume: bool = True,
-                   prompt_seconds: Optional[float] = None, uuid: Optional[str] = None) -> Call:
+                   prompt_seconds: Optional[float] = None, uuid: Optional[str] = None,
+                   after_socket: Sequence[Tuple[str, str]] = ()) -> Call:
         """Start a call whose dialplan runs `socket <orchestrator_address> async full`.
 
         ``uuid``: the channel's UUID, new by default. Given the UUID of a call that has left
@@ -183,8 +189,40 @@ class Switch:
         self.sessions_peak = max(self.sessions_peak, len(self.channels))
         call = Call(channel)
         self.calls[channel.uuid] = call
+        channel.after_socket = list(after_socket)
         channel.start()
         return call
+
+    def place_call_to(self, extension: str, caller: Optional[CallerScript] = None,
+                      variables: Optional[dict] = None, **options) -> Call:
+        """A call routed to ``extension`` of ``self.extensions`` (``dialplan.extensions_from_xml``
+        reads them from the shipped XML): its ``set``/``unset`` actions before the first
+        ``socket`` become the channel's variables (as written: ``${uuid}`` is not expanded
+        there, and ``variables`` given here win over them), the socket is dialled, and what
+        follows it runs when the socket returns (``dialplan.run_actions``)."""
+        plan = self.extensions.get(extension)
+        if plan is None:
+            raise ValueError("no extension %r" % extension)
+        merged: dict = {}
+        for at, (name, arg) in enumerate(plan):
+            if name == "socket":
+                break
+            if name == "set" and "=" in arg:
+                key, _, value = arg.partition("=")
+                merged[key] = value
+            elif name == "unset":
+                merged.pop(arg, None)
+            else:
+                raise ValueError("%s: %s before the socket is not emulated" % (extension, name))
+        else:
+            raise ValueError("extension %r has no socket" % extension)
+        merged.update(variables or {})
+        words = plan[at][1].split()
+        host, _, port = words[0].rpartition(":")
+        resume = merged.pop("socket_resume", "false") == "true"
+        return self.place_call((host, int(port)), caller, destination=extension, variables=merged,
+                               full="full" in words[1:], socket_resume=resume,
+                               after_socket=plan[at + 1:], **options)
 
     def place_bridged_call(self, caller: Optional[CallerScript] = None, agent_extension: str = "1001",
                            variables: Optional[dict] = None, caller_id_number: str = "+15551230000",

@@ -1,6 +1,7 @@
-"""Where payment outcomes (and agent sessions) are recorded, masked data only.
+"""Where payment outcomes, agent sessions and status callbacks are kept, masked data only.
 
-The payment journal (``journal.py``) and the sessions table (``sessions.py``) are written once
+The payment journal (``journal.py``), the sessions table (``sessions.py``) and the status
+callbacks' outbox (``orchestrator/callbacks/outbox.py``, migration 6) are written once
 over a small backend interface (``backend.py``): an embedded SQLite file by default
 (``sqlite.py``), PostgreSQL when ``store.url`` names one (``postgres.py``), each with its
 numbered migrations (``migrations.py``, ``postgres_migrations.py``: the same versions).

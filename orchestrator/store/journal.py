@@ -12,6 +12,11 @@ by one store, and the store has a four-digit ``tag`` of its own: what a gateway 
 be short (Redsys's order numbers) builds its keys from. The schema is versioned
 (``migrations.py``): opening a store brings it to this code's version, or stops saying why.
 
+Whoever must hear of an outcome in the outcome's own transaction (the status callbacks'
+outbox, ``callbacks/writer.py``) is an ``outcome_hooks`` entry: ``hook(tx, row, reconciled)``
+runs inside ``finish``'s transaction, under a savepoint, after the row is updated. A hook that
+fails is rolled back to its savepoint and logged: the outcome is kept whatever a hook does.
+
 Written once over a ``Backend`` (``backend.py``): an embedded SQLite file by default
 (``PaymentStore(path)``), PostgreSQL when ``store.url`` names one (``open_store``). Each method
 is one short transaction the backend may run again after a lost connection: each is safe to
@@ -22,6 +27,7 @@ a fresh connection included), is told to ``on_write(operation, seconds)`` when s
 service's metrics: ``payivr_store_write_seconds``): ``number``, ``begin``, ``finish``, ``flag``,
 ``confirm`` (``WRITE_OPERATIONS``). A write that failed is not timed; ``health`` counts it.
 """
+import logging
 import re
 import time
 import uuid as uuidlib
@@ -45,6 +51,7 @@ OUTCOME_FIELDS = ("auth_code", "transaction_id", "decline_code", "decline_reason
 # outcome, a flag for reconciliation.
 WRITE_OPERATIONS = ("number", "begin", "finish", "flag", "confirm")
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 # Why a payment is (still) flagged, in our words: what reconciliation found, at most this long.
 MAX_NOTE = 300
 
@@ -77,6 +84,11 @@ class PaymentRow(TypedDict):
     confirmation_code: Optional[str]
 
 
+# hears each outcome written, in its transaction: (tx, the row as written, by reconciliation?)
+OutcomeHook = Callable[[Transaction, PaymentRow, bool], None]
+SAVEPOINT = "outcome_hook"
+
+
 class MaskedCard(Protocol):
     """What ``begin`` keeps of a card (``CardData.summary``): brand, BIN and last four."""
 
@@ -101,6 +113,7 @@ class PaymentStore:
         self.backend: Backend = backend if backend is not None else SqliteBackend(path)
         self.path = path if backend is None else self.backend.where
         self.migrations_applied: List[int] = list(getattr(self.backend, "migrations_applied", []))
+        self.outcome_hooks: List[OutcomeHook] = []
         self.tag = self.backend.run(lambda tx: str(tx.execute(
             "SELECT value FROM store_meta WHERE name = 'tag'")[0][0]))
         self.on_write: Optional[Callable[[str, float], None]] = None
@@ -176,9 +189,10 @@ class PaymentStore:
         return payment_id
 
     def finish(self, payment_id: str, status: str, needs_reconciliation: bool = False,
-               note: Optional[str] = None, **outcome: str) -> None:
+               note: Optional[str] = None, reconciled: bool = False, **outcome: str) -> None:
         """Write a payment's outcome (``OUTCOME_FIELDS``), its new status and the note that says
-        why it is flagged (cleared when None)."""
+        why it is flagged (cleared when None); ``outcome_hooks`` hear it in the same
+        transaction (``reconciled``: reconciliation found it)."""
         if status not in STATUSES:
             raise StoreError("unknown status %r" % status)
         unknown = set(outcome) - set(OUTCOME_FIELDS)
@@ -187,7 +201,26 @@ class PaymentStore:
         fields: Dict[str, object] = dict(outcome, status=status, updated=time.time(),
                                          needs_reconciliation=1 if needs_reconciliation else 0,
                                          reconcile_note=_note(note))
-        self._update("finish", payment_id, fields)
+        self._update("finish", payment_id, fields,
+                     tell=lambda tx: self._tell(tx, payment_id, reconciled))
+
+    def _tell(self, tx: Transaction, payment_id: str, reconciled: bool) -> None:
+        if not self.outcome_hooks:
+            return
+        found = tx.execute("SELECT %s FROM payments WHERE id = ?" % ", ".join(COLUMNS),
+                           (payment_id,))
+        row = cast(PaymentRow, dict(zip(COLUMNS, found[0])))
+        for hook in self.outcome_hooks:
+            tx.execute("SAVEPOINT %s" % SAVEPOINT)
+            try:
+                hook(tx, row, reconciled)
+            except Exception as error:
+                # rolled back to before the hook: the outcome stays; if even that fails the
+                # connection is gone, and the whole transaction goes (and may be run again)
+                tx.execute("ROLLBACK TO SAVEPOINT %s" % SAVEPOINT)
+                log.error("payment %s: an outcome hook failed (%s); the outcome is kept",
+                          payment_id, type(error).__name__)
+            tx.execute("RELEASE SAVEPOINT %s" % SAVEPOINT)
 
     def confirm(self, payment_id: str, code: str) -> None:
         """Record the confirmation code the caller was sent for this payment: digits only
@@ -205,13 +238,16 @@ class PaymentStore:
                      "status = CASE WHEN status = 'pending' THEN 'unknown' ELSE status END, ")
 
     def _update(self, operation: str, payment_id: str, fields: Dict[str, object],
-                also: str = "") -> None:
+                also: str = "", tell: Optional[Callable[[Transaction], None]] = None) -> None:
         update = "UPDATE payments SET %s%s WHERE id = ?" % (
             also, ", ".join("%s = ?" % k for k in fields))
 
         def write(tx: Transaction) -> int:
             tx.execute(update, list(fields.values()) + [payment_id])
-            return tx.rowcount
+            written = tx.rowcount
+            if written and tell is not None:
+                tell(tx)
+            return written
         if not self._timed(operation, write):
             raise StoreError("no payment %s" % payment_id)
 

@@ -125,11 +125,38 @@ MIGRATIONS: Tuple[Migration, ...] = (
         "CREATE INDEX agent_sessions_call ON agent_sessions (call_uuid)",
         "CREATE INDEX agent_sessions_state ON agent_sessions (state, tenant)",
     )),
-    # 6 and 7 are the numbers of migrations written on other branches at the same time; they
-    # hold no step here and give way to those when the branches meet (8 is then renumbered
-    # after them if need be).
-    Migration(6, "reserved for a migration of another branch (no step here)", ()),
-    Migration(7, "reserved for a migration of another branch (no step here)", ()),
+    # Status callbacks and session notices waiting for their receivers (callbacks/outbox.py):
+    # each row the exact signed body, its tenant's seq, where its delivery stands and which
+    # instance holds it for now (claimed_by, claimed_until), so instances sharing the store
+    # never send one row at once and a restart sends what was left.
+    Migration(6, "outbox: status callbacks and session notices, kept until delivered", (
+        """CREATE TABLE outbox (
+            id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL,
+            body TEXT NOT NULL, created REAL NOT NULL,
+            state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt REAL NOT NULL, last_error TEXT, finished REAL,
+            claimed_by TEXT, claimed_until REAL
+        )""",
+        "CREATE UNIQUE INDEX outbox_seq ON outbox (tenant, seq)",
+        "CREATE INDEX outbox_due ON outbox (tenant, state, next_attempt)",
+    )),
+    # Instances sharing one store (orchestrator/cluster): each one's heartbeat, the channel
+    # it is reached on and whether it is up, stopped or dead (taken over by a survivor), and
+    # the calls each holds on its outbound socket, so that a request is sent to the holder
+    # and a dead instance's unsettled payments are found (store/instances.py).
+    Migration(7, "instances and calls: which orchestrator instance holds which call", (
+        """CREATE TABLE instances (
+            name TEXT PRIMARY KEY, inbox TEXT NOT NULL,
+            started REAL NOT NULL, heartbeat REAL NOT NULL,
+            state TEXT NOT NULL, nodes TEXT NOT NULL, taken_over_by TEXT
+        )""",
+        """CREATE TABLE calls (
+            call_uuid TEXT PRIMARY KEY, instance TEXT NOT NULL, tenant TEXT NOT NULL,
+            arrived REAL NOT NULL
+        )""",
+        "CREATE INDEX calls_instance ON calls (instance)",
+    )),
     # The code the caller was sent by SMS after paying (engine/steps/send_sms.py): six random
     # digits, no card data; the CRM or an agent can quote it back to find the payment.
     Migration(8, "payments.confirmation_code: the code sent to the caller by SMS", (

@@ -275,6 +275,14 @@ class PostgresBackend:
             raise _Lost(_words(error)) from None
         return con
 
+    def dedicated_connection(self) -> Any:
+        """A pg8000 connection outside the pool, with the pool's settings, for one owner to
+        hold as long as it runs (the cluster relay's listener); StoreUnavailable when none."""
+        try:
+            return self._connect()
+        except _Lost as lost:
+            raise StoreUnavailable("%s: %s" % (self.where, lost.reason)) from None
+
     def _take(self) -> Any:
         if self._closed:
             raise StoreError("%s is closed" % self.where)

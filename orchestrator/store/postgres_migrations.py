@@ -8,7 +8,7 @@ the step is SQLite's own; where the types differ, the step is written again: SQL
 number may pass 2^31 (BIGINT). A PostgreSQL store has been versioned from its first day: no
 store from before ``schema_version`` is looked for.
 
-Porting a table added to SQLite later (the webhook outbox): its migration here with the same
+Porting a table added to SQLite later (as the outbox, 6): its migration here with the same
 number, ``_same(n)`` when its SQL is plain enough for both, else ``_mirror(n, steps)``.
 """
 from typing import Any, Set, Tuple
@@ -88,8 +88,29 @@ MIGRATIONS: Tuple[Migration, ...] = (
         )""",
         _step(5, 1), _step(5, 2),
     )),
-    _same(6),
-    _same(7),
+    _mirror(6, (
+        """CREATE TABLE outbox (
+            id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL, seq BIGINT NOT NULL, type TEXT NOT NULL,
+            body TEXT NOT NULL, created DOUBLE PRECISION NOT NULL,
+            state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt DOUBLE PRECISION NOT NULL, last_error TEXT, finished DOUBLE PRECISION,
+            claimed_by TEXT, claimed_until DOUBLE PRECISION
+        )""",
+        _step(6, 1), _step(6, 2),
+    )),
+    _mirror(7, (
+        """CREATE TABLE instances (
+            name TEXT PRIMARY KEY, inbox TEXT NOT NULL,
+            started DOUBLE PRECISION NOT NULL, heartbeat DOUBLE PRECISION NOT NULL,
+            state TEXT NOT NULL, nodes TEXT NOT NULL, taken_over_by TEXT
+        )""",
+        """CREATE TABLE calls (
+            call_uuid TEXT PRIMARY KEY, instance TEXT NOT NULL, tenant TEXT NOT NULL,
+            arrived DOUBLE PRECISION NOT NULL
+        )""",
+        _step(7, 2),
+    )),
     _same(8),
 )
 LATEST = MIGRATIONS[-1].version

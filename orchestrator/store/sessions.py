@@ -69,6 +69,16 @@ class SessionTable:
         self.backend.run(lambda tx: tx.execute("DELETE FROM agent_sessions WHERE id = ?",
                                                (session_id,)))
 
+    def abandon_held_by(self, instance: str, states: Sequence[str], updated: str) -> int:
+        """The sessions in ``states`` of an instance that died: ``error`` now (their calls went
+        to the dialplan's fallback); how many."""
+        def abandon(tx: Any) -> int:
+            tx.execute("UPDATE agent_sessions SET state = 'error', updated = ?, written = ? "
+                       "WHERE instance = ? AND state IN (%s)" % ", ".join("?" for _ in states),
+                       [updated, time.time(), instance] + list(states))
+            return int(tx.rowcount)
+        return self.backend.run(abandon)
+
     def get(self, session_id: str) -> Optional[SessionRecord]:
         rows = self._select("WHERE id = ?", (session_id,))
         return rows[0] if rows else None

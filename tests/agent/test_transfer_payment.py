@@ -59,7 +59,14 @@ def test_a_payment_through_the_api_in_transfer_mode(rig):
         assert verify(SECRET, request["headers"]["X-Timestamp"], request["headers"]["X-Signature"],
                       request["body"])
     bodies = [json.loads(r["body"]) for r in rig.receiver.requests]
+    # the session's notices and the IVR's own callbacks, one receiver, told apart by type
     assert {b["session_id"] for b in bodies} == {session["id"]}
+    types = {b["type"] for b in bodies}
+    assert {"session.state", "payment.field.accepted", "payment.authorizing",
+            "payment.result"} <= types, types
+    [result] = {r["headers"]["X-Event-Id"]: b for r, b in zip(rig.receiver.requests, bodies)
+                if b["type"] == "payment.result"}.values()
+    assert result["data"]["status"] == "approved" and result["data"]["card"] == "411111******1111"
 
     # the canary: nothing anywhere shows the card beyond BIN and last four
     for text in [json.dumps(final), "".join(stream[1:])] + [r["body"].decode() for r in rig.receiver.requests]:

@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
+from orchestrator.callbacks.outbox import Outbox
 from orchestrator.config import load_config
 from orchestrator.engine import FlowLibrary
 from orchestrator.metrics import Metrics
@@ -224,7 +225,9 @@ def test_ports_line_up(compose):
         assert "orchestrator_esl_address=%s" % esl[0] in handle.read()
     switch_env = compose["freeswitch"]["environment"]
     assert switch_env["ORCHESTRATOR_ESL_ADDRESS"] == esl[0]
-    assert switch_env["ORCHESTRATOR_ESL_ADDRESSES"].split(",") == esl
+    assert [switch_env["ORCHESTRATOR_ESL_ADDRESS"], switch_env["ORCHESTRATOR_ESL_ADDRESS_2"]] == esl
+    with open(os.path.join(ROOT, "freeswitch_conf", "vars.xml"), encoding="utf-8") as handle:
+        assert 'data="orchestrator_esl_address_2=$ORCHESTRATOR_ESL_ADDRESS_2"' in handle.read()
     # the inbound event socket: every instance connects to the one switch
     params = {p.get("name"): p.get("value") for p in ET.parse(os.path.join(
         ROOT, "freeswitch_conf", "autoload_configs", "event_socket.conf.xml")).iter("param")}
@@ -292,10 +295,14 @@ def defined_series():
             found[metric._name + suffix] = labels | ({"le"} if suffix == "_bucket" else set())
     # the series read from the store at each scrape (the reconciliation backlog)
     watched = Metrics()
-    watched.watch_reconciliation_backlog(PaymentStore())
+    store = PaymentStore()
+    watched.watch_reconciliation_backlog(store)
+    # and the outbox's pending rows (callbacks/outbox.py)
+    watched.watch_outbox(Outbox(store.backend), ["acme"])
     for family in watched.registry.collect():
         for sample in family.samples:
-            if sample.name.startswith("payivr_reconciliation_"):
+            if sample.name.startswith(("payivr_reconciliation_", "payivr_outbox_pending",
+                                       "payivr_outbox_oldest_")):
                 found[sample.name] = found.get(sample.name, set()) | set(sample.labels)
     return found
 
@@ -384,6 +391,12 @@ def test_dashboard_shows_each_instance_and_each_node():
                         r"payivr_store_write_seconds_bucket\{.*\}\[\$__rate_interval\]\)\)\)",
                         panels["Bookkeeping latency p99 per instance"]["targets"][0]["expr"])
     assert "by (node)" in panels["Instances connected per node"]["targets"][0]["expr"]
+    per_node = {"Calls in progress per node": "payivr_node_calls_in_progress",
+                "Call rate per node": "payivr_node_calls_total",
+                "Secure entry reachable per node": "payivr_node_secure_entry_reachable"}
+    for title, metric in per_node.items():
+        [expr] = [t["expr"] for t in panels[title]["targets"]]
+        assert re.search(r"\bby \(node\) \((rate\()?%s\{" % metric, expr), (title, expr)
     # every query of a node-labelled metric follows the node variable
     defined = defined_series()
     for panel in dashboard["panels"]:

@@ -15,6 +15,10 @@ What is real and what is not, plainly:
     collect_card/authorize steps, and the HTTP 500 card leaves payments unknown and flagged:
     the reconciliation backlog, read from the store. Only their age is set by the test (see
     ``age_the_reconciliation_backlog``).
+  * Status callbacks too: acme's card payments leave theirs pending (its receiver is down)
+    and the test only ages them (``age_the_pending_callbacks``); globex has no calls, so the
+    test writes its callbacks through the writer's own event subscriber, and its receiver (a
+    real one on loopback) refuses them with 404: given up.
   * But a minute of real traffic cannot make every alert's condition hold: p95 authorization
     above 5 s needs slow answers, and the success-ratio alert needs ten payments. So, as each
     call ends, this test also feeds the service's ``Metrics`` in its own process, through the
@@ -40,9 +44,10 @@ import gevent
 import pytest
 import yaml
 
-from orchestrator.payments.events import (CallRef, FieldAccepted, FieldRejected,
+from orchestrator.payments.events import (CallRef, FieldAccepted, FieldRejected, FieldStarted,
                                           PaymentApproved, PaymentDeclined, PaymentFailed)
 from orchestrator.simulator import CallerScript
+from tests.support.callbacks import SECRET, CallbackReceiver
 from tests.support.prometheus import PrometheusServer, free_port
 from tests.support.service import ServiceOnSimulator
 
@@ -152,6 +157,10 @@ def run_traffic(switch, service, seconds):
             call.wait(timeout=30)
             for attempt in range(3):  # enough volume for the rates and thresholds
                 feed_payment_signals(service.metrics, "acme", len(ended) * 3 + attempt)
+            # globex has no calls here: its callbacks come through the writer's own subscriber
+            service.callbacks.writer.on_payment_event(
+                CallRef("fed-globex-%d" % len(ended), "globex", "card_payment"),
+                FieldStarted("number", 1))
             ended.append(call)
             index += 1
 
@@ -168,9 +177,14 @@ def live(prometheus_binaries, tmp_path_factory):
     for name in ("welcome.yaml", "amount_due.yaml", "card_payment.yaml"):
         shutil.copy(os.path.join(ROOT, "flows", name), str(flows / name))
     (flows / "hold.yaml").write_text(HOLD_FLOW)
+    refusing = CallbackReceiver(status=404).start()
     world = ServiceOnSimulator(workdir, {
         "http": {"enabled": True, "host": "127.0.0.1", "port": 0},
-        "max_calls": 2, "tenants": ["acme"], "timeouts": {"keepalive": 0.3},
+        "max_calls": 2, "tenants": ["acme", "globex"], "timeouts": {"keepalive": 0.3},
+        # acme's receiver is down (its callbacks wait); globex's refuses them (given up)
+        "agent_api": {"webhooks": {
+            "acme": {"url": "http://127.0.0.1:%d/callbacks" % free_port(), "secret": SECRET},
+            "globex": {"url": refusing.url, "secret": SECRET}}},
         "flows": {"directory": str(flows), "by_destination": {"7002": "amount_due", "7100": "hold"}},
         # fs1 is the simulator; fs2 a node that never connects
         "nodes": [{"name": "fs2", "host": "127.0.0.1", "port": free_port(), "password": "s3cret"}]},
@@ -190,6 +204,9 @@ def live(prometheus_binaries, tmp_path_factory):
         assert calls >= 5, "too few calls for rates: %d" % calls
         age_the_reconciliation_backlog(world.store_path)
         wait_for(prometheus, 'payivr_reconciliation_backlog_oldest_seconds{job="payivr"} > 1800')
+        age_the_pending_callbacks(world.store_path)
+        wait_for(prometheus, 'payivr_outbox_oldest_pending_seconds{job="payivr"} > 900')
+        wait_for(prometheus, 'increase(payivr_outbox_given_up_total{reason="refused"}[1m]) > 0')
         for _ in range(2):  # two calls that hold the pool (max_calls=2) until the end
             switch.place_call(service.address, caller=CallerScript.silent(max_duration=300),
                               destination="7100")
@@ -204,6 +221,7 @@ def live(prometheus_binaries, tmp_path_factory):
     finally:
         prometheus.stop()
         world.stop(grace=0.5)
+        refusing.stop()
 
 
 def age_the_reconciliation_backlog(store_path):
@@ -219,6 +237,19 @@ def age_the_reconciliation_backlog(store_path):
     finally:
         db.close()
     assert aged >= 1, "no payment was left flagged by the HTTP 500 card"
+
+
+def age_the_pending_callbacks(store_path):
+    """acme's card payments left their status callbacks pending for real (its receiver is
+    down); the alert wants one waiting a quarter of an hour, so this ages them, as above."""
+    db = sqlite3.connect(store_path)
+    try:
+        aged = db.execute("UPDATE outbox SET created = created - 3600 "
+                          "WHERE state = 'pending'").rowcount
+        db.commit()
+    finally:
+        db.close()
+    assert aged >= 1, "no status callback was left pending by acme's receiver being down"
 
 
 def wait_for(prometheus, expr, timeout=20):

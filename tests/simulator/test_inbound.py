@@ -123,3 +123,26 @@ def test_sendmsg_to_an_agent_leg_is_refused_not_a_crash(switch):
     assert reply.reply.startswith("-ERR")
     assert esl.cmd("api status").body.startswith("UP ")
     esl.close()
+
+
+def test_global_getvar_core_uuid_is_the_core_uuid_its_events_carry(make_switch):
+    switch = make_switch(hostname="sim-b")
+    esl = authed(switch)
+    core_uuid = esl.cmd("api global_getvar core_uuid").body
+    assert core_uuid == switch.event_factory.core_uuid
+    assert esl.cmd("api global_getvar hostname").body == "sim-b"
+    # an empty answer, as mod_event_socket words it
+    assert esl.cmd("api global_getvar no_such_variable").body == "-ERR no reply\n"
+    assert core_uuid != make_switch().event_factory.core_uuid       # one per switch
+    esl.close()
+
+
+def test_inbound_commands_keep_what_each_client_asked_bounded(switch):
+    from orchestrator.simulator.switch import INBOUND_COMMANDS_KEPT
+    esl = authed(switch)
+    esl.cmd("api uuid_exists 0123456789")
+    assert list(switch.inbound_commands) == ["uuid_exists 0123456789"]
+    for _ in range(INBOUND_COMMANDS_KEPT + 5):
+        switch.inbound_commands.append("status")
+    assert len(switch.inbound_commands) == INBOUND_COMMANDS_KEPT
+    esl.close()

@@ -33,7 +33,8 @@ class WebhookReceiver:
     def _app(self, environ, start_response):
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         self.requests.append({"headers": {"X-Timestamp": environ.get("HTTP_X_TIMESTAMP"),
-                                          "X-Signature": environ.get("HTTP_X_SIGNATURE")},
+                                          "X-Signature": environ.get("HTTP_X_SIGNATURE"),
+                                          "X-Event-Id": environ.get("HTTP_X_EVENT_ID")},
                               "body": body})
         failing = len(self.requests) <= self.fail_first
         start_response("500 Internal Server Error" if failing else "200 OK", [("Content-Length", "0")])
@@ -63,7 +64,8 @@ def agent_api_config(receiver_url, hold):
                        {"token": TOKENS["other"], "tenant": "globex"}],
             "agents": {"alice": {"extension": "1001", "context": "default"}},
             "destinations": DESTINATIONS,
-            "webhooks": {"acme": {"url": receiver_url, "secret": SECRET, "timeout": 2}},
+            "webhooks": {"acme": {"url": receiver_url, "secret": SECRET, "timeout": 2,
+                                  "backoff_base": 0.05}},
             "hold": hold, "hold_music": "local_stream://moh"}}
 
 
@@ -95,7 +97,6 @@ class Rig:
             self.receiver.server.stop(timeout=1)
             raise
         self.switch, self.service, self.sandbox = self.world.switch, self.world.service, self.world.sandbox
-        self.service.agent.webhooks.base_delay = 0.05
         self.world.start()
         # the payments context as freeswitch_conf/dialplan/payments.xml has it
         self.switch.extensions.update(payments_extensions(self.service.address))
