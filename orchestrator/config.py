@@ -26,6 +26,8 @@ from orchestrator.esl.protocol import FrameLimits
 from orchestrator.http_limits import HttpLimits
 from orchestrator.logs import FORMATTERS
 from orchestrator.payments.gateways import GATEWAYS_SCHEMA
+from orchestrator.sms import SMS_PROVIDERS_SCHEMA
+from orchestrator.webservices import WEB_SERVICES_SCHEMA
 from orchestrator.tenancy import TENANTS_SCHEMA, normalise as normalise_tenants
 
 ENV_REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -114,6 +116,8 @@ SCHEMA = {
         },
         "tenants": TENANTS_SCHEMA,
         "gateways": GATEWAYS_SCHEMA,
+        "web_services": WEB_SERVICES_SCHEMA,
+        "sms_providers": SMS_PROVIDERS_SCHEMA,
         "agent_api": AGENT_API_SCHEMA,
         "store": {
             "type": "object", "additionalProperties": False,
@@ -210,6 +214,8 @@ DEFAULTS = {
     "http": {"enabled": True, "host": "127.0.0.1", "port": 8080, **asdict(HttpLimits())},
     "tenants": [],
     "gateways": [],
+    "web_services": [],
+    "sms_providers": [],
     "agent_api": {"tokens": [], "agents": {}, "destinations": {}, "webhooks": {}, "hold": "music",
                   # audible on any switch; a site with mod_local_stream sets local_stream://moh
                   # (without that module a local_stream plays silence: seen on 1.10.12)

@@ -1,4 +1,5 @@
-"""Dry runs: the service, the FreeSWITCH simulator and the sandbox gateway in one process.
+"""Dry runs: the service, the FreeSWITCH simulator, the sandbox gateway, the sandbox CRM and an
+SMS sink in one process.
 
 ``DryRun`` is the rig the demo and the tests place calls on; ``simulate`` is the
 ``orchestrator simulate`` command on top of it: one flow, one scripted caller, a readable
@@ -21,8 +22,10 @@ from orchestrator.logs import setup_logging
 from orchestrator.payments.sandbox import SandboxGateway
 from orchestrator.service import Service
 from orchestrator.simulator import CallerScript, ScriptError, Switch, render_timeline
+from orchestrator.webservices.sandbox_crm import SandboxCrm
 
 TIME_SCALE = 0.1
+CRM_SECRET = "dry-run-crm-secret-0123"   # the sandbox CRM checks every request's signature
 
 
 @dataclass
@@ -33,8 +36,9 @@ class CallResult:
 
 
 class DryRun:
-    """A simulated switch, the sandbox gateway and an in-process service sharing one flow
-    library: everything a payment call touches, on loopback, in one process."""
+    """A simulated switch, the sandbox gateway, the sandbox CRM (web service ``crm``), an SMS
+    sink (provider ``sms``, read ``texts``) and an in-process service sharing one flow library:
+    everything a payment call touches, on loopback, in one process."""
 
     def __init__(self, library, default_flow=None, time_scale=TIME_SCALE, store_path=":memory:",
                  http_port=None):
@@ -50,11 +54,20 @@ class DryRun:
         self.outcomes = {}
         self.switch = Switch(password="dry-run", time_scale=time_scale)
         self.sandbox.start()
+        self.crm = SandboxCrm(secret=CRM_SECRET, slow_seconds=5.0).start()
+        config.data["web_services"] = [{"name": "crm", "url": self.crm.url, "secret": CRM_SECRET,
+                                        "read_timeout": 1.0, "max_attempts": 2, "backoff": 0.1}]
+        config.data["sms_providers"] = [{"name": "sms", "type": "sink"}]
         config.data["gateways"] = [{"name": "sandbox", "type": "sandbox", "url": self.sandbox.url,
                                     "read_timeout": 1.0, "max_attempts": 2, "backoff": 0.1,
                                     "status_attempts": 2, "status_interval": 0.2}]
         self.service = Service(config, library=library, time_scale=time_scale,
                                on_call_end=self._ended)
+
+    @property
+    def texts(self):
+        """What the SMS sink was given: (to, text, reference, message_id), oldest first."""
+        return list(self.service.sms_providers["sms"].messages)
 
     def _ended(self, channel, flow_name, outcome):
         self.outcomes[channel.uuid] = (flow_name, outcome)
@@ -68,10 +81,12 @@ class DryRun:
         self.service.stop(grace=5)
         self.switch.stop()
         self.sandbox.stop()
+        self.crm.stop()
 
-    def place(self, caller, variables=None, destination="1000"):
+    def place(self, caller, variables=None, destination="1000", caller_id_number=None):
+        options = {"caller_id_number": caller_id_number} if caller_id_number else {}
         return self.switch.place_call(self.service.address, caller=caller,
-                                      destination=destination, variables=variables or {})
+                                      destination=destination, variables=variables or {}, **options)
 
     def finish(self, call, timeout):
         record = call.wait(timeout=timeout)

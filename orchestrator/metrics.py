@@ -73,8 +73,10 @@ RELAY_OUTCOMES = ("answered", "timed_out", "unsent", "too_large")
 # What a call's tenant may be refused (orchestrator/tenancy): another tenant's flow, a gateway
 # not granted to it, a destination outside its allow list; and the calls_total outcome of a
 # call whose flow was not its tenant's.
-TENANT_RESOURCES = ("flow", "gateway", "destination")
+TENANT_RESOURCES = ("flow", "gateway", "destination", "web_service")
 WRONG_TENANT = "wrong-tenant"
+WEB_SERVICE_OUTCOMES = ("ok", "not-found", "error", "timeout")
+SMS_RESULTS = ("sent", "error", "timeout")
 # The bounds on what a peer may send or hold, by the config key that sets each (README, "Limits").
 LIMIT_KEYS = ("limits.esl.max_header_lines", "limits.esl.max_header_bytes",
               "limits.esl.max_body_bytes", "limits.esl.max_queued_events",
@@ -176,6 +178,20 @@ class Metrics:
             f"{PREFIX}_gateway_errors_total",
             "Gateway calls that failed without a decision, by kind (see GATEWAY_ERROR_KINDS)",
             ["gateway", "kind"], registry=r)
+        self.web_service_requests = Counter(
+            f"{PREFIX}_web_service_requests_total",
+            "call_service lookups by tenant, web service and outcome (ok, not-found, error, "
+            "timeout; an answer that does not fit the step's map or limits is error)",
+            ["tenant", "service", "outcome"], registry=r)
+        self.web_service_seconds = Histogram(
+            f"{PREFIX}_web_service_duration_seconds",
+            "Time a call_service lookup took, retries included, by web service",
+            ["service"], buckets=AUTHORIZATION_BUCKETS, registry=r)
+        self.sms = Counter(
+            f"{PREFIX}_sms_total",
+            "Texts send_sms handed to a provider, by tenant, provider and result (sent, error, "
+            "timeout: it may have arrived)",
+            ["tenant", "provider", "result"], registry=r)
         self.field_attempts = Counter(
             f"{PREFIX}_card_field_attempts_total",
             "Attempts at a card field that ended accepted or rejected (not cancelled), by tenant "
@@ -330,6 +346,15 @@ class Metrics:
         """The call's (or token's) ``tenant``, a bounded name (``orchestrator/tenants.py``), was
         refused ``resource`` (one of ``TENANT_RESOURCES``)."""
         self.tenant_refusals.labels(tenant, bounded(resource, TENANT_RESOURCES)).inc()
+
+    def record_web_service(self, tenant: str, service: str, outcome: str, seconds: float) -> None:
+        """One call_service lookup ended with ``outcome`` after ``seconds``."""
+        self.web_service_requests.labels(tenant, service, bounded(outcome, WEB_SERVICE_OUTCOMES)).inc()
+        self.web_service_seconds.labels(service).observe(seconds)
+
+    def record_sms(self, tenant: str, provider: str, result: str) -> None:
+        """One send_sms handed (or tried to hand) a text to ``provider``."""
+        self.sms.labels(tenant, provider, bounded(result, SMS_RESULTS)).inc()
 
     def record_authorization(self, tenant: str, gateway: str, result: str, seconds: float,
                              decline_reason: Optional[str] = None) -> None:

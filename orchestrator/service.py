@@ -31,7 +31,9 @@ from orchestrator.payments.events import CallRef, PaymentEventBus, log_subscribe
 from orchestrator.payments.gateways import GatewayConfigError, build_gateway
 from orchestrator.store import PaymentStore, StoreError, open_store
 from orchestrator.store.errors import StoreCannotOpen
-from orchestrator.tenancy import tenant_gateways
+from orchestrator.tenancy import tenant_gateways, tenant_web_services
+from orchestrator.sms import build_providers as build_sms_providers
+from orchestrator.webservices import build_services
 from orchestrator.tenancy.loading import load_library, plan as plan_tenants
 from orchestrator.store.monitor import StoreMonitor
 from orchestrator.tenants import UNKNOWN_TENANT, resolve_tenant
@@ -83,6 +85,8 @@ class Service:
                                 len(self.pool.nodes))
         self.http = self._build_http(config["http"])
         self.gateways = self._build_gateways(config)
+        self.web_services = self._build_web_services(config)
+        self.sms_providers = self._build_sms_providers(config)
         self.store = self._open_store(config)
         self.metrics.watch_store(self.store)
         self.metrics.watch_reconciliation_backlog(self.store)
@@ -163,6 +167,25 @@ class Service:
                 raise ConfigError("%s: %s: %s" % (config.source, key.split("[")[0], exc))
         return gateways
 
+    @staticmethod
+    def _build_web_services(config):
+        """Every web service the config defines (the CRMs flows ask), each tenant's own too."""
+        services = {}
+        for key, settings in tenant_web_services(config.data):
+            try:
+                services.update(build_services([settings], key))
+            except GatewayConfigError as exc:
+                raise ConfigError("%s: %s: %s" % (config.source, key, exc))
+        return services
+
+    @staticmethod
+    def _build_sms_providers(config):
+        """The SMS providers send_sms may name (the config's sms_providers)."""
+        try:
+            return build_sms_providers(config.data.get("sms_providers"))
+        except GatewayConfigError as exc:
+            raise ConfigError("%s: sms_providers: %s" % (config.source, exc))
+
     def _store_path(self, path):
         if path == ":memory:" or os.path.isabs(path):
             return path
@@ -210,6 +233,13 @@ class Service:
             events=self.events.for_call(call), tenant=tenant, call_uuid=channel.uuid,
             agent_requests=self.agent.requests_for(channel) if self.agent else None,
             withheld_gateways=self.tenancy.withheld_gateways(tenant),
+            web_services={name: self.web_services[name] for name in plan.web_services
+                          if name in self.web_services},
+            withheld_web_services=self.tenancy.withheld_web_services(tenant),
+            sms_providers=self.sms_providers,
+            on_web_service=lambda name, outcome, seconds: self.metrics.record_web_service(
+                tenant, name, outcome, seconds),
+            on_sms=lambda name, result: self.metrics.record_sms(tenant, name, result),
             transfer_allowed=None if plan.destinations is None else plan.may_transfer,
             on_refusal=lambda resource: self.metrics.record_tenant_refusal(tenant, resource))
 
@@ -268,6 +298,10 @@ class Service:
             self.cluster.stop()
         for gateway in self.gateways.values():
             gateway.close()
+        for web_service in self.web_services.values():
+            web_service.close()
+        for provider in self.sms_providers.values():
+            provider.close()
         if self.store_monitor is not None:
             self.store_monitor.stop()
 

@@ -94,14 +94,21 @@ def test_a_flow_whose_gateway_is_not_configured_is_named_at_start_up(tmp_path, c
     with caplog.at_level("WARNING", logger="orchestrator.service"):
         Service(load_config(str(path), environ={}))
     warnings = [r.getMessage() for r in caplog.records if r.name == "orchestrator.service"]
-    flow = os.path.join(ROOT, "flows", "card_payment.yaml")
-    with open(flow, encoding="utf-8") as handle:
-        line = [n for n, text in enumerate(handle, 1) if text.strip() == "- authorize:"][0]
-    assert warnings == ["flow card_payment (%s:%d): authorize names gateway 'sandbox', which the "
+    expected = []
+    for name in ("card_payment", "invoice_collection", "invoice_collection_es"):
+        flow = os.path.join(ROOT, "flows", name + ".yaml")
+        with open(flow, encoding="utf-8") as handle:
+            line = [n for n, text in enumerate(handle, 1) if text.strip() == "- authorize:"][0]
+        expected.append("flow %s (%s:%d): authorize names gateway 'sandbox', which the "
                         "config does not define (gateways: none): its calls go to the dialplan "
-                        "fallback" % (flow, line)]
+                        "fallback" % (name, flow, line))
+    assert [w for w in warnings if "authorize names gateway" in w] == expected
+    assert [w.split(": call_service")[0] for w in warnings if "call_service" in w] == [
+        "web_services: flow %s (%s:%d)" % (name, os.path.join(ROOT, "flows", name + ".yaml"), line)
+        for name in ("invoice_collection", "invoice_collection_es") for line in (13, 28)]
     caplog.clear()
-    path.write_text(path.read_text() + "gateways: [{name: sandbox, type: sandbox, url: 'http://127.0.0.1:9'}]\n")
+    path.write_text(path.read_text() + "gateways: [{name: sandbox, type: sandbox, url: 'http://127.0.0.1:9'}]\n"
+                    "web_services: [{name: crm, url: 'http://127.0.0.1:9'}]\n")
     with caplog.at_level("WARNING", logger="orchestrator.service"):
         Service(load_config(str(path), environ={}))
     assert [r for r in caplog.records if r.name == "orchestrator.service"] == []

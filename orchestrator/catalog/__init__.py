@@ -41,6 +41,7 @@ class Catalog:
     prompts: dict
     reasons: dict
     source: str = ""
+    messages: dict = field(default_factory=dict)   # SMS templates (orchestrator/sms/text.py)
 
     @classmethod
     def load(cls, language, directory=None):
@@ -57,7 +58,8 @@ class Catalog:
             prompts[key] = [cls._segment(path, key, raw) for raw in segments]
         return cls(language=data.get("language", language),
                    say_language=data.get("say_language", language),
-                   prompts=prompts, reasons=dict(data.get("reasons") or {}), source=path)
+                   prompts=prompts, reasons=dict(data.get("reasons") or {}), source=path,
+                   messages={str(k): str(v) for k, v in (data.get("messages") or {}).items()})
 
     @staticmethod
     def _segment(path, key, raw):
@@ -76,6 +78,13 @@ class Catalog:
             return self.prompts[key]
         except KeyError:
             raise CatalogError("%s: no prompt %r" % (self.source, key))
+
+    def message(self, key):
+        """An SMS template (``messages:``): fixed words and typed placeholders only."""
+        try:
+            return self.messages[key]
+        except KeyError:
+            raise CatalogError("%s: no message %r" % (self.source, key))
 
     def reason(self, code):
         """A decline reason in the caller's language: the catalog's words for the normalised

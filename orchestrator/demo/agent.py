@@ -38,6 +38,9 @@ class AgentDryRun:
             "nodes": [{"name": "sim", "host": "127.0.0.1", "port": self.switch.inbound_address[1],
                        "password": "demo-switch"}],
             "gateways": [{"name": "sandbox", "type": "sandbox", "url": self.sandbox.url}],
+            # the collections flows' CRM and texts: defined, though no agent call asks them
+            "web_services": [{"name": "crm", "url": "https://crm.example"}],
+            "sms_providers": [{"name": "sms", "type": "sink"}],
             "agent_api": dict(config.data["agent_api"],
                               tokens=[{"token": TOKEN, "tenant": "acme", "agent": "alice"}],
                               agents={"alice": {"extension": "1001"}}, hold="music")})

@@ -25,10 +25,15 @@ class Scenario:
     variables: dict = field(default_factory=dict)
     charges: Optional[int] = None     # charges the sandbox must hold for this call (None: unchecked)
     payments: Optional[tuple] = None  # statuses of this call's payment records, in order
+    caller_id: Optional[str] = None   # the number the caller calls from (the CRM looks it up)
+    texts: Optional[int] = None       # SMS sent for this call's payments (None: unchecked)
 
 
 PAYMENT = {"pay_amount": "1250", "pay_currency": "EUR", "pay_reference": "INV-1001", "pay_agent": "1000"}
 TO_AGENT = "transferred to 1000 XML default"
+GOODBYE = "hung up by service (NORMAL_CLEARING)"
+# the sandbox CRM's customers (orchestrator/webservices/sandbox_crm.py)
+ANA, NOBODY, CRM_OUTAGE = "+34600111222", "+15551230000", "+15550000503"
 
 
 SCENARIOS = [
@@ -68,6 +73,25 @@ SCENARIOS = [
              "transferred", TO_AGENT, variables=PAYMENT, charges=1, payments=("unknown",),
              heard=("flite|kal|We could not confirm your payment. Please hold while we transfer you "
                     "to an agent.",)),
+    Scenario("collections: found by number, all paid, code texted", "invoice_collection",
+             "collect-all.yaml", "completed", GOODBYE, caller_id=ANA, charges=1,
+             payments=("approved",), texts=1,
+             heard=("en NUMBER iterated FEMININE 2026110001", "en CURRENCY pronounced FEMININE 84.89")),
+    Scenario("collections: unknown number, keyed account", "invoice_collection",
+             "collect-by-account.yaml", "completed", GOODBYE, caller_id=NOBODY, charges=1,
+             payments=("approved",), texts=1, heard=(
+                 "flite|kal|Please key your customer account number, followed by the pound key.",
+                 "en CURRENCY pronounced FEMININE 12.50")),
+    Scenario("collections: CRM down", "invoice_collection", "silent.yaml", "transferred",
+             TO_AGENT, caller_id=CRM_OUTAGE, variables={"pay_agent": "1000"}, charges=0,
+             payments=(), texts=0,
+             heard=("flite|kal|Sorry, we cannot reach your account right now.",)),
+    Scenario("collections: declined, then another card", "invoice_collection",
+             "collect-declined-then-approved.yaml", "completed", GOODBYE, caller_id=ANA,
+             charges=1, payments=("declined", "approved"), texts=1),
+    Scenario("collections, in Spanish", "invoice_collection_es", "collect-all.yaml", "completed",
+             GOODBYE, caller_id=ANA, charges=1, payments=("approved",), texts=1,
+             heard=("flite|kal|Factura", "es CURRENCY pronounced FEMININE 84.89")),
 ]
 
 
@@ -87,6 +111,11 @@ def _check(scenario, result, run):
             problems.append("payment records %s, expected %s" % (statuses, scenario.payments))
         if any(r["status"] == "unknown" and not r["needs_reconciliation"] for r in records):
             problems.append("an unknown outcome is not marked for reconciliation")
+    if scenario.texts is not None:
+        ids = {r["id"] for r in run.service.store.list() if r["call_uuid"] == call}
+        sent = [t for t in run.texts if t.reference in ids]
+        if len(sent) != scenario.texts:
+            problems.append("%d SMS, expected %d" % (len(sent), scenario.texts))
     got = result.outcome.result if result.outcome else "none"
     if got != scenario.result:
         problems.append("flow result %s, expected %s" % (got, scenario.result))
@@ -107,7 +136,7 @@ def run_calls(library, callers_dir, scenarios=SCENARIOS, timeout=60.0):
         for scenario in scenarios:
             caller = CallerScript.from_yaml(os.path.join(callers_dir, scenario.caller))
             variables = dict(scenario.variables, pay_flow=scenario.flow)
-            calls.append((scenario, run.place(caller, variables)))
+            calls.append((scenario, run.place(caller, variables, caller_id_number=scenario.caller_id)))
         jobs = [gevent.spawn(run.finish, call, timeout) for _, call in calls]
         gevent.joinall(jobs, timeout=timeout + 10)
         gevent.sleep(run.sandbox.hang_seconds)  # let a hung charge answer before it is counted

@@ -10,6 +10,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Set, Tuple, Type
 
 from .expressions import Condition, ExpressionSyntaxError, Template
+from .context import CALL_FACTS
 
 if TYPE_CHECKING:  # pragma: no cover
     from .step_api import StepKind
@@ -110,6 +111,8 @@ def check_expressions(report: "_Reporter", document: Dict[str, Any], steps: List
         for rel_path, text in kind.conditions(step.value):
             condition_paths.add(tuple(rel_path))
             checker.condition(base + tuple(rel_path), text)
+        for rel_path, name in kind.variables_read(step.value):
+            checker.names(base + tuple(rel_path), [name])
         for rel_path, text in _strings(step.value, ()):
             if rel_path not in condition_paths:
                 checker.template(base + rel_path, text)
@@ -139,7 +142,7 @@ class _ReferenceChecker:
         except ExpressionSyntaxError as exc:
             self.report.at_value(path, f"bad ${{...}} in '{value}': {exc}")
             return
-        self._names(path, names)
+        self.names(path, names)
 
     def condition(self, path: tuple, text: str) -> None:
         try:
@@ -147,20 +150,28 @@ class _ReferenceChecker:
         except ExpressionSyntaxError as exc:
             self.report.at_value(path, f"bad condition '{text}': {exc}")
             return
-        self._names(path, names)
+        self.names(path, names)
 
-    def _names(self, path: tuple, names: List[str]) -> None:
+    def _in_family(self, name: str) -> bool:
+        """A step that fills a list defines ``<list>.*``: its items, ``<list>.<n>.<member>``."""
+        return any(known.endswith(".*") and name.startswith(known[:-1]) for known in self.known)
+
+    def names(self, path: tuple, names: List[str]) -> None:
         if not self.judge_names:
             return
         for name in names:
             if name.startswith("channel."):
                 if name == "channel.":
                     self.report.at_value(path, "'${channel.}' names no channel variable")
+            elif name.startswith("call."):
+                if name[len("call."):] not in CALL_FACTS:
+                    self.report.at_value(path, f"'${{{name}}}': the call's facts are {', '.join(CALL_FACTS)}")
             elif name.startswith("attempts."):
                 step_id = name[len("attempts."):]
                 if step_id not in self.step_ids:
                     self.report.at_value(path, f"'${{{name}}}': '{step_id}' is not a step id"
                                                f"{_hint(step_id, self.step_ids, 'step ids')}")
-            elif name not in self.known:
-                self.report.at_value(path, f"unknown variable '{name}'{_hint(name, self.known, 'flow variables')}; "
+            elif name not in self.known and not self._in_family(name):
+                named = [known for known in self.known if not known.endswith(".*")]
+                self.report.at_value(path, f"unknown variable '{name}'{_hint(name, named, 'flow variables')}; "
                                            "flow variables come from vars:, set: and collect into:")

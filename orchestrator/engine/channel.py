@@ -76,7 +76,7 @@ class BridgeResult:
     cause: str
 
 
-SAY_KINDS = ("number", "currency", "digits")
+SAY_KINDS = ("number", "currency", "digits", "date")
 
 
 # -- the protocols -------------------------------------------------------------------------------

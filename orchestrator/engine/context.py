@@ -1,8 +1,9 @@
 """The state one call's flow run carries: variables, attempt counters, the channel, settings.
 
-Steps read and write variables only through ``FlowContext`` so that the three namespaces of
-``${...}`` (flow variables, ``channel.<name>``, ``attempts.<step id>``) are resolved in one
-place, with one set of error messages.
+Steps read and write variables only through ``FlowContext`` so that the namespaces of
+``${...}`` (flow variables, ``channel.<name>``, ``attempts.<step id>``, and ``call.<fact>``:
+what the switch said of the call when it connected, read only) are resolved in one place,
+with one set of error messages.
 """
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ if TYPE_CHECKING:  # pragma: no cover
 DEFAULT_TTS_ENGINE = "flite"   # FreeSWITCH's mod_flite, in the stock packages
 DEFAULT_TTS_VOICE = "kal"
 DEFAULT_MAX_STEP_RUNS = 500    # far above what a real flow runs on one call
+# ${call.<fact>}: the caller's number and the number dialled, from the call's connect headers
+# (in FreeSWITCH they are caller profile fields, not channel variables a socket can read)
+CALL_FACTS = ("caller_id_number", "destination_number")
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,11 @@ class FlowContext:
             if value is None:
                 raise ExpressionError(f"channel variable '{channel_name}' is not set on this call")
             return str(value)
+        if name.startswith("call."):
+            fact = name[len("call."):]
+            if fact not in CALL_FACTS:
+                raise ExpressionError(f"'${{{name}}}': the call's facts are {', '.join(CALL_FACTS)}")
+            return str(getattr(self.channel, fact, "") or "")
         if name.startswith("attempts."):
             step_id = name[len("attempts."):]
             if step_id not in self.flow.step_ids:

@@ -7,6 +7,7 @@ its semantic check, turning it into ``Prompt`` values, and playing them outside 
 """
 from __future__ import annotations
 
+import datetime
 import logging
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
@@ -18,7 +19,7 @@ from .step_api import RelPath, StepError
 if TYPE_CHECKING:  # pragma: no cover
     from .context import FlowContext
 
-SAY_KINDS = ["number", "currency", "digits"]
+SAY_KINDS = ["number", "currency", "digits", "date"]
 
 _PROMPT_PROPERTIES = {
     "file": {"type": "string", "title": "Sound file",
@@ -29,7 +30,8 @@ _PROMPT_PROPERTIES = {
     "voice": {"type": "string", "description": "TTS voice for this speak prompt (default: service config)."},
     "say": {"type": ["string", "number"], "title": "Say a value",
             "description": "A number, amount or digit string read out by FreeSWITCH's say module."},
-    "kind": {"type": "string", "enum": SAY_KINDS, "description": "How to say the value (default number)."},
+    "kind": {"type": "string", "enum": SAY_KINDS,
+             "description": "How to say the value (default number); date takes YYYY-MM-DD."},
     "language": {"type": "string", "description": "Language of the say module (default: the flow's)."},
     "currency": {"type": "string", "pattern": "^([A-Z]{3}|\\$\\{.+\\})$",
                  "patternErrorMessage": "must be an ISO 4217 code such as EUR (or a ${...} variable)",
@@ -86,12 +88,25 @@ def major_units(minor: str, currency: str) -> str:
     return format_major(int(text), currency)
 
 
+def say_date(text: str) -> str:
+    """'2026-12-15' -> the Unix time of that day's noon (UTC) that the say module reads: noon,
+    so the switch's own time zone cannot move it to another day."""
+    try:
+        day = datetime.date.fromisoformat(text.strip())
+    except ValueError:
+        raise StepError("a date to say must be written YYYY-MM-DD") from None
+    noon = datetime.datetime(day.year, day.month, day.day, 12, tzinfo=datetime.timezone.utc)
+    return str(int(noon.timestamp()))
+
+
 def say_arguments(ctx: "FlowContext", value: Any, kind: str, language: str,
                   currency: Optional[str] = None) -> Tuple[str, Dict[str, str]]:
     """The text and ``Channel.say`` options for a say value, amounts converted to major units."""
     text = ctx.render(value)
     if kind == "currency" and currency:
         text = major_units(text, ctx.render(currency))
+    elif kind == "date":
+        text = say_date(text)
     return text, {"kind": kind, "language": ctx.render(language)}
 
 

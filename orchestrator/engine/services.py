@@ -21,6 +21,8 @@ from orchestrator.payments.events import CallEvents, CallRef
 if TYPE_CHECKING:  # pragma: no cover
     from orchestrator.payments.gateways.base import Gateway
     from orchestrator.store import PaymentStore
+    from orchestrator.sms import SmsProvider
+    from orchestrator.webservices import WebService
 
 AgentRequests = Callable[[Sequence[str]], Optional[Tuple[str, ...]]]
 # (extension, context) -> whether the call's tenant may send its caller there
@@ -53,6 +55,15 @@ class CallServices:
     withheld_gateways: FrozenSet[str] = frozenset()
     # None: the caller may be sent anywhere (a site whose tenants share everything)
     transfer_allowed: Optional[TransferRule] = None
+    # the web services (CRMs) granted to the tenant, by name (orchestrator/webservices)
+    web_services: Mapping[str, "WebService"] = field(default_factory=dict)
+    withheld_web_services: FrozenSet[str] = frozenset()
+    # where send_sms sends texts (orchestrator/sms), by name
+    sms_providers: Mapping[str, "SmsProvider"] = field(default_factory=dict)
+    # told (service, outcome, seconds) of each lookup and (provider, result) of each text, to
+    # count them by tenant (metrics.py)
+    on_web_service: Optional[Callable[[str, str, float], None]] = None
+    on_sms: Optional[Callable[[str, str], None]] = None
     # told the kind of each refusal ("gateway", "destination"), to count it by tenant
     on_refusal: Optional[Callable[[str], None]] = None
 

@@ -97,7 +97,14 @@ class StepKind:
 
     @classmethod
     def defined_variables(cls, config: Any) -> List[str]:
-        """Flow variables this step sets, so references to them are not reported unknown."""
+        """Flow variables this step sets, so references to them are not reported unknown;
+        ``<name>.*`` stands for every ``<name>.<...>`` (the items of a list)."""
+        return []
+
+    @classmethod
+    def variables_read(cls, config: Any) -> List[Tuple[RelPath, str]]:
+        """Variables the step reads by name rather than through ``${...}`` (a list to walk),
+        with where each is written, so ``validate`` reports one that no step fills."""
         return []
 
     @classmethod
@@ -109,6 +116,11 @@ class StepKind:
     def gateways(cls, config: Any) -> List[Tuple[RelPath, str]]:
         """Gateways this step charges through, with where each is named: a tenant's flow may
         name only that tenant's (``orchestrator/tenancy``), checked when the config loads."""
+        return []
+
+    @classmethod
+    def web_services(cls, config: Any) -> List[Tuple[RelPath, str]]:
+        """Web services this step asks, with where each is named (checked like gateways)."""
         return []
 
     @classmethod

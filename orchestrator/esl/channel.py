@@ -17,6 +17,7 @@ card entry runs with ``sensitive_dtmf`` so the switch emits no DTMF event at all
 from __future__ import annotations
 
 import logging
+import re
 import os
 import secrets
 import tempfile
@@ -38,7 +39,7 @@ from orchestrator.engine.channel import (
     SAY_KINDS,
     SecretResult,
 )
-from orchestrator.esl.commands import SwitchCommands
+from orchestrator.esl.commands import SwitchCommands, check_value
 from orchestrator.esl.errors import CallGone, CommandFailed, CommandTimeout
 from orchestrator.esl.protocol import CONNECTION_LOST, EslConnection, EslMessage, FrameTooLarge
 
@@ -48,6 +49,7 @@ SAY_TYPES: Dict[str, Tuple[str, Optional[str]]] = {
     "number": ("NUMBER", None),
     "currency": ("CURRENCY", None),
     "digits": ("NUMBER", "iterated"),
+    "date": ("CURRENT_DATE", None),   # the value is a Unix time (engine/prompts.py: say_date)
 }
 assert tuple(SAY_TYPES) == SAY_KINDS
 ANSWERED_DISPOSITIONS = ("SUCCESS", "ANSWER")
@@ -88,6 +90,35 @@ class _Signal:
     app_uuid: str = ""
     headers: Dict[str, str] = field(default_factory=dict)
     digit: str = ""
+
+
+# What text to speech has no use for and FreeSWITCH reads as syntax: ``${``/``$${`` (variable
+# expansion in an application's argument), ``|`` (speak's engine|voice|text separator), ``\``
+# (its escape), line breaks and other control characters (the end of a sendmsg header).
+_UNSPEAKABLE = re.compile(r"[${}|\\\x00-\x1f\x7f]")
+# What a say value of each kind may be: the say module reads nothing else, and a value that is
+# not of its kind (a peer's text) never reaches its argument.
+_SAYABLE = {"number": re.compile(r"^-?[0-9]{1,15}$"),
+            "currency": re.compile(r"^-?[0-9]{1,15}(\.[0-9]{1,4})?$"),
+            "digits": re.compile(r"^[0-9]{1,64}$"),
+            "date": re.compile(r"^[0-9]{1,12}$")}
+
+
+def speakable(text: object) -> str:
+    """Text for text to speech, with nothing FreeSWITCH could expand or split: whatever a flow
+    variable holds (a CRM's customer name included) is spoken, never run."""
+    return " ".join(_UNSPEAKABLE.sub(" ", str(text)).split())
+
+
+def sayable(value: object, kind: str) -> str:
+    """A say value checked against its kind; ValueError when it is not one (never sent)."""
+    text = str(value)
+    pattern = _SAYABLE.get(kind)
+    if pattern is None:
+        raise ValueError("say kind must be one of %s" % ", ".join(SAY_TYPES))
+    if not pattern.match(text):
+        raise ValueError("say value is not a %s" % kind)
+    return text
 
 
 def secure_fifo_dir(configured: str = "") -> str:
@@ -284,7 +315,9 @@ class Channel:
 
     # -- this call's state ----------------------------------------------------------------------
     def set_variable(self, name: str, value: str) -> None:
-        self.execute("set", "%s=%s" % (_one_line(name, "variable name"), _one_line(value, "value")))
+        """``set`` expands ``${...}`` in its argument: a value holding one (a peer's text) is
+        refused with ValueError, never sent."""
+        self.execute("set", "%s=%s" % (_one_line(name, "variable name"), check_value(value, name)))
         self._variables[name] = str(value)
 
     def unset_variable(self, name: str) -> None:
@@ -458,12 +491,13 @@ class Channel:
             fields = ["file", prompt.value]
         elif prompt.kind == "speak":
             fields = ["speak", options.get("engine") or self.settings.tts_engine,
-                      options.get("voice") or self.settings.tts_voice, " ".join(prompt.value.split())]
+                      options.get("voice") or self.settings.tts_voice, speakable(prompt.value)]
         elif prompt.kind == "say":
             say_type, forced = SAY_TYPES[options.get("kind", "number")]
             fields = ["say", options.get("language", "en"), say_type,
                       forced or options.get("method", "pronounced"),
-                      options.get("gender", "FEMININE"), _one_line(prompt.value, "say value")]
+                      options.get("gender", "FEMININE"),
+                      sayable(prompt.value, options.get("kind", "number"))]
         else:
             raise ValueError("unknown prompt kind %r" % prompt.kind)
         return ",".join(quote(field, safe="") for field in fields)
@@ -619,7 +653,7 @@ class Channel:
         if prompt.kind == "file":
             return prompt.value
         if prompt.kind == "speak" and not (prompt.options or {}).get("engine"):
-            return "say:" + " ".join(prompt.value.split())
+            return "say:" + speakable(prompt.value)
         return None
 
     def _ensure_tts(self) -> None:
@@ -672,15 +706,13 @@ class Channel:
         raise ValueError("unknown prompt kind %r" % prompt.kind)
 
     def _speak_arg(self, text: str, engine: Optional[str], voice: Optional[str]) -> str:
-        text = " ".join(str(text).split())
-        return "%s|%s|%s" % (engine or self.settings.tts_engine, voice or self.settings.tts_voice, text)
+        return "%s|%s|%s" % (engine or self.settings.tts_engine, voice or self.settings.tts_voice,
+                             speakable(text))
 
     @staticmethod
     def _say_arg(value: str, kind: str, language: str, method: str, gender: str) -> str:
         if kind not in SAY_TYPES:
             raise ValueError("say kind must be one of %s" % ", ".join(SAY_TYPES))
         say_type, forced_method = SAY_TYPES[kind]
-        text = _one_line(value, "say value")
-        if not text or any(c.isspace() for c in text):
-            raise ValueError("say value must be one word")
+        text = sayable(value, kind)
         return "%s %s %s %s %s" % (language, say_type, forced_method or method, gender, text)

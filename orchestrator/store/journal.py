@@ -24,8 +24,8 @@ run twice (``begin`` finds its own row rather than a conflict).
 
 How long each write of a payment took, from its transaction's start to its commit (retries on
 a fresh connection included), is told to ``on_write(operation, seconds)`` when set (the
-service's metrics: ``payivr_store_write_seconds``): ``number``, ``begin``, ``finish``, ``flag``
-(``WRITE_OPERATIONS``). A write that failed is not timed; ``health`` counts it.
+service's metrics: ``payivr_store_write_seconds``): ``number``, ``begin``, ``finish``, ``flag``,
+``confirm`` (``WRITE_OPERATIONS``). A write that failed is not timed; ``health`` counts it.
 """
 import logging
 import re
@@ -42,14 +42,14 @@ STATUSES = ("pending", "approved", "declined", "error", "unknown")
 COLUMNS = ("id", "created", "updated", "call_uuid", "tenant", "flow", "reference", "amount_minor",
            "currency", "gateway", "idempotency_key", "number", "brand", "card", "status",
            "auth_code", "transaction_id", "decline_code", "decline_reason", "error_kind",
-           "needs_reconciliation", "gateway_code", "reconcile_note")
+           "needs_reconciliation", "gateway_code", "reconcile_note", "confirmation_code")
 # decline_code: the normalised reason; decline_reason: our words for it; gateway_code: the
 # gateway's own code, checked (payments/gateways/results.py). Never the gateway's free text.
 OUTCOME_FIELDS = ("auth_code", "transaction_id", "decline_code", "decline_reason", "error_kind",
                   "gateway_code")
 # The writes of a payment that ``on_write`` hears, timed: its number, its pending row, its
 # outcome, a flag for reconciliation.
-WRITE_OPERATIONS = ("number", "begin", "finish", "flag")
+WRITE_OPERATIONS = ("number", "begin", "finish", "flag", "confirm")
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 # Why a payment is (still) flagged, in our words: what reconciliation found, at most this long.
@@ -81,6 +81,7 @@ class PaymentRow(TypedDict):
     needs_reconciliation: int
     gateway_code: Optional[str]
     reconcile_note: Optional[str]
+    confirmation_code: Optional[str]
 
 
 # hears each outcome written, in its transaction: (tx, the row as written, by reconciliation?)
@@ -220,6 +221,13 @@ class PaymentStore:
                 log.error("payment %s: an outcome hook failed (%s); the outcome is kept",
                           payment_id, type(error).__name__)
             tx.execute("RELEASE SAVEPOINT %s" % SAVEPOINT)
+
+    def confirm(self, payment_id: str, code: str) -> None:
+        """Record the confirmation code the caller was sent for this payment: digits only
+        (4 to 12), so nothing else can be written here by mistake."""
+        if not re.fullmatch(r"[0-9]{4,12}", str(code)):
+            raise StoreError("a confirmation code is 4 to 12 digits")
+        self._update("confirm", payment_id, {"confirmation_code": str(code), "updated": time.time()})
 
     def flag(self, payment_id: str, note: str) -> None:
         """Keep a payment flagged for reconciliation, saying why (a check that failed, an

@@ -157,6 +157,11 @@ MIGRATIONS: Tuple[Migration, ...] = (
         )""",
         "CREATE INDEX calls_instance ON calls (instance)",
     )),
+    # The code the caller was sent by SMS after paying (engine/steps/send_sms.py): six random
+    # digits, no card data; the CRM or an agent can quote it back to find the payment.
+    Migration(8, "payments.confirmation_code: the code sent to the caller by SMS", (
+        "ALTER TABLE payments ADD COLUMN confirmation_code TEXT",
+    )),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -111,5 +111,6 @@ MIGRATIONS: Tuple[Migration, ...] = (
         )""",
         _step(7, 2),
     )),
+    _same(8),
 )
 LATEST = MIGRATIONS[-1].version

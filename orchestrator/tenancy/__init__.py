@@ -9,7 +9,8 @@ Whose a call is comes from the switch (``orchestrator/tenants.py``), never from 
 """
 from .checks import check_tenancy
 from .plans import Tenancy, TenantPlan, build_tenancy
-from .settings import TENANTS_SCHEMA, flow_directories, has_blocks, normalise, tenant_gateways
+from .settings import (TENANTS_SCHEMA, flow_directories, has_blocks, normalise, tenant_gateways,
+                       tenant_web_services)
 
 __all__ = ["TENANTS_SCHEMA", "Tenancy", "TenantPlan", "build_tenancy", "check_tenancy",
-           "flow_directories", "has_blocks", "normalise", "tenant_gateways"]
+           "flow_directories", "has_blocks", "normalise", "tenant_gateways", "tenant_web_services"]

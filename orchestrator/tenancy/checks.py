@@ -1,13 +1,15 @@
 """Refused when the config loads: a tenant's flow that reaches past what its tenant holds.
 
 For every tenant and every flow it may run, from the static facts the step kinds declare
-(``StepKind.gateways``, ``StepKind.destinations``):
+(``StepKind.gateways``, ``StepKind.web_services``, ``StepKind.destinations``):
 
 - a gateway the tenant does not hold is an error naming the tenant's key and the flow's
   file:line, whether another tenant holds it or nobody defines it. On a site without tenant
   blocks, and for the default tenant, a gateway nobody defines stays a warning, as it always
   was (the flow's calls end before any card is asked for); one that another tenant holds is an
   error for the default tenant too;
+- a web service (``call_service``) is checked the same way: one another tenant holds is an
+  error, one nobody defines an error for a tenant with a block and a warning otherwise;
 - a flow in a language the tenant's ``prompts.languages`` does not list, and a listed language
   without a catalog, are errors;
 - a transfer to a destination written out in full (no ``${...}``) outside a tenant's
@@ -37,6 +39,9 @@ def check_tenancy(tenancy: Tenancy, library: FlowLibrary) -> Tuple[List[str], Li
             errors += _language_problems(plan, flow)
             errors += _destination_problems(plan, flow)
             found, undefined = _gateway_problems(tenancy, plan, flow)
+            errors += found
+            (errors if plan.has_block else warnings).extend(undefined)
+            found, undefined = _web_service_problems(tenancy, plan, flow)
             errors += found
             (errors if plan.has_block else warnings).extend(undefined)
     return errors, warnings
@@ -70,6 +75,27 @@ def _gateway_problems(tenancy: Tenancy, plan: TenantPlan, flow: Flow) -> Tuple[L
                                  "define (gateways: %s): its calls go to the dialplan fallback"
                                  % (_where(flow, step.line), name,
                                     ", ".join(sorted(plan.gateways)) or "none"))
+    return others, undefined
+
+
+def _web_service_problems(tenancy: Tenancy, plan: TenantPlan,
+                          flow: Flow) -> Tuple[List[str], List[str]]:
+    """(web services held by others, web services nobody defines) that the flow asks."""
+    others, undefined = [], []
+    key = "%s.web_services" % plan.key if plan.has_block else "web_services"
+    held = ", ".join(sorted(plan.web_services)) or "none"
+    for step in flow.steps:
+        for _, name in type(step.action).web_services(step.action.config):
+            if name in plan.web_services:
+                continue
+            if name in tenancy.web_services:
+                others.append("%s: %s: call_service names web service %r, which %s has not been "
+                              "granted; %s's web services: %s" % (key, _where(flow, step.line), name,
+                                                                 plan.describe(), plan.describe(), held))
+            else:
+                undefined.append("%s: %s: call_service names web service %r, which the config "
+                                 "does not define (web services: %s): the step ends its calls with "
+                                 "an error" % (key, _where(flow, step.line), name, held))
     return others, undefined
 
 

@@ -25,7 +25,7 @@ from orchestrator.engine.selection import FlowLibrary
 from orchestrator.engine.services import PromptSettings
 from orchestrator.tenants import DEFAULT_TENANT
 
-from .settings import TOP_LEVEL, has_blocks, tenant_gateways
+from .settings import TOP_LEVEL, has_blocks, tenant_gateways, tenant_web_services
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class TenantPlan:
     default_flow: Optional[str] = None
     by_destination: Mapping[str, str] = field(default_factory=dict)
     destinations: Optional[Destinations] = None       # None: its flows send callers anywhere
+    web_services: FrozenSet[str] = frozenset()        # the CRMs its flows may ask
 
     @property
     def has_block(self) -> bool:
@@ -63,6 +64,7 @@ class Tenancy:
         self.plans: Dict[str, TenantPlan] = dict(plans)
         self.shared = shared
         self.gateways = gateways                       # every gateway the config defines
+        self.web_services: FrozenSet[str] = frozenset()  # every web service it defines
         self._owners = dict(owners)                    # flow or gateway -> tenants holding it
 
     def plan(self, tenant: str) -> TenantPlan:
@@ -82,6 +84,10 @@ class Tenancy:
     def withheld_gateways(self, tenant: str) -> FrozenSet[str]:
         """The gateways the config defines that ``tenant`` may not charge."""
         return self.gateways - self.plan(tenant).gateways
+
+    def withheld_web_services(self, tenant: str) -> FrozenSet[str]:
+        """The web services the config defines that ``tenant`` may not ask."""
+        return self.web_services - self.plan(tenant).web_services
 
     def holders(self, name: str) -> Tuple[str, ...]:
         """The tenants a flow or gateway belongs to, sorted."""
@@ -112,12 +118,15 @@ def build_tenancy(data: Mapping[str, Any], library: FlowLibrary,
     grants (``key: message`` lines): a granted name that is no top-level flow, a tenant's
     default or number map naming a flow that is not the tenant's."""
     every_gateway = frozenset(settings["name"] for _, settings in tenant_gateways(data))
+    every_service = frozenset(settings["name"] for _, settings in tenant_web_services(data))
     top_prompts = data["prompts"]
     if not has_blocks(data):
         prompts, languages = _prompts(top_prompts, {})
         plan = TenantPlan(DEFAULT_TENANT, TOP_LEVEL, frozenset(library.flows), every_gateway,
-                          prompts, languages)
-        return Tenancy({DEFAULT_TENANT: plan}, True, every_gateway, {}), []
+                          prompts, languages, web_services=every_service)
+        shared = Tenancy({DEFAULT_TENANT: plan}, True, every_gateway, {})
+        shared.web_services = every_service
+        return shared, []
     blocks: Mapping[str, Mapping[str, Any]] = data["tenants"]
     folder_owner = {block["flows"]["directory"]: tenant for tenant, block in blocks.items()
                     if block["flows"]["directory"] is not None}
@@ -142,22 +151,28 @@ def build_tenancy(data: Mapping[str, Any], library: FlowLibrary,
                 flows.add(name)
         gateways = {item["name"] if isinstance(item, dict) else item
                     for item in block.get("gateways") or []}
+        services = {item["name"] if isinstance(item, dict) else item
+                    for item in block.get("web_services") or []}
         prompts, languages = _prompts(top_prompts, block.get("prompts") or {})
         plan = TenantPlan(tenant, key, frozenset(flows), frozenset(gateways), prompts, languages,
                           block["flows"]["default"], dict(block["flows"]["by_destination"]),
-                          Destinations({tenant: block.get("destinations") or []}))
+                          Destinations({tenant: block.get("destinations") or []}),
+                          frozenset(services))
         problems += _chosen_flows_problems(plan)
         plans[tenant] = plan
         for name in flows | gateways:
             owners.setdefault(name, []).append(tenant)
     prompts, languages = _prompts(top_prompts, {})
+    top_services = frozenset(settings["name"] for settings in data.get("web_services") or [])
     default = TenantPlan(DEFAULT_TENANT, TOP_LEVEL, frozenset(top_flows),
-                         frozenset(top_gateways), prompts, languages)
+                         frozenset(top_gateways), prompts, languages, web_services=top_services)
     plans[DEFAULT_TENANT] = default
     for name in default.flows | default.gateways:
         owners.setdefault(name, []).append(DEFAULT_TENANT)
-    return Tenancy(plans, False, every_gateway,
-                   {name: tuple(sorted(held)) for name, held in owners.items()}), problems
+    tenancy = Tenancy(plans, False, every_gateway,
+                      {name: tuple(sorted(held)) for name, held in owners.items()})
+    tenancy.web_services = every_service
+    return tenancy, problems
 
 
 def _grant_problem(name: str, top_flows: Set[str], library: FlowLibrary, home: Optional[str],

@@ -45,6 +45,7 @@ from orchestrator.agent.settings import AGENT_API_SCHEMA
 from orchestrator.catalog import AUDIO_MODES
 from orchestrator.payments.gateways import GATEWAYS_SCHEMA
 from orchestrator.tenants import DEFAULT_TENANT, UNKNOWN_TENANT
+from orchestrator.webservices import WEB_SERVICE_SCHEMA
 
 _TENANT_NAME = {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$",
                 "not": {"enum": [DEFAULT_TENANT, UNKNOWN_TENANT]}}
@@ -86,6 +87,9 @@ TENANT_BLOCK = {
         # each a gateway of the tenant's own (a mapping), or a top-level one's name, granted
         "gateways": {"type": "array", "items": {
             "if": {"type": "string"}, "then": _GATEWAY_NAME, "else": GATEWAYS_SCHEMA["items"]}},
+        # each a web service of the tenant's own (its CRM), or a top-level one's name, granted
+        "web_services": {"type": "array", "items": {
+            "if": {"type": "string"}, "then": _GATEWAY_NAME, "else": WEB_SERVICE_SCHEMA}},
         "prompts": PROMPTS_BLOCK,
         "tokens": {"type": "array", "items": _token},
         "agents": _api["agents"],
@@ -119,6 +123,19 @@ def tenant_gateways(data: Mapping[str, Any]) -> List[Tuple[str, Dict[str, Any]]]
     return found
 
 
+def tenant_web_services(data: Mapping[str, Any]) -> List[Tuple[str, Dict[str, Any]]]:
+    """``(config key, settings)`` of every web service the config defines, the top-level ones
+    and each tenant's own, in the order written."""
+    found = [("web_services[%d]" % index, settings)
+             for index, settings in enumerate(data.get("web_services") or [])]
+    if has_blocks(data):
+        for tenant, block in data["tenants"].items():
+            for index, item in enumerate(block.get("web_services") or []):
+                if isinstance(item, dict):
+                    found.append(("tenants.%s.web_services[%d]" % (tenant, index), item))
+    return found
+
+
 def flow_directories(data: Mapping[str, Any], top_directory: str) -> List[str]:
     """The folders the flow library loads: the top-level one, then each tenant's own."""
     folders = [top_directory]
@@ -147,6 +164,7 @@ def normalise(data: Dict[str, Any], base_dir: str) -> Tuple[List[str], List[str]
     problems = _moved_out_of_agent_api(data["agent_api"], blocks)
     problems += _unique_tokens(data["agent_api"], blocks)
     problems += _unique_gateways(data, blocks)
+    problems += _unique_web_services(data, blocks)
     problems += _own_folders(data, blocks, base_dir)
     problems += _patterns(blocks)
     if problems:
@@ -222,6 +240,26 @@ def _unique_gateways(data: Mapping[str, Any], blocks: Mapping[str, Any]) -> List
                                 "gateways (known: %s); a tenant is granted only those, or "
                                 "defines its own here" % (tenant, index, item,
                                                           ", ".join(sorted(top)) or "none"))
+    return problems
+
+
+def _unique_web_services(data: Mapping[str, Any], blocks: Mapping[str, Any]) -> List[str]:
+    """Web service names unique across the config; a granted name names a top-level one."""
+    problems = []
+    first: Dict[str, str] = {}
+    for key, settings in tenant_web_services(data):
+        name = settings["name"]
+        if name in first:
+            problems.append("%s.name: %s is also the name of %s; web service names are unique "
+                            "across the config" % (key, name, first[name]))
+        first.setdefault(name, key)
+    top = {settings["name"] for settings in data.get("web_services") or []}
+    for tenant, block in blocks.items():
+        for index, item in enumerate(block.get("web_services") or []):
+            if isinstance(item, str) and item not in top:
+                problems.append("tenants.%s.web_services[%d]: no web service %s under the "
+                                "top-level web_services (known: %s)"
+                                % (tenant, index, item, ", ".join(sorted(top)) or "none"))
     return problems
 
 

@@ -1,7 +1,7 @@
 """Each kind of mistake is reported once, at the exact line:column of the offending node."""
 from orchestrator.engine import validate_file, validate_paths
 
-KNOWN = "announce, answer, authorize, branch, collect, collect_card, goto, hangup, play, say, set, speak, transfer, transfer_back"
+KNOWN = "announce, answer, authorize, branch, call_service, choose_from_list, collect, collect_card, goto, hangup, play, say, send_sms, set, speak, transfer, transfer_back"
 
 
 def test_a_valid_flow_has_no_problems(problems):
@@ -110,7 +110,7 @@ def test_enum_and_pattern_and_range(problems):
           - hangup: normal
           - collect: {into: pin, max_attempts: 0}
     """) == [
-        "3:28: 'kind' in say must be one of number, currency, digits; got the text 'nmber'",
+        "3:28: 'kind' in say must be one of number, currency, digits, date; got the text 'nmber'",
         "4:13: 'cause' in hangup must be a FreeSWITCH hangup cause such as NORMAL_CLEARING; got 'normal'",
         "5:40: 'max_attempts' in collect must be at least 1; got 0",
     ]

@@ -89,6 +89,8 @@ def carrier_site(folder, sandbox_url):
     return {
         "flows": {"directory": FLOWS, "by_destination": {"7100": "globex_pay"}},
         "gateways": [gateway("sandbox", sandbox_url)],
+        # the CRM the shipped collections flows ask (the default tenant's); never called here
+        "web_services": [{"name": "crm", "url": "https://crm.example"}],
         "tenants": {
             "acme": {
                 "flows": {"directory": acme, "names": ["welcome"]},

@@ -130,11 +130,15 @@ def test_a_site_without_blocks_still_only_warns_of_a_gateway_nobody_defines(tmp_
     path = config_file(tmp_path, {"tenants": ["acme"], "flows": {"directory": os.path.join(ROOT, "flows")}})
     with caplog.at_level("WARNING", logger="orchestrator.service"):
         Service(load_config(path, environ={})).stop(grace=0)
-    assert [r.getMessage() for r in caplog.records if r.name == "orchestrator.service"] == [
-        "flow card_payment (%s:%d): authorize names gateway 'sandbox', which the config does not "
+    warned = [r.getMessage() for r in caplog.records if r.name == "orchestrator.service"]
+    assert [line for line in warned if "authorize names gateway" in line] == [
+        "flow %s (%s:%d): authorize names gateway 'sandbox', which the config does not "
         "define (gateways: none): its calls go to the dialplan fallback"
-        % (os.path.join(ROOT, "flows", "card_payment.yaml"),
-           line_of(os.path.join(ROOT, "flows", "card_payment.yaml"), "- authorize:"))]
+        % (name, os.path.join(ROOT, "flows", name + ".yaml"),
+           line_of(os.path.join(ROOT, "flows", name + ".yaml"), "- authorize:"))
+        for name in ("card_payment", "invoice_collection", "invoice_collection_es")]
+    # the collections flows' CRM too: a warning, as on any site without tenant blocks
+    assert len([line for line in warned if "call_service names web service 'crm'" in line]) == 4
 
 
 def validate(*args):
@@ -146,7 +150,7 @@ def test_validate_with_the_config_says_what_start_up_would_refuse(tmp_path, site
     path = config_file(tmp_path, site)
     good = validate("--config", path)
     assert good.returncode == 0, good.stdout + good.stderr
-    assert good.stdout.splitlines() == ["%s: OK (6 flows, tenants: default, acme, globex)" % path]
+    assert good.stdout.splitlines() == ["%s: OK (8 flows, tenants: default, acme, globex)" % path]
     flow = write_flow(site["tenants"]["acme"]["flows"]["directory"],
                       PAY_FLOW.format(name="acme_sneaky", gateway="globex_gw"))
     bad = validate("--config", path, flow)
@@ -166,6 +170,21 @@ def test_the_top_level_languages_bind_the_default_tenants_flows(tmp_path):
     errors = start_up_errors(path)
     assert [line.split(" (")[0] for line in errors] == [
         "%s: prompts.languages: flow %s" % (path, name)
-        for name in ("amount_due", "card_payment", "welcome")]
+        for name in ("amount_due", "card_payment", "invoice_collection", "welcome")]
     assert all(line.endswith("speaks en, which is not one of the default tenant's languages (es)")
                for line in errors)
+
+
+def test_a_tenants_flow_asking_a_web_service_it_was_not_granted_is_refused(tmp_path, site):
+    site = dict(site, web_services=[{"name": "crm", "url": "https://crm.example"}])
+    flow = write_flow(site["tenants"]["acme"]["flows"]["directory"], """
+flow: acme_lookup
+steps:
+  - call_service: {service: crm, map: {name: $.name}}
+  - hangup: {}
+""")
+    errors = start_up_errors(config_file(tmp_path, site))
+    assert errors == ["%s: tenants.acme.web_services: flow acme_lookup (%s:%d): call_service names "
+                      "web service 'crm', which tenant acme has not been granted; tenant acme's "
+                      "web services: none" % (os.path.join(str(tmp_path), "orchestrator.yaml"), flow,
+                                              line_of(flow, "- call_service:"))]

@@ -159,3 +159,15 @@ def test_a_bad_destination_pattern_in_a_block_names_the_blocks_key(tmp_path):
 def test_a_block_is_checked_by_the_schema_naming_the_key(tmp_path, tenants, key):
     with pytest.raises(ConfigError, match=r"orchestrator\.yaml: %s: " % key.replace(".", r"\.")):
         load_config(write(tmp_path, {"tenants": tenants}), environ={})
+
+
+def test_web_service_names_are_unique_across_the_config_and_grants_name_top_level_ones(tmp_path):
+    crm = {"name": "crm", "url": "https://crm.example"}
+    path = write(tmp_path, {"web_services": [crm], "tenants": {
+        "acme": {"web_services": [dict(crm)]},
+        "globex": {"web_services": ["nope", dict(crm, name="globex_crm")]}}})
+    refused(path,
+            "tenants.acme.web_services[0].name: crm is also the name of web_services[0]; web "
+            "service names are unique across the config",
+            "tenants.globex.web_services[0]: no web service nope under the top-level "
+            "web_services (known: crm)")

@@ -1,8 +1,9 @@
 """``announce``: say a catalog prompt in the flow's language: an amount, a result, a reason.
 
 Values come from the call unless given: ``amount``/``currency`` from the flow variables of
-those names, ``last4`` from ``card.last4``, ``auth_code`` from ``payment.auth_code`` (said
-one character at a time), ``reason`` in plain words for ``payment.decline_code``.
+those names, ``last4`` from ``card.last4``, ``auth_code`` from ``payment.auth_code`` and ``code`` from
+``confirmation.code`` (said one character at a time), ``reason`` in plain words for
+``payment.decline_code``.
 """
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,17 @@ from ..step_api import StepError, StepKind, register
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..context import FlowContext
+
+
+def catalog_renderer(ctx: "FlowContext", language: str) -> PromptRenderer:
+    """The call's tenant's catalog in ``language``, ready to render prompts; CatalogError when
+    there is none."""
+    services = ctx.services
+    settings = services.prompts if services else None
+    catalog = Catalog.load(language, settings.catalog_dir if settings else None)
+    return PromptRenderer(catalog, ctx.channel, settings.audio_dir if settings else "",
+                          settings.audio if settings else "never",
+                          ctx.settings.tts_engine, ctx.settings.tts_voice)
 
 
 @register
@@ -30,6 +42,7 @@ class Announce(StepKind):
             "last4": {"type": ["string", "integer"], "description": "Last four card digits (default ${card.last4})."},
             "auth_code": {"type": "string", "description": "Authorization code (default ${payment.auth_code})."},
             "reason": {"type": "string", "description": "Decline reason text (default: from the decline code)."},
+            "code": {"type": "string", "description": "A confirmation code, spelled (default ${confirmation.code})."},
             "language": {"type": "string", "description": "Overrides the flow's language."},
         },
         "required": ["prompt"],
@@ -39,15 +52,10 @@ class Announce(StepKind):
     example = {"prompt": "payment_approved"}
 
     def run(self, ctx: "FlowContext") -> None:
-        services = ctx.services
-        settings = services.prompts if services else None
         language = ctx.render(self.config.get("language", self.flow_language))
         try:
-            catalog = Catalog.load(language, settings.catalog_dir if settings else None)
-            renderer = PromptRenderer(catalog, ctx.channel, settings.audio_dir if settings else "",
-                                      settings.audio if settings else "never",
-                                      ctx.settings.tts_engine, ctx.settings.tts_voice)
-            prompts = renderer.prompts(self.config["prompt"], **self._params(ctx, catalog))
+            renderer = catalog_renderer(ctx, language)
+            prompts = renderer.prompts(self.config["prompt"], **self._params(ctx, renderer.catalog))
         except CatalogError as exc:
             raise StepError("announce %s: %s" % (self.config["prompt"], exc))
         play_prompts(ctx, prompts)
@@ -60,7 +68,8 @@ class Announce(StepKind):
                 return ctx.render(config[key])
             return known.get(default_variable, "")
 
-        params = {"last4": pick("last4", "card.last4"), "auth_code": pick("auth_code", "payment.auth_code")}
+        params = {"last4": pick("last4", "card.last4"), "auth_code": pick("auth_code", "payment.auth_code"),
+                  "code": pick("code", "confirmation.code")}
         amount, currency = pick("amount", "amount"), pick("currency", "currency")
         params["amount"] = ""
         if amount and currency:

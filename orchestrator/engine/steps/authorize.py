@@ -32,6 +32,7 @@ from ...payments.events import (Authorizing, PaymentApproved, PaymentDeclined, P
 from ...payments.gateways import Approved, Declined, GatewayError, GatewayResult, failures
 from ...payments.ledger import PaymentLedger
 from ...payments.money import Money, MoneyError
+from ..expressions import ExpressionError, Template
 from ..step_api import (StepError, StepKind, continue_on, on_jump_targets, on_schema,
                         register)
 
@@ -77,8 +78,13 @@ class Authorize(StepKind):
 
     def prepare(self, ctx):
         """Bad amounts, and a gateway the call's tenant has not been granted, stop the flow
-        before the caller is asked for anything."""
-        self._money(ctx)
+        before the caller is asked for anything. An amount a step sets on the way (the
+        invoices ``choose_from_list`` totals) is not known yet: it is checked when charged."""
+        try:
+            self._money(ctx)
+        except ExpressionError:
+            if not self._set_on_the_way(ctx):
+                raise
         services, name = ctx.services, self.config["gateway"]
         gateways = services.gateways if services else {}
         if name in gateways:
@@ -90,6 +96,16 @@ class Authorize(StepKind):
                             % (name, services.tenant, known))
         raise StepError("authorize: no gateway named %r in the service config (known: %s)"
                         % (name, known))
+
+    def _set_on_the_way(self, ctx) -> bool:
+        """Whether every variable of the amount and currency that is not known yet is one a
+        step of this flow sets (run() checks them when the card is charged)."""
+        later = {name for step in ctx.flow.steps
+                 for name in type(step.action).defined_variables(step.action.config)}
+        names = [name for key in ("amount", "currency")
+                 for name in Template.parse(str(self.config[key])).variables]
+        unknown = [name for name in names if not ctx.render_optional("${%s}" % name)]
+        return all(name in later for name in unknown)
 
     def _money(self, ctx):
         try:

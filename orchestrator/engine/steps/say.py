@@ -12,7 +12,7 @@ if TYPE_CHECKING:  # pragma: no cover
 class Say(StepKind):
     name = "say"
     title = "Say a number, amount or digits"
-    description = ("Reads a value aloud in the flow's language (or `language`). With kind currency and a "
+    description = ("Reads a value aloud in the flow's language (or `language`): a number, digits, a date (YYYY-MM-DD) or, with kind currency and a "
                    "`currency` code, the value is in minor units (1234 EUR is said as 12.34).")
     schema = {
         "type": "object",

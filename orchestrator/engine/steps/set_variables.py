@@ -29,8 +29,8 @@ class SetVariables(StepKind):
 
     @classmethod
     def check(cls, config):
-        return [((name,), f"'{name}': attempts.* counters are kept by the engine and cannot be set")
-                for name in config if str(name).startswith("attempts.")]
+        return [((name,), f"'{name}': {str(name).split('.')[0]}.* is kept by the engine and cannot be set")
+                for name in config if str(name).startswith(("attempts.", "call."))]
 
     @classmethod
     def defined_variables(cls, config):

@@ -87,10 +87,14 @@ class JsonTransport:
     """One keep-alive session; bounded connect and read timeouts on every call."""
 
     def __init__(self, verify: Union[bool, str] = True, connect_timeout: float = 3.0,
-                 read_timeout: float = 20.0) -> None:
+                 read_timeout: float = 20.0, max_answer_bytes: int = MAX_ANSWER_BYTES,
+                 max_depth: int = bounded_json.MAX_DEPTH) -> None:
+        """``max_answer_bytes`` and ``max_depth`` bound what is read of an answer (a web
+        service's answers are smaller and flatter than the gateways' defaults allow)."""
         if verify is False:
             raise GatewayConfigError("certificate verification cannot be turned off")
         self.verify = verify
+        self.max_answer_bytes, self.max_depth = int(max_answer_bytes), int(max_depth)
         self.timeout = (float(connect_timeout), float(read_timeout))
         self.session = requests.Session()
         self.session.trust_env = False
@@ -117,7 +121,7 @@ class JsonTransport:
         except requests.exceptions.RequestException as error:
             raise OutcomeUnknown("protocol", type(error).__name__) from None
         try:
-            content = _read_bounded(reply, MAX_ANSWER_BYTES)
+            content = _read_bounded(reply, self.max_answer_bytes)
         except requests.exceptions.RequestException as error:
             # the request was sent and the answer had begun: whatever broke, it may have acted
             if isinstance(error.args[0] if error.args else None, ReadTimeoutError):
@@ -129,11 +133,11 @@ class JsonTransport:
             reply.close()   # an answer read to the end keeps its connection; a cut one does not
         if content is None:
             return Response(reply.status_code, None, reply.headers,
-                            "larger than %d bytes" % MAX_ANSWER_BYTES)
+                            "larger than %d bytes" % self.max_answer_bytes)
         if not content:
             return Response(reply.status_code, None, reply.headers)
         try:
-            data = bounded_json.loads(content)
+            data = bounded_json.loads(content, self.max_depth)
         except bounded_json.TooDeep as error:
             return Response(reply.status_code, None, reply.headers, str(error))
         except ValueError:

@@ -1,0 +1,52 @@
+"""An SMS's text: a catalog template of fixed words, filled only with typed, masked values.
+
+The catalogs' ``messages`` section holds the templates (``payment_confirmed: "Payment of
+{amount} {currency} received, card ending {last4}. Confirmation code {code}."``). A template may
+name only the placeholders below, and each value is checked against its shape before it is
+put in: the amount in major units of a currency, an ISO 4217 code, the card's last four
+digits, the confirmation code, the gateway's authorization code. Nothing else can reach the
+text: no name, no free text from a peer, and never more of a card than its last four.
+"""
+from __future__ import annotations
+
+import re
+import string
+from typing import Dict, Mapping
+
+SHAPES = {
+    "amount": re.compile(r"^[0-9]{1,12}(\.[0-9]{1,4})?$"),
+    "currency": re.compile(r"^[A-Z]{3}$"),
+    "last4": re.compile(r"^[0-9]{4}$"),
+    "code": re.compile(r"^[0-9]{4,12}$"),
+    "auth_code": re.compile(r"^[A-Za-z0-9]{1,12}$"),
+}
+MAX_TEXT = 320   # two SMS segments
+
+
+class SmsTextError(ValueError):
+    """A template naming something it may not, or a value not of its shape."""
+
+
+def placeholders(template: str) -> list:
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+
+
+def check_template(template: str) -> None:
+    unknown = [name for name in placeholders(template) if name not in SHAPES]
+    if unknown:
+        raise SmsTextError("an SMS template may name only %s; not %s"
+                           % (", ".join(sorted(SHAPES)), ", ".join(unknown)))
+
+
+def fill(template: str, values: Mapping[str, str]) -> str:
+    check_template(template)
+    filled: Dict[str, str] = {}
+    for name in placeholders(template):
+        value = str(values.get(name, ""))
+        if not SHAPES[name].match(value):
+            raise SmsTextError("the SMS needs %s and has none of its shape" % name)
+        filled[name] = value
+    text = template.format(**filled)
+    if len(text) > MAX_TEXT:
+        raise SmsTextError("the SMS text is longer than %d characters" % MAX_TEXT)
+    return text
