@@ -106,7 +106,7 @@ def test_a_request_too_large_to_forward_is_refused_clearly(pair):
 def test_recapture_on_a_reaches_the_call_on_b_and_its_stream_shows_it(pair):
     a, b = pair.a, pair.b
     caller = [{"wait_prompt": 3}, {"press": "4111111111111111#"}, {"wait_prompt": 4},
-              {"press": "1230"}, {"wait_prompt": 5}, {"wait": 15}, {"press": "737"},
+              {"press": "1230"}, {"wait_prompt": 5}, {"wait": 8}, {"press": "737"},
               {"wait_prompt": 6}, {"press": "1231"}]
     call, _ = b.call(caller)
     session = a.start_payment(call.uuid).json()
