@@ -41,6 +41,7 @@ import gevent.event  # noqa: E402
 import gevent.pool  # noqa: E402
 import yaml  # noqa: E402
 
+from bench.card_flow import card_flow  # noqa: E402
 from bench.books import Books, audit, what_was_heard  # noqa: E402
 from bench.service_process import ServiceProcess, free_port, run_reconcile  # noqa: E402
 from orchestrator.payments.sandbox import SandboxGateway  # noqa: E402
@@ -62,32 +63,7 @@ SANDBOX = {"slow_seconds": 0.4, "hang_seconds": 1.2, "acquirer_seconds": 0.3,
 CLIENT = {"connect_timeout": 2.0, "read_timeout": 0.5, "max_attempts": 2, "backoff": 0.05,
           "status_attempts": 2, "status_interval": 0.2}
 SHUTDOWN_GRACE = 0.2
-FLOW = """\
-flow: fault_payment
-language: en
-vars:
-  amount: ${channel.pay_amount}
-  currency: ${channel.pay_currency}
-  reference: ${channel.pay_reference}
-steps:
-  - answer: {}
-  - announce: amount_due
-  - collect_card:
-      max_attempts: 1
-      on: {cancelled: bye, too-many-failed-attempts: bye}
-  - authorize:
-      gateway: sandbox
-      on: {declined: declined, error: unconfirmed}
-  - announce: payment_approved
-  - goto: bye
-  - id: declined
-    announce: payment_declined
-  - goto: bye
-  - id: unconfirmed
-    announce: payment_unconfirmed
-  - id: bye
-    hangup: {}
-"""
+FLOW = card_flow("fault_payment")
 
 
 @dataclass

@@ -53,6 +53,7 @@ import requests  # noqa: E402
 import yaml  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
+from bench.card_flow import card_flow  # noqa: E402
 from bench.books import what_was_heard  # noqa: E402
 from bench.service_process import ServiceProcess, free_port  # noqa: E402
 from orchestrator.payments.sandbox import SandboxGateway  # noqa: E402
@@ -70,32 +71,7 @@ SQLITE_SHARED = (
     "with its whole event loop stopped (ESL keepalives and prompts included), up to the lock "
     "timeout; and a file shared between hosts needs a network filesystem, where SQLite's "
     "locking is not to be trusted. Several instances share PostgreSQL (store.url).")
-FLOW = """\
-flow: bench_payment
-language: en
-vars:
-  amount: ${channel.pay_amount}
-  currency: ${channel.pay_currency}
-  reference: ${channel.pay_reference}
-steps:
-  - answer: {}
-  - announce: amount_due
-  - collect_card:
-      max_attempts: 1
-      on: {cancelled: bye, too-many-failed-attempts: bye}
-  - authorize:
-      gateway: sandbox
-      on: {declined: declined, error: unconfirmed}
-  - announce: payment_approved
-  - goto: bye
-  - id: declined
-    announce: payment_declined
-  - goto: bye
-  - id: unconfirmed
-    announce: payment_unconfirmed
-  - id: bye
-    hangup: {}
-"""
+FLOW = card_flow("bench_payment")
 
 
 @dataclass

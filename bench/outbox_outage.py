@@ -38,6 +38,7 @@ import gevent.pool  # noqa: E402
 import yaml  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
 
+from bench.card_flow import card_flow  # noqa: E402
 from bench.service_process import ServiceProcess, free_port  # noqa: E402
 from orchestrator.callbacks.outbox import DELIVERED, PENDING, Outbox  # noqa: E402
 from orchestrator.payments.sandbox import SandboxGateway  # noqa: E402
@@ -50,24 +51,7 @@ OUTAGE_SECONDS = 600.0
 BACKOFF_BASE, BACKOFF_CAP = 0.5, 300.0
 TIME_SCALE = 0.05           # the simulated callers' prompts
 CARD = ("4111111111111111", "1230", "737")
-FLOW = """\
-flow: outage_payment
-language: en
-vars:
-  amount: ${channel.pay_amount}
-  currency: ${channel.pay_currency}
-  reference: ${channel.pay_reference}
-steps:
-  - answer: {}
-  - collect_card:
-      max_attempts: 1
-      on: {cancelled: bye, too-many-failed-attempts: bye}
-  - authorize:
-      gateway: sandbox
-      on: {declined: bye, error: bye}
-  - id: bye
-    hangup: {}
-"""
+FLOW = card_flow("outage_payment")
 
 
 @dataclass
@@ -201,9 +185,10 @@ class Bench:
 
     def _one_call(self, index: int) -> None:
         number, expiry, code = CARD
-        steps = [{"wait_prompt": 1}, {"press": number + "#", "spacing": 0.02},
-                 {"wait_prompt": 2}, {"press": expiry, "spacing": 0.02},
-                 {"wait_prompt": 3}, {"press": code, "spacing": 0.02}]
+        # the amount's two prompts, then the card's (bench/card_flow.py)
+        steps = [{"wait_prompt": 3}, {"press": number + "#", "spacing": 0.02},
+                 {"wait_prompt": 4}, {"press": expiry, "spacing": 0.02},
+                 {"wait_prompt": 5}, {"press": code, "spacing": 0.02}]
         call = self.switch.place_call(
             ("127.0.0.1", self.listen_port),
             caller=CallerScript.from_data({"steps": steps, "max_duration": 600}),
