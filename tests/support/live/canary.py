@@ -132,10 +132,12 @@ def find_one_per_message(where, sequences, secrets, found):
 class Canary:
     """One live test's eavesdroppers and the secrets of its callers."""
 
-    def __init__(self, live):
+    def __init__(self, live, secrets=None):
+        """``secrets``: another canary's, for a second switch of the same test (whatever a
+        caller keyed on either switch is searched for on both)."""
         self.live = live
         self.watchers = Watchers(live)
-        self.secrets = Secrets()
+        self.secrets = secrets if secrets is not None else Secrets()
         self.callers = set()             # legs on the watched switch that are the test's phone
         self.sent = set()                # "<leg> <keys>" of the test's own uuid_send_dtmf
         self.leak_expected = None
