@@ -27,7 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from orchestrator.config import load_config
 from orchestrator.payments.sandbox import SandboxGateway
 from orchestrator.service import Service
-from tests.support.live.agent_call import (HOLD_TONE, TOKEN, Agent, BridgedCall, node_entry,
+from tests.support.live.agent_call import (EXTRA_EVENTS, HOLD_TONE, TOKEN, Agent, BridgedCall, node_entry,
                                            prompt_event, stay_unavailable, write_agent_config)
 from tests.support.live.calls import Control
 from tests.support.live.canary import Canary
@@ -209,15 +209,17 @@ def agent_two_nodes(tmp_path, live_switch, node2, control, control2):
     sandbox = SandboxGateway().start()
     config = write_agent_config(tmp_path, live_switch, sandbox, nodes=two_nodes(live_switch, node2),
                                 hold="music", hold_music=HOLD_TONE)
-    ended = gevent.event.AsyncResult()
+    outcomes = []
     service = Service(load_config(str(config)),
-                      on_call_end=lambda channel, flow, outcome: ended.set(outcome))
+                      on_call_end=lambda channel, flow, outcome: outcomes.append(outcome))
     sent = CommandLog(service)
+    for ctl in (control, control2):        # bridges, parks, recordings: BridgedCall waits on them
+        ctl.es.command("event plain %s" % EXTRA_EVENTS)
     service.start()
     both_connected(service)
     agent = Agent("http://127.0.0.1:%d/api/v1" % service.http_address[1], service, sandbox,
-                  ended, {"replies": []})
-    agent.sent = sent
+                  None, {"replies": []})
+    agent.sent, agent.outcomes = sent, outcomes
     yield agent
     service.stop(grace=2)
     sandbox.stop()
@@ -227,9 +229,18 @@ def naming_legs(messages, legs):
     return [m for m in messages if any(leg in m.raw for leg in legs)]
 
 
+def payment_ends(agent, call, session, count):
+    """The flow has ended (the caller given back to the agent) and so has the session."""
+    eventually(lambda: len(agent.outcomes) == count, timeout=60, what="the payment flow's end")
+    assert agent.outcomes[-1].result == "transferred"
+    return agent.wait_state(session["id"], "ended")
+
+
 @pytest.mark.parametrize("mode", ["transfer", "stay"])
 def test_agent_payment_on_node2_call_sends_node1_only_the_lookup(
         agent_two_nodes, control, control2, canary, canary2, tmp_path, mode):
+    """A first payment the agent cancels mid-entry (the cancel key goes to the node the call's
+    socket came from: the call is on this instance's socket then), a second one paid."""
     if mode == "stay" and stay_unavailable():
         pytest.skip(stay_unavailable())
     agent = agent_two_nodes
@@ -240,39 +251,52 @@ def test_agent_payment_on_node2_call_sends_node1_only_the_lookup(
     before = call.mark()
     reply = agent.start_payment(call.ab, mode)
     assert reply.status_code == 201, reply.text
-    session = reply.json()
-    assert session["call_uuid"] == call.cb
+    cancelled = reply.json()
+    assert cancelled["call_uuid"] == call.cb
     prompt_event(control2, call.ca, "card number")
-    key_card(control2, call.ca, PAN_APPROVED, EXPIRY, CODE)
-    outcome = agent.ended.get(timeout=60)
-    assert outcome.result == "transferred"
-    final = agent.wait_state(session["id"], "ended")
+    eventually(lambda: agent.request("GET", "/sessions/" + cancelled["id"]).json()["state"]
+               == "collecting", timeout=30, what="the session collecting")
+    reply = agent.request("POST", "/sessions/%s/cancel" % cancelled["id"])
+    assert reply.status_code in (200, 202), reply.text
+    assert payment_ends(agent, call, cancelled, 1)["result"] is None
+    call.wait_bridge("CHANNEL_BRIDGE", 20, after=before)     # the caller back with the agent
+    assert "uuid_recv_dtmf %s *" % call.cb in agent.sent.naming("node2", legs)
+
+    before = call.mark()
+    reply = agent.start_payment(call.ab, mode)
+    assert reply.status_code == 201, reply.text
+    paid = reply.json()
+    prompt_event(control2, call.ca, "card number", nth=2)
+    key_card(control2, call.ca, PAN_APPROVED, EXPIRY, CODE, nth=2)
+    final = payment_ends(agent, call, paid, 2)
     assert final["result"]["status"] == "approved" and final["result"]["last4"] == "2387"
     [row] = agent.service.store.list()
     assert row["status"] == "approved" and len(agent.sandbox.charges) == 1
-    call.wait_bridge("CHANNEL_BRIDGE", 20, after=before)     # the caller back with the agent
+    call.wait_bridge("CHANNEL_BRIDGE", 20, after=before)
     assert call.alive(call.ab)
     call.hang_up_all()
     canary.settle()
     canary2.settle()
 
-    # the Service's side: the look-up is all node1 was sent about the call; node2 got the rest
-    assert agent.sent.naming("node1", legs) == ["uuid_exists %s" % call.ab]
+    # the Service's side: the look-ups (one per payment started) are all node1 was sent about
+    # the call; node2 got the rest
+    assert agent.sent.naming("node1", legs) == ["uuid_exists %s" % call.ab] * 2
     to_node2 = agent.sent.naming("node2", legs)
-    assert "uuid_exists %s" % call.ab in to_node2 and len(to_node2) > 3, to_node2
+    assert to_node2.count("uuid_exists %s" % call.ab) == 2 and len(to_node2) > 6, to_node2
 
-    # node1's side, from its own eavesdroppers: the API event of that look-up and nothing else
-    # that names a leg of the call, in its events or in its log at DEBUG
+    # node1's side, from its own eavesdroppers: the API events of those look-ups and nothing
+    # else that names a leg of the call, in its events or in its log at DEBUG
     on_node1 = naming_legs(canary.watchers.plain.messages[node1_seen_before:], legs)
     assert [(m.event_name, m.get("API-Command"), m.get("API-Command-Argument"))
-            for m in on_node1] == [("API", "uuid_exists", call.ab)]
-    assert [m.event_name for m in naming_legs(canary.watchers.json.messages, legs)] == ["API"]
+            for m in on_node1] == [("API", "uuid_exists", call.ab)] * 2
+    assert [m.event_name for m in naming_legs(canary.watchers.json.messages, legs)] == ["API"] * 2
     assert [line for line in canary.watchers.log_file_lines()
             if any(leg in line for leg in legs)] == []
-    # the same watchers on node2 do see the payment's commands (their negative control)
-    on_node2 = {(m.get("API-Command"), m.get("API-Command-Argument", "").split(" ")[0])
-                for m in canary2.watchers.plain.messages if m.event_name == "API"}
-    assert ("uuid_transfer", call.cb) in on_node2 or ("uuid_setvar", call.cb) in on_node2, on_node2
+    # node2's own eavesdroppers do see the payments' commands (the control of the above)
+    on_node2 = [(m.get("API-Command"), m.get("API-Command-Argument"))
+                for m in canary2.watchers.plain.messages if m.event_name == "API"]
+    assert ("uuid_recv_dtmf", "%s *" % call.cb) in on_node2, on_node2
+    assert ("uuid_exists", call.ab) in on_node2, on_node2
 
 
 # -- 4: node2 killed while node1's call goes on --------------------------------------------
