@@ -327,7 +327,10 @@ def test_node2_killed_node1_call_completes_and_node2_calls_get_503(
         return (status == 200 and ready["nodes_up"] == 1
                 and ready["nodes"]["node1"]["up"] and not ready["nodes"]["node2"]["up"])
     eventually(node2_down, timeout=15, what="/readyz saying node2 is down")
-    assert readiness(service)[1]["nodes"]["node2"]["last_error"]
+    last_error = readiness(service)[1]["nodes"]["node2"]["last_error"]
+    assert last_error
+    print("node2 killed: its call ended %r; /readyz node2 last_error %r"
+          % (by_leg[two].result, last_error))
     assert node_samples(service, "payivr_node_calls_total") == {
         "node1": 1.0, "node2": 1.0, "unknown": 0.0}
 

@@ -20,6 +20,9 @@ files, for
   (``RECV DTMF 4:2000``);
 * ``secrets``: an expiry or a security code as a whole value (between non-alphanumerics).
 
+A test with two switches (tests/live/test_two_nodes.py) runs a canary on each, the second
+sharing the first's ``Secrets``: what a caller keyed on either switch is searched for on both.
+
 Left out, and only this: what the test's own pressing causes on the switch it presses on
 (the ``API`` event of ``uuid_send_dtmf <caller> <keys>`` and the log lines of the caller's own
 leg, a phone that on a real call is not on this switch). Over SIP the caller is on a second
