@@ -252,7 +252,7 @@ def test_agent_payment_on_node2_call_sends_node1_only_the_lookup(
     reply = agent.start_payment(call.ab, mode)
     assert reply.status_code == 201, reply.text
     cancelled = reply.json()
-    assert cancelled["call_uuid"] == call.cb
+    assert cancelled["call_uuid"] == call.cb and cancelled["mode"] == mode
     prompt_event(control2, call.ca, "card number")
     eventually(lambda: agent.request("GET", "/sessions/" + cancelled["id"]).json()["state"]
                == "collecting", timeout=30, what="the session collecting")
@@ -266,6 +266,9 @@ def test_agent_payment_on_node2_call_sends_node1_only_the_lookup(
     reply = agent.start_payment(call.ab, mode)
     assert reply.status_code == 201, reply.text
     paid = reply.json()
+    if mode == "stay":     # the agent's leg listens in, on node2
+        eavesdrop = call.wait(call.ab, "CHANNEL_EXECUTE", 15, after=before, Application="eavesdrop")
+        assert eavesdrop.headers["Application-Data"] == call.cb
     prompt_event(control2, call.ca, "card number", nth=2)
     key_card(control2, call.ca, PAN_APPROVED, EXPIRY, CODE, nth=2)
     final = payment_ends(agent, call, paid, 2)
