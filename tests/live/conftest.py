@@ -23,7 +23,6 @@ start listens on 127.0.0.1 only.
 import os
 import tempfile
 import uuid as uuidlib
-from dataclasses import dataclass
 
 import gevent.event
 import pytest
@@ -34,9 +33,9 @@ from orchestrator.service import Service
 from tests.support.live.agent_call import EXTRA_EVENTS, HOLD_TONE, Agent, write_agent_config
 from tests.support.live.calls import SipCaller
 from tests.support.live.canary import Canary
-from tests.support.live.fsprocess import (PLAIN_SOCKET, FreeSwitchProcess, free_port, prepare_conf,
-                                          wait_event_socket)
-from tests.support.live.live_conf import add_sip_profile, add_xml_cdr, set_rtp_ports
+from tests.support.live.fsprocess import FreeSwitchProcess, free_port, prepare_conf, wait_event_socket
+from tests.support.live.live_conf import add_sip_profile, set_rtp_ports
+from tests.support.live.switches import DEFAULT_SOUNDS, LiveSwitch, sounds_problem, start_switch
 
 SKIP_REASON = ("no FreeSWITCH configured: set FREESWITCH_ESL_HOST, FREESWITCH_ESL_PASSWORD "
                "(and FREESWITCH_ESL_PORT, FREESWITCH_SOCKET_ADDRESS) for a running switch, or "
@@ -53,20 +52,6 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.freeswitch)
             if not configured:
                 item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
-
-
-@dataclass
-class LiveSwitch:
-    host: str
-    port: int
-    password: str
-    socket_address: tuple      # where the dialplan's `socket` connects: the tests listen here
-    extension: str
-    context: str
-    process: FreeSwitchProcess = None
-    sip_port: int = None       # its SIP profile (a suite-started switch only)
-    cdr_dir: str = None        # where mod_xml_cdr writes (a suite-started switch only)
-    fs_env: dict = None
 
 
 def _address(text):
@@ -86,32 +71,11 @@ def live_switch():
         return
     if not env.get("FREESWITCH_BIN"):
         pytest.skip(SKIP_REASON)
-    workdir = tempfile.mkdtemp(prefix="fs-live-")
-    esl_port, socket_port = free_port(), free_port()
-    password = "live-" + uuidlib.uuid4().hex
-    conf = prepare_conf(os.path.join(workdir, "conf"), esl_port, extra_dialplan=PLAIN_SOCKET)
-    sip_port, cdr_dir = free_port(), os.path.join(workdir, "cdr")
-    add_sip_profile(conf, "pay_in", sip_port)
-    add_xml_cdr(conf, cdr_dir)
-    fs_env = {"FS_ESL_PASSWORD": password,
-              "ORCHESTRATOR_ESL_ADDRESS": "127.0.0.1:%d" % socket_port}
-    if env.get("FREESWITCH_SOUNDS"):
-        fs_env["FS_SOUND_PREFIX"] = env["FREESWITCH_SOUNDS"]
-    prefix = env.get("FREESWITCH_SOUNDS", "/usr/share/freeswitch/sounds/en/us/callie")
-    if not os.path.exists(os.path.join(prefix, "digits", "1.wav")):
-        # say then fails on every file, and a file the switch cannot open flushes the keys
-        # typed ahead (freeswitch_conf/scripts/pay_secure.lua): the calls would not be the
-        # calls a site has
-        pytest.fail("the sound prefix %s has no digits/1.wav: set FREESWITCH_SOUNDS to a folder "
-                    "with the English sounds mod_say_en plays (digits/, currency/), such as "
-                    "freeswitch-sounds-en-us-callie at 8000 Hz" % prefix)
-    process = FreeSwitchProcess(env["FREESWITCH_BIN"], conf, workdir, fs_env).start()
-    try:
-        wait_event_socket("127.0.0.1", esl_port, password, process=process).close()
-        yield LiveSwitch("127.0.0.1", esl_port, password, ("127.0.0.1", socket_port), "7000",
-                         "default", process, sip_port, cdr_dir, fs_env)
-    finally:
-        process.stop()
+    problem = sounds_problem(env.get("FREESWITCH_SOUNDS", DEFAULT_SOUNDS))
+    if problem:
+        pytest.fail(problem)
+    with start_switch(env["FREESWITCH_BIN"], env.get("FREESWITCH_SOUNDS")) as switch:
+        yield switch
 
 
 @pytest.fixture(scope="session")

@@ -141,8 +141,14 @@ def assert_no_card_anywhere(call, completes, live_switch, pans):
     return None
 
 
-def write_agent_config(tmp_path, live_switch, sandbox, http_port=0, **agent_api):
-    """The service config of these tests: the live switch as node, the sandbox, agent alice."""
+def node_entry(name, switch):
+    """A ``nodes`` entry of the service config for a live switch."""
+    return {"name": name, "host": switch.host, "port": switch.port, "password": switch.password}
+
+
+def write_agent_config(tmp_path, live_switch, sandbox, http_port=0, nodes=None, **agent_api):
+    """The service config of these tests: the live switch as node (or ``nodes``: entries of
+    ``node_entry``), the sandbox, agent alice."""
     host, port = live_switch.socket_address
     config = tmp_path / "orchestrator.yaml"
     config.write_text(yaml.safe_dump({
@@ -151,8 +157,7 @@ def write_agent_config(tmp_path, live_switch, sandbox, http_port=0, **agent_api)
         "flows": {"directory": os.path.join(REPO, "flows"), "default": "card_payment"},
         "store": {"path": str(tmp_path / "payments.sqlite")},
         "tenants": ["acme"],
-        "nodes": [{"name": "live", "host": live_switch.host, "port": live_switch.port,
-                   "password": live_switch.password}],
+        "nodes": nodes or [node_entry("live", live_switch)],
         "gateways": [{"name": "sandbox", "type": "sandbox", "url": sandbox.url}],
         "agent_api": dict({"tokens": [{"token": TOKEN, "tenant": "acme", "agent": "alice"}],
                            "agents": {"alice": {"extension": "agent", "context": "default"}}},

@@ -20,6 +20,9 @@ files, for
   (``RECV DTMF 4:2000``);
 * ``secrets``: an expiry or a security code as a whole value (between non-alphanumerics).
 
+A test with two switches (tests/live/test_two_nodes.py) runs a canary on each, the second
+sharing the first's ``Secrets``: what a caller keyed on either switch is searched for on both.
+
 Left out, and only this: what the test's own pressing causes on the switch it presses on
 (the ``API`` event of ``uuid_send_dtmf <caller> <keys>`` and the log lines of the caller's own
 leg, a phone that on a real call is not on this switch). Over SIP the caller is on a second
@@ -132,10 +135,12 @@ def find_one_per_message(where, sequences, secrets, found):
 class Canary:
     """One live test's eavesdroppers and the secrets of its callers."""
 
-    def __init__(self, live):
+    def __init__(self, live, secrets=None):
+        """``secrets``: another canary's, for a second switch of the same test (whatever a
+        caller keyed on either switch is searched for on both)."""
         self.live = live
         self.watchers = Watchers(live)
-        self.secrets = Secrets()
+        self.secrets = secrets if secrets is not None else Secrets()
         self.callers = set()             # legs on the watched switch that are the test's phone
         self.sent = set()                # "<leg> <keys>" of the test's own uuid_send_dtmf
         self.leak_expected = None

@@ -14,8 +14,10 @@ from tests.support.live.fsprocess import REPO
 
 
 class PaymentService:
-    def __init__(self, tmp_path, live_switch, reference, prepare_line):
-        """``prepare_line(channel)`` runs on each call before its flow."""
+    def __init__(self, tmp_path, live_switch, reference, prepare_line, **settings):
+        """``prepare_line(channel)`` runs on each call before its flow; ``settings`` replace
+        the config's (``nodes``, ``http``). Every call's channel and outcome is kept in
+        ``calls``, in the order they ended; ``ended`` is the first outcome."""
         flows = tmp_path / "flows"
         flows.mkdir()
         shipped = open(os.path.join(REPO, "flows", "card_payment.yaml"), encoding="utf-8").read()
@@ -26,15 +28,21 @@ class PaymentService:
         self.sandbox = SandboxGateway().start()
         host, port = live_switch.socket_address
         config = tmp_path / "orchestrator.yaml"
-        config.write_text(yaml.safe_dump({
+        config.write_text(yaml.safe_dump(dict({
             "listen": {"host": host, "port": port}, "linger_seconds": 2,
             "http": {"enabled": False},
             "flows": {"directory": str(flows), "default": "card_payment"},
             "store": {"path": str(tmp_path / "payments.sqlite")},
-            "gateways": [{"name": "sandbox", "type": "sandbox", "url": self.sandbox.url}]}))
+            "gateways": [{"name": "sandbox", "type": "sandbox", "url": self.sandbox.url}]},
+            **settings)))
         self.ended = gevent.event.AsyncResult()
-        self.service = Service(load_config(str(config)),
-                               on_call_end=lambda channel, flow, outcome: self.ended.set(outcome))
+        self.calls = []
+
+        def call_ended(channel, flow, outcome):
+            self.calls.append((channel, outcome))
+            self.ended.set(outcome)
+
+        self.service = Service(load_config(str(config)), on_call_end=call_ended)
         handle = self.service.handle_call
 
         def prepared(channel):
