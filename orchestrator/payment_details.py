@@ -62,7 +62,7 @@ def check_value(key: str, value: Any) -> str:
     if len(items) > MAX_ITEMS:
         raise DetailsError("details.%s has %d items, over %d" % (key, len(items), MAX_ITEMS))
     for position, item in enumerate(items, 1):
-        if not _ITEM.match(item):
+        if not _ITEM.fullmatch(item):
             raise DetailsError("details.%s item %d is not an identifier or invoice number (letters, "
                                "digits and _ . : / # -, 40 at most, no spaces)" % (key, position))
         if len(_DIGIT.findall(item)) > MAX_ITEM_DIGITS:
@@ -72,7 +72,7 @@ def check_value(key: str, value: Any) -> str:
 
 
 def check_key(key: Any) -> str:
-    if not isinstance(key, str) or not _KEY.match(key):
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
         raise DetailsError("a details key is a lower-case identifier of 32 characters at most "
                            "(%s)" % KEY_PATTERN)
     return key

@@ -16,9 +16,10 @@ type, event id and HTTP status.
 
 A real CRM would drop the invoices it marked paid from its next answers; this one keeps
 answering the same invoices, so the demo's calls (several for one customer, at once) stay
-repeatable. The faults a test asks for: ``fail_next`` (statuses to answer, before doing
-anything, to the next callbacks: an outage) and ``lose_next`` (callbacks processed, then
-answered 503: a 2xx lost on the way back).
+repeatable. The faults a test asks for, each about the next ``payment.result`` callbacks (the
+progress events around them are answered as usual): ``fail_results`` (statuses to answer
+before doing anything: an outage behind a load balancer) and ``lose_results`` (how many to
+process, then answer 503: a 2xx lost on the way back).
 """
 from __future__ import annotations
 
@@ -45,8 +46,8 @@ class PaymentNotices:
         self.answered: List[Dict[str, Any]] = []
         self.paid: Dict[str, str] = {}              # invoice number -> payment id
         self.reactivated_lines: Dict[str, str] = {}  # line number -> payment id
-        self.fail_next: List[int] = []
-        self.lose_next = 0
+        self.fail_results: List[int] = []
+        self.lose_results = 0
         self._events: "OrderedDict[str, None]" = OrderedDict()
         self._payments: "OrderedDict[str, None]" = OrderedDict()
         self._lock = threading.Lock()
@@ -69,19 +70,20 @@ class PaymentNotices:
         if not isinstance(event, dict) or not isinstance(event.get("event_id"), str):
             return self._note(None, None, "400 Bad Request", {"error": "not_a_callback"})
         type_, event_id = str(event.get("type")), event["event_id"]
+        result = type_ == "payment.result"
         with self._lock:
-            if self.fail_next:
-                status = self.fail_next.pop(0)
+            if result and self.fail_results:
+                status = self.fail_results.pop(0)
                 return self._note(type_, event_id, "%d Unavailable" % status, {"error": "unavailable"})
             answer = self._take(event)
-            if self.lose_next:
-                self.lose_next -= 1
+            if result and self.lose_results:
+                self.lose_results -= 1
                 return self._note(type_, event_id, "503 Service Unavailable", {"error": "lost"})
         return self._note(type_, event_id, "200 OK", answer)
 
     def _take(self, event: Dict[str, Any]) -> Dict[str, Any]:
         """What the CRM does with one signed callback (under the lock)."""
-        data = event.get("data") if isinstance(event.get("data"), dict) else {}
+        data: Dict[str, Any] = event["data"] if isinstance(event.get("data"), dict) else {}
         if event["event_id"] in self._events:
             return {"duplicate": "event"}
         self._remember(self._events, event["event_id"])

@@ -102,7 +102,7 @@ class Authorize(StepKind):
                     payment_details.check_value(key, value)
                 except payment_details.DetailsError as error:
                     problems.append((("details", key), str(error)))
-            elif not re.match(payment_details.VALUE_CHARACTERS, literal):
+            elif not re.fullmatch(payment_details.VALUE_CHARACTERS, literal):
                 problems.append((("details", key), "details.%s holds characters no value may "
                                  "(letters, digits, _ . : / # - and commas only)" % key))
         return problems
