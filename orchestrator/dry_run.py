@@ -36,9 +36,10 @@ class CallResult:
 
 
 class DryRun:
-    """A simulated switch, the sandbox gateway, the sandbox CRM (web service ``crm``), an SMS
-    sink (provider ``sms``, read ``texts``) and an in-process service sharing one flow library:
-    everything a payment call touches, on loopback, in one process."""
+    """A simulated switch, the sandbox gateway, the sandbox CRM (web service ``crm``, and the
+    receiver of the default tenant's status callbacks: ``crm.notices``), an SMS sink (provider
+    ``sms``, read ``texts``) and an in-process service sharing one flow library: everything a
+    payment call touches, on loopback, in one process."""
 
     def __init__(self, library, default_flow=None, time_scale=TIME_SCALE, store_path=":memory:",
                  http_port=None):
@@ -58,6 +59,11 @@ class DryRun:
         config.data["web_services"] = [{"name": "crm", "url": self.crm.url, "secret": CRM_SECRET,
                                         "read_timeout": 1.0, "max_attempts": 2, "backoff": 0.1}]
         config.data["sms_providers"] = [{"name": "sms", "type": "sink"}]
+        # the CRM hears of every payment: the status callbacks of the default tenant, signed,
+        # from the outbox (it reactivates the lines of the invoices a collections call paid)
+        config.data["agent_api"] = dict(config.data["agent_api"], webhooks={"default": {
+            "url": self.crm.callbacks_url, "secret": CRM_SECRET, "timeout": 2,
+            "backoff_base": 0.1, "backoff_cap": 1.0}})
         config.data["gateways"] = [{"name": "sandbox", "type": "sandbox", "url": self.sandbox.url,
                                     "read_timeout": 1.0, "max_attempts": 2, "backoff": 0.1,
                                     "status_attempts": 2, "status_interval": 0.2}]

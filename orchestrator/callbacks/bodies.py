@@ -18,11 +18,18 @@ reaches a receiver unbounded. A session notice carries the session as the agent 
 (masked by its own ``to_json``); ``refuses`` is the last check the writer applies to its
 change, fields and result, as the sessions table does: a run of seven digits or more (a BIN is
 six) is never written.
+
+A ``payment.result`` carries ``details`` when its flow attached them (``authorize``'s
+``details``: the invoices a collections call paid, the CRM's customer): read back from the
+journal row and checked again by ``payment_details.py``, whose rule is not the seven-digit one
+(invoice numbers are long digit runs) but its own: ids and invoice numbers of 12 digits at
+most each, never a card number (13 to 19). Details that fail it are sent as ``"withheld"``.
 """
 import json
 import re
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+from orchestrator import payment_details
 from orchestrator.payments.events import (Authorizing, CallRef, CardAttemptsExhausted,
                                           CardCancelled, CardComplete, FieldAccepted,
                                           FieldCancelled, FieldRejected, FieldStarted,
@@ -120,6 +127,11 @@ def payment_result(row: Mapping[str, Any], reconciled: bool = False) -> Data:
         data["error_kind"] = (row.get("error_kind") if row.get("error_kind") in
                               GATEWAY_ERROR_KINDS + ("cancelled", "reversed") else "other")
         data["needs_reconciliation"] = bool(row.get("needs_reconciliation"))
+    if row.get("details"):
+        try:
+            data["details"] = payment_details.loads(row.get("details"))
+        except payment_details.DetailsError:
+            data["details"] = WITHHELD
     return data
 
 

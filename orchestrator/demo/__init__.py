@@ -22,11 +22,15 @@ AGENT_DEMO_CALLER = os.path.join(CALLERS, "pay-approved.yaml")
 
 def run_demo(verbose=False, out=sys.stdout, scenarios=SCENARIOS, timeout=60.0):
     setup_logging("INFO" if verbose else "WARNING", "logfmt")
-    rows = run_calls(FlowLibrary.from_directory(FLOWS), CALLERS, scenarios, timeout)
+    told = []
+    rows = run_calls(FlowLibrary.from_directory(FLOWS), CALLERS, scenarios, timeout, told)
     failures = sum(1 for row in rows if row[-1] != "ok")
     print_table(rows, out)
     print("\nsandbox gateway: one charge per approved call; the unconfirmed one is marked for "
           "reconciliation", file=out)
+    print("sandbox CRM, told of each payment by its status callback:", file=out)
+    for line in told:
+        print(line, file=out)
     for mode, agent_problems in run_agent_demo(FLOWS, AGENT_DEMO_CALLER, out, timeout):
         rows.append(("agent-assisted payment (%s)" % mode,) + (
             ("ok",) if not agent_problems else ("FAIL: " + "; ".join(agent_problems),)))

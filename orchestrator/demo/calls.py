@@ -2,15 +2,18 @@
 
 All calls go to one service at once, as a switch would send them; each ``Scenario`` says how
 its call must end (flow result, where the call went, prompts heard, charges and payment
-records), and ``run_calls`` returns one table row per call with what differed, if anything.
+records, the invoices the CRM reactivated from the payment's status callback), and
+``run_calls`` returns one table row per call with what differed, if anything.
 """
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Optional
 
 import gevent
 
 from orchestrator.dry_run import DryRun
+from orchestrator.payments.money import format_major
 from orchestrator.simulator import CallerScript
 
 
@@ -27,6 +30,7 @@ class Scenario:
     payments: Optional[tuple] = None  # statuses of this call's payment records, in order
     caller_id: Optional[str] = None   # the number the caller calls from (the CRM looks it up)
     texts: Optional[int] = None       # SMS sent for this call's payments (None: unchecked)
+    crm_told: Optional[tuple] = None  # invoices the CRM reactivated for this call, once each
 
 
 PAYMENT = {"pay_amount": "1250", "pay_currency": "EUR", "pay_reference": "INV-1001", "pay_agent": "1000"}
@@ -34,6 +38,7 @@ TO_AGENT = "transferred to 1000 XML default"
 GOODBYE = "hung up by service (NORMAL_CLEARING)"
 # the sandbox CRM's customers (orchestrator/webservices/sandbox_crm.py)
 ANA, NOBODY, CRM_OUTAGE = "+34600111222", "+15551230000", "+15550000503"
+ANA_INVOICES = ("2026110001", "2026120001", "2026120002")   # all of Ana's, on two lines
 
 
 SCENARIOS = [
@@ -75,23 +80,23 @@ SCENARIOS = [
                     "to an agent.",)),
     Scenario("collections: found by number, all paid, code texted", "invoice_collection",
              "collect-all.yaml", "completed", GOODBYE, caller_id=ANA, charges=1,
-             payments=("approved",), texts=1,
+             payments=("approved",), texts=1, crm_told=ANA_INVOICES,
              heard=("en NUMBER iterated FEMININE 2026110001", "en CURRENCY pronounced FEMININE 84.89")),
     Scenario("collections: unknown number, keyed account", "invoice_collection",
              "collect-by-account.yaml", "completed", GOODBYE, caller_id=NOBODY, charges=1,
-             payments=("approved",), texts=1, heard=(
+             payments=("approved",), texts=1, crm_told=("2026120003",), heard=(
                  "flite|kal|Please key your customer account number, followed by the pound key.",
                  "en CURRENCY pronounced FEMININE 12.50")),
     Scenario("collections: CRM down", "invoice_collection", "silent.yaml", "transferred",
              TO_AGENT, caller_id=CRM_OUTAGE, variables={"pay_agent": "1000"}, charges=0,
-             payments=(), texts=0,
+             payments=(), texts=0, crm_told=(),
              heard=("flite|kal|Sorry, we cannot reach your account right now.",)),
     Scenario("collections: declined, then another card", "invoice_collection",
              "collect-declined-then-approved.yaml", "completed", GOODBYE, caller_id=ANA,
-             charges=1, payments=("declined", "approved"), texts=1),
+             charges=1, payments=("declined", "approved"), texts=1, crm_told=ANA_INVOICES),
     Scenario("collections, in Spanish", "invoice_collection_es", "collect-all.yaml", "completed",
              GOODBYE, caller_id=ANA, charges=1, payments=("approved",), texts=1,
-             heard=("flite|kal|Factura", "es CURRENCY pronounced FEMININE 84.89")),
+             crm_told=ANA_INVOICES, heard=("flite|kal|Factura", "es CURRENCY pronounced FEMININE 84.89")),
 ]
 
 
@@ -116,6 +121,8 @@ def _check(scenario, result, run):
         sent = [t for t in run.texts if t.reference in ids]
         if len(sent) != scenario.texts:
             problems.append("%d SMS, expected %d" % (len(sent), scenario.texts))
+    if scenario.crm_told is not None:
+        problems.extend(_crm_problems(scenario, call, run))
     got = result.outcome.result if result.outcome else "none"
     if got != scenario.result:
         problems.append("flow result %s, expected %s" % (got, scenario.result))
@@ -128,8 +135,50 @@ def _check(scenario, result, run):
     return problems
 
 
-def run_calls(library, callers_dir, scenarios=SCENARIOS, timeout=60.0):
-    """Place every scenario's call at once on one dry run; one table row per call."""
+def _call_payments(run, call):
+    return [r["id"] for r in run.service.store.list() if r["call_uuid"] == call]
+
+
+def _crm_problems(scenario, call, run):
+    """The CRM must have reactivated this call's invoices once, through one approved payment."""
+    done = [d for payment in _call_payments(run, call)
+            for d in run.crm.notices.reactivations_of(payment)]
+    invoices = tuple(number for d in done for number in d["invoices"])
+    if sorted(invoices) != sorted(scenario.crm_told) or len(done) > 1:
+        return ["CRM reactivated %s in %d notice(s), expected %s once"
+                % (", ".join(invoices) or "nothing", len(done), ", ".join(scenario.crm_told)
+                   or "nothing")]
+    return []
+
+
+def _crm_told(scenarios, calls, run, timeout):
+    """Wait (up to ``timeout``) until the CRM has heard of every call's payment it should."""
+    expected = sum(1 for scenario in scenarios if scenario.crm_told)
+    deadline = time.monotonic() + timeout
+    while len(run.crm.notices.reactivations) < expected and time.monotonic() < deadline:
+        gevent.sleep(0.1)
+
+
+def crm_lines(run):
+    """What the demo prints of the sandbox CRM: each reactivation, and how often it was told."""
+    notices = run.crm.notices
+    lines = []
+    for done in notices.reactivations:
+        lines.append("  CRM told: %s paid %s (%s %s), lines %s reactivated" % (
+            done["customer"], ", ".join(done["invoices"]),
+            format_major(int(done["amount_minor"]), str(done["currency"])), done["currency"],
+            ", ".join(done["lines"])))
+    results = [a for a in notices.answered if a["type"] == "payment.result"]
+    refused = [a for a in notices.answered if a["status"] == 401]
+    lines.append("  %d payment.result callbacks taken (signature checked, %d refused), %d "
+                 "reactivations: one per paid collections call" % (
+                     len(results), len(refused), len(notices.reactivations)))
+    return lines
+
+
+def run_calls(library, callers_dir, scenarios=SCENARIOS, timeout=60.0, told=None):
+    """Place every scenario's call at once on one dry run; one table row per call. ``told``
+    (a list) receives what the sandbox CRM was told (``crm_lines``)."""
     rows = []
     with DryRun(library) as run:
         calls = []
@@ -140,8 +189,11 @@ def run_calls(library, callers_dir, scenarios=SCENARIOS, timeout=60.0):
         jobs = [gevent.spawn(run.finish, call, timeout) for _, call in calls]
         gevent.joinall(jobs, timeout=timeout + 10)
         gevent.sleep(run.sandbox.hang_seconds)  # let a hung charge answer before it is counted
+        _crm_told(scenarios, calls, run, timeout=20.0)
         for (scenario, _), job in zip(calls, jobs):
             rows.append(_row(scenario, job, run))
+        if told is not None:
+            told.extend(crm_lines(run))
     return rows
 
 

@@ -87,6 +87,18 @@ def check_reachability(report: "_Reporter", steps: List["CheckedStep"]) -> None:
         report.at_value(step.path, f"unreachable step '{_label(step)}': {why}")
 
 
+def check_unhandled_outcomes(report: "_Reporter", steps: List["CheckedStep"]) -> None:
+    """Warn of each outcome a step declares unhandled (``StepKind.unhandled_outcomes``): a web
+    service's error or timeout with no ``on:`` branch. At the ``on:`` key, else the step's."""
+    for step in steps:
+        if not step.ok:
+            continue
+        kind = _kind(step)
+        for rel_path, outcome, why in kind.unhandled_outcomes(step.value):
+            report.warn_at_key(step.path + (kind.name,) + tuple(rel_path),
+                               f"{kind.name} has no 'on: {{{outcome}: <step id>}}' branch: {why}")
+
+
 def check_expressions(report: "_Reporter", document: Dict[str, Any], steps: List["CheckedStep"]) -> None:
     """``${...}`` and conditions parse, and name variables that exist somewhere in the flow."""
     declared = document.get("vars")

@@ -12,15 +12,18 @@ from typing import Iterable, List
 
 @dataclass(frozen=True, order=True)
 class Problem:
-    """One mistake in a flow file; line and column are 1-based."""
+    """One mistake in a flow file; line and column are 1-based. A ``warning`` is something
+    that works but probably not as meant (a web service's error with no branch of its own):
+    ``validate`` prints it and still passes the file; loading a flow ignores it."""
 
     file: str
     line: int
     column: int
     message: str
+    warning: bool = False
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+        return f"{self.file}:{self.line}:{self.column}: {'warning: ' if self.warning else ''}{self.message}"
 
 
 class FlowError(Exception):

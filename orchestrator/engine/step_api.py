@@ -108,6 +108,13 @@ class StepKind:
         return []
 
     @classmethod
+    def unhandled_outcomes(cls, config: Any) -> List[Tuple[RelPath, str, str]]:
+        """Outcomes this step can end with that the flow gives no branch: ``(where, outcome,
+        what happens then)``. ``validate`` warns of each (the call would end in the
+        dialplan's fallback rather than where the flow author chose)."""
+        return []
+
+    @classmethod
     def conditions(cls, config: Any) -> List[Tuple[RelPath, str]]:
         """Values that are ``branch``-style conditions rather than text templates."""
         return []
@@ -157,6 +164,12 @@ def on_schema(descriptions: Dict[str, str], description: str = "") -> Dict[str, 
 def on_jump_targets(config: Dict[str, Any]) -> List[Tuple[RelPath, str]]:
     """``jump_targets`` of a step whose only jumps are its ``on:`` map."""
     return [(("on", outcome), target) for outcome, target in config["on"].items()]
+
+
+def missing_branches(config: Dict[str, Any], outcomes: Tuple[str, ...], why: str
+                     ) -> List[Tuple[RelPath, str, str]]:
+    """``unhandled_outcomes`` of a step whose ``on:`` should name each of ``outcomes``."""
+    return [(("on",), outcome, why) for outcome in outcomes if outcome not in config.get("on", {})]
 
 
 def continue_on(step: str, config: Dict[str, Any], outcome: str) -> Goto:

@@ -13,7 +13,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Type
 
-from .analysis import check_expressions, check_ids_and_targets, check_reachability
+from .analysis import (check_expressions, check_ids_and_targets, check_reachability,
+                       check_unhandled_outcomes)
 from .ids import STEP_ID_SCHEMA
 from .loader import LoadedDocument, MarkMap, Position, YamlSyntaxError, load_marked
 from .flow_source import read_flow_file
@@ -41,6 +42,7 @@ class CheckResult:
 
     source: str
     problems: List[Problem] = field(default_factory=list)
+    warnings: List[Problem] = field(default_factory=list)   # the flow loads; validate says them
     document: Any = None
     marks: Optional[MarkMap] = None
     steps: List[CheckedStep] = field(default_factory=list)
@@ -62,6 +64,11 @@ class _Reporter:
     def at_key(self, path: Sequence, message: str) -> None:
         position = self.marks.key_position(tuple(path))
         self.result.problems.append(Problem(self.result.source, position.line, position.column, message))
+
+    def warn_at_key(self, path: Sequence, message: str) -> None:
+        position = self.marks.key_position(tuple(path))
+        self.result.warnings.append(Problem(self.result.source, position.line, position.column,
+                                            message, warning=True))
 
     def complaints(self, base: tuple, schema: dict, instance: Any, where: str) -> bool:
         """Report schema complaints under ``base``; True when there were none."""
@@ -101,8 +108,10 @@ def check_text(text: str, source: str = "<flow>") -> CheckResult:
         check_ids_and_targets(report, result.steps)
         if all(step.ok for step in result.steps) and not result.problems:
             check_reachability(report, result.steps)
+        check_unhandled_outcomes(report, result.steps)
     check_expressions(report, document, result.steps)
     result.problems.sort(key=lambda p: (p.line, p.column))
+    result.warnings.sort(key=lambda p: (p.line, p.column))
     return result
 
 
@@ -159,11 +168,17 @@ def validate_text(text: str, source: str = "<flow>") -> List[Problem]:
 
 def validate_file(path: str) -> List[Problem]:
     """Problems in one flow file; an unreadable or oversized file is one problem at 1:1."""
+    return checked_file(path)[0]
+
+
+def checked_file(path: str) -> Tuple[List[Problem], List[Problem]]:
+    """``(problems, warnings)`` of one flow file."""
     try:
         text = read_flow_file(path, str(path))
     except FlowError as exc:
-        return exc.problems
-    return validate_text(text, str(path))
+        return exc.problems, []
+    result = check_text(text, str(path))
+    return result.problems, result.warnings
 
 
 def flow_files(directory: str) -> List[str]:
@@ -175,17 +190,20 @@ def flow_files(directory: str) -> List[str]:
 def validate_paths(paths: Sequence[str]) -> Tuple[int, List[str]]:
     """What ``orchestrator validate FILE...`` prints and its exit code (0 all valid, 1 not).
 
-    A directory stands for the flow files in it.
+    A directory stands for the flow files in it. Warnings are printed in place, in line order
+    with the problems, and do not fail a file.
     """
     lines: List[str] = []
     failed = False
     for path in paths:
         files = flow_files(path) if os.path.isdir(path) else [path]
         for file in files:
-            problems = validate_file(file)
-            lines.extend(str(problem) for problem in problems)
+            problems, warnings = checked_file(file)
+            lines.extend(str(problem) for problem in sorted(problems + warnings,
+                                                           key=lambda p: (p.line, p.column)))
             if problems:
                 failed = True
             else:
-                lines.append(f"{file}: OK")
+                lines.append(f"{file}: OK" + (f" ({len(warnings)} warning{'s' * (len(warnings) > 1)})"
+                                              if warnings else ""))
     return (1 if failed else 0), lines

@@ -22,7 +22,7 @@ is taken only when it is for the payment's amount, currency and card. A ledger w
 import secrets
 import uuid
 from dataclasses import dataclass
-from typing import Callable, Optional, Union
+from typing import Callable, Mapping, Optional, Union
 
 from .card import CardSummary
 from .gateways.attempts import PaymentAttempt
@@ -52,7 +52,8 @@ class PaymentLedger:
 
     def begin(self, *, money: Money, gateway: str, key_for: Callable[[PaymentAttempt], str],
               summary: CardSummary, call_uuid: str = "", tenant: str = "default",
-              flow: str = "", reference: str = "") -> Begun:
+              flow: str = "", reference: str = "",
+              details: Optional[Mapping[str, str]] = None) -> Begun:
         """Allocate the attempt, build its key with ``key_for`` (the gateway's
         ``idempotency_key``) and record the payment as pending under it."""
         payment_id = str(uuid.uuid4())
@@ -66,7 +67,7 @@ class PaymentLedger:
         self.store.begin(amount_minor=money.minor, currency=money.currency, gateway=gateway,
                          idempotency_key=key, summary=summary, payment_id=payment_id,
                          number=attempt.number, call_uuid=call_uuid, tenant=tenant, flow=flow,
-                         reference=reference)
+                         reference=reference, details=details)
         return Begun(payment_id, key)
 
     def finish(self, payment_id: str, result: GatewayResult, reconciled: bool = False) -> str:

@@ -31,8 +31,10 @@ import logging
 import re
 import time
 import uuid as uuidlib
-from typing import (Callable, Dict, List, Optional, Protocol, Sequence, Tuple, TypedDict, TypeVar,
-                    cast)
+from typing import (Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple, TypedDict,
+                    TypeVar, cast)
+
+from orchestrator import payment_details
 
 from .backend import Backend, StoreHealth, Transaction
 from .errors import StoreConflict, StoreError
@@ -42,7 +44,7 @@ STATUSES = ("pending", "approved", "declined", "error", "unknown")
 COLUMNS = ("id", "created", "updated", "call_uuid", "tenant", "flow", "reference", "amount_minor",
            "currency", "gateway", "idempotency_key", "number", "brand", "card", "status",
            "auth_code", "transaction_id", "decline_code", "decline_reason", "error_kind",
-           "needs_reconciliation", "gateway_code", "reconcile_note", "confirmation_code")
+           "needs_reconciliation", "gateway_code", "reconcile_note", "confirmation_code", "details")
 # decline_code: the normalised reason; decline_reason: our words for it; gateway_code: the
 # gateway's own code, checked (payments/gateways/results.py). Never the gateway's free text.
 OUTCOME_FIELDS = ("auth_code", "transaction_id", "decline_code", "decline_reason", "error_kind",
@@ -82,6 +84,7 @@ class PaymentRow(TypedDict):
     gateway_code: Optional[str]
     reconcile_note: Optional[str]
     confirmation_code: Optional[str]
+    details: Optional[str]        # JSON, checked by payment_details (invoices, customer)
 
 
 # hears each outcome written, in its transaction: (tx, the row as written, by reconciliation?)
@@ -162,19 +165,25 @@ class PaymentStore:
     def begin(self, *, amount_minor: int, currency: str, gateway: str, idempotency_key: str,
               summary: MaskedCard, payment_id: Optional[str] = None,
               number: Optional[int] = None, call_uuid: str = "", tenant: str = "default",
-              flow: str = "", reference: str = "") -> str:
+              flow: str = "", reference: str = "",
+              details: Optional[Mapping[str, str]] = None) -> str:
         """Record a payment about to be sent to the gateway; returns its id (``payment_id``, or
         a new one). StoreError when the key or the number is already taken: a key names one
-        payment attempt and is never reused."""
+        payment attempt and is never reused. ``details``: what the payment is for, checked
+        again here (``payment_details``: StoreError when a rule is broken), kept as JSON."""
         card = "%s%s%s" % (summary.bin, "*" * 6, summary.last4)
         if not re.fullmatch(r"\d{6}\*{6}\d{4}", card):
             raise StoreError("a card summary holds a six-digit BIN and the last four, nothing else")
+        try:
+            stored_details = payment_details.dumps(details) if details else None
+        except payment_details.DetailsError as error:
+            raise StoreError("payment not recorded: %s" % error) from None
         payment_id = payment_id or str(uuidlib.uuid4())
         now = time.time()
         row = dict(id=payment_id, created=now, updated=now, call_uuid=call_uuid, tenant=tenant,
                    flow=flow, reference=reference, amount_minor=int(amount_minor), currency=currency,
                    gateway=gateway, idempotency_key=idempotency_key, number=number,
-                   brand=summary.brand, card=card, status="pending")
+                   brand=summary.brand, card=card, status="pending", details=stored_details)
         insert = "INSERT INTO payments (%s) VALUES (%s)" % (
             ", ".join(row), ", ".join("?" for _ in row))
         try:

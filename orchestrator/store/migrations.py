@@ -162,6 +162,12 @@ MIGRATIONS: Tuple[Migration, ...] = (
     Migration(8, "payments.confirmation_code: the code sent to the caller by SMS", (
         "ALTER TABLE payments ADD COLUMN confirmation_code TEXT",
     )),
+    # What the payment is for, as its flow attached it (authorize's details: the invoices a
+    # collections call paid, the CRM's customer id): compact JSON, checked by
+    # orchestrator/payment_details.py (no item with more than 12 digits: never a card number).
+    Migration(9, "payments.details: what the payment is for (invoices, customer), bounded", (
+        "ALTER TABLE payments ADD COLUMN details TEXT",
+    )),
 )
 LATEST = MIGRATIONS[-1].version
 

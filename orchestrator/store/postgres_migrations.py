@@ -112,5 +112,6 @@ MIGRATIONS: Tuple[Migration, ...] = (
         _step(7, 2),
     )),
     _same(8),
+    _same(9),
 )
 LATEST = MIGRATIONS[-1].version

@@ -12,6 +12,9 @@ API:
            503 for the phone OUTAGE_PHONE (a CRM that is down behind its load balancer)
            after SLOW_SECONDS for the phone SLOW_PHONE (a CRM too slow to wait for)
            401 a bad or stale signature; 400 a body that is not a JSON object; 413 over MAX_BODY
+  POST /callbacks/payments   the service's status callbacks: a paid collections call's
+        invoices marked paid and their lines reactivated, once per payment (``crm_notices.py``;
+        ``notices`` holds what it did). Signed with ``callback_secret`` (``secret`` unless given).
 
 ``requests`` keeps every request's path and body (what the flow sent, for tests).
 """
@@ -29,6 +32,7 @@ from gevent.pywsgi import WSGIServer
 
 from .. import bounded_json
 from ..payments import signing
+from .crm_notices import ROUTE as NOTICES_ROUTE, PaymentNotices
 
 log = logging.getLogger(__name__)
 MAX_BODY = 4096
@@ -57,12 +61,14 @@ class SandboxCrm:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, secret: Optional[str] = None,
                  certfile: Optional[str] = None, keyfile: Optional[str] = None,
                  slow_seconds: float = SLOW_SECONDS,
-                 customers: Optional[List[Dict[str, Any]]] = None) -> None:
+                 customers: Optional[List[Dict[str, Any]]] = None,
+                 callback_secret: Optional[str] = None) -> None:
         self.host, self.port, self.secret = host, port, secret
         self.certfile, self.keyfile = certfile, keyfile
         self.slow_seconds = slow_seconds
         self.customers = copy.deepcopy(CUSTOMERS if customers is None else customers)
         self.requests: List[Dict[str, Any]] = []
+        self.notices = PaymentNotices(self.customers, callback_secret or secret)
         self._server: Optional[WSGIServer] = None
         self._pool: Optional[Pool] = None
 
@@ -99,7 +105,13 @@ class SandboxCrm:
                                 ("Content-Length", str(len(body)))])
         return [body]
 
+    @property
+    def callbacks_url(self) -> str:
+        return self.url + NOTICES_ROUTE
+
     def _answer(self, environ):
+        if environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"] == NOTICES_ROUTE:
+            return self.notices.handle(environ)
         if environ["REQUEST_METHOD"] != "POST" or environ["PATH_INFO"] != "/customers/lookup":
             return "404 Not Found", {"error": "no_such_route"}
         length = int(environ.get("CONTENT_LENGTH") or 0)

@@ -6,6 +6,8 @@ and counted."""
 import json
 import logging
 
+import pytest
+
 from orchestrator.callbacks.outbox import Outbox
 from orchestrator.callbacks.settings import ReceiverSettings
 from orchestrator.callbacks.writer import OutboxWriter
@@ -16,6 +18,7 @@ from orchestrator.payments.gateways.matching import ExpectedPayment
 from orchestrator.payments.gateways.results import Approved, GatewayError, PaymentFacts
 from orchestrator.payments.ledger import PaymentLedger
 from orchestrator.payments.money import Money
+from orchestrator.store import StoreError
 from tests.support.canary import traces
 from tests.support.cards import make_card
 
@@ -196,3 +199,38 @@ def test_a_session_notice_with_a_card_like_run_is_never_written(store):
     assert bodies(store) == []
     assert metrics.registry.get_sample_value("payivr_outbox_dropped_total",
                                              {"tenant": "acme"}) == 1
+
+
+def test_the_result_carries_the_details_the_payment_was_recorded_with(store):
+    writer_on(store)
+    card = make_card()
+    details = {"invoices": "2026110001,2026120001", "customer": "C-1001"}
+    begun = PaymentLedger(store).begin(money=Money(4490, "EUR"), gateway="sandbox",
+                                       key_for=lambda attempt: "key-%s" % attempt.id,
+                                       summary=card.summary, call_uuid=CALL.uuid, tenant="acme",
+                                       flow="invoice_collection", reference="C-1001",
+                                       details=details)
+    assert json.loads(store.get(begun.payment_id)["details"]) == details
+    PaymentLedger(store).finish(begun.payment_id, Approved("A1B2C3", "tx-1"))
+    [result] = bodies(store)
+    assert result["data"]["details"] == details and result["data"]["reference"] == "C-1001"
+
+
+def test_details_that_break_a_rule_are_never_stored_nor_sent(store):
+    writer_on(store)
+    card = make_card()
+    begun = begin(store)
+    # written behind the journal's back (another program, an old release): sent as withheld
+    store.backend.run(lambda tx: tx.execute("UPDATE payments SET details = ? WHERE id = ?",
+                                            (json.dumps({"card": "4111111111111111"}),
+                                             begun.payment_id)))
+    PaymentLedger(store).finish(begun.payment_id, Approved("A1B2C3", "tx-1"))
+    [result] = bodies(store)
+    assert result["data"]["details"] == "withheld"
+    assert traces(json.dumps(result)) == []
+    with pytest.raises(StoreError, match="not an identifier") as refused:
+        PaymentLedger(store).begin(money=Money(1250, "EUR"), gateway="sandbox",
+                                   key_for=lambda attempt: "key-%s" % attempt.id,
+                                   summary=card.summary, tenant="acme",
+                                   details={"invoices": "4111 1111"})
+    assert "4111" not in str(refused.value) and len(store.list()) == 1

@@ -1,5 +1,8 @@
 """Each kind of mistake is reported once, at the exact line:column of the offending node."""
+import textwrap
+
 from orchestrator.engine import validate_file, validate_paths
+from orchestrator.engine.validate import check_text
 
 KNOWN = "announce, answer, authorize, branch, call_service, choose_from_list, collect, collect_card, goto, hangup, play, say, send_sms, set, speak, transfer, transfer_back"
 
@@ -332,3 +335,67 @@ def test_a_file_at_the_size_bound_is_read(tmp_path):
     path.write_text(flow + "#" * (1024 * 1024 - len(flow) - 1) + "\n")
     assert path.stat().st_size == 1024 * 1024
     assert validate_file(str(path)) == []
+
+
+# -- authorize's details and the web services' missing branches ------------------------------
+
+def test_validate_reports_details_that_can_never_pass_where_they_are_written(problems):
+    assert problems("""
+        flow: x
+        vars: {amount: "100", currency: EUR, n: "1"}
+        steps:
+          - authorize:
+              gateway: g
+              details: {Invoices: "1", card: "4111111111111111", spaced: "${n} ${n}", ok: "INV-${n},${n}"}
+    """) == [
+        "6:27: authorize: a details key is a lower-case identifier of 32 characters at most "
+        "(^[a-z][a-z0-9_]{0,31}$)",
+        "6:38: authorize: details.card item 1 holds more than 12 digits: it could be a card "
+        "number, and is never kept (a longer number must be split)",
+        "6:66: authorize: details.spaced holds characters no value may (letters, digits, "
+        "_ . : / # - and commas only)",
+    ]
+    too_many = ", ".join("k%d: a" % n for n in range(9))
+    assert problems("""
+        flow: x
+        vars: {amount: "100", currency: EUR}
+        steps:
+          - authorize: {gateway: g, details: {%s}}
+    """ % too_many)[0].startswith("4:38: 'details' in authorize")
+
+
+def warnings_of(body):
+    return [str(w) for w in check_text(textwrap.dedent(body).lstrip("\n"), "t.yaml").warnings]
+
+
+def test_validate_warns_of_a_web_service_or_text_without_an_error_or_timeout_branch(tmp_path):
+    body = """
+        flow: x
+        vars: {amount: "100", currency: EUR}
+        steps:
+          - call_service:
+              service: crm
+              on: {not-found: end, error: end}
+          - send_sms: {provider: sms}
+          - id: end
+            hangup: {}
+    """
+    assert warnings_of(body) == [
+        "t.yaml:6:7: warning: call_service has no 'on: {timeout: <step id>}' branch: the step "
+        "would end the flow with an error, and the call in the dialplan's fallback instead of a "
+        "branch of this flow",
+        "t.yaml:7:5: warning: send_sms has no 'on: {error: <step id>}' branch: the step would "
+        "end the flow with an error, and the call in the dialplan's fallback instead of a branch "
+        "of this flow",
+        "t.yaml:7:5: warning: send_sms has no 'on: {timeout: <step id>}' branch: the step would "
+        "end the flow with an error, and the call in the dialplan's fallback instead of a branch "
+        "of this flow"]
+    assert warnings_of(body.replace("error: end}", "error: end, timeout: end}").replace(
+        "{provider: sms}", "{provider: sms, on: {error: end, timeout: end}}")) == []
+    path = tmp_path / "x.yaml"
+    path.write_text(textwrap.dedent(body).lstrip("\n"))
+    code, lines = validate_paths([str(path)])
+    assert code == 0 and lines[-1] == "%s: OK (3 warnings)" % path
+    assert lines[0] == "%s:6:7: warning: call_service has no 'on: {timeout: <step id>}' branch: " \
+        "the step would end the flow with an error, and the call in the dialplan's fallback " \
+        "instead of a branch of this flow" % path

@@ -21,12 +21,22 @@ Publishes ``Authorizing`` when the card is sent and ``PaymentApproved``, ``Payme
 ``PaymentFailed`` when the gateway has answered (``payments/events.py``): metrics, agent
 sessions and the log count and show payments from those.
 
+``details`` attaches what the payment is for (``{invoices: "${chosen.numbers}", customer:
+"${customer_id}"}``): rendered when the card is charged, checked by ``payment_details.py``
+(a few identifier keys; values are ids or invoice numbers, comma separated, no item with more
+than 12 digits, so never a card number), kept with the payment and carried in its
+``payment.result`` status callback. Details that break a rule charge nothing: the card is
+wiped and the flow takes ``error`` (payment.error_kind ``invalid-details``); ``validate``
+reports a key or a literal character that can never pass.
+
 Sets payment.result (approved, declined, error), payment.auth_code, payment.transaction_id,
 payment.decline_code, payment.decline_reason, payment.error_kind, payment.outcome_unknown.
 """
+import re
 import time
-from typing import Optional
+from typing import Dict, Optional
 
+from ... import payment_details
 from ...payments.events import (Authorizing, PaymentApproved, PaymentDeclined, PaymentEvent,
                                 PaymentFailed)
 from ...payments.gateways import Approved, Declined, GatewayError, GatewayResult, failures
@@ -56,6 +66,13 @@ class Authorize(StepKind):
             "currency": {"type": "string", "default": "${currency}", "description": "ISO 4217 code."},
             "reference": {"type": "string", "default": "${reference}",
                           "description": "Your reference for the payment (an order or invoice number)."},
+            "details": {"type": "object", "maxProperties": payment_details.MAX_KEYS,
+                        "additionalProperties": {"type": "string",
+                                                 "maxLength": payment_details.MAX_VALUE},
+                        "description": "What the payment is for, kept with it and sent in its "
+                                       "payment.result callback: at most 8 lower-case keys, each "
+                                       "an id or a comma-separated list of ids or invoice numbers "
+                                       "(no item with more than 12 digits)."},
             "on": on_schema({"declined": "Where to go when the card is declined.",
                              "error": "Where to go when the outcome is an error or unknown."}),
         },
@@ -67,6 +84,28 @@ class Authorize(StepKind):
     @classmethod
     def jump_targets(cls, config):
         return on_jump_targets(config)
+
+    @classmethod
+    def check(cls, config):
+        """Details keys that break the key rule, values that can never pass: a literal value
+        checked whole, the text around ``${...}`` checked for its characters."""
+        problems = []
+        for key, value in (config.get("details") or {}).items():
+            try:
+                payment_details.check_key(key)
+            except payment_details.DetailsError as error:
+                problems.append((("details", key), str(error)))
+                continue
+            literal = _TEMPLATE_PART.sub("", value)
+            if literal == value:
+                try:
+                    payment_details.check_value(key, value)
+                except payment_details.DetailsError as error:
+                    problems.append((("details", key), str(error)))
+            elif not re.fullmatch(payment_details.VALUE_CHARACTERS, literal):
+                problems.append((("details", key), "details.%s holds characters no value may "
+                                 "(letters, digits, _ . : / # - and commas only)" % key))
+        return problems
 
     @classmethod
     def gateways(cls, config):
@@ -121,11 +160,22 @@ class Authorize(StepKind):
         services, name = ctx.services, self.config["gateway"]
         gateway, money = services.gateways[name], self._money(ctx)
         reference = ctx.render(self.config["reference"])
+        try:
+            details = self._details(ctx)
+        except payment_details.DetailsError as error:
+            card.wipe()
+            ctx.log.error("authorize: nothing charged: %s", error)
+            values = dict.fromkeys(RESULT_VARIABLES, "")
+            values.update({"payment.result": "error", "payment.error_kind": "invalid-details",
+                           "payment.outcome_unknown": "false"})
+            ctx.variables.update(values)
+            return continue_on("authorize", self.config, "error")
         summary = card.summary
         ledger = PaymentLedger(services.store)
         begun = ledger.begin(money=money, gateway=name, key_for=gateway.idempotency_key,
                              summary=summary, call_uuid=ctx.channel.uuid,
-                             tenant=services.tenant, flow=ctx.flow.name, reference=reference)
+                             tenant=services.tenant, flow=ctx.flow.name, reference=reference,
+                             details=details)
         payment_id = begun.payment_id
         services.events.publish(Authorizing(gateway=name, payment_id=payment_id,
                                             brand=summary.brand, last4=summary.last4))
@@ -145,6 +195,11 @@ class Authorize(StepKind):
             return None
         return continue_on("authorize", self.config,
                            "declined" if isinstance(result, Declined) else "error")
+
+    def _details(self, ctx) -> Dict[str, str]:
+        """The details rendered and checked (DetailsError names the key and the rule)."""
+        rendered = {key: ctx.render(value) for key, value in (self.config.get("details") or {}).items()}
+        return payment_details.check(rendered)
 
     def _authorize(self, ctx, gateway, money, reference, card, key) -> GatewayResult:
         """The gateway's answer; an exception out of it is an answer too (see the module
@@ -194,6 +249,9 @@ class Authorize(StepKind):
             values["payment.error_kind"] = result.kind
             values["payment.outcome_unknown"] = "true" if result.outcome_unknown else "false"
         ctx.variables.update(values)
+
+
+_TEMPLATE_PART = re.compile(r"\$\{[^}]*\}")
 
 
 def _answered(gateway: str, payment_id: str, result: GatewayResult, seconds: float) -> PaymentEvent:

@@ -28,10 +28,15 @@ from typing import TYPE_CHECKING, Any, Dict, Optional
 from ...webservices import JsonPath, MappingError, PathError, map_answer, quote_segment
 from ..expressions import render
 from ..ids import VARIABLE_NAME_PATTERN
-from ..step_api import StepError, StepKind, StepResult, continue_on, on_jump_targets, on_schema, register
+from ..step_api import (StepError, StepKind, StepResult, continue_on, missing_branches,
+                        on_jump_targets, on_schema, register)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..context import FlowContext
+
+# what an outcome with no branch does (validate warns of it)
+UNHANDLED = ("the step would end the flow with an error, and the call in the dialplan's "
+             "fallback instead of a branch of this flow")
 
 
 @register
@@ -76,6 +81,10 @@ class CallService(StepKind):
             if str(name).startswith(("channel.", "attempts.")):
                 problems.append((("map", name), "'%s': map into flow variables only" % name))
         return problems
+
+    @classmethod
+    def unhandled_outcomes(cls, config):
+        return missing_branches(config, ("error", "timeout"), UNHANDLED)
 
     @classmethod
     def jump_targets(cls, config):

@@ -23,7 +23,8 @@ from ...catalog import CatalogError
 from ...payments.money import Money, MoneyError
 from ...sms import SmsTextError, check_template, fill
 from ...store import StoreError
-from ..step_api import StepError, StepKind, StepResult, continue_on, on_jump_targets, on_schema, register
+from ..step_api import (StepError, StepKind, StepResult, continue_on, missing_branches,
+                        on_jump_targets, on_schema, register)
 from .announce import catalog_renderer
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,6 +37,10 @@ CODE_DIGITS = 6
 def confirmation_code() -> str:
     """Six digits from the operating system's random source, leading zeros kept."""
     return "%0*d" % (CODE_DIGITS, secrets.randbelow(10 ** CODE_DIGITS))
+
+# what an outcome with no branch does (validate warns of it)
+UNHANDLED = ("the step would end the flow with an error, and the call in the dialplan's "
+             "fallback instead of a branch of this flow")
 
 
 @register
@@ -65,6 +70,10 @@ class SendSms(StepKind):
         "additionalProperties": False,
     }
     example = {"provider": "sms", "amount": "${chosen.amount}", "on": {"error": "goodbye"}}
+
+    @classmethod
+    def unhandled_outcomes(cls, config):
+        return missing_branches(config, ("error", "timeout"), UNHANDLED)
 
     @classmethod
     def jump_targets(cls, config):
