@@ -101,3 +101,39 @@ def test_a_call_the_first_took_and_lost_goes_to_a_person(tmp_path, failover_swit
     finally:
         b.stop(grace=1)
         a.stop(grace=1)
+
+
+def pay_call(es, variables):
+    a_leg = str(uuidlib.uuid4())
+    extra = "".join(",%s=%s" % item for item in variables.items())
+    es.command("bgapi originate {origination_uuid=%s,pay_flow=welcome%s}loopback/pay/payments "
+               "&park()" % (a_leg, extra))
+    return a_leg
+
+
+def socket_dialled(es, a_leg):
+    message = es.wait_for(lambda m: m.event_name == "CHANNEL_EXECUTE" and of_call(a_leg)(m)
+                          and m.headers.get("Application") == "socket", timeout=30,
+                          what="the pay extension's socket")
+    return message.headers.get("Application-Data", "")
+
+
+def test_a_call_naming_its_instance_reaches_that_socket_not_the_first(tmp_path, failover_switch,
+                                                                      postgres_schema):
+    """payments.xml's pay_socket_target on the real switch: a call that carries
+    pay_socket_address (an instance sets it with an agent's payment) is sent to that socket,
+    though the dialplan's first instance comes first; one that carries none, to the first."""
+    es, first, second = failover_switch                       # nothing listens on `first`
+    service, taken = service_on(tmp_path / "b", second, postgres_schema.url, "b")
+    try:
+        a_leg = pay_call(es, {"pay_socket_address": "127.0.0.1:%d" % second})
+        assert socket_dialled(es, a_leg) == "127.0.0.1:%d async full" % second
+        eventually(lambda: taken, timeout=30, what="the call on the instance it named")
+        es.api("uuid_kill %s" % a_leg)
+
+        a_leg = pay_call(es, {})
+        assert socket_dialled(es, a_leg) == "127.0.0.1:%d async full" % first
+        es.api("uuid_kill %s" % a_leg)
+        assert len(taken) == 1
+    finally:
+        service.stop(grace=1)
