@@ -104,8 +104,8 @@ class Outbox:
         name = "outbox_seq:%s" % tenant
         tx.execute("INSERT INTO counters (name, value) VALUES (?, 0) ON CONFLICT (name) DO NOTHING",
                    (name,))
-        tx.execute("UPDATE counters SET value = value + 1 WHERE name = ?", (name,))
-        return int(tx.execute("SELECT value FROM counters WHERE name = ?", (name,))[0][0])
+        return int(tx.execute("UPDATE counters SET value = value + 1 WHERE name = ? "
+                              "RETURNING value", (name,))[0][0])
 
     # -- sending -------------------------------------------------------------------------
     def claim(self, tenant: str, instance: str, hold: float, limit: int = 1) -> List[OutboxRow]:

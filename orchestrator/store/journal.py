@@ -154,12 +154,13 @@ class PaymentStore:
 
     def next_number(self) -> int:
         """The next payment number of this store: 1, 2, 3...; never the same one twice, even
-        when two processes share the store (the increment and the read are one transaction;
-        an attempt lost with its connection leaves a gap, never a repeat)."""
+        when two processes share the store (the increment and the read are one statement; an
+        attempt lost with its connection leaves a gap, never a repeat). One statement, not an
+        update then a select: every payment of every instance takes this row's lock in turn,
+        and holds it one round trip less."""
         def allocate(tx: Transaction) -> int:
-            tx.execute("UPDATE counters SET value = value + 1 WHERE name = 'payment_number'")
-            return int(tx.execute(
-                "SELECT value FROM counters WHERE name = 'payment_number'")[0][0])
+            return int(tx.execute("UPDATE counters SET value = value + 1 "
+                                  "WHERE name = 'payment_number' RETURNING value")[0][0])
         return self._timed("number", allocate)
 
     def begin(self, *, amount_minor: int, currency: str, gateway: str, idempotency_key: str,
