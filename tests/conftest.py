@@ -14,6 +14,8 @@ import pytest  # noqa: E402
 from tests.support.postgres import Schema, start_or_find  # noqa: E402
 from tests.support.service import ServiceFactory  # noqa: E402
 from tests.support.switch import SwitchFactory  # noqa: E402
+from tests.support.tls import make_certificate  # noqa: E402
+from tests.support.web_service import ScriptedService  # noqa: E402
 
 
 @pytest.fixture
@@ -62,3 +64,25 @@ def postgres_schema(postgres_server):
     schema = Schema(postgres_server)
     yield schema
     schema.drop()
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory):
+    """A throwaway certificate for 127.0.0.1: (certfile, keyfile), for HTTPS peers on loopback."""
+    return make_certificate(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def scripted_https(tls_files):
+    """``scripted_https(answers)``: a started HTTPS ScriptedService (a CRM, an SMS provider),
+    stopped after the test."""
+    started = []
+
+    def start(answers):
+        service = ScriptedService(answers, tls_files).start()
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        service.stop()

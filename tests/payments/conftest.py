@@ -10,11 +10,6 @@ from tests.support.tls import make_certificate
 
 
 @pytest.fixture(scope="session")
-def tls_files(tmp_path_factory):
-    return make_certificate(tmp_path_factory.mktemp("tls"))
-
-
-@pytest.fixture(scope="session")
 def other_tls_files(tmp_path_factory):
     """A second, unrelated certificate: a client trusting it must refuse the first."""
     return make_certificate(tmp_path_factory.mktemp("tls-other"))
