@@ -7,28 +7,20 @@ database holds up no caller. Changes are coalesced by session (the latest state 
 written), so what waits is bounded by the sessions in memory, not by the changes. A write
 that fails is tried again after a capped backoff, the session still waiting with its latest
 state; the first failure of a run is logged, not every one. ``stop`` writes what is left,
-within a bound.
+within a bound (``store/coalescing.py`` does the writing).
 """
 from __future__ import annotations
 
-import logging
 import os
 import socket
-from collections import OrderedDict
 from typing import Any, Dict, Optional, Tuple
 
-import gevent
-import gevent.event
-
-from orchestrator.backoff import exponential
 from orchestrator.payments.money import Money
-from orchestrator.store.errors import StoreError
+from orchestrator.store.coalescing import CoalescingWriter
 from orchestrator.store.sessions import RecordRefused, SessionRecord, SessionTable
 
 from .sessions import Payload, PaymentSession
 
-log = logging.getLogger(__name__)
-RETRY_BASE, RETRY_CAP = 0.5, 10.0
 
 
 def this_instance() -> str:
@@ -68,60 +60,30 @@ class SessionRecorder:
     def __init__(self, table: SessionTable, instance: Optional[str] = None) -> None:
         self.table = table
         self.instance = instance or this_instance()
-        self._waiting: "OrderedDict[str, Tuple[PaymentSession, bool]]" = OrderedDict()
-        self._wake = gevent.event.Event()
-        self._writer: Optional[gevent.Greenlet] = None
-        self.failures = 0
+        self._writer: CoalescingWriter[str, Tuple[PaymentSession, bool]] = CoalescingWriter(
+            "agent sessions", self._write, refused=(RecordRefused,))
 
     def changed(self, session: PaymentSession, removed: bool = False) -> None:
-        self._waiting.pop(session.id, None)
-        self._waiting[session.id] = (session, removed)
-        self._wake.set()
+        self._writer.put(session.id, (session, removed))
 
     @property
     def waiting(self) -> int:
-        return len(self._waiting)
+        return self._writer.waiting
+
+    @property
+    def failures(self) -> int:
+        return self._writer.failures
 
     def start(self) -> None:
-        if self._writer is None:
-            self._writer = gevent.spawn(self._write_forever)
+        self._writer.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Write what is waiting (within ``timeout``), then stop the writer."""
-        if self._writer is None:
-            return
-        with gevent.Timeout(timeout, False):
-            while self._waiting and self.failures == 0:
-                gevent.sleep(0.01)
-        self._writer.kill(block=True, timeout=2)
-        self._writer = None
-        if self._waiting:
-            log.warning("%d agent session(s) not written to the store at stop", len(self._waiting))
+        self._writer.stop(timeout)
 
-    def _write_forever(self) -> None:
-        while True:
-            self._wake.wait()
-            self._wake.clear()
-            while self._waiting:
-                session_id, (session, removed) = next(iter(self._waiting.items()))
-                del self._waiting[session_id]
-                try:
-                    if removed:
-                        self.table.delete(session_id)
-                    else:
-                        self.table.save(record_of(session, self.instance))
-                except RecordRefused as error:
-                    log.error("%s", error)
-                    continue
-                except StoreError as error:
-                    if session_id not in self._waiting:   # a newer change keeps its place
-                        self._waiting[session_id] = (session, removed)
-                    self.failures += 1
-                    if self.failures == 1:
-                        log.error("agent sessions not written to the store (tried again until "
-                                  "it answers): %s", error)
-                    gevent.sleep(exponential(self.failures, RETRY_BASE, RETRY_CAP))
-                    continue
-                if self.failures:
-                    log.warning("agent sessions written to the store again")
-                self.failures = 0
+    def _write(self, session_id: str, change: Tuple[PaymentSession, bool]) -> None:
+        session, removed = change
+        if removed:
+            self.table.delete(session_id)
+        else:
+            self.table.save(record_of(session, self.instance))
