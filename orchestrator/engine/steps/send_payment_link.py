@@ -14,8 +14,8 @@ The payment completes outside the call: the gateway reports it paid (or expired,
 ``payment.result`` status callback like any other outcome. The link can be paid for the
 entry's ``expires_after`` seconds; a "paid" notice after that is flagged, not accepted.
 
-Outcomes: ``sent`` (the next step), ``error``: a recipient that is not a phone number or
-details that break a rule (nothing recorded), the link could not be made, or the SMS provider
+Outcomes: ``sent`` (the next step), ``error``: no ``payment_links`` entry of that name, a
+recipient that is not a phone number or details that break a rule (nothing recorded), the link could not be made, or the SMS provider
 refused it (the payment is recorded ``error``: nobody can pay it), or did not answer in time
 (the text may have arrived, so the link stays payable; ``sms.result`` says ``timeout``).
 
@@ -91,16 +91,14 @@ class SendPaymentLink(StepKind):
         return list(VARIABLES)
 
     def prepare(self, ctx: "FlowContext") -> None:
-        self._maker(ctx)
+        """The SMS provider must exist before the caller is asked anything; a missing payment
+        link only takes ``on.error`` when the caller chooses it (a collections flow offers the
+        link beside the card: a site without ``payment_links`` still takes cards)."""
         self._provider(ctx)
 
     def _maker(self, ctx: "FlowContext"):
         makers = ctx.services.payment_links if ctx.services else {}
-        name = self.config["link"]
-        if name not in makers:
-            raise StepError("send_payment_link: no payment link named %r in the service config "
-                            "(known: %s)" % (name, ", ".join(sorted(makers)) or "none"))
-        return makers[name]
+        return makers.get(self.config["link"])
 
     def _provider(self, ctx: "FlowContext"):
         providers = ctx.services.sms_providers if ctx.services else {}
@@ -117,6 +115,10 @@ class SendPaymentLink(StepKind):
             raise StepError("send_payment_link needs the payment store")
         ctx.variables.update(dict.fromkeys(VARIABLES, ""))
         ctx.variables["link.result"] = "error"
+        if maker is None:
+            ctx.log.error("send_payment_link: no payment link named %r in the service config "
+                          "(payment_links); nothing sent", config["link"])
+            return continue_on("send_payment_link", config, "error")
         to = ctx.render(config["to"]).replace(" ", "")
         if not PHONE.match(to):
             ctx.log.warning("send_payment_link: the recipient is not a phone number; nothing sent")
