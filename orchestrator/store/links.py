@@ -14,10 +14,11 @@ import string
 import time
 import uuid as uuidlib
 from dataclasses import dataclass
-from typing import Mapping, Optional, cast
+from typing import Mapping, Optional
 
 from orchestrator import payment_details
 
+from .backend import Transaction
 from .errors import StoreError
 from .journal import PaymentRow, PaymentStore
 
@@ -68,7 +69,7 @@ class PaymentLinks:
                    status=LINK_SENT, details=stored_details)
         insert = "INSERT INTO payments (%s) VALUES (%s)" % (", ".join(row), ", ".join("?" for _ in row))
 
-        def write(tx) -> None:
+        def write(tx: Transaction) -> None:
             if tx.execute("SELECT 1 FROM payments WHERE id = ?", (payment_id,)):
                 return   # run again after a lost connection: already written
             tx.execute(insert, list(row.values()))
@@ -89,7 +90,7 @@ class PaymentLinks:
         payment = self.store.get(str(payment_id))
         if payment is None:   # pragma: no cover - written in one transaction with its link
             return None
-        return LinkedPayment(token, str(link), float(expires), cast(PaymentRow, payment))
+        return LinkedPayment(token, str(link), float(expires), payment)
 
 
 __all__ = ["LINK_SENT", "LinkedPayment", "PaymentLinks", "is_token", "new_token"]
