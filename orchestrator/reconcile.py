@@ -15,6 +15,10 @@ in flight), this asks the gateway what it recorded under the payment's own idemp
   not charged. A gateway that cannot cancel by key leaves the payment flagged for a person.
 
 Every payment still unsettled keeps ``needs_reconciliation`` and a ``reconcile_note``.
+
+A payment link's payment (``store/links.py``, flagged by its webhook: another amount, paid
+after it expired) is not a gateway's key to ask about or cancel: it is left flagged, its note
+as the webhook wrote it, for a person to settle against the gateway's own records.
 """
 import logging
 import time
@@ -25,6 +29,7 @@ from orchestrator.payments.gateways import Gateway, GatewayError
 from orchestrator.payments.gateways.matching import ExpectedPayment
 from orchestrator.payments.ledger import Answer, PaymentLedger
 from orchestrator.store import PaymentRow, PaymentStore
+from orchestrator.store.links import LINK_KEY_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +57,9 @@ def reconcile(store: PaymentStore, gateways: Mapping[str, Gateway], older_than: 
         if now - row["updated"] < older_than:
             continue  # may still be in flight
         if calls is not None and row["call_uuid"] not in calls:
+            continue
+        if row["idempotency_key"].startswith(LINK_KEY_PREFIX):
+            done.append(Reconciled(row["id"], None, row["reconcile_note"] or ""))
             continue
         gateway = gateways.get(row["gateway"])
         if gateway is None:

@@ -25,6 +25,8 @@ from .journal import PaymentRow, PaymentStore
 TOKEN_LETTERS = string.ascii_letters
 TOKEN_LENGTH = 32
 LINK_SENT = "link_sent"
+# a link payment's idempotency key: "link:<payment id>" (no gateway key: reconcile skips it)
+LINK_KEY_PREFIX = "link:"
 
 
 def new_token() -> str:
@@ -65,7 +67,7 @@ class PaymentLinks:
         payment_id, now = str(uuidlib.uuid4()), time.time()
         row = dict(id=payment_id, created=now, updated=now, call_uuid=call_uuid, tenant=tenant,
                    flow=flow, reference=reference, amount_minor=int(amount_minor),
-                   currency=currency, gateway=link, idempotency_key="link:" + payment_id,
+                   currency=currency, gateway=link, idempotency_key=LINK_KEY_PREFIX + payment_id,
                    status=LINK_SENT, details=stored_details)
         insert = "INSERT INTO payments (%s) VALUES (%s)" % (", ".join(row), ", ".join("?" for _ in row))
 
@@ -93,4 +95,4 @@ class PaymentLinks:
         return LinkedPayment(token, str(link), float(expires), payment)
 
 
-__all__ = ["LINK_SENT", "LinkedPayment", "PaymentLinks", "is_token", "new_token"]
+__all__ = ["LINK_KEY_PREFIX", "LINK_SENT", "LinkedPayment", "PaymentLinks", "is_token", "new_token"]
