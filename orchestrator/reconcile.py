@@ -18,7 +18,9 @@ Every payment still unsettled keeps ``needs_reconciliation`` and a ``reconcile_n
 
 A payment link's payment (``store/links.py``, flagged by its webhook: another amount, paid
 after it expired) is not a gateway's key to ask about or cancel: it is left flagged, its note
-as the webhook wrote it, for a person to settle against the gateway's own records.
+as the webhook wrote it, for a person to settle against the gateway's own records. A link
+past its expiry that no webhook settled is declined (``link_expired``: its ``payment.result``
+tells the CRM), by ``expire_links`` (``orchestrator reconcile`` runs it first).
 """
 import logging
 import time
@@ -43,6 +45,16 @@ class Reconciled:
     payment_id: str
     status: Optional[str]   # the status written, or None: still flagged
     note: str = ""          # why it is still flagged
+
+
+def expire_links(store: PaymentStore, now: Optional[float] = None) -> List[Reconciled]:
+    """Decline the payment links that expired unpaid (``links/settle.py``)."""
+    from orchestrator.links.settle import expire_due
+    from orchestrator.store.links import PaymentLinks
+    declined = expire_due(PaymentLinks(store), now)
+    for payment_id in declined:
+        log.info("payment %s: its link expired unpaid: declined", payment_id)
+    return [Reconciled(payment_id, "declined") for payment_id in declined]
 
 
 def reconcile(store: PaymentStore, gateways: Mapping[str, Gateway], older_than: float = 60.0,

@@ -13,10 +13,14 @@ A notice (checked here: ``parse``) is ``{"token", "event": "paid" | "expired" | 
   already settled otherwise: flagged for reconciliation with a note saying why (a
   ``link_sent`` payment becomes ``unknown``): 409. Never silently accepted;
 - ``expired`` or ``failed``: the payment ``declined`` (``link_expired``, ``link_failed``): 200.
+
+``expire_due`` declines (``link_expired``) the links past their expiry that no notice settled
+(``orchestrator reconcile`` runs it), so the CRM hears of a link nobody paid; a gateway's paid
+notice after that is flagged like any other for a payment settled otherwise.
 """
 import re
 import time
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from orchestrator.payments.gateways.results import DECLINE_TEXTS
 from orchestrator.store.links import LINK_SENT, LinkedPayment, PaymentLinks, is_token
@@ -88,6 +92,18 @@ def settle(links: PaymentLinks, name: str, notice: Dict[str, Any],
             return 404, {"error": "unknown_token"}
         found = again
     return _settled_already(links, found, notice)
+
+
+def expire_due(links: PaymentLinks, now: Optional[float] = None) -> List[str]:
+    """Decline every ``link_sent`` payment whose link expired; the ids declined (a payment a
+    notice settled meanwhile is left as that notice wrote it)."""
+    now = time.time() if now is None else now
+    declined = []
+    for payment_id in links.expired(now):
+        if links.store.finish(payment_id, "declined", from_status=LINK_SENT,
+                              decline_code="link_expired", decline_reason=DECLINE_TEXTS["link_expired"]):
+            declined.append(payment_id)
+    return declined
 
 
 def _mismatch(found: LinkedPayment, notice: Dict[str, Any], now: float) -> str:

@@ -14,7 +14,7 @@ import string
 import time
 import uuid as uuidlib
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import List, Mapping, Optional
 
 from orchestrator import payment_details
 
@@ -93,6 +93,13 @@ class PaymentLinks:
         if payment is None:   # pragma: no cover - written in one transaction with its link
             return None
         return LinkedPayment(token, str(link), float(expires), payment)
+
+    def expired(self, now: float) -> List[str]:
+        """The ids of the ``link_sent`` payments whose link expired before ``now``."""
+        rows = self.store.backend.run(lambda tx: tx.execute(
+            "SELECT p.id FROM payments p JOIN payment_links l ON l.payment_id = p.id "
+            "WHERE p.status = ? AND l.expires < ? ORDER BY l.expires", (LINK_SENT, now)))
+        return [str(row[0]) for row in rows]
 
 
 __all__ = ["LINK_KEY_PREFIX", "LINK_SENT", "LinkedPayment", "PaymentLinks", "is_token", "new_token"]

@@ -73,3 +73,12 @@ def test_flagging_a_link_payment_makes_it_unknown(links):
     row = links.store.get(payment_id)
     assert (row["status"], row["needs_reconciliation"], row["reconcile_note"]) == (
         "unknown", 1, "paid for another amount")
+
+
+def test_expired_lists_only_link_sent_payments_past_their_expiry(links):
+    _, past = record(links, expires=time.time() - 5)
+    _, settled = record(links, expires=time.time() - 5)
+    _, live = record(links, expires=time.time() + 600)
+    links.store.finish(settled, "approved", from_status=LINK_SENT, auth_code="ABC")
+    assert links.expired(time.time()) == [past]
+    assert sorted(links.expired(time.time() + 601)) == sorted([past, live])
