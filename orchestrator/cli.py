@@ -139,7 +139,7 @@ def _cmd_reconcile(args):
     import os
 
     from orchestrator.config import ConfigError, load_config
-    from orchestrator.reconcile import reconcile
+    from orchestrator.reconcile import expire_links, reconcile
     from orchestrator.service import Service, open_configured_store, store_settings
     from orchestrator.store import PaymentStore, StoreError
 
@@ -162,8 +162,8 @@ def _cmd_reconcile(args):
     # what reconciliation settles is a status callback too: stored here, sent by the service
     from orchestrator.callbacks.wiring import hook_outcomes
     hook_outcomes(store, config["agent_api"]["webhooks"])
-    for done in reconcile(store, gateways, older_than=args.older_than,
-                          cancel_after=args.cancel_after):
+    for done in expire_links(store) + reconcile(store, gateways, older_than=args.older_than,
+                                                cancel_after=args.cancel_after):
         print("%s %s" % (done.payment_id, done.status or "still flagged: " + done.note))
     left = store.list(needs_reconciliation=True) + store.list(status="pending")
     print("%d payment(s) still unsettled" % len(left))

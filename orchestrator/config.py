@@ -26,6 +26,7 @@ from orchestrator.esl.protocol import FrameLimits
 from orchestrator.http_limits import HttpLimits
 from orchestrator.logs import FORMATTERS
 from orchestrator.payments.gateways import GATEWAYS_SCHEMA
+from orchestrator.links.settings import PAYMENT_LINKS_SCHEMA
 from orchestrator.sms import SMS_PROVIDERS_SCHEMA
 from orchestrator.webservices import WEB_SERVICES_SCHEMA
 from orchestrator.tenancy import TENANTS_SCHEMA, normalise as normalise_tenants
@@ -118,6 +119,7 @@ SCHEMA = {
         "gateways": GATEWAYS_SCHEMA,
         "web_services": WEB_SERVICES_SCHEMA,
         "sms_providers": SMS_PROVIDERS_SCHEMA,
+        "payment_links": PAYMENT_LINKS_SCHEMA,
         "agent_api": AGENT_API_SCHEMA,
         "store": {
             "type": "object", "additionalProperties": False,
@@ -216,6 +218,7 @@ DEFAULTS = {
     "gateways": [],
     "web_services": [],
     "sms_providers": [],
+    "payment_links": {},
     "agent_api": {"tokens": [], "agents": {}, "destinations": {}, "webhooks": {}, "hold": "music",
                   # audible on any switch; a site with mod_local_stream sets local_stream://moh
                   # (without that module a local_stream plays silence: seen on 1.10.12)

@@ -26,6 +26,7 @@ from orchestrator.webservices.sandbox_crm import SandboxCrm
 
 TIME_SCALE = 0.1
 CRM_SECRET = "dry-run-crm-secret-0123"   # the sandbox CRM checks every request's signature
+LINK_SECRET = "dry-run-link-secret-0123"  # the sandbox's hosted pages and their webhooks
 
 
 @dataclass
@@ -43,14 +44,14 @@ class DryRun:
 
     def __init__(self, library, default_flow=None, time_scale=TIME_SCALE, store_path=":memory:",
                  http_port=None):
-        self.sandbox = SandboxGateway(slow_seconds=0.5, hang_seconds=3.0)
+        self.sandbox = SandboxGateway(slow_seconds=0.5, hang_seconds=3.0, link_secret=LINK_SECRET)
         config = load_config(None, environ={})
         config.data["listen"] = {"host": "127.0.0.1", "port": 0}
         config.data["flows"]["default"] = default_flow
         config.data["linger_seconds"] = 2
         config.data["store"] = {"path": store_path}
-        # no ports beyond the calls' unless asked (the canary test reads /metrics)
-        config.data["http"] = dict(config.data["http"], enabled=http_port is not None,
+        # on loopback: the payment link webhooks come to it (the canary test reads /metrics)
+        config.data["http"] = dict(config.data["http"], enabled=True, host="127.0.0.1",
                                    port=http_port or 0)
         self.outcomes = {}
         self.switch = Switch(password="dry-run", time_scale=time_scale)
@@ -59,6 +60,9 @@ class DryRun:
         config.data["web_services"] = [{"name": "crm", "url": self.crm.url, "secret": CRM_SECRET,
                                         "read_timeout": 1.0, "max_attempts": 2, "backoff": 0.1}]
         config.data["sms_providers"] = [{"name": "sms", "type": "sink"}]
+        # pay by link: the sandbox makes a hosted page; its webhook comes to the service
+        config.data["payment_links"] = {"paylink": {"type": "hosted_page", "url": self.sandbox.url,
+                                                    "secret": LINK_SECRET}}
         # the CRM hears of every payment: the status callbacks of the default tenant, signed,
         # from the outbox (it reactivates the lines of the invoices a collections call paid)
         config.data["agent_api"] = dict(config.data["agent_api"], webhooks={"default": {
@@ -81,6 +85,8 @@ class DryRun:
     def __enter__(self):
         self.switch.start()
         self.service.start()
+        host, port = self.service.http_address[:2]
+        self.sandbox.links.webhook_url = "http://%s:%d/webhooks/links/paylink" % (host, port)
         return self
 
     def __exit__(self, *exc):

@@ -77,6 +77,8 @@ TENANT_RESOURCES = ("flow", "gateway", "destination", "web_service")
 WRONG_TENANT = "wrong-tenant"
 WEB_SERVICE_OUTCOMES = ("ok", "not-found", "error", "timeout")
 SMS_RESULTS = ("sent", "error", "timeout")
+# what a payment link's webhook was answered (links/webhook.py)
+LINK_WEBHOOK_CODES = ("200", "400", "401", "404", "405", "409", "413", "415")
 # The bounds on what a peer may send or hold, by the config key that sets each (README, "Limits").
 LIMIT_KEYS = ("limits.esl.max_header_lines", "limits.esl.max_header_bytes",
               "limits.esl.max_body_bytes", "limits.esl.max_queued_events",
@@ -192,6 +194,11 @@ class Metrics:
             "Texts send_sms handed to a provider, by tenant, provider and result (sent, error, "
             "timeout: it may have arrived)",
             ["tenant", "provider", "result"], registry=r)
+        self.link_webhooks = Counter(
+            f"{PREFIX}_payment_link_webhooks_total",
+            "Payment link webhooks answered, by payment_links entry and HTTP status (200 settled "
+            "or a repeat, 401 bad signature, 404 unknown token, 409 flagged for reconciliation)",
+            ["link", "code"], registry=r)
         self.field_attempts = Counter(
             f"{PREFIX}_card_field_attempts_total",
             "Attempts at a card field that ended accepted or rejected (not cancelled), by tenant "
@@ -355,6 +362,10 @@ class Metrics:
     def record_sms(self, tenant: str, provider: str, result: str) -> None:
         """One send_sms handed (or tried to hand) a text to ``provider``."""
         self.sms.labels(tenant, provider, bounded(result, SMS_RESULTS)).inc()
+
+    def record_link_webhook(self, link: str, code: int) -> None:
+        """One payment link webhook answered ``code``."""
+        self.link_webhooks.labels(link, bounded(str(code), LINK_WEBHOOK_CODES)).inc()
 
     def record_authorization(self, tenant: str, gateway: str, result: str, seconds: float,
                              decline_reason: Optional[str] = None) -> None:

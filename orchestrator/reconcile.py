@@ -15,6 +15,12 @@ in flight), this asks the gateway what it recorded under the payment's own idemp
   not charged. A gateway that cannot cancel by key leaves the payment flagged for a person.
 
 Every payment still unsettled keeps ``needs_reconciliation`` and a ``reconcile_note``.
+
+A payment link's payment (``store/links.py``, flagged by its webhook: another amount, paid
+after it expired) is not a gateway's key to ask about or cancel: it is left flagged, its note
+as the webhook wrote it, for a person to settle against the gateway's own records. A link
+past its expiry that no webhook settled is declined (``link_expired``: its ``payment.result``
+tells the CRM), by ``expire_links`` (``orchestrator reconcile`` runs it first).
 """
 import logging
 import time
@@ -25,6 +31,7 @@ from orchestrator.payments.gateways import Gateway, GatewayError
 from orchestrator.payments.gateways.matching import ExpectedPayment
 from orchestrator.payments.ledger import Answer, PaymentLedger
 from orchestrator.store import PaymentRow, PaymentStore
+from orchestrator.store.links import LINK_KEY_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +47,16 @@ class Reconciled:
     note: str = ""          # why it is still flagged
 
 
+def expire_links(store: PaymentStore, now: Optional[float] = None) -> List[Reconciled]:
+    """Decline the payment links that expired unpaid (``links/settle.py``)."""
+    from orchestrator.links.settle import expire_due
+    from orchestrator.store.links import PaymentLinks
+    declined = expire_due(PaymentLinks(store), now)
+    for payment_id in declined:
+        log.info("payment %s: its link expired unpaid: declined", payment_id)
+    return [Reconciled(payment_id, "declined") for payment_id in declined]
+
+
 def reconcile(store: PaymentStore, gateways: Mapping[str, Gateway], older_than: float = 60.0,
               cancel_after: float = CANCEL_AFTER, now: Optional[float] = None,
               calls: Optional[Collection[str]] = None) -> List[Reconciled]:
@@ -52,6 +69,9 @@ def reconcile(store: PaymentStore, gateways: Mapping[str, Gateway], older_than: 
         if now - row["updated"] < older_than:
             continue  # may still be in flight
         if calls is not None and row["call_uuid"] not in calls:
+            continue
+        if row["idempotency_key"].startswith(LINK_KEY_PREFIX):
+            done.append(Reconciled(row["id"], None, row["reconcile_note"] or ""))
             continue
         gateway = gateways.get(row["gateway"])
         if gateway is None:

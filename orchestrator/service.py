@@ -87,6 +87,7 @@ class Service:
         self.gateways = self._build_gateways(config)
         self.web_services = self._build_web_services(config)
         self.sms_providers = self._build_sms_providers(config)
+        self.payment_links = self._build_payment_links(config)
         self.store = self._open_store(config)
         self.metrics.watch_store(self.store)
         self.metrics.watch_reconciliation_backlog(self.store)
@@ -98,6 +99,7 @@ class Service:
         self.events.subscribe(self.metrics.on_payment_event)
         self.events.subscribe(log_subscriber(logging.getLogger("orchestrator.payments")))
         self.callbacks = self._build_callbacks(config)
+        self._mount_link_webhooks()
         self.cluster = self._build_cluster(config)
         self._advertise = (config.data.get("cluster") or {}).get("advertise") or ""
         self.agent = self._build_agent_api(config)
@@ -186,6 +188,27 @@ class Service:
         except GatewayConfigError as exc:
             raise ConfigError("%s: sms_providers: %s" % (config.source, exc))
 
+    @staticmethod
+    def _build_payment_links(config):
+        """How send_payment_link makes links (the config's payment_links, orchestrator/links)."""
+        from orchestrator.links import build_makers
+        try:
+            return build_makers(config.data.get("payment_links") or {})
+        except GatewayConfigError as exc:
+            raise ConfigError("%s: payment_links: %s" % (config.source, exc))
+
+    def _mount_link_webhooks(self):
+        """``/webhooks/links/<name>``: the gateways report links paid (links/webhook.py)."""
+        if not self.payment_links:
+            return
+        if self.http is None:
+            raise ConfigError("%s: payment_links: the gateways' webhooks need http.enabled"
+                              % self.config.source)
+        from orchestrator.links.webhook import PREFIX, LinkWebhooks
+        from orchestrator.store.links import PaymentLinks
+        self.http.router.mount(PREFIX, LinkWebhooks(PaymentLinks(self.store), self.payment_links,
+                                                    on_notice=self.metrics.record_link_webhook))
+
     def _store_path(self, path):
         if path == ":memory:" or os.path.isabs(path):
             return path
@@ -236,7 +259,7 @@ class Service:
             web_services={name: self.web_services[name] for name in plan.web_services
                           if name in self.web_services},
             withheld_web_services=self.tenancy.withheld_web_services(tenant),
-            sms_providers=self.sms_providers,
+            sms_providers=self.sms_providers, payment_links=self.payment_links,
             on_web_service=lambda name, outcome, seconds: self.metrics.record_web_service(
                 tenant, name, outcome, seconds),
             on_sms=lambda name, result: self.metrics.record_sms(tenant, name, result),
@@ -302,6 +325,8 @@ class Service:
             web_service.close()
         for provider in self.sms_providers.values():
             provider.close()
+        for maker in self.payment_links.values():
+            maker.close()
         if self.store_monitor is not None:
             self.store_monitor.stop()
 

@@ -12,13 +12,15 @@ def test_demo_passes_and_shows_no_card_digit():
     result = subprocess.run([sys.executable, "-m", "orchestrator", "demo"], cwd=ROOT,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "all 21 calls ended as expected" in result.stdout
+    assert "all 22 calls ended as expected" in result.stdout
     assert "agent heard" in result.stdout and "0 key tones and 0 key events" in result.stdout
     assert "number        valid    visa 411111******1111" in result.stdout
-    # each paid collections call (four of them) told the CRM once, by its status callback
+    # each paid collections call (five of them, one paid by link) told the CRM once, by its
+    # status callback; the link's hosted page paid, its webhook re-sent changing nothing
     told = [line for line in result.stdout.splitlines() if line.strip().startswith("CRM told:")]
-    assert len(told) == 4 and told.count("  CRM told: C-1001 paid 2026110001, 2026120001, "
+    assert len(told) == 5 and told.count("  CRM told: C-1001 paid 2026110001, 2026120001, "
                                          "2026120002 (84.89 EUR), lines 600111222, 910000000 "
-                                         "reactivated") == 3, told
-    assert "0 refused), 4 reactivations: one per paid collections call" in result.stdout
+                                         "reactivated") == 4, told
+    assert "0 refused), 5 reactivations: one per paid collections call" in result.stdout
+    assert "hosted page paid: webhook answered 200, re-sent: 200 (nothing changed)" in result.stdout
     assert traces(result.stdout + result.stderr) == []

@@ -14,8 +14,9 @@ from orchestrator.payments.ledger import NO_RECORD, PaymentLedger
 from orchestrator.payments.money import Money
 from orchestrator.payments.sandbox import SandboxGateway
 from orchestrator.payments.sandbox_cards import card_for
-from orchestrator.reconcile import CANCEL_AFTER, reconcile
+from orchestrator.reconcile import CANCEL_AFTER, expire_links, reconcile
 from orchestrator.store import PaymentStore
+from orchestrator.store.links import PaymentLinks, new_token
 from tests.support.cards import make_card
 
 
@@ -128,6 +129,34 @@ def test_a_gateway_no_longer_configured_leaves_the_payment_flagged_saying_so():
     [done] = reconcile(store, {}, older_than=0, now=later())
     assert done.status is None and done.note == "gateway gone is no longer configured"
     assert store.get(payment)["needs_reconciliation"]
+
+
+def test_a_flagged_payment_link_is_left_for_a_person_its_note_kept(sandbox):
+    store = PaymentStore()
+    payment = PaymentLinks(store).record(token=new_token(), link="sandbox", amount_minor=1250,
+                                         currency="EUR", expires=time.time() + 600)
+    store.flag(payment, "a paid notice for 1 EUR, the link was for 1250 EUR")
+    gateway = build_gateway("sandbox", {"type": "sandbox", "url": sandbox.url})
+    [done] = reconcile(store, {"sandbox": gateway}, older_than=0, now=later() + CANCEL_AFTER)
+    assert done.status is None and done.note == "a paid notice for 1 EUR, the link was for 1250 EUR"
+    row = store.get(payment)
+    assert (row["status"], row["needs_reconciliation"]) == ("unknown", 1)
+    assert sandbox.requests == 0          # the gateway was not asked about it, nor told to cancel
+
+
+def test_links_that_expired_unpaid_are_declined_once_and_the_outcome_hooks_told():
+    store = PaymentStore()
+    told = []
+    store.outcome_hooks.append(lambda tx, row, reconciled: told.append((row["id"], row["decline_code"])))
+    links = PaymentLinks(store)
+    expired = links.record(token=new_token(), link="paylink", amount_minor=1250, currency="EUR",
+                           expires=time.time() - 1)
+    live = links.record(token=new_token(), link="paylink", amount_minor=1250, currency="EUR",
+                        expires=time.time() + 600)
+    assert [(d.payment_id, d.status) for d in expire_links(store)] == [(expired, "declined")]
+    assert expire_links(store) == []
+    assert told == [(expired, "link_expired")]
+    assert store.get(live)["status"] == "link_sent"
 
 
 def test_a_gateway_that_cannot_be_asked_leaves_the_payment_for_a_person():

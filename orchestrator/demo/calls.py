@@ -6,11 +6,14 @@ records, the invoices the CRM reactivated from the payment's status callback), a
 ``run_calls`` returns one table row per call with what differed, if anything.
 """
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Optional
 
 import gevent
+
+import requests
 
 from orchestrator.dry_run import DryRun
 from orchestrator.payments.money import format_major
@@ -31,6 +34,7 @@ class Scenario:
     caller_id: Optional[str] = None   # the number the caller calls from (the CRM looks it up)
     texts: Optional[int] = None       # SMS sent for this call's payments (None: unchecked)
     crm_told: Optional[tuple] = None  # invoices the CRM reactivated for this call, once each
+    pays_link: bool = False           # the payer opens the texted link and pays the hosted page
 
 
 PAYMENT = {"pay_amount": "1250", "pay_currency": "EUR", "pay_reference": "INV-1001", "pay_agent": "1000"}
@@ -94,6 +98,10 @@ SCENARIOS = [
     Scenario("collections: declined, then another card", "invoice_collection",
              "collect-declined-then-approved.yaml", "completed", GOODBYE, caller_id=ANA,
              charges=1, payments=("declined", "approved"), texts=1, crm_told=ANA_INVOICES),
+    Scenario("collections: a payment link by SMS, paid later", "invoice_collection",
+             "collect-by-link.yaml", "completed", GOODBYE, caller_id=ANA, charges=0,
+             payments=("approved",), texts=1, crm_told=ANA_INVOICES, pays_link=True,
+             heard=("flite|kal|We have sent you a text message with a link to pay. Thank you.",)),
     Scenario("collections, in Spanish", "invoice_collection_es", "collect-all.yaml", "completed",
              GOODBYE, caller_id=ANA, charges=1, payments=("approved",), texts=1,
              crm_told=ANA_INVOICES, heard=("flite|kal|Factura", "es CURRENCY pronounced FEMININE 84.89")),
@@ -189,12 +197,33 @@ def run_calls(library, callers_dir, scenarios=SCENARIOS, timeout=60.0, told=None
         jobs = [gevent.spawn(run.finish, call, timeout) for _, call in calls]
         gevent.joinall(jobs, timeout=timeout + 10)
         gevent.sleep(run.sandbox.hang_seconds)  # let a hung charge answer before it is counted
+        paid = _pay_links(scenarios, calls, run)
         _crm_told(scenarios, calls, run, timeout=20.0)
         for (scenario, _), job in zip(calls, jobs):
             rows.append(_row(scenario, job, run))
         if told is not None:
-            told.extend(crm_lines(run))
+            told.extend(paid + crm_lines(run))
     return rows
+
+
+PAGE = re.compile(r"http://[0-9.:]+/pay/[a-z]+")
+
+
+def _pay_links(scenarios, calls, run):
+    """The payer of each ``pays_link`` call opens the texted link and pays the sandbox's page,
+    then the sandbox sends its webhook again (as a gateway does when unsure it arrived): the
+    first approves the payment, the second changes nothing. What happened, in lines."""
+    lines = []
+    for scenario, call in calls:
+        if not scenario.pays_link:
+            continue
+        ids = set(_call_payments(run, call.uuid))
+        for text in [t for t in run.texts if t.reference in ids]:
+            for url in PAGE.findall(text.text):
+                answers = [requests.post(url, timeout=10).json()["webhook"] for _ in range(2)]
+                lines.append("  hosted page paid: webhook answered %d, re-sent: %d (nothing "
+                             "changed)" % tuple(answers))
+    return lines
 
 
 def _row(scenario, job, run):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Callable, FrozenSet, Mapping, Optional, Sequen
 from orchestrator.payments.events import CallEvents, CallRef
 
 if TYPE_CHECKING:  # pragma: no cover
+    from orchestrator.links import LinkMaker
     from orchestrator.payments.gateways.base import Gateway
     from orchestrator.store import PaymentStore
     from orchestrator.sms import SmsProvider
@@ -60,6 +61,8 @@ class CallServices:
     withheld_web_services: FrozenSet[str] = frozenset()
     # where send_sms sends texts (orchestrator/sms), by name
     sms_providers: Mapping[str, "SmsProvider"] = field(default_factory=dict)
+    # how send_payment_link makes a link (orchestrator/links: the config's payment_links)
+    payment_links: Mapping[str, "LinkMaker"] = field(default_factory=dict)
     # told (service, outcome, seconds) of each lookup and (provider, result) of each text, to
     # count them by tenant (metrics.py)
     on_web_service: Optional[Callable[[str, str, float], None]] = None

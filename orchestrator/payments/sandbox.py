@@ -25,6 +25,9 @@ API:
            key answers its decline. The technical cancel a client sends when it cannot learn
            the outcome (``orchestrator reconcile``).
   GET  /v1/charges               -> 200 {"charges": [...]}  (for tests: masked records only)
+
+and the hosted payment pages of pay-by-link (``sandbox_links.py``: ``/v1/payment_links`` and
+``/pay/<id>``), signed with ``link_secret``, their webhooks sent to ``link_webhook_url``.
 """
 import errno
 import hashlib
@@ -49,6 +52,7 @@ from . import sandbox_cards as cards
 from .brands import brand_of
 from . import signing
 from .money import Money, MoneyError
+from .sandbox_links import HostedPages
 from .validation import CardError, validate_number
 
 log = logging.getLogger(__name__)
@@ -108,8 +112,11 @@ class SandboxGateway:
                  certfile: Optional[str] = None, keyfile: Optional[str] = None,
                  acquirer_seconds: float = 0.5, lag_seconds: float = 2.0,
                  status_delay: float = 5.0,
-                 on_authorization: Optional[Callable[[str], None]] = None) -> None:
+                 on_authorization: Optional[Callable[[str], None]] = None,
+                 link_secret: Optional[str] = None,
+                 link_webhook_url: Optional[str] = None) -> None:
         self.host, self.port = host, port
+        self.links = HostedPages(link_secret, link_webhook_url)
         self.secret = secret
         self.slow_seconds, self.hang_seconds = slow_seconds, hang_seconds
         self.acquirer_seconds, self.lag_seconds = acquirer_seconds, lag_seconds
@@ -183,6 +190,8 @@ class SandboxGateway:
         answer: Dict[str, Any]
         if length > MAX_BODY:
             status, answer = 413, {"error": "too_large"}
+        elif self.links.handles(path):   # signed with their own secret, or the payer's page
+            status, answer = self.links.answer(method, path, environ, body, self.url)
         elif self.secret and not signing.verify(
                 self.secret, environ.get("HTTP_X_TIMESTAMP"), environ.get("HTTP_X_SIGNATURE"), body):
             status, answer = 401, {"error": "bad_signature"}
@@ -351,6 +360,7 @@ class SandboxGateway:
                 "amount": {"value": money.minor, "currency": money.currency}, "card": masked}
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-            409: "Conflict", 413: "Payload Too Large", 422: "Unprocessable Entity",
+_REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
+            405: "Method Not Allowed", 409: "Conflict", 410: "Gone", 413: "Payload Too Large",
+            422: "Unprocessable Entity",
             500: "Internal Server Error", 502: "Bad Gateway", 504: "Gateway Timeout"}

@@ -4,7 +4,9 @@ The catalogs' ``messages`` section holds the templates (``payment_confirmed: "Pa
 {amount} {currency} received, card ending {last4}. Confirmation code {code}."``). A template may
 name only the placeholders below, and each value is checked against its shape before it is
 put in: the amount in major units of a currency, an ISO 4217 code, the card's last four
-digits, the confirmation code, the gateway's authorization code. Nothing else can reach the
+digits, the confirmation code, the gateway's authorization code, a payment link's URL (https,
+or http to a loopback sandbox; URL characters only, at most ``MAX_URL`` long, and nothing in it
+that could be a card number: ``card_numbers.looks_like_card``). Nothing else can reach the
 text: no name, no free text from a peer, and never more of a card than its last four.
 """
 from __future__ import annotations
@@ -13,14 +15,19 @@ import re
 import string
 from typing import Dict, Mapping
 
+from orchestrator.card_numbers import looks_like_card
+
 SHAPES = {
     "amount": re.compile(r"^[0-9]{1,12}(\.[0-9]{1,4})?$"),
     "currency": re.compile(r"^[A-Z]{3}$"),
     "last4": re.compile(r"^[0-9]{4}$"),
     "code": re.compile(r"^[0-9]{4,12}$"),
     "auth_code": re.compile(r"^[A-Za-z0-9]{1,12}$"),
+    "url": re.compile(r"^(https://[A-Za-z0-9.-]+|http://(127\.0\.0\.1|localhost|\[::1\]))(:[0-9]{1,5})?"
+                      r"/[A-Za-z0-9._~/?=&%+-]*$"),
 }
 MAX_TEXT = 320   # two SMS segments
+MAX_URL = 200
 
 
 class SmsTextError(ValueError):
@@ -43,7 +50,8 @@ def fill(template: str, values: Mapping[str, str]) -> str:
     filled: Dict[str, str] = {}
     for name in placeholders(template):
         value = str(values.get(name, ""))
-        if not SHAPES[name].match(value):
+        if not SHAPES[name].match(value) or (name == "url" and (
+                len(value) > MAX_URL or looks_like_card(value))):
             raise SmsTextError("the SMS needs %s and has none of its shape" % name)
         filled[name] = value
     text = template.format(**filled)

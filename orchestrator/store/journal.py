@@ -40,7 +40,8 @@ from .backend import Backend, StoreHealth, Transaction
 from .errors import StoreConflict, StoreError
 from .sqlite import SqliteBackend
 
-STATUSES = ("pending", "approved", "declined", "error", "unknown")
+# link_sent: a payment link texted to the caller, to be paid outside the call (store/links.py)
+STATUSES = ("pending", "approved", "declined", "error", "unknown", "link_sent")
 COLUMNS = ("id", "created", "updated", "call_uuid", "tenant", "flow", "reference", "amount_minor",
            "currency", "gateway", "idempotency_key", "number", "brand", "card", "status",
            "auth_code", "transaction_id", "decline_code", "decline_reason", "error_kind",
@@ -199,10 +200,15 @@ class PaymentStore:
         return payment_id
 
     def finish(self, payment_id: str, status: str, needs_reconciliation: bool = False,
-               note: Optional[str] = None, reconciled: bool = False, **outcome: str) -> None:
+               note: Optional[str] = None, reconciled: bool = False,
+               from_status: Optional[str] = None, **outcome: str) -> bool:
         """Write a payment's outcome (``OUTCOME_FIELDS``), its new status and the note that says
         why it is flagged (cleared when None); ``outcome_hooks`` hear it in the same
-        transaction (``reconciled``: reconciliation found it)."""
+        transaction (``reconciled``: reconciliation found it).
+
+        ``from_status``: only a payment still in that status is written (a payment link's
+        webhook settles it once however often it comes, and however many come at once):
+        False, nothing written and nobody told, when it is in another."""
         if status not in STATUSES:
             raise StoreError("unknown status %r" % status)
         unknown = set(outcome) - set(OUTCOME_FIELDS)
@@ -211,8 +217,19 @@ class PaymentStore:
         fields: Dict[str, object] = dict(outcome, status=status, updated=time.time(),
                                          needs_reconciliation=1 if needs_reconciliation else 0,
                                          reconcile_note=_note(note))
-        self._update("finish", payment_id, fields,
-                     tell=lambda tx: self._tell(tx, payment_id, reconciled))
+        if from_status is None:
+            self._update("finish", payment_id, fields,
+                         tell=lambda tx: self._tell(tx, payment_id, reconciled))
+            return True
+        try:
+            self._update("finish", payment_id, fields, where=" AND status = ?",
+                         where_args=[from_status],
+                         tell=lambda tx: self._tell(tx, payment_id, reconciled))
+        except StoreError:
+            if self.get(payment_id) is None:
+                raise
+            return False
+        return True
 
     def _tell(self, tx: Transaction, payment_id: str, reconciled: bool) -> None:
         if not self.outcome_hooks:
@@ -242,18 +259,21 @@ class PaymentStore:
     def flag(self, payment_id: str, note: str) -> None:
         """Keep a payment flagged for reconciliation, saying why (a check that failed, an
         answer that did not settle it). Its outcome stays as it is; a ``pending`` one becomes
-        ``unknown``: it is not in flight any more, it is not known."""
+        ``unknown``: it is not in flight any more, it is not known; so does a ``link_sent`` one
+        (its webhook did not settle it: nothing will but reconciliation)."""
         self._update("flag", payment_id,
                      {"needs_reconciliation": 1, "reconcile_note": _note(note)},
-                     "status = CASE WHEN status = 'pending' THEN 'unknown' ELSE status END, ")
+                     "status = CASE WHEN status IN ('pending', 'link_sent') THEN 'unknown' "
+                     "ELSE status END, ")
 
     def _update(self, operation: str, payment_id: str, fields: Dict[str, object],
-                also: str = "", tell: Optional[Callable[[Transaction], None]] = None) -> None:
-        update = "UPDATE payments SET %s%s WHERE id = ?" % (
-            also, ", ".join("%s = ?" % k for k in fields))
+                also: str = "", tell: Optional[Callable[[Transaction], None]] = None,
+                where: str = "", where_args: Sequence[object] = ()) -> None:
+        update = "UPDATE payments SET %s%s WHERE id = ?%s" % (
+            also, ", ".join("%s = ?" % k for k in fields), where)
 
         def write(tx: Transaction) -> int:
-            tx.execute(update, list(fields.values()) + [payment_id])
+            tx.execute(update, list(fields.values()) + [payment_id] + list(where_args))
             written = tx.rowcount
             if written and tell is not None:
                 tell(tx)

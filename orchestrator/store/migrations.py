@@ -168,6 +168,15 @@ MIGRATIONS: Tuple[Migration, ...] = (
     Migration(9, "payments.details: what the payment is for (invoices, customer), bounded", (
         "ALTER TABLE payments ADD COLUMN details TEXT",
     )),
+    # Pay by link (engine/steps/send_payment_link.py): the unguessable token a texted link
+    # carries, naming its payment (status link_sent until the gateway's webhook settles it),
+    # the payment_links entry it was made by, and when it stops being payable.
+    Migration(10, "payment_links: pay-by-link tokens, each naming one payment, with its expiry", (
+        """CREATE TABLE payment_links (
+            token TEXT PRIMARY KEY, payment_id TEXT NOT NULL UNIQUE, link TEXT NOT NULL,
+            created REAL NOT NULL, expires REAL NOT NULL
+        )""",
+    )),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -113,5 +113,11 @@ MIGRATIONS: Tuple[Migration, ...] = (
     )),
     _same(8),
     _same(9),
+    _mirror(10, (
+        """CREATE TABLE payment_links (
+            token TEXT PRIMARY KEY, payment_id TEXT NOT NULL UNIQUE, link TEXT NOT NULL,
+            created DOUBLE PRECISION NOT NULL, expires DOUBLE PRECISION NOT NULL
+        )""",
+    )),
 )
 LATEST = MIGRATIONS[-1].version

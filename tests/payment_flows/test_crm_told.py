@@ -17,8 +17,9 @@ from tests.support.waiting import eventually
 SECRET = "crm-secret-of-sixteen-bytes"
 ANA = "+34600111222"
 ANA_INVOICES = ["2026110001", "2026120001", "2026120002"]
-PAY_ALL = [{"wait_prompt": 2}, {"press": "0"}, {"wait_prompt": 5}, {"press": PAN + "#"},
-           {"wait_prompt": 6}, {"press": EXPIRY}, {"wait_prompt": 7}, {"press": CODE}]
+PAY_ALL = [{"wait_prompt": 2}, {"press": "0"}, {"wait_prompt": 5}, {"press": "1"},
+           {"wait_prompt": 6}, {"press": PAN + "#"}, {"wait_prompt": 7}, {"press": EXPIRY},
+           {"wait_prompt": 8}, {"press": CODE}]
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ def heard(result):
 
 def test_identified_by_number_every_invoice_read_all_paid_and_a_code_texted(service_on_simulator, crm,
                                                                              caplog):
-    caller = [{"wait_prompt": 2}, {"press": "0"}] + card(PAN, 5)
+    caller = [{"wait_prompt": 2}, {"press": "0"}, {"wait_prompt": 5}, {"press": "1"}] + card(PAN, 6)
     result, messages, rows, metrics = collect(service_on_simulator, crm, caller, ANA)
     said = heard(result)
     assert crm.requests[0]["body"] == {"phone": ANA}
@@ -76,7 +76,8 @@ def test_the_whole_list_is_read_when_the_caller_waits(service_on_simulator, crm)
 
 
 def test_not_found_by_number_then_found_by_a_keyed_account(service_on_simulator, crm):
-    caller = [{"wait_prompt": 1}, {"press": "700123#"}, {"wait_prompt": 3}, {"press": "1"}] + card(PAN, 6)
+    caller = [{"wait_prompt": 1}, {"press": "700123#"}, {"wait_prompt": 3}, {"press": "1"},
+              {"wait_prompt": 6}, {"press": "1"}] + card(PAN, 7)
     result, messages, rows, metrics = collect(service_on_simulator, crm, caller, UNKNOWN)
     assert [r["body"] for r in crm.requests] == [{"phone": UNKNOWN}, {"account": "700123"}], (
         heard(result), result.outcome)
@@ -99,8 +100,8 @@ def test_a_crm_that_is_down_gets_an_apology_then_the_agent(service_on_simulator,
 
 
 def test_a_declined_card_then_another_card(service_on_simulator, crm):
-    caller = ([{"wait_prompt": 2}, {"press": "0"}] + card(DECLINED, 5)
-              + card(PAN, 12))
+    caller = ([{"wait_prompt": 2}, {"press": "0"}, {"wait_prompt": 5}, {"press": "1"}] + card(DECLINED, 6)
+              + card(PAN, 13))
     result, messages, rows, metrics = collect(service_on_simulator, crm, caller, ANA)
     assert [r["status"] for r in rows] == ["declined", "approved"], heard(result)
     assert len(messages) == 1

@@ -29,3 +29,24 @@ def test_a_template_may_name_only_the_typed_placeholders():
         check_template("Dear {customer_name}, code {code}")
     with pytest.raises(SmsTextError, match="longer"):
         fill("x" * 321, {})
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_the_shipped_payment_link_text_carries_the_url(language):
+    url = "https://pay.example/p/AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEf"
+    text = fill(Catalog.load(language).message("payment_link"),
+                {"amount": "42.50", "currency": "EUR", "url": url})
+    assert url in text and "42.50 EUR" in text and traces(text) == []
+
+
+@pytest.mark.parametrize("url", ["https://pay.example/p/" + PAN, "https://pay.example/p/4111-1111-1111-1111",
+                                 "http://pay.example/p/x", "https://pay.example/p/x y",
+                                 "https://pay.example/p/${system(x)}", "javascript:alert(1)",
+                                 "https://pay.example/" + "a" * 200, ""])
+def test_a_url_that_is_not_one_to_text_is_refused(url):
+    with pytest.raises(SmsTextError, match="url"):
+        fill("Pay at {url}", {"url": url})
+
+
+def test_a_loopback_sandbox_url_may_be_texted():
+    assert fill("Pay at {url}", {"url": "http://127.0.0.1:8085/pay/abc"}) == "Pay at http://127.0.0.1:8085/pay/abc"

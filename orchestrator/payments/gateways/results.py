@@ -26,6 +26,9 @@ DECLINE_TEXTS = {
     "invalid_card": "The card number is not valid.",
     "issuer_unavailable": "The card's bank is not available. Please try again later.",
     "authentication_failed": "The cardholder could not be verified.",
+    # a payment link's: its gateway said it expired unpaid, or the payment on its page failed
+    "link_expired": "The payment link expired before it was paid.",
+    "link_failed": "The payment on the link did not go through.",
 }
 # The normalised decline reasons; a code no table maps is "other". A connector's own code (a
 # Redsys "0190") travels beside it as ``gateway_code``, checked, for the record and the logs.
