@@ -2,8 +2,9 @@
 person) on a real FreeSWITCH, with real services on one PostgreSQL store. It needs the switch
 binary (FREESWITCH_BIN): the switch is started here with both instance addresses in its
 environment (ORCHESTRATOR_ESL_ADDRESS, ORCHESTRATOR_ESL_ADDRESS_2), which a running switch the
-suite did not start may not have. Written for the lead's run on a built switch; the simulator's
-run of the same XML is tests/cluster/test_failover_dialplan.py."""
+suite did not start may not have. The simulator's run of the same XML is
+tests/cluster/test_failover_dialplan.py. Also here: the pay extension's choice of socket
+(pay_socket_target in payments.xml), a call naming its instance and one naming none."""
 import os
 import shutil
 import uuid as uuidlib
