@@ -35,7 +35,7 @@ from ...store.links import LINK_SENT, PaymentLinks, new_token
 from ..step_api import (StepError, StepKind, StepResult, continue_on, missing_branches,
                         on_jump_targets, on_schema, register)
 from .announce import catalog_renderer
-from .send_sms import PHONE, UNHANDLED
+from .send_sms import PHONE, UNHANDLED, sms_provider
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..context import FlowContext
@@ -101,12 +101,7 @@ class SendPaymentLink(StepKind):
         return makers.get(self.config["link"])
 
     def _provider(self, ctx: "FlowContext"):
-        providers = ctx.services.sms_providers if ctx.services else {}
-        name = self.config["provider"]
-        if name not in providers:
-            raise StepError("send_payment_link: no SMS provider named %r in the service config "
-                            "(known: %s)" % (name, ", ".join(sorted(providers)) or "none"))
-        return providers[name]
+        return sms_provider(ctx, self.name, self.config["provider"])
 
     def run(self, ctx: "FlowContext") -> StepResult:
         config, maker, provider = self.config, self._maker(ctx), self._provider(ctx)

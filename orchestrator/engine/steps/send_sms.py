@@ -38,6 +38,16 @@ def confirmation_code() -> str:
     """Six digits from the operating system's random source, leading zeros kept."""
     return "%0*d" % (CODE_DIGITS, secrets.randbelow(10 ** CODE_DIGITS))
 
+def sms_provider(ctx: "FlowContext", step: str, name: str):
+    """The service's SMS provider ``name`` for step kind ``step``; StepError naming the known
+    ones when there is none (send_sms and send_payment_link text through the same ones)."""
+    providers = ctx.services.sms_providers if ctx.services else {}
+    if name not in providers:
+        raise StepError("%s: no SMS provider named %r in the service config (known: %s)"
+                        % (step, name, ", ".join(sorted(providers)) or "none"))
+    return providers[name]
+
+
 # what an outcome with no branch does (validate warns of it)
 UNHANDLED = ("the step would end the flow with an error, and the call in the dialplan's "
              "fallback instead of a branch of this flow")
@@ -87,12 +97,7 @@ class SendSms(StepKind):
         self._provider(ctx)
 
     def _provider(self, ctx: "FlowContext"):
-        providers = ctx.services.sms_providers if ctx.services else {}
-        name = self.config["provider"]
-        if name not in providers:
-            raise StepError("send_sms: no SMS provider named %r in the service config (known: %s)"
-                            % (name, ", ".join(sorted(providers)) or "none"))
-        return providers[name]
+        return sms_provider(ctx, self.name, self.config["provider"])
 
     def run(self, ctx: "FlowContext") -> StepResult:
         config, provider = self.config, self._provider(ctx)
