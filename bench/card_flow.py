@@ -33,3 +33,12 @@ steps:
 def card_flow(name: str) -> str:
     """The flow's YAML, named ``name`` (the flow file is ``<name>.yaml``)."""
     return CARD_FLOW.format(name=name)
+
+
+def keying_steps(number: str, expiry: str = "1230", security_code: str = "737",
+                 spacing: float = 0.05) -> list:
+    """A caller's script steps keying the card over this flow: the amount takes the first two
+    prompts, so the number waits for the third, the expiry the fourth, the code the fifth."""
+    return [{"wait_prompt": 3}, {"press": number + "#", "spacing": spacing},
+            {"wait_prompt": 4}, {"press": expiry, "spacing": spacing},
+            {"wait_prompt": 5}, {"press": security_code, "spacing": spacing}]

@@ -41,7 +41,7 @@ import gevent.event  # noqa: E402
 import gevent.pool  # noqa: E402
 import yaml  # noqa: E402
 
-from bench.card_flow import card_flow  # noqa: E402
+from bench.card_flow import card_flow, keying_steps  # noqa: E402
 from bench.books import Books, audit, what_was_heard  # noqa: E402
 from bench.service_process import ServiceProcess, free_port, run_reconcile  # noqa: E402
 from orchestrator.payments.sandbox import SandboxGateway  # noqa: E402
@@ -175,9 +175,7 @@ class Bench:
 
     # -- the runs -------------------------------------------------------------------------------
     def _caller(self, number: str) -> CallerScript:
-        steps = [{"wait_prompt": 3}, {"press": number + "#", "spacing": 0.05},
-                 {"wait_prompt": 4}, {"press": "1230", "spacing": 0.05},
-                 {"wait_prompt": 5}, {"press": "737", "spacing": 0.05}]
+        steps = keying_steps(number)
         if self.random.random() < self.plan.hangup_share:
             steps += [{"wait": self.random.uniform(0, 10)}, {"hangup": {}}]
         return CallerScript.from_data({"steps": steps, "max_duration": 2000})

@@ -53,7 +53,7 @@ import requests  # noqa: E402
 import yaml  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
-from bench.card_flow import card_flow  # noqa: E402
+from bench.card_flow import card_flow, keying_steps  # noqa: E402
 from bench.books import what_was_heard  # noqa: E402
 from bench.service_process import ServiceProcess, free_port  # noqa: E402
 from orchestrator.payments.sandbox import SandboxGateway  # noqa: E402
@@ -217,10 +217,8 @@ class Instance:
 
 
 def _caller() -> CallerScript:
-    return CallerScript.from_data({"steps": [
-        {"wait_prompt": 3}, {"press": card_for("approve") + "#", "spacing": 0.05},
-        {"wait_prompt": 4}, {"press": "1230", "spacing": 0.05},
-        {"wait_prompt": 5}, {"press": "737", "spacing": 0.05}], "max_duration": 600})
+    return CallerScript.from_data({"steps": keying_steps(card_for("approve")),
+                                   "max_duration": 600})
 
 
 def run_configuration(name: str, instances: int, store: dict, plan: Plan, workdir: str,

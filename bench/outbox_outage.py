@@ -38,7 +38,7 @@ import gevent.pool  # noqa: E402
 import yaml  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
 
-from bench.card_flow import card_flow  # noqa: E402
+from bench.card_flow import card_flow, keying_steps  # noqa: E402
 from bench.service_process import ServiceProcess, free_port  # noqa: E402
 from orchestrator.callbacks.outbox import DELIVERED, PENDING, Outbox  # noqa: E402
 from orchestrator.payments.sandbox import SandboxGateway  # noqa: E402
@@ -185,10 +185,7 @@ class Bench:
 
     def _one_call(self, index: int) -> None:
         number, expiry, code = CARD
-        # the amount's two prompts, then the card's (bench/card_flow.py)
-        steps = [{"wait_prompt": 3}, {"press": number + "#", "spacing": 0.02},
-                 {"wait_prompt": 4}, {"press": expiry, "spacing": 0.02},
-                 {"wait_prompt": 5}, {"press": code, "spacing": 0.02}]
+        steps = keying_steps(number, expiry, code, spacing=0.02)
         call = self.switch.place_call(
             ("127.0.0.1", self.listen_port),
             caller=CallerScript.from_data({"steps": steps, "max_duration": 600}),
