@@ -38,16 +38,15 @@ import os
 import re
 import secrets
 import socket
-import ssl
 import struct
 import time
 from typing import Any, Callable, Dict, Iterable, List, NoReturn, Optional, Tuple, TypedDict
 
 import gevent
-from gevent.pool import Pool
-from gevent.pywsgi import WSGIHandler, WSGIServer
+from gevent.pywsgi import WSGIHandler
 
 from .. import bounded_json
+from ..loopback_server import LoopbackServer
 from . import sandbox_cards as cards
 from .brands import brand_of
 from . import signing
@@ -127,35 +126,22 @@ class SandboxGateway:
         self._by_key: Dict[str, _Entry] = {}
         self._charges: List[Dict[str, Any]] = []
         self.requests = 0
-        self._server: Optional[WSGIServer] = None
-        self._pool: Optional[Pool] = None
+        self._http: Optional[LoopbackServer] = None
         self.max_connections = MAX_CONNECTIONS
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> "SandboxGateway":
-        tls: Dict[str, Any] = {}
-        if self.certfile:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(self.certfile, self.keyfile)
-            tls = {"ssl_context": context}
-        # A pool, so that stop() kills handlers still sleeping (slow and hanging cards)
-        # and keep-alive connections, instead of leaving them to outlive the sandbox; the
-        # acquirer's late charges run in it too.
-        self._pool = Pool(self.max_connections)
-        self._server = WSGIServer((self.host, self.port), self.app, log=None,
-                                  error_log=log, spawn=self._pool,
-                                  handler_class=_ResettingHandler, **tls)
-        self._server.start()
-        self.port = self._server.server_port
+        # stop() kills handlers still sleeping (slow and hanging cards) and the acquirer's
+        # late charges, which run in the same pool
+        self._http = LoopbackServer(self.host, self.port, self.certfile, self.keyfile)
+        self.port = self._http.start(self.app, self.max_connections, log,
+                                     handler_class=_ResettingHandler)
         return self
 
     def stop(self, timeout: float = 0.2) -> None:
-        if self._server is not None:
-            self._server.stop(timeout=timeout)
-            self._server = None
-        if self._pool is not None:
-            self._pool.kill(block=True, timeout=timeout)
-            self._pool = None
+        if self._http is not None:
+            self._http.stop(timeout=timeout)
+            self._http = None
 
     def __enter__(self) -> "SandboxGateway":
         return self.start()
@@ -165,9 +151,7 @@ class SandboxGateway:
 
     @property
     def url(self) -> str:
-        scheme = "https" if self.certfile else "http"
-        host = "[%s]" % self.host if ":" in self.host else self.host
-        return "%s://%s:%d" % (scheme, host, self.port)
+        return LoopbackServer(self.host, self.port, self.certfile).url
 
     @property
     def charges(self) -> List[Dict[str, Any]]:
@@ -295,8 +279,8 @@ class SandboxGateway:
                                              reason_code=reason,
                                              reason_text=cards.DECLINE_TEXTS[reason]))
         if behaviour.charge_later:   # the load balancer gave up; the acquirer goes on
-            assert self._pool is not None
-            self._pool.spawn(self._charge_later, key, entry, money, reference, masked)
+            assert self._http is not None and self._http.pool is not None
+            self._http.pool.spawn(self._charge_later, key, entry, money, reference, masked)
             return self._fail(behaviour.reply)
         answer = self._charge(key, entry, money, reference, masked)
         if behaviour.reply == cards.STALL:

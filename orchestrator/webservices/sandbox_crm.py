@@ -23,14 +23,12 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import ssl
 from typing import Any, Dict, List, Optional
 
 import gevent
-from gevent.pool import Pool
-from gevent.pywsgi import WSGIServer
 
 from .. import bounded_json
+from ..loopback_server import LoopbackServer
 from ..payments import signing
 from .crm_notices import ROUTE as NOTICES_ROUTE, PaymentNotices
 
@@ -69,33 +67,21 @@ class SandboxCrm:
         self.customers = copy.deepcopy(CUSTOMERS if customers is None else customers)
         self.requests: List[Dict[str, Any]] = []
         self.notices = PaymentNotices(self.customers, callback_secret or secret)
-        self._server: Optional[WSGIServer] = None
-        self._pool: Optional[Pool] = None
+        self._http: Optional[LoopbackServer] = None
 
     def start(self) -> "SandboxCrm":
-        tls: Dict[str, Any] = {}
-        if self.certfile:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(self.certfile, self.keyfile)
-            tls = {"ssl_context": context}
-        self._pool = Pool(32)   # stop() kills handlers still sleeping (the slow customer)
-        self._server = WSGIServer((self.host, self.port), self.app, log=None, error_log=log,
-                                  spawn=self._pool, **tls)
-        self._server.start()
-        self.port = self._server.server_port
+        self._http = LoopbackServer(self.host, self.port, self.certfile, self.keyfile)
+        self.port = self._http.start(self.app, 32, log)   # stop() kills the slow customer
         return self
 
     def stop(self, timeout: float = 0.2) -> None:
-        if self._server is not None:
-            self._server.stop(timeout=timeout)
-            self._server = None
-        if self._pool is not None:
-            self._pool.kill(block=True, timeout=timeout)
-            self._pool = None
+        if self._http is not None:
+            self._http.stop(timeout=timeout)
+            self._http = None
 
     @property
     def url(self) -> str:
-        return "%s://%s:%d" % ("https" if self.certfile else "http", self.host, self.port)
+        return LoopbackServer(self.host, self.port, self.certfile).url
 
     # -- the app ----------------------------------------------------------------------------
     def app(self, environ, start_response):
