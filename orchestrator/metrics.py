@@ -203,9 +203,9 @@ class Metrics:
             ["link", "code"], registry=r)
         self.links_expired = Counter(
             f"{PREFIX}_payment_links_expired",
-            "Payment links this instance declined (link_expired) because they expired unpaid, "
-            "by tenant (the service's sweep and orchestrator reconcile; with several instances "
-            "each link is counted by the one that declined it)",
+            "Payment links this instance's sweep declined (link_expired) because they expired "
+            "unpaid, by tenant (with several instances, each link is counted by the one that "
+            "declined it)",
             ["tenant"], registry=r)
         self.field_attempts = Counter(
             f"{PREFIX}_card_field_attempts_total",

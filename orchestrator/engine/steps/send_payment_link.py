@@ -13,7 +13,8 @@ the URL is https or a loopback sandbox's, and never card-like). No card is asked
 The payment completes outside the call: the gateway reports it paid (or expired, failed) to
 ``POST /webhooks/links/<link>`` (``links/webhook.py``), which settles it once and sends its
 ``payment.result`` status callback like any other outcome. The link can be paid for the
-entry's ``expires_after`` seconds; a "paid" notice after that is flagged, not accepted.
+entry's ``expires_after`` seconds; a "paid" notice after that is flagged, not accepted, and
+the running service declines the link (``link_expired``: ``links/expiry.py``).
 
 Outcomes: ``sent`` (the next step), ``error``: no ``payment_links`` entry of that name for
 the call's tenant (one held by another tenant is refused and counted), a
