@@ -4,6 +4,9 @@ the file and key), on the call (the flow's error, or ``on.error``, and a refusal
 the link webhook (a notice signed with one tenant's secret never settles another's payment)."""
 import json
 import logging
+import os
+import subprocess
+import sys
 import textwrap
 import time
 
@@ -25,6 +28,7 @@ from tests.support.service import FLOWS
 from tests.support.tenants import carrier_site, line_of, write_flow
 
 URL = "http://127.0.0.1:9"
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOP_SECRET, ACME_SECRET, GLOBEX_SECRET = ("top-link-secret-0123456", "acme-link-secret-0123456",
                                           "globex-link-secret-012345")
 ACME_NUMBER = "+34600111222"
@@ -139,6 +143,13 @@ def test_names_are_unique_across_the_config_and_grants_name_top_level_ones(tmp_p
         "payment_links (known: paylink); a tenant is granted only those, or defines its own here")]
 
 
+def test_two_top_level_providers_of_one_name_stop_start_up_on_a_site_without_blocks(tmp_path):
+    path = config_file(tmp_path, {"flows": {"directory": FLOWS}, "sms_providers": [
+        {"name": "sms", "type": "sink"}, {"name": "sms", "type": "sink"}]})
+    assert refusal_lines(path) == ["%s: sms_providers[1].name: a second SMS provider named sms"
+                                   % path]
+
+
 @pytest.mark.parametrize("entry,key,message", [
     ({"name": "acme_sms", "type": "carrier_pigeon"}, "tenants.acme.sms_providers.0.type",
      "'carrier_pigeon' is not one of ['http', 'twilio', 'sink']"),
@@ -191,6 +202,23 @@ def test_a_tenants_flow_naming_another_tenants_provider_or_link_stops_start_up(t
         "%s: tenants.globex.payment_links: %s: send_payment_link names payment link 'acme_link', "
         "which tenant globex has not been granted (held by acme); tenant globex's payment links: "
         "globex_link" % (path, where)]
+
+
+def test_validate_with_the_config_refuses_what_start_up_would(tmp_path, site):
+    path = config_file(tmp_path, site)
+    good = subprocess.run([sys.executable, "-m", "orchestrator", "validate", "--config", path],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert good.returncode == 0, good.stdout + good.stderr
+    sneaky = write_flow(site["tenants"]["acme"]["flows"]["directory"], LINK_FLOW.format(
+        name="acme_sneaky", link="globex_link", provider="acme_sms", reference="X"))
+    bad = subprocess.run([sys.executable, "-m", "orchestrator", "validate", "--config", path],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1
+    assert bad.stdout.splitlines() == [
+        "%s: tenants.acme.payment_links: flow acme_sneaky (%s:%d): send_payment_link names "
+        "payment link 'globex_link', which tenant acme has not been granted (held by globex); "
+        "tenant acme's payment links: acme_link, paylink"
+        % (path, sneaky, line_of(sneaky, "- send_payment_link:"))]
 
 
 def test_a_top_level_provider_not_granted_is_refused_and_granting_it_starts(tmp_path, site):
