@@ -6,7 +6,8 @@ scalar can also be overridden by ``ORCHESTRATOR__<key>__<key>=value`` (list item
 containers where mounting a file is awkward. A bad config stops start-up with a message that
 names the key. Relative paths are relative to the config file, not to wherever the service
 happens to be started from (``_LOCAL_PATHS``). The ``tenants`` section (a list of names, or a
-block per tenant with its own flows, gateways, catalogs, tokens and destinations) is checked and
+block per tenant with its own flows, gateways, web services, SMS providers, payment links,
+catalogs, tokens and destinations) is checked and
 written into the shape the service reads by ``orchestrator/tenancy/settings.py``.
 """
 import os
@@ -26,7 +27,7 @@ from orchestrator.esl.protocol import FrameLimits
 from orchestrator.http_limits import HttpLimits
 from orchestrator.logs import FORMATTERS
 from orchestrator.payments.gateways import GATEWAYS_SCHEMA
-from orchestrator.links.settings import PAYMENT_LINKS_SCHEMA
+from orchestrator.links.settings import DEFAULT_SWEEP, LINK_EXPIRY_SCHEMA, PAYMENT_LINKS_SCHEMA
 from orchestrator.sms import SMS_PROVIDERS_SCHEMA
 from orchestrator.webservices import WEB_SERVICES_SCHEMA
 from orchestrator.tenancy import TENANTS_SCHEMA, normalise as normalise_tenants
@@ -120,6 +121,7 @@ SCHEMA = {
         "web_services": WEB_SERVICES_SCHEMA,
         "sms_providers": SMS_PROVIDERS_SCHEMA,
         "payment_links": PAYMENT_LINKS_SCHEMA,
+        "link_expiry": LINK_EXPIRY_SCHEMA,
         "agent_api": AGENT_API_SCHEMA,
         "store": {
             "type": "object", "additionalProperties": False,
@@ -219,6 +221,7 @@ DEFAULTS = {
     "web_services": [],
     "sms_providers": [],
     "payment_links": {},
+    "link_expiry": {"interval": DEFAULT_SWEEP},
     "agent_api": {"tokens": [], "agents": {}, "destinations": {}, "webhooks": {}, "hold": "music",
                   # audible on any switch; a site with mod_local_stream sets local_stream://moh
                   # (without that module a local_stream plays silence: seen on 1.10.12)

@@ -71,9 +71,11 @@ FIELD_ERRORS = FIELD_ERROR_TYPES + (OTHER,)
 REFUSAL_REASONS = ("pool-full", "shutting-down")
 RELAY_OUTCOMES = ("answered", "timed_out", "unsent", "too_large")
 # What a call's tenant may be refused (orchestrator/tenancy): another tenant's flow, a gateway
-# not granted to it, a destination outside its allow list; and the calls_total outcome of a
+# not granted to it, a destination outside its allow list, a web service, SMS provider or
+# payment link not its own nor granted; and the calls_total outcome of a
 # call whose flow was not its tenant's.
-TENANT_RESOURCES = ("flow", "gateway", "destination", "web_service")
+TENANT_RESOURCES = ("flow", "gateway", "destination", "web_service", "sms_provider",
+                    "payment_link")
 WRONG_TENANT = "wrong-tenant"
 WEB_SERVICE_OUTCOMES = ("ok", "not-found", "error", "timeout")
 SMS_RESULTS = ("sent", "error", "timeout")
@@ -199,6 +201,12 @@ class Metrics:
             "Payment link webhooks answered, by payment_links entry and HTTP status (200 settled "
             "or a repeat, 401 bad signature, 404 unknown token, 409 flagged for reconciliation)",
             ["link", "code"], registry=r)
+        self.links_expired = Counter(
+            f"{PREFIX}_payment_links_expired",
+            "Payment links this instance's sweep declined (link_expired) because they expired "
+            "unpaid, by tenant (with several instances, each link is counted by the one that "
+            "declined it)",
+            ["tenant"], registry=r)
         self.field_attempts = Counter(
             f"{PREFIX}_card_field_attempts_total",
             "Attempts at a card field that ended accepted or rejected (not cancelled), by tenant "
@@ -366,6 +374,10 @@ class Metrics:
     def record_link_webhook(self, link: str, code: int) -> None:
         """One payment link webhook answered ``code``."""
         self.link_webhooks.labels(link, bounded(str(code), LINK_WEBHOOK_CODES)).inc()
+
+    def record_link_expired(self, tenant: str) -> None:
+        """One payment link of ``tenant`` expired unpaid and was declined here."""
+        self.links_expired.labels(tenant).inc()
 
     def record_authorization(self, tenant: str, gateway: str, result: str, seconds: float,
                              decline_reason: Optional[str] = None) -> None:

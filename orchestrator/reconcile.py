@@ -20,7 +20,8 @@ A payment link's payment (``store/links.py``, flagged by its webhook: another am
 after it expired) is not a gateway's key to ask about or cancel: it is left flagged, its note
 as the webhook wrote it, for a person to settle against the gateway's own records. A link
 past its expiry that no webhook settled is declined (``link_expired``: its ``payment.result``
-tells the CRM), by ``expire_links`` (``orchestrator reconcile`` runs it first).
+tells the CRM), by ``expire_links`` (``orchestrator reconcile`` runs it first; the running
+service's sweep, ``links/expiry.py``, does the same every ``link_expiry.interval`` seconds).
 """
 import logging
 import time

@@ -31,8 +31,9 @@ from orchestrator.payments.events import CallRef, PaymentEventBus, log_subscribe
 from orchestrator.payments.gateways import GatewayConfigError, build_gateway
 from orchestrator.store import PaymentStore, StoreError, open_store
 from orchestrator.store.errors import StoreCannotOpen
-from orchestrator.tenancy import tenant_gateways, tenant_web_services
-from orchestrator.sms import build_providers as build_sms_providers
+from orchestrator.tenancy import (tenant_gateways, tenant_payment_links, tenant_sms_providers,
+                                  tenant_web_services)
+from orchestrator.sms import build_provider as build_sms_provider
 from orchestrator.webservices import build_services
 from orchestrator.tenancy.loading import load_library, plan as plan_tenants
 from orchestrator.store.monitor import StoreMonitor
@@ -100,6 +101,7 @@ class Service:
         self.events.subscribe(log_subscriber(logging.getLogger("orchestrator.payments")))
         self.callbacks = self._build_callbacks(config)
         self._mount_link_webhooks()
+        self.link_expiry = self._build_link_expiry(config)
         self.cluster = self._build_cluster(config)
         self._advertise = (config.data.get("cluster") or {}).get("advertise") or ""
         self.agent = self._build_agent_api(config)
@@ -182,23 +184,40 @@ class Service:
 
     @staticmethod
     def _build_sms_providers(config):
-        """The SMS providers send_sms may name (the config's sms_providers)."""
-        try:
-            return build_sms_providers(config.data.get("sms_providers"))
-        except GatewayConfigError as exc:
-            raise ConfigError("%s: sms_providers: %s" % (config.source, exc))
+        """Every SMS provider the config defines (send_sms, send_payment_link), each tenant's
+        own too, by name (unique across the config: orchestrator/tenancy)."""
+        providers = {}
+        for key, settings in tenant_sms_providers(config.data):
+            if settings["name"] in providers:   # a config built in code skips the tenancy checks
+                raise ConfigError("%s: %s.name: a second SMS provider named %s"
+                                  % (config.source, key, settings["name"]))
+            try:
+                providers[settings["name"]] = build_sms_provider(settings)
+            except GatewayConfigError as exc:
+                raise ConfigError("%s: %s: %s" % (config.source, key, exc))
+        return providers
 
     @staticmethod
     def _build_payment_links(config):
-        """How send_payment_link makes links (the config's payment_links, orchestrator/links)."""
+        """How send_payment_link makes links: every payment_links entry, each tenant's own
+        too, by name (orchestrator/links)."""
         from orchestrator.links import build_makers
-        try:
-            return build_makers(config.data.get("payment_links") or {})
-        except GatewayConfigError as exc:
-            raise ConfigError("%s: payment_links: %s" % (config.source, exc))
+        makers = {}
+        for key, settings in tenant_payment_links(config.data):
+            name = settings["name"]
+            if name in makers:
+                raise ConfigError("%s: %s.name: a second payment link named %s"
+                                  % (config.source, key, name))
+            entry = {k: v for k, v in settings.items() if k != "name"}
+            try:
+                makers.update(build_makers({name: entry}))
+            except GatewayConfigError as exc:
+                raise ConfigError("%s: %s: %s" % (config.source, key, exc))
+        return makers
 
     def _mount_link_webhooks(self):
-        """``/webhooks/links/<name>``: the gateways report links paid (links/webhook.py)."""
+        """``/webhooks/links/<name>``: the gateways report links paid (links/webhook.py), each
+        entry's notices settling only the payments of the tenants that hold it."""
         if not self.payment_links:
             return
         if self.http is None:
@@ -207,7 +226,16 @@ class Service:
         from orchestrator.links.webhook import PREFIX, LinkWebhooks
         from orchestrator.store.links import PaymentLinks
         self.http.router.mount(PREFIX, LinkWebhooks(PaymentLinks(self.store), self.payment_links,
-                                                    on_notice=self.metrics.record_link_webhook))
+                                                    on_notice=self.metrics.record_link_webhook,
+                                                    tenants_of=self.tenancy.link_tenants))
+
+    def _build_link_expiry(self, config):
+        """The sweep that declines the links expired unpaid (links/expiry.py), on every
+        instance: the store's conditional write settles each link once among them."""
+        from orchestrator.links.expiry import LinkExpirySweeper
+        settings = dict(DEFAULTS["link_expiry"], **(config.data.get("link_expiry") or {}))
+        return LinkExpirySweeper(self.store, settings["interval"],
+                                 on_expired=self.metrics.record_link_expired)
 
     def _store_path(self, path):
         if path == ":memory:" or os.path.isabs(path):
@@ -247,7 +275,8 @@ class Service:
         return tenancy
 
     def _services(self, channel, plan, flow_name):
-        """What the call's steps reach: its tenant's gateways, catalogs and destinations only."""
+        """What the call's steps reach: its tenant's gateways, web services, SMS providers,
+        payment links, catalogs and destinations only."""
         tenant = plan.name
         call = CallRef(channel.uuid, tenant, flow_name, channel.variables.get("pay_session", ""))
         return CallServices(
@@ -259,7 +288,12 @@ class Service:
             web_services={name: self.web_services[name] for name in plan.web_services
                           if name in self.web_services},
             withheld_web_services=self.tenancy.withheld_web_services(tenant),
-            sms_providers=self.sms_providers, payment_links=self.payment_links,
+            sms_providers={name: self.sms_providers[name] for name in plan.sms_providers
+                           if name in self.sms_providers},
+            withheld_sms_providers=self.tenancy.withheld_sms_providers(tenant),
+            payment_links={name: self.payment_links[name] for name in plan.payment_links
+                           if name in self.payment_links},
+            withheld_payment_links=self.tenancy.withheld_payment_links(tenant),
             on_web_service=lambda name, outcome, seconds: self.metrics.record_web_service(
                 tenant, name, outcome, seconds),
             on_sms=lambda name, result: self.metrics.record_sms(tenant, name, result),
@@ -305,6 +339,7 @@ class Service:
             self.agent.start()
         if self.callbacks is not None:
             self.callbacks.start()
+        self.link_expiry.start()
 
     def stop(self, grace=None):
         """Stop taking calls, let the ones in progress finish (bounded), then drop the nodes."""
@@ -317,6 +352,7 @@ class Service:
             self.agent.stop()
         if self.callbacks is not None:
             self.callbacks.stop()
+        self.link_expiry.stop()
         if self.cluster is not None:
             self.cluster.stop()
         for gateway in self.gateways.values():

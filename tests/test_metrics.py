@@ -36,6 +36,7 @@ EXPECTED = {
     "payivr_web_service_duration_seconds": ("histogram", ("service",)),
     "payivr_sms": ("counter", ("tenant", "provider", "result")),
     "payivr_payment_link_webhooks": ("counter", ("link", "code")),
+    "payivr_payment_links_expired": ("counter", ("tenant",)),
     "payivr_card_field_attempts": ("counter", ("tenant", "field")),
     "payivr_card_field_errors": ("counter", ("tenant", "field", "error")),
     "payivr_outbox_delivered": ("counter", ("tenant",)),

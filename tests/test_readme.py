@@ -222,11 +222,15 @@ def test_the_tenants_example_starts_and_refuses_as_the_section_says(tmp_path):
     path.write_text(block)
     environ = {"ACME_REDSYS_KEY": base64.b64encode(b"k" * 24).decode(),
                "ACME_TOKEN": "acme-token-0123456789", "ACME_HOOK_SECRET": "acme-hook-secret-0123",
+               "ACME_LINK_SECRET": "acme-link-secret-0123",
                "ORCHESTRATOR__HTTP__PORT": "0", "ORCHESTRATOR__LISTEN__PORT": "0",
                "ORCHESTRATOR__STORE__PATH": str(tmp_path / "payments.sqlite")}
     service = Service(load_config(str(path), environ=environ))
     assert service.tenancy.plan("acme").flows == {"acme_pay", "welcome"}
     assert service.tenancy.plan("globex").gateways == {"sandbox"}
+    assert service.tenancy.plan("acme").sms_providers == {"acme_sms"}
+    assert service.tenancy.plan("acme").payment_links == {"acme_link"}
+    assert service.tenancy.link_tenants("acme_link") == {"acme"}
     service.stop(grace=0)
     acme_pay = tmp_path / "tenants" / "acme" / "flows" / "acme_pay.yaml"
     acme_pay.write_text(acme_pay.read_text().replace("gateway: acme_redsys", "gateway: sandbox"))

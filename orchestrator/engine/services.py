@@ -63,6 +63,9 @@ class CallServices:
     sms_providers: Mapping[str, "SmsProvider"] = field(default_factory=dict)
     # how send_payment_link makes a link (orchestrator/links: the config's payment_links)
     payment_links: Mapping[str, "LinkMaker"] = field(default_factory=dict)
+    # the ones the config defines for other tenants (or not granted): refused, and counted
+    withheld_sms_providers: FrozenSet[str] = frozenset()
+    withheld_payment_links: FrozenSet[str] = frozenset()
     # told (service, outcome, seconds) of each lookup and (provider, result) of each text, to
     # count them by tenant (metrics.py)
     on_web_service: Optional[Callable[[str, str, float], None]] = None

@@ -131,6 +131,18 @@ class StepKind:
         return []
 
     @classmethod
+    def sms_providers(cls, config: Any) -> List[Tuple[RelPath, str]]:
+        """SMS providers this step texts through, with where each is named (checked like
+        gateways)."""
+        return []
+
+    @classmethod
+    def payment_links(cls, config: Any) -> List[Tuple[RelPath, str]]:
+        """``payment_links`` entries this step makes links with, with where each is named
+        (checked like gateways)."""
+        return []
+
+    @classmethod
     def destinations(cls, config: Any) -> List[Tuple[RelPath, str, str]]:
         """Where in the dialplan this step sends the caller: ``(where, extension, context)`` as
         written (``${...}`` included), so a tenant's allow list can be checked before a call."""

@@ -4,7 +4,8 @@ A notice (checked here: ``parse``) is ``{"token", "event": "paid" | "expired" | 
 "amount": {"value", "currency"}, "auth_code", "transaction_id"}`` (``auth_code`` for paid).
 ``settle`` answers ``(HTTP status, body)``:
 
-- an unknown token, or one made by another ``payment_links`` entry: 404, nothing changes;
+- an unknown token, or one made by another ``payment_links`` entry, or a payment of a tenant
+  that does not hold the entry (a grant taken back): 404, nothing changes;
 - ``paid`` for the link's amount and currency, before it expired: the payment ``approved``
   with the auth code (``finish(from_status="link_sent")``: its ``payment.result`` status
   callback goes out in the same transaction, like any other outcome): 200;
@@ -15,12 +16,12 @@ A notice (checked here: ``parse``) is ``{"token", "event": "paid" | "expired" | 
 - ``expired`` or ``failed``: the payment ``declined`` (``link_expired``, ``link_failed``): 200.
 
 ``expire_due`` declines (``link_expired``) the links past their expiry that no notice settled
-(``orchestrator reconcile`` runs it), so the CRM hears of a link nobody paid; a gateway's paid
+(the running service's sweep, ``links/expiry.py``, and ``orchestrator reconcile`` run it), so the CRM hears of a link nobody paid; a gateway's paid
 notice after that is flagged like any other for a payment settled otherwise.
 """
 import re
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Collection, Dict, List, Optional, Tuple
 
 from orchestrator.payments.gateways.results import DECLINE_TEXTS
 from orchestrator.store.links import LINK_SENT, LinkedPayment, PaymentLinks, is_token
@@ -62,11 +63,15 @@ def parse(data: Any) -> Dict[str, Any]:
     return notice
 
 
-def settle(links: PaymentLinks, name: str, notice: Dict[str, Any],
-           now: Optional[float] = None) -> Answer:
+def settle(links: PaymentLinks, name: str, notice: Dict[str, Any], now: Optional[float] = None,
+           tenants: Optional[Collection[str]] = None) -> Answer:
+    """``tenants``: whose payments entry ``name`` may settle (None: anyone's)."""
     now = time.time() if now is None else now
     found = links.find(notice["token"])
     if found is None or found.link != name:
+        return 404, {"error": "unknown_token"}
+    if tenants is not None and found.payment["tenant"] not in tenants:
+        # only when a grant was taken back after the link was made: nothing of it is said
         return 404, {"error": "unknown_token"}
     for _ in range(2):   # a second pass when another notice settled it in between
         payment = found.payment
@@ -94,15 +99,22 @@ def settle(links: PaymentLinks, name: str, notice: Dict[str, Any],
     return _settled_already(links, found, notice)
 
 
-def expire_due(links: PaymentLinks, now: Optional[float] = None) -> List[str]:
-    """Decline every ``link_sent`` payment whose link expired; the ids declined (a payment a
-    notice settled meanwhile is left as that notice wrote it)."""
+def expire_due(links: PaymentLinks, now: Optional[float] = None,
+               on_declined: Optional[Callable[[str, str], None]] = None,
+               limit: Optional[int] = None) -> List[str]:
+    """Decline every ``link_sent`` payment whose link expired (the ``limit`` that expired
+    first, when given); the ids declined, each told to ``on_declined(payment id, tenant)``.
+    A payment a notice, or another instance's sweep, settled meanwhile is left as it was
+    written: ``finish(from_status="link_sent")`` writes each outcome, and its status
+    callback, once."""
     now = time.time() if now is None else now
     declined = []
-    for payment_id in links.expired(now):
+    for payment_id, tenant in links.expired_payments(now, limit):
         if links.store.finish(payment_id, "declined", from_status=LINK_SENT,
                               decline_code="link_expired", decline_reason=DECLINE_TEXTS["link_expired"]):
             declined.append(payment_id)
+            if on_declined is not None:
+                on_declined(payment_id, tenant)
     return declined
 
 

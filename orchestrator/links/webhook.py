@@ -1,6 +1,7 @@
 """``POST /webhooks/links/<name>``: a gateway tells the service a payment link was paid.
 
-``<name>`` is the ``payment_links`` entry that made the link; its ``secret`` signs the notice
+``<name>`` is the ``payment_links`` entry that made the link (a top-level one or a tenant's own:
+names are unique across the config, so the path names one entry); its ``secret`` signs the notice
 (``payments/signing.py``: ``X-Signature: v1=<hex HMAC of timestamp.body>``, ``X-Timestamp``
 within ``signing.MAX_SKEW_SECONDS`` of now). In order, before anything is read or written:
 
@@ -10,11 +11,14 @@ within ``signing.MAX_SKEW_SECONDS`` of now). In order, before anything is read o
 - a missing, wrong or stale signature: 401;
 - a body that is not a notice (``settle.parse``): 400;
 
-then ``settle.settle`` answers (200 settled or a repeat, 404 an unknown token, 409 flagged).
+then ``settle.settle`` answers (200 settled or a repeat, 404 an unknown token, a token another
+entry made, or a payment of a tenant that does not hold the entry; 409 flagged). So a notice
+signed with one tenant's secret never settles another tenant's payment: on the other's path
+its signature is wrong (401), on its own path the other's token is not its entry's (404).
 The token is never logged; the log names the entry, the payment and the answer.
 """
 import logging
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional
+from typing import Any, Callable, Dict, FrozenSet, Iterable, Mapping, Optional
 
 from orchestrator import bounded_json
 from orchestrator.payments import signing
@@ -33,14 +37,18 @@ _STATUS = {200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized", 404: 
 
 
 class LinkWebhooks:
-    """The WSGI app mounted at ``PREFIX``; ``on_notice(name, http status)`` counts answers."""
+    """The WSGI app mounted at ``PREFIX``; ``on_notice(name, http status)`` counts answers;
+    ``tenants_of(name)`` is the tenants whose payments entry ``name`` may settle (None: any,
+    on a site without tenant blocks)."""
 
     def __init__(self, links: PaymentLinks, makers: Mapping[str, LinkMaker],
                  on_notice: Optional[Callable[[str, int], None]] = None,
-                 now: Callable[[], Optional[float]] = lambda: None) -> None:
+                 now: Callable[[], Optional[float]] = lambda: None,
+                 tenants_of: Callable[[str], Optional[FrozenSet[str]]] = lambda name: None) -> None:
         self.links, self.makers = links, dict(makers)
         self.on_notice = on_notice
         self._now = now
+        self._tenants_of = tenants_of
 
     def __call__(self, environ: Dict[str, Any], start_response: Any) -> Iterable[bytes]:
         name = (environ.get("PATH_INFO") or "/").strip("/")
@@ -77,7 +85,8 @@ class LinkWebhooks:
         except (ValueError, NoticeError) as error:
             message = str(error) if isinstance(error, NoticeError) else "the body is not JSON"
             return 400, {"error": "bad_request", "message": message}
-        code, body = settle(self.links, name, notice, now=self._now())
+        code, body = settle(self.links, name, notice, now=self._now(),
+                            tenants=self._tenants_of(name))
         log.info("payment link webhook %s: %s notice answered %d%s", name, notice["event"], code,
                  " (%s)" % body["message"] if "message" in body else "")
         return code, body

@@ -14,7 +14,7 @@ import string
 import time
 import uuid as uuidlib
 from dataclasses import dataclass
-from typing import List, Mapping, Optional
+from typing import List, Mapping, Optional, Tuple
 
 from orchestrator import payment_details
 
@@ -96,10 +96,19 @@ class PaymentLinks:
 
     def expired(self, now: float) -> List[str]:
         """The ids of the ``link_sent`` payments whose link expired before ``now``."""
-        rows = self.store.backend.run(lambda tx: tx.execute(
-            "SELECT p.id FROM payments p JOIN payment_links l ON l.payment_id = p.id "
-            "WHERE p.status = ? AND l.expires < ? ORDER BY l.expires", (LINK_SENT, now)))
-        return [str(row[0]) for row in rows]
+        return [payment_id for payment_id, _ in self.expired_payments(now)]
+
+    def expired_payments(self, now: float, limit: Optional[int] = None) -> List[Tuple[str, str]]:
+        """``(payment id, tenant)`` of the ``link_sent`` payments whose link expired before
+        ``now``, the first to expire first (the ``limit`` first, when given)."""
+        query = ("SELECT p.id, p.tenant FROM payments p JOIN payment_links l "
+                 "ON l.payment_id = p.id WHERE p.status = ? AND l.expires < ? ORDER BY l.expires")
+        values: List[object] = [LINK_SENT, now]
+        if limit is not None:
+            query += " LIMIT ?"
+            values.append(int(limit))
+        rows = self.store.backend.run(lambda tx: tx.execute(query, values))
+        return [(str(row[0]), str(row[1])) for row in rows]
 
 
 __all__ = ["LINK_KEY_PREFIX", "LINK_SENT", "LinkedPayment", "PaymentLinks", "is_token", "new_token"]

@@ -1,7 +1,8 @@
 """Refused when the config loads: a tenant's flow that reaches past what its tenant holds.
 
 For every tenant and every flow it may run, from the static facts the step kinds declare
-(``StepKind.gateways``, ``StepKind.web_services``, ``StepKind.destinations``):
+(``StepKind.gateways``, ``StepKind.web_services``, ``StepKind.sms_providers``,
+``StepKind.payment_links``, ``StepKind.destinations``):
 
 - a gateway the tenant does not hold is an error naming the tenant's key and the flow's
   file:line, whether another tenant holds it or nobody defines it. On a site without tenant
@@ -10,6 +11,11 @@ For every tenant and every flow it may run, from the static facts the step kinds
   error for the default tenant too;
 - a web service (``call_service``) is checked the same way: one another tenant holds is an
   error, one nobody defines an error for a tenant with a block and a warning otherwise;
+- an SMS provider (``send_sms``, ``send_payment_link``) or a ``payment_links`` entry
+  (``send_payment_link``) of another tenant, or a top-level one not granted, is an error for
+  every tenant; one nobody defines is an error (a provider: the step cannot run) or a warning
+  (a link: choosing it takes the step's ``on.error``) for a tenant with a block, and says
+  nothing otherwise, as before tenants had them;
 - a flow in a language the tenant's ``prompts.languages`` does not list, and a listed language
   without a catalog, are errors;
 - a transfer to a destination written out in full (no ``${...}``) outside a tenant's
@@ -19,11 +25,13 @@ Each line is ``key: message``; the service prefixes the config file's name.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import List, Tuple
 
 from orchestrator.catalog import Catalog, CatalogError
 from orchestrator.engine.flow import Flow
 from orchestrator.engine.selection import FlowLibrary
+from orchestrator.tenants import DEFAULT_TENANT
 
 from .plans import Tenancy, TenantPlan
 
@@ -44,6 +52,14 @@ def check_tenancy(tenancy: Tenancy, library: FlowLibrary) -> Tuple[List[str], Li
             found, undefined = _web_service_problems(tenancy, plan, flow)
             errors += found
             (errors if plan.has_block else warnings).extend(undefined)
+            found, undefined = _named_problems(tenancy, plan, flow, _SMS_PROVIDERS)
+            errors += found
+            if plan.has_block:   # a flow's step would end its calls with an error
+                errors += undefined
+            found, undefined = _named_problems(tenancy, plan, flow, _PAYMENT_LINKS)
+            errors += found
+            if plan.has_block:   # the flow runs; choosing the link takes its on.error
+                warnings += undefined
     return errors, warnings
 
 
@@ -97,6 +113,60 @@ def _web_service_problems(tenancy: Tenancy, plan: TenantPlan,
                                  "does not define (web services: %s): the step ends its calls with "
                                  "an error" % (key, _where(flow, step.line), name, held))
     return others, undefined
+
+
+@dataclass(frozen=True)
+class _Named:
+    """A kind of named thing a tenant holds, as a flow's steps name it."""
+
+    section: str      # the config key: sms_providers, payment_links
+    what: str         # how messages name one
+    facts: str        # the StepKind class method listing the names a step uses
+    undefined: str    # what happens on the call to a name nobody defines
+
+
+_SMS_PROVIDERS = _Named("sms_providers", "SMS provider", "sms_providers",
+                        "the step ends its calls with an error")
+_PAYMENT_LINKS = _Named("payment_links", "payment link", "payment_links",
+                        "choosing the link takes the step's on.error")
+
+
+def _named_problems(tenancy: Tenancy, plan: TenantPlan, flow: Flow,
+                    kind: _Named) -> Tuple[List[str], List[str]]:
+    """(names held by others or not granted, names nobody defines) of ``kind`` the flow uses.
+    A tenant's steps use only its own and the top-level ones granted to it; the default
+    tenant the top-level ones."""
+    others, undefined = [], []
+    key = "%s.%s" % (plan.key, kind.section) if plan.has_block else kind.section
+    mine = getattr(plan, kind.section)
+    every = getattr(tenancy, kind.section)
+    held = ", ".join(sorted(mine)) or "none"
+    for step in flow.steps:
+        for _, name in getattr(type(step.action), kind.facts)(step.action.config):
+            if name in mine:
+                continue
+            if name in every:
+                holders = sorted(tenant for tenant, other in tenancy.plans.items()
+                                 if name in getattr(other, kind.section))
+                others.append("%s: %s: %s names %s %r, which %s has not been granted (held by "
+                              "%s); %s's %ss: %s"
+                              % (key, _where(flow, step.line), step.kind, kind.what, name,
+                                 plan.describe(), _tenant_list(holders), plan.describe(),
+                                 kind.what, held))
+            else:
+                undefined.append("%s: %s: %s names %s %r, which the config does not define "
+                                 "(%s's %ss: %s): %s"
+                                 % (key, _where(flow, step.line), step.kind, kind.what, name,
+                                    plan.describe(), kind.what, held, kind.undefined))
+    return others, undefined
+
+
+def _tenant_list(names: List[str]) -> str:
+    shown = ["the default tenant" if name == DEFAULT_TENANT else name for name in names]
+    shown.sort(key=lambda name: name != "the default tenant")
+    if len(shown) > 1:
+        return "%s and %s" % (", ".join(shown[:-1]), shown[-1])
+    return shown[0] if shown else "nobody"
 
 
 def _gateways_key(plan: TenantPlan) -> str:

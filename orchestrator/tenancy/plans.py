@@ -1,4 +1,5 @@
-"""What each tenant's calls may use: its flows, gateways, catalogs and destinations.
+"""What each tenant's calls may use: its flows, gateways, web services, SMS providers, payment
+links, catalogs and destinations.
 
 A ``TenantPlan`` is one tenant's grants, resolved from the config (``settings.py``) and the flow
 library (which folder each flow came from). ``Tenancy.plan(tenant)`` is what the service asks
@@ -25,7 +26,8 @@ from orchestrator.engine.selection import FlowLibrary
 from orchestrator.engine.services import PromptSettings
 from orchestrator.tenants import DEFAULT_TENANT
 
-from .settings import TOP_LEVEL, has_blocks, tenant_gateways, tenant_web_services
+from .settings import (TOP_LEVEL, has_blocks, tenant_gateways, tenant_payment_links,
+                       tenant_sms_providers, tenant_web_services)
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class TenantPlan:
     by_destination: Mapping[str, str] = field(default_factory=dict)
     destinations: Optional[Destinations] = None       # None: its flows send callers anywhere
     web_services: FrozenSet[str] = frozenset()        # the CRMs its flows may ask
+    sms_providers: FrozenSet[str] = frozenset()       # the SMS providers its flows may text through
+    payment_links: FrozenSet[str] = frozenset()       # the payment_links entries its flows may use
 
     @property
     def has_block(self) -> bool:
@@ -65,6 +69,8 @@ class Tenancy:
         self.shared = shared
         self.gateways = gateways                       # every gateway the config defines
         self.web_services: FrozenSet[str] = frozenset()  # every web service it defines
+        self.sms_providers: FrozenSet[str] = frozenset()  # every SMS provider it defines
+        self.payment_links: FrozenSet[str] = frozenset()  # every payment link entry it defines
         self._owners = dict(owners)                    # flow or gateway -> tenants holding it
 
     def plan(self, tenant: str) -> TenantPlan:
@@ -88,6 +94,21 @@ class Tenancy:
     def withheld_web_services(self, tenant: str) -> FrozenSet[str]:
         """The web services the config defines that ``tenant`` may not ask."""
         return self.web_services - self.plan(tenant).web_services
+
+    def withheld_sms_providers(self, tenant: str) -> FrozenSet[str]:
+        """The SMS providers the config defines that ``tenant`` may not text through."""
+        return self.sms_providers - self.plan(tenant).sms_providers
+
+    def withheld_payment_links(self, tenant: str) -> FrozenSet[str]:
+        """The payment link entries the config defines that ``tenant`` may not use."""
+        return self.payment_links - self.plan(tenant).payment_links
+
+    def link_tenants(self, link: str) -> Optional[FrozenSet[str]]:
+        """The tenants whose payments a payment link entry may settle (its webhook refuses
+        the others'); None on a site without tenant blocks, where every tenant shares it."""
+        if self.shared:
+            return None
+        return frozenset(name for name, plan in self.plans.items() if link in plan.payment_links)
 
     def holders(self, name: str) -> Tuple[str, ...]:
         """The tenants a flow or gateway belongs to, sorted."""
@@ -119,13 +140,17 @@ def build_tenancy(data: Mapping[str, Any], library: FlowLibrary,
     default or number map naming a flow that is not the tenant's."""
     every_gateway = frozenset(settings["name"] for _, settings in tenant_gateways(data))
     every_service = frozenset(settings["name"] for _, settings in tenant_web_services(data))
+    every_provider = frozenset(settings["name"] for _, settings in tenant_sms_providers(data))
+    every_link = frozenset(settings["name"] for _, settings in tenant_payment_links(data))
     top_prompts = data["prompts"]
     if not has_blocks(data):
         prompts, languages = _prompts(top_prompts, {})
         plan = TenantPlan(DEFAULT_TENANT, TOP_LEVEL, frozenset(library.flows), every_gateway,
-                          prompts, languages, web_services=every_service)
+                          prompts, languages, web_services=every_service,
+                          sms_providers=every_provider, payment_links=every_link)
         shared = Tenancy({DEFAULT_TENANT: plan}, True, every_gateway, {})
         shared.web_services = every_service
+        shared.sms_providers, shared.payment_links = every_provider, every_link
         return shared, []
     blocks: Mapping[str, Mapping[str, Any]] = data["tenants"]
     folder_owner = {block["flows"]["directory"]: tenant for tenant, block in blocks.items()
@@ -151,13 +176,13 @@ def build_tenancy(data: Mapping[str, Any], library: FlowLibrary,
                 flows.add(name)
         gateways = {item["name"] if isinstance(item, dict) else item
                     for item in block.get("gateways") or []}
-        services = {item["name"] if isinstance(item, dict) else item
-                    for item in block.get("web_services") or []}
+        services = _names(block.get("web_services"))
         prompts, languages = _prompts(top_prompts, block.get("prompts") or {})
         plan = TenantPlan(tenant, key, frozenset(flows), frozenset(gateways), prompts, languages,
                           block["flows"]["default"], dict(block["flows"]["by_destination"]),
                           Destinations({tenant: block.get("destinations") or []}),
-                          frozenset(services))
+                          frozenset(services), _names(block.get("sms_providers")),
+                          _names(block.get("payment_links")))
         problems += _chosen_flows_problems(plan)
         plans[tenant] = plan
         for name in flows | gateways:
@@ -165,14 +190,23 @@ def build_tenancy(data: Mapping[str, Any], library: FlowLibrary,
     prompts, languages = _prompts(top_prompts, {})
     top_services = frozenset(settings["name"] for settings in data.get("web_services") or [])
     default = TenantPlan(DEFAULT_TENANT, TOP_LEVEL, frozenset(top_flows),
-                         frozenset(top_gateways), prompts, languages, web_services=top_services)
+                         frozenset(top_gateways), prompts, languages, web_services=top_services,
+                         sms_providers=frozenset(item["name"]
+                                                 for item in data.get("sms_providers") or []),
+                         payment_links=frozenset(data.get("payment_links") or {}))
     plans[DEFAULT_TENANT] = default
     for name in default.flows | default.gateways:
         owners.setdefault(name, []).append(DEFAULT_TENANT)
     tenancy = Tenancy(plans, False, every_gateway,
                       {name: tuple(sorted(held)) for name, held in owners.items()})
     tenancy.web_services = every_service
+    tenancy.sms_providers, tenancy.payment_links = every_provider, every_link
     return tenancy, problems
+
+
+def _names(items: Any) -> FrozenSet[str]:
+    """The names a block's list grants or defines (a granted name, or an entry's ``name``)."""
+    return frozenset(item["name"] if isinstance(item, dict) else item for item in items or [])
 
 
 def _grant_problem(name: str, top_flows: Set[str], library: FlowLibrary, home: Optional[str],

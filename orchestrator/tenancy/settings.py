@@ -19,12 +19,15 @@ Two shapes, both valid:
           agents: {alice: {extension: "1001", context: acme}}
           destinations: [{extension: "2001", context: acme}]
           webhook: {url: "https://acme.example/hooks", secret: "${env:ACME_HOOK_SECRET}"}
+          sms_providers: [{name: acme_sms, type: twilio, ...}, sms]
+          payment_links: [{name: acme_link, type: template, url: ..., secret: ...}, paylink]
 
   ``flows`` is a folder of the tenant's own, names granted from the top-level library, or
   both; ``gateways`` lists its own (with the merchant's credentials) and names granted from
   the top-level ``gateways``. What is top level is the ``default`` tenant's (calls with no
   ``pay_tenant``), as on a single-tenant site, and shared with each tenant granted it; what
-  is one tenant's alone is written in its block.
+  is one tenant's alone is written in its block. ``web_services``, ``sms_providers`` and
+  ``payment_links`` are granted and owned the same way as ``gateways``.
 
 A block is the one place for its tenant's things: ``agent_api.tokens[].tenant``,
 ``agent_api.destinations.<name>`` and ``agent_api.webhooks.<name>`` naming a tenant that has a
@@ -32,18 +35,21 @@ block are refused with the key to move them to. After the checks, the block's to
 destinations, webhook and agents are written into ``agent_api`` (keyed by tenant, agents under
 ``agents_by_tenant``), the one shape the agent API reads. Names of flows and gateways are
 unique across the whole config: a payment record names its gateway, and reconciliation must
-find that very gateway again.
+find that very gateway again; so are the names of web services, SMS providers and payment
+links (a link's webhook path names its entry, and so its secret and its tenants).
 """
 from __future__ import annotations
 
 import copy
 import os
 import re
-from typing import Any, Dict, List, Mapping, Tuple
+from typing import Any, Dict, List, Mapping, Set, Tuple
 
 from orchestrator.agent.settings import AGENT_API_SCHEMA
 from orchestrator.catalog import AUDIO_MODES
+from orchestrator.links.settings import LINK_NAME, NAMED_LINK_SCHEMA
 from orchestrator.payments.gateways import GATEWAYS_SCHEMA
+from orchestrator.sms import SMS_PROVIDERS_SCHEMA
 from orchestrator.tenants import DEFAULT_TENANT, UNKNOWN_TENANT
 from orchestrator.webservices import WEB_SERVICE_SCHEMA
 
@@ -90,6 +96,14 @@ TENANT_BLOCK = {
         # each a web service of the tenant's own (its CRM), or a top-level one's name, granted
         "web_services": {"type": "array", "items": {
             "if": {"type": "string"}, "then": _GATEWAY_NAME, "else": WEB_SERVICE_SCHEMA}},
+        # each an SMS provider of the tenant's own, or a top-level one's name, granted
+        "sms_providers": {"type": "array", "items": {
+            "if": {"type": "string"}, "then": _GATEWAY_NAME,
+            "else": SMS_PROVIDERS_SCHEMA["items"]}},
+        # each a payment link entry of the tenant's own (with its name), or a top-level
+        # payment_links name, granted
+        "payment_links": {"type": "array", "items": {
+            "if": {"type": "string"}, "then": LINK_NAME, "else": NAMED_LINK_SCHEMA}},
         "prompts": PROMPTS_BLOCK,
         "tokens": {"type": "array", "items": _token},
         "agents": _api["agents"],
@@ -136,6 +150,32 @@ def tenant_web_services(data: Mapping[str, Any]) -> List[Tuple[str, Dict[str, An
     return found
 
 
+def tenant_sms_providers(data: Mapping[str, Any]) -> List[Tuple[str, Dict[str, Any]]]:
+    """``(config key, settings)`` of every SMS provider the config defines, the top-level ones
+    and each tenant's own, in the order written."""
+    found = [("sms_providers[%d]" % index, settings)
+             for index, settings in enumerate(data.get("sms_providers") or [])]
+    if has_blocks(data):
+        for tenant, block in data["tenants"].items():
+            for index, item in enumerate(block.get("sms_providers") or []):
+                if isinstance(item, dict):
+                    found.append(("tenants.%s.sms_providers[%d]" % (tenant, index), item))
+    return found
+
+
+def tenant_payment_links(data: Mapping[str, Any]) -> List[Tuple[str, Dict[str, Any]]]:
+    """``(config key, settings with its name)`` of every payment link entry the config
+    defines, the top-level ones (keyed by name) and each tenant's own, in the order written."""
+    found = [("payment_links.%s" % name, dict(settings, name=name))
+             for name, settings in (data.get("payment_links") or {}).items()]
+    if has_blocks(data):
+        for tenant, block in data["tenants"].items():
+            for index, item in enumerate(block.get("payment_links") or []):
+                if isinstance(item, dict):
+                    found.append(("tenants.%s.payment_links[%d]" % (tenant, index), item))
+    return found
+
+
 def flow_directories(data: Mapping[str, Any], top_directory: str) -> List[str]:
     """The folders the flow library loads: the top-level one, then each tenant's own."""
     folders = [top_directory]
@@ -165,6 +205,10 @@ def normalise(data: Dict[str, Any], base_dir: str) -> Tuple[List[str], List[str]
     problems += _unique_tokens(data["agent_api"], blocks)
     problems += _unique_gateways(data, blocks)
     problems += _unique_web_services(data, blocks)
+    problems += _unique_named(blocks, tenant_sms_providers(data), "sms_providers", "SMS provider",
+                              {item["name"] for item in data.get("sms_providers") or []})
+    problems += _unique_named(blocks, tenant_payment_links(data), "payment_links", "payment link",
+                              set(data.get("payment_links") or {}))
     problems += _own_folders(data, blocks, base_dir)
     problems += _patterns(blocks)
     if problems:
@@ -260,6 +304,28 @@ def _unique_web_services(data: Mapping[str, Any], blocks: Mapping[str, Any]) -> 
                 problems.append("tenants.%s.web_services[%d]: no web service %s under the "
                                 "top-level web_services (known: %s)"
                                 % (tenant, index, item, ", ".join(sorted(top)) or "none"))
+    return problems
+
+
+def _unique_named(blocks: Mapping[str, Any], defined: List[Tuple[str, Dict[str, Any]]],
+                  section: str, what: str, top: Set[str]) -> List[str]:
+    """Names of ``section`` unique across the config (a tenant's SMS provider or payment link
+    is found by its name, a link's webhook by its path); a granted name names a top-level one."""
+    problems = []
+    first: Dict[str, str] = {}
+    for key, settings in defined:
+        name = settings["name"]
+        if name in first:
+            problems.append("%s.name: %s is also the name of %s; %s names are unique across "
+                            "the config" % (key, name, first[name], what))
+        first.setdefault(name, key)
+    for tenant, block in blocks.items():
+        for index, item in enumerate(block.get(section) or []):
+            if isinstance(item, str) and item not in top:
+                problems.append("tenants.%s.%s[%d]: no %s %s under the top-level %s (known: "
+                                "%s); a tenant is granted only those, or defines its own here"
+                                % (tenant, section, index, what, item, section,
+                                   ", ".join(sorted(top)) or "none"))
     return problems
 
 

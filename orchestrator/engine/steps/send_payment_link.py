@@ -4,7 +4,8 @@ Instead of keying a card, the caller is texted a payment link. The payment is re
 (``store/links.py``: status ``link_sent``, with the amount, currency, reference, details and
 tenant, and an unguessable token of 32 random letters), so the gateway's webhook always finds
 it; then the link's URL is made by the ``payment_links`` entry named by ``link``
-(``orchestrator/links``: a URL template holding ``{token}``, or a gateway call that makes a
+(the call's tenant's own, or a top-level one granted to it, never another tenant's;
+``orchestrator/links``: a URL template holding ``{token}``, or a gateway call that makes a
 hosted page), and texted with a catalog message (``message``, default ``payment_link``) whose
 only values are the amount, the currency and the URL (``sms/text.py`` checks each one's shape:
 the URL is https or a loopback sandbox's, and never card-like). No card is asked for or held.
@@ -12,9 +13,11 @@ the URL is https or a loopback sandbox's, and never card-like). No card is asked
 The payment completes outside the call: the gateway reports it paid (or expired, failed) to
 ``POST /webhooks/links/<link>`` (``links/webhook.py``), which settles it once and sends its
 ``payment.result`` status callback like any other outcome. The link can be paid for the
-entry's ``expires_after`` seconds; a "paid" notice after that is flagged, not accepted.
+entry's ``expires_after`` seconds; a "paid" notice after that is flagged, not accepted, and
+the running service declines the link (``link_expired``: ``links/expiry.py``).
 
-Outcomes: ``sent`` (the next step), ``error``: no ``payment_links`` entry of that name, a
+Outcomes: ``sent`` (the next step), ``error``: no ``payment_links`` entry of that name for
+the call's tenant (one held by another tenant is refused and counted), a
 recipient that is not a phone number or details that break a rule (nothing recorded), the link could not be made, or the SMS provider
 refused it (the payment is recorded ``error``: nobody can pay it), or did not answer in time
 (the text may have arrived, so the link stays payable; ``sms.result`` says ``timeout``).
@@ -79,6 +82,14 @@ class SendPaymentLink(StepKind):
                "on": {"error": "agent"}}
 
     @classmethod
+    def sms_providers(cls, config):
+        return [(("provider",), config["provider"])]
+
+    @classmethod
+    def payment_links(cls, config):
+        return [(("link",), config["link"])]
+
+    @classmethod
     def unhandled_outcomes(cls, config):
         return missing_branches(config, ("error",), UNHANDLED)
 
@@ -97,8 +108,13 @@ class SendPaymentLink(StepKind):
         self._provider(ctx)
 
     def _maker(self, ctx: "FlowContext"):
+        """The call's tenant's entry (its own, or a top-level one granted to it), or None."""
         makers = ctx.services.payment_links if ctx.services else {}
         return makers.get(self.config["link"])
+
+    def _withheld(self, ctx: "FlowContext") -> bool:
+        services = ctx.services
+        return services is not None and self.config["link"] in services.withheld_payment_links
 
     def _provider(self, ctx: "FlowContext"):
         return sms_provider(ctx, self.name, self.config["provider"])
@@ -110,6 +126,11 @@ class SendPaymentLink(StepKind):
             raise StepError("send_payment_link needs the payment store")
         ctx.variables.update(dict.fromkeys(VARIABLES, ""))
         ctx.variables["link.result"] = "error"
+        if maker is None and self._withheld(ctx):
+            services.refuse("payment_link")
+            ctx.log.error("send_payment_link: payment link %r is not granted to tenant %s; "
+                          "nothing sent", config["link"], services.tenant)
+            return continue_on("send_payment_link", config, "error")
         if maker is None:
             ctx.log.error("send_payment_link: no payment link named %r in the service config "
                           "(payment_links); nothing sent", config["link"])

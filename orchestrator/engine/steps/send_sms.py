@@ -10,7 +10,8 @@ recorded with the payment ``authorize`` made (``payment.id``: the store's
 ``confirmation_code``) before the text leaves, and put in ``confirmation.code`` for the flow
 to say. The recipient is ``to`` (the caller's number unless set); one that is not a phone
 number (digits, an optional leading +, 6 to 15 of them) takes ``on.error`` with nothing sent.
-The provider (``sms_providers`` in the service config) answers ``sent``, ``error`` or
+The provider (``sms_providers`` in the service config, or the call's tenant's own under
+``tenants.<name>.sms_providers``; never another tenant's) answers ``sent``, ``error`` or
 ``timeout``; a text that may have arrived is never sent again (``sms/providers.py``).
 
 Sets ``sms.result`` (sent, error, timeout), ``sms.message_id`` and ``confirmation.code``.
@@ -39,9 +40,16 @@ def confirmation_code() -> str:
     return "%0*d" % (CODE_DIGITS, secrets.randbelow(10 ** CODE_DIGITS))
 
 def sms_provider(ctx: "FlowContext", step: str, name: str):
-    """The service's SMS provider ``name`` for step kind ``step``; StepError naming the known
-    ones when there is none (send_sms and send_payment_link text through the same ones)."""
-    providers = ctx.services.sms_providers if ctx.services else {}
+    """The call's tenant's SMS provider ``name`` for step kind ``step`` (its own, or a top-level
+    one granted to it); StepError naming the known ones when there is none, and saying so when
+    the config holds it for another tenant (send_sms and send_payment_link text through the
+    same ones)."""
+    services = ctx.services
+    providers = services.sms_providers if services else {}
+    if name not in providers and services is not None and name in services.withheld_sms_providers:
+        services.refuse("sms_provider")
+        raise StepError("%s: SMS provider %r is not granted to tenant %s (its SMS providers: %s)"
+                        % (step, name, services.tenant, ", ".join(sorted(providers)) or "none"))
     if name not in providers:
         raise StepError("%s: no SMS provider named %r in the service config (known: %s)"
                         % (step, name, ", ".join(sorted(providers)) or "none"))
@@ -80,6 +88,10 @@ class SendSms(StepKind):
         "additionalProperties": False,
     }
     example = {"provider": "sms", "amount": "${chosen.amount}", "on": {"error": "goodbye"}}
+
+    @classmethod
+    def sms_providers(cls, config):
+        return [(("provider",), config["provider"])]
 
     @classmethod
     def unhandled_outcomes(cls, config):
