@@ -93,6 +93,14 @@ class SendSms(StepKind):
     def defined_variables(cls, config):
         return ["sms.result", "sms.message_id", "confirmation.code"]
 
+    @classmethod
+    def catalog_keys(cls, config):
+        return [(("message",), "messages", config["message"])]
+
+    @classmethod
+    def sms_providers(cls, config):
+        return [(("provider",), config["provider"])]
+
     def prepare(self, ctx: "FlowContext") -> None:
         self._provider(ctx)
 
