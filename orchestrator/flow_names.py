@@ -50,15 +50,21 @@ def catalogs_in(directory: Optional[str]) -> Tuple[Dict[str, CatalogNames], Dict
         except CatalogError as exc:
             problems[language] = str(exc)
             continue
-        catalogs[language] = CatalogNames(language, catalog.source, frozenset(catalog.prompts),
-                                          frozenset(catalog.messages))
+        catalogs[language] = CatalogNames(language, shown(catalog.source),
+                                          frozenset(catalog.prompts), frozenset(catalog.messages))
     return catalogs, problems
+
+
+def shown(path: str) -> str:
+    """A path as messages show it: relative to the working folder when it is under it."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
 
 
 def builtin_defaults() -> Available:
     """The names a flow finds under ``simulate``, with the shipped catalogs."""
     catalogs, problems = catalogs_in(None)
-    return Available(BUILTIN_DEFAULTS, catalogs, BUILTIN_CATALOGS, None, SIMULATED_GATEWAYS,
+    return Available(BUILTIN_DEFAULTS, catalogs, shown(BUILTIN_CATALOGS), None, SIMULATED_GATEWAYS,
                      SIMULATED_WEB_SERVICES, SIMULATED_SMS_PROVIDERS, SIMULATED_PAYMENT_LINKS,
                      problems)
 
@@ -75,24 +81,32 @@ def describe(available: Available) -> str:
                                       names(available.payment_links)))
 
 
+def available_for(config: Any, tenancy: Any, plan: Any,
+                  read: Optional[Dict[str, Any]] = None) -> Available:
+    """What a flow run for ``plan``'s tenant finds in the service built from ``config``;
+    ``read`` keeps the catalogs of each folder read so far (tenants often share one)."""
+    data = config.data
+    folder = plan.prompts.catalog_dir or BUILTIN_CATALOGS
+    read = {} if read is None else read
+    if folder not in read:
+        read[folder] = catalogs_in(folder)
+    catalogs, problems = read[folder]
+    return Available(
+        config.source, catalogs, shown(folder), plan.languages,
+        frozenset(settings["name"] for _, settings in tenant_gateways(data)),
+        frozenset(settings["name"] for _, settings in tenant_web_services(data)),
+        frozenset(item["name"] for item in data.get("sms_providers") or []),
+        frozenset(data.get("payment_links") or {}), problems,
+        owner="" if tenancy.shared else plan.describe())
+
+
 def check_library(config: Any, library: Any, tenancy: Any) -> List[Problem]:
     """Every name a flow of ``library`` uses that the service built from ``config`` would not
     have for a tenant that may run it; each problem once, in file and line order."""
-    data = config.data
-    gateways = frozenset(settings["name"] for _, settings in tenant_gateways(data))
-    services = frozenset(settings["name"] for _, settings in tenant_web_services(data))
-    providers = frozenset(item["name"] for item in data.get("sms_providers") or [])
-    links = frozenset(data.get("payment_links") or {})
     found: Dict[Tuple[str, int, int, str], Problem] = {}
-    catalogs_by_folder: Dict[str, Tuple[Dict[str, CatalogNames], Dict[str, str]]] = {}
+    read: Dict[str, Any] = {}
     for plan in tenancy.plans.values():
-        folder = plan.prompts.catalog_dir or BUILTIN_CATALOGS
-        if folder not in catalogs_by_folder:
-            catalogs_by_folder[folder] = catalogs_in(folder)
-        catalogs, problems = catalogs_by_folder[folder]
-        available = Available(config.source, catalogs, folder, plan.languages, gateways, services,
-                              providers, links, problems,
-                              owner="" if tenancy.shared else plan.describe())
+        available = available_for(config, tenancy, plan, read)
         for name in sorted(plan.flows):
             checked = library[name].checked
             if checked is None:

@@ -75,6 +75,11 @@ def hint(word: str, choices: Iterable[str], what: str) -> str:
     return f"; {what}: {', '.join(choices) or 'none'}"
 
 
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(choices), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
 class _Findings:
     def __init__(self, result: "CheckResult") -> None:
         self.result = result
@@ -131,10 +136,11 @@ def check_names(result: "CheckResult", available: Available) -> List[Problem]:
                     continue
                 section = {"gateway": "gateways", "web service": "web_services",
                            "SMS provider": "sms_providers", "payment link": "payment_links"}[what]
+                listed = (f"({section}: {', '.join(sorted(known))}){did_you_mean(name, known)}"
+                          if known else f"which defines no {section}")
                 found.at(base + tuple(rel_path),
-                         f"{kind.name}: {what} '{name}' is not in {available.where} "
-                         f"({section}: {', '.join(sorted(known)) or 'none'})"
-                         f"{hint(name, known, section) if known else ''}")
+                         f"{kind.name}: {what} '{name}' is not in {available.where}"
+                         f"{' ' if known else ', '}{listed}")
     found.problems.sort(key=lambda p: (p.line, p.column))
     return found.problems
 

@@ -17,19 +17,29 @@ from .settings import flow_directories
 
 
 def load_library(config: Any) -> FlowLibrary:
-    """Every flow of the config's folders; ``FlowError`` with every problem of every file."""
-    return FlowLibrary.from_directories(flow_directories(config.data, config.flows_directory))
+    """Every flow of the config's folders; ``FlowError`` with every problem of every file.
+    With ``flows.names``, only those flows of the top-level folder are kept (every file is
+    still read and checked: a folder holds no broken flow)."""
+    library = FlowLibrary.from_directories(flow_directories(config.data, config.flows_directory))
+    names = config["flows"].get("names")
+    if names is None:
+        return library
+    top = config.flows_directory
+    kept = {name: flow for name, flow in library.flows.items()
+            if library.origins.get(name) != top or name in names}
+    return FlowLibrary(kept, {name: library.origins[name] for name in kept if name in library.origins})
 
 
-def plan(config: Any, library: FlowLibrary) -> Tuple[Tenancy, List[str], List[str]]:
+def plan(config: Any, library: FlowLibrary,
+         names_checked: bool = False) -> Tuple[Tenancy, List[str], List[str]]:
     """``(tenancy, errors, warnings)``, each line ``key: message`` (the config file's name is
-    the caller's to add)."""
+    the caller's to add). ``names_checked``: see ``check_tenancy``."""
     errors = _flow_choice_problems(config, library)
     tenancy, problems = build_tenancy(config.data, library, config.flows_directory)
     errors += problems
     if errors:
         return tenancy, errors, []
-    found, warnings = check_tenancy(tenancy, library)
+    found, warnings = check_tenancy(tenancy, library, names_checked)
     return tenancy, found, warnings
 
 
@@ -37,7 +47,8 @@ def _flow_choice_problems(config: Any, library: FlowLibrary) -> List[str]:
     """``flows.default`` and ``flows.by_destination`` name flows that exist (whose they are is
     decided per call: a number of the site's map may be any tenant's)."""
     flows = config["flows"]
-    named = [("flows.default", flows["default"])] if flows["default"] else []
+    named = [("flows.names[%d]" % index, name) for index, name in enumerate(flows.get("names") or [])]
+    named += [("flows.default", flows["default"])] if flows["default"] else []
     named += [("flows.by_destination.%s" % number, name)
               for number, name in flows["by_destination"].items()]
     return ["%s: no flow named %r in %s (known: %s)"

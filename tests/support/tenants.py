@@ -91,6 +91,11 @@ def carrier_site(folder, sandbox_url):
         "gateways": [gateway("sandbox", sandbox_url)],
         # the CRM the shipped collections flows ask (the default tenant's); never called here
         "web_services": [{"name": "crm", "url": "https://crm.example"}],
+        # and the SMS provider and payment link they text through: a start-up refuses a flow
+        # naming one the config lacks (orchestrator/flow_names.py)
+        "sms_providers": [{"name": "sms", "type": "sink"}],
+        "payment_links": {"paylink": {"type": "template", "url": "https://pay.example/{token}",
+                                      "secret": "carrier-site-link-secret"}},
         "tenants": {
             "acme": {
                 "flows": {"directory": acme, "names": ["welcome"]},
