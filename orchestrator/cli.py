@@ -46,6 +46,8 @@ def _cmd_run(args):
     if report.flow_errors:   # a flow that would fail on a call: refused before the first one
         print("flow errors:\n%s" % "\n".join(report.flow_errors), file=sys.stderr)
         return 2
+    for warning in report.name_warnings:
+        logging.getLogger("orchestrator.config").warning("%s", warning)
     try:
         service = Service(config, library=report.library)
     except ConfigError as exc:

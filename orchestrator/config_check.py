@@ -36,6 +36,7 @@ class ConfigReport:
     config_errors: List[str] = field(default_factory=list)   # about the config file
     flow_errors: List[str] = field(default_factory=list)     # about a flow file
     warnings: List[str] = field(default_factory=list)
+    name_warnings: List[str] = field(default_factory=list)  # of those, about a flow's names
 
     @property
     def ok(self) -> bool:
@@ -84,7 +85,12 @@ def check_config(path: str, environ: Optional[dict] = None) -> ConfigReport:
             ConfigError("\n".join("%s: %s" % (source, line) for line in errors)))
         return report
     report.warnings += ["%s: warning: %s" % (source, line) for line in warnings]
-    report.flow_errors += [str(problem) for problem in check_library(config, library, tenancy)]
+    for problem in check_library(config, library, tenancy):
+        if problem.warning:
+            report.name_warnings.append(str(problem))
+        else:
+            report.flow_errors.append(str(problem))
+    report.warnings += report.name_warnings
     for name in sorted(library):
         checked = library[name].checked
         report.warnings += [str(problem) for problem in (checked.warnings if checked else [])]

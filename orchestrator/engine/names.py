@@ -86,17 +86,21 @@ class _Findings:
         self.problems: List[Problem] = []
         self._seen: Set[Tuple[int, int, str]] = set()
 
-    def at(self, path: Tuple[Any, ...], message: str, key: bool = False) -> None:
+    def at(self, path: Tuple[Any, ...], message: str, warning: bool = False) -> None:
         marks = self.result.marks
         assert marks is not None
-        position = marks.key_position(path) if key else marks.value_position(path)
+        position = marks.value_position(path)
         if (position.line, position.column, message) not in self._seen:
             self._seen.add((position.line, position.column, message))
-            self.problems.append(Problem(self.result.source, position.line, position.column, message))
+            self.problems.append(Problem(self.result.source, position.line, position.column,
+                                         message, warning))
 
 
 def check_names(result: "CheckResult", available: Available) -> List[Problem]:
-    """Every name of a well-formed flow (``result`` has no problems) that ``available`` lacks."""
+    """Every name of a well-formed flow (``result`` has no problems) that ``available`` lacks;
+    a ``warning`` when the step has an answer of its own for it (a payment link missing from
+    the config takes ``send_payment_link``'s ``on.error``: a site without links still takes
+    cards)."""
     found = _Findings(result)
     document = result.document
     if not isinstance(document, dict):
@@ -138,9 +142,14 @@ def check_names(result: "CheckResult", available: Available) -> List[Problem]:
                            "SMS provider": "sms_providers", "payment link": "payment_links"}[what]
                 listed = (f"({section}: {', '.join(sorted(known))}){did_you_mean(name, known)}"
                           if known else f"which defines no {section}")
-                found.at(base + tuple(rel_path),
-                         f"{kind.name}: {what} '{name}' is not in {available.where}"
-                         f"{' ' if known else ', '}{listed}")
+                message = (f"{kind.name}: {what} '{name}' is not in {available.where}"
+                           f"{' ' if known else ', '}{listed}")
+                if what == "payment link" and (value.get("on") or {}).get("error"):
+                    # send_payment_link's own answer to a missing link: its on.error branch
+                    found.at(base + tuple(rel_path), message + "; a caller who chooses it "
+                             "takes the on.error branch", warning=True)
+                else:
+                    found.at(base + tuple(rel_path), message)
     found.problems.sort(key=lambda p: (p.line, p.column))
     return found.problems
 

@@ -182,7 +182,9 @@ def checked_file(path: str, available: Optional[Available] = None
         return exc.problems, []
     result = check_text(text, str(path))
     if available is not None and not result.problems:
-        result.problems.extend(check_names(result, available))
+        for problem in check_names(result, available):
+            (result.warnings if problem.warning else result.problems).append(problem)
+        result.warnings.sort(key=lambda p: (p.line, p.column))
     return result.problems, result.warnings
 
 
