@@ -162,7 +162,7 @@ def _check_language(found: _Findings, available: Available, language: str, path:
         found.at(path, f"{what} speaks {language}, which prompts.languages of {available.where}"
                        f" does not list{_for(available)} "
                        f"({', '.join(sorted(available.languages))})"
-                       f"{hint(language, available.languages, 'languages')}")
+                       f"{did_you_mean(language, available.languages)}")
     elif language in available.catalog_problems:
         found.at(path, f"{what} speaks {language}{_for(available)}: "
                        f"{available.catalog_problems[language]}")
