@@ -78,6 +78,9 @@ def check_config(path: str, environ: Optional[dict] = None) -> ConfigReport:
     except FlowError as exc:
         report.flow_errors = [str(problem) for problem in exc.problems]
         return report
+    except ConfigError as exc:
+        report.config_errors += config.error_lines(exc)
+        return report
     tenancy, errors, warnings = plan(config, library, names_checked=True)
     source = config.source
     if errors:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, List, Tuple
 
+from orchestrator.config import ConfigError
 from orchestrator.engine.selection import FlowLibrary
 
 from .checks import check_tenancy
@@ -19,12 +20,19 @@ from .settings import flow_directories
 def load_library(config: Any) -> FlowLibrary:
     """Every flow of the config's folders; ``FlowError`` with every problem of every file.
     With ``flows.names``, only those flows of the top-level folder are kept (every file is
-    still read and checked: a folder holds no broken flow)."""
+    still read and checked: a folder holds no broken flow); a name of no flow there is a
+    ``ConfigError``."""
     library = FlowLibrary.from_directories(flow_directories(config.data, config.flows_directory))
     names = config["flows"].get("names")
     if names is None:
         return library
     top = config.flows_directory
+    in_folder = sorted(name for name in library.flows if library.origins.get(name) == top)
+    unknown = ["%s: flows.names[%d]: no flow named %r in %s (known: %s)"
+               % (config.source, index, name, top, ", ".join(in_folder) or "none")
+               for index, name in enumerate(names) if name not in in_folder]
+    if unknown:
+        raise ConfigError("\n".join(unknown))
     kept = {name: flow for name, flow in library.flows.items()
             if library.origins.get(name) != top or name in names}
     return FlowLibrary(kept, {name: library.origins[name] for name in kept if name in library.origins})
@@ -47,8 +55,7 @@ def _flow_choice_problems(config: Any, library: FlowLibrary) -> List[str]:
     """``flows.default`` and ``flows.by_destination`` name flows that exist (whose they are is
     decided per call: a number of the site's map may be any tenant's)."""
     flows = config["flows"]
-    named = [("flows.names[%d]" % index, name) for index, name in enumerate(flows.get("names") or [])]
-    named += [("flows.default", flows["default"])] if flows["default"] else []
+    named = [("flows.default", flows["default"])] if flows["default"] else []
     named += [("flows.by_destination.%s" % number, name)
               for number, name in flows["by_destination"].items()]
     return ["%s: no flow named %r in %s (known: %s)"
