@@ -73,6 +73,9 @@ def check_config(path: str, environ: Optional[dict] = None) -> ConfigReport:
             close = getattr(item, "close", None)
             if close is not None:
                 close()
+    http = Service.http_problems(config)
+    if http:
+        report.config_errors += config.error_lines(ConfigError("\n".join(http)))
     try:
         library = report.library = load_library(config)
     except FlowError as exc:

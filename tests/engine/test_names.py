@@ -158,3 +158,18 @@ def test_a_malformed_flow_is_not_also_judged_on_its_names():
     result = check_text("flow: f\nsteps:\n  - announce: {prompt: nope, bogus: 1}\n", "f.yaml")
     assert result.problems   # the unknown key; the prompt is not looked up on top of it
     assert check_names(result, builtin_defaults()) == []
+
+
+def test_the_defaults_are_what_simulate_runs_a_flow_with():
+    """``validate`` without --config stands for ``simulate``: the same gateway, web service,
+    SMS provider and payment link names as the dry run's service holds."""
+    from orchestrator.dry_run import DryRun
+    from orchestrator.engine import FlowLibrary
+
+    defaults = builtin_defaults()
+    with DryRun(FlowLibrary({})) as dry:
+        service = dry.service
+        assert set(service.gateways) == defaults.gateways
+        assert set(service.web_services) == defaults.web_services
+        assert set(service.sms_providers) == defaults.sms_providers
+        assert set(service.payment_links) == defaults.payment_links
