@@ -217,11 +217,13 @@ def build_parser():
     run.add_argument("--config", required=True, help="service config file (YAML)")
     run.set_defaults(func=_cmd_run)
 
-    validate = commands.add_parser("validate", help="check flow files; file:line:column errors")
+    validate = commands.add_parser(
+        "validate", help="check flow files and every name they use (against the built-in "
+                         "defaults, or --config's); file:line:column errors")
     validate.add_argument("files", nargs="*", metavar="FILE")
     validate.add_argument("--config", metavar="CONFIG",
-                          help="also check a service config: its flow folders and each "
-                               "tenant's flows against its gateways, languages and destinations")
+                          help="check the names of the flow files against what this service "
+                               "config holds, and the config itself as `check` does")
     validate.set_defaults(func=_cmd_validate)
 
     check = commands.add_parser("check", help="check a service config and every flow it names; "
