@@ -168,7 +168,7 @@ def _cmd_reconcile(args):
         config = load_config(args.config)
         gateways = Service._build_gateways(config)
     except ConfigError as exc:
-        print("configuration error:\n%s" % exc, file=sys.stderr)
+        print("configuration error:\n%s" % "\n".join(exc.lines()), file=sys.stderr)
         return 2
     _start_logging(config)
     path = config["store"]["path"]

@@ -4,7 +4,8 @@ Secrets (node passwords) should not sit in a file under version control, so any 
 written ``${env:NAME}`` (or ``${env:NAME:-default}``) and is read from the environment. Any
 scalar can also be overridden by ``ORCHESTRATOR__<key>__<key>=value`` (list items by index), for
 containers where mounting a file is awkward. A bad config stops start-up with a message that
-names the key. Relative paths are relative to the config file, not to wherever the service
+names the key, at its line and column in the file (``ConfigError.lines``), and for a key the
+schema does not know, the closest one it does. Relative paths are relative to the config file, not to wherever the service
 happens to be started from (``_LOCAL_PATHS``). The ``tenants`` section (a list of names, or a
 block per tenant with its own flows, gateways, catalogs, tokens and destinations) is checked and
 written into the shape the service reads by ``orchestrator/tenancy/settings.py``.
