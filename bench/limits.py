@@ -128,7 +128,8 @@ def bench_descriptor_limit(idle, fd_limit):
     store = os.path.join(folder, "payments.sqlite")
     with open(config, "w") as handle:
         handle.write("listen: {host: 127.0.0.1, port: %d}\nhttp: {host: 127.0.0.1, port: %d}\n"
-                     "flows: {directory: %s}\nstore: {path: %s}\nlogging: {level: ERROR}\n"
+                     "flows: {directory: %s, names: [welcome, card_payment]}\n"
+                     "store: {path: %s}\nlogging: {level: ERROR}\n"
                      "gateways: [{name: sandbox, type: sandbox, url: '%s'}]\n"
                      % (port, http_port, os.path.join(ROOT, "flows"), store, sandbox.url))
 

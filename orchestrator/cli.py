@@ -1,8 +1,8 @@
-"""Command line: ``run``, ``validate``, ``simulate``, ``demo``, ``reconcile``, ``sandbox`` and
-``record-esl``.
+"""Command line: ``run``, ``check``, ``validate``, ``simulate``, ``demo``, ``reconcile``,
+``sandbox`` and ``record-esl``.
 
-Exit codes: 0 success, 1 a check failed (invalid flow, unexpected demo outcome), 2 bad usage
-or configuration. The standard library is patched for gevent before anything else is
+Exit codes: 0 success, 1 a check failed (invalid flow or config for ``validate``/``check``,
+unexpected demo outcome), 2 bad usage, or a configuration ``run`` refuses to start with. The standard library is patched for gevent before anything else is
 imported, so HTTP calls to a gateway yield to the calls in progress instead of blocking them.
 """
 from gevent import monkey
@@ -30,21 +30,28 @@ def _start_logging(config):
 
 
 def _cmd_run(args):
-    from orchestrator.config import ConfigError, load_config
+    from orchestrator.config import ConfigError
+    from orchestrator.config_check import check_config
     from orchestrator.engine import FlowError
     from orchestrator.service import Service, serve_forever
     from orchestrator.store import StoreError
 
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print("configuration error:\n%s" % exc, file=sys.stderr)
+    report = check_config(args.config)
+    config = report.config
+    if config is not None:
+        _start_logging(config)
+    if report.config_errors:
+        print("configuration error:\n%s" % "\n".join(report.config_errors), file=sys.stderr)
         return 2
-    _start_logging(config)
+    if report.flow_errors:   # a flow that would fail on a call: refused before the first one
+        print("flow errors:\n%s" % "\n".join(report.flow_errors), file=sys.stderr)
+        return 2
+    for warning in report.name_warnings:
+        logging.getLogger("orchestrator.config").warning("%s", warning)
     try:
-        service = Service(config)
+        service = Service(config, library=report.library)
     except ConfigError as exc:
-        print("configuration error:\n%s" % exc, file=sys.stderr)
+        print("configuration error:\n%s" % "\n".join(config.error_lines(exc)), file=sys.stderr)
         return 2
     except FlowError as exc:
         print("flow errors:\n%s" % exc, file=sys.stderr)
@@ -60,43 +67,57 @@ def _cmd_run(args):
 
 
 def _cmd_validate(args):
+    """Flow files against the built-in defaults (or, with ``--config``, against what that
+    config will hold), and the config itself with every flow it names."""
     from orchestrator.engine import validate_paths
+    from orchestrator.flow_names import builtin_defaults, describe
 
     if not args.files and not args.config:
         print("validate: give flow files, --config FILE, or both", file=sys.stderr)
         return 2
-    code, lines = validate_paths(args.files) if args.files else (0, [])
+    code, lines = 0, []
     if args.config:
-        config_code, config_lines = _validate_config(args.config)
-        code, lines = max(code, config_code), lines + config_lines
+        code, lines, available = _validate_config(args.config)
+        if args.files and available is not None:
+            files_code, file_lines = validate_paths(args.files, available)
+            code, lines = max(code, files_code), file_lines + lines
+        elif args.files:
+            lines = validate_paths(args.files)[1] + lines   # the config failed: shape only
+    else:
+        available = builtin_defaults()
+        code, lines = validate_paths(args.files, available)
+        print(describe(available) + "; give --config to check against a service config",
+              file=sys.stderr)
+    for line in lines:
+        print(line)
+    return code
+
+
+def _cmd_check(args):
+    code, lines, _ = _validate_config(args.config)
     for line in lines:
         print(line)
     return code
 
 
 def _validate_config(path):
-    """What start-up would refuse in a service config: its flows (every folder it names), the
-    flow choices and each tenant's flows against its grants; warnings too, as start-up logs
-    them."""
-    from orchestrator.config import ConfigError, load_config
-    from orchestrator.engine import FlowError
-    from orchestrator.tenancy.loading import load_library, plan
+    """``(code, lines, available)``: what start-up would refuse in a service config (its file,
+    the flows of every folder it names, the flow choices, each tenant's grants, every name each
+    flow uses), warnings too, and the names the default tenant's flows find, for flow files
+    given beside it."""
+    from orchestrator.config_check import check_config
+    from orchestrator.flow_names import available_for
+    from orchestrator.tenancy.loading import plan
 
-    try:
-        config = load_config(path)
-        library = load_library(config)
-    except ConfigError as exc:
-        return 1, str(exc).splitlines()
-    except FlowError as exc:
-        return 1, [str(problem) for problem in exc.problems]
-    _, errors, warnings = plan(config, library)
-    lines = ["%s: %s" % (config.source, line) for line in errors]
-    lines += ["%s: warning: %s" % (config.source, line) for line in warnings]
-    lines += list(config.deprecations)          # already named by file
-    if errors:
-        return 1, lines
-    return 0, lines + ["%s: OK (%d flows, tenants: %s)" % (
-        config.source, len(library), ", ".join(["default"] + sorted(config["tenants"])))]
+    report = check_config(path)
+    lines = report.config_errors + report.flow_errors + report.warnings
+    available = None
+    if report.config is not None and report.library is not None and not report.config_errors:
+        tenancy = plan(report.config, report.library, names_checked=True)[0]
+        available = available_for(report.config, tenancy, tenancy.plan("default"))
+    if not report.ok:
+        return 1, lines, available
+    return 0, lines + [report.summary()], available
 
 
 def _cmd_simulate(args):
@@ -147,7 +168,7 @@ def _cmd_reconcile(args):
         config = load_config(args.config)
         gateways = Service._build_gateways(config)
     except ConfigError as exc:
-        print("configuration error:\n%s" % exc, file=sys.stderr)
+        print("configuration error:\n%s" % "\n".join(exc.lines()), file=sys.stderr)
         return 2
     _start_logging(config)
     path = config["store"]["path"]
@@ -196,12 +217,19 @@ def build_parser():
     run.add_argument("--config", required=True, help="service config file (YAML)")
     run.set_defaults(func=_cmd_run)
 
-    validate = commands.add_parser("validate", help="check flow files; file:line:column errors")
+    validate = commands.add_parser(
+        "validate", help="check flow files and every name they use (against the built-in "
+                         "defaults, or --config's); file:line:column errors")
     validate.add_argument("files", nargs="*", metavar="FILE")
     validate.add_argument("--config", metavar="CONFIG",
-                          help="also check a service config: its flow folders and each "
-                               "tenant's flows against its gateways, languages and destinations")
+                          help="check the names of the flow files against what this service "
+                               "config holds, and the config itself as `check` does")
     validate.set_defaults(func=_cmd_validate)
+
+    check = commands.add_parser("check", help="check a service config and every flow it names; "
+                                              "file:line:column errors")
+    check.add_argument("--config", required=True, help="service config file (YAML)")
+    check.set_defaults(func=_cmd_check)
 
     simulate = commands.add_parser("simulate", help="dry-run one flow against the simulator")
     simulate.add_argument("flow", help="flow file (YAML)")

@@ -4,7 +4,8 @@ Secrets (node passwords) should not sit in a file under version control, so any 
 written ``${env:NAME}`` (or ``${env:NAME:-default}``) and is read from the environment. Any
 scalar can also be overridden by ``ORCHESTRATOR__<key>__<key>=value`` (list items by index), for
 containers where mounting a file is awkward. A bad config stops start-up with a message that
-names the key. Relative paths are relative to the config file, not to wherever the service
+names the key, at its line and column in the file (``ConfigError.lines``), and for a key the
+schema does not know, the closest one it does. Relative paths are relative to the config file, not to wherever the service
 happens to be started from (``_LOCAL_PATHS``). The ``tenants`` section (a list of names, or a
 block per tenant with its own flows, gateways, web services, SMS providers, payment links,
 catalogs, tokens and destinations) is checked and
@@ -13,13 +14,15 @@ written into the shape the service reads by ``orchestrator/tenancy/settings.py``
 import os
 import re
 from dataclasses import asdict, dataclass, field
-from typing import List
+from typing import List, Optional
 
 import jsonschema
 import yaml
 
 from orchestrator.agent.settings import AGENT_API_SCHEMA, config_problems
 from orchestrator.call_nodes import UNKNOWN_NODE
+from orchestrator.config_positions import positioned, schema_lines
+from orchestrator.engine.loader import ConfigYamlLoader, MarkMap, YamlSyntaxError, load_marked
 from orchestrator.catalog import AUDIO_MODES
 from orchestrator.engine.context import DEFAULT_MAX_STEP_RUNS, DEFAULT_TTS_ENGINE, DEFAULT_TTS_VOICE
 from orchestrator.engine.services import PromptSettings
@@ -77,6 +80,10 @@ SCHEMA = {
             "type": "object", "additionalProperties": False,
             "properties": {
                 "directory": {"type": "string"},
+                "names": {"type": ["array", "null"], "uniqueItems": True,
+                          "items": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
+                          "description": "the flows of the directory this site serves (null: "
+                                         "every one); the others are still read and checked"},
                 "default": {"type": ["string", "null"]},
                 "by_destination": {"type": "object", "additionalProperties": {"type": "string"}},
             },
@@ -211,7 +218,7 @@ DEFAULTS = {
     "timeouts": {"reply": 5.0, "app": 300.0, "answer": 10.0, "node_connect": 5.0,
                  "keepalive": 15.0, "shutdown_grace": 30.0},
     "limits": {"max_step_runs": DEFAULT_MAX_STEP_RUNS, "esl": asdict(FrameLimits())},
-    "flows": {"directory": "flows", "default": None, "by_destination": {}},
+    "flows": {"directory": "flows", "names": None, "default": None, "by_destination": {}},
     "tts": {"engine": DEFAULT_TTS_ENGINE, "voice": DEFAULT_TTS_VOICE},
     "nodes": [],
     "min_nodes_up": 1,          # ready with one node up, as with a single node
@@ -254,7 +261,26 @@ _MOVED_KEYS = {("timeouts", "max_step_runs"): "limits"}
 
 
 class ConfigError(Exception):
-    """Names the file and the key that is wrong."""
+    """Names the file and the key that is wrong: each line ``<file>: <key>: <message>``.
+
+    ``lines()`` gives them as ``<file>:<line>:<column>: <key>: <message>`` when the file's
+    marks are known (``load_config`` keeps them; ``located`` adds them to an error raised
+    later, by the service, from a loaded ``Config``)."""
+
+    def __init__(self, message, places=None):
+        super().__init__(message)
+        self.places = dict(places or {})    # line -> the node it is about (config_positions)
+        self.source = None
+        self.marks = None
+
+    def located(self, source, marks):
+        """This error, knowing the file it is about; returns itself."""
+        if self.marks is None:
+            self.source, self.marks = source, marks
+        return self
+
+    def lines(self):
+        return positioned(str(self).splitlines(), self.source, self.marks, self.places)
 
 
 @dataclass
@@ -263,6 +289,11 @@ class Config:
     source: str
     base_dir: str
     deprecations: List[str] = field(default_factory=list)  # logged by `run` and `reconcile`
+    marks: Optional[MarkMap] = field(default=None, repr=False)   # where each key is written
+
+    def error_lines(self, error):
+        """A ``ConfigError`` about this config, each line at its file:line:column."""
+        return error.located(self.source, self.marks).lines()
 
     def __getitem__(self, key):
         return self.data[key]
@@ -357,30 +388,57 @@ def _resolve_paths(data, base_dir):
 
 
 def load_config(path=None, environ=None):
-    """Read, resolve and check the config; ``path=None`` gives the defaults."""
+    """Read, resolve and check the config; ``path=None`` gives the defaults. A ``ConfigError``
+    names every problem, each at its line and column in the file (``ConfigError.lines``)."""
     environ = os.environ if environ is None else environ
     source = path or "(defaults)"
-    raw = {}
+    raw, marks = {}, None
     if path:
-        try:
-            with open(path, encoding="utf-8") as handle:
-                raw = yaml.safe_load(handle) or {}
-        except OSError as exc:
-            raise ConfigError("%s: cannot read: %s" % (path, exc.strerror))
-        except yaml.YAMLError as exc:
-            raise ConfigError("%s: not valid YAML: %s" % (path, exc))
-        if not isinstance(raw, dict):
-            raise ConfigError("%s: the top level must be a mapping" % path)
+        raw, marks = _read(path)
+    try:
+        return _checked(raw, source, path, environ, marks)
+    except ConfigError as exc:
+        raise exc.located(source, marks)
+
+
+def _read(path):
+    """The file's data and marks; a ConfigError at the position of bad YAML or of a key
+    written twice (PyYAML would keep the last silently)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise ConfigError("%s: cannot read: %s" % (path, exc.strerror))
+    except UnicodeDecodeError as exc:
+        raise ConfigError("%s: not valid YAML: not UTF-8 text (%s)" % (path, exc.reason))
+    try:
+        loaded = load_marked(text, ConfigYamlLoader)
+    except YamlSyntaxError as exc:
+        line = "%s: not valid YAML: %s" % (path, exc.message)
+        raise ConfigError(line, {line: exc.position}).located(path, MarkMap())
+    if loaded.duplicate_keys:
+        lines = ["%s: %s: written twice (first at line %d); remove one"
+                 % (path, ".".join(str(p) for p in duplicate.path), duplicate.first.line)
+                 for duplicate in loaded.duplicate_keys]
+        places = {line: duplicate.position for line, duplicate in zip(lines, loaded.duplicate_keys)}
+        raise ConfigError("\n".join(lines), places).located(path, loaded.marks)
+    raw = loaded.data if loaded.data is not None else {}
+    if not isinstance(raw, dict):
+        raise ConfigError("%s: the top level must be a mapping" % path)
+    return raw, loaded.marks
+
+
+def _checked(raw, source, path, environ, marks):
     try:
         data = _resolve_env(raw, [], environ)
         _apply_overrides(data, environ)
     except ConfigError as exc:
         raise ConfigError("%s: %s" % (source, exc))
     validator = jsonschema.Draft7Validator(SCHEMA)
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
-        lines = ["%s: %s: %s" % (source, _key_path(e.absolute_path), e.message) for e in errors]
-        raise ConfigError("\n".join(lines))
+        lines, places = schema_lines(errors, source)
+        raise ConfigError("\n".join(lines), places)
     deprecations = _move_keys(data, source)
     data = _merge_defaults(data)
     names = [node["name"] for node in data["nodes"]]
@@ -406,4 +464,5 @@ def load_config(path=None, environ=None):
         raise ConfigError("\n".join("%s: %s" % (source, problem) for problem in problems))
     deprecations += ["%s: %s" % (source, notice) for notice in notices]
     _resolve_paths(data, base_dir)
-    return Config(data=data, source=source, base_dir=base_dir, deprecations=deprecations)
+    return Config(data=data, source=source, base_dir=base_dir, deprecations=deprecations,
+                  marks=marks)

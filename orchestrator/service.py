@@ -134,7 +134,7 @@ class Service:
         if not settings["tokens"]:
             return None
         if self.http is None:
-            raise ConfigError("%s: agent_api: needs http.enabled" % config.source)
+            raise ConfigError("\n".join(self.http_problems(config)))
         from orchestrator.agent.settings import config_problems
         problems = config_problems(settings, config["tenants"])   # load_config checked a file's
         if problems:
@@ -215,14 +215,27 @@ class Service:
                 raise ConfigError("%s: %s: %s" % (config.source, key, exc))
         return makers
 
+    @staticmethod
+    def http_problems(config):
+        """What needs the HTTP server a config turns off: the agent API, the payment links'
+        webhooks (``orchestrator check`` asks too, before anything starts)."""
+        if config["http"]["enabled"]:
+            return []
+        problems = []
+        if config["agent_api"]["tokens"]:
+            problems.append("%s: agent_api: needs http.enabled" % config.source)
+        if config.data.get("payment_links"):
+            problems.append("%s: payment_links: the gateways' webhooks need http.enabled"
+                            % config.source)
+        return problems
+
     def _mount_link_webhooks(self):
         """``/webhooks/links/<name>``: the gateways report links paid (links/webhook.py), each
         entry's notices settling only the payments of the tenants that hold it."""
         if not self.payment_links:
             return
         if self.http is None:
-            raise ConfigError("%s: payment_links: the gateways' webhooks need http.enabled"
-                              % self.config.source)
+            raise ConfigError("\n".join(self.http_problems(self.config)))
         from orchestrator.links.webhook import PREFIX, LinkWebhooks
         from orchestrator.store.links import PaymentLinks
         self.http.router.mount(PREFIX, LinkWebhooks(PaymentLinks(self.store), self.payment_links,

@@ -42,6 +42,8 @@ class Flow:
     source: str
     index_by_id: Dict[str, int] = field(default_factory=dict)
     language_line: int = 1    # where ``language:`` is written (1 when the default applies)
+    # the check it passed, with every node's position: what ``engine/names.py`` reports from
+    checked: Optional[CheckResult] = field(default=None, compare=False, repr=False)
 
     @property
     def step_ids(self) -> FrozenSet[str]:
@@ -70,6 +72,7 @@ def build_flow(result: CheckResult) -> Flow:
         source=result.source,
         index_by_id={step.step_id: step.index for step in steps if step.step_id},
         language_line=marks.key_position(("language",)).line if "language" in document else 1,
+        checked=result,
     )
 
 

@@ -178,7 +178,7 @@ class LoadedDocument:
 class _Builder:
     """Turns a composed node tree into plain values, recording marks as it goes."""
 
-    def __init__(self, loader: FlowYamlLoader):
+    def __init__(self, loader: yaml.SafeLoader):
         self._loader = loader
         self.marks = MarkMap()
         self.duplicate_keys: List[DuplicateKey] = []
@@ -224,13 +224,22 @@ class _Builder:
         return [self.build(item, path + (index,)) for index, item in enumerate(node.value)]
 
 
-def load_marked(text: str) -> LoadedDocument:
+class ConfigYamlLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader as it is (YAML 1.1 booleans, no bounds): a service config has always
+    been read by ``yaml.safe_load``, and is the operator's own file. ``load_marked`` with it
+    gives the same values, plus where each was written."""
+
+
+def load_marked(text: str, loader_class: Any = None) -> LoadedDocument:
     """Parse one YAML document, keeping positions; raise ``YamlSyntaxError`` on bad YAML
-    (``YamlLimitError`` past a bound)."""
-    if len(text) > MAX_FLOW_BYTES:
-        raise YamlLimitError(f"the flow is {len(text)} characters long, more than the "
-                             f"{MAX_FLOW_BYTES} bytes a flow may be; not read", Position(1, 1))
-    loader = FlowYamlLoader(text)
+    (``YamlLimitError`` past a bound). ``loader_class``: ``ConfigYamlLoader`` for a service
+    config; a flow's own bounded loader by default."""
+    if loader_class is None:
+        if len(text) > MAX_FLOW_BYTES:
+            raise YamlLimitError(f"the flow is {len(text)} characters long, more than the "
+                                 f"{MAX_FLOW_BYTES} bytes a flow may be; not read", Position(1, 1))
+        loader_class = FlowYamlLoader
+    loader = loader_class(text)
     try:
         try:
             node = loader.get_single_node()

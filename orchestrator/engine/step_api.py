@@ -131,6 +131,14 @@ class StepKind:
         return []
 
     @classmethod
+    def catalog_keys(cls, config: Any) -> List[Tuple[RelPath, str, str]]:
+        """Keys of the language catalog this step says: ``(where, section, key)``, ``section``
+        being ``prompts`` (what the caller hears) or ``messages`` (SMS texts). ``validate``
+        looks each one up in every catalog the step can speak (``engine/languages.py``): a key
+        missing there would end the call mid-flow, perhaps after the card was charged."""
+        return []
+
+    @classmethod
     def sms_providers(cls, config: Any) -> List[Tuple[RelPath, str]]:
         """SMS providers this step texts through, with where each is named (checked like
         gateways)."""

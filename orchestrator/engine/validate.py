@@ -18,6 +18,7 @@ from .analysis import (check_expressions, check_ids_and_targets, check_reachabil
 from .ids import STEP_ID_SCHEMA
 from .loader import LoadedDocument, MarkMap, Position, YamlSyntaxError, load_marked
 from .flow_source import read_flow_file
+from .names import Available, check_names
 from .problems import FlowError, Problem
 from .schema import document_schema, step_value_schema
 from .schema_errors import schema_complaints, yaml_type
@@ -171,13 +172,19 @@ def validate_file(path: str) -> List[Problem]:
     return checked_file(path)[0]
 
 
-def checked_file(path: str) -> Tuple[List[Problem], List[Problem]]:
-    """``(problems, warnings)`` of one flow file."""
+def checked_file(path: str, available: Optional[Available] = None
+                 ) -> Tuple[List[Problem], List[Problem]]:
+    """``(problems, warnings)`` of one flow file; with ``available``, a well-formed flow's
+    names are looked up there too (``names.py``)."""
     try:
         text = read_flow_file(path, str(path))
     except FlowError as exc:
         return exc.problems, []
     result = check_text(text, str(path))
+    if available is not None and not result.problems:
+        for problem in check_names(result, available):
+            (result.warnings if problem.warning else result.problems).append(problem)
+        result.warnings.sort(key=lambda p: (p.line, p.column))
     return result.problems, result.warnings
 
 
@@ -187,18 +194,20 @@ def flow_files(directory: str) -> List[str]:
                   if name.endswith((".yaml", ".yml")))
 
 
-def validate_paths(paths: Sequence[str]) -> Tuple[int, List[str]]:
+def validate_paths(paths: Sequence[str], available: Optional[Available] = None
+                   ) -> Tuple[int, List[str]]:
     """What ``orchestrator validate FILE...`` prints and its exit code (0 all valid, 1 not).
 
     A directory stands for the flow files in it. Warnings are printed in place, in line order
-    with the problems, and do not fail a file.
+    with the problems, and do not fail a file. With ``available``, every name a flow uses is
+    looked up there (the command passes the built-in defaults).
     """
     lines: List[str] = []
     failed = False
     for path in paths:
         files = flow_files(path) if os.path.isdir(path) else [path]
         for file in files:
-            problems, warnings = checked_file(file)
+            problems, warnings = checked_file(file, available)
             lines.extend(str(problem) for problem in sorted(problems + warnings,
                                                            key=lambda p: (p.line, p.column)))
             if problems:

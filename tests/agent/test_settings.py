@@ -42,7 +42,9 @@ def test_orchestrator_run_refuses_duplicate_tokens_with_that_message(tmp_path):
     result = subprocess.run([sys.executable, "-m", "orchestrator", "run", "--config", path], cwd=ROOT,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
-    assert "%s: agent_api.tokens[1].token: the same token as agent_api.tokens[0]" % path in result.stderr
+    # at the line and column of the repeated token (the second item of tokens, line 6)
+    assert ("%s:6:8: agent_api.tokens[1].token: the same token as agent_api.tokens[0]" % path
+            in result.stderr)
     assert ALICE not in result.stderr + result.stdout
 
 

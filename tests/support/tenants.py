@@ -91,6 +91,9 @@ def carrier_site(folder, sandbox_url):
         "gateways": [gateway("sandbox", sandbox_url)],
         # the CRM the shipped collections flows ask (the default tenant's); never called here
         "web_services": [{"name": "crm", "url": "https://crm.example"}],
+        # and the SMS provider they text through: `run` refuses a flow naming one the config
+        # lacks (orchestrator/flow_names.py); their payment link, missing, takes on.error
+        "sms_providers": [{"name": "sms", "type": "sink"}],
         "tenants": {
             "acme": {
                 "flows": {"directory": acme, "names": ["welcome"]},

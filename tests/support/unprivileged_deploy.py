@@ -277,6 +277,10 @@ def site_config(scratch, with_gateway, without_store):
         if example is None:
             raise SystemExit("deploy/orchestrator.yaml shows no commented sandbox gateway")
         text += "gateways:\n" + example.group(1) + "\n"
+        # and the card flow served, as the config's comments say to do with a gateway
+        text, served = re.subn(r"^(  names: \[.*)\]", r"\1, card_payment]", text, flags=re.M)
+        if served != 1:
+            raise SystemExit("deploy/orchestrator.yaml lists no flows.names to add card_payment to")
     text = re.sub(r"^store:\n(?:[ #].*\n)*", "" if without_store else
                   "store:\n  path: %s\n" % SQLITE_STORE, text, flags=re.M)
     path = os.path.join(scratch, "site", "orchestrator.yaml")

@@ -150,16 +150,28 @@ def test_validate_with_the_config_says_what_start_up_would_refuse(tmp_path, site
     path = config_file(tmp_path, site)
     good = validate("--config", path)
     assert good.returncode == 0, good.stdout + good.stderr
-    assert good.stdout.splitlines() == ["%s: OK (8 flows, tenants: default, acme, globex)" % path]
+    # the collections flows' payment link, which the site lacks, takes their on.error: warned
+    assert good.stdout.splitlines() == [
+        "%s:%d:13: warning: send_payment_link: payment link 'paylink' is not in %s, which "
+        "defines no payment_links; a caller who chooses it takes the on.error branch"
+        % (os.path.join(ROOT, "flows", name + ".yaml"),
+           line_of(os.path.join(ROOT, "flows", name + ".yaml"), "link: paylink"), path)
+        for name in ("invoice_collection", "invoice_collection_es")] + [
+        "%s: OK (8 flows, tenants: default, acme, globex)" % path]
     flow = write_flow(site["tenants"]["acme"]["flows"]["directory"],
                       PAY_FLOW.format(name="acme_sneaky", gateway="globex_gw"))
     bad = validate("--config", path, flow)
     assert bad.returncode == 1
+    # the config's line: at acme's gateways key, the second key of its block (yaml sorts them)
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read().splitlines()
+    acme = text.index("  acme:")
+    gateways = acme + 1 + [n for n, line in enumerate(text[acme + 1:]) if line == "    gateways:"][0]
     assert bad.stdout.splitlines() == [
         "%s: OK" % flow,    # the file itself is a good flow; the config's tenant may not use it
-        "%s: tenants.acme.gateways: flow acme_sneaky (%s:%d): authorize names gateway "
+        "%s:%d:5: tenants.acme.gateways: flow acme_sneaky (%s:%d): authorize names gateway "
         "'globex_gw', which tenant acme has not been granted (held by globex); tenant acme's "
-        "gateways: acme_gw" % (path, flow, line_of(flow, "- authorize:"))]
+        "gateways: acme_gw" % (path, gateways + 1, flow, line_of(flow, "- authorize:"))]
     assert validate().returncode == 2
 
 

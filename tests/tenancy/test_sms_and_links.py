@@ -214,11 +214,17 @@ def test_validate_with_the_config_refuses_what_start_up_would(tmp_path, site):
     bad = subprocess.run([sys.executable, "-m", "orchestrator", "validate", "--config", path],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1
+    # the config's line: at acme's payment_links key (validate prints config lines positioned)
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read().splitlines()
+    acme = text.index("  acme:")
+    links = acme + 1 + [n for n, line in enumerate(text[acme + 1:])
+                        if line == "    payment_links:"][0]
     assert bad.stdout.splitlines() == [
-        "%s: tenants.acme.payment_links: flow acme_sneaky (%s:%d): send_payment_link names "
+        "%s:%d:5: tenants.acme.payment_links: flow acme_sneaky (%s:%d): send_payment_link names "
         "payment link 'globex_link', which tenant acme has not been granted (held by globex); "
         "tenant acme's payment links: acme_link, paylink"
-        % (path, sneaky, line_of(sneaky, "- send_payment_link:"))]
+        % (path, links + 1, sneaky, line_of(sneaky, "- send_payment_link:"))]
 
 
 def test_a_top_level_provider_not_granted_is_refused_and_granting_it_starts(tmp_path, site):

@@ -51,6 +51,10 @@ class Announce(StepKind):
     shorthand = "prompt"
     example = {"prompt": "payment_approved"}
 
+    @classmethod
+    def catalog_keys(cls, config):
+        return [(("prompt",), "prompts", config["prompt"])]
+
     def run(self, ctx: "FlowContext") -> None:
         language = ctx.render(self.config.get("language", self.flow_language))
         try:

@@ -85,6 +85,13 @@ class ChooseFromList(StepKind):
     def variables_read(cls, config):
         return [(("list",), config["list"] + ".count")]
 
+    @classmethod
+    def catalog_keys(cls, config):
+        keys = ["list.item", "list.item.press", "list.all", "list.empty", "list.chosen"]
+        if config.get("due"):
+            keys.insert(1, "list.item.due")
+        return [((), "prompts", key) for key in keys]
+
     def run(self, ctx: "FlowContext") -> StepResult:
         config = self.config
         items = self._items(ctx)

@@ -29,7 +29,8 @@ from ...payments.card import CardData, CardError
 from ...payments.events import (CardAttemptsExhausted, CardCancelled, CardComplete, FieldAccepted,
                                 FieldCancelled, FieldRejected, FieldStarted)
 from ...payments.validation import (CONFIRMATION_MISMATCH, ENTRY_LENGTHS, FIELD_ERROR_TYPES, FIELDS,
-                                    INPUT_TIMEOUT, NUMBER_CONFIRMATION, SHORT_ENTRY_ERROR)
+                                    INPUT_TIMEOUT, INVALID_CARD_TYPE, NUMBER_CONFIRMATION,
+                                    SHORT_ENTRY_ERROR)
 from .. import stay
 from ..channel import CommandFailed
 from ..step_api import (StepError, StepKind, StepResult, continue_on, on_jump_targets, on_schema,
@@ -115,6 +116,21 @@ class CollectCard(StepKind):
     @classmethod
     def defined_variables(cls, config):
         return ["card.brand", "card.bin", "card.last4", "payment.result"]
+
+    @classmethod
+    def catalog_keys(cls, config):
+        """The question of each field and the errors said before it is asked again; a field
+        whose every prompt an unconditional ``prompts:`` entry overrides says none of them."""
+        keys = []
+        for index, field in enumerate(config["fields"]):
+            asked = [field] + ([NUMBER_CONFIRMATION] if field == "number" and config["confirm_number"] else [])
+            for name in asked:
+                if any(entry["for"] == name and "attempt" not in entry and "error_type" not in entry
+                       for entry in config["prompts"]):
+                    continue
+                for key in _catalog_keys_of(name, config):
+                    keys.append((("fields", index), "prompts", key))
+        return keys
 
     # -- run time ----------------------------------------------------------------------------
     def run(self, ctx: "FlowContext") -> StepResult:
@@ -230,6 +246,23 @@ class CollectCard(StepKind):
         events = ctx.services.events
         events.publish(CardCancelled() if outcome == CANCELLED else CardAttemptsExhausted(field=field))
         return continue_on("collect_card", self.config, outcome)
+
+
+def _catalog_keys_of(field, config):
+    """The catalog keys asking for ``field`` may say: its question (the amex one too when amex
+    cards are accepted) and, when there is a second attempt, each error it can follow."""
+    if field == NUMBER_CONFIRMATION:
+        keys, errors = ["card.number.confirm"], [CONFIRMATION_MISMATCH]
+    else:
+        keys, errors = ["card.%s" % field], [SHORT_ENTRY_ERROR[field]]
+        if field == "number":
+            errors.append(INVALID_CARD_TYPE)
+        if field == "security_code" and "amex" in (config.get("valid_brands") or ["amex"]):
+            keys.append("card.security_code.amex")
+    per_field = config["per_field"].get("number" if field == NUMBER_CONFIRMATION else field, {})
+    if per_field.get("max_attempts", config["max_attempts"]) > 1:
+        keys += ["error.%s" % error for error in [INPUT_TIMEOUT] + errors]
+    return keys
 
 
 class ConfirmationMismatch(Exception):

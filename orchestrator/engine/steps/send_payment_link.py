@@ -101,6 +101,10 @@ class SendPaymentLink(StepKind):
     def defined_variables(cls, config):
         return list(VARIABLES)
 
+    @classmethod
+    def catalog_keys(cls, config):
+        return [(("message",), "messages", config["message"])]
+
     def prepare(self, ctx: "FlowContext") -> None:
         """The SMS provider must exist before the caller is asked anything; a missing payment
         link only takes ``on.error`` when the caller chooses it (a collections flow offers the

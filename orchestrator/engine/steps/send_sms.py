@@ -105,6 +105,10 @@ class SendSms(StepKind):
     def defined_variables(cls, config):
         return ["sms.result", "sms.message_id", "confirmation.code"]
 
+    @classmethod
+    def catalog_keys(cls, config):
+        return [(("message",), "messages", config["message"])]
+
     def prepare(self, ctx: "FlowContext") -> None:
         self._provider(ctx)
 

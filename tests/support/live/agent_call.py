@@ -154,7 +154,9 @@ def write_agent_config(tmp_path, live_switch, sandbox, http_port=0, nodes=None, 
     config.write_text(yaml.safe_dump({
         "listen": {"host": host, "port": port}, "linger_seconds": 2,
         "http": {"enabled": True, "host": "127.0.0.1", "port": http_port},
-        "flows": {"directory": os.path.join(REPO, "flows"), "default": "card_payment"},
+        # the flows that need only the sandbox gateway (run refuses one naming what it lacks)
+        "flows": {"directory": os.path.join(REPO, "flows"), "default": "card_payment",
+                  "names": ["welcome", "amount_due", "card_payment"]},
         "store": {"path": str(tmp_path / "payments.sqlite")},
         "tenants": ["acme"],
         "nodes": nodes or [node_entry("live", live_switch)],
