@@ -294,8 +294,7 @@ def _run_script(source, flow_path, destination, variables, timeout, artifacts, s
     for failure in check(script.expect, facts):
         result.failures.append(Finding(
             source, script.marks.key_position(failure.path),
-            "expect.%s: expected %s, got %s" % (failure.key, failure.expected, failure.actual),
-            "  expected: %s\n  happened: %s" % (failure.expected, failure.actual)))
+            "expect.%s: expected %s, got %s" % (failure.key, failure.expected, failure.actual)))
     result.seconds = time.monotonic() - started
     if result.failures:
         return result, 1
