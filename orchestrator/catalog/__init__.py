@@ -10,6 +10,7 @@ import os
 import string
 import time
 from dataclasses import dataclass, field
+from typing import Any, Callable, List, Optional, Tuple
 
 import yaml
 
@@ -133,7 +134,7 @@ SWITCH_FILES = SwitchFiles()
 # simulate`` names what the caller heard by key (``expect: {prompts: [...]}``), which the switch
 # cannot tell from the file or the words. Each observer is called with the call's uuid, the
 # keys and what they became (``Prompt`` values, or the entry prompt's text); none in service.
-RENDER_OBSERVERS = []
+RENDER_OBSERVERS: List[Callable[[Optional[str], Tuple[str, ...], Any], None]] = []
 
 
 def _rendered(channel, keys, values):

@@ -5,14 +5,17 @@ answer_after: 0.5        # seconds of ringing before the dialplan reaches `socke
 max_duration: 120        # the caller hangs up after this many seconds on the call (default 120)
 bridge: {outcome: answered, after: 1, talk: 5}   # how a `bridge` from this call ends (optional)
 steps:
-  - wait_prompt: 2       # until the 2nd prompt (playback/speak/say/play_and_get_digits) has started
+  - wait_prompt: 2       # until the 2nd prompt (playback/speak/say/play_and_get_digits) has
+                         # started: the one a timeline shows as #2 (``Heard.number``)
   - wait: 0.5            # seconds
   - press: "4111111111111111#"
     spacing: 0.05        # seconds between digits (default 0.1)
   - silence: 6           # same as wait; reads better where the caller stays silent on purpose
   - hangup: {}           # or {cause: NORMAL_CLEARING}
 ```
-A bare list of steps is accepted too. All times are simulated seconds: they are multiplied
+A bare list of steps is accepted too. The invalid-entry sound ``play_and_get_digits`` plays
+after a wrong entry is not counted (it is part of the same prompt); the timeline says so. A test
+script (``orchestrator/flowtests``) adds ``flow``, ``variables``, ``expect`` and a few more keys. All times are simulated seconds: they are multiplied
 by the switch's ``time_scale``, like prompt durations and digit timeouts, so a script keeps
 its meaning at any speed. After the last step the caller stays on the line until the
 service hangs up or transfers, or ``max_duration`` passes (then the caller hangs up).

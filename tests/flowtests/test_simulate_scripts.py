@@ -8,6 +8,8 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
+from tests.support.canary import CODE, EXPIRY, PAN, traces
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FLOW_TESTS = os.path.join(ROOT, "flows", "tests")
 CARD_FLOW = os.path.join(ROOT, "flows", "card_payment.yaml")
@@ -63,8 +65,8 @@ def test_a_wrong_expectation_fails_naming_its_file_line_and_column(tmp_path):
     copy = tmp_path / "approved-but-expects-declined.yaml"
     text = open(os.path.join(FLOW_TESTS, "card-approved.yaml"), encoding="utf-8").read()
     text = text.replace("flow: ../card_payment.yaml", "flow: %s" % CARD_FLOW)
-    assert "  outcome: approved\n" in text
-    copy.write_text(text.replace("  outcome: approved\n", "  outcome: declined\n")
+    assert "  outcome: approved " in text
+    copy.write_text(text.replace("  outcome: approved ", "  outcome: declined ")
                     .replace("amount: 1250, currency", "amount: 999, currency"))
     result = simulate(str(copy))
     assert result.returncode == 1, result.stdout + result.stderr
@@ -223,3 +225,18 @@ def test_an_old_caller_script_with_a_flow_on_the_command_line_still_runs_and_may
     checked = simulate("flows/welcome.yaml", "--caller", str(tmp_path / "agent.yaml"))
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "agent.yaml: expectations met (2)" in checked.stdout
+
+
+def test_no_report_holds_a_trace_of_the_card_the_caller_keyed(tmp_path):
+    """The canary card keyed in full (the script itself holds it): the text, the JUnit XML and
+    the annotations of a failing run hold no trace of it."""
+    path = script(tmp_path, "canary.yaml", APPROVED + "expect: {outcome: declined, prompts: [nothing]}\n")
+    assert PAN in APPROVED and EXPIRY in APPROVED and CODE in APPROVED
+    outputs = {}
+    for fmt in ("text", "junit", "github"):
+        result = simulate(path, "--format", fmt)
+        assert result.returncode == 1, result.stderr
+        outputs[fmt] = result.stdout + result.stderr
+    assert "<failure" in outputs["junit"] and "::error " in outputs["github"]
+    for fmt, text in outputs.items():
+        assert traces(text) == [], fmt
