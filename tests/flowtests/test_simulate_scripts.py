@@ -4,6 +4,7 @@ file:line:column; the JUnit and GitHub reports."""
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -240,3 +241,22 @@ def test_no_report_holds_a_trace_of_the_card_the_caller_keyed(tmp_path):
     assert "<failure" in outputs["junit"] and "::error " in outputs["github"]
     for fmt, text in outputs.items():
         assert traces(text) == [], fmt
+
+
+def test_artifacts_of_several_scripts_go_to_a_folder_each(tmp_path):
+    folder = tmp_path / "scripts"
+    folder.mkdir()
+    (folder / "one.yaml").write_text(APPROVED + "expect: {charges: 1}\n")
+    (folder / "two.yaml").write_text(APPROVED.replace("1250", "700") + "expect: {charges: {amount: 700}}\n")
+    artifacts = tmp_path / "artifacts"
+    result = simulate(str(folder), "--artifacts", str(artifacts))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(os.listdir(artifacts)) == ["one", "two"]
+    for name, amount in (("one", 1250), ("two", 700)):
+        store = sqlite3.connect(str(artifacts / name / "payments.sqlite"))
+        try:
+            assert store.execute("SELECT status, amount_minor FROM payments").fetchall() == [
+                ("approved", amount)]
+        finally:
+            store.close()
+        assert "wire.txt" in os.listdir(artifacts / name)
