@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import gevent
 
 from orchestrator.artifacts import write_artifacts
-from orchestrator.config import ConfigError, load_config
+from orchestrator.config import DEFAULTS, ConfigError, load_config
 from orchestrator.engine import FlowError, FlowLibrary, load_flow
 from orchestrator.engine.loader import Position
 from orchestrator.flowtests.expect import CallFacts, check
@@ -135,12 +135,14 @@ class DryRun:
 def _site_config(config, real_sms=False):
     """A site's config made fit for a dry run: the same gateways, web services, payment links,
     prompts and voices, reached as ``run`` reaches them (one that cannot be reached fails the
-    call as it would in service); but no switch nodes (the simulator is the switch), no
+    call as it would in service); but no switch nodes nor secure entry script and FIFOs of its
+    own (the simulator is the switch), no
     cluster, no tenants (the call is the default tenant's), no status callbacks (a CRM is not
     told of a dry run's payments), and each SMS provider a sink of the same name, which keeps
     the texts, unless ``real_sms``."""
     data = copy.deepcopy(config.data)
     data["nodes"] = []
+    data["secure_entry"] = copy.deepcopy(DEFAULTS["secure_entry"])   # the simulator's, not a host's
     data["cluster"] = dict(data.get("cluster") or {}, name="")
     data["tenants"] = {} if isinstance(data.get("tenants"), dict) else []
     data["agent_api"] = dict(data["agent_api"], webhooks={})

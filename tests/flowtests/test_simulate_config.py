@@ -124,10 +124,12 @@ def test_a_site_config_keeps_its_peers_but_not_its_switches_callbacks_or_real_te
         "web_services": [{"name": "crm", "url": "https://crm.example/v1"}],
         "sms_providers": [{"name": "sms", "type": "twilio", "account_sid": "AC" + "1" * 32,
                            "auth_token": "token-0123456789", "from": "+15005550006"}],
+        "secure_entry": {"script": "/opt/site/pay_secure.lua", "fifo_dir": "/var/run/site-fifos"},
         "agent_api": {"webhooks": {"default": {"url": "https://crm.example/hook", "secret": "s" * 20}}}}))
     loaded = load_config(str(config))
     fitted = dry_run._site_config(loaded)
     assert fitted.data["nodes"] == [] and fitted.data["agent_api"]["webhooks"] == {}
+    assert fitted.data["secure_entry"] == {"script": "pay_secure.lua", "fifo_dir": ""}
     assert fitted.data["gateways"] == loaded.data["gateways"]
     assert fitted.data["web_services"] == loaded.data["web_services"]
     assert fitted.data["sms_providers"] == [{"name": "sms", "type": "sink"}]
