@@ -207,8 +207,12 @@ def simulate(flow_path, caller_path, destination=None, variables=None, timeout=1
     elif fmt == "junit":
         document = junit(results)
         if output:
-            with open(output, "w", encoding="utf-8") as handle:
-                handle.write(document)
+            try:
+                with open(output, "w", encoding="utf-8") as handle:
+                    handle.write(document)
+            except OSError as exc:
+                print("simulate: cannot write %s: %s" % (output, exc.strerror), file=sys.stderr)
+                return 2
         else:
             out.write(document)
     return code
@@ -297,11 +301,15 @@ def _run_script(source, flow_path, destination, variables, timeout, artifacts, s
         result.failures.append(Finding(
             source, script.marks.key_position(failure.path),
             "expect.%s: expected %s, got %s" % (failure.key, failure.expected, failure.actual)))
-    result.seconds = time.monotonic() - started
-    if result.failures:
-        return result, 1
     judged = any(item.key == "flow_result" for item in script.expect.items)
-    return result, 0 if done is not None and (judged or done.result != "error") else 1
+    if done is None or (done.result == "error" and not judged and not result.failures):
+        # a call that ended in an error fails the script, unless it says it expects one
+        result.failures.append(Finding(source, Position(1, 1), (
+            "the flow did not run" if done is None else
+            "the flow ended in an error (%s); write expect: {flow_result: error} if it should"
+            % (done.detail or done.step))))
+    result.seconds = time.monotonic() - started
+    return result, 1 if result.failures else 0
 
 
 def _write_artifacts(directory, run, result, events):

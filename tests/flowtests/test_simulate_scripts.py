@@ -260,3 +260,21 @@ def test_artifacts_of_several_scripts_go_to_a_folder_each(tmp_path):
         finally:
             store.close()
         assert "wire.txt" in os.listdir(artifacts / name)
+
+
+def test_a_call_ending_in_an_error_fails_unless_the_script_expects_it(tmp_path):
+    # no pay_reference: card_payment cannot start, the flow ends in an error
+    broken = APPROVED.replace(", pay_reference: INV-9", "")
+    unexpected = script(tmp_path, "unexpected.yaml", broken)
+    result = simulate(unexpected)
+    assert result.returncode == 1
+    assert "%s:1:1: the flow ended in an error (channel variable 'pay_reference' is not set on " \
+           "this call)" % unexpected in result.stdout
+    expected = script(tmp_path, "expected.yaml", broken + "expect: {flow_result: error, charges: 0}\n")
+    assert simulate(expected).returncode == 0
+
+
+def test_a_junit_report_that_cannot_be_written_is_a_usage_error(tmp_path):
+    result = simulate(os.path.join(FLOW_TESTS, "card-cancelled.yaml"), "--format", "junit",
+                      "--output", str(tmp_path / "no" / "such" / "report.xml"))
+    assert result.returncode == 2 and "simulate: cannot write" in result.stderr
