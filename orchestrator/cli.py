@@ -130,9 +130,24 @@ def _cmd_simulate(args):
             print("--var takes NAME=VALUE, got %r" % item, file=sys.stderr)
             return 2
         variables[name] = value
-    return simulate(args.flow, args.caller, destination=args.destination, variables=variables,
+    if args.caller:            # simulate FLOW --caller SCRIPT [--caller SCRIPT ...]
+        if len(args.paths) != 1:
+            print("simulate: with --caller, give exactly one flow file", file=sys.stderr)
+            return 2
+        flow, scripts = args.paths[0], args.caller
+    elif args.paths:           # simulate SCRIPT|FOLDER ...: each script names its flow
+        flow, scripts = None, args.paths
+    else:
+        print("simulate: give a flow and --caller SCRIPT, or test scripts / folders of them",
+              file=sys.stderr)
+        return 2
+    if args.output and args.format != "junit":
+        print("simulate: --output goes with --format junit", file=sys.stderr)
+        return 2
+    return simulate(flow, scripts, destination=args.destination, variables=variables,
                     timeout=args.timeout, verbose=args.verbose, log_level=args.log_level,
-                    artifacts=args.artifacts)
+                    artifacts=args.artifacts, config=args.config, real_sms=args.real_sms,
+                    fmt=args.format, output=args.output)
 
 
 def _cmd_demo(args):
@@ -231,10 +246,25 @@ def build_parser():
     check.add_argument("--config", required=True, help="service config file (YAML)")
     check.set_defaults(func=_cmd_check)
 
-    simulate = commands.add_parser("simulate", help="dry-run one flow against the simulator")
-    simulate.add_argument("flow", help="flow file (YAML)")
-    simulate.add_argument("--caller", required=True, help="caller script (YAML)")
-    simulate.add_argument("--destination", default="1000")
+    simulate = commands.add_parser(
+        "simulate", help="dry-run calls against the simulator and check what scripts expect",
+        description="simulate FLOW --caller SCRIPT, or simulate SCRIPT|FOLDER... for scripts "
+                    "that name their flow (flow: FILE). Exit 1 when a call does not meet its "
+                    "script's expect: block.")
+    simulate.add_argument("paths", nargs="*", metavar="FLOW|SCRIPT",
+                          help="the flow file (with --caller), else test scripts or folders of them")
+    simulate.add_argument("--caller", action="append", metavar="SCRIPT",
+                          help="caller script (YAML) for the flow given (repeatable)")
+    simulate.add_argument("--config", metavar="FILE",
+                          help="service config: use its gateways, web services, payment links, "
+                               "prompt catalogs, voices and SMS providers (as sinks)")
+    simulate.add_argument("--real-sms", action="store_true",
+                          help="with --config, send texts through its SMS providers for real")
+    simulate.add_argument("--format", choices=("text", "junit", "github"), default="text",
+                          help="junit: a JUnit XML report (stdout, or --output); github: also "
+                               "::error annotations for GitHub Actions")
+    simulate.add_argument("--output", metavar="FILE", help="where --format junit writes")
+    simulate.add_argument("--destination", help="the number called (default: the script's, 1000)")
     simulate.add_argument("--var", action="append", metavar="NAME=VALUE",
                           help="channel variable for the simulated call (repeatable)")
     simulate.add_argument("--timeout", type=float, default=120.0)

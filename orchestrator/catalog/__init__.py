@@ -10,6 +10,7 @@ import os
 import string
 import time
 from dataclasses import dataclass, field
+from typing import Any, Callable, List, Optional, Tuple
 
 import yaml
 
@@ -129,6 +130,17 @@ class SwitchFiles:
 
 SWITCH_FILES = SwitchFiles()
 
+# Who wants to know which catalog keys a call's prompts were rendered from: ``orchestrator
+# simulate`` names what the caller heard by key (``expect: {prompts: [...]}``), which the switch
+# cannot tell from the file or the words. Each observer is called with the call's uuid, the
+# keys and what they became (``Prompt`` values, or the entry prompt's text); none in service.
+RENDER_OBSERVERS: List[Callable[[Optional[str], Tuple[str, ...], Any], None]] = []
+
+
+def _rendered(channel, keys, values):
+    for observer in list(RENDER_OBSERVERS):
+        observer(getattr(channel, "uuid", None), tuple(keys), values)
+
 
 class PromptRenderer:
     """Turns catalog prompts into what the switch plays, choosing recording or TTS per segment."""
@@ -172,7 +184,9 @@ class PromptRenderer:
         result = []
         for segment in self.catalog.segments(key):
             result.extend(self._render(segment, params))
-        return [p for p in result if p.value.strip()]
+        result = [p for p in result if p.value.strip()]
+        _rendered(self.channel, [key], result)
+        return result
 
     def _render(self, segment, params):
         engine, voice = self.tts
@@ -200,6 +214,9 @@ class PromptRenderer:
         segments = [s for key in keys for s in self.catalog.segments(key)]
         paths = [self._audio_path(s) for s in segments]
         if paths and all(paths):
-            return paths[0] if len(paths) == 1 else "file_string://" + "!".join(paths)
-        words = [self._fill(s.text if s.form == "file" else s.value, params) for s in segments]
-        return "say:" + " ".join(w for w in words if w)
+            prompt = paths[0] if len(paths) == 1 else "file_string://" + "!".join(paths)
+        else:
+            words = [self._fill(s.text if s.form == "file" else s.value, params) for s in segments]
+            prompt = "say:" + " ".join(w for w in words if w)
+        _rendered(self.channel, keys, prompt)
+        return prompt

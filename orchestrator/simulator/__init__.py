@@ -39,7 +39,7 @@ dialplan. ``Call``: ``uuid``, ``record``, ``channel``, ``done``, ``wait(timeout)
 ``press(digits)``, ``hangup(cause)``, ``timeline()``.
 
 ``CallRecord`` (verbatim, card digits included: writers mask it, see ``record``): ``heard``
-(Heard: t, app, arg, ended, interrupted_by, barged), ``pressed`` (Press: t, digit, taken_by,
+(Heard: t, app, arg, ended, interrupted_by, barged, number: what ``wait_prompt`` counts), ``pressed`` (Press: t, digit, taken_by,
 secure), ``apps`` (t, app, arg, response), ``events`` (t, name, headers), ``transcript``
 ((t, "in"|"out", raw) seen from the switch: "in" = received from the orchestrator), ``hangup_cause``, ``hangup_by`` (caller|service|switch), ``transferred_to``,
 ``bridged_to``, ``bridge_attempts``, ``fallback_reached``, ``variables`` (at the end),

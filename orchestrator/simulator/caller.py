@@ -5,14 +5,17 @@ answer_after: 0.5        # seconds of ringing before the dialplan reaches `socke
 max_duration: 120        # the caller hangs up after this many seconds on the call (default 120)
 bridge: {outcome: answered, after: 1, talk: 5}   # how a `bridge` from this call ends (optional)
 steps:
-  - wait_prompt: 2       # until the 2nd prompt (playback/speak/say/play_and_get_digits) has started
+  - wait_prompt: 2       # until the 2nd prompt (playback/speak/say/play_and_get_digits) has
+                         # started: the one a timeline shows as #2 (``Heard.number``)
   - wait: 0.5            # seconds
   - press: "4111111111111111#"
     spacing: 0.05        # seconds between digits (default 0.1)
   - silence: 6           # same as wait; reads better where the caller stays silent on purpose
   - hangup: {}           # or {cause: NORMAL_CLEARING}
 ```
-A bare list of steps is accepted too. All times are simulated seconds: they are multiplied
+A bare list of steps is accepted too. The invalid-entry sound ``play_and_get_digits`` plays
+after a wrong entry is not counted (it is part of the same prompt); the timeline says so. A test
+script (``orchestrator/flowtests``) adds ``flow``, ``variables``, ``expect`` and a few more keys. All times are simulated seconds: they are multiplied
 by the switch's ``time_scale``, like prompt durations and digit timeouts, so a script keeps
 its meaning at any speed. After the last step the caller stays on the line until the
 service hangs up or transfers, or ``max_duration`` passes (then the caller hangs up).
@@ -37,7 +40,13 @@ BRIDGE_OUTCOMES = ("answered", "NO_ANSWER", "USER_BUSY", "CALL_REJECTED", "NO_US
 
 
 class ScriptError(ValueError):
-    """A caller script that cannot be run; the message names the offending step."""
+    """A caller script that cannot be run; the message names the offending step, ``path`` is
+    where it sits in the document (``("steps", 2, "press")``) for a reader that kept the
+    positions (``orchestrator simulate`` prints file:line:column)."""
+
+    def __init__(self, message: str, path: Tuple[Any, ...] = ()) -> None:
+        super().__init__(message)
+        self.path = tuple(path)
 
 
 @dataclass(frozen=True)
@@ -84,15 +93,17 @@ class CallerScript:
             raise ScriptError("caller script must be a mapping with 'steps' or a list of steps")
         unknown = set(data) - {"steps", "answer_after", "max_duration", "bridge"}
         if unknown:
-            raise ScriptError(f"caller script: unknown top-level key(s): {', '.join(sorted(unknown))}")
+            raise ScriptError(f"caller script: unknown top-level key(s): {', '.join(sorted(map(str, unknown)))}",
+                              (sorted(map(str, unknown))[0],))
         steps = data.get("steps") or []
         if not isinstance(steps, list):
-            raise ScriptError("caller script: 'steps' must be a list")
+            raise ScriptError("caller script: 'steps' must be a list", ("steps",))
         return cls(
-            steps=tuple(_parse_step(i, raw) for i, raw in enumerate(steps)),
-            answer_after=_seconds(data.get("answer_after", 0.0), "answer_after"),
-            max_duration=_seconds(data.get("max_duration", 120.0), "max_duration", positive=True),
-            bridge=_parse_bridge(data.get("bridge")),
+            steps=tuple(_placed(("steps", i), _parse_step, i, raw) for i, raw in enumerate(steps)),
+            answer_after=_seconds(data.get("answer_after", 0.0), "answer_after", path=("answer_after",)),
+            max_duration=_seconds(data.get("max_duration", 120.0), "max_duration", positive=True,
+                                  path=("max_duration",)),
+            bridge=_placed(("bridge",), _parse_bridge, data.get("bridge")),
         )
 
     @classmethod
@@ -101,11 +112,21 @@ class CallerScript:
         return cls(max_duration=max_duration)
 
 
-def _seconds(value: Any, where: str, positive: bool = False) -> float:
+def _placed(path: Tuple[Any, ...], parse, *args):
+    """``parse(*args)``, its ScriptError placed at ``path`` when it did not say where."""
+    try:
+        return parse(*args)
+    except ScriptError as exc:
+        if exc.path:
+            raise
+        raise ScriptError(str(exc), path) from None
+
+
+def _seconds(value: Any, where: str, positive: bool = False, path: Tuple[Any, ...] = ()) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ScriptError(f"{where}: expected a number of seconds, got {value!r}")
+        raise ScriptError(f"{where}: expected a number of seconds, got {value!r}", path)
     if value < 0 or (positive and value == 0):
-        raise ScriptError(f"{where}: must be {'positive' if positive else 'zero or more'}, got {value!r}")
+        raise ScriptError(f"{where}: must be {'positive' if positive else 'zero or more'}, got {value!r}", path)
     return float(value)
 
 

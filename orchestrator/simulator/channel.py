@@ -212,6 +212,7 @@ class SimChannel:
                 leg.hear_prompt(arg)
         if counts:
             self._prompts += 1
+            heard.number = self._prompts
             changed, self._prompt_changed = self._prompt_changed, Event()
             changed.set()
         return heard

@@ -25,6 +25,7 @@ class Heard:
     arg: str                       # the file / text / say argument actually played
     ended: Optional[float] = None
     interrupted_by: Optional[str] = None   # "dtmf" | "uuid_break" | "hangup" | None
+    number: Optional[int] = None   # what ``wait_prompt: N`` counts; None for one it does not
 
     @property
     def barged(self) -> bool:
@@ -118,19 +119,27 @@ def _group_presses(presses: List[Press], gap: float = 1.0) -> List[Tuple[float, 
     return groups
 
 
-def render_timeline(record: CallRecord, reveal_digits: bool = False, key_gap: float = 1.0) -> str:
+def render_timeline(record: CallRecord, reveal_digits: bool = False, key_gap: float = 1.0,
+                    labels: Optional[Dict[int, str]] = None) -> str:
     """A readable heard / pressed / outcome timeline, one line per happening; the keys of
     secure entry are masked unless ``reveal_digits``.
 
+    Each prompt ``wait_prompt`` counts carries its number (``#3``), so a script's
+    ``wait_prompt: 3`` can be read off the timeline; one it does not count (the invalid-entry
+    sound of ``play_and_get_digits``) says so. ``labels`` adds a word to the prompt at that
+    index of ``record.heard`` (the dry run's catalog key).
     Keys pressed less than ``key_gap`` seconds apart are shown as one entry; a faster-than-life
     run passes its time scale here so separate entries stay separate.
     """
     lines: List[Tuple[float, str]] = []
-    for h in record.heard:
+    for index, h in enumerate(record.heard):
         what = {"playback": "plays", "speak": "speaks", "say": "says",
                 "play_and_get_digits": "prompts"}.get(h.app, h.app)
-        tail = f"  [interrupted by {h.interrupted_by}]" if h.interrupted_by else ""
-        lines.append((h.t, f"switch {what} {h.arg!r}{tail}"))
+        number = f"#{h.number} " if h.number is not None else ""
+        tail = f"  [{labels[index]}]" if labels and labels.get(index) else ""
+        tail += f"  [interrupted by {h.interrupted_by}]" if h.interrupted_by else ""
+        tail += "  (not counted by wait_prompt)" if h.number is None else ""
+        lines.append((h.t, f"{number}switch {what} {h.arg!r}{tail}"))
     for t, presses in _group_presses(record.pressed, key_gap):
         shown = "".join(p.digit for p in presses) if reveal_digits else _shown(presses)
         lines.append((t, f"caller presses {shown}"))

@@ -120,3 +120,24 @@ def test_stop_leaves_no_greenlet_or_socket():
     assert _open_fds() - before_fd == set()
     assert all(c.done for c in calls)
     orch.close()
+
+
+def test_timeline_numbers_the_prompts_wait_prompt_counts_and_marks_the_others(switch, orch):
+    """The invalid-entry sound of play_and_get_digits is not counted by ``wait_prompt``; the
+    timeline shows the numbers a script waits for, and says which prompt has none."""
+    call = switch.place_call(orch.address, caller=CallerScript.from_yaml(
+        "steps: [{wait_prompt: 1}, {press: '99#'}, {wait_prompt: 2}, {press: '11#'}]"))
+    esl = start_session(orch)
+    execute(esl, "play_and_get_digits", "2 2 2 2000 # /menu.wav /invalid.wav choice ^1\\d*$ 1000")
+    esl.wait_event("CHANNEL_EXECUTE_COMPLETE", timeout=10)
+    call.hangup()
+    record = call.wait(5)
+    assert [(h.arg, h.number) for h in record.heard] == [
+        ("/menu.wav", 1), ("/invalid.wav", None), ("/menu.wav", 2)]
+    lines = [line for line in render_timeline(record).splitlines() if "switch prompts" in line]
+    assert "#1 switch prompts '/menu.wav'" in lines[0]
+    assert "switch prompts '/invalid.wav'" in lines[1] and "(not counted by wait_prompt)" in lines[1]
+    assert "#" not in lines[1].split("switch")[0]
+    assert "#2 switch prompts '/menu.wav'" in lines[2]
+    labelled = render_timeline(record, labels={2: "menu.again"})
+    assert "#2 switch prompts '/menu.wav'  [menu.again]" in labelled
