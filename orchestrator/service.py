@@ -36,7 +36,7 @@ from orchestrator.sms import build_providers as build_sms_providers
 from orchestrator.webservices import build_services
 from orchestrator.tenancy.loading import load_library, plan as plan_tenants
 from orchestrator.store.monitor import StoreMonitor
-from orchestrator.tenants import UNKNOWN_TENANT, resolve_tenant
+from orchestrator.tenants import DEFAULT_TENANT, UNKNOWN_TENANT, resolve_tenant
 from orchestrator.web import HttpServer, json_bodies_only, liveness_app, only_get, readiness_app
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,7 @@ class Service:
                            secure_fifo_dir=config["secure_entry"]["fifo_dir"])
             for node in config["nodes"]])
         self.tenants = frozenset(config["tenants"])
+        self.metrics.count_survey_ratings_of(sorted({DEFAULT_TENANT} | self.tenants))
         self.metrics.max_calls.set(config["max_calls"])
         for name in self.pool.nodes:
             self.metrics.esl_up.labels(name).set(0)
