@@ -23,6 +23,7 @@ from orchestrator.esl.channel import ChannelSettings
 from orchestrator.esl.inbound import InboundPool, NodeConnection
 from orchestrator.esl.outbound import OutboundServer
 from orchestrator.esl.protocol import FrameLimits
+from orchestrator.flow_reload import FlowReloader
 from orchestrator.http_limits import HTTP_LIMIT_KEYS, HttpLimits, warn_if_descriptors_short
 from orchestrator.hub_errors import route_hub_errors
 from orchestrator.logs import ensure_redaction, log_context
@@ -104,6 +105,9 @@ class Service:
         self.cluster = self._build_cluster(config)
         self._advertise = (config.data.get("cluster") or {}).get("advertise") or ""
         self.agent = self._build_agent_api(config)
+        # SIGHUP and POST /api/v1/admin/reload: new flows for new calls (flow_reload.py)
+        self.reloader = FlowReloader(self)
+        self.metrics.flows_loaded.set(len(self.library))
 
     def _build_callbacks(self, config):
         """Each tenant's status callbacks (``tenants.<name>.webhook``), from the outbox on the
@@ -140,6 +144,7 @@ class Service:
             raise ConfigError("\n".join("%s: %s" % (config.source, p) for p in problems))
         from orchestrator.agent.hub import AgentHub
         hub = AgentHub(self, settings)
+        hub.api.reload_flows = self.reload
         self.events.subscribe(hub.on_payment_event)
         self.http.router.mount("/api/v1", json_bodies_only(hub.api))
         from orchestrator.agent.panel import panel_app
@@ -266,6 +271,11 @@ class Service:
             on_sms=lambda name, result: self.metrics.record_sms(tenant, name, result),
             transfer_allowed=None if plan.destinations is None else plan.may_transfer,
             on_refusal=lambda resource: self.metrics.record_tenant_refusal(tenant, resource))
+
+    def reload(self, trigger="api"):
+        """Reload the flows and catalogs for the calls to come; the calls in progress keep
+        theirs. A ``ReloadResult``: a flow that does not load keeps the running ones."""
+        return self.reloader.reload(trigger)
 
     @property
     def address(self):

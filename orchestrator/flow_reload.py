@@ -1,0 +1,121 @@
+"""Reloading the flows and prompt catalogs of a running service (SIGHUP, or the agent API's
+``POST /api/v1/admin/reload``) without touching the calls in progress.
+
+Everything is read and checked before anything changes, the way start-up checks it: every
+flow folder the config names (``FlowLibrary``: each problem as ``file:line:column``), the
+config's flow choices and each tenant's grants over the new flows (``tenancy/loading.py``), and
+the catalog of every language the new flows speak. Only when all of it is good are the
+service's library and tenancy plan replaced, in one assignment with no yield in between, so no
+call sees half of a reload. A call in progress keeps the ``Flow`` object it started with (its
+``FlowRunner`` holds it): it ends on the flow it began on; a call that arrives afterwards
+chooses from the new flows. Anything wrong keeps everything as it was, and says why: at ERROR
+in the log, one line per problem, and in the answer to the API's caller.
+
+Catalogs are read from their files when a prompt is said, so a catalog edit is heard on the
+next prompt; a reload checks every catalog the flows need, so a broken one is reported (and
+the reload refused) rather than found by a caller.
+
+What is not reloaded is the service config itself (gateways, tokens, ports, tenants): that
+takes a restart. Each reload is counted (``payivr_flow_reloads_total{result}``) and
+``payivr_flows_loaded`` says how many flows new calls choose from.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Dict, List, Set, Tuple
+
+import gevent.lock
+
+from orchestrator.catalog import Catalog, CatalogError
+from orchestrator.engine import FlowError
+from orchestrator.tenancy.loading import load_library, plan as plan_tenants
+from orchestrator.tenants import DEFAULT_TENANT
+
+if TYPE_CHECKING:  # pragma: no cover
+    from orchestrator.engine.selection import FlowLibrary
+    from orchestrator.tenancy.plans import Tenancy
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReloadResult:
+    """What one reload did: ``reloaded`` (the new flows are in use) or not, and why not."""
+
+    reloaded: bool
+    trigger: str
+    flows: List[str] = field(default_factory=list)
+    catalogs: List[str] = field(default_factory=list)
+    problems: List[str] = field(default_factory=list)
+    warnings: List[str] = field(default_factory=list)
+
+    def to_json(self) -> Dict[str, object]:
+        return {"reloaded": self.reloaded, "trigger": self.trigger, "flows": self.flows,
+                "catalogs": self.catalogs, "problems": self.problems, "warnings": self.warnings}
+
+
+class FlowReloader:
+    """Reloads ``service``'s flows and catalogs, one reload at a time."""
+
+    def __init__(self, service) -> None:
+        self._service = service
+        self._lock = gevent.lock.Semaphore()
+
+    def reload(self, trigger: str) -> ReloadResult:
+        """Load and check everything, then swap it in, or keep what runs; ``trigger`` says
+        what asked (``SIGHUP``, ``api``) for the log."""
+        with self._lock:
+            result = self._reload(trigger)
+        service = self._service
+        service.metrics.record_reload("reloaded" if result.reloaded else "failed",
+                                      len(service.library))
+        return result
+
+    def _reload(self, trigger: str) -> ReloadResult:
+        service, config = self._service, self._service.config
+        try:
+            library = load_library(config)
+        except FlowError as error:
+            return self._refused(trigger, [str(problem) for problem in error.problems])
+        tenancy, errors, warnings = plan_tenants(config, library)
+        if errors:
+            return self._refused(trigger, ["%s: %s" % (config.source, line) for line in errors])
+        catalogs, problems = _check_catalogs(library, tenancy, sorted(service.tenants))
+        if problems:
+            return self._refused(trigger, problems)
+        for warning in warnings:
+            log.warning("%s", warning)
+        service.library, service.tenancy = library, tenancy   # no yield between: one swap
+        result = ReloadResult(True, trigger, sorted(library), catalogs, warnings=list(warnings))
+        log.info("reload (%s): flows and catalogs reloaded: %d flows (%s), catalogs %s; calls in "
+                 "progress keep the flows they started with", trigger, len(result.flows),
+                 ", ".join(result.flows) or "none", ", ".join(catalogs) or "none")
+        return result
+
+    @staticmethod
+    def _refused(trigger: str, problems: List[str]) -> ReloadResult:
+        log.error("reload (%s) failed; the flows and catalogs in use are kept:\n%s", trigger,
+                  "\n".join(problems))
+        return ReloadResult(False, trigger, problems=problems)
+
+
+def _check_catalogs(library: "FlowLibrary", tenancy: "Tenancy",
+                    tenants: List[str]) -> Tuple[List[str], List[str]]:
+    """The catalogs (``language`` or ``directory/language``) the flows each tenant may run
+    speak, and a problem for each that does not load."""
+    needed: Set[Tuple[str, str]] = set()
+    for tenant in [DEFAULT_TENANT] + list(tenants):
+        plan = tenancy.plan(tenant)
+        languages = {library[name].language for name in plan.flows if name in library}
+        for language in languages | set(plan.languages or ()):
+            needed.add((plan.prompts.catalog_dir or "", language))
+    loaded, problems = [], []
+    for directory, language in sorted(needed):
+        try:
+            Catalog.load(language, directory or None)
+        except CatalogError as error:
+            problems.append(str(error))
+            continue
+        loaded.append("%s/%s" % (directory, language) if directory else language)
+    return loaded, problems
