@@ -23,7 +23,7 @@ from orchestrator.esl.channel import ChannelSettings
 from orchestrator.esl.inbound import InboundPool, NodeConnection
 from orchestrator.esl.outbound import OutboundServer
 from orchestrator.esl.protocol import FrameLimits
-from orchestrator.flow_reload import FlowReloader
+from orchestrator.flow_reload import FlowReloader, load_catalogs
 from orchestrator.http_limits import HTTP_LIMIT_KEYS, HttpLimits, warn_if_descriptors_short
 from orchestrator.hub_errors import route_hub_errors
 from orchestrator.logs import ensure_redaction, log_context
@@ -107,6 +107,10 @@ class Service:
         self.agent = self._build_agent_api(config)
         # SIGHUP and POST /api/v1/admin/reload: new flows for new calls (flow_reload.py)
         self.reloader = FlowReloader(self)
+        # every call is handed its tenant's catalogs as loaded now, or by the last reload
+        self.catalogs, broken = load_catalogs(self.tenancy, sorted(self.tenants))
+        for problem in sorted(set(broken.values())):
+            log.warning("%s", problem)
         self.metrics.flows_loaded.set(len(self.library))
 
     def _build_callbacks(self, config):
@@ -259,6 +263,7 @@ class Service:
         return CallServices(
             gateways={name: self.gateways[name] for name in plan.gateways if name in self.gateways},
             store=self.store, prompts=plan.prompts,
+            catalogs=self.catalogs.get(plan.prompts.catalog_dir or "", {}),
             events=self.events.for_call(call), tenant=tenant, call_uuid=channel.uuid,
             agent_requests=self.agent.requests_for(channel) if self.agent else None,
             withheld_gateways=self.tenancy.withheld_gateways(tenant),

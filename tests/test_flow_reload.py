@@ -192,3 +192,49 @@ def test_an_admin_token_names_no_tenant_and_no_agent():
         "no tenant and no agent",
         "agent_api.tokens[1].admin: an admin token reloads every tenant's flows, so it names "
         "no tenant and no agent"]
+
+
+CATALOG_FLOW = """\
+flow: reloadable
+language: en
+steps:
+  - answer: {}
+  - announce: goodbye
+  - collect:
+      into: key
+      prompt: {speak: "press a key"}
+      first_digit_timeout: 30
+      max_attempts: 1
+      on: {timeout: bye, cancelled: bye, too-many-failed-attempts: bye}
+  - announce: goodbye
+  - id: bye
+    hangup: {}
+"""
+
+
+def test_a_reloaded_catalog_is_heard_by_new_calls_and_not_by_the_call_in_progress(
+        service_on_simulator, tmp_path):
+    from orchestrator.catalog import HERE
+    flows, catalogs = tmp_path / "flows", tmp_path / "catalogs"
+    flows.mkdir()
+    catalogs.mkdir()
+    (flows / "reloadable.yaml").write_text(CATALOG_FLOW)
+    with open(os.path.join(HERE, "en.yaml"), encoding="utf-8") as handle:
+        shipped = handle.read()
+    (catalogs / "en.yaml").write_text(shipped)
+    world = service_on_simulator({
+        "http": {"enabled": True, "port": 0}, "prompts": {"catalog_dir": str(catalogs)},
+        "flows": {"directory": str(flows), "default": "reloadable"},
+        "agent_api": {"tokens": [{"token": ADMIN, "admin": True}]}})
+    old, new = "Thank you for calling. Goodbye.", "Farewell, and thank you."
+    assert old in shipped
+    in_progress = world.place([{"wait_prompt": 2}, {"wait": 2}, {"press": "1"}])
+    eventually(lambda: "press a key" in " ".join(spoken(in_progress.record)), timeout=20,
+               what="the call at its key prompt")
+    (catalogs / "en.yaml").write_text(shipped.replace(old, new))
+    answer = reload_request(world, ADMIN)
+    assert answer.status_code == 200 and answer.json()["catalogs"] == ["%s/en" % catalogs]
+    after = spoken(world.run_call([{"wait_prompt": 2}, {"press": "1"}]).record)
+    before = spoken(world.finish(in_progress, 30).record)
+    assert [line for line in before if "thank" in line.lower()] == [old, old]
+    assert [line for line in after if "thank" in line.lower()] == [new, new]
