@@ -73,7 +73,12 @@ class FlowReloader:
         """Load and check everything, then swap it in, or keep what runs; ``trigger`` says
         what asked (``SIGHUP``, ``api``) for the log."""
         with self._lock:
-            result = self._reload(trigger)
+            try:
+                result = self._reload(trigger)
+            except Exception as error:   # a reload must never take the running service down
+                log.exception("reload (%s): unexpected failure", trigger)
+                result = self._refused(trigger, ["internal error while reloading: %s"
+                                                 % type(error).__name__])
         service = self._service
         service.metrics.record_reload("reloaded" if result.reloaded else "failed",
                                       len(service.library))
@@ -106,8 +111,9 @@ class FlowReloader:
 
     @staticmethod
     def _refused(trigger: str, problems: List[str]) -> ReloadResult:
-        log.error("reload (%s) failed; the flows and catalogs in use are kept:\n%s", trigger,
-                  "\n".join(problems))
+        for problem in problems:     # one line each, so each file:line:column is a link
+            log.error("reload (%s) failed; the flows and catalogs in use are kept: %s",
+                      trigger, problem)
         return ReloadResult(False, trigger, problems=problems)
 
 

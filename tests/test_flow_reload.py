@@ -238,3 +238,18 @@ def test_a_reloaded_catalog_is_heard_by_new_calls_and_not_by_the_call_in_progres
     before = spoken(world.finish(in_progress, 30).record)
     assert [line for line in before if "thank" in line.lower()] == [old, old]
     assert [line for line in after if "thank" in line.lower()] == [new, new]
+
+
+def test_a_failure_inside_the_reload_keeps_the_flows_and_the_service(with_api, monkeypatch,
+                                                                     caplog):
+    world, flows = with_api
+
+    def broken_loader(config):
+        raise RuntimeError("disk on fire")
+    monkeypatch.setattr("orchestrator.flow_reload.load_library", broken_loader)
+    answer = reload_request(world, ADMIN)
+    assert answer.status_code == 422
+    assert answer.json()["problems"] == ["internal error while reloading: RuntimeError"]
+    heard = spoken(world.run_call([{"wait_prompt": 2}, {"press": "1"}]).record)
+    assert heard[0] == "version one, first"
+    assert world.metric("payivr_flow_reloads_total", result="failed") == 1
