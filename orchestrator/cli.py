@@ -62,6 +62,8 @@ def _cmd_run(args):
     stop = gevent.event.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, stop.set)
+    # new flows and catalogs for new calls; the calls in progress keep theirs (flow_reload.py)
+    gevent.signal_handler(signal.SIGHUP, lambda: gevent.spawn(service.reload, "SIGHUP"))
     serve_forever(service, stop)
     return 0
 

@@ -27,12 +27,14 @@ from prometheus_client.registry import Collector
 
 from orchestrator import __version__
 from orchestrator.payments.events import (CallRef, FieldAccepted, FieldRejected, PaymentApproved,
-                                          PaymentDeclined, PaymentEvent, PaymentFailed)
+                                          PaymentDeclined, PaymentEvent, PaymentFailed,
+                                          SurveyRated)
 from orchestrator.payments.gateways.results import (DECLINE_REASONS as _DECLINES,
                                                     GATEWAY_ERROR_KINDS as _ERROR_KINDS,
                                                     Approved, Declined, GatewayError)
 from orchestrator.payments.validation import FIELD_ERROR_TYPES, FIELDS, NUMBER_CONFIRMATION
 from orchestrator.store.backend import ERROR_KINDS as STORE_ERROR_KINDS
+from orchestrator.store.journal import SURVEY_RATINGS
 from orchestrator.store.journal import WRITE_OPERATIONS as STORE_WRITE_OPERATIONS
 
 # why a status callback is given up (callbacks/sender.py says when)
@@ -80,6 +82,10 @@ WRONG_TENANT = "wrong-tenant"
 WEB_SERVICE_OUTCOMES = ("ok", "not-found", "error", "timeout")
 SMS_RESULTS = ("sent", "error", "timeout")
 # what a payment link's webhook was answered (links/webhook.py)
+# a caller's answer to the survey after paying (engine/steps/survey.py)
+SURVEY_RATING_LABELS = tuple(str(rating) for rating in SURVEY_RATINGS)
+# what a reload of flows and catalogs ended with (service.py, Service.reload)
+RELOAD_RESULTS = ("reloaded", "failed")
 LINK_WEBHOOK_CODES = ("200", "400", "401", "404", "405", "409", "413", "415")
 # The bounds on what a peer may send or hold, by the config key that sets each (README, "Limits").
 LIMIT_KEYS = ("limits.esl.max_header_lines", "limits.esl.max_header_bytes",
@@ -170,6 +176,22 @@ class Metrics:
             "Authorization attempts that got an answer or failed, by tenant, gateway and "
             "result (approved, declined, error)",
             ["tenant", "gateway", "result"], registry=r)
+        # -- flows (service.py, Service.reload) -------------------------------------------------
+        self.flow_reloads = Counter(
+            f"{PREFIX}_flow_reloads_total",
+            "Reloads of the flows and catalogs (SIGHUP or POST /api/v1/admin/reload), by result: "
+            "reloaded, or failed (the flows running before are kept)", ["result"], registry=r)
+        for result in RELOAD_RESULTS:
+            self.flow_reloads.labels(result)
+        self.flows_loaded = Gauge(
+            f"{PREFIX}_flows_loaded",
+            "Flows new calls can choose from, as last loaded (start-up or the last good reload)",
+            registry=r)
+        self.survey_ratings = Counter(
+            f"{PREFIX}_survey_ratings_total",
+            "Satisfaction survey answers after a payment, by tenant and rating (1 to 5); a "
+            "caller who keyed no rating is not counted",
+            ["tenant", "rating"], registry=r)
         self.payment_declines = Counter(
             f"{PREFIX}_payment_declines_total",
             "Declined authorizations by normalised reason (see DECLINE_REASONS)",
@@ -331,8 +353,8 @@ class Metrics:
     # -- the payment event subscriber ----------------------------------------------------------
     def on_payment_event(self, call: CallRef, event: PaymentEvent) -> None:
         """Count a payment fact: an attempt at a card field (and why it failed), an
-        authorization's result, latency, decline reason and error kind. Other events (a field
-        started, the card complete, ...) are not counted."""
+        authorization's result, latency, decline reason and error kind, a survey rating.
+        Other events (a field started, the card complete, ...) are not counted."""
         tenant = call.tenant
         if isinstance(event, FieldAccepted):
             self.record_field_attempt(tenant, event.field)
@@ -347,8 +369,23 @@ class Metrics:
         elif isinstance(event, PaymentFailed):
             self.record_authorization(tenant, event.gateway, GatewayError.status, event.seconds)
             self.record_gateway_error(event.gateway, event.kind)
+        elif isinstance(event, SurveyRated):
+            self.survey_ratings.labels(tenant, bounded(str(event.rating), SURVEY_RATING_LABELS)).inc()
 
     # -- the same, by plain values ------------------------------------------------------------
+    def count_survey_ratings_of(self, tenants: Sequence[str]) -> None:
+        """Start each tenant's five rating series at 0, so the first rating is an increase
+        Prometheus sees (a series that appears at 1 has no increase to show)."""
+        for tenant in tenants:
+            for rating in SURVEY_RATING_LABELS:
+                self.survey_ratings.labels(tenant, rating)
+
+    def record_reload(self, result: str, flows: int) -> None:
+        """A reload of flows and catalogs ended with ``result`` (``RELOAD_RESULTS``); ``flows``
+        is how many new calls choose from now."""
+        self.flow_reloads.labels(bounded(result, RELOAD_RESULTS)).inc()
+        self.flows_loaded.set(flows)
+
     def record_limit(self, key: str) -> None:
         """A peer crossed the bound that config key ``key`` sets (one of ``LIMIT_KEYS``)."""
         self.limit_rejections.labels(bounded(key, LIMIT_KEYS)).inc()

@@ -23,6 +23,7 @@ from orchestrator.esl.channel import ChannelSettings
 from orchestrator.esl.inbound import InboundPool, NodeConnection
 from orchestrator.esl.outbound import OutboundServer
 from orchestrator.esl.protocol import FrameLimits
+from orchestrator.flow_reload import FlowReloader, load_catalogs
 from orchestrator.http_limits import HTTP_LIMIT_KEYS, HttpLimits, warn_if_descriptors_short
 from orchestrator.hub_errors import route_hub_errors
 from orchestrator.logs import ensure_redaction, log_context
@@ -37,7 +38,7 @@ from orchestrator.sms import build_provider as build_sms_provider
 from orchestrator.webservices import build_services
 from orchestrator.tenancy.loading import load_library, plan as plan_tenants
 from orchestrator.store.monitor import StoreMonitor
-from orchestrator.tenants import UNKNOWN_TENANT, resolve_tenant
+from orchestrator.tenants import DEFAULT_TENANT, UNKNOWN_TENANT, resolve_tenant
 from orchestrator.web import HttpServer, json_bodies_only, liveness_app, only_get, readiness_app
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class Service:
                            secure_fifo_dir=config["secure_entry"]["fifo_dir"])
             for node in config["nodes"]])
         self.tenants = frozenset(config["tenants"])
+        self.metrics.count_survey_ratings_of(sorted({DEFAULT_TENANT} | self.tenants))
         self.metrics.max_calls.set(config["max_calls"])
         for name in self.pool.nodes:
             self.metrics.esl_up.labels(name).set(0)
@@ -105,6 +107,13 @@ class Service:
         self.cluster = self._build_cluster(config)
         self._advertise = (config.data.get("cluster") or {}).get("advertise") or ""
         self.agent = self._build_agent_api(config)
+        # SIGHUP and POST /api/v1/admin/reload: new flows for new calls (flow_reload.py)
+        self.reloader = FlowReloader(self)
+        # every call is handed its tenant's catalogs as loaded now, or by the last reload
+        self.catalogs, broken = load_catalogs(self.tenancy, sorted(self.tenants))
+        for problem in sorted(set(broken.values())):
+            log.warning("%s", problem)
+        self.metrics.flows_loaded.set(len(self.library))
 
     def _build_callbacks(self, config):
         """Each tenant's status callbacks (``tenants.<name>.webhook``), from the outbox on the
@@ -141,6 +150,7 @@ class Service:
             raise ConfigError("\n".join("%s: %s" % (config.source, p) for p in problems))
         from orchestrator.agent.hub import AgentHub
         hub = AgentHub(self, settings)
+        hub.api.reload_flows = self.reload
         self.events.subscribe(hub.on_payment_event)
         self.http.router.mount("/api/v1", json_bodies_only(hub.api))
         from orchestrator.agent.panel import panel_app
@@ -295,6 +305,7 @@ class Service:
         return CallServices(
             gateways={name: self.gateways[name] for name in plan.gateways if name in self.gateways},
             store=self.store, prompts=plan.prompts,
+            catalogs=self.catalogs.get(plan.prompts.catalog_dir or "", {}),
             events=self.events.for_call(call), tenant=tenant, call_uuid=channel.uuid,
             agent_requests=self.agent.requests_for(channel) if self.agent else None,
             withheld_gateways=self.tenancy.withheld_gateways(tenant),
@@ -312,6 +323,11 @@ class Service:
             on_sms=lambda name, result: self.metrics.record_sms(tenant, name, result),
             transfer_allowed=None if plan.destinations is None else plan.may_transfer,
             on_refusal=lambda resource: self.metrics.record_tenant_refusal(tenant, resource))
+
+    def reload(self, trigger="api"):
+        """Reload the flows and catalogs for the calls to come; the calls in progress keep
+        theirs. A ``ReloadResult``: a flow that does not load keeps the running ones."""
+        return self.reloader.reload(trigger)
 
     @property
     def address(self):

@@ -46,6 +46,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .remote import Remote
 
+    from orchestrator.flow_reload import ReloadResult
+
     from .settings import Principal, TokenTable
 
 log = logging.getLogger(__name__)
@@ -128,6 +130,7 @@ class AgentApi:
               ("POST", "/sessions/{id}/cancel", "cancel"),
               ("POST", "/sessions/{id}/complete", "complete"),
               ("GET", "/sessions/{id}/events", "events"),
+              ("POST", "/admin/reload", "reload"),
               ("GET", "/openapi.json", "openapi")]
 
     def __init__(self, tokens: "TokenTable", registry: SessionRegistry, control: CallControl,
@@ -139,6 +142,8 @@ class AgentApi:
         self.stored = stored
         # the calls and sessions of other instances (remote.py); None with one instance
         self.remote: Optional["Remote"] = None
+        # reload(trigger) -> ReloadResult: the service's flows and catalogs (flow_reload.py)
+        self.reload_flows: Optional[Callable[[str], "ReloadResult"]] = None
         self.may_start, self.settings = may_start, settings
         self.tenants = frozenset(tenants)
         self.destinations = Destinations(settings.get("destinations") or {})
@@ -263,6 +268,18 @@ class AgentApi:
     def openapi(self, environ: "WSGIEnvironment", entry: AuditEntry) -> Answer:
         with open(OPENAPI_PATH, encoding="utf-8") as handle:
             return 200, json.load(handle)
+
+    def reload(self, environ: "WSGIEnvironment", entry: AuditEntry) -> Answer:
+        """Reload this instance's flows and catalogs (an admin token only): 200 with what is
+        in use now, or 422 with every problem (``file:line:column``) and the old flows kept.
+        Calls in progress keep the flows they started with."""
+        if not self._principal(entry).admin:
+            raise ApiError(403, "forbidden", "reloading the flows needs an admin token "
+                           "(agent_api.tokens: admin: true)")
+        if self.reload_flows is None:
+            raise ApiError(503, "unavailable", "this service cannot reload its flows")
+        result = self.reload_flows("api")
+        return (200 if result.reloaded else 422), result.to_json()
 
     def list_sessions(self, environ: "WSGIEnvironment", entry: AuditEntry) -> Answer:
         principal = self._principal(entry)

@@ -41,7 +41,11 @@ AGENT_API_SCHEMA: Dict[str, Any] = {
         "tokens": {"type": "array", "items": {
             "type": "object", "additionalProperties": False, "required": ["token"],
             "properties": {"token": {"type": "string", "minLength": 16},
-                           "tenant": _name, "agent": _name}}},
+                           "tenant": _name, "agent": _name,
+                           "admin": {"type": "boolean", "default": False,
+                                     "description": "the site operator's token: may also reload "
+                                                    "the flows and catalogs (POST /admin/reload); "
+                                                    "names no tenant and no agent"}}}},
         "agents": {"type": "object", "additionalProperties": {
             "type": "object", "additionalProperties": False, "required": ["extension"],
             "properties": {"extension": _extension, "context": _context}}},
@@ -94,6 +98,7 @@ class Principal:
 
     tenant: str
     agent: Optional[str] = None
+    admin: bool = False     # may reload the flows and catalogs (the site operator's token)
 
     def may_act_on(self, tenant: str, agent: Optional[str]) -> bool:
         """A call or session of ``tenant`` whose agent is ``agent`` (None: no agent's) is
@@ -123,7 +128,8 @@ class TokenTable:
                                          "agent_api.tokens[%d]; each token must be unique"
                                          % (index, earlier))
             self._entries.append((secret, Principal(entry.get("tenant", DEFAULT_TENANT),
-                                                    entry.get("agent"))))
+                                                    entry.get("agent"),
+                                                    bool(entry.get("admin", False)))))
 
     def __bool__(self) -> bool:
         return bool(self._entries)
@@ -196,6 +202,9 @@ def config_problems(settings: Mapping[str, Any], tenants: Collection[str]) -> Li
         tenant = entry.get("tenant", DEFAULT_TENANT)
         if tenant not in known:
             problems.append("agent_api.tokens[%d].tenant: %s %s" % (index, tenant, listed))
+        if entry.get("admin") and (tenant != DEFAULT_TENANT or entry.get("agent")):
+            problems.append("agent_api.tokens[%d].admin: an admin token reloads every tenant's "
+                            "flows, so it names no tenant and no agent" % index)
     for tenant, rules in (settings.get("destinations") or {}).items():
         if tenant not in known:
             problems.append("agent_api.destinations.%s: %s %s" % (tenant, tenant, listed))

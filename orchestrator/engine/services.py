@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Callable, FrozenSet, Mapping, Optional, Sequen
 from orchestrator.payments.events import CallEvents, CallRef
 
 if TYPE_CHECKING:  # pragma: no cover
+    from orchestrator.catalog import Catalog
     from orchestrator.links import LinkMaker
     from orchestrator.payments.gateways.base import Gateway
     from orchestrator.store import PaymentStore
@@ -46,6 +47,9 @@ class CallServices:
     gateways: Mapping[str, "Gateway"] = field(default_factory=dict)
     store: Optional["PaymentStore"] = None
     prompts: PromptSettings = field(default_factory=PromptSettings)
+    # the tenant's catalogs by language, as loaded with the flows the call started on: a
+    # reload gives new calls new ones, this call keeps these (orchestrator/flow_reload.py)
+    catalogs: Mapping[str, "Catalog"] = field(default_factory=dict)
     # where steps publish payment facts (payments/events.py); masked values only
     events: CallEvents = field(default_factory=_no_events)
     tenant: str = "default"
@@ -72,6 +76,16 @@ class CallServices:
     on_sms: Optional[Callable[[str, str], None]] = None
     # told the kind of each refusal ("gateway", "destination"), to count it by tenant
     on_refusal: Optional[Callable[[str], None]] = None
+
+    def catalog(self, language: str) -> "Catalog":
+        """The call's catalog for ``language``: the one loaded with its flows, else (a language
+        none of the flows speaks, named by a step at run time) read from its file now;
+        CatalogError when there is none."""
+        found = self.catalogs.get(language)
+        if found is not None:
+            return found
+        from orchestrator.catalog import Catalog
+        return Catalog.load(language, self.prompts.catalog_dir)
 
     def refuse(self, resource: str) -> None:
         """Count that this call's tenant was refused ``resource`` (the metric has the tenant)."""

@@ -143,9 +143,18 @@ class HandedBack:
     to_agent_leg: bool = False
 
 
+@dataclass(frozen=True)
+class SurveyRated:
+    """After paying, the caller rated the call ``rating`` (1 to 5), recorded with the payment
+    ``payment_id``. A caller who keyed no rating publishes nothing."""
+
+    payment_id: str
+    rating: int
+
+
 PaymentEvent = Union[FieldStarted, FieldAccepted, FieldRejected, FieldCancelled, CardComplete,
                      CardCancelled, CardAttemptsExhausted, Authorizing, PaymentApproved,
-                     PaymentDeclined, PaymentFailed, HandedBack]
+                     PaymentDeclined, PaymentFailed, HandedBack, SurveyRated]
 EVENT_TYPES = PaymentEvent.__args__  # type: ignore[attr-defined]
 Subscriber = Callable[[CallRef, "PaymentEvent"], None]
 

@@ -25,7 +25,7 @@ run twice (``begin`` finds its own row rather than a conflict).
 How long each write of a payment took, from its transaction's start to its commit (retries on
 a fresh connection included), is told to ``on_write(operation, seconds)`` when set (the
 service's metrics: ``payivr_store_write_seconds``): ``number``, ``begin``, ``finish``, ``flag``,
-``confirm`` (``WRITE_OPERATIONS``). A write that failed is not timed; ``health`` counts it.
+``confirm``, ``rate`` (``WRITE_OPERATIONS``). A write that failed is not timed; ``health`` counts it.
 """
 import logging
 import re
@@ -45,14 +45,16 @@ STATUSES = ("pending", "approved", "declined", "error", "unknown", "link_sent")
 COLUMNS = ("id", "created", "updated", "call_uuid", "tenant", "flow", "reference", "amount_minor",
            "currency", "gateway", "idempotency_key", "number", "brand", "card", "status",
            "auth_code", "transaction_id", "decline_code", "decline_reason", "error_kind",
-           "needs_reconciliation", "gateway_code", "reconcile_note", "confirmation_code", "details")
+           "needs_reconciliation", "gateway_code", "reconcile_note", "confirmation_code", "details",
+           "survey_rating")
 # decline_code: the normalised reason; decline_reason: our words for it; gateway_code: the
 # gateway's own code, checked (payments/gateways/results.py). Never the gateway's free text.
 OUTCOME_FIELDS = ("auth_code", "transaction_id", "decline_code", "decline_reason", "error_kind",
                   "gateway_code")
 # The writes of a payment that ``on_write`` hears, timed: its number, its pending row, its
-# outcome, a flag for reconciliation.
-WRITE_OPERATIONS = ("number", "begin", "finish", "flag", "confirm")
+# outcome, a flag for reconciliation, the code texted, the caller's survey rating.
+WRITE_OPERATIONS = ("number", "begin", "finish", "flag", "confirm", "rate")
+SURVEY_RATINGS = (1, 2, 3, 4, 5)
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 # Why a payment is (still) flagged, in our words: what reconciliation found, at most this long.
@@ -86,6 +88,7 @@ class PaymentRow(TypedDict):
     reconcile_note: Optional[str]
     confirmation_code: Optional[str]
     details: Optional[str]        # JSON, checked by payment_details (invoices, customer)
+    survey_rating: Optional[int]  # the caller's 1 to 5 after paying (engine/steps/survey.py)
 
 
 # hears each outcome written, in its transaction: (tx, the row as written, by reconciliation?)
@@ -255,6 +258,13 @@ class PaymentStore:
         if not re.fullmatch(r"[0-9]{4,12}", str(code)):
             raise StoreError("a confirmation code is 4 to 12 digits")
         self._update("confirm", payment_id, {"confirmation_code": str(code), "updated": time.time()})
+
+    def rate(self, payment_id: str, rating: int) -> None:
+        """Record the caller's survey rating of this payment's call: an integer 1 to 5
+        (``SURVEY_RATINGS``), so nothing else can be written here by mistake."""
+        if isinstance(rating, bool) or rating not in SURVEY_RATINGS:
+            raise StoreError("a survey rating is an integer from 1 to 5")
+        self._update("rate", payment_id, {"survey_rating": int(rating), "updated": time.time()})
 
     def flag(self, payment_id: str, note: str) -> None:
         """Keep a payment flagged for reconciliation, saying why (a check that failed, an

@@ -177,6 +177,11 @@ MIGRATIONS: Tuple[Migration, ...] = (
             created REAL NOT NULL, expires REAL NOT NULL
         )""",
     )),
+    # The caller's answer to the satisfaction survey after paying (engine/steps/survey.py):
+    # 1 to 5, or nothing when the caller keyed none or was not asked.
+    Migration(11, "payments.survey_rating: the caller's 1 to 5 rating after paying", (
+        "ALTER TABLE payments ADD COLUMN survey_rating INTEGER",
+    )),
 )
 LATEST = MIGRATIONS[-1].version
 

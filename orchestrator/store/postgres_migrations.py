@@ -119,5 +119,6 @@ MIGRATIONS: Tuple[Migration, ...] = (
             created DOUBLE PRECISION NOT NULL, expires DOUBLE PRECISION NOT NULL
         )""",
     )),
+    _same(11),
 )
 LATEST = MIGRATIONS[-1].version

@@ -14,7 +14,8 @@ What is real and what is not, plainly:
     gateway (approved, declined, HTTP 500), so the payment series exist through the shipped
     collect_card/authorize steps, and the HTTP 500 card leaves payments unknown and flagged:
     the reconciliation backlog, read from the store. Only their age is set by the test (see
-    ``age_the_reconciliation_backlog``).
+    ``age_the_reconciliation_backlog``). The approved card's caller answers the survey
+    (``pay_survey=true``), so the survey ratings come from the survey step.
   * Status callbacks too: acme's card payments leave theirs pending (its receiver is down)
     and the test only ages them (``age_the_pending_callbacks``); globex has no calls, so the
     test writes its callbacks through the writer's own event subscriber, and its receiver (a
@@ -83,13 +84,18 @@ CALLS = [
     ({"pay_tenant": "acme"}, "9999", []),
 ]
 PAYMENT = {"pay_flow": "card_payment", "pay_tenant": "acme", "pay_amount": "1250",
-           "pay_currency": "EUR", "pay_reference": "INV-1"}
+           "pay_currency": "EUR", "pay_reference": "INV-1", "pay_survey": "true"}
 TEST_CARDS = ("4111111111111111", "4000000000009995", "4000000000005001", "4000000000000002")
+# the approved card's caller rates the call: the survey question is its 12th prompt
+SURVEY_PROMPT, RATING = 12, "4"
 
 
 def card_call(pan):
-    return (PAYMENT, "1000", [{"wait_prompt": 3}, {"press": pan + "#"}, {"wait_prompt": 4},
-                              {"press": "1230"}, {"wait_prompt": 5}, {"press": "737"}])
+    keying = [{"wait_prompt": 3}, {"press": pan + "#"}, {"wait_prompt": 4},
+              {"press": "1230"}, {"wait_prompt": 5}, {"press": "737"}]
+    if pan == TEST_CARDS[0]:
+        keying += [{"wait_prompt": SURVEY_PROMPT}, {"wait": 0.2}, {"press": RATING}]
+    return (PAYMENT, "1000", keying)
 
 
 CARD_CALLS = [card_call(pan) for pan in TEST_CARDS]

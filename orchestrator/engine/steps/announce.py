@@ -21,7 +21,7 @@ def catalog_renderer(ctx: "FlowContext", language: str) -> PromptRenderer:
     there is none."""
     services = ctx.services
     settings = services.prompts if services else None
-    catalog = Catalog.load(language, settings.catalog_dir if settings else None)
+    catalog = services.catalog(language) if services else Catalog.load(language)
     return PromptRenderer(catalog, ctx.channel, settings.audio_dir if settings else "",
                           settings.audio if settings else "never",
                           ctx.settings.tts_engine, ctx.settings.tts_voice)

@@ -23,7 +23,7 @@ started, accepted (with its mask) or rejected (with its error type), and how the
 """
 from typing import TYPE_CHECKING, List
 
-from ...catalog import Catalog, PromptRenderer
+from ...catalog import PromptRenderer
 from ...payments.brands import BRANDS
 from ...payments.card import CardData, CardError
 from ...payments.events import (CardAttemptsExhausted, CardCancelled, CardComplete, FieldAccepted,
@@ -300,7 +300,7 @@ def _best_override(overrides, field, attempt, error):
 
 def _renderer(ctx, language):
     settings = ctx.services.prompts
-    return PromptRenderer(Catalog.load(language, settings.catalog_dir), ctx.channel,
+    return PromptRenderer(ctx.services.catalog(language), ctx.channel,
                           settings.audio_dir, settings.audio, ctx.settings.tts_engine,
                           ctx.settings.tts_voice)
 
