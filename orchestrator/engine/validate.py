@@ -15,6 +15,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Type
 
 from .analysis import (check_expressions, check_ids_and_targets, check_reachability,
                        check_unhandled_outcomes)
+from .call_language import shipped_languages
 from .ids import STEP_ID_SCHEMA
 from .loader import LoadedDocument, MarkMap, Position, YamlSyntaxError, load_marked
 from .flow_source import read_flow_file
@@ -102,6 +103,7 @@ def check_text(text: str, source: str = "<flow>") -> CheckResult:
         if str(name).startswith(("channel.", "attempts.")):
             report.at_key(("vars", name), f"'{name}' in vars: channel.* and attempts.* are read-only "
                                           "namespaces; use set: to write a channel variable")
+    _check_languages(report, document)
     steps = document.get("steps")
     if isinstance(steps, list):
         result.steps = [_check_step(report, index, item) for index, item in enumerate(steps)]
@@ -113,6 +115,18 @@ def check_text(text: str, source: str = "<flow>") -> CheckResult:
     result.problems.sort(key=lambda p: (p.line, p.column))
     result.warnings.sort(key=lambda p: (p.line, p.column))
     return result
+
+
+def _check_languages(report: _Reporter, document: Dict[Any, Any]) -> None:
+    """A language written as a code needs a catalog: one shipped (orchestrator/catalog), or
+    the service's own (``prompts.catalog_dir``, checked by ``validate --config`` and at start-up,
+    where it is known). An expression is resolved on the call (engine/call_language.py)."""
+    for key in ("language", "default_language"):
+        code = document.get(key)
+        if isinstance(code, str) and "${" not in code and code not in shipped_languages():
+            report.warn_at_key((key,), f"no shipped prompt catalog for language '{code}' (shipped: "
+                                       f"{', '.join(shipped_languages())}); the service's "
+                                       "prompts.catalog_dir must hold it")
 
 
 def _check_step(report: _Reporter, index: int, item: Any) -> CheckedStep:

@@ -443,7 +443,8 @@ class Channel:
     def collect_secret(self, accept: Callable[[str], None], *, prompt: str, min_digits: int,
                        max_digits: int, first_digit_timeout: float = 10.0,
                        inter_digit_timeout: float = 5.0, terminators: str = "#",
-                       cancel_key: str = "*") -> SecretResult:
+                       cancel_key: str = "*",
+                       tts: Optional[Tuple[str, str]] = None) -> SecretResult:
         """Read one secret field with the secure-entry script and hand it to ``accept``.
 
         The digits never cross this socket: the script reads them (``session:read`` keeps them
@@ -452,7 +453,7 @@ class Channel:
         """
         status, terminator, digits = self._secure_read(
             prompt, min_digits, max_digits, first_digit_timeout, inter_digit_timeout,
-            terminators + (cancel_key or ""))
+            terminators + (cancel_key or ""), tts)
         try:
             if status == "cancel":
                 return SecretResult("cancelled", 0, terminator)
@@ -506,7 +507,8 @@ class Channel:
         return _one_line(self.settings.secure_script, "secure-entry script")
 
     def _secure_read(self, prompt: str, min_digits: int, max_digits: int, first_timeout: float,
-                     inter_timeout: float, terminators: str) -> Tuple[str, str, str]:
+                     inter_timeout: float, terminators: str,
+                     tts: Optional[Tuple[str, str]] = None) -> Tuple[str, str, str]:
         """One read by the script: ``(status, terminator, digits)``; digits only with ``ok``.
 
         The FIFO is made and opened (read-write: it then never reads end-of-file before the
@@ -523,7 +525,7 @@ class Channel:
                     self._switch.set_variable(self.uuid, SECURE_PLAY, "&".join(self._announcements))
                     self._announcements = []
                 if prompt.startswith("say:"):
-                    self._ensure_tts()     # the read's TTS speaks with the channel's engine
+                    self._ensure_tts(tts)  # the read's TTS speaks with the channel's engine
                 self._switch.set_variable(self.uuid, SECURE_PROMPT, prompt or "silence")
                 app_uuid = self.start("lua", "%s read %s %d %d %d %d %s" % (
                     self._script(), path, min_digits, max_digits, first_timeout * 1000,
@@ -634,9 +636,10 @@ class Channel:
         before = prompts[:-1] if read_prompt else prompts
         if before:
             self._play_secure(before)   # played by the read, first
+        tts = self._prompt_tts(prompts[-1]) if read_prompt else None
         status, terminator, digits = self._secure_read(
             read_prompt or "silence", min_digits, max_digits, first_timeout, inter_timeout,
-            terminators)
+            terminators, tts)
         if status == "cancel":
             return DigitResult("cancelled")
         if status == "timeout":
@@ -652,14 +655,23 @@ class Channel:
         prompt = prompts[0]
         if prompt.kind == "file":
             return prompt.value
-        if prompt.kind == "speak" and not (prompt.options or {}).get("engine"):
+        if prompt.kind == "speak":
             return "say:" + speakable(prompt.value)
         return None
 
-    def _ensure_tts(self) -> None:
-        """``say:`` prompts speak with the channel's tts_engine and tts_voice."""
-        for name, value in (("tts_engine", self.settings.tts_engine),
-                            ("tts_voice", self.settings.tts_voice)):
+    def _prompt_tts(self, prompt: Prompt) -> Optional[Tuple[str, str]]:
+        """The (engine, voice) a speak prompt names, for the read's ``say:``; None: the service's."""
+        options = prompt.options or {}
+        if prompt.kind != "speak" or not options.get("engine"):
+            return None
+        return options["engine"], options.get("voice") or self.settings.tts_voice
+
+    def _ensure_tts(self, tts: Optional[Tuple[str, str]] = None) -> None:
+        """``say:`` prompts speak with the channel's tts_engine and tts_voice: the caller's
+        language's (``tts``), else the service's."""
+        engine, voice = tts or (self.settings.tts_engine, self.settings.tts_voice)
+        for name, value in (("tts_engine", check_value(engine, "tts engine", " ;=")),
+                            ("tts_voice", check_value(voice, "tts voice", " ;="))):
             if self._variables.get(name) != value:
                 self._switch.set_variable(self.uuid, name, value)
                 self._variables[name] = value

@@ -4,7 +4,7 @@ import textwrap
 from orchestrator.engine import validate_file, validate_paths
 from orchestrator.engine.validate import check_text
 
-KNOWN = "announce, answer, authorize, branch, call_service, choose_from_list, collect, collect_card, goto, hangup, play, say, send_payment_link, send_sms, set, speak, transfer, transfer_back"
+KNOWN = "announce, answer, authorize, branch, call_service, choose_from_list, choose_language, collect, collect_card, goto, hangup, play, say, send_payment_link, send_sms, set, speak, transfer, transfer_back"
 
 
 def test_a_valid_flow_has_no_problems(problems):
@@ -50,7 +50,7 @@ def test_unknown_top_level_key(problems):
         flow: x
         langage: es
         steps: [{answer: {}}]
-    """) == ["2:1: unknown key 'langage' at the top level of the flow (did you mean 'language'?); known keys: flow, language, description, vars, steps"]
+    """) == ["2:1: unknown key 'langage' at the top level of the flow (did you mean 'language'?); known keys: flow, language, default_language, description, vars, steps"]
 
 
 def test_key_beside_the_step_kind_hints_at_indentation(problems):

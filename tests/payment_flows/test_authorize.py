@@ -105,5 +105,5 @@ def test_gateway_server_error_takes_the_error_branch(pay):
 def test_spanish_announcements(pay):
     text = FLOW.replace("flow: t\n", "flow: t\nlanguage: es\n")
     run = pay(text, card(CARD["visa"]))
-    assert "es CURRENCY pronounced FEMININE 12.50" in run.heard
-    assert "flite|kal|Gracias. Su pago ha sido aprobado." in run.heard
+    assert "es CURRENCY pronounced MASCULINE 12.50" in run.heard   # es.yaml: say_gender
+    assert "tts_commandline|es|Gracias. Su pago ha sido aprobado." in run.heard   # es.yaml: tts
