@@ -399,3 +399,35 @@ def test_validate_warns_of_a_web_service_or_text_without_an_error_or_timeout_bra
     assert lines[0] == "%s:6:7: warning: call_service has no 'on: {timeout: <step id>}' branch: " \
         "the step would end the flow with an error, and the call in the dialplan's fallback " \
         "instead of a branch of this flow" % path
+
+
+def test_a_language_is_a_code_or_an_expression(problems):
+    assert problems("""
+        flow: x
+        language: english
+        steps: [{answer: {}}]
+    """) == ["2:11: 'language' must be a language code such as en, es or ru, or a ${...} "
+             "expression; got 'english'"]
+    assert problems("""
+        flow: x
+        language: ${channel.pay_language}
+        default_language: es
+        steps: [{answer: {}}]
+    """) == []
+    assert problems("""
+        flow: x
+        language: ${pay_lang}
+        steps: [{answer: {}}]
+    """)[0].startswith("2:11: unknown variable 'pay_lang'")
+
+
+def test_a_literal_language_without_a_shipped_catalog_is_a_warning_at_its_line():
+    result = check_text(textwrap.dedent("""\
+        flow: x
+        language: sp
+        steps: [{answer: {}}]
+    """), "t.yaml")
+    assert result.problems == []
+    assert [f"{w.line}:{w.column}: {w.message}" for w in result.warnings] == [
+        "2:1: no shipped prompt catalog for language 'sp' (shipped: en, es, ru); the service's "
+        "prompts.catalog_dir must hold it"]

@@ -188,3 +188,20 @@ steps:
                       "web service 'crm', which tenant acme has not been granted; tenant acme's "
                       "web services: none" % (os.path.join(str(tmp_path), "orchestrator.yaml"), flow,
                                               line_of(flow, "- call_service:"))]
+
+
+def test_a_language_a_flow_offers_or_falls_back_to_needs_the_tenants_catalog(tmp_path, site):
+    """acme keeps its own catalogs (en only): a menu offering es, or a default of es, would
+    leave a caller with no prompts; start-up says so, at the line."""
+    folder = site["tenants"]["acme"]["flows"]["directory"]
+    flow = write_flow(folder, MENU_FLOW.format(name="acme_menu", context="default").replace(
+        "  - answer: {}\n", "  - answer: {}\n  - choose_language: [en, es]\n").replace(
+        "flow: acme_menu\n", "flow: acme_menu\nlanguage: ${channel.pay_language}\ndefault_language: es\n"))
+    path = config_file(tmp_path, site)
+    catalog = site["tenants"]["acme"]["prompts"]["catalog_dir"]
+    errors = [line for line in start_up_errors(path) if "acme_menu" in line]
+    assert errors == [
+        "%s: tenants.acme.prompts.languages: flow acme_menu (%s:%d) speaks es: no prompt catalog "
+        "for language 'es' (%s/es.yaml)" % (path, flow, line_of(flow, "language:"), catalog),
+        "%s: tenants.acme.prompts.languages: flow acme_menu (%s:%d) speaks es: no prompt catalog "
+        "for language 'es' (%s/es.yaml)" % (path, flow, line_of(flow, "- choose_language:"), catalog)]

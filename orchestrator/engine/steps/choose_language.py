@@ -44,7 +44,12 @@ class ChooseLanguage(StepKind):
         "additionalProperties": False,
     }
     shorthand = "languages"
-    example = {"languages": ["en", "es", "ru"]}
+    example = ["en", "es", "ru"]
+
+    @classmethod
+    def normalize(cls, value):
+        """``choose_language: [en, es, ru]`` is short for ``{languages: [en, es, ru]}``."""
+        return super().normalize({"languages": value} if isinstance(value, list) else value)
 
     @classmethod
     def defined_variables(cls, config):
