@@ -23,6 +23,11 @@ EXISTS_TTL = 300.0
 MAX_KNOWN_FILES = 10000   # (node, path) answers kept; a few catalogs' files on a few nodes
 
 
+MAX_LOADED = 256          # parsed catalogs kept (path -> file version, catalog): tenants x languages
+_LOADED: dict = {}
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml's, where PyYAML has it
+
+
 class CatalogError(Exception):
     """A catalog that cannot be used; the message names the file and the key."""
 
@@ -49,10 +54,29 @@ class Catalog:
 
     @classmethod
     def load(cls, language, directory=None):
+        """The catalog of ``language`` in ``directory`` (default: the shipped ones), parsed
+        once per version of its file: every prompt of a call renders through it, and parsing
+        YAML on the call's greenlet each time would hold up every other call."""
         path = os.path.join(directory or HERE, "%s.yaml" % language)
         try:
+            info = os.stat(path)
+        except OSError:
+            raise CatalogError("no prompt catalog for language %r (%s)" % (language, path))
+        version = (info.st_mtime_ns, info.st_size, info.st_ino)
+        known = _LOADED.get(path)
+        if known is not None and known[0] == version:
+            return known[1]
+        catalog = cls._parse(language, path)
+        if len(_LOADED) >= MAX_LOADED:
+            _LOADED.clear()
+        _LOADED[path] = (version, catalog)
+        return catalog
+
+    @classmethod
+    def _parse(cls, language, path):
+        try:
             with open(path, encoding="utf-8") as handle:
-                data = yaml.safe_load(handle) or {}
+                data = yaml.load(handle, Loader=_YAML_LOADER) or {}
         except OSError:
             raise CatalogError("no prompt catalog for language %r (%s)" % (language, path))
         except yaml.YAMLError as exc:

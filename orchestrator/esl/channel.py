@@ -52,6 +52,11 @@ SAY_TYPES: Dict[str, Tuple[str, Optional[str]]] = {
     "date": ("CURRENT_DATE", None),   # the value is a Unix time (engine/prompts.py: say_date)
 }
 assert tuple(SAY_TYPES) == SAY_KINDS
+# Say modules that ignore say's [gender] argument and read a channel variable instead:
+# mod_say_ru (1.10.12, run_callback) reads ``gender`` (male, it, female, plural...).
+SAY_GENDER_VARIABLES: Dict[str, Tuple[str, Dict[str, str]]] = {
+    "ru": ("gender", {"MASCULINE": "male", "FEMININE": "female", "NEUTER": "it"}),
+}
 ANSWERED_DISPOSITIONS = ("SUCCESS", "ANSWER")
 # The channel variable play_and_get_digits writes a secret into. FreeSWITCH 1.10 overwrites
 # hangup_cause with the real cause in its hangup state, before CHANNEL_HANGUP_COMPLETE and
@@ -310,8 +315,18 @@ class Channel:
         if self._secure:
             options = {"kind": kind, "language": language, "method": method, "gender": gender}
             return self._play_secure([Prompt("say", value, options)], timeout)
-        return self.execute("say", self._say_arg(value, kind, language, method, gender),
-                            timeout).get("Application-Response", "")
+        arg = self._say_arg(value, kind, language, method, gender)
+        self._ensure_say_gender(language, gender)
+        return self.execute("say", arg, timeout).get("Application-Response", "")
+
+    def _ensure_say_gender(self, language: str, gender: str) -> None:
+        """For a say module that reads the gender from a channel variable (SAY_GENDER_VARIABLES),
+        set it (uuid_setvar: no event) when it is not what this say needs."""
+        name, values = SAY_GENDER_VARIABLES.get(language, ("", {}))
+        value = values.get(str(gender).upper())
+        if name and value and self._variables.get(name) != value:
+            self._switch.set_variable(self.uuid, name, value)
+            self._variables[name] = value
 
     # -- this call's state ----------------------------------------------------------------------
     def set_variable(self, name: str, value: str) -> None:
@@ -495,10 +510,12 @@ class Channel:
                       options.get("voice") or self.settings.tts_voice, speakable(prompt.value)]
         elif prompt.kind == "say":
             say_type, forced = SAY_TYPES[options.get("kind", "number")]
-            fields = ["say", options.get("language", "en"), say_type,
-                      forced or options.get("method", "pronounced"),
-                      options.get("gender", "FEMININE"),
-                      sayable(prompt.value, options.get("kind", "number"))]
+            language, gender = options.get("language", "en"), options.get("gender", "FEMININE")
+            fields = ["say", language, say_type, forced or options.get("method", "pronounced"),
+                      gender, sayable(prompt.value, options.get("kind", "number"))]
+            name, values = SAY_GENDER_VARIABLES.get(language, ("", {}))
+            if name and values.get(str(gender).upper()):
+                fields.append(values[str(gender).upper()])   # the script sets it before this say
         else:
             raise ValueError("unknown prompt kind %r" % prompt.kind)
         return ",".join(quote(field, safe="") for field in fields)
@@ -711,10 +728,11 @@ class Channel:
         if prompt.kind == "speak":
             return "speak", self._speak_arg(prompt.value, options.get("engine"), options.get("voice"))
         if prompt.kind == "say":
-            return "say", self._say_arg(prompt.value, options.get("kind", "number"),
-                                        options.get("language", "en"),
-                                        options.get("method", "pronounced"),
-                                        options.get("gender", "FEMININE"))
+            arg = self._say_arg(prompt.value, options.get("kind", "number"),
+                                options.get("language", "en"), options.get("method", "pronounced"),
+                                options.get("gender", "FEMININE"))
+            self._ensure_say_gender(options.get("language", "en"), options.get("gender", "FEMININE"))
+            return "say", arg
         raise ValueError("unknown prompt kind %r" % prompt.kind)
 
     def _speak_arg(self, text: str, engine: Optional[str], voice: Optional[str]) -> str:
