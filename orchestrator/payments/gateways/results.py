@@ -13,7 +13,7 @@ import os
 import re
 
 import yaml
-from typing import Mapping, Optional, Union
+from typing import Dict, Mapping, Optional, Tuple, Union
 
 # The normalised decline reasons the connectors map to, by code. Their words are the prompt
 # catalogs' (``reasons:`` in orchestrator/catalog/<language>.yaml), one wording per reason per
@@ -27,7 +27,7 @@ DECLINE_CODES = ("insufficient_funds", "do_not_honour", "expired_card", "incorre
 GENERIC_REASON = "generic"    # the catalogs' words for a code no table maps ("other")
 
 
-def _english_reasons():
+def _english_reasons() -> Tuple[Dict[str, str], str]:
     path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                         "catalog", "en.yaml")
     with open(path, encoding="utf-8") as handle:
