@@ -119,7 +119,7 @@ SCENARIOS = [
              heard=("flite|kal|We have sent you a text message with a link to pay. Thank you.",)),
     Scenario("collections, in Spanish", "invoice_collection_es", "collect-all.yaml", "completed",
              GOODBYE, caller_id=ANA, charges=1, payments=("approved",), texts=1,
-             crm_told=ANA_INVOICES, heard=("flite|kal|Factura", "es CURRENCY pronounced FEMININE 84.89")),
+             crm_told=ANA_INVOICES, heard=("tts_commandline|es|Factura", "es CURRENCY pronounced MASCULINE 84.89")),
 ]
 
 
