@@ -4,7 +4,7 @@ every time a prompt is rendered.
 A flow's ``language:`` is a code (``es``) or a ``${...}`` expression (``${channel.pay_language}``,
 set by the dialplan or the agent panel). When the flow starts, the runner resolves it into the
 flow variable ``language``; from then on that variable is the call's language, so a step that
-sets it (``set: {language: ru}``, ``choose_language``, ``collect: {into: language}``) switches
+sets it (``set: {language: ru}``, ``choose_language``) switches
 prompts, ``say``, the TTS voice and the catalog for the rest of the call. It is read, and
 checked, each time a prompt is rendered: a value with no catalog never reaches card entry as
 a CatalogError; the call goes on in the flow's default language, with a WARNING that names it.
