@@ -74,3 +74,14 @@ def test_a_declined_card_in_spanish_says_and_hands_back_the_same_words(pay):
     assert "tts_commandline|es|" + words in run.heard
     assert run.record.variables["pay_decline_reason"] == words
     assert run.payments[0]["decline_reason"] == "The card has insufficient funds."   # the record: en
+
+
+def test_a_step_setting_a_language_without_a_catalog_keeps_card_entry_going(pay, caplog):
+    caplog.set_level(logging.INFO)
+    text = FLOW.replace("  - answer: {}\n", "  - answer: {}\n  - set: {language: \"${channel.pay_menu}\"}\n")
+    run = pay(text, card(CARD["visa"]), variables={"pay_menu": "2", "pay_agent": "2001"})
+    assert [p["status"] for p in run.payments] == ["approved"]
+    assert run.heard[1] == "en CURRENCY pronounced FEMININE 12.50"
+    # warned once for the value, not once per prompt
+    assert [w for w in warnings(caplog) if "no prompt catalog" in w] == [
+        "the variable 'language' is '2', which has no prompt catalog; speaking en"]
