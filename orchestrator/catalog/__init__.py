@@ -21,8 +21,6 @@ SAY_GENDERS = ("MASCULINE", "FEMININE", "NEUTER")   # the say application's [gen
 AUDIO_MODES = ("auto", "always", "never")
 EXISTS_TTL = 300.0
 MAX_KNOWN_FILES = 10000   # (node, path) answers kept; a few catalogs' files on a few nodes
-
-
 MAX_LOADED = 256          # parsed catalogs kept (path -> file version, catalog): tenants x languages
 _LOADED: dict = {}
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml's, where PyYAML has it
@@ -109,7 +107,7 @@ class Catalog:
         """The say gender for a value of ``kind``: the segment's own ``gender:``, else the
         catalog's ``say_gender`` for the kind, else FEMININE (what FreeSWITCH's examples send)."""
         if segment is not None and segment.options.get("gender"):
-            return self._gender(self.source, "gender", segment.options["gender"])
+            return segment.options["gender"]
         return self.say_gender.get(kind, "FEMININE")
 
     @staticmethod
@@ -122,6 +120,8 @@ class Catalog:
                                % (path, key, ", ".join(SEGMENT_FORMS)))
         form = forms[0]
         options = {k: v for k, v in raw.items() if k not in (form, "text")}
+        if "gender" in options:   # checked here, not when a caller is waiting for the prompt
+            options["gender"] = Catalog._gender(path, "prompt %s: gender" % key, options["gender"])
         return Segment(form, str(raw[form]), str(raw.get("text", "")), options)
 
     def segments(self, key):

@@ -97,3 +97,25 @@ def test_a_catalog_with_a_bad_voice_or_gender_is_refused(tmp_path):
     (tmp_path / "yy.yaml").write_text("say_gender: {currency: female}\nprompts: {}\n")
     with pytest.raises(CatalogError, match="say_gender.currency must be one of MASCULINE"):
         Catalog.load("yy", str(tmp_path))
+    (tmp_path / "zz.yaml").write_text('prompts: {a: [{say: "{n}", kind: number, gender: male}]}\n')
+    with pytest.raises(CatalogError, match="prompt a: gender must be one of MASCULINE"):
+        Catalog.load("zz", str(tmp_path))
+
+
+def test_a_say_segment_may_carry_its_own_gender(tmp_path):
+    (tmp_path / "zz.yaml").write_text("say_gender: {number: FEMININE}\nprompts:\n"
+                                      '  a: [{say: "{n}", kind: number, gender: neuter}]\n'
+                                      '  b: [{say: "{n}", kind: number}]\n')
+    catalog = Catalog.load("zz", str(tmp_path))
+    assert catalog.gender("number", catalog.segments("a")[0]) == "NEUTER"
+    assert catalog.gender("number", catalog.segments("b")[0]) == "FEMININE"
+    assert catalog.gender("currency") == "FEMININE"     # no say_gender for it: the default
+
+
+def test_a_changed_catalog_file_is_read_again(tmp_path):
+    path = tmp_path / "zz.yaml"
+    path.write_text("reasons: {generic: one}\nprompts: {}\n")
+    assert Catalog.load("zz", str(tmp_path)).reason("x") == "one"
+    assert Catalog.load("zz", str(tmp_path)) is Catalog.load("zz", str(tmp_path))   # parsed once
+    path.write_text("reasons: {generic: second}\nprompts: {}\n")
+    assert Catalog.load("zz", str(tmp_path)).reason("x") == "second"
