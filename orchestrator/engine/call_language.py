@@ -11,6 +11,7 @@ a CatalogError; the call goes on in the flow's default language, with a WARNING 
 """
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, Optional, Tuple
 
 # the module, not its names: the catalog imports engine.channel, whose package imports the
@@ -23,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .context import FlowContext
 
 LANGUAGE_VARIABLE = "language"
+LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}([_-][A-Za-z0-9]{2,8})?$")   # a catalog's name (schema.py)
 
 
 def catalog_dir(ctx: "FlowContext") -> Optional[str]:
@@ -32,8 +34,12 @@ def catalog_dir(ctx: "FlowContext") -> Optional[str]:
 
 
 def has_catalog(ctx: "FlowContext", code: str) -> bool:
-    """Whether ``code`` names a catalog the call's tenant can load; asked once per call."""
+    """Whether ``code`` names a catalog the call's tenant can load; asked once per call. Only
+    a language code is looked for: the value may come from a channel variable, and is never
+    a path (``../``) to some other file."""
     known = ctx.language_checks
+    if not LANGUAGE_CODE.match(code):
+        return False
     if code not in known:
         try:
             catalogs.Catalog.load(code, catalog_dir(ctx))
@@ -79,15 +85,17 @@ def _checked(ctx: "FlowContext", chosen: str, what: str) -> str:
     default = ctx.flow.language
     if (chosen, what) not in ctx.language_warned:   # once per value a call, not per prompt
         ctx.language_warned.add((chosen, what))
-        ctx.log.warning("%s is %r, which has no prompt catalog; speaking %s", what,
+        ctx.log.warning("%s is %s, which has no prompt catalog; speaking %s", what,
                         _shown(chosen), default)
     return default
 
 
 def _shown(value: str) -> str:
-    """A language value for a log line: short, printable (it came from a channel variable)."""
-    text = "".join(c for c in value[:16] if c.isalnum() or c in "-_")
-    return text + ("..." if len(value) > 16 else "")
+    """A language value for a log line: a code as it is; anything else only by its length
+    (it came from a channel variable or a step, and could hold what a caller keyed)."""
+    if LANGUAGE_CODE.match(value) and not any(c.isdigit() for c in value):
+        return repr(value)
+    return "a value of %d characters that is not a language code" % len(value)
 
 
 def call_catalog(ctx: "FlowContext", override: Any = None) -> "catalogs.Catalog":

@@ -79,9 +79,10 @@ def test_a_declined_card_in_spanish_says_and_hands_back_the_same_words(pay):
 def test_a_step_setting_a_language_without_a_catalog_keeps_card_entry_going(pay, caplog):
     caplog.set_level(logging.INFO)
     text = FLOW.replace("  - answer: {}\n", "  - answer: {}\n  - set: {language: \"${channel.pay_menu}\"}\n")
-    run = pay(text, card(CARD["visa"]), variables={"pay_menu": "2", "pay_agent": "2001"})
+    run = pay(text, card(CARD["visa"]), variables={"pay_menu": "../catalog/es", "pay_agent": "2001"})
     assert [p["status"] for p in run.payments] == ["approved"]
     assert run.heard[1] == "en CURRENCY pronounced FEMININE 12.50"
-    # warned once for the value, not once per prompt
+    # never a path to another file (../catalog/es.yaml is there); warned once, not per prompt
     assert [w for w in warnings(caplog) if "no prompt catalog" in w] == [
-        "the variable 'language' is '2', which has no prompt catalog; speaking en"]
+        "the variable 'language' is a value of 13 characters that is not a language code, which "
+        "has no prompt catalog; speaking en"]
