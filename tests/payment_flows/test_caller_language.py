@@ -4,8 +4,7 @@ language without a catalog falls back to the flow's default instead of failing c
 import logging
 
 from tests.support.cards import CARD
-
-from .test_authorize import FLOW, card
+from tests.support.payment_flow import FLOW, card
 
 BY_CHANNEL = FLOW.replace("flow: t\n", "flow: t\nlanguage: ${channel.pay_language}\ndefault_language: en\n")
 MENU = FLOW.replace("  - answer: {}\n", "  - answer: {}\n  - choose_language: [en, es, ru]\n")
