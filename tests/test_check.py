@@ -43,7 +43,7 @@ def test_validate_without_a_config_checks_against_the_defaults_and_says_so(tmp_p
     assert result.stdout.splitlines() == [
         "%s:7:15: announce: no prompt 'payment_aproved' in the en catalog "
         "(orchestrator/catalog/en.yaml) (did you mean 'payment_approved'?)" % flow]
-    assert result.stderr.startswith("checked against the built-in defaults: catalogs en, es "
+    assert result.stderr.startswith("checked against the built-in defaults: catalogs en, es, ru "
                                     "(orchestrator/catalog); gateways sandbox;")
 
 

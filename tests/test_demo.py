@@ -12,7 +12,7 @@ def test_demo_passes_and_shows_no_card_digit():
     result = subprocess.run([sys.executable, "-m", "orchestrator", "demo"], cwd=ROOT,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "all 22 calls ended as expected" in result.stdout
+    assert "all 25 calls ended as expected" in result.stdout
     assert "agent heard" in result.stdout and "0 key tones and 0 key events" in result.stdout
     assert "number        valid    visa 411111******1111" in result.stdout
     # each paid collections call (five of them, one paid by link) told the CRM once, by its

@@ -5,10 +5,12 @@ switch, the properties a careless edit could break.
 """
 import glob
 import os
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
 
+from orchestrator.catalog import Catalog
 from orchestrator.engine import FlowLibrary
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -34,10 +36,55 @@ def test_event_socket_is_loopback_only_with_a_password_of_our_own():
     assert {n.get("cidr") for n in acl[0].iter("node") if n.get("type") == "allow"} <= {"127.0.0.0/8", "::1/128"}
 
 
+def loaded_modules():
+    return {m.get("module") for m in parse("autoload_configs/modules.conf.xml").iter("load")}
+
+
 def test_needed_modules_are_loaded():
-    modules = {m.get("module") for m in parse("autoload_configs/modules.conf.xml").iter("load")}
     assert {"mod_event_socket", "mod_commands", "mod_dptools", "mod_dialplan_xml",
-            "mod_sndfile", "mod_tone_stream", "mod_say_en", "mod_flite", "mod_lua"} <= modules
+            "mod_sndfile", "mod_tone_stream", "mod_say_en", "mod_say_es", "mod_say_ru",
+            "mod_flite", "mod_tts_commandline", "mod_lua"} <= loaded_modules()
+
+
+def languages():
+    """language name -> its element, from lang/<lang>/<lang>.xml as freeswitch.xml includes them."""
+    includes = [e.get("data") for e in parse("freeswitch.xml").iter("X-PRE-PROCESS")
+                if e.get("cmd") == "include" and e.get("data", "").startswith("lang/")]
+    assert includes == ["lang/*/*.xml"]
+    found = {}
+    for path in glob.glob(os.path.join(CONF, "lang", "*", "*.xml")):
+        for language in ET.parse(path).getroot().iter("language"):
+            assert os.path.basename(path) == language.get("name") + ".xml", path
+            found[language.get("name")] = language
+    return found
+
+
+@pytest.mark.parametrize("code", sorted(
+    os.path.basename(p)[:-5] for p in glob.glob(os.path.join(ROOT, "orchestrator", "catalog", "*.yaml"))))
+def test_every_shipped_catalog_is_spoken_by_the_shipped_switch(code):
+    """say <say_language> finds its language and say module, and speak finds the catalog's engine."""
+    catalog = Catalog.load(code)
+    language = languages()[catalog.say_language]
+    module = language.get("say-module")
+    assert module == catalog.say_language and "mod_say_%s" % module in loaded_modules()
+    assert language.get("sound-prefix", "").startswith("$${sound_prefix")
+    engine = catalog.tts_engine or "flite"      # the service config's default
+    assert "mod_%s" % engine in loaded_modules()
+
+
+def test_the_spanish_and_russian_sound_folders_are_set_from_the_environment():
+    text = open(os.path.join(CONF, "vars.xml"), encoding="utf-8").read()
+    for language in ("es", "ru"):
+        assert 'data="sound_prefix_%s=' % language in text
+        assert 'data="sound_prefix_%s=$FS_SOUND_PREFIX_%s"' % (language, language.upper()) in text
+
+
+def test_the_command_tts_quotes_what_it_is_given():
+    [command] = [p.get("value") for p in parse("autoload_configs/tts_commandline.conf.xml").iter("param")
+                 if p.get("name") == "command"]
+    # the module quotes these three for the shell; nothing else may carry the text
+    assert {"${text}", "${voice}", "${file}"} <= set(re.findall(r"\$\{[a-z]+\}", command))
+    assert "'" not in command and '"' not in command
 
 
 def test_the_secure_entry_script_is_shipped_beside_the_configuration():

@@ -10,7 +10,9 @@
 --   pay_secure_prompt (and, for play, pay_secure_play) is cleared once read; pay_secure_status
 --   is set only when the script could not answer (bad-arguments, no-fifo).
 -- play: plays the segments of pay_secure_play ("&"-joined; fields ","-joined, percent-encoded:
---   file,<path> | speak,<engine>,<voice>,<text> | say,<lang>,<type>,<method>,<gender>,<value>).
+--   file,<path> | speak,<engine>,<voice>,<text> | say,<lang>,<type>,<method>,<gender>,<value>
+--   [,<gender variable>]: for a say module that reads the channel variable gender instead of
+--   the argument (mod_say_ru), the value it is set to before this say).
 --   Keys pressed meanwhile stay queued; nothing is logged. read plays pay_secure_play first
 --   too, when it is set: the prompts before a field and the field in one application, so no
 --   key typed over them can be lost between the two. Both clear pay_secure_play once taken.
@@ -65,6 +67,7 @@ local function play()
       session:set_tts_params(f[2], f[3])
       session:speak(f[4])
     elseif f[1] == "say" and f[6] then
+      if f[7] and f[7]:match("^%a+$") then session:setVariable("gender", f[7]) end
       session:say(f[6], f[2], f[3], f[4], f[5])
     end
   end

@@ -59,6 +59,7 @@ Handler = Callable[..., Tuple[Any, Any]]
 MAX_BODY = 16 * 1024
 OPENAPI_PATH = os.path.join(os.path.dirname(__file__), "openapi.json")
 REFERENCE = re.compile(r"^[A-Za-z0-9_.:/#-]{1,64}$")
+LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}([_-][A-Za-z0-9]{2,8})?$")   # a catalog's name
 DESTINATION = re.compile(r"^[A-Za-z0-9_+*#.-]{1,64}$")
 COMPLETE_TO = ("agent", "queue", "extension", "goodbye")
 STATUS_TEXT = {200: "200 OK", 201: "201 Created", 400: "400 Bad Request", 401: "401 Unauthorized",
@@ -352,6 +353,9 @@ class AgentApi:
         reference = body.get("reference")
         if not isinstance(reference, str) or not REFERENCE.match(reference):
             raise bad("reference", "reference is required: 1-64 letters, digits or _.:/#-")
+        language = body.get("language", "")
+        if not isinstance(language, str) or (language and not LANGUAGE_CODE.match(language)):
+            raise bad("language", "language must be a language code such as en, es or ru")
         flow = body.get("flow", "card_payment")
         if not isinstance(flow, str) or not self.may_start(principal.tenant, flow):
             # another tenant's flow is answered as one that does not exist
@@ -366,7 +370,7 @@ class AgentApi:
         entry.detail = "%s %s flow=%s reference=%s" % (money, mode, flow, reference)
         try:
             return 201, self._start(entry, principal, money, reference, flow, call_uuid,
-                                    agent_uuid, mode)
+                                    agent_uuid, mode, language)
         except ControlError as exc:
             elsewhere = (self.remote is not None and not environ.get(FORWARDED)
                          and (exc.code == "call_not_found"
@@ -425,7 +429,8 @@ class AgentApi:
         return node, customer, agent_leg, owner
 
     def _start(self, entry: AuditEntry, principal: "Principal", money: Money, reference: str,
-               flow: str, call_uuid: Optional[str], agent_uuid: Optional[str], mode: str) -> Payload:
+               flow: str, call_uuid: Optional[str], agent_uuid: Optional[str], mode: str,
+               language: str = "") -> Payload:
         control = self.control
         node, call_uuid, agent_leg, owner = self._owned_call(principal, call_uuid, agent_uuid)
         entry.call, entry.agent_leg = call_uuid, agent_leg
@@ -439,6 +444,7 @@ class AgentApi:
                                            mode, flow, money, reference)
         except SessionConflict:
             raise session_exists()
+        session.language = language   # the caller's, as pay_language (engine/call_language.py)
         entry.session = session.id
         try:
             if mode == "stay":

@@ -215,6 +215,8 @@ class CallControl:
         variables = [("pay_session", session.id), ("pay_flow", session.flow),
                      ("pay_mode", session.mode), ("pay_amount", str(session.money.minor)),
                      ("pay_currency", session.money.currency), ("pay_reference", session.reference)]
+        if session.language:   # the flow's language: ${channel.pay_language} (card_payment.yaml)
+            variables.append(("pay_language", session.language))
         address = self.socket_address() if self.socket_address is not None else None
         if address:
             variables.append(("pay_socket_address", address))

@@ -98,6 +98,7 @@ class PaymentSession:
         self.id = "ps_" + secrets.token_hex(12)
         self.tenant, self.agent, self.call_uuid = tenant, agent, call_uuid
         self.mode, self.flow, self.money, self.reference = mode, flow, money, reference
+        self.language = ""   # the caller's language the agent chose (pay_language), if any
         self.state = "created"
         self.fields: Dict[str, FieldState] = {
             f: {"state": "pending", "digits": 0, "masked": None, "error_type": None, "attempt": 0}

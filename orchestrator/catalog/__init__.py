@@ -18,9 +18,13 @@ from orchestrator.engine.channel import CallError, Channel, Prompt
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEGMENT_FORMS = ("file", "text", "say", "spell")
+SAY_GENDERS = ("MASCULINE", "FEMININE", "NEUTER")   # the say application's [gender] argument
 AUDIO_MODES = ("auto", "always", "never")
 EXISTS_TTL = 300.0
 MAX_KNOWN_FILES = 10000   # (node, path) answers kept; a few catalogs' files on a few nodes
+MAX_LOADED = 256          # parsed catalogs kept (path -> file version, catalog): tenants x languages
+_LOADED: dict = {}
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml's, where PyYAML has it
 
 
 class CatalogError(Exception):
@@ -43,24 +47,69 @@ class Catalog:
     reasons: dict
     source: str = ""
     messages: dict = field(default_factory=dict)   # SMS templates (orchestrator/sms/text.py)
+    tts_engine: str = ""                           # "": the service config's tts.engine
+    tts_voice: str = ""
+    say_gender: dict = field(default_factory=dict)  # say kind -> MASCULINE | FEMININE | NEUTER
 
     @classmethod
     def load(cls, language, directory=None):
+        """The catalog of ``language`` in ``directory`` (default: the shipped ones), parsed
+        once per version of its file: every prompt of a call renders through it, and parsing
+        YAML on the call's greenlet each time would hold up every other call."""
         path = os.path.join(directory or HERE, "%s.yaml" % language)
         try:
+            info = os.stat(path)
+        except OSError:
+            raise CatalogError("no prompt catalog for language %r (%s)" % (language, path))
+        version = (info.st_mtime_ns, info.st_size, info.st_ino)
+        known = _LOADED.get(path)
+        if known is not None and known[0] == version:
+            return known[1]
+        catalog = cls._parse(language, path)
+        if len(_LOADED) >= MAX_LOADED:
+            _LOADED.clear()
+        _LOADED[path] = (version, catalog)
+        return catalog
+
+    @classmethod
+    def _parse(cls, language, path):
+        try:
             with open(path, encoding="utf-8") as handle:
-                data = yaml.safe_load(handle) or {}
+                data = yaml.load(handle, Loader=_YAML_LOADER) or {}
         except OSError:
             raise CatalogError("no prompt catalog for language %r (%s)" % (language, path))
         except yaml.YAMLError as exc:
             raise CatalogError("%s: not valid YAML: %s" % (path, exc))
+        if not isinstance(data, dict):
+            raise CatalogError("%s: a catalog is a map with prompts:, reasons: and messages:" % path)
         prompts = {}
         for key, segments in (data.get("prompts") or {}).items():
             prompts[key] = [cls._segment(path, key, raw) for raw in segments]
+        tts = data.get("tts") or {}
+        if not isinstance(tts, dict) or set(tts) - {"engine", "voice"}:
+            raise CatalogError("%s: tts: takes engine: and voice: only" % path)
+        say_gender = {str(k): cls._gender(path, "say_gender." + str(k), v)
+                      for k, v in (data.get("say_gender") or {}).items()}
         return cls(language=data.get("language", language),
                    say_language=data.get("say_language", language),
                    prompts=prompts, reasons=dict(data.get("reasons") or {}), source=path,
-                   messages={str(k): str(v) for k, v in (data.get("messages") or {}).items()})
+                   messages={str(k): str(v) for k, v in (data.get("messages") or {}).items()},
+                   tts_engine=str(tts.get("engine") or ""), tts_voice=str(tts.get("voice") or ""),
+                   say_gender=say_gender)
+
+    @staticmethod
+    def _gender(path, where, value):
+        gender = str(value).upper()
+        if gender not in SAY_GENDERS:
+            raise CatalogError("%s: %s must be one of %s" % (path, where, ", ".join(SAY_GENDERS)))
+        return gender
+
+    def gender(self, kind, segment=None):
+        """The say gender for a value of ``kind``: the segment's own ``gender:``, else the
+        catalog's ``say_gender`` for the kind, else FEMININE (what FreeSWITCH's examples send)."""
+        if segment is not None and segment.options.get("gender"):
+            return segment.options["gender"]
+        return self.say_gender.get(kind, "FEMININE")
 
     @staticmethod
     def _segment(path, key, raw):
@@ -72,6 +121,8 @@ class Catalog:
                                % (path, key, ", ".join(SEGMENT_FORMS)))
         form = forms[0]
         options = {k: v for k, v in raw.items() if k not in (form, "text")}
+        if "gender" in options:   # checked here, not when a caller is waiting for the prompt
+            options["gender"] = Catalog._gender(path, "prompt %s: gender" % key, options["gender"])
         return Segment(form, str(raw[form]), str(raw.get("text", "")), options)
 
     def segments(self, key):
@@ -155,7 +206,10 @@ class PromptRenderer:
         self.channel = channel
         self.audio_dir = audio_dir
         self.audio_mode = audio_mode if audio_dir else "never"
-        self.tts = (tts_engine, tts_voice)
+        # the catalog's own voice (a Russian catalog is not read by an English one), else the
+        # service config's
+        self.tts = ((catalog.tts_engine, catalog.tts_voice or tts_voice) if catalog.tts_engine
+                    else (tts_engine, tts_voice))
         self.files = files
 
     # -- deciding recording or speech --------------------------------------------------------
@@ -199,10 +253,12 @@ class PromptRenderer:
             return [Prompt("speak", self._fill(text, params), speak)]
         value = self._fill(segment.value, params)
         if segment.form == "say":
-            return [Prompt("say", value, {"kind": segment.options.get("kind", "number"),
-                                          "language": self.catalog.say_language})]
+            kind = segment.options.get("kind", "number")
+            return [Prompt("say", value, {"kind": kind, "language": self.catalog.say_language,
+                                          "gender": self.catalog.gender(kind, segment)})]
         if value.isdigit():
-            return [Prompt("say", value, {"kind": "digits", "language": self.catalog.say_language})]
+            return [Prompt("say", value, {"kind": "digits", "language": self.catalog.say_language,
+                                          "gender": self.catalog.gender("digits")})]
         return [Prompt("speak", " ".join(value), speak)]
 
     def entry_prompt(self, keys, **params):

@@ -10,6 +10,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Set, Tuple, Type
 
 from .expressions import Condition, ExpressionSyntaxError, Template
+from .call_language import LANGUAGE_VARIABLE
 from .context import CALL_FACTS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -103,7 +104,7 @@ def check_expressions(report: "_Reporter", document: Dict[str, Any], steps: List
     """``${...}`` and conditions parse, and name variables that exist somewhere in the flow."""
     declared = document.get("vars")
     variables: Dict[Any, Any] = declared if isinstance(declared, dict) else {}
-    known: Set[str] = set(map(str, variables))
+    known: Set[str] = set(map(str, variables)) | {LANGUAGE_VARIABLE}   # the runner sets it
     for step in steps:
         if step.ok:
             known.update(_kind(step).defined_variables(step.value))
@@ -114,6 +115,8 @@ def check_expressions(report: "_Reporter", document: Dict[str, Any], steps: List
     checker = _ReferenceChecker(report, known, step_ids, judge_names)
     for name, value in variables.items():
         checker.template(("vars", name), value)
+    if isinstance(document.get("language"), str):
+        checker.template(("language",), document["language"])
     for step in steps:
         if not step.ok:
             continue

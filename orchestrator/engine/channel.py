@@ -179,8 +179,10 @@ class Channel(Protocol):
     def collect_secret(self, accept: Callable[[str], None], *, prompt: str, min_digits: int,
                        max_digits: int, first_digit_timeout: float = 10.0,
                        inter_digit_timeout: float = 5.0, terminators: str = "#",
-                       cancel_key: str = "*") -> SecretResult:
-        """Read one secret field and hand its digits to ``accept`` only."""
+                       cancel_key: str = "*",
+                       tts: Optional[Tuple[str, str]] = None) -> SecretResult:
+        """Read one secret field and hand its digits to ``accept`` only. ``tts`` (engine,
+        voice) speaks a ``say:`` prompt (the caller's language's voice); None: the service's."""
 
     def flush_keys(self) -> None: ...
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional, Set, Tuple
 
 from .channel import Channel
 from .expressions import Condition, ExpressionError, render
@@ -60,6 +60,16 @@ class FlowContext:
         self.variables: Dict[str, str] = {}
         self.attempts: "Counter[str]" = Counter()
         self.tenant: str = "default"  # set by the runner; a bounded name for metric labels
+        # the call's language (engine/call_language.py): which codes have a catalog, and
+        # which unknown ones were already warned of
+        self.language_checks: Dict[str, bool] = {}
+        self.language_warned: Set[Tuple[str, str]] = set()
+
+    @property
+    def language(self) -> str:
+        """The language prompts are rendered in now (``engine/call_language.py``)."""
+        from .call_language import current_language
+        return current_language(self)
 
     # ---- variables ------------------------------------------------------------------------
 

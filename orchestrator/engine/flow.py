@@ -44,6 +44,10 @@ class Flow:
     language_line: int = 1    # where ``language:`` is written (1 when the default applies)
     # the check it passed, with every node's position: what ``engine/names.py`` reports from
     checked: Optional[CheckResult] = field(default=None, compare=False, repr=False)
+    # ``language:`` as written: a code, or a ${...} resolved when the call starts; ``language``
+    # above is the default a call falls back to (``default_language:``, else a literal
+    # ``language:``, else en): see engine/call_language.py
+    language_source: str = ""
 
     @property
     def step_ids(self) -> FrozenSet[str]:
@@ -53,7 +57,8 @@ class Flow:
 def build_flow(result: CheckResult) -> Flow:
     """Build a ``Flow`` from a check that found no problems."""
     document = result.document
-    language = document.get("language", "en")
+    language_source = str(document.get("language", "en"))
+    language = default_language(document)
     marks = result.marks
     assert marks is not None  # a check that found no problems has loaded the document
     steps = []
@@ -73,7 +78,16 @@ def build_flow(result: CheckResult) -> Flow:
         index_by_id={step.step_id: step.index for step in steps if step.step_id},
         language_line=marks.key_position(("language",)).line if "language" in document else 1,
         checked=result,
+        language_source=language_source,
     )
+
+
+def default_language(document: Dict[str, Any]) -> str:
+    """The language a call of this flow speaks when its ``language:`` resolves to nothing usable."""
+    written = str(document.get("language", "en"))
+    if "default_language" in document:
+        return str(document["default_language"])
+    return "en" if "${" in written else written
 
 
 def load_flow_text(text: str, source_name: str = "<flow>") -> Flow:

@@ -108,6 +108,10 @@ def check_names(result: "CheckResult", available: Available) -> List[Problem]:
     written, path = flow_language(document)
     for item in spoken(written, path, available.candidates):
         _check_language(found, available, item.language, path, "the flow", item.at_run_time)
+    fallback = document.get("default_language")
+    if isinstance(fallback, str) and "${" not in fallback:   # what a call falls back to
+        _check_language(found, available, fallback, ("default_language",),
+                        "the flow's default_language", False)
     for step in result.steps:
         if not step.ok or step.kind is None:
             continue

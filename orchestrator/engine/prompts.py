@@ -11,8 +11,10 @@ import datetime
 import logging
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
+from ..catalog import CatalogError
 from ..payments.iso4217 import CURRENCIES
 from ..payments.money import format_major
+from .call_language import call_catalog, current_language, voice as call_voice
 from .channel import Prompt
 from .step_api import RelPath, StepError
 
@@ -27,12 +29,12 @@ _PROMPT_PROPERTIES = {
                            "absolute, or a tone_stream:// / silence_stream:// URL. ${...} allowed."},
     "speak": {"type": "string", "title": "Text to speech", "description": "Text spoken by the TTS engine."},
     "engine": {"type": "string", "description": "TTS engine for this speak prompt (default: service config)."},
-    "voice": {"type": "string", "description": "TTS voice for this speak prompt (default: service config)."},
+    "voice": {"type": "string", "description": "TTS voice for this speak prompt (default: the call's language's, else the service config's)."},
     "say": {"type": ["string", "number"], "title": "Say a value",
             "description": "A number, amount or digit string read out by FreeSWITCH's say module."},
     "kind": {"type": "string", "enum": SAY_KINDS,
              "description": "How to say the value (default number); date takes YYYY-MM-DD."},
-    "language": {"type": "string", "description": "Language of the say module (default: the flow's)."},
+    "language": {"type": "string", "description": "Language of the say module (default: the call's)."},
     "currency": {"type": "string", "pattern": "^([A-Z]{3}|\\$\\{.+\\})$",
                  "patternErrorMessage": "must be an ISO 4217 code such as EUR (or a ${...} variable)",
                  "description": "ISO 4217 code; the value is then in minor units (cents)."},
@@ -99,15 +101,22 @@ def say_date(text: str) -> str:
     return str(int(noon.timestamp()))
 
 
-def say_arguments(ctx: "FlowContext", value: Any, kind: str, language: str,
+def say_arguments(ctx: "FlowContext", value: Any, kind: str, language: Any = None,
                   currency: Optional[str] = None) -> Tuple[str, Dict[str, str]]:
-    """The text and ``Channel.say`` options for a say value, amounts converted to major units."""
+    """The text and ``Channel.say`` options for a say value, amounts converted to major units:
+    in the call's language (or ``language``, a step's own), with that catalog's say module
+    language and gender for the kind (``engine/call_language.py``)."""
     text = ctx.render(value)
     if kind == "currency" and currency:
         text = major_units(text, ctx.render(currency))
     elif kind == "date":
         text = say_date(text)
-    return text, {"kind": kind, "language": ctx.render(language)}
+    code = current_language(ctx, language)
+    try:
+        catalog = call_catalog(ctx, language)
+    except CatalogError:   # no catalog at all: the code itself names the say module
+        return text, {"kind": kind, "language": code, "gender": "FEMININE"}
+    return text, {"kind": kind, "language": catalog.say_language, "gender": catalog.gender(kind)}
 
 
 # ---- building and playing -------------------------------------------------------------------
@@ -124,12 +133,13 @@ def build_prompts(ctx: "FlowContext", value: Any) -> List[Prompt]:
         if "file" in item:
             prompts.append(Prompt("file", ctx.render(item["file"]), {}))
         elif "speak" in item:
+            engine, voice = call_voice(ctx)   # the call's language's voice, unless named here
             prompts.append(Prompt("speak", ctx.render(item["speak"]), {
-                "engine": ctx.render(item.get("engine", ctx.settings.tts_engine)),
-                "voice": ctx.render(item.get("voice", ctx.settings.tts_voice))}))
+                "engine": ctx.render(item.get("engine", engine)),
+                "voice": ctx.render(item.get("voice", voice))}))
         else:
             text, options = say_arguments(ctx, item["say"], item.get("kind", "number"),
-                                          item.get("language", ctx.flow.language), item.get("currency"))
+                                          item.get("language"), item.get("currency"))
             prompts.append(Prompt("say", text, options))
     return prompts
 
@@ -144,7 +154,8 @@ def play_prompts(ctx: "FlowContext", prompts: List[Prompt]) -> None:
                                          voice=prompt.options.get("voice"))
         else:
             response = ctx.channel.say(prompt.value, kind=prompt.options.get("kind", "number"),
-                                       language=prompt.options.get("language", "en"))
+                                       language=prompt.options.get("language", "en"),
+                                       gender=prompt.options.get("gender", "FEMININE"))
         report_playback(ctx.log, prompt, response)
 
 

@@ -14,6 +14,7 @@ from typing import Callable, Optional
 
 from orchestrator.logs import log_context
 
+from .call_language import LANGUAGE_VARIABLE, start_language
 from .context import EngineSettings, FlowContext
 from .channel import CallGone, Channel, CommandTimeout
 from .expressions import ExpressionError
@@ -102,10 +103,13 @@ class FlowRunner:
             return FlowOutcome(ERROR, step.label if step else None, f"unexpected {type(exc).__name__}")
 
     def _start(self) -> None:
-        """Set the flow's initial variables in order (later ones may use earlier ones)."""
+        """Set the flow's initial variables in order (later ones may use earlier ones), then
+        the call's language (which may be written with them)."""
         self.log.info("flow %s started (%s)", self.flow.name, self.flow.source)
         for name, value in self.flow.variables.items():
             self.context.variables[name] = self.context.render(value)
+        if LANGUAGE_VARIABLE not in self.context.variables:
+            self.context.variables[LANGUAGE_VARIABLE] = start_language(self.context)
         for step in self.flow.steps:
             step.action.prepare(self.context)
 

@@ -19,13 +19,27 @@ from .ids import STEP_ID_SCHEMA, VARIABLE_NAME_PATTERN
 from .step_api import StepKind, registered_kinds
 
 DIALECT = "http://json-schema.org/draft-07/schema#"
+# a catalog's name: en, es, ru, pt-BR, es_MX
+LANGUAGE_CODE_PATTERN = "^[a-z]{2,3}([_-][A-Za-z0-9]{2,8})?$"
+LANGUAGE_PATTERN = "^([a-z]{2,3}([_-][A-Za-z0-9]{2,8})?|.*\\$\\{.+\\}.*)$"
 
 TOP_LEVEL_PROPERTIES: Dict[str, Any] = {
     "flow": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$", "title": "Flow name",
              "patternErrorMessage": "may hold only letters, digits, _, . and -",
              "description": "Name the flow is selected by (channel variable pay_flow or the destination map)."},
     "language": {"type": "string", "default": "en", "title": "Language",
-                 "description": "Language for say steps and prompts (FreeSWITCH language code, e.g. en, es)."},
+                 "pattern": LANGUAGE_PATTERN,
+                 "patternErrorMessage": "must be a language code such as en, es or ru, or a ${...} expression",
+                 "description": "The caller's language: prompts, say, the TTS voice and the catalog. A code "
+                                "(en, es, ru: a catalog of that name), or a ${...} expression such as "
+                                "${channel.pay_language}, resolved when the call starts. Steps may change it "
+                                "by setting the variable `language` (choose_language, set)."},
+    "default_language": {"type": "string", "pattern": LANGUAGE_CODE_PATTERN,
+                         "patternErrorMessage": "must be a language code such as en, es or ru",
+                         "title": "Default language",
+                         "description": "Spoken when `language` resolves to a language with no catalog (with a "
+                                        "WARNING) or to nothing (a variable not set). Default: `language` when "
+                                        "it is a code, else en."},
     "description": {"type": "string", "description": "What the flow is for; free text."},
     "vars": {
         "type": "object", "title": "Flow variables",

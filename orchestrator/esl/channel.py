@@ -52,6 +52,11 @@ SAY_TYPES: Dict[str, Tuple[str, Optional[str]]] = {
     "date": ("CURRENT_DATE", None),   # the value is a Unix time (engine/prompts.py: say_date)
 }
 assert tuple(SAY_TYPES) == SAY_KINDS
+# Say modules that ignore say's [gender] argument and read a channel variable instead:
+# mod_say_ru (1.10.12, run_callback) reads ``gender`` (male, it, female, plural...).
+SAY_GENDER_VARIABLES: Dict[str, Tuple[str, Dict[str, str]]] = {
+    "ru": ("gender", {"MASCULINE": "male", "FEMININE": "female", "NEUTER": "it"}),
+}
 ANSWERED_DISPOSITIONS = ("SUCCESS", "ANSWER")
 # The channel variable play_and_get_digits writes a secret into. FreeSWITCH 1.10 overwrites
 # hangup_cause with the real cause in its hangup state, before CHANNEL_HANGUP_COMPLETE and
@@ -310,8 +315,18 @@ class Channel:
         if self._secure:
             options = {"kind": kind, "language": language, "method": method, "gender": gender}
             return self._play_secure([Prompt("say", value, options)], timeout)
-        return self.execute("say", self._say_arg(value, kind, language, method, gender),
-                            timeout).get("Application-Response", "")
+        arg = self._say_arg(value, kind, language, method, gender)
+        self._ensure_say_gender(language, gender)
+        return self.execute("say", arg, timeout).get("Application-Response", "")
+
+    def _ensure_say_gender(self, language: str, gender: str) -> None:
+        """For a say module that reads the gender from a channel variable (SAY_GENDER_VARIABLES),
+        set it (uuid_setvar: no event) when it is not what this say needs."""
+        name, values = SAY_GENDER_VARIABLES.get(language, ("", {}))
+        value = values.get(str(gender).upper())
+        if name and value and self._variables.get(name) != value:
+            self._switch.set_variable(self.uuid, name, value)
+            self._variables[name] = value
 
     # -- this call's state ----------------------------------------------------------------------
     def set_variable(self, name: str, value: str) -> None:
@@ -443,7 +458,8 @@ class Channel:
     def collect_secret(self, accept: Callable[[str], None], *, prompt: str, min_digits: int,
                        max_digits: int, first_digit_timeout: float = 10.0,
                        inter_digit_timeout: float = 5.0, terminators: str = "#",
-                       cancel_key: str = "*") -> SecretResult:
+                       cancel_key: str = "*",
+                       tts: Optional[Tuple[str, str]] = None) -> SecretResult:
         """Read one secret field with the secure-entry script and hand it to ``accept``.
 
         The digits never cross this socket: the script reads them (``session:read`` keeps them
@@ -452,7 +468,7 @@ class Channel:
         """
         status, terminator, digits = self._secure_read(
             prompt, min_digits, max_digits, first_digit_timeout, inter_digit_timeout,
-            terminators + (cancel_key or ""))
+            terminators + (cancel_key or ""), tts)
         try:
             if status == "cancel":
                 return SecretResult("cancelled", 0, terminator)
@@ -494,10 +510,12 @@ class Channel:
                       options.get("voice") or self.settings.tts_voice, speakable(prompt.value)]
         elif prompt.kind == "say":
             say_type, forced = SAY_TYPES[options.get("kind", "number")]
-            fields = ["say", options.get("language", "en"), say_type,
-                      forced or options.get("method", "pronounced"),
-                      options.get("gender", "FEMININE"),
-                      sayable(prompt.value, options.get("kind", "number"))]
+            language, gender = options.get("language", "en"), options.get("gender", "FEMININE")
+            fields = ["say", language, say_type, forced or options.get("method", "pronounced"),
+                      gender, sayable(prompt.value, options.get("kind", "number"))]
+            name, values = SAY_GENDER_VARIABLES.get(language, ("", {}))
+            if name and values.get(str(gender).upper()):
+                fields.append(values[str(gender).upper()])   # the script sets it before this say
         else:
             raise ValueError("unknown prompt kind %r" % prompt.kind)
         return ",".join(quote(field, safe="") for field in fields)
@@ -506,7 +524,8 @@ class Channel:
         return _one_line(self.settings.secure_script, "secure-entry script")
 
     def _secure_read(self, prompt: str, min_digits: int, max_digits: int, first_timeout: float,
-                     inter_timeout: float, terminators: str) -> Tuple[str, str, str]:
+                     inter_timeout: float, terminators: str,
+                     tts: Optional[Tuple[str, str]] = None) -> Tuple[str, str, str]:
         """One read by the script: ``(status, terminator, digits)``; digits only with ``ok``.
 
         The FIFO is made and opened (read-write: it then never reads end-of-file before the
@@ -523,7 +542,7 @@ class Channel:
                     self._switch.set_variable(self.uuid, SECURE_PLAY, "&".join(self._announcements))
                     self._announcements = []
                 if prompt.startswith("say:"):
-                    self._ensure_tts()     # the read's TTS speaks with the channel's engine
+                    self._ensure_tts(tts)  # the read's TTS speaks with the channel's engine
                 self._switch.set_variable(self.uuid, SECURE_PROMPT, prompt or "silence")
                 app_uuid = self.start("lua", "%s read %s %d %d %d %d %s" % (
                     self._script(), path, min_digits, max_digits, first_timeout * 1000,
@@ -634,9 +653,10 @@ class Channel:
         before = prompts[:-1] if read_prompt else prompts
         if before:
             self._play_secure(before)   # played by the read, first
+        tts = self._prompt_tts(prompts[-1]) if read_prompt else None
         status, terminator, digits = self._secure_read(
             read_prompt or "silence", min_digits, max_digits, first_timeout, inter_timeout,
-            terminators)
+            terminators, tts)
         if status == "cancel":
             return DigitResult("cancelled")
         if status == "timeout":
@@ -652,14 +672,23 @@ class Channel:
         prompt = prompts[0]
         if prompt.kind == "file":
             return prompt.value
-        if prompt.kind == "speak" and not (prompt.options or {}).get("engine"):
+        if prompt.kind == "speak":
             return "say:" + speakable(prompt.value)
         return None
 
-    def _ensure_tts(self) -> None:
-        """``say:`` prompts speak with the channel's tts_engine and tts_voice."""
-        for name, value in (("tts_engine", self.settings.tts_engine),
-                            ("tts_voice", self.settings.tts_voice)):
+    def _prompt_tts(self, prompt: Prompt) -> Optional[Tuple[str, str]]:
+        """The (engine, voice) a speak prompt names, for the read's ``say:``; None: the service's."""
+        options = prompt.options or {}
+        if prompt.kind != "speak" or not options.get("engine"):
+            return None
+        return options["engine"], options.get("voice") or self.settings.tts_voice
+
+    def _ensure_tts(self, tts: Optional[Tuple[str, str]] = None) -> None:
+        """``say:`` prompts speak with the channel's tts_engine and tts_voice: the caller's
+        language's (``tts``), else the service's."""
+        engine, voice = tts or (self.settings.tts_engine, self.settings.tts_voice)
+        for name, value in (("tts_engine", check_value(engine, "tts engine", " ;=")),
+                            ("tts_voice", check_value(voice, "tts voice", " ;="))):
             if self._variables.get(name) != value:
                 self._switch.set_variable(self.uuid, name, value)
                 self._variables[name] = value
@@ -699,10 +728,11 @@ class Channel:
         if prompt.kind == "speak":
             return "speak", self._speak_arg(prompt.value, options.get("engine"), options.get("voice"))
         if prompt.kind == "say":
-            return "say", self._say_arg(prompt.value, options.get("kind", "number"),
-                                        options.get("language", "en"),
-                                        options.get("method", "pronounced"),
-                                        options.get("gender", "FEMININE"))
+            arg = self._say_arg(prompt.value, options.get("kind", "number"),
+                                options.get("language", "en"), options.get("method", "pronounced"),
+                                options.get("gender", "FEMININE"))
+            self._ensure_say_gender(options.get("language", "en"), options.get("gender", "FEMININE"))
+            return "say", arg
         raise ValueError("unknown prompt kind %r" % prompt.kind)
 
     def _speak_arg(self, text: str, engine: Optional[str], voice: Optional[str]) -> str:

@@ -44,6 +44,8 @@ def _play(ch: "SimChannel", run: "AppRun") -> str:
             how, _ = play(ch, run, "speak", "|".join(fields[1:4]), max(0.5, 0.06 * len(fields[3])),
                           lambda p: False)
         elif kind == "say" and len(fields) > 5:
+            if len(fields) > 6 and fields[6].isalpha():   # the gender variable, set before the say
+                ch.set_var("gender", fields[6])
             how, _ = play(ch, run, "say", " ".join(fields[1:6]), 0.5 + 0.3 * len(fields[5]),
                           lambda p: False)
         else:

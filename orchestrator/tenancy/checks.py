@@ -178,11 +178,27 @@ def _gateways_key(plan: TenantPlan) -> str:
 
 
 def _language_problems(plan: TenantPlan, flow: Flow) -> List[str]:
-    if plan.languages is None or flow.language in plan.languages:
-        return []
-    return ["%s: %s speaks %s, which is not one of %s's languages (%s)"
-            % (_prompts_key(plan), _where(flow, flow.language_line), flow.language,
-               plan.describe(), ", ".join(sorted(plan.languages)))]
+    """The flow's default language, and each language a step offers (choose_language), must
+    be the tenant's and have a catalog in its catalog_dir: a call falls back to the default,
+    which therefore cannot be missing."""
+    spoken = [(flow.language_line, flow.language)]
+    for step in flow.steps:
+        offered = getattr(type(step.action), "languages", None)
+        if offered is not None:
+            spoken += [(step.line, code) for _, code in offered(step.action.config)]
+    problems = []
+    for line, code in spoken:
+        if plan.languages is not None and code not in plan.languages:
+            problems.append("%s: %s speaks %s, which is not one of %s's languages (%s)"
+                            % (_prompts_key(plan), _where(flow, line), code, plan.describe(),
+                               ", ".join(sorted(plan.languages))))
+            continue
+        try:
+            Catalog.load(code, plan.prompts.catalog_dir)
+        except CatalogError as exc:
+            problems.append("%s: %s speaks %s: %s" % (_prompts_key(plan), _where(flow, line),
+                                                      code, exc))
+    return problems
 
 
 def _catalog_problems(plan: TenantPlan) -> List[str]:

@@ -127,3 +127,16 @@ def test_released_hold_hangs_the_agent_leg_up_and_a_late_complete_is_409(tmp_pat
                            body={"to": "agent"}).status_code == 409
     finally:
         rig.stop()
+
+
+def test_the_agent_chooses_the_callers_language(rig):
+    call, agent = rig.call(PAYING_CALLER)
+    refused = rig.start_payment(call.uuid, language="Russian")
+    assert refused.status_code == 400 and refused.json()["field"] == "language"
+    reply = rig.start_payment(call.uuid, language="ru")
+    assert reply.status_code == 201, reply.text
+    record = call.wait(timeout=60)
+    assert record.variables["pay_language"] == "ru"
+    heard = [h.arg for h in record.heard]
+    assert "tts_commandline|ru|Сумма к оплате:" in heard
+    assert "say:Введите номер карты и нажмите решётку." in heard

@@ -179,8 +179,10 @@ class FakeChannel(_Recorder):
     def collect_secret(self, accept: Callable[[str], None], *, prompt: str, min_digits: int,
                        max_digits: int, first_digit_timeout: float = 10.0,
                        inter_digit_timeout: float = 5.0, terminators: str = "#",
-                       cancel_key: str = "*") -> SecretResult:
-        self._record("collect_secret", prompt, min_digits=min_digits, max_digits=max_digits)
+                       cancel_key: str = "*",
+                       tts: Optional[Tuple[str, str]] = None) -> SecretResult:
+        self._record("collect_secret", prompt, min_digits=min_digits, max_digits=max_digits,
+                     **({"tts": tts} if tts else {}))
         entry = self.secrets.pop(0) if self.secrets else "timeout"
         status, digits = (entry, "") if isinstance(entry, str) else entry
         if status == "ok":

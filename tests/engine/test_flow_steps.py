@@ -182,7 +182,7 @@ def test_collect_accepts_a_choice_first_time(run_flow):
     assert name == "collect_digits"
     assert args[0] == (Prompt("file", "menu.wav", {}),
                        Prompt("speak", "press 1 or 2", {"engine": "flite", "voice": "kal"}),
-                       Prompt("say", "2", {"kind": "number", "language": "en"}))
+                       Prompt("say", "2", {"kind": "number", "language": "en", "gender": "FEMININE"}))
     assert kwargs == {"min_digits": 1, "max_digits": 1, "terminators": "#", "first_digit_timeout": 5,
                       "inter_digit_timeout": 3, "cancel_key": "*", "barge_in": True}
     assert channel.heard() == [("speak", "you chose 2")]

@@ -4,7 +4,7 @@ import textwrap
 from orchestrator.engine import validate_file, validate_paths
 from orchestrator.engine.validate import check_text
 
-KNOWN = "announce, answer, authorize, branch, call_service, choose_from_list, collect, collect_card, confirm_payment, goto, hangup, play, say, send_payment_link, send_sms, set, speak, survey, transfer, transfer_back"
+KNOWN = "announce, answer, authorize, branch, call_service, choose_from_list, choose_language, collect, collect_card, confirm_payment, goto, hangup, play, say, send_payment_link, send_sms, set, speak, survey, transfer, transfer_back"
 
 
 def test_a_valid_flow_has_no_problems(problems):
@@ -50,7 +50,7 @@ def test_unknown_top_level_key(problems):
         flow: x
         langage: es
         steps: [{answer: {}}]
-    """) == ["2:1: unknown key 'langage' at the top level of the flow (did you mean 'language'?); known keys: flow, language, description, vars, steps"]
+    """) == ["2:1: unknown key 'langage' at the top level of the flow (did you mean 'language'?); known keys: flow, language, default_language, description, vars, steps"]
 
 
 def test_key_beside_the_step_kind_hints_at_indentation(problems):
@@ -399,3 +399,23 @@ def test_validate_warns_of_a_web_service_or_text_without_an_error_or_timeout_bra
     assert lines[0] == "%s:6:7: warning: call_service has no 'on: {timeout: <step id>}' branch: " \
         "the step would end the flow with an error, and the call in the dialplan's fallback " \
         "instead of a branch of this flow" % path
+
+
+def test_a_language_is_a_code_or_an_expression(problems):
+    assert problems("""
+        flow: x
+        language: english
+        steps: [{answer: {}}]
+    """) == ["2:11: 'language' must be a language code such as en, es or ru, or a ${...} "
+             "expression; got 'english'"]
+    assert problems("""
+        flow: x
+        language: ${channel.pay_language}
+        default_language: es
+        steps: [{answer: {}}]
+    """) == []
+    assert problems("""
+        flow: x
+        language: ${pay_lang}
+        steps: [{answer: {}}]
+    """)[0].startswith("2:11: unknown variable 'pay_lang'")

@@ -173,3 +173,12 @@ def test_the_defaults_are_what_simulate_runs_a_flow_with():
         assert set(service.web_services) == defaults.web_services
         assert set(service.sms_providers) == defaults.sms_providers
         assert set(service.payment_links) == defaults.payment_links
+
+
+def test_a_default_language_without_a_catalog_fails_at_its_line(tmp_path):
+    (code, lines), path = validate(tmp_path, "flow: f\nlanguage: ${channel.pay_language}\n"
+                                             "default_language: sp\nsteps: [{answer: {}}]\n")
+    assert code == 1
+    assert lines == ["%s:3:19: the flow's default_language speaks sp, but there is no catalog "
+                     "for it in %s; catalogs: en, es, ru"
+                     % (path, os.path.join("orchestrator", "catalog"))]

@@ -260,3 +260,35 @@ def test_slow_replies_within_the_deadline_are_fine(harness):
 
     _, (how, value) = harness.call(flow, faults=Faults(reply_delay=0.2))
     assert (how, value) == ("returned", "FILE PLAYED")
+
+
+def test_a_russian_say_sets_the_gender_variable_mod_say_ru_reads_before_it(harness):
+    """mod_say_ru (1.10.12) ignores say's gender argument and reads the channel variable
+    gender: it is set (no event: uuid_setvar) before each Russian say that needs another."""
+    def flow(ch):
+        ch.say("2", language="ru", gender="FEMININE")
+        ch.say("2", language="ru", gender="FEMININE")     # already female: not set again
+        ch.say("2", language="ru", gender="MASCULINE")
+        ch.say("2", language="es", gender="FEMININE")     # mod_say_es takes no variable
+
+    record, (how, _) = harness.call(flow)
+    assert how == "returned"
+    assert [h.arg for h in record.heard] == [
+        "ru NUMBER pronounced FEMININE 2", "ru NUMBER pronounced FEMININE 2",
+        "ru NUMBER pronounced MASCULINE 2", "es NUMBER pronounced FEMININE 2"]
+    sent = [text for _, direction, text in record.transcript if "gender" in text and "uuid_setvar" in text]
+    assert [text.split("uuid_setvar ", 1)[1].split("\n")[0].split(" ", 1)[1] for text in sent] == \
+        ["gender female", "gender male"]
+    assert record.variables["gender"] == "male"
+
+
+def test_on_a_secure_call_the_script_sets_the_russian_gender_before_the_say(harness):
+    def flow(ch):
+        ch.secure_entry(True)
+        ch.say("1", language="ru", gender="FEMININE")
+        ch.flush_announcements()
+
+    record, (how, _) = harness.call(flow)
+    assert how == "returned"
+    assert [h.arg for h in record.heard] == ["ru NUMBER pronounced FEMININE 1"]
+    assert record.variables["gender"] == "female"

@@ -1,38 +1,6 @@
 """authorize, announce and transfer_back on a simulated call, against the sandbox gateway."""
 from tests.support.cards import CARD
-
-FLOW = """
-flow: t
-vars:
-  amount: ${channel.pay_amount}
-  currency: ${channel.pay_currency}
-  reference: ${channel.pay_reference}
-steps:
-  - answer: {}
-  - announce: amount_due
-  - id: card
-    collect_card:
-      on: {cancelled: out, too-many-failed-attempts: out}
-  - authorize:
-      gateway: sandbox
-      on: {declined: declined, error: unconfirmed}
-  - announce: payment_approved
-  - goto: out
-  - id: declined
-    announce: payment_declined
-  - branch: {if: "${attempts.card} < 2", then: card}
-  - goto: out
-  - id: unconfirmed
-    announce: payment_unconfirmed
-  - id: out
-    transfer_back: {to: agent, otherwise: goodbye}
-"""
-
-
-def card(number, expiry="1230", code="737", first_prompt=3):
-    return [{"wait_prompt": first_prompt}, {"press": number + "#"},
-            {"wait_prompt": first_prompt + 1}, {"press": expiry},
-            {"wait_prompt": first_prompt + 2}, {"press": code}]
+from tests.support.payment_flow import FLOW, card
 
 
 def test_approved_payment_is_announced_recorded_and_handed_back(pay):
@@ -105,5 +73,5 @@ def test_gateway_server_error_takes_the_error_branch(pay):
 def test_spanish_announcements(pay):
     text = FLOW.replace("flow: t\n", "flow: t\nlanguage: es\n")
     run = pay(text, card(CARD["visa"]))
-    assert "es CURRENCY pronounced FEMININE 12.50" in run.heard
-    assert "flite|kal|Gracias. Su pago ha sido aprobado." in run.heard
+    assert "es CURRENCY pronounced MASCULINE 12.50" in run.heard   # es.yaml: say_gender
+    assert "tts_commandline|es|Gracias. Su pago ha sido aprobado." in run.heard   # es.yaml: tts

@@ -58,7 +58,7 @@ def test_every_attempt_gets_its_own_key_even_on_the_same_call(ledger):
 @pytest.mark.parametrize("result,status,fields,flagged", [
     (Approved("A1B2C3", "T-9"), "approved", {"auth_code": "A1B2C3", "transaction_id": "T-9"}, False),
     (Declined("insufficient_funds"), "declined",
-     {"decline_code": "insufficient_funds", "decline_reason": "There are not enough funds on the card.",
+     {"decline_code": "insufficient_funds", "decline_reason": "The card has insufficient funds.",
       "gateway_code": ""}, False),
     (Declined("do_not_honour", "0190"), "declined",
      {"decline_code": "do_not_honour", "gateway_code": "0190"}, False),

@@ -102,7 +102,7 @@ def test_every_redsys_decline_code_is_heard_as_one_of_our_reasons():
     answer = _answer("000000000042", Ds_Response="0116")
     gateway = RedsysGateway("r", "999008881", "1", TEST_KEY, url="https://127.0.0.1/x")
     assert gateway.interpret(answer, "000000000042").reason_text == \
-        "There are not enough funds on the card."
+        "The card has insufficient funds."
 
 
 def test_sis_errors_are_gateway_errors():

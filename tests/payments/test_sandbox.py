@@ -47,8 +47,8 @@ def test_approving_cards(sandbox, number):
 
 
 @pytest.mark.parametrize("number,code,words", [
-    ("4000000000009995", "insufficient_funds", "not enough funds"),
-    ("4000000000000002", "do_not_honour", "did not approve"),
+    ("4000000000009995", "insufficient_funds", "insufficient funds"),
+    ("4000000000000002", "do_not_honour", "did not authorize"),
     ("4000000000000069", "expired_card", "expired"),
 ])
 def test_declining_cards(sandbox, number, code, words):

@@ -136,7 +136,7 @@ def test_a_site_without_blocks_still_only_warns_of_a_gateway_nobody_defines(tmp_
         "define (gateways: none): its calls go to the dialplan fallback"
         % (name, os.path.join(ROOT, "flows", name + ".yaml"),
            line_of(os.path.join(ROOT, "flows", name + ".yaml"), "- authorize:"))
-        for name in ("card_payment", "invoice_collection", "invoice_collection_es")]
+        for name in ("card_payment", "card_payment_menu", "invoice_collection", "invoice_collection_es")]
     # the collections flows' CRM too: a warning, as on any site without tenant blocks
     assert len([line for line in warned if "call_service names web service 'crm'" in line]) == 4
 
@@ -157,7 +157,7 @@ def test_validate_with_the_config_says_what_start_up_would_refuse(tmp_path, site
         % (os.path.join(ROOT, "flows", name + ".yaml"),
            line_of(os.path.join(ROOT, "flows", name + ".yaml"), "link: paylink"), path)
         for name in ("invoice_collection", "invoice_collection_es")] + [
-        "%s: OK (8 flows, tenants: default, acme, globex)" % path]
+        "%s: OK (9 flows, tenants: default, acme, globex)" % path]
     flow = write_flow(site["tenants"]["acme"]["flows"]["directory"],
                       PAY_FLOW.format(name="acme_sneaky", gateway="globex_gw"))
     bad = validate("--config", path, flow)
@@ -180,11 +180,14 @@ def test_the_top_level_languages_bind_the_default_tenants_flows(tmp_path):
                                   "gateways": [{"name": "sandbox", "type": "sandbox", "url": URL}],
                                   "prompts": {"languages": ["es"]}})
     errors = start_up_errors(path)
+    # card_payment_menu: its default, and the en and ru its menu offers
     assert [line.split(" (")[0] for line in errors] == [
         "%s: prompts.languages: flow %s" % (path, name)
-        for name in ("amount_due", "card_payment", "invoice_collection", "welcome")]
-    assert all(line.endswith("speaks en, which is not one of the default tenant's languages (es)")
-               for line in errors)
+        for name in ("amount_due", "card_payment", "card_payment_menu", "card_payment_menu",
+                     "card_payment_menu", "invoice_collection", "welcome")]
+    assert [line.rsplit(" speaks ", 1)[1] for line in errors] == [
+        "%s, which is not one of the default tenant's languages (es)" % language
+        for language in ("en", "en", "en", "en", "ru", "en", "en")]
 
 
 def test_a_tenants_flow_asking_a_web_service_it_was_not_granted_is_refused(tmp_path, site):
@@ -200,3 +203,20 @@ steps:
                       "web service 'crm', which tenant acme has not been granted; tenant acme's "
                       "web services: none" % (os.path.join(str(tmp_path), "orchestrator.yaml"), flow,
                                               line_of(flow, "- call_service:"))]
+
+
+def test_a_language_a_flow_offers_or_falls_back_to_needs_the_tenants_catalog(tmp_path, site):
+    """acme keeps its own catalogs (en only): a menu offering es, or a default of es, would
+    leave a caller with no prompts; start-up says so, at the line."""
+    folder = site["tenants"]["acme"]["flows"]["directory"]
+    flow = write_flow(folder, MENU_FLOW.format(name="acme_menu", context="default").replace(
+        "  - answer: {}\n", "  - answer: {}\n  - choose_language: [en, es]\n").replace(
+        "flow: acme_menu\n", "flow: acme_menu\nlanguage: ${channel.pay_language}\ndefault_language: es\n"))
+    path = config_file(tmp_path, site)
+    catalog = site["tenants"]["acme"]["prompts"]["catalog_dir"]
+    errors = [line for line in start_up_errors(path) if "acme_menu" in line]
+    assert errors == [
+        "%s: tenants.acme.prompts.languages: flow acme_menu (%s:%d) speaks es: no prompt catalog "
+        "for language 'es' (%s/es.yaml)" % (path, flow, line_of(flow, "language:"), catalog),
+        "%s: tenants.acme.prompts.languages: flow acme_menu (%s:%d) speaks es: no prompt catalog "
+        "for language 'es' (%s/es.yaml)" % (path, flow, line_of(flow, "- choose_language:"), catalog)]

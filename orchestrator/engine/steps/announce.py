@@ -5,10 +5,11 @@ those names, ``last4`` from ``card.last4``, ``auth_code`` from ``payment.auth_co
 ``confirmation.code`` (said one character at a time), ``reason`` in plain words for
 ``payment.decline_code``.
 """
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ...catalog import Catalog, CatalogError, PromptRenderer
+from ...catalog import CatalogError, PromptRenderer
 from ...payments.money import Money, MoneyError
+from ..call_language import call_catalog
 from ..prompts import play_prompts
 from ..step_api import StepError, StepKind, register
 
@@ -16,12 +17,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..context import FlowContext
 
 
-def catalog_renderer(ctx: "FlowContext", language: str) -> PromptRenderer:
-    """The call's tenant's catalog in ``language``, ready to render prompts; CatalogError when
-    there is none."""
+def catalog_renderer(ctx: "FlowContext", language: Any = None) -> PromptRenderer:
+    """The call's tenant's catalog in the call's language (or a step's ``language:``, when
+    given), ready to render prompts in that language's voice; CatalogError when there is none
+    (engine/call_language.py)."""
     services = ctx.services
     settings = services.prompts if services else None
-    catalog = services.catalog(language) if services else Catalog.load(language)
+    catalog = call_catalog(ctx, language)
     return PromptRenderer(catalog, ctx.channel, settings.audio_dir if settings else "",
                           settings.audio if settings else "never",
                           ctx.settings.tts_engine, ctx.settings.tts_voice)
@@ -43,7 +45,7 @@ class Announce(StepKind):
             "auth_code": {"type": "string", "description": "Authorization code (default ${payment.auth_code})."},
             "reason": {"type": "string", "description": "Decline reason text (default: from the decline code)."},
             "code": {"type": "string", "description": "A confirmation code, spelled (default ${confirmation.code})."},
-            "language": {"type": "string", "description": "Overrides the flow's language."},
+            "language": {"type": "string", "description": "Overrides the call's language for this prompt."},
         },
         "required": ["prompt"],
         "additionalProperties": False,
@@ -56,9 +58,8 @@ class Announce(StepKind):
         return [(("prompt",), "prompts", config["prompt"])]
 
     def run(self, ctx: "FlowContext") -> None:
-        language = ctx.render(self.config.get("language", self.flow_language))
         try:
-            renderer = catalog_renderer(ctx, language)
+            renderer = catalog_renderer(ctx, self.config.get("language"))
             prompts = renderer.prompts(self.config["prompt"], **self._params(ctx, renderer.catalog))
         except CatalogError as exc:
             raise StepError("announce %s: %s" % (self.config["prompt"], exc))

@@ -42,6 +42,7 @@ from ...payments.events import (Authorizing, PaymentApproved, PaymentDeclined, P
 from ...payments.gateways import Approved, Declined, GatewayError, GatewayResult, failures
 from ...payments.ledger import PaymentLedger
 from ...payments.money import Money, MoneyError
+from ..call_language import decline_words
 from ..expressions import ExpressionError, Template
 from ..step_api import (StepError, StepKind, continue_on, on_jump_targets, on_schema,
                         register)
@@ -244,7 +245,7 @@ class Authorize(StepKind):
             values["payment.transaction_id"] = result.transaction_id
         elif result.status == "declined":
             values["payment.decline_code"] = result.reason_code
-            values["payment.decline_reason"] = result.reason_text
+            values["payment.decline_reason"] = decline_words(ctx, result.reason_code, result.reason_text)
         else:
             values["payment.error_kind"] = result.kind
             values["payment.outcome_unknown"] = "true" if result.outcome_unknown else "false"

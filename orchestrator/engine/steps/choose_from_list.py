@@ -61,7 +61,7 @@ class ChooseFromList(StepKind):
                                     "description": "Seconds to wait for the key after the list."},
             "max_attempts": {"type": "integer", "minimum": 1, "maximum": 5, "default": 3,
                              "description": "Times the list is read before on.too-many-failed-attempts."},
-            "language": {"type": "string", "description": "Overrides the flow's language."},
+            "language": {"type": "string", "description": "Overrides the call's language."},
             "on": on_schema({"empty": "The list has no item.",
                              "error": "An item cannot be said or charged, or the list is longer than nine.",
                              "cancelled": "The caller pressed *.",
@@ -162,9 +162,8 @@ class ChooseFromList(StepKind):
         return self._render(ctx, said)
 
     def _render(self, ctx: "FlowContext", said):
-        language = ctx.render(self.config.get("language", self.flow_language))
         try:
-            renderer = catalog_renderer(ctx, language)
+            renderer = catalog_renderer(ctx, self.config.get("language"))
             return [prompt for key, params in said for prompt in renderer.prompts(key, **params)]
         except CatalogError as exc:
             raise StepError("choose_from_list: %s" % exc)

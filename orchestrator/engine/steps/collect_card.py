@@ -23,7 +23,7 @@ started, accepted (with its mask) or rejected (with its error type), and how the
 """
 from typing import TYPE_CHECKING, List
 
-from ...catalog import PromptRenderer
+from ...catalog import CatalogError
 from ...payments.brands import BRANDS
 from ...payments.card import CardData, CardError
 from ...payments.events import (CardAttemptsExhausted, CardCancelled, CardComplete, FieldAccepted,
@@ -33,6 +33,7 @@ from ...payments.validation import (CONFIRMATION_MISMATCH, ENTRY_LENGTHS, FIELD_
                                     SHORT_ENTRY_ERROR)
 from .. import stay
 from ..channel import CommandFailed
+from .announce import catalog_renderer
 from ..step_api import (StepError, StepKind, StepResult, continue_on, on_jump_targets, on_schema,
                         register)
 
@@ -141,7 +142,10 @@ class CollectCard(StepKind):
         if ctx.card is not None:
             ctx.card.wipe()
         ctx.card = CardData(valid_brands=config.get("valid_brands"))
-        renderer = _renderer(ctx, self.flow_language)
+        try:
+            renderer = catalog_renderer(ctx)   # the call's language now: a menu may have chosen it
+        except CatalogError as exc:
+            raise StepError("collect_card: %s" % exc)
         recordings = [p for p in (ctx.render_optional(r) for r in config["recordings"]) if p]
         channel = ctx.channel
         _pause_recordings(ctx, recordings, pause=True)
@@ -204,7 +208,8 @@ class CollectCard(StepKind):
                         accept, prompt=prompt, min_digits=low, max_digits=high,
                         first_digit_timeout=config["first_digit_timeout"],
                         inter_digit_timeout=config["inter_digit_timeout"],
-                        terminators=config["terminator"], cancel_key=config["cancel_key"])
+                        terminators=config["terminator"], cancel_key=config["cancel_key"],
+                        tts=renderer.tts)
             except (CardError, ConfirmationMismatch) as exc:
                 error = exc.error_type
             else:
@@ -296,13 +301,6 @@ def _best_override(overrides, field, attempt, error):
         if score > best_score:
             best, best_score = entry, score
     return best
-
-
-def _renderer(ctx, language):
-    settings = ctx.services.prompts
-    return PromptRenderer(ctx.services.catalog(language), ctx.channel,
-                          settings.audio_dir, settings.audio, ctx.settings.tts_engine,
-                          ctx.settings.tts_voice)
 
 
 def _pause_recordings(ctx, recordings, pause):

@@ -82,7 +82,7 @@ class ConfirmPayment(StepKind):
                                     "description": "Seconds to wait for the key after the question."},
             "max_attempts": {"type": "integer", "minimum": 1, "maximum": 5, "default": 3,
                              "description": "Times the question is asked before on.too-many-failed-attempts."},
-            "language": {"type": "string", "description": "Overrides the flow's language."},
+            "language": {"type": "string", "description": "Overrides the call's language."},
             "on": on_schema({ANOTHER_CARD: "The caller wants to use another card (the card is wiped).",
                              CANCELLED: "The caller pressed * (the card is wiped).",
                              TOO_MANY: "No key, or a key that is no choice, every time (the card is "
@@ -156,8 +156,7 @@ class ConfirmPayment(StepKind):
                              another_card_key=config["another_card_key"])
 
     def _prompts(self, ctx: "FlowContext", key: str, **params) -> List[Prompt]:
-        language = ctx.render(self.config.get("language", self.flow_language))
-        try:
-            return catalog_renderer(ctx, language).prompts(key, **params)
+        try:   # the call's language now (a menu may have chosen it), or the step's own
+            return catalog_renderer(ctx, self.config.get("language")).prompts(key, **params)
         except CatalogError as exc:
             raise StepError("confirm_payment: %s" % exc)

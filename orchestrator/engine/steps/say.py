@@ -12,7 +12,7 @@ if TYPE_CHECKING:  # pragma: no cover
 class Say(StepKind):
     name = "say"
     title = "Say a number, amount or digits"
-    description = ("Reads a value aloud in the flow's language (or `language`): a number, digits, a date (YYYY-MM-DD) or, with kind currency and a "
+    description = ("Reads a value aloud in the call's language (or `language`): a number, digits, a date (YYYY-MM-DD) or, with kind currency and a "
                    "`currency` code, the value is in minor units (1234 EUR is said as 12.34).")
     schema = {
         "type": "object",
@@ -20,7 +20,7 @@ class Say(StepKind):
             "value": {"type": ["string", "number"], "title": "Value", "description": "What to say; ${...} allowed."},
             "kind": {"type": "string", "enum": SAY_KINDS, "default": "number",
                      "description": "number, currency (an amount) or digits (one digit at a time)."},
-            "language": {"type": "string", "description": "Overrides the flow's language for this step."},
+            "language": {"type": "string", "description": "Overrides the call's language for this step."},
             "currency": {"type": "string", "pattern": "^([A-Z]{3}|\\$\\{.+\\})$",
                          "patternErrorMessage": "must be an ISO 4217 code such as EUR (or a ${...} variable)",
                          "description": "ISO 4217 currency code; only with kind currency; the value is then in minor units."},
@@ -39,5 +39,6 @@ class Say(StepKind):
 
     def run(self, ctx: "FlowContext") -> None:
         text, options = say_arguments(ctx, self.config["value"], self.config["kind"],
-                                      self.config.get("language", self.flow_language), self.config.get("currency"))
-        ctx.channel.say(text, kind=options["kind"], language=options["language"])
+                                      self.config.get("language"), self.config.get("currency"))
+        ctx.channel.say(text, kind=options["kind"], language=options["language"],
+                        gender=options["gender"])

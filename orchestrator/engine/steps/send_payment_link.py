@@ -71,7 +71,7 @@ class SendPaymentLink(StepKind):
                         "additionalProperties": {"type": "string",
                                                  "maxLength": payment_details.MAX_VALUE},
                         "description": "What the payment is for, as authorize's details."},
-            "language": {"type": "string", "description": "Overrides the flow's language."},
+            "language": {"type": "string", "description": "Overrides the call's language."},
             "on": on_schema({"error": "No link texted: a bad number or details, the link not "
                                       "made, the SMS not sent (or not known to be)."}),
         },
@@ -199,9 +199,8 @@ class SendPaymentLink(StepKind):
             raise StepError("send_payment_link: %s" % exc)
 
     def _template(self, ctx: "FlowContext") -> str:
-        language = ctx.render(self.config.get("language", self.flow_language))
         try:
-            template = catalog_renderer(ctx, language).catalog.message(self.config["message"])
+            template = catalog_renderer(ctx, self.config.get("language")).catalog.message(self.config["message"])
             check_template(template)
         except (CatalogError, SmsTextError) as exc:
             raise StepError("send_payment_link: %s" % exc)

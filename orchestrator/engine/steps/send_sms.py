@@ -80,7 +80,7 @@ class SendSms(StepKind):
             "currency": {"type": "string", "default": "${currency}", "description": "ISO 4217 code."},
             "code": {"type": "boolean", "default": True,
                      "description": "Draw a confirmation code, record it with the payment and put it in the text."},
-            "language": {"type": "string", "description": "Overrides the flow's language."},
+            "language": {"type": "string", "description": "Overrides the call's language."},
             "on": on_schema({"error": "Not sent: a bad number, the provider refused or could not be reached.",
                              "timeout": "The provider did not answer in time (the text may have arrived)."}),
         },
@@ -143,9 +143,8 @@ class SendSms(StepKind):
         return continue_on("send_sms", config, result.outcome)
 
     def _text(self, ctx: "FlowContext", code: str) -> str:
-        language = ctx.render(self.config.get("language", self.flow_language))
         try:
-            template = catalog_renderer(ctx, language).catalog.message(self.config["message"])
+            template = catalog_renderer(ctx, self.config.get("language")).catalog.message(self.config["message"])
             check_template(template)
         except (CatalogError, SmsTextError) as exc:
             raise StepError("send_sms: %s" % exc)

@@ -1,6 +1,7 @@
 """``speak``: text to speech, for prompts no sound file exists for."""
 from typing import TYPE_CHECKING
 
+from ..call_language import voice as call_voice
 from ..step_api import StepKind, register
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -11,14 +12,14 @@ if TYPE_CHECKING:  # pragma: no cover
 class Speak(StepKind):
     name = "speak"
     title = "Speak text (TTS)"
-    description = ("Speaks text with the TTS engine and voice from the service config, or the ones given "
-                   "here. `- speak: Hello` is short for {text: Hello}.")
+    description = ("Speaks text with the TTS engine and voice of the call's language's catalog (else the "
+                   "service config's), or the ones given here. `- speak: Hello` is short for {text: Hello}.")
     schema = {
         "type": "object",
         "properties": {
             "text": {"type": "string", "title": "Text", "description": "What to say; ${...} allowed."},
-            "engine": {"type": "string", "description": "TTS engine, e.g. flite (default: service config)."},
-            "voice": {"type": "string", "description": "TTS voice, e.g. kal (default: service config)."},
+            "engine": {"type": "string", "description": "TTS engine, e.g. flite (default: the call's language's, else the service config's)."},
+            "voice": {"type": "string", "description": "TTS voice, e.g. kal (default: the call's language's, else the service config's)."},
         },
         "required": ["text"],
         "additionalProperties": False,
@@ -27,6 +28,7 @@ class Speak(StepKind):
     example = {"text": "Welcome"}
 
     def run(self, ctx: "FlowContext") -> None:
+        engine, voice = call_voice(ctx)   # the call's language's voice, unless named here
         ctx.channel.speak(ctx.render(self.config["text"]),
-                          engine=ctx.render(self.config.get("engine", ctx.settings.tts_engine)),
-                          voice=ctx.render(self.config.get("voice", ctx.settings.tts_voice)))
+                          engine=ctx.render(self.config.get("engine", engine)),
+                          voice=ctx.render(self.config.get("voice", voice)))

@@ -52,7 +52,7 @@ class Survey(StepKind):
                                                    "no key in that time means no rating."},
             "max_attempts": {"type": "integer", "minimum": 1, "maximum": 5, "default": 2,
                              "description": "Times the question is asked when the key is no rating."},
-            "language": {"type": "string", "description": "Overrides the flow's language."},
+            "language": {"type": "string", "description": "Overrides the call's language."},
         },
         "additionalProperties": False,
     }
@@ -108,8 +108,7 @@ class Survey(StepKind):
         return None
 
     def _prompts(self, ctx: "FlowContext", key: str) -> List[Prompt]:
-        language = ctx.render(self.config.get("language", self.flow_language))
-        try:
-            return catalog_renderer(ctx, language).prompts(key)
+        try:   # the call's language now (a menu may have chosen it), or the step's own
+            return catalog_renderer(ctx, self.config.get("language")).prompts(key)
         except CatalogError as exc:
             raise StepError("survey: %s" % exc)

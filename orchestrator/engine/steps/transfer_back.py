@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from ...payments.events import HandedBack
 from .. import stay
+from ..call_language import decline_words
 from ..channel import Channel
 from ..step_api import Finish, StepKind, register
 from .announce import Announce
@@ -86,10 +87,13 @@ class TransferBack(StepKind):
             refuse_unless_allowed(ctx, ctx.render(config[config["to"]]), ctx.render(config["context"]))
         for name, source in RESULT_VARIABLES.items():
             value = ctx.variables.get(source, "")
+            if name == "pay_decline_reason" and ctx.variables.get("payment.decline_code"):
+                # the words the caller heard, in the call's language now (catalog reasons:)
+                value = decline_words(ctx, ctx.variables["payment.decline_code"], value)
             if value:
                 channel.set_variable(name, value)
         if "announce" in config:
-            Announce({"prompt": config["announce"]}, self.flow_language).run(ctx)
+            Announce({"prompt": config["announce"]}).run(ctx)
         to = config["to"]
         if stay.in_stay_mode(channel):
             if stay.hand_back(channel, to_agent=to == "agent"):
@@ -103,7 +107,7 @@ class TransferBack(StepKind):
         if to == "dialplan":
             return self._handed(ctx, "dialplan", "returned to the dialplan", result="completed")
         if to == "goodbye":
-            Announce({"prompt": "goodbye"}, self.flow_language).run(ctx)
+            Announce({"prompt": "goodbye"}).run(ctx)
             channel.hangup("NORMAL_CLEARING")
             return self._handed(ctx, "goodbye", "goodbye", result="completed")
         if to == "agent":

@@ -9,27 +9,36 @@ The two vocabularies a result speaks, the normalised decline reasons and the err
 defined here once; the metrics' label sets and the payment events are built from them.
 """
 from dataclasses import dataclass
+import os
 import re
-from typing import Mapping, Optional, Union
 
-GENERIC_DECLINE = "The payment was declined by the card's bank."
+import yaml
+from typing import Dict, Mapping, Optional, Tuple, Union
 
-# Plain words a caller can hear, by the common reason codes the connectors map to.
-DECLINE_TEXTS = {
-    "insufficient_funds": "There are not enough funds on the card.",
-    "do_not_honour": "The card's bank did not approve the payment.",
-    "expired_card": "The card has expired.",
-    "incorrect_security_code": "The security code is not correct.",
-    "incorrect_expiry": "The expiry date is not correct.",
-    "card_blocked": "The card is blocked. Please contact your bank.",
-    "card_not_supported": "This card cannot be used for this payment.",
-    "invalid_card": "The card number is not valid.",
-    "issuer_unavailable": "The card's bank is not available. Please try again later.",
-    "authentication_failed": "The cardholder could not be verified.",
-    # a payment link's: its gateway said it expired unpaid, or the payment on its page failed
-    "link_expired": "The payment link expired before it was paid.",
-    "link_failed": "The payment on the link did not go through.",
-}
+# The normalised decline reasons the connectors map to, by code. Their words are the prompt
+# catalogs' (``reasons:`` in orchestrator/catalog/<language>.yaml), one wording per reason per
+# language: what a caller hears is what pay_decline_reason and the agent panel say. The record
+# keeps the English catalog's words, read here once.
+DECLINE_CODES = ("insufficient_funds", "do_not_honour", "expired_card", "incorrect_security_code",
+                 "incorrect_expiry", "card_blocked", "card_not_supported", "invalid_card",
+                 "issuer_unavailable", "authentication_failed",
+                 # a payment link's: its gateway said it expired unpaid, or its page's payment failed
+                 "link_expired", "link_failed")
+GENERIC_REASON = "generic"    # the catalogs' words for a code no table maps ("other")
+
+
+def _english_reasons() -> Tuple[Dict[str, str], str]:
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                        "catalog", "en.yaml")
+    with open(path, encoding="utf-8") as handle:
+        reasons = (yaml.safe_load(handle) or {}).get("reasons") or {}
+    missing = [code for code in DECLINE_CODES + (GENERIC_REASON,) if not reasons.get(code)]
+    if missing:
+        raise RuntimeError("%s: reasons: lacks %s" % (path, ", ".join(missing)))
+    return {code: str(reasons[code]) for code in DECLINE_CODES}, str(reasons[GENERIC_REASON])
+
+
+DECLINE_TEXTS, GENERIC_DECLINE = _english_reasons()
 # The normalised decline reasons; a code no table maps is "other". A connector's own code (a
 # Redsys "0190") travels beside it as ``gateway_code``, checked, for the record and the logs.
 OTHER_DECLINE = "other"
