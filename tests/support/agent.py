@@ -107,12 +107,13 @@ class Rig:
         self.world.stop(grace=3)
         self.receiver.server.stop(timeout=1)
 
-    def call(self, steps=(), max_duration=120, tenant="acme", agent="alice"):
+    def call(self, steps=(), max_duration=120, tenant="acme", agent="alice",
+             caller_id_number="+15551230000"):
         """A customer's call answered by an agent: (Call, AgentLeg); by default acme's call on
-        alice's leg (``owned_by``)."""
+        alice's leg (``owned_by``), from ``caller_id_number``."""
         return self.switch.place_bridged_call(
             CallerScript.from_data({"steps": list(steps), "max_duration": max_duration}),
-            **owned_by(tenant, agent))
+            caller_id_number=caller_id_number, **owned_by(tenant, agent))
 
     def request(self, method, path, who="alice", body=None, token=None, **kwargs):
         headers = {} if body is None else {"Content-Type": "application/json"}
