@@ -136,7 +136,7 @@ def test_a_site_without_blocks_still_only_warns_of_a_gateway_nobody_defines(tmp_
         "define (gateways: none): its calls go to the dialplan fallback"
         % (name, os.path.join(ROOT, "flows", name + ".yaml"),
            line_of(os.path.join(ROOT, "flows", name + ".yaml"), "- authorize:"))
-        for name in ("card_payment", "invoice_collection", "invoice_collection_es")]
+        for name in ("agent_payment", "card_payment", "invoice_collection", "invoice_collection_es")]
     # the collections flows' CRM too: a warning, as on any site without tenant blocks
     assert len([line for line in warned if "call_service names web service 'crm'" in line]) == 4
 
@@ -150,7 +150,7 @@ def test_validate_with_the_config_says_what_start_up_would_refuse(tmp_path, site
     path = config_file(tmp_path, site)
     good = validate("--config", path)
     assert good.returncode == 0, good.stdout + good.stderr
-    assert good.stdout.splitlines() == ["%s: OK (8 flows, tenants: default, acme, globex)" % path]
+    assert good.stdout.splitlines() == ["%s: OK (9 flows, tenants: default, acme, globex)" % path]
     flow = write_flow(site["tenants"]["acme"]["flows"]["directory"],
                       PAY_FLOW.format(name="acme_sneaky", gateway="globex_gw"))
     bad = validate("--config", path, flow)
@@ -170,7 +170,7 @@ def test_the_top_level_languages_bind_the_default_tenants_flows(tmp_path):
     errors = start_up_errors(path)
     assert [line.split(" (")[0] for line in errors] == [
         "%s: prompts.languages: flow %s" % (path, name)
-        for name in ("amount_due", "card_payment", "invoice_collection", "welcome")]
+        for name in ("agent_payment", "amount_due", "card_payment", "invoice_collection", "welcome")]
     assert all(line.endswith("speaks en, which is not one of the default tenant's languages (es)")
                for line in errors)
 
