@@ -27,7 +27,7 @@ SHAPES = {
                       r"/[A-Za-z0-9._~/?=&%+-]*$"),
 }
 # a recipient: an optional leading + and 6 to 15 digits (E.164's longest), spaces removed first
-PHONE = re.compile(r"^\+?[0-9]{6,15}$")
+PHONE = re.compile(r"^\+?[0-9]{6,15}\Z")   # \Z: "$" would let a trailing newline in
 MAX_TEXT = 320   # two SMS segments
 SHOWN_DIGITS = 3  # of a recipient's number, where an agent or a log sees it
 MAX_URL = 200

@@ -10,26 +10,13 @@ import pytest
 
 from orchestrator.payments.signing import verify
 from orchestrator.store.links import LINK_SENT
-from tests.support.agent import PAYING_CALLER, TOKENS, Rig, read_stream, sse_events
+from tests.support.agent import (PAYING_CALLER, SMS_SECRET, TOKENS, read_stream, sse_events,
+                                 texting_rig)
 from tests.support.canary import traces
 from tests.support.waiting import eventually
 
-SMS_SECRET = "sms-secret-of-sixteen-bytes"
-LINK_SECRET = "link-secret-of-sixteen"
 TO = "+34600111222"
 CALLER_NUMBER = "+34911222333"
-
-
-def texting_rig(tmp_path, provider, tls_files, links=True):
-    def configure(config):
-        config["sms_providers"] = [{"name": "sms", "type": "http", "url": provider.url + "/send",
-                                    "secret": SMS_SECRET, "verify": tls_files[0],
-                                    "read_timeout": 2, "max_attempts": 1}]
-        if links:
-            config["payment_links"] = {"paylink": {"type": "template", "secret": LINK_SECRET,
-                                                   "url": "https://pay.example/p/{token}",
-                                                   "expires_after": 900}}
-    return Rig(tmp_path, configure=configure)
 
 
 @pytest.fixture
@@ -139,6 +126,39 @@ def test_a_failing_provider_loses_no_payment_and_the_session_says_so(tmp_path, s
         rig.stop()
 
 
+def test_stay_mode_texts_the_confirmation_too(texting, provider):
+    call, agent = texting.call(PAYING_CALLER + [{"wait_prompt": 20}])
+    session = texting.start_payment(call.uuid, mode="stay", sms_to=TO).json()
+    assert session["mode"] == "stay" and session["flow"] == "agent_payment"
+    call.wait(timeout=60)
+    [text] = texts(provider)
+    assert text["to"] == TO and texting.service.store.list()[0]["confirmation_code"] in text["text"]
+    final = texting.request("GET", "/sessions/" + session["id"]).json()
+    assert final["result"]["status"] == "approved" and final["sms"]["result"] == "sent"
+
+
+def test_the_session_shows_only_a_masked_number_and_known_words():
+    """The last guard: a text event whose number is not masked, or whose words are not the
+    vocabulary's, never reaches the session as it came."""
+    from orchestrator.agent.sessions import SessionRegistry
+    from orchestrator.payments.events import CallRef, TextSent
+    from orchestrator.payments.money import Money
+
+    registry = SessionRegistry()
+    session = registry.create("acme", "alice", "call-1", "transfer", "agent_payment",
+                              Money.parse(1250, "EUR"), "INV-1", method="link", sms_to="caller")
+    changes = []
+    registry.listeners.append(lambda s, event, payload: changes.append((event, payload)))
+    call = CallRef("call-1", "acme", "agent_payment", session.id)
+    registry.on_payment_event(call, TextSent("link", "sent", "+34600111222"))
+    assert session.sms == {"purpose": "link", "result": "sent", "to": "***"}
+    assert session.state == "link_sent"
+    registry.on_payment_event(call, TextSent("a secret", "sent", "+********222"))
+    registry.on_payment_event(call, TextSent("link", "perhaps", "+********222"))
+    assert [e for e, _ in changes] == ["sms", "state"]
+    assert session.to_json()["sms"] == {"purpose": "link", "result": "sent", "to": "***"}
+
+
 def test_the_agent_offers_a_link_texted_instead_of_card_entry(texting, provider):
     call, agent = texting.call([{"wait_prompt": 20}], caller_id_number=CALLER_NUMBER)
     reply = texting.start_payment(call.uuid, method="link")
@@ -164,7 +184,8 @@ def test_the_agent_offers_a_link_texted_instead_of_card_entry(texting, provider)
 
 
 @pytest.mark.parametrize("sms_to", ["12345", "+34 600 abc", "(34) 600-111", "", 34600111222,
-                                    "+9999999999999999", "callers"])
+                                    "+9999999999999999", "callers", "+34600111222\n",
+                                    "+34600111222;pay_flow=x", ["+34600111222"]])
 def test_a_recipient_that_is_not_a_phone_number_is_422(texting, provider, sms_to):
     call, _ = texting.call()
     reply = texting.start_payment(call.uuid, sms_to=sms_to)

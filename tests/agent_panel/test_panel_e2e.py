@@ -2,10 +2,12 @@
 the panel served by the service on loopback, the simulated switch with a customer's call already
 bridged to the agent, a scripted caller keying the card, and the sandbox gateway. The rig is the
 agent API's own (tests/support/agent.py), so both suites exercise the same set-up."""
+import json
+
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.support.agent import PAYING_CALLER, TOKENS, Rig
+from tests.support.agent import PAYING_CALLER, TOKENS, Rig, texting_rig
 from tests.support.panel_page import (assert_no_card_digits, by_id, field_status, fill_start_form,
                                     keyboard_start, no_horizontal_scroll, open_panel, screenshot,
                                     sign_in, text, wait, wait_field, wait_result)
@@ -146,10 +148,6 @@ def test_a_payment_confirmed_by_sms_from_the_panel(tmp_path, chromium, browser, 
     """The form's text field reaches the real flow: the caller keys the card, the approved
     payment is texted to the number the agent typed (a real HTTPS provider on loopback), and
     the progress view says so with the number masked."""
-    import json
-
-    from tests.agent.test_texting import texting_rig
-
     provider = scripted_https([(202, {"id": "msg-1"})])
     rig = texting_rig(tmp_path, provider, tls_files)
     try:
