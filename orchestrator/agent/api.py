@@ -67,8 +67,8 @@ COMPLETE_TO = ("agent", "queue", "extension", "goodbye")
 CARD_FLOW = "card_payment"      # a start's flow when it names none
 TEXTING_FLOW = "agent_payment"  # ... and asks for a text (sms_to, method: link)
 CALLER = "caller"               # sms_to: the caller's own number
-# (flow, method, sms_to) -> why that flow cannot send the texts asked for, or None
-TextingCheck = Callable[[str, str, Optional[str]], Optional[str]]
+# (tenant, flow, method, sms_to) -> why that flow cannot send the texts asked for, or None
+TextingCheck = Callable[[str, str, str, Optional[str]], Optional[str]]
 STATUS_TEXT = {200: "200 OK", 201: "201 Created", 400: "400 Bad Request", 401: "401 Unauthorized",
                404: "404 Not Found", 405: "405 Method Not Allowed", 409: "409 Conflict",
                403: "403 Forbidden", 413: "413 Payload Too Large",
@@ -146,8 +146,8 @@ class AgentApi:
                  stored: Optional[Callable[[str], Optional[Mapping[str, Any]]]] = None,
                  texting: Optional[TextingCheck] = None) -> None:
         """``stored(id)``: a session another instance holds, as the store has it (read-only);
-        ``texting(flow, method, sms_to)``: why the flow cannot text what a start asks for
-        (no SMS provider, no payment link), or None."""
+        ``texting(tenant, flow, method, sms_to)``: why the tenant's flow cannot text what a
+        start asks for (no SMS provider, no payment link), or None."""
         self.tokens, self.registry, self.control = tokens, registry, control
         self.texting = texting
         self.stored = stored
@@ -354,7 +354,7 @@ class AgentApi:
         if not isinstance(flow, str) or not self.may_start(principal.tenant, flow):
             # another tenant's flow is answered as one that does not exist
             raise bad("flow", "no flow named %r" % (flow,))
-        problem = (self.texting(flow, method, sms_to)
+        problem = (self.texting(principal.tenant, flow, method, sms_to)
                    if self.texting is not None and (sms_to or method == "link") else None)
         if problem:
             raise ApiError(409, "sms_unavailable", problem,

@@ -81,8 +81,10 @@ class AgentHub:
             service.metrics.record_tenant_refusal(tenant, "flow")
         return False
 
-    def texting_problem(self, flow: str, method: str, sms_to: Optional[str]) -> Optional[str]:
-        """Why ``flow`` cannot send what a start asks for, or None: a confirmation text
+    def texting_problem(self, tenant: str, flow: str, method: str,
+                        sms_to: Optional[str]) -> Optional[str]:
+        """Why ``tenant``'s ``flow`` cannot send what a start asks for, or None (the SMS
+        providers and payment links are the whole site's here): a confirmation text
         (``sms_to``) needs a ``send_sms`` step, a link (``method: link``) a
         ``send_payment_link`` step, each naming an SMS provider (and a payment link) the
         config defines. Asked before the call is touched, so the agent hears it at once rather
