@@ -95,7 +95,8 @@ def test_a_flow_whose_gateway_is_not_configured_is_named_at_start_up(tmp_path, c
         Service(load_config(str(path), environ={}))
     warnings = [r.getMessage() for r in caplog.records if r.name == "orchestrator.service"]
     expected = []
-    for name in ("card_payment", "card_payment_menu", "invoice_collection", "invoice_collection_es"):
+    for name in ("agent_payment", "card_payment", "card_payment_menu", "invoice_collection",
+                 "invoice_collection_es"):
         flow = os.path.join(ROOT, "flows", name + ".yaml")
         with open(flow, encoding="utf-8") as handle:
             line = [n for n, text in enumerate(handle, 1) if text.strip() == "- authorize:"][0]

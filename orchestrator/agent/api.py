@@ -8,7 +8,10 @@ body), checked before any other state of the call is looked at, so no answer tel
 about another's calls. A start names only one of the token's tenant's flows (another tenant's
 is answered as a flow that does not exist). ``complete`` sends a caller only to the tenant's
 configured destinations. A value in a request that may be a card number is refused with 422 before
-anything reads it, so it reaches no store, channel variable, webhook, event or log. Every
+anything reads it, so it reaches no store, channel variable, webhook, event or log. A start may
+ask for a confirmation text (``sms_to``: a phone number or ``caller``) or a payment link
+texted instead of card entry (``method: link``); the flow that sends them must have its SMS
+provider (and link) configured, else the start is refused before the call is touched. Every
 request is written to the audit log (``audit.py``). Only the events URL accepts
 ``?access_token=``, because EventSource cannot send headers; nowhere else, so tokens stay out
 of the access logs of proxies for ordinary calls. With several instances on one store, a call
@@ -29,6 +32,7 @@ from orchestrator import bounded_json
 from orchestrator.card_numbers import looks_like_card
 from orchestrator.payments.money import Money, MoneyError
 from orchestrator.payments.validation import FIELDS
+from orchestrator.sms import mask_number, phone_number
 from orchestrator.store.errors import StoreError
 from orchestrator.web import json_response
 
@@ -36,7 +40,8 @@ from . import ownership, sse
 from .audit import ACTIONS, AuditEntry
 from .control import CallControl, ControlError, call_not_found
 from .remote import FORWARDABLE, FORWARDED, forwarded_environ
-from .sessions import PAYMENT_OUTCOMES, Payload, PaymentSession, SessionConflict, SessionRegistry
+from .sessions import (METHODS, PAYMENT_OUTCOMES, Payload, PaymentSession, SessionConflict,
+                       SessionRegistry)
 from .settings import Destinations, agent_target, destinations_key
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -62,6 +67,11 @@ REFERENCE = re.compile(r"^[A-Za-z0-9_.:/#-]{1,64}$")
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}([_-][A-Za-z0-9]{2,8})?$")   # a catalog's name
 DESTINATION = re.compile(r"^[A-Za-z0-9_+*#.-]{1,64}$")
 COMPLETE_TO = ("agent", "queue", "extension", "goodbye")
+CARD_FLOW = "card_payment"      # a start's flow when it names none
+TEXTING_FLOW = "agent_payment"  # ... and asks for a text (sms_to, method: link)
+CALLER = "caller"               # sms_to: the caller's own number
+# (tenant, flow, method, sms_to) -> why that flow cannot send the texts asked for, or None
+TextingCheck = Callable[[str, str, str, Optional[str]], Optional[str]]
 STATUS_TEXT = {200: "200 OK", 201: "201 Created", 400: "400 Bad Request", 401: "401 Unauthorized",
                404: "404 Not Found", 405: "405 Method Not Allowed", 409: "409 Conflict",
                403: "403 Forbidden", 413: "413 Payload Too Large",
@@ -137,9 +147,13 @@ class AgentApi:
     def __init__(self, tokens: "TokenTable", registry: SessionRegistry, control: CallControl,
                  may_start: Callable[[str, str], bool], settings: Mapping[str, Any],
                  tenants: Iterable[str] = (),
-                 stored: Optional[Callable[[str], Optional[Mapping[str, Any]]]] = None) -> None:
-        """``stored(id)``: a session another instance holds, as the store has it (read-only)."""
+                 stored: Optional[Callable[[str], Optional[Mapping[str, Any]]]] = None,
+                 texting: Optional[TextingCheck] = None) -> None:
+        """``stored(id)``: a session another instance holds, as the store has it (read-only);
+        ``texting(tenant, flow, method, sms_to)``: why the tenant's flow cannot text what a
+        start asks for (no SMS provider, no payment link), or None."""
         self.tokens, self.registry, self.control = tokens, registry, control
+        self.texting = texting
         self.stored = stored
         # the calls and sessions of other instances (remote.py); None with one instance
         self.remote: Optional["Remote"] = None
@@ -356,10 +370,16 @@ class AgentApi:
         language = body.get("language", "")
         if not isinstance(language, str) or (language and not LANGUAGE_CODE.match(language)):
             raise bad("language", "language must be a language code such as en, es or ru")
-        flow = body.get("flow", "card_payment")
+        method, sms_to = self._texts(body)
+        flow = body.get("flow", TEXTING_FLOW if sms_to or method == "link" else CARD_FLOW)
         if not isinstance(flow, str) or not self.may_start(principal.tenant, flow):
             # another tenant's flow is answered as one that does not exist
             raise bad("flow", "no flow named %r" % (flow,))
+        problem = (self.texting(principal.tenant, flow, method, sms_to)
+                   if self.texting is not None and (sms_to or method == "link") else None)
+        if problem:
+            raise ApiError(409, "sms_unavailable", problem,
+                           "method" if method == "link" else "sms_to")
         call_uuid, agent_uuid = body.get("call_uuid"), body.get("agent_uuid")
         if (call_uuid is None) == (agent_uuid is None):
             raise bad("call_uuid", "give exactly one of call_uuid and agent_uuid")
@@ -368,9 +388,13 @@ class AgentApi:
                 raise bad(name, "%s must be a string" % name)
         entry.call, entry.agent_leg = call_uuid, agent_uuid
         entry.detail = "%s %s flow=%s reference=%s" % (money, mode, flow, reference)
+        if method != "card":
+            entry.detail += " method=%s" % method
+        if sms_to:
+            entry.detail += " sms_to=%s" % (sms_to if sms_to == CALLER else mask_number(sms_to))
         try:
             return 201, self._start(entry, principal, money, reference, flow, call_uuid,
-                                    agent_uuid, mode, language)
+                                    agent_uuid, mode, language, method, sms_to)
         except ControlError as exc:
             elsewhere = (self.remote is not None and not environ.get(FORWARDED)
                          and (exc.code == "call_not_found"
@@ -386,6 +410,27 @@ class AgentApi:
                 log.info("session %s started on call %s through another instance",
                          entry.session, call_uuid or agent_uuid)
             return answer
+
+    @staticmethod
+    def _texts(body: Mapping[str, Any]) -> Tuple[str, Optional[str]]:
+        """``(method, sms_to)`` of a start: ``card`` or ``link``; a phone number (spaces
+        removed), ``caller``, or None. A link goes to the caller's number unless ``sms_to``
+        names another. A value that is not a phone number is refused (422), never repeated;
+        one that may be a card number was refused already (``card_like``)."""
+        method = body.get("method", "card")
+        if method not in METHODS:
+            raise bad("method", "method must be card (keyed on the phone) or link (texted)")
+        sms_to = body.get("sms_to")
+        if sms_to is not None:
+            number = phone_number(sms_to) if isinstance(sms_to, str) else ""
+            if sms_to != CALLER and not number:
+                raise ApiError(422, "invalid_phone", "sms_to must be a phone number (an "
+                               "optional + and 6 to 15 digits, e.g. +34600111222) or \"caller\"",
+                               "sms_to")
+            sms_to = CALLER if sms_to == CALLER else number
+        if method == "link" and sms_to is None:
+            sms_to = CALLER
+        return method, sms_to
 
     def _any_node(self) -> bool:
         return any(node.connected for node in self.control.pool.nodes.values())
@@ -430,7 +475,8 @@ class AgentApi:
 
     def _start(self, entry: AuditEntry, principal: "Principal", money: Money, reference: str,
                flow: str, call_uuid: Optional[str], agent_uuid: Optional[str], mode: str,
-               language: str = "") -> Payload:
+               language: str = "", method: str = "card",
+               sms_to: Optional[str] = None) -> Payload:
         control = self.control
         node, call_uuid, agent_leg, owner = self._owned_call(principal, call_uuid, agent_uuid)
         entry.call, entry.agent_leg = call_uuid, agent_leg
@@ -441,7 +487,8 @@ class AgentApi:
         target = (agent["extension"], agent.get("context", "default")) if agent else None
         try:
             session = self.registry.create(owner.tenant, owner.agent, call_uuid,
-                                           mode, flow, money, reference)
+                                           mode, flow, money, reference, method=method,
+                                           sms_to=sms_to)
         except SessionConflict:
             raise session_exists()
         session.language = language   # the caller's, as pay_language (engine/call_language.py)

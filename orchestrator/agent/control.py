@@ -8,8 +8,8 @@ so nothing is left half-started):
    bridge partner (its ``bridge_to`` variable: FreeSWITCH 1.10 clears it when the bridge ends,
    while ``bridge_uuid`` keeps naming the old partner, and a transfer clears ``signal_bond`` but
    a re-bridge elsewhere does not);
-2. set the payment on the customer's channel (pay_session, pay_flow, pay_amount, ...; undo:
-   clear them);
+2. set the payment on the customer's channel (pay_session, pay_flow, pay_amount, ...,
+   pay_method and pay_sms_to; undo: clear them);
 3. hold music: ``park_after_bridge`` on the agent's leg, so that it is parked rather than hung
    up when its partner leaves the bridge (undo: clear it);
 4. transfer the customer to ``pay`` in the payments context: the dialplan hands the caller to
@@ -214,7 +214,10 @@ class CallControl:
         # only ever starts on a call whose pay_tenant already names the session's tenant
         variables = [("pay_session", session.id), ("pay_flow", session.flow),
                      ("pay_mode", session.mode), ("pay_amount", str(session.money.minor)),
-                     ("pay_currency", session.money.currency), ("pay_reference", session.reference)]
+                     ("pay_currency", session.money.currency), ("pay_reference", session.reference),
+                     # how the caller pays (card, link) and where the flow texts: a phone number
+                     # the API checked, "caller", or "none" (a flow reads both: agent_payment)
+                     ("pay_method", session.method), ("pay_sms_to", session.sms_to or "none")]
         if session.language:   # the flow's language: ${channel.pay_language} (card_payment.yaml)
             variables.append(("pay_language", session.language))
         address = self.socket_address() if self.socket_address is not None else None

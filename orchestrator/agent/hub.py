@@ -57,7 +57,8 @@ class AgentHub:
                 record = table.get(session_id)
                 return shown_from(record) if record is not None else None
         self.api = AgentApi(TokenTable(settings["tokens"]), self.registry, self.control,
-                            self.may_start, settings, tenants=service.tenants, stored=stored)
+                            self.may_start, settings, tenants=service.tenants, stored=stored,
+                            texting=self.texting_problem)
         if cluster is not None and table is not None:
             # the calls and sessions other instances hold (remote.py)
             from orchestrator.store.instances import InstanceTable
@@ -79,6 +80,39 @@ class AgentHub:
                         "by %s); refused", tenant, flow, service.tenancy.held_by(flow))
             service.metrics.record_tenant_refusal(tenant, "flow")
         return False
+
+    def texting_problem(self, tenant: str, flow: str, method: str,
+                        sms_to: Optional[str]) -> Optional[str]:
+        """Why ``tenant``'s ``flow`` cannot send what a start asks for, or None: a confirmation
+        text (``sms_to``) needs a ``send_sms`` step, a link (``method: link``) a
+        ``send_payment_link`` step, each naming an SMS provider (and a payment link) the
+        config defines and the tenant may use (its own, or a top-level one granted to it).
+        Asked before the call is touched, so the agent hears it at once rather than the
+        caller reaching a flow that ends at its start."""
+        service = self._service
+        tenancy = service.tenancy
+        providers = set(service.sms_providers) - set(tenancy.withheld_sms_providers(tenant))
+        links = set(service.payment_links) - set(tenancy.withheld_payment_links(tenant))
+        steps = service.library[flow].steps if flow in service.library else []
+        wanted = (("send_payment_link",) if method == "link" else ()) + \
+            (("send_sms",) if sms_to and method != "link" else ())
+        for kind in wanted:
+            configs = [step.action.config for step in steps if step.kind == kind]
+            if not configs:
+                return ("flow %s has no %s step: it cannot text the caller %s" %
+                        (flow, kind, "a payment link" if kind == "send_payment_link"
+                         else "a confirmation"))
+            for config in configs:
+                if config["provider"] not in providers:
+                    return ("flow %s texts through SMS provider %r, which tenant %s has not "
+                            "(its SMS providers: %s)"
+                            % (flow, config["provider"], tenant,
+                               ", ".join(sorted(providers)) or "none"))
+                if kind == "send_payment_link" and config["link"] not in links:
+                    return ("flow %s makes links with %r, which tenant %s has not (its "
+                            "payment links: %s)"
+                            % (flow, config["link"], tenant, ", ".join(sorted(links)) or "none"))
+        return None
 
     def start(self) -> None:
         if self.recorder is not None:

@@ -24,7 +24,7 @@ from gevent.queue import Full, Queue
 from orchestrator.engine.channel import Channel
 from orchestrator.payments.events import (Authorizing, CallRef, CardAttemptsExhausted, CardCancelled,
                                           FieldAccepted, FieldRejected, FieldStarted, PaymentApproved,
-                                          PaymentDeclined, PaymentEvent, PaymentFailed)
+                                          PaymentDeclined, PaymentEvent, PaymentFailed, TextSent)
 from orchestrator.payments.money import Money
 from orchestrator.payments.validation import FIELDS, NUMBER_CONFIRMATION
 
@@ -38,13 +38,17 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 ACTIVE_STATES = ("created", "waiting", "collecting", "authorizing")
-PAYMENT_OUTCOMES = ("approved", "declined", "cancelled", "failed", "error")
+# link_sent: the caller was texted a link to pay outside the call (``method: link``)
+PAYMENT_OUTCOMES = ("approved", "declined", "cancelled", "failed", "error", "link_sent")
+METHODS = ("card", "link")
 SUBSCRIBER_QUEUE = 200        # events a watcher may fall behind before it is dropped
 KEEP_ENDED = 1000             # ended sessions still answered by GET (most recent)
 _NUMBER_MASK = re.compile(r"^[a-z]{0,12} ?\d{0,6}\**\d{0,4}$")
 _PLAIN_MASK = re.compile(r"^[*/]{0,12}$")
 _NO_DIGITS = re.compile(r"^[^0-9]*$")
 _AUTH_CODE = re.compile(r"^[A-Za-z0-9-]{0,12}$")
+_MASKED_NUMBER = re.compile(r"^\+?\**[0-9]{0,3}$")
+TEXT_PURPOSES, TEXT_RESULTS = ("confirmation", "link"), ("sent", "error", "timeout")
 END_OF_STREAM = object()
 
 Payload = Dict[str, Any]                 # a change as the API, the stream and webhooks show it
@@ -94,11 +98,19 @@ def _masked_only(field: str, value: object) -> Optional[str]:
 
 class PaymentSession:
     def __init__(self, tenant: str, agent: Optional[str], call_uuid: str, mode: str, flow: str,
-                 money: Money, reference: str, fields: Sequence[str] = FIELDS[:3]) -> None:
+                 money: Money, reference: str, fields: Sequence[str] = FIELDS[:3],
+                 method: str = "card", sms_to: Optional[str] = None) -> None:
+        """``method``: ``card`` (keyed on the phone) or ``link`` (texted); ``sms_to``: where the
+        flow texts the confirmation or the link: a phone number, ``caller`` (the caller's own
+        number), or None (no confirmation text). Both reach the call as ``pay_method`` and
+        ``pay_sms_to`` (``control.py``); the number is shown masked only."""
         self.id = "ps_" + secrets.token_hex(12)
         self.tenant, self.agent, self.call_uuid = tenant, agent, call_uuid
         self.mode, self.flow, self.money, self.reference = mode, flow, money, reference
         self.language = ""   # the caller's language the agent chose (pay_language), if any
+        self.method, self.sms_to = method, sms_to
+        # the latest text the flow sent the caller: {"purpose", "result", "to" (masked)}
+        self.sms: Optional[Dict[str, str]] = None
         self.state = "created"
         self.fields: Dict[str, FieldState] = {
             f: {"state": "pending", "digits": 0, "masked": None, "error_type": None, "attempt": 0}
@@ -130,6 +142,7 @@ class PaymentSession:
                 "amount_text": str(self.money), "reference": self.reference, "state": self.state,
                 "fields": {name: dict(value) for name, value in self.fields.items()},
                 "result": dict(self.result) if self.result else None,
+                "method": self.method, "sms": dict(self.sms) if self.sms else None,
                 "created": self.created, "updated": self.updated}
 
     # -- watchers ----------------------------------------------------------------------------
@@ -184,11 +197,13 @@ class SessionRegistry:
         return len(self._sessions)
 
     def create(self, tenant: str, agent: Optional[str], call_uuid: str, mode: str, flow: str,
-               money: Money, reference: str) -> PaymentSession:
+               money: Money, reference: str, method: str = "card",
+               sms_to: Optional[str] = None) -> PaymentSession:
         current = self._by_call.get(call_uuid)
         if current is not None and current.active:
             raise SessionConflict(current.id)
-        session = PaymentSession(tenant, agent, call_uuid, mode, flow, money, reference)
+        session = PaymentSession(tenant, agent, call_uuid, mode, flow, money, reference,
+                                 method=method, sms_to=sms_to)
         self._sessions[session.id] = session
         self._by_call[call_uuid] = session
         self._trim()
@@ -360,6 +375,22 @@ def _answered(registry: SessionRegistry, session: PaymentSession,
     registry.set_state(session, status)
 
 
+def _texted(registry: SessionRegistry, session: PaymentSession, event: TextSent) -> None:
+    """A text to the caller: shown as the session's ``sms`` (masked number, fixed words) and
+    streamed as an ``sms`` event. A link texted is the session's outcome (``link_sent``); one
+    that could not be sent is an ``error`` (the agent may start a card payment instead). A
+    confirmation that failed changes nothing else: the payment's result stands."""
+    if event.purpose not in TEXT_PURPOSES or event.result not in TEXT_RESULTS:
+        log.error("session %s: a text event outside the vocabulary was refused", session.id)
+        return
+    to = event.to if _MASKED_NUMBER.match(event.to or "") else "***"
+    session.sms = {"purpose": event.purpose, "result": event.result, "to": to}
+    registry._emit(session, "sms", dict(session.sms))
+    if event.purpose == "link" and session.active:
+        # a timeout may have reached the caller: the link stays payable (send_payment_link)
+        registry.set_state(session, "link_sent" if event.result in ("sent", "timeout") else "error")
+
+
 # each handler takes the events of its own type: dispatch is by ``type(event)``
 _HANDLERS: Mapping[Type[Any], Callable[[SessionRegistry, PaymentSession, Any], None]] = {
     FieldStarted: _started,
@@ -371,4 +402,5 @@ _HANDLERS: Mapping[Type[Any], Callable[[SessionRegistry, PaymentSession, Any], N
     PaymentApproved: _answered,
     PaymentDeclined: _answered,
     PaymentFailed: _answered,
+    TextSent: _texted,
 }

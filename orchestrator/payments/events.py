@@ -131,6 +131,20 @@ class PaymentFailed:
     seconds: float
 
 
+# -- texts to the caller ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TextSent:
+    """An SMS the flow sent (or tried to): ``purpose`` is ``confirmation`` (send_sms) or
+    ``link`` (send_payment_link); ``result`` the provider's ``sent``, ``error`` or ``timeout``
+    (``error`` too for a recipient that is not a phone number: nothing left); ``to`` the
+    recipient masked by ``sms.mask_number`` (the last three digits at most), never the text."""
+
+    purpose: str
+    result: str
+    to: str
+
+
 # -- the end of the payment ----------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -154,7 +168,7 @@ class SurveyRated:
 
 PaymentEvent = Union[FieldStarted, FieldAccepted, FieldRejected, FieldCancelled, CardComplete,
                      CardCancelled, CardAttemptsExhausted, Authorizing, PaymentApproved,
-                     PaymentDeclined, PaymentFailed, HandedBack, SurveyRated]
+                     PaymentDeclined, PaymentFailed, TextSent, HandedBack, SurveyRated]
 EVENT_TYPES = PaymentEvent.__args__  # type: ignore[attr-defined]
 Subscriber = Callable[[CallRef, "PaymentEvent"], None]
 

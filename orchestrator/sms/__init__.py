@@ -4,8 +4,8 @@
 ``sms_providers``."""
 from .providers import (SMS_PROVIDERS_SCHEMA, HttpSmsProvider, SentMessage, SinkSmsProvider,
                         SmsProvider, SmsResult, TwilioSmsProvider, build_provider, build_providers)
-from .text import SmsTextError, check_template, fill
+from .text import PHONE, SmsTextError, check_template, fill, mask_number, phone_number
 
 __all__ = ["SMS_PROVIDERS_SCHEMA", "HttpSmsProvider", "SentMessage", "SinkSmsProvider", "SmsProvider",
            "SmsResult", "TwilioSmsProvider", "build_provider", "build_providers", "SmsTextError",
-           "check_template", "fill"]
+           "check_template", "fill", "mask_number", "PHONE", "phone_number"]

@@ -26,7 +26,10 @@ SHAPES = {
     "url": re.compile(r"^(https://[A-Za-z0-9.-]+|http://(127\.0\.0\.1|localhost|\[::1\]))(:[0-9]{1,5})?"
                       r"/[A-Za-z0-9._~/?=&%+-]*$"),
 }
+# a recipient: an optional leading + and 6 to 15 digits (E.164's longest), spaces removed first
+PHONE = re.compile(r"^\+?[0-9]{6,15}\Z")   # \Z: "$" would let a trailing newline in
 MAX_TEXT = 320   # two SMS segments
+SHOWN_DIGITS = 3  # of a recipient's number, where an agent or a log sees it
 MAX_URL = 200
 
 
@@ -58,3 +61,22 @@ def fill(template: str, values: Mapping[str, str]) -> str:
     if len(text) > MAX_TEXT:
         raise SmsTextError("the SMS text is longer than %d characters" % MAX_TEXT)
     return text
+
+
+def phone_number(text: str) -> str:
+    """``text`` without its spaces when that is a phone number (``PHONE``), else ""."""
+    number = (text or "").replace(" ", "")
+    return number if PHONE.match(number) else ""
+
+
+def mask_number(number: str) -> str:
+    """A recipient's number as an agent, an event or a log line may show it: the leading ``+``
+    and the last three digits, every other digit a ``*`` (``+34600111222`` ->
+    ``+********222``); anything else than digits and a leading ``+`` is shown as ``***``, so
+    no text of another shape passes through here."""
+    number = (number or "").replace(" ", "")
+    plus, digits = ("+", number[1:]) if number.startswith("+") else ("", number)
+    if not digits.isdigit() or not digits.isascii():
+        return "***"
+    shown = digits[-SHOWN_DIGITS:] if len(digits) > SHOWN_DIGITS else ""
+    return plus + "*" * (len(digits) - len(shown)) + shown

@@ -2,10 +2,12 @@
 the panel served by the service on loopback, the simulated switch with a customer's call already
 bridged to the agent, a scripted caller keying the card, and the sandbox gateway. The rig is the
 agent API's own (tests/support/agent.py), so both suites exercise the same set-up."""
+import json
+
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.support.agent import PAYING_CALLER, TOKENS, Rig
+from tests.support.agent import PAYING_CALLER, TOKENS, Rig, texting_rig
 from tests.support.panel_page import (assert_no_card_digits, by_id, field_status, fill_start_form,
                                     keyboard_start, no_horizontal_scroll, open_panel, screenshot,
                                     sign_in, text, wait, wait_field, wait_result)
@@ -139,3 +141,32 @@ def test_the_agent_cancels_and_sees_the_session_leave_the_active_list(rig, brows
     by_id(browser, "refresh-sessions").click()
     wait(browser, lambda d: by_id(d, "sessions-empty").is_displayed(), "the list to empty")
     assert not rig.sandbox.charges
+
+
+def test_a_payment_confirmed_by_sms_from_the_panel(tmp_path, chromium, browser, artifacts,
+                                                   scripted_https, tls_files):
+    """The form's text field reaches the real flow: the caller keys the card, the approved
+    payment is texted to the number the agent typed (a real HTTPS provider on loopback), and
+    the progress view says so with the number masked."""
+    provider = scripted_https([(202, {"id": "msg-1"})])
+    rig = texting_rig(tmp_path, provider, tls_files)
+    try:
+        url = "http://127.0.0.1:%d" % rig.service.http_address[1]
+        call, agent = rig.call(PAYING_CALLER + [{"wait_prompt": 20}])
+        open_panel(browser, url, amount="12.50", currency="EUR", reference="INV-1",
+                   call_uuid=call.uuid)
+        sign_in(browser, TOKENS["alice"])
+        fill_start_form(browser, sms_to="+34 600 111 222")
+        by_id(browser, "start-button").click()
+        assert wait_result(browser, "approved").startswith("Payment approved")
+        wait(browser, lambda d: text(d, "p-sms") == "Confirmation texted to +********222.",
+             "the text's outcome (now %r)" % text(browser, "p-sms"), timeout=30)
+        call.wait(timeout=60)
+        [request] = provider.requests
+        sent = json.loads(request["body"])
+        [payment] = rig.service.store.list()
+        assert sent["to"] == "+34600111222" and payment["confirmation_code"] in sent["text"]
+        screenshot(browser, artifacts, "e2e-sms-confirmed")
+        assert_no_card_digits(browser, PAN, "4111 1111", "41111111")
+    finally:
+        rig.stop()

@@ -7,9 +7,9 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from tests.support.fake_agent_api import TOKEN, FakeServer
-from tests.support.panel_page import (assert_no_card_digits, by_id, field_status, keyboard_start,
-                                    no_horizontal_scroll, open_panel, screenshot, sign_in, text,
-                                    wait, wait_field, wait_result)
+from tests.support.panel_page import (assert_no_card_digits, by_id, field_status, fill_start_form,
+                                    keyboard_start, no_horizontal_scroll, open_panel, screenshot,
+                                    sign_in, text, wait, wait_field, wait_result)
 
 CALL = "0b1d2c3e-aaaa-4bbb-8ccc-123456789abc"
 
@@ -235,3 +235,59 @@ def test_sign_in_and_start_with_the_keyboard_alone(fake, browser, artifacts):
     assert posts == [{"call_uuid": CALL, "amount": 125, "currency": "KWD", "reference": "INV-8",
                       "mode": "transfer"}]
     screenshot(browser, artifacts, "fake-05-keyboard")
+
+
+def sms_recipient(driver, value, to_caller=False):
+    return driver.execute_async_script(
+        "const done = arguments[2];"
+        "import('./panel.js').then(m => done(m.smsRecipient(arguments[0], arguments[1])))"
+        ".catch(e => done({crash: String(e)}));", value, to_caller)
+
+
+def test_the_text_recipient_is_a_phone_number_or_the_callers_own(fake, browser):
+    open_panel(browser, fake.url)
+    assert sms_recipient(browser, " +34 600 111 222 ") == {"sms_to": "+34600111222"}
+    assert sms_recipient(browser, "600111222") == {"sms_to": "600111222"}
+    assert sms_recipient(browser, "") == {}
+    assert sms_recipient(browser, "anything", True) == {"sms_to": "caller"}
+    for bad in ("12345", "+34 600 abc", "+9999999999999999", "(34) 600-111"):
+        assert "Enter a phone number" in sms_recipient(browser, bad)["error"], bad
+    for card in ("4111111111111111", "4111 1111 1111 1111"):
+        refused = sms_recipient(browser, card)
+        assert refused["cardLike"] and "1111" not in refused["error"]
+
+
+def test_a_link_and_a_text_are_asked_for_only_when_chosen(fake, browser):
+    open_panel(browser, fake.url, amount="12.50", currency="EUR", reference="INV-8", call_uuid=CALL)
+    sign_in(browser, TOKEN)
+    fill_start_form(browser, method="link", sms_to="+34 600 111 222")
+    by_id(browser, "start-button").click()
+    wait(browser, lambda d: by_id(d, "progress-body").is_displayed(), "the progress view")
+    [post] = [r for r in fake.api.requests if r["method"] == "POST"]
+    assert post["body"] == {"call_uuid": CALL, "amount": 1250, "currency": "EUR", "reference": "INV-8",
+                            "mode": "transfer", "method": "link", "sms_to": "+34600111222"}
+    session_id = next(iter(fake.api.sessions))
+    fake.api.push(session_id, "sms", {"purpose": "link", "result": "sent", "to": "+********222"})
+    wait(browser, lambda d: text(d, "p-sms") == "Payment link texted to +********222.", "the text")
+    # a number the service would not hide is not shown
+    fake.api.push(session_id, "sms", {"purpose": "link", "result": "error", "to": "+34600111222"})
+    wait(browser, lambda d: text(d, "p-sms") == "Payment link could not be texted; nothing was charged.",
+         "the failed text")
+    fake.api.push(session_id, "state", {"state": "link_sent"})
+    assert wait_result(browser, "link_sent").startswith("A payment link was texted to the caller.")
+
+
+def test_a_card_number_as_the_recipient_is_refused_cleared_and_never_sent(fake, browser):
+    open_panel(browser, fake.url, amount="5", currency="EUR", reference="INV-9", call_uuid=CALL)
+    sign_in(browser, TOKEN)
+    fill_start_form(browser, sms_to="4111 1111 1111 1111")
+    by_id(browser, "start-button").click()
+    wait(browser, lambda d: "looks like a card number" in text(d, "sms_to-error"), "the refusal")
+    assert by_id(browser, "sms-to").get_attribute("value") == ""
+    assert browser.switch_to.active_element.get_attribute("id") == "sms-to"
+    assert not [r for r in fake.api.requests if r["method"] == "POST"]
+    assert_no_card_digits(browser, "4111111111111111", "4111 1111")
+    fill_start_form(browser, sms_to="12345")
+    by_id(browser, "start-button").click()
+    wait(browser, lambda d: "Enter a phone number" in text(d, "sms_to-error"), "the phone error")
+    assert not [r for r in fake.api.requests if r["method"] == "POST"]

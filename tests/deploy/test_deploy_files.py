@@ -342,7 +342,8 @@ def test_dashboard_is_grafana_10_json_with_its_datasource_by_variable():
             assert target["datasource"]["uid"] == "${datasource}"
     titles = " ".join(p["title"] for p in dashboard["panels"]).lower()
     for needed in ("calls in progress", "call rate", "success ratio", "authorization latency",
-                   "step latency", "decline reasons", "gateway errors", "esl", "refused"):
+                   "step latency", "decline reasons", "gateway errors", "esl", "refused",
+                   "web service", "sms", "payment link webhooks"):
         assert needed in titles, needed
     datasource = read_yaml("grafana", "provisioning", "datasources", "prometheus.yml")["datasources"][0]
     assert variables["datasource"]["current"]["value"] == datasource["uid"]
@@ -350,10 +351,27 @@ def test_dashboard_is_grafana_10_json_with_its_datasource_by_variable():
 
 def test_dashboard_latency_panels_show_p50_p95_p99_over_rate_of_buckets():
     panels = {p["title"]: p for p in load_dashboard()["panels"]}
-    for title in ("Authorization latency", "Step latency"):
+    for title in ("Authorization latency", "Step latency", "Web service latency"):
         exprs = [t["expr"] for t in panels[title]["targets"]]
         assert [re.match(r"histogram_quantile\(([0-9.]+), sum by \(le\b.*rate\(\w+_bucket\{", e).group(1)
                 for e in exprs] == ["0.5", "0.95", "0.99"]
+
+
+def test_dashboard_shows_web_services_texts_and_link_webhooks_by_their_labels():
+    """The collections metrics each have a panel that splits them by what tells a NOC where to
+    look: the web service and its outcome, the SMS provider and its result, the link and the
+    status answered."""
+    wanted = {"payivr_web_service_requests_total": {"service", "outcome"},
+              "payivr_web_service_duration_seconds_bucket": {"service"},
+              "payivr_sms_total": {"provider", "result"},
+              "payivr_payment_link_webhooks_total": {"link", "code"}}
+    defined = defined_series()
+    for name, labels in wanted.items():
+        assert labels <= defined[name], name
+        grouped = [set(re.findall(r"\w+", match)) for panel in load_dashboard()["panels"]
+                   for target in panel["targets"] if name in target["expr"]
+                   for match in re.findall(r"sum by \(([^)]*)\)", target["expr"])]
+        assert any(labels <= group for group in grouped), (name, grouped)
 
 
 def test_readme_documents_the_compose_file_and_its_ports():

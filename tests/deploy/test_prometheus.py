@@ -16,6 +16,12 @@ What is real and what is not, plainly:
     the reconciliation backlog, read from the store. Only their age is set by the test (see
     ``age_the_reconciliation_backlog``). The approved card's caller answers the survey
     (``pay_survey=true``), so the survey ratings come from the survey step.
+  * Collections traffic too: a flow asks the sandbox CRM (a real HTTP server on loopback) for
+    the caller, so the web service series come from ``call_service``; the shipped
+    agent_payment flow texts a confirmation after a card payment and texts a payment link
+    (through the sink SMS provider), so the SMS series come from ``send_sms`` and
+    ``send_payment_link``; and an unsigned notice to the link webhook is refused (401), so the
+    link webhook series come from the webhook itself.
   * Status callbacks too: acme's card payments leave theirs pending (its receiver is down)
     and the test only ages them (``age_the_pending_callbacks``); globex has no calls, so the
     test writes its callbacks through the writer's own event subscriber, and its receiver (a
@@ -43,11 +49,13 @@ import time
 
 import gevent
 import pytest
+import requests
 import yaml
 
 from orchestrator.payments.events import (CallRef, FieldAccepted, FieldRejected, FieldStarted,
                                           PaymentApproved, PaymentDeclined, PaymentFailed)
 from orchestrator.simulator import CallerScript
+from orchestrator.webservices.sandbox_crm import SandboxCrm
 from tests.support.callbacks import SECRET, CallbackReceiver
 from tests.support.prometheus import PrometheusServer, free_port
 from tests.support.service import ServiceOnSimulator
@@ -75,6 +83,22 @@ steps:
     hangup: {}
 """
 
+LOOKUP_FLOW = """\
+flow: lookup
+language: en
+steps:
+  - answer: {}
+  - call_service:
+      service: crm
+      path: customers/lookup
+      body: {phone: "${call.caller_id_number}"}
+      map: {customer_id: $.id}
+      on: {not-found: bye, error: bye, timeout: bye}
+  - id: bye
+    hangup: {}
+"""
+LINK_SECRET = "link-secret-of-sixteen"
+
 # (variables, destination, caller steps) cycled through while traffic runs
 CALLS = [
     ({"pay_flow": "welcome", "pay_tenant": "acme"}, "1000", [{"wait_prompt": 2}, {"press": "2"}]),
@@ -82,6 +106,7 @@ CALLS = [
     ({"pay_flow": "welcome", "pay_tenant": "not-configured"}, "1000",
      [{"wait_prompt": 2}, {"press": "2"}]),
     ({"pay_tenant": "acme"}, "9999", []),
+    ({"pay_tenant": "acme"}, "7003", []),
 ]
 PAYMENT = {"pay_flow": "card_payment", "pay_tenant": "acme", "pay_amount": "1250",
            "pay_currency": "EUR", "pay_reference": "INV-1", "pay_survey": "true"}
@@ -98,7 +123,11 @@ def card_call(pan):
     return (PAYMENT, "1000", keying)
 
 
-CARD_CALLS = [card_call(pan) for pan in TEST_CARDS]
+TEXTED = dict(PAYMENT, pay_flow="agent_payment", pay_method="card", pay_sms_to="+34600111222")
+CARD_CALLS = [card_call(pan) for pan in TEST_CARDS] + [
+    (TEXTED, "1000", card_call(TEST_CARDS[0])[2]),            # approved, a confirmation texted
+    (dict(TEXTED, pay_method="link"), "1000", []),            # a payment link texted
+]
 
 
 def load_dashboard():
@@ -180,10 +209,12 @@ def live(prometheus_binaries, tmp_path_factory):
     prometheus_binary, _ = prometheus_binaries
     workdir = tmp_path_factory.mktemp("prometheus")
     flows = tmp_path_factory.mktemp("flows")
-    for name in ("welcome.yaml", "amount_due.yaml", "card_payment.yaml"):
+    for name in ("welcome.yaml", "amount_due.yaml", "card_payment.yaml", "agent_payment.yaml"):
         shutil.copy(os.path.join(ROOT, "flows", name), str(flows / name))
     (flows / "hold.yaml").write_text(HOLD_FLOW)
+    (flows / "lookup.yaml").write_text(LOOKUP_FLOW)
     refusing = CallbackReceiver(status=404).start()
+    crm = SandboxCrm().start()
     world = ServiceOnSimulator(workdir, {
         "http": {"enabled": True, "host": "127.0.0.1", "port": 0},
         "max_calls": 2, "tenants": ["acme", "globex"], "timeouts": {"keepalive": 0.3},
@@ -191,7 +222,13 @@ def live(prometheus_binaries, tmp_path_factory):
         "agent_api": {"webhooks": {
             "acme": {"url": "http://127.0.0.1:%d/callbacks" % free_port(), "secret": SECRET},
             "globex": {"url": refusing.url, "secret": SECRET}}},
-        "flows": {"directory": str(flows), "by_destination": {"7002": "amount_due", "7100": "hold"}},
+        "flows": {"directory": str(flows), "by_destination": {"7002": "amount_due", "7100": "hold",
+                                                              "7003": "lookup"}},
+        "web_services": [{"name": "crm", "url": "http://127.0.0.1:%d" % crm.port,
+                          "max_attempts": 1}],
+        "sms_providers": [{"name": "sms", "type": "sink"}],
+        "payment_links": {"paylink": {"type": "template", "url": "https://pay.example/p/{token}",
+                                      "secret": LINK_SECRET}},
         # fs1 is the simulator; fs2 a node that never connects
         "nodes": [{"name": "fs2", "host": "127.0.0.1", "port": free_port(), "password": "s3cret"}]},
         node=True, sandbox=True)
@@ -213,6 +250,15 @@ def live(prometheus_binaries, tmp_path_factory):
         age_the_pending_callbacks(world.store_path)
         wait_for(prometheus, 'payivr_outbox_oldest_pending_seconds{job="payivr"} > 900')
         wait_for(prometheus, 'increase(payivr_outbox_given_up_total{reason="refused"}[1m]) > 0')
+        # a notice no gateway signed: refused, and counted by the webhook itself
+        refused_notice = requests.post(
+            "http://127.0.0.1:%d/webhooks/links/paylink" % service.http_address[1],
+            data=b'{"token": "x", "event": "paid"}', timeout=5,
+            headers={"Content-Type": "application/json"})
+        assert refused_notice.status_code == 401, refused_notice.text
+        wait_for(prometheus, 'payivr_payment_link_webhooks_total{code="401"} > 0')
+        wait_for(prometheus, 'payivr_sms_total{result="sent"} > 1')
+        wait_for(prometheus, 'payivr_web_service_requests_total{service="crm"} > 0')
         for _ in range(2):  # two calls that hold the pool (max_calls=2) until the end
             switch.place_call(service.address, caller=CallerScript.silent(max_duration=300),
                               destination="7100")
@@ -228,6 +274,7 @@ def live(prometheus_binaries, tmp_path_factory):
         prometheus.stop()
         world.stop(grace=0.5)
         refusing.stop()
+        crm.stop()
 
 
 def age_the_reconciliation_backlog(store_path):

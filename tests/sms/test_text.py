@@ -2,7 +2,7 @@
 import pytest
 
 from orchestrator.catalog import Catalog
-from orchestrator.sms import SmsTextError, check_template, fill
+from orchestrator.sms import SmsTextError, check_template, fill, mask_number, phone_number
 from tests.support.canary import CODE, EXPIRY, PAN, traces
 
 VALUES = {"amount": "12.50", "currency": "EUR", "last4": "1111", "code": "048213", "auth_code": "A1B2C3"}
@@ -50,3 +50,20 @@ def test_a_url_that_is_not_one_to_text_is_refused(url):
 
 def test_a_loopback_sandbox_url_may_be_texted():
     assert fill("Pay at {url}", {"url": "http://127.0.0.1:8085/pay/abc"}) == "Pay at http://127.0.0.1:8085/pay/abc"
+
+
+@pytest.mark.parametrize("number, shown", [
+    ("+34600111222", "+********222"), ("600111222", "******222"), ("+34 600 111 222", "+********222"),
+    ("12", "**"), ("", "***"), ("+34-600", "***"), ("caller", "***"), ("+٣٤٥٦٧٨٩", "***"),
+])
+def test_a_recipient_is_shown_with_its_last_three_digits_at_most(number, shown):
+    assert mask_number(number) == shown
+
+
+@pytest.mark.parametrize("text, number", [
+    ("+34600111222", "+34600111222"), (" +34 600 111 222 ", "+34600111222"), ("123456", "123456"),
+    ("12345", ""), ("+1234567890123456", ""), ("+34-600-111-222", ""), ("++34600111222", ""),
+    ("34600111222\n", ""), (None, ""),
+])
+def test_a_phone_number_is_an_optional_plus_and_6_to_15_digits(text, number):
+    assert phone_number(text) == number

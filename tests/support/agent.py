@@ -107,12 +107,13 @@ class Rig:
         self.world.stop(grace=3)
         self.receiver.server.stop(timeout=1)
 
-    def call(self, steps=(), max_duration=120, tenant="acme", agent="alice"):
+    def call(self, steps=(), max_duration=120, tenant="acme", agent="alice",
+             caller_id_number="+15551230000"):
         """A customer's call answered by an agent: (Call, AgentLeg); by default acme's call on
-        alice's leg (``owned_by``)."""
+        alice's leg (``owned_by``), from ``caller_id_number``."""
         return self.switch.place_bridged_call(
             CallerScript.from_data({"steps": list(steps), "max_duration": max_duration}),
-            **owned_by(tenant, agent))
+            caller_id_number=caller_id_number, **owned_by(tenant, agent))
 
     def request(self, method, path, who="alice", body=None, token=None, **kwargs):
         headers = {} if body is None else {"Content-Type": "application/json"}
@@ -153,3 +154,22 @@ def sse_events(text):
         if "event" in lines:
             events.append((lines["event"], json.loads(lines["data"])))
     return events
+
+
+SMS_SECRET = "sms-secret-of-sixteen-bytes"
+LINK_SECRET = "link-secret-of-sixteen"
+
+
+def texting_rig(tmp_path, provider, tls_files, links=True):
+    """A ``Rig`` whose texts go to ``provider`` (an HTTPS ScriptedService on loopback, the
+    generic signed provider named ``sms``) and, with ``links``, whose payment links are made
+    by a URL template (``paylink``): what ``flows/agent_payment.yaml`` needs."""
+    def configure(config):
+        config["sms_providers"] = [{"name": "sms", "type": "http", "url": provider.url + "/send",
+                                    "secret": SMS_SECRET, "verify": tls_files[0],
+                                    "read_timeout": 2, "max_attempts": 1}]
+        if links:
+            config["payment_links"] = {"paylink": {"type": "template", "secret": LINK_SECRET,
+                                                   "url": "https://pay.example/p/{token}",
+                                                   "expires_after": 900}}
+    return Rig(tmp_path, configure=configure)

@@ -36,15 +36,21 @@ def sign_in(driver, token):
     wait(driver, lambda d: by_id(d, "workspace").is_displayed(), "the workspace after sign-in")
 
 
-def fill_start_form(driver, amount=None, currency=None, reference=None, call_uuid=None, mode=None):
+def fill_start_form(driver, amount=None, currency=None, reference=None, call_uuid=None, mode=None,
+                    method=None, sms_to=None, sms_caller=False):
     for element_id, value in (("amount", amount), ("currency", currency),
-                              ("reference", reference), ("call-uuid", call_uuid)):
+                              ("reference", reference), ("call-uuid", call_uuid),
+                              ("sms-to", sms_to)):
         if value is not None:
             field = by_id(driver, element_id)
             field.clear()
             field.send_keys(value)
     if mode is not None:
         driver.find_element(By.CSS_SELECTOR, 'input[name="mode"][value="%s"]' % mode).click()
+    if method is not None:
+        driver.find_element(By.CSS_SELECTOR, 'input[name="method"][value="%s"]' % method).click()
+    if sms_caller:
+        by_id(driver, "sms-caller").click()
 
 
 def field_status(driver, name):
@@ -136,6 +142,13 @@ def keyboard_start(driver, token, amount, currency, reference, call_uuid):
     keys(call_uuid, Keys.TAB)
     assert active_id(driver) == "mode"          # the checked radio: transfer
     assert driver.execute_script("return document.activeElement.value") == "transfer"
+    keys(Keys.TAB)
+    assert active_id(driver) == "method"        # the checked radio: card
+    assert driver.execute_script("return document.activeElement.value") == "card"
+    keys(Keys.TAB)
+    assert active_id(driver) == "sms-to"        # optional: left empty, no text
+    keys(Keys.TAB)
+    assert active_id(driver) == "sms-caller"
     keys(Keys.TAB)
     assert active_id(driver) == "start-button" and focus_is_visible(driver)
     keys(Keys.ENTER)

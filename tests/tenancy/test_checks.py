@@ -136,7 +136,8 @@ def test_a_site_without_blocks_still_only_warns_of_a_gateway_nobody_defines(tmp_
         "define (gateways: none): its calls go to the dialplan fallback"
         % (name, os.path.join(ROOT, "flows", name + ".yaml"),
            line_of(os.path.join(ROOT, "flows", name + ".yaml"), "- authorize:"))
-        for name in ("card_payment", "card_payment_menu", "invoice_collection", "invoice_collection_es")]
+        for name in ("agent_payment", "card_payment", "card_payment_menu", "invoice_collection",
+                     "invoice_collection_es")]
     # the collections flows' CRM too: a warning, as on any site without tenant blocks
     assert len([line for line in warned if "call_service names web service 'crm'" in line]) == 4
 
@@ -156,8 +157,8 @@ def test_validate_with_the_config_says_what_start_up_would_refuse(tmp_path, site
         "defines no payment_links; a caller who chooses it takes the on.error branch"
         % (os.path.join(ROOT, "flows", name + ".yaml"),
            line_of(os.path.join(ROOT, "flows", name + ".yaml"), "link: paylink"), path)
-        for name in ("invoice_collection", "invoice_collection_es")] + [
-        "%s: OK (9 flows, tenants: default, acme, globex)" % path]
+        for name in ("agent_payment", "invoice_collection", "invoice_collection_es")] + [
+        "%s: OK (10 flows, tenants: default, acme, globex)" % path]
     flow = write_flow(site["tenants"]["acme"]["flows"]["directory"],
                       PAY_FLOW.format(name="acme_sneaky", gateway="globex_gw"))
     bad = validate("--config", path, flow)
@@ -183,11 +184,11 @@ def test_the_top_level_languages_bind_the_default_tenants_flows(tmp_path):
     # card_payment_menu: its default, and the en and ru its menu offers
     assert [line.split(" (")[0] for line in errors] == [
         "%s: prompts.languages: flow %s" % (path, name)
-        for name in ("amount_due", "card_payment", "card_payment_menu", "card_payment_menu",
-                     "card_payment_menu", "invoice_collection", "welcome")]
+        for name in ("agent_payment", "amount_due", "card_payment", "card_payment_menu",
+                     "card_payment_menu", "card_payment_menu", "invoice_collection", "welcome")]
     assert [line.rsplit(" speaks ", 1)[1] for line in errors] == [
         "%s, which is not one of the default tenant's languages (es)" % language
-        for language in ("en", "en", "en", "en", "ru", "en", "en")]
+        for language in ("en", "en", "en", "en", "en", "ru", "en", "en")]
 
 
 def test_a_tenants_flow_asking_a_web_service_it_was_not_granted_is_refused(tmp_path, site):

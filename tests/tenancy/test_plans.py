@@ -33,7 +33,7 @@ def test_each_tenant_has_its_folder_its_grants_and_nothing_else(tmp_path, site):
     assert acme.flows == {"acme_pay", "acme_menu", "welcome"}
     assert globex.flows == {"globex_pay"}
     # the top-level library is the default tenant's; welcome is shared with acme, granted it
-    assert default.flows == {"card_payment", "card_payment_menu", "amount_due", "welcome", "invoice_collection",
+    assert default.flows == {"agent_payment", "card_payment", "card_payment_menu", "amount_due", "welcome", "invoice_collection",
                              "invoice_collection_es"}
     assert (acme.gateways, globex.gateways, default.gateways) == (
         {"acme_gw"}, {"globex_gw"}, {"sandbox"})
@@ -79,7 +79,7 @@ def test_a_site_without_blocks_shares_everything_with_every_tenant(tmp_path, sit
     for tenant in ("acme", "globex", "default", "unknown"):
         chosen = tenancy.plan(tenant)
         assert chosen.name == tenant
-        assert chosen.flows == {"card_payment", "card_payment_menu", "amount_due", "welcome", "invoice_collection",
+        assert chosen.flows == {"agent_payment", "card_payment", "card_payment_menu", "amount_due", "welcome", "invoice_collection",
                              "invoice_collection_es"}
         assert chosen.gateways == {"sandbox"} and chosen.destinations is None
     assert tenancy.withheld_gateways("acme") == frozenset()
@@ -98,7 +98,7 @@ def test_grants_and_choices_naming_what_is_not_the_tenants_are_refused_by_key(tm
         "only flows of the top-level flows.directory can be granted"
         % site["tenants"]["globex"]["flows"],
         "tenants.acme.flows.names[2]: no flow named nope in the top-level flows.directory %s "
-        "(known: amount_due, card_payment, card_payment_menu, invoice_collection, "
+        "(known: agent_payment, amount_due, card_payment, card_payment_menu, invoice_collection, "
         "invoice_collection_es, welcome)" % flows,
         "tenants.acme.flows.default: flow card_payment is not one of tenant acme's flows "
         "(acme_menu, acme_pay, welcome)",

@@ -1,4 +1,5 @@
-// The agent panel: start a card payment for a caller and watch it, masked, as it happens.
+// The agent panel: start a card payment for a caller and watch it, masked, as it happens; the
+// caller may be texted a confirmation, or a link to pay on the web instead of keying the card.
 //
 // Plain ES module, no framework, nothing fetched but this service's own API. The page never
 // sees a card digit beyond brand, BIN and last four, and shows even those only after checking
@@ -9,7 +10,8 @@
 const TOKEN_KEY = "payivr.agent.token";
 // Outcomes a session can reach; a declined card may still be followed by another, so only
 // "ended" (which the stream always sends last) closes the stream.
-const FINAL_STATES = new Set(["approved", "declined", "cancelled", "failed", "error", "ended"]);
+const FINAL_STATES = new Set(["approved", "declined", "cancelled", "failed", "error", "link_sent",
+  "ended"]);
 const STREAM_END = "ended";
 const CAPTURE_STATES = new Set(["created", "waiting", "collecting"]);
 const FIELD_NAMES = {
@@ -30,8 +32,12 @@ const STATE_WORDS = {
   created: "Starting", waiting: "Waiting for the caller", collecting: "Caller is keying the card",
   authorizing: "Authorizing with the bank", approved: "Approved", declined: "Declined",
   cancelled: "Cancelled", failed: "Failed: too many attempts", error: "Did not complete",
-  ended: "Ended",
+  link_sent: "Payment link texted", ended: "Ended",
 };
+// A recipient as the service takes it (orchestrator/sms/text.py): an optional + and 6 to 15
+// digits once spaces are removed.
+const PHONE = /^\+?[0-9]{6,15}$/;
+const TEXT_PURPOSE = { confirmation: "Confirmation", link: "Payment link" };
 const DECLINE_WORDS = {
   insufficient_funds: "The card has insufficient funds.",
   do_not_honour: "The card issuer did not authorize the payment.",
@@ -156,11 +162,41 @@ export function declineWords(result) {
   return DECLINE_WORDS[reason] || plainWords(reason).replace(/_/g, " ");
 }
 
+/** Where the agent asked for a text: ``{sms_to}`` ("caller", a number without its spaces, or
+ *  absent for no text), or ``{error}`` for what is not a phone number. A value that may be a
+ *  card number is refused without being repeated, before anything is sent. */
+export function smsRecipient(text, toCaller) {
+  if (toCaller) return { sms_to: "caller" };
+  const value = String(text || "").trim();
+  if (value === "") return {};
+  if (holdsCard(value.replace(/\D/g, ""))) {
+    return { cardLike: true,
+      error: "This looks like a card number. Enter the caller's phone number; the caller keys the card on the phone." };
+  }
+  const number = value.replace(/\s/g, "");
+  if (!PHONE.test(number)) {
+    return { error: "Enter a phone number: an optional + and 6 to 15 digits, e.g. +34600111222." };
+  }
+  return { sms_to: number };
+}
+
+/** What became of the session's text, in words: the number is shown masked as the service
+ *  sent it, and only when it has that shape. */
+export function describeSms(sms) {
+  if (!sms || !TEXT_PURPOSE[sms.purpose]) return "";
+  const to = /^\+?\**\d{0,3}$/.test(sms.to || "") ? " to " + sms.to : "";
+  const what = TEXT_PURPOSE[sms.purpose];
+  if (sms.result === "sent") return what + " texted" + to + ".";
+  if (sms.result === "timeout") return what + " may not have arrived" + to + " (the SMS provider did not answer in time).";
+  return what + " could not be texted" + to + (sms.purpose === "confirmation"
+    ? "; the payment itself is not affected." : "; nothing was charged.");
+}
+
 /** Pre-filled values from the contact-centre software's URL (never the token). */
 export function prefillFrom(search) {
   const params = new URLSearchParams(search);
   const out = {};
-  for (const key of ["amount", "currency", "reference", "call_uuid", "mode"]) {
+  for (const key of ["amount", "currency", "reference", "call_uuid", "mode", "method"]) {
     if (params.has(key)) out[key] = params.get(key).slice(0, 128);
   }
   return out;
@@ -221,13 +257,13 @@ function clearErrors() {
 
 function fieldError(name, message) {
   const ids = { amount: "amount", currency: "currency", reference: "reference", call_uuid: "call-uuid",
-    agent_uuid: "call-uuid", mode: "mode-stay" };
-  const errorId = { call_uuid: "call_uuid-error", agent_uuid: "call_uuid-error", mode: "mode-error" }[name]
-    || name + "-error";
+    agent_uuid: "call-uuid", mode: "mode-stay", method: "method-link", sms_to: "sms-to" };
+  const errorId = { call_uuid: "call_uuid-error", agent_uuid: "call_uuid-error", mode: "mode-error",
+    method: "method-error", sms_to: "sms_to-error" }[name] || name + "-error";
   if (!ids[name] || !$(errorId)) return false;
   setText(errorId, plainWords(message));
   const input = $(ids[name]);
-  if (name !== "mode") input.setAttribute("aria-invalid", "true");
+  if (name !== "mode" && name !== "method") input.setAttribute("aria-invalid", "true");
   input.focus();
   return true;
 }
@@ -337,7 +373,10 @@ function renderProgress() {
   $("progress-body").dataset.session = session.id || "";
   setText("p-amount", session.amount_text || "");
   setText("p-reference", plainWords(session.reference));
-  setText("p-mode", session.mode === "stay" ? "Stay on the call" : "Transfer");
+  setText("p-mode", (session.mode === "stay" ? "Stay on the call" : "Transfer")
+    + (session.method === "link" ? ", payment link by SMS" : ""));
+  setText("p-sms", describeSms(session.sms) || (session.method === "link" ? "Not yet texted" : "None"));
+  $("p-sms").dataset.result = (session.sms && session.sms.result) || "";
   // After "ended" the outcome is what matters to the agent, not that the call moved on.
   const shown = shownState(session);
   setText("p-state", (STATE_WORDS[shown] || plainWords(shown))
@@ -394,6 +433,8 @@ function renderResult(session) {
       + (CAPTURE_STATES.has(session.state) ? " The caller is trying another card." : "");
   } else if (result && result.status === "error") {
     text = "The bank's answer could not be confirmed. Do not take the payment again; it will be reconciled.";
+  } else if (state === "link_sent") {
+    text = "A payment link was texted to the caller. The payment completes when they pay it on the web.";
   } else if (state === "cancelled") {
     text = "The payment was cancelled.";
   } else if (state === "failed") {
@@ -434,6 +475,7 @@ function openStream(session) {
     current.fields = fields;
     if (current.state === "created" || current.state === "waiting") current.state = "collecting";
   }));
+  source.addEventListener("sms", mine((data) => { current.sms = data; }));
   source.addEventListener("authorization", mine((data) => { current.result = { ...(current.result || {}), ...data }; }));
   source.addEventListener("state", mine((data) => {
     if (data.state !== STREAM_END) current.last_outcome = data.state;
@@ -486,11 +528,20 @@ async function startPayment(event) {
   const callUuid = $("call-uuid").value.trim();
   if (!callUuid) { fieldError("call_uuid", "Enter the caller's call UUID."); return; }
   const mode = document.querySelector('input[name="mode"]:checked')?.value || "transfer";
+  const method = document.querySelector('input[name="method"]:checked')?.value || "card";
+  const recipient = smsRecipient($("sms-to").value, $("sms-caller").checked);
+  if (recipient.error) {
+    if (recipient.cardLike) $("sms-to").value = "";   // a card number is not left on the screen
+    fieldError("sms_to", recipient.error);
+    return;
+  }
+  const body = { call_uuid: callUuid, amount: converted.minor, currency: converted.code, reference, mode };
+  if (method === "link") body.method = "link";
+  if (recipient.sms_to) body.sms_to = recipient.sms_to;
   const button = $("start-button");
   button.disabled = true;
   try {
-    const session = await api("sessions", { method: "POST", body: {
-      call_uuid: callUuid, amount: converted.minor, currency: converted.code, reference, mode } });
+    const session = await api("sessions", { method: "POST", body });
     watch(session);
     refreshSessions();
   } catch (err) {
@@ -561,6 +612,9 @@ function applyPrefill() {
   if (values.call_uuid) $("call-uuid").value = values.call_uuid;
   if (values.mode === "stay" || values.mode === "transfer") {
     document.querySelector('input[name="mode"][value="' + values.mode + '"]').checked = true;
+  }
+  if (values.method === "card" || values.method === "link") {
+    document.querySelector('input[name="method"][value="' + values.method + '"]').checked = true;
   }
 }
 

@@ -22,8 +22,10 @@ recipient that is not a phone number or details that break a rule (nothing recor
 refused it (the payment is recorded ``error``: nobody can pay it), or did not answer in time
 (the text may have arrived, so the link stays payable; ``sms.result`` says ``timeout``).
 
-Sets ``link.result`` (sent, error), ``payment.id``, ``sms.result`` and ``sms.message_id``. The
-URL and its token are in no variable and no log line: they reach only the text and the store.
+Sets ``link.result`` (sent, error), ``payment.id``, ``sms.result`` and ``sms.message_id``, and
+publishes a ``TextSent`` event (purpose ``link``, the SMS result, the number masked) once the
+provider has answered. The URL and its token are in no variable, event or log line: they reach
+only the text and the store.
 """
 import time
 from typing import TYPE_CHECKING
@@ -38,7 +40,7 @@ from ...store.links import LINK_SENT, PaymentLinks, new_token
 from ..step_api import (StepError, StepKind, StepResult, continue_on, missing_branches,
                         on_jump_targets, on_schema, register)
 from .announce import catalog_renderer
-from .send_sms import PHONE, UNHANDLED, sms_provider
+from .send_sms import PHONE, UNHANDLED, sms_provider, tell_texted
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..context import FlowContext
@@ -142,6 +144,7 @@ class SendPaymentLink(StepKind):
         to = ctx.render(config["to"]).replace(" ", "")
         if not PHONE.match(to):
             ctx.log.warning("send_payment_link: the recipient is not a phone number; nothing sent")
+            tell_texted(ctx, "link", "error", to)
             return continue_on("send_payment_link", config, "error")
         money, template = self._money(ctx), self._template(ctx)
         try:
@@ -168,11 +171,13 @@ class SendPaymentLink(StepKind):
         except (LinkError, SmsTextError) as error:
             ctx.log.error("send_payment_link %s: no link for payment %s: %s", maker.name,
                           payment_id, error)
+            tell_texted(ctx, "link", "error", to)
             return self._failed(ctx, links, payment_id, "link_not_made")
         result = provider.send(to, text, payment_id)
         if services.on_sms is not None:
             services.on_sms(provider.name, result.outcome)
         ctx.variables.update({"sms.result": result.outcome, "sms.message_id": result.message_id})
+        tell_texted(ctx, "link", result.outcome, to)
         if result.outcome == "sent":
             ctx.variables["link.result"] = "sent"
             ctx.log.info("send_payment_link %s: payment %s texted (%s)", maker.name, payment_id,

@@ -14,15 +14,17 @@ The provider (``sms_providers`` in the service config, or the call's tenant's ow
 ``tenants.<name>.sms_providers``; never another tenant's) answers ``sent``, ``error`` or
 ``timeout``; a text that may have arrived is never sent again (``sms/providers.py``).
 
-Sets ``sms.result`` (sent, error, timeout), ``sms.message_id`` and ``confirmation.code``.
+Sets ``sms.result`` (sent, error, timeout), ``sms.message_id`` and ``confirmation.code``, and
+publishes a ``TextSent`` event (purpose ``confirmation``, the result, the number masked), so an
+agent's session shows whether the caller was texted (``agent/sessions.py``).
 """
-import re
 import secrets
 from typing import TYPE_CHECKING
 
 from ...catalog import CatalogError
+from ...payments.events import TextSent
 from ...payments.money import Money, MoneyError
-from ...sms import SmsTextError, check_template, fill
+from ...sms import PHONE, SmsTextError, check_template, fill, mask_number
 from ...store import StoreError
 from ..step_api import (StepError, StepKind, StepResult, continue_on, missing_branches,
                         on_jump_targets, on_schema, register)
@@ -31,7 +33,6 @@ from .announce import catalog_renderer
 if TYPE_CHECKING:  # pragma: no cover
     from ..context import FlowContext
 
-PHONE = re.compile(r"^\+?[0-9]{6,15}$")
 CODE_DIGITS = 6
 
 
@@ -54,6 +55,12 @@ def sms_provider(ctx: "FlowContext", step: str, name: str):
         raise StepError("%s: no SMS provider named %r in the service config (known: %s)"
                         % (step, name, ", ".join(sorted(providers)) or "none"))
     return providers[name]
+
+
+def tell_texted(ctx: "FlowContext", purpose: str, result: str, to: str) -> None:
+    """Publish what became of a text (``TextSent``): the recipient masked, never the text."""
+    if ctx.services is not None:
+        ctx.services.events.publish(TextSent(purpose=purpose, result=result, to=mask_number(to)))
 
 
 # what an outcome with no branch does (validate warns of it)
@@ -122,6 +129,7 @@ class SendSms(StepKind):
         if not PHONE.match(to):
             ctx.log.warning("send_sms: the recipient is not a phone number; nothing sent")
             ctx.variables["sms.result"] = "error"
+            tell_texted(ctx, "confirmation", "error", to)
             return continue_on("send_sms", config, "error")
         code = confirmation_code() if config["code"] else ""
         text = self._text(ctx, code)
@@ -136,6 +144,7 @@ class SendSms(StepKind):
             ctx.services.on_sms(provider.name, result.outcome)
         ctx.variables.update({"sms.result": result.outcome, "sms.message_id": result.message_id,
                               "confirmation.code": code})
+        tell_texted(ctx, "confirmation", result.outcome, to)
         if result.outcome == "sent":
             ctx.log.info("send_sms %s: sent (%s)", provider.name, result.message_id or "no id")
             return None
