@@ -26,6 +26,31 @@ class CatalogError(Exception):
     """A catalog that cannot be used; the message names the file and the key."""
 
 
+# path -> (mtime_ns, size, parsed YAML): steps load their catalog on every prompt, and parsing
+# it again each time was over half of a card payment's CPU. An edited file (another mtime or
+# size) is parsed again; one entry a path, so it holds as many entries as there are catalogs.
+_PARSED = {}
+
+
+def _parsed(path, language):
+    """The catalog file's YAML, parsed once per version of the file. Callers only read it
+    (``Catalog.load`` copies what it keeps), so every call may share the one parse."""
+    try:
+        stat = os.stat(path)
+        version = (stat.st_mtime_ns, stat.st_size)
+        known = _PARSED.get(path)
+        if known is not None and known[0] == version:
+            return known[1]
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle) or {}
+    except OSError:
+        raise CatalogError("no prompt catalog for language %r (%s)" % (language, path))
+    except yaml.YAMLError as exc:
+        raise CatalogError("%s: not valid YAML: %s" % (path, exc))
+    _PARSED[path] = (version, data)
+    return data
+
+
 @dataclass(frozen=True)
 class Segment:
     form: str
@@ -46,13 +71,7 @@ class Catalog:
     @classmethod
     def load(cls, language, directory=None):
         path = os.path.join(directory or HERE, "%s.yaml" % language)
-        try:
-            with open(path, encoding="utf-8") as handle:
-                data = yaml.safe_load(handle) or {}
-        except OSError:
-            raise CatalogError("no prompt catalog for language %r (%s)" % (language, path))
-        except yaml.YAMLError as exc:
-            raise CatalogError("%s: not valid YAML: %s" % (path, exc))
+        data = _parsed(path, language)
         prompts = {}
         for key, segments in (data.get("prompts") or {}).items():
             prompts[key] = [cls._segment(path, key, raw) for raw in segments]
