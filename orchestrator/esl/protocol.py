@@ -32,7 +32,6 @@ from urllib.parse import unquote
 import gevent
 import gevent.event
 import gevent.lock
-import gevent.queue
 from gevent import socket
 from greenswitch.esl import ESLProtocol
 
@@ -374,14 +373,15 @@ class EslConnection(ESLProtocol):
         self._close_socket()
 
     def process_events(self) -> None:
-        """Deliver queued events; unlike greenswitch's loop, this one also drains after a loss."""
+        """Deliver queued events; unlike greenswitch's loop, this one also drains after a loss.
+
+        It waits for the next message without a timeout, where greenswitch's loop wakes once a
+        second to look at a flag: thousands of held calls cost a share of a core doing nothing.
+        The wait still ends: ``_on_lost`` (end of stream, a cut-off, a deadline passed, or
+        ``close()`` shutting the socket) always queues ``CONNECTION_LOST`` last, and ``close()``
+        kills this greenlet within its own bound besides."""
         while True:
-            try:
-                message = self._esl_event_queue.get(timeout=1)
-            except gevent.queue.Empty:
-                if self.lost.is_set():
-                    return
-                continue
+            message = self._esl_event_queue.get()
             self._safe_exec_handler(self._dispatch, message)
             if message.content_type == CONNECTION_LOST:
                 return

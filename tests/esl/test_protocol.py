@@ -287,3 +287,34 @@ def test_a_json_event_nested_deep_ends_the_read_without_a_traceback(peer, caplog
         assert conn.lost.wait(2)
     assert "esl read ended: TooDeep" in caplog.text
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_an_idle_connection_dispatcher_sleeps_until_a_message_and_ends_with_the_peer(peer):
+    """No once-a-second wake-up per connection (thousands of held calls paid for it), and
+    still a bounded end: the peer closing ends the dispatcher at once."""
+    import greenlet
+
+    closing = gevent.event.Event()
+
+    def script(sock):
+        closing.wait(timeout=10)
+        sock.close()
+
+    conn = peer(script)
+    gevent.sleep(0.1)                       # both greenlets running and waiting
+    woken = []
+
+    def trace(event, args):
+        if event in ("switch", "throw") and args[1] is conn._process_events_greenlet:
+            woken.append(event)
+
+    previous = greenlet.settrace(trace)
+    try:
+        gevent.sleep(1.5)                   # idle: a polling loop would have woken here
+    finally:
+        greenlet.settrace(previous)
+    assert woken == []
+    closing.set()
+    conn._process_events_greenlet.join(timeout=1)
+    assert conn._process_events_greenlet.dead and conn.lost.is_set()
+
