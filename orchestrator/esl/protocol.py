@@ -109,16 +109,42 @@ class EslMessage:
 
 
 def parse_header_block(text: str) -> Dict[str, str]:
-    """Parse ``Name: value`` lines whose values are URL-encoded, as FreeSWITCH writes them."""
-    headers: Dict[str, str] = {}
+    """Parse ``Name: value`` lines whose values are URL-encoded, as FreeSWITCH writes them.
+
+    Each value is decoded on its own line (an encoded newline stays inside its value), but in
+    one pass over them all (``decode_values``): decoding them one by one was the largest part
+    of reading an event, and a channel event has a hundred values or more."""
+    names: List[str] = []
+    values: List[str] = []
     for line in text.split("\n"):
-        if not line:
-            continue
         name, sep, value = line.partition(":")
-        if not sep:
-            continue
-        headers[name.strip()] = unquote(value.strip())
-    return headers
+        if sep:
+            names.append(name.strip())
+            values.append(value.strip())
+    return dict(zip(names, decode_values(values)))
+
+
+def decode_values(values: List[str]) -> List[str]:
+    """``[unquote(v) for v in values]``, faster for what FreeSWITCH sends.
+
+    switch_url_encode leaves only ASCII, with every ``%`` followed by two hex digits and every
+    backslash encoded. For such text, ``%XX`` read as ``\\xXX`` by Python's ``unicode_escape``
+    codec gives each escaped byte, and the bytes read as UTF-8 (bad sequences replaced, as
+    ``unquote`` does) give the values, all in C. Anything else (a backslash, a non-ASCII
+    character, a ``%`` without two hex digits, a decoded newline that would shift the values)
+    takes the plain way, value by value, so the result is always ``unquote``'s."""
+    blob = "\n".join(values)
+    if "%" not in blob:
+        return values
+    if "\\" not in blob:
+        try:
+            decoded = (blob.replace("%", "\\x").encode("ascii").decode("unicode_escape")
+                       .encode("latin-1").decode("utf-8", "replace").split("\n"))
+        except UnicodeError:
+            decoded = []
+        if len(decoded) == len(values):
+            return decoded
+    return [unquote(value) for value in values]
 
 
 def parse_plain_event(text: str) -> Tuple[Dict[str, str], str]:

@@ -318,3 +318,36 @@ def test_an_idle_connection_dispatcher_sleeps_until_a_message_and_ends_with_the_
     conn._process_events_greenlet.join(timeout=1)
     assert conn._process_events_greenlet.dead and conn.lost.is_set()
 
+
+def test_header_values_decode_exactly_as_unquote_one_by_one():
+    """The one-pass decoder gives ``unquote``'s answer for every block, FreeSWITCH's own
+    encoding and anything a peer could send instead."""
+    import random
+    from urllib.parse import unquote
+
+    from orchestrator.esl.protocol import parse_header_block
+    from orchestrator.simulator.wire import url_encode
+
+    def reference(text):
+        headers = {}
+        for line in text.split("\n"):
+            name, sep, value = line.partition(":")
+            if sep:
+                headers[name.strip()] = unquote(value.strip())
+        return headers
+
+    pieces = ["a", "Z", " ", "%", "%2", "%0A", "%0a", "%25", "%E2%82%AC", "%E2%82", "%FF", "%C3",
+              "\\", "\\x41", "\\n", "é", "€", ":", "=", "+", "%5C", "%5Cx41", "%G1", "\t", "1"]
+    chance = random.Random(15)
+    for _ in range(3000):
+        lines = []
+        for index in range(chance.randint(1, 6)):
+            value = "".join(chance.choice(pieces) for _ in range(chance.randint(0, 6)))
+            if chance.random() < 0.5:
+                value = url_encode(value)        # what FreeSWITCH writes
+            lines.append("H%d: %s" % (index, value))
+        text = "\n".join(lines)
+        assert parse_header_block(text) == reference(text), repr(text)
+    # an encoded newline stays inside its value, never a header of its own
+    forged = parse_header_block("Caller-Caller-ID-Name: x%0AVariable-Secret: 4111\nB: c")
+    assert forged == {"Caller-Caller-ID-Name": "x\nVariable-Secret: 4111", "B": "c"}
