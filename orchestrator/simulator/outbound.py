@@ -10,9 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
-import ipaddress
-import socket
-
 import gevent
 import gevent.socket
 
@@ -128,25 +125,8 @@ class OutboundSession(Listener):
 
 
 def dial(address, timeout: float = 5.0):
-    """Open the TCP connection the `socket` application opens; None when unreachable.
-
-    An address literal (always, here: the simulator dials loopback) is connected to directly:
-    resolving it would send every call's dial through gevent's resolver thread pool."""
-    host, port = address[0], int(address[1])
+    """Open the TCP connection the `socket` application opens; None when unreachable."""
     try:
-        family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
-    except ValueError:
-        family = None
-    if family is None:
-        try:
-            return gevent.socket.create_connection((host, port), timeout=timeout)
-        except OSError:
-            return None
-    sock = gevent.socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.settimeout(timeout)
-        sock.connect((host, port))
+        return gevent.socket.create_connection(tuple(address), timeout=timeout)
     except OSError:
-        sock.close()
         return None
-    return sock
