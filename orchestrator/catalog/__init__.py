@@ -10,6 +10,7 @@ import os
 import string
 import time
 from dataclasses import dataclass, field
+from typing import Any, Dict, Tuple
 
 import yaml
 
@@ -29,7 +30,7 @@ class CatalogError(Exception):
 # path -> (mtime_ns, size, parsed YAML): steps load their catalog on every prompt, and parsing
 # it again each time was over half of a card payment's CPU. An edited file (another mtime or
 # size) is parsed again; one entry a path, so it holds as many entries as there are catalogs.
-_PARSED = {}
+_PARSED: Dict[str, Tuple[Tuple[int, int], Any]] = {}
 
 
 def _parsed(path, language):
