@@ -88,6 +88,10 @@ class Service:
                                 len(self.pool.nodes))
         self.http = self._build_http(config["http"])
         self.gateways = self._build_gateways(config)
+        for gateway in self.gateways.values():
+            transport = getattr(gateway, "transport", None)
+            if transport is not None and hasattr(transport, "size_pool"):
+                transport.size_pool(config["max_calls"])
         self.web_services = self._build_web_services(config)
         self.sms_providers = self._build_sms_providers(config)
         self.payment_links = self._build_payment_links(config)

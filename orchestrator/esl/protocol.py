@@ -32,7 +32,6 @@ from urllib.parse import unquote
 import gevent
 import gevent.event
 import gevent.lock
-import gevent.queue
 from gevent import socket
 from greenswitch.esl import ESLProtocol
 
@@ -110,16 +109,42 @@ class EslMessage:
 
 
 def parse_header_block(text: str) -> Dict[str, str]:
-    """Parse ``Name: value`` lines whose values are URL-encoded, as FreeSWITCH writes them."""
-    headers: Dict[str, str] = {}
+    """Parse ``Name: value`` lines whose values are URL-encoded, as FreeSWITCH writes them.
+
+    Each value is decoded on its own line (an encoded newline stays inside its value), but in
+    one pass over them all (``decode_values``): decoding them one by one was the largest part
+    of reading an event, and a channel event has a hundred values or more."""
+    names: List[str] = []
+    values: List[str] = []
     for line in text.split("\n"):
-        if not line:
-            continue
         name, sep, value = line.partition(":")
-        if not sep:
-            continue
-        headers[name.strip()] = unquote(value.strip())
-    return headers
+        if sep:
+            names.append(name.strip())
+            values.append(value.strip())
+    return dict(zip(names, decode_values(values)))
+
+
+def decode_values(values: List[str]) -> List[str]:
+    """``[unquote(v) for v in values]``, faster for what FreeSWITCH sends.
+
+    switch_url_encode leaves only ASCII, with every ``%`` followed by two hex digits and every
+    backslash encoded. For such text, ``%XX`` read as ``\\xXX`` by Python's ``unicode_escape``
+    codec gives each escaped byte, and the bytes read as UTF-8 (bad sequences replaced, as
+    ``unquote`` does) give the values, all in C. Anything else (a backslash, a non-ASCII
+    character, a ``%`` without two hex digits, a decoded newline that would shift the values)
+    takes the plain way, value by value, so the result is always ``unquote``'s."""
+    blob = "\n".join(values)
+    if "%" not in blob:
+        return values
+    if "\\" not in blob:
+        try:
+            decoded = (blob.replace("%", "\\x").encode("ascii").decode("unicode_escape")
+                       .encode("latin-1").decode("utf-8", "replace").split("\n"))
+        except UnicodeError:
+            decoded = []
+        if len(decoded) == len(values):
+            return decoded
+    return [unquote(value) for value in values]
 
 
 def parse_plain_event(text: str) -> Tuple[Dict[str, str], str]:
@@ -374,14 +399,15 @@ class EslConnection(ESLProtocol):
         self._close_socket()
 
     def process_events(self) -> None:
-        """Deliver queued events; unlike greenswitch's loop, this one also drains after a loss."""
+        """Deliver queued events; unlike greenswitch's loop, this one also drains after a loss.
+
+        It waits for the next message without a timeout, where greenswitch's loop wakes once a
+        second to look at a flag: thousands of held calls cost a share of a core doing nothing.
+        The wait still ends: ``_on_lost`` (end of stream, a cut-off, a deadline passed, or
+        ``close()`` shutting the socket) always queues ``CONNECTION_LOST`` last, and ``close()``
+        kills this greenlet within its own bound besides."""
         while True:
-            try:
-                message = self._esl_event_queue.get(timeout=1)
-            except gevent.queue.Empty:
-                if self.lost.is_set():
-                    return
-                continue
+            message = self._esl_event_queue.get()
             self._safe_exec_handler(self._dispatch, message)
             if message.content_type == CONNECTION_LOST:
                 return

@@ -50,13 +50,19 @@ class SimEvent:
     name: str
     headers: List[Tuple[str, str]] = field(default_factory=list)
     body: Optional[str] = None
+    _index: Optional[dict] = field(default=None, repr=False, compare=False)
+    _indexed: int = field(default=0, repr=False, compare=False)
 
     def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
-        lname = name.lower()
-        for key, value in self.headers:
-            if key.lower() == lname:
-                return value
-        return default
+        """The first header called ``name`` (any case). Every listener asks an event for its
+        channel, so the headers are indexed once, and again if more are appended."""
+        index = self._index
+        if index is None or self._indexed != len(self.headers):
+            index = {}
+            for key, value in self.headers:
+                index.setdefault(key.lower(), value)
+            self._index, self._indexed = index, len(self.headers)
+        return index.get(name.lower(), default)
 
     def as_dict(self) -> dict:
         out = dict(self.headers)

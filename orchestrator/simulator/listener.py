@@ -50,7 +50,7 @@ class Listener:
         self.event_names: set = set()
         self.custom_subclasses: set = set()
         self.filters: List[Tuple[str, str]] = []
-        self.myevents_uuid: Optional[str] = None
+        self._myevents_uuid: Optional[str] = None
         self.session_uuid: Optional[str] = None  # the controlled channel (outbound only)
         self.commands_seen = 0
         self.closing = False      # no more events; writer flushes then closes
@@ -58,6 +58,16 @@ class Listener:
         self.opened_at = now()
         self._greenlets: list = []
         self._timers: list = []
+
+    @property
+    def myevents_uuid(self) -> Optional[str]:
+        """The channel whose events alone this listener gets (``myevents``), if any."""
+        return self._myevents_uuid
+
+    @myevents_uuid.setter
+    def myevents_uuid(self, value: Optional[str]) -> None:
+        old, self._myevents_uuid = self._myevents_uuid, value
+        self.switch.listener_moved(self, old, value)   # the switch files it under the channel
 
     # ---- lifecycle -------------------------------------------------------
     def start(self) -> None:

@@ -103,6 +103,11 @@ class Switch:
         self.sessions_since_startup = 0
         self.sessions_peak = 0
         self._listeners: Set = set()
+        # who may want an event: listeners tied to one channel (``myevents``) are filed under
+        # its uuid, so an event is offered to its channel's listeners and the untied ones
+        # only, not to every call's socket (each offer scanned the event's headers)
+        self._untied: Set = set()
+        self._tied: Dict[str, Set] = {}
         self._group = Group()
         self._server: Optional[StreamServer] = None
 
@@ -124,6 +129,8 @@ class Switch:
         for listener in list(self._listeners):
             listener.kill()
         self._listeners.clear()
+        self._untied.clear()
+        self._tied.clear()
         if self._server is not None:
             self._server.stop(timeout=0)
             self._server = None
@@ -158,9 +165,33 @@ class Switch:
 
     def add_listener(self, listener) -> None:
         self._listeners.add(listener)
+        self._file(listener, listener.myevents_uuid)
 
     def listener_closed(self, listener) -> None:
         self._listeners.discard(listener)
+        self._unfile(listener, listener.myevents_uuid)
+
+    def listener_moved(self, listener, old: Optional[str], new: Optional[str]) -> None:
+        """A listener's ``myevents`` channel changed: file it again."""
+        if listener in self._listeners:
+            self._unfile(listener, old)
+            self._file(listener, new)
+
+    def _file(self, listener, uuid: Optional[str]) -> None:
+        if uuid:
+            self._tied.setdefault(uuid, set()).add(listener)
+        else:
+            self._untied.add(listener)
+
+    def _unfile(self, listener, uuid: Optional[str]) -> None:
+        if uuid:
+            tied = self._tied.get(uuid)
+            if tied is not None:
+                tied.discard(listener)
+                if not tied:
+                    del self._tied[uuid]
+        else:
+            self._untied.discard(listener)
 
     # ---- calls ---------------------------------------------------------------------
     def place_call(self, orchestrator_address, caller: Optional[CallerScript] = None, destination: str = "1000",
@@ -261,7 +292,18 @@ class Switch:
 
     # ---- used by listeners and channels ------------------------------------------
     def fire(self, ev: SimEvent) -> None:
-        for listener in list(self._listeners):
+        """Offer ``ev`` to every listener that could want it (``Listener.wants`` decides): the
+        untied ones, and those tied to its channel (``Unique-ID``) or owning its job
+        (``Job-Owner-UUID``), which is all a ``myevents`` listener ever gets."""
+        targets = list(self._untied)
+        if self._tied:
+            owner = ev.get("Job-Owner-UUID")
+            for uuid in (ev.get("Unique-ID"), owner):
+                if uuid and uuid in self._tied:
+                    targets.extend(self._tied[uuid])
+            if owner:
+                targets = list(dict.fromkeys(targets))
+        for listener in targets:
             listener.deliver(ev)
 
     def api(self, text: str) -> str:

@@ -223,7 +223,7 @@ def test_a_site_without_an_sms_provider_refuses_texts_but_takes_cards(rig):
     call, _ = rig.call()
     reply = rig.start_payment(call.uuid, sms_to=TO)
     assert reply.status_code == 409 and reply.json()["field"] == "sms_to", reply.text
-    assert "sms_providers: none" in reply.json()["message"]
+    assert "its SMS providers: none" in reply.json()["message"]
     reply = rig.start_payment(call.uuid, method="link")
     assert reply.status_code == 409 and reply.json()["field"] == "method", reply.text
     assert "pay_session" not in call.channel.variables

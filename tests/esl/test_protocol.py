@@ -287,3 +287,67 @@ def test_a_json_event_nested_deep_ends_the_read_without_a_traceback(peer, caplog
         assert conn.lost.wait(2)
     assert "esl read ended: TooDeep" in caplog.text
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_an_idle_connection_dispatcher_sleeps_until_a_message_and_ends_with_the_peer(peer):
+    """No once-a-second wake-up per connection (thousands of held calls paid for it), and
+    still a bounded end: the peer closing ends the dispatcher at once."""
+    import greenlet
+
+    closing = gevent.event.Event()
+
+    def script(sock):
+        closing.wait(timeout=10)
+        sock.close()
+
+    conn = peer(script)
+    gevent.sleep(0.1)                       # both greenlets running and waiting
+    woken = []
+
+    def trace(event, args):
+        if event in ("switch", "throw") and args[1] is conn._process_events_greenlet:
+            woken.append(event)
+
+    previous = greenlet.settrace(trace)
+    try:
+        gevent.sleep(1.5)                   # idle: a polling loop would have woken here
+    finally:
+        greenlet.settrace(previous)
+    assert woken == []
+    closing.set()
+    conn._process_events_greenlet.join(timeout=1)
+    assert conn._process_events_greenlet.dead and conn.lost.is_set()
+
+
+def test_header_values_decode_exactly_as_unquote_one_by_one():
+    """The one-pass decoder gives ``unquote``'s answer for every block, FreeSWITCH's own
+    encoding and anything a peer could send instead."""
+    import random
+    from urllib.parse import unquote
+
+    from orchestrator.esl.protocol import parse_header_block
+    from orchestrator.simulator.wire import url_encode
+
+    def reference(text):
+        headers = {}
+        for line in text.split("\n"):
+            name, sep, value = line.partition(":")
+            if sep:
+                headers[name.strip()] = unquote(value.strip())
+        return headers
+
+    pieces = ["a", "Z", " ", "%", "%2", "%0A", "%0a", "%25", "%E2%82%AC", "%E2%82", "%FF", "%C3",
+              "\\", "\\x41", "\\n", "é", "€", ":", "=", "+", "%5C", "%5Cx41", "%G1", "\t", "1"]
+    chance = random.Random(15)
+    for _ in range(3000):
+        lines = []
+        for index in range(chance.randint(1, 6)):
+            value = "".join(chance.choice(pieces) for _ in range(chance.randint(0, 6)))
+            if chance.random() < 0.5:
+                value = url_encode(value)        # what FreeSWITCH writes
+            lines.append("H%d: %s" % (index, value))
+        text = "\n".join(lines)
+        assert parse_header_block(text) == reference(text), repr(text)
+    # an encoded newline stays inside its value, never a header of its own
+    forged = parse_header_block("Caller-Caller-ID-Name: x%0AVariable-Secret: 4111\nB: c")
+    assert forged == {"Caller-Caller-ID-Name": "x\nVariable-Secret: 4111", "B": "c"}

@@ -1,0 +1,184 @@
+"""The comparison bench's switch: the project's simulator in a process of its own, so that its
+CPU is counted apart from the client's (``bench.compare`` reads each process's own times).
+
+    python -m bench.sim_process --time-scale 0.05
+
+It prints one JSON line, ``{"inbound": port}`` (the inbound event socket a service's node
+connects to), then reads one JSON command a line on stdin and answers each with one JSON line
+on stdout:
+
+- ``{"op": "calls", "address": [host, port], "kind": "minimal"|"card", "calls": N,
+  "concurrency": C, "rate": R}`` places N calls (at most C at once; with a rate, one every
+  1/R seconds, C then bounding how many are up) and answers ``{"calls": [...]}``, a summary
+  of each: ``ok`` (the call did what its kind expects), ``setup`` (seconds from the dial to
+  the first application the client ran), ``duration``, ``events`` and ``bytes`` (what the
+  switch sent the client's socket), and ``late`` (seconds the placing fell behind the rate).
+- ``{"op": "hold", "address": ..., "kind": ..., "calls": K, "seconds": S}`` places K calls
+  whose first prompt lasts S seconds and answers ``{"held": n}`` once n of them are in it
+  (or after S seconds); ``{"op": "release"}`` hangs them up and answers ``{"released": n}``.
+- ``{"op": "exit"}`` ends the process.
+
+Nothing here counts as the client's work: the callers are scripted, the calls judged here.
+"""
+import argparse
+import json
+import sys
+import time
+from typing import Any, Dict, List, Optional
+
+import gevent
+import gevent.pool
+from gevent.fileobject import FileObjectPosix
+
+from bench.books import what_was_heard
+from bench.card_flow import keying_steps
+from orchestrator.payments.sandbox_cards import card_for
+from orchestrator.simulator import Call, CallerScript, Switch
+
+PASSWORD = "compare-bench"
+MINIMAL_FILE = "bench/minimal.wav"     # what the minimal call plays; the simulator plays anything
+CALL_TIMEOUT = 60.0
+HOLD_TIMEOUT = 120.0
+
+
+def minimal_correct(call: Call) -> bool:
+    """Answered, the one file heard to its end, hung up by the client, the socket used."""
+    record = call.record
+    heard = [h for h in record.heard if h.app == "playback"]
+    return (record.answered and record.socket_connected and record.hangup_by == "service"
+            and len(heard) == 1 and heard[0].arg.endswith(MINIMAL_FILE)
+            and heard[0].interrupted_by is None and not record.fallback_reached)
+
+
+def card_correct(call: Call) -> bool:
+    """The caller heard the approval (the sandbox's approving card was keyed)."""
+    record = call.record
+    return (record.answered and not record.fallback_reached
+            and what_was_heard([h.arg for h in record.heard]) == "approved")
+
+
+def summary(call: Call, kind: str, late: float) -> Dict[str, Any]:
+    record = call.record
+    sent = [text for _, direction, text in record.transcript if direction == "out"]
+    ok = minimal_correct(call) if kind == "minimal" else card_correct(call)
+    return {"ok": ok, "setup": record.apps[0][0] if record.apps else None,
+            "duration": (record.ended or record.elapsed()),
+            "events": sum(1 for text in sent if "Content-Type: text/event-" in text[:80]),
+            "bytes": sum(len(text.encode("utf-8")) for text in sent), "late": late}
+
+
+class Bench:
+    def __init__(self, time_scale: float) -> None:
+        self.switch = Switch(password=PASSWORD, time_scale=time_scale,
+                             hostname="sim-compare").start()
+        self.time_scale = time_scale
+        self.held: List[Call] = []
+        self.serial = 0
+
+    def _place(self, address, kind: str, prompt_seconds: Optional[float] = None,
+               hold: bool = False) -> Call:
+        self.serial += 1
+        if kind == "minimal":
+            variables = {"pay_flow": "bench_minimal"}
+            caller = CallerScript.silent(max_duration=600)
+        else:
+            variables = {"pay_flow": "card_payment", "pay_amount": str(1000 + self.serial % 9000),
+                         "pay_currency": "EUR", "pay_reference": "CMP-%06d" % self.serial}
+            caller = (CallerScript.silent(max_duration=600) if hold else
+                      CallerScript.from_data({"steps": keying_steps(card_for("approve")),
+                                              "max_duration": 600}))
+        return self.switch.place_call(tuple(address), caller=caller, variables=variables,
+                                      prompt_seconds=prompt_seconds)
+
+    def calls(self, command: dict) -> dict:
+        count, kind = int(command["calls"]), command["kind"]
+        rate = command.get("rate")
+        slots = gevent.pool.Pool(int(command.get("concurrency") or count))
+        results: List[Dict[str, Any]] = []
+
+        def one(late: float) -> None:
+            call = self._place(command["address"], kind)
+            try:
+                call.wait(timeout=CALL_TIMEOUT)
+            except TimeoutError:
+                pass
+            results.append(summary(call, kind, late))
+
+        began = time.monotonic()
+        for index in range(count):
+            if rate:
+                due = began + index / float(rate)
+                gevent.sleep(max(0.0, due - time.monotonic()))
+            slots.wait_available(timeout=CALL_TIMEOUT)
+            late = max(0.0, time.monotonic() - began - index / float(rate)) if rate else 0.0
+            slots.spawn(one, late)
+        slots.join(timeout=CALL_TIMEOUT * 2)
+        return {"calls": results, "seconds": time.monotonic() - began}
+
+    def hold(self, command: dict) -> dict:
+        seconds = float(command["seconds"])
+        count = int(command["calls"])
+        # the first prompt lasts `seconds` of wall time whatever the time scale
+        prompt = seconds / self.time_scale if self.time_scale else seconds
+        for _ in range(count):
+            self.held.append(self._place(command["address"], command["kind"],
+                                         prompt_seconds=prompt, hold=True))
+            gevent.sleep(0)
+        deadline = time.monotonic() + min(seconds, HOLD_TIMEOUT)
+        while time.monotonic() < deadline:
+            held = sum(1 for call in self.held if call.record.heard and not call.done)
+            if held == count:
+                break
+            gevent.sleep(0.1)
+        return {"held": sum(1 for call in self.held if call.record.heard and not call.done)}
+
+    def release(self) -> dict:
+        calls, self.held = self.held, []
+        for call in calls:
+            if not call.done:
+                call.hangup()
+        done = 0
+        for call in calls:
+            try:
+                call.wait(timeout=CALL_TIMEOUT)
+                done += 1
+            except TimeoutError:
+                pass
+        return {"released": done}
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.sim_process")
+    parser.add_argument("--time-scale", type=float, default=0.05)
+    args = parser.parse_args(argv)
+    bench = Bench(args.time_scale)
+    stdin = FileObjectPosix(sys.stdin.fileno(), "rb")
+
+    def say(obj: dict) -> None:
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
+
+    say({"inbound": bench.switch.inbound_address[1]})
+    try:
+        while True:
+            line = stdin.readline()
+            if not line:
+                return 0
+            command = json.loads(line)
+            op = command.get("op")
+            if op == "calls":
+                say(bench.calls(command))
+            elif op == "hold":
+                say(bench.hold(command))
+            elif op == "release":
+                say(bench.release())
+            elif op == "exit":
+                return 0
+            else:
+                say({"error": "unknown op %r" % op})
+    finally:
+        bench.switch.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""The comparison bench, small: the service and a bare greenswitch app on the same simulated
+calls, each in its own process, and the table the full run prints.
+
+The full bench (``python -m bench.compare``) prints the figures; this is the same code with a
+few calls, checking that every call was correct and every row and column printed, never how
+fast anything was.
+"""
+import pytest
+
+from bench.compare import CLIENTS, LOADS, QUICK, ROWS, Plan, all_correct, main, report, run
+
+
+def test_every_call_is_correct_and_the_table_has_every_row(tmp_path):
+    plan = Plan(**QUICK)
+    results = run(plan, str(tmp_path))
+    lines = report(plan, results)
+    text = "\n".join(lines)
+    assert all_correct(results), text
+    for load in LOADS:
+        for client in CLIENTS:
+            if load == "card" and client == "bare":
+                assert results[load][client] == [], text     # no payment in the bare app
+                continue
+            [figures] = results[load][client]
+            assert figures.calls == figures.correct > 0, text
+            assert figures.held == plan.hold, text
+            assert figures.events > 0 and figures.kbytes > 0, text
+            assert figures.client_ms >= 0 and figures.sim_ms >= 0, text
+            assert figures.setup_p50 is not None and figures.setup_p50 <= figures.setup_p99, text
+            # the ramp's step may fail on a loaded machine: a figure, not a correctness check
+            assert figures.rate in (0,) + tuple(plan.rates), text
+    rows = [line for line in lines if line.startswith(LOADS)]
+    assert len(rows) == len(LOADS) * len(ROWS), text
+    for line in rows:
+        load = line.split()[0]
+        cells = line.split()
+        if load == "card":
+            assert cells[-2:] == ["-", "-"], line          # bare column and ratio
+        else:
+            assert cells[-1] != "-" and "n/a" not in cells, line
+    assert "correct: card service run 1" in text
+
+
+@pytest.mark.parametrize("argv", [["--runs", "0"], ["--calls", "-1"], ["--rates", "5,x"],
+                                  ["--rates", "0"]])
+def test_bad_counts_are_refused_before_anything_starts(argv, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "must be positive" in err or "numbers separated by commas" in err, err
