@@ -74,7 +74,11 @@ def reconcile(store: PaymentStore, gateways: Mapping[str, Gateway], older_than: 
     now = time.time() if now is None else now
     ledger = PaymentLedger(store)
     done = []
+    seen = set()
     for row in store.list(status="pending") + store.list(status="unknown"):
+        if row["id"] in seen:
+            continue  # flagged (pending to unknown) by another between the two reads
+        seen.add(row["id"])
         if now - row["updated"] < older_than:
             continue  # may still be in flight
         if calls is not None and row["call_uuid"] not in calls:

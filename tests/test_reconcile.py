@@ -183,6 +183,24 @@ def test_a_reconciliation_that_finds_no_record_flags_nothing_another_one_settled
         "approved", 0, None)                    # not flagged again after it was settled
 
 
+def test_a_payment_flagged_between_the_two_reads_is_looked_at_once(sandbox):
+    store = PaymentStore()
+    gateway = connector(sandbox)
+    charged = record(store, gateway, card_for("charge-then-hang"), status="pending")
+    read = store.list
+
+    def listed(status=None, **options):
+        rows = read(status=status, **options)
+        if status == "pending":      # another look flags it (pending: unknown) meanwhile
+            store.flag(charged.payment_id, "no record yet")
+        return rows
+    store.list = listed
+    asked = AskedTogether(gateway, callers=1)
+    done = reconcile(store, {"sandbox": asked}, older_than=0, now=later())
+    assert [(d.payment_id, d.status) for d in done] == [(charged.payment_id, "approved")]
+    assert asked.asked == 1
+
+
 def test_recent_payments_are_left_alone():
     store = PaymentStore()
     store.begin(amount_minor=1250, currency="EUR", gateway="sandbox", idempotency_key="call-3:1",
