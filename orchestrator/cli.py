@@ -202,7 +202,8 @@ def _cmd_reconcile(args):
     hook_outcomes(store, config["agent_api"]["webhooks"])
     for done in expire_links(store) + reconcile(store, gateways, older_than=args.older_than,
                                                 cancel_after=args.cancel_after):
-        print("%s %s" % (done.payment_id, done.status or "still flagged: " + done.note))
+        print("%s %s%s" % (done.payment_id, done.status or "still flagged: " + done.note,
+                           "" if done.mine else " (settled meanwhile by another reconciliation)"))
     left = store.list(needs_reconciliation=True) + store.list(status="pending")
     print("%d payment(s) still unsettled" % len(left))
     return 0

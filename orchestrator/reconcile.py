@@ -16,6 +16,11 @@ in flight), this asks the gateway what it recorded under the payment's own idemp
 
 Every payment still unsettled keeps ``needs_reconciliation`` and a ``reconcile_note``.
 
+Two reconciliations may look at one payment at once (a survivor's takeover and its retry,
+``orchestrator reconcile`` run beside the service): the ledger writes only a payment still
+pending or unknown, so one of them settles it (and its ``payment.result`` is stored once);
+the other reports it ``mine=False``, settled by someone else, and counts nothing.
+
 A payment link's payment (``store/links.py``, flagged by its webhook: another amount, paid
 after it expired) is not a gateway's key to ask about or cancel: it is left flagged, its note
 as the webhook wrote it, for a person to settle against the gateway's own records. A link
@@ -30,7 +35,7 @@ from typing import Collection, List, Mapping, Optional
 
 from orchestrator.payments.gateways import Gateway, GatewayError
 from orchestrator.payments.gateways.matching import ExpectedPayment
-from orchestrator.payments.ledger import Answer, PaymentLedger
+from orchestrator.payments.ledger import UNSETTLED, Answer, PaymentLedger
 from orchestrator.store import PaymentRow, PaymentStore
 from orchestrator.store.links import LINK_KEY_PREFIX
 
@@ -44,8 +49,11 @@ CANCEL_AFTER = 900.0
 @dataclass(frozen=True)
 class Reconciled:
     payment_id: str
-    status: Optional[str]   # the status written, or None: still flagged
+    status: Optional[str]   # the status it is settled with, or None: still flagged
     note: str = ""          # why it is still flagged
+    # False: another reconciliation settled it meanwhile (this one wrote nothing, and must not
+    # count it as settled a second time)
+    mine: bool = True
 
 
 def expire_links(store: PaymentStore, now: Optional[float] = None) -> List[Reconciled]:
@@ -66,7 +74,11 @@ def reconcile(store: PaymentStore, gateways: Mapping[str, Gateway], older_than: 
     now = time.time() if now is None else now
     ledger = PaymentLedger(store)
     done = []
+    seen = set()
     for row in store.list(status="pending") + store.list(status="unknown"):
+        if row["id"] in seen:
+            continue  # flagged (pending to unknown) by another between the two reads
+        seen.add(row["id"])
         if now - row["updated"] < older_than:
             continue  # may still be in flight
         if calls is not None and row["call_uuid"] not in calls:
@@ -77,7 +89,7 @@ def reconcile(store: PaymentStore, gateways: Mapping[str, Gateway], older_than: 
         gateway = gateways.get(row["gateway"])
         if gateway is None:
             note = "gateway %s is no longer configured" % row["gateway"]
-            store.flag(row["id"], note)
+            store.flag(row["id"], note, from_status=UNSETTLED)
             log.warning("payment %s: %s", row["id"], note)
             done.append(Reconciled(row["id"], None, note))
             continue
@@ -105,10 +117,16 @@ def _one(ledger: PaymentLedger, gateway: Gateway, row: PaymentRow, may_cancel: b
     store = ledger.store
     assert store is not None   # reconcile builds its ledger on a store
     flagged = store.get(row["id"])
+    if flagged is not None and flagged["status"] not in UNSETTLED:
+        # another reconciliation (a takeover's retry, ``orchestrator reconcile``) settled it
+        # between this one's read and its write: the ledger's conditional write wrote nothing
+        log.info("payment %s was settled meanwhile by another reconciliation: %s",
+                 row["id"], flagged["status"])
+        return Reconciled(row["id"], flagged["status"], mine=False)
     note = (flagged["reconcile_note"] if flagged else None) or ""
     if undecided and not gateway.supports_cancel:
         note += "; %s cannot cancel by key: settle it from the gateway's own records" % (
             gateway.type_name)
-        store.flag(row["id"], note)
+        store.flag(row["id"], note, from_status=UNSETTLED)
     log.warning("payment %s still unsettled: %s", row["id"], note)
     return Reconciled(row["id"], None, note)

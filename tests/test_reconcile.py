@@ -4,8 +4,10 @@ closes a key the gateway cannot speak for only by a cancel the gateway confirms.
 import json
 import time
 
+import gevent
 import pytest
 import yaml
+from gevent.event import Event
 
 from orchestrator.cli import build_parser, main
 from orchestrator.payments.gateways import build_gateway
@@ -113,6 +115,90 @@ def test_a_decision_for_another_card_stays_flagged(sandbox):
     assert "card mastercard 555555...4444, the payment is 12.50 EUR, card visa 411111...1111" \
         in done.note
     assert store.get(other)["status"] == "unknown"
+
+
+class AskedTogether:
+    """A gateway whose ``status`` answers only once ``callers`` reconciliations have asked it
+    (each has read the payment as unsettled by then): the race of two at once, every time.
+    ``answers``: what the n-th asker is told (None: no record), else the gateway's answer;
+    the n-th asker is answered only after ``done[n - 1]`` is set (0: at once)."""
+
+    def __init__(self, gateway, callers=2, answers=None):
+        self.gateway, self.callers, self.answers = gateway, callers, answers or {}
+        self.asked, self.everyone = 0, Event()
+        self.done = [Event() for _ in range(callers)]
+
+    def __getattr__(self, name):
+        return getattr(self.gateway, name)
+
+    def status(self, key):
+        self.asked += 1
+        mine = self.asked
+        if mine >= self.callers:
+            self.everyone.set()
+        assert self.everyone.wait(timeout=10), "the other reconciliation never asked"
+        if mine > 1:
+            assert self.done[mine - 2].wait(timeout=10), "the earlier asker never finished"
+        return self.answers[mine] if mine in self.answers else self.gateway.status(key)
+
+
+def reconciled_at_once(store, gateway):
+    """Two reconciliations of the same store at once (two greenlets), in the order they asked."""
+    def one(n):
+        try:
+            return reconcile(store, {"sandbox": gateway}, older_than=0, now=later())
+        finally:
+            gateway.done[n].set()
+    runs = [gevent.spawn(one, n) for n in range(2)]
+    gevent.joinall(runs, timeout=20, raise_error=True)
+    assert all(run.ready() for run in runs)
+    return [run.value for run in runs]
+
+
+def test_two_reconciliations_at_once_settle_a_payment_once_and_tell_it_once(sandbox):
+    store = PaymentStore()
+    charged = record(store, connector(sandbox), card_for("charge-then-hang"))
+    told = []
+    store.outcome_hooks.append(lambda tx, row, reconciled: told.append((row["id"], row["status"])))
+    both = AskedTogether(connector(sandbox))
+    [[first], [second]] = reconciled_at_once(store, both)
+    assert both.asked == 2                      # each had read it unsettled and asked
+    assert {(first.status, first.mine), (second.status, second.mine)} == {
+        ("approved", True), ("approved", False)}          # one wrote it, the other saw it written
+    assert told == [(charged.payment_id, "approved")]     # one payment.result, not two
+    row = store.get(charged.payment_id)
+    assert (row["status"], row["needs_reconciliation"], row["reconcile_note"]) == (
+        "approved", 0, None)
+
+
+def test_a_reconciliation_that_finds_no_record_flags_nothing_another_one_settled(sandbox):
+    store = PaymentStore()
+    charged = record(store, connector(sandbox), card_for("charge-then-hang"))
+    both = AskedTogether(connector(sandbox), answers={2: None})    # the second: "no record"
+    [[first], [second]] = reconciled_at_once(store, both)
+    assert (first.status, first.mine) == ("approved", True)
+    assert (second.status, second.mine) == ("approved", False)
+    row = store.get(charged.payment_id)
+    assert (row["status"], row["needs_reconciliation"], row["reconcile_note"]) == (
+        "approved", 0, None)                    # not flagged again after it was settled
+
+
+def test_a_payment_flagged_between_the_two_reads_is_looked_at_once(sandbox):
+    store = PaymentStore()
+    gateway = connector(sandbox)
+    charged = record(store, gateway, card_for("charge-then-hang"), status="pending")
+    read = store.list
+
+    def listed(status=None, **options):
+        rows = read(status=status, **options)
+        if status == "pending":      # another look flags it (pending: unknown) meanwhile
+            store.flag(charged.payment_id, "no record yet")
+        return rows
+    store.list = listed
+    asked = AskedTogether(gateway, callers=1)
+    done = reconcile(store, {"sandbox": asked}, older_than=0, now=later())
+    assert [(d.payment_id, d.status) for d in done] == [(charged.payment_id, "approved")]
+    assert asked.asked == 1
 
 
 def test_recent_payments_are_left_alone():

@@ -9,12 +9,21 @@ same rules as ``orchestrator reconcile``: the gateway is asked under the payment
 nothing is sent again, so nothing is charged twice. Its agent sessions still in progress are
 marked ``error``. Payments the gateway cannot yet speak for stay flagged, and are asked about
 again every ``retry_every`` seconds until they settle; then the dead instance's calls are
-forgotten. Each payment looked at is logged and counted (``payivr_takeover_payments_total``).
+forgotten. Each payment looked at is logged and counted (``payivr_takeover_payments_total``):
+``flagged`` at each look that left it unsettled, ``settled`` once, by the look whose write
+settled it.
+
+One dead instance is settled by one look at a time: the takeover (``dead``) and the retries
+after each heartbeat (``again``) run on greenlets of their own, and a retry that came while
+the takeover was still reading the store would otherwise reconcile the same payments beside
+it. Should two looks still meet (``orchestrator reconcile`` run by hand beside the service),
+the ledger's conditional write settles each payment once, and the look that lost the race
+counts nothing (``reconcile.Reconciled.mine``).
 """
 import datetime
 import logging
 import time
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, Mapping, Set
 
 from orchestrator.reconcile import reconcile
 from orchestrator.store import PaymentStore
@@ -35,11 +44,20 @@ class Takeover:
         self.sessions = SessionTable(store.backend)
         self.metrics, self.retry_every = metrics, retry_every
         self._tried: Dict[str, float] = {}
+        self._settling: Set[str] = set()     # the dead instances a look is settling now
 
     def dead(self, name: str) -> None:
         """``name`` was just claimed dead by this instance (a PeerView ``on_dead`` hook)."""
         if self.metrics is not None:
             self.metrics.takeovers.inc()
+        self._settling.add(name)             # no retry looks at it until this look is done
+        try:
+            self._end_sessions(name)
+            self._settle(name)
+        finally:
+            self._settling.discard(name)
+
+    def _end_sessions(self, name: str) -> None:
         try:
             now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
             ended = self.sessions.abandon_held_by(name, ACTIVE_SESSION_STATES, now)
@@ -47,7 +65,6 @@ class Takeover:
                 log.warning("instance %s: %d agent session(s) in progress marked error", name, ended)
         except StoreError as error:
             log.error("instance %s: its sessions could not be ended: %s", name, error)
-        self.settle(name)
 
     def again(self) -> None:
         """Ask again about the dead instances this one took over that still have calls."""
@@ -57,10 +74,21 @@ class Takeover:
             return
         now = time.monotonic()
         for name in names:
-            if now - self._tried.get(name, 0.0) >= self.retry_every:
-                self.settle(name)
+            if name in self._settling or now - self._tried.get(name, 0.0) < self.retry_every:
+                continue
+            self.settle(name)
 
     def settle(self, name: str) -> None:
+        """Reconcile the payments of ``name``'s calls, unless a look at them is under way."""
+        if name in self._settling:
+            return
+        self._settling.add(name)
+        try:
+            self._settle(name)
+        finally:
+            self._settling.discard(name)
+
+    def _settle(self, name: str) -> None:
         self._tried[name] = time.monotonic()
         try:
             calls = self.table.calls_of(name)
@@ -70,6 +98,10 @@ class Takeover:
             return
         unsettled = [r for r in results if r.status is None]
         for result in results:
+            if not result.mine:
+                log.info("instance %s died with payment %s unsettled: settled meanwhile by "
+                         "another reconciliation (%s)", name, result.payment_id, result.status)
+                continue
             outcome = "settled" if result.status is not None else "flagged"
             if self.metrics is not None:
                 self.metrics.takeover_payments.labels(outcome).inc()

@@ -22,7 +22,7 @@ is taken only when it is for the payment's amount, currency and card. A ledger w
 import secrets
 import uuid
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional, Union
+from typing import Callable, Mapping, Optional, Sequence, Union
 
 from .card import CardSummary
 from .gateways.attempts import PaymentAttempt
@@ -38,6 +38,8 @@ NO_RECORD = ("the gateway has no record of the key yet: not taken as not charged
              "endpoint may lag behind the charges)")
 
 Answer = Union[GatewayResult, Cancelled, None]
+# the statuses reconciliation may still write over: every other one is the payment's outcome
+UNSETTLED = ("pending", "unknown")
 
 
 @dataclass(frozen=True)
@@ -74,19 +76,28 @@ class PaymentLedger:
         """Write the gateway's answer; returns the status written: approved, declined, error
         (certainly not charged) or unknown (may have been charged: flagged, with a note).
         ``reconciled``: the answer is what reconciliation found (the status callback says so)."""
+        status = self._outcome(payment_id, result, reconciled)
+        assert status is not None    # an unconditional write is always written
+        return status
+
+    def _outcome(self, payment_id: str, result: GatewayResult, reconciled: bool,
+                 from_status: Optional[Sequence[str]] = None) -> Optional[str]:
         if isinstance(result, Approved):
             return self._write(payment_id, "approved", reconciled=reconciled,
-                               auth_code=result.auth_code, transaction_id=result.transaction_id)
+                               from_status=from_status, auth_code=result.auth_code,
+                               transaction_id=result.transaction_id)
         if isinstance(result, Declined):
             return self._write(payment_id, "declined", reconciled=reconciled,
-                               decline_code=result.reason_code,
+                               from_status=from_status, decline_code=result.reason_code,
                                decline_reason=result.reason_text,
                                gateway_code=result.gateway_code)
         if result.outcome_unknown:
             return self._write(payment_id, "unknown", needs_reconciliation=True,
                                note="%s: %s" % (result.kind, result.detail or "no detail"),
-                               reconciled=reconciled, error_kind=result.kind)
-        return self._write(payment_id, "error", reconciled=reconciled, error_kind=result.kind)
+                               reconciled=reconciled, from_status=from_status,
+                               error_kind=result.kind)
+        return self._write(payment_id, "error", reconciled=reconciled, from_status=from_status,
+                           error_kind=result.kind)
 
     def interrupted(self, payment_id: str) -> str:
         """The service is stopping (SIGTERM past its grace) while the gateway is being asked:
@@ -100,14 +111,20 @@ class PaymentLedger:
 
         ``answer``: Approved or Declined found by key (taken only if it is for ``expected``),
         Cancelled (the gateway closed the key: not charged), None (no record: not settled),
-        or a GatewayError (the gateway cannot say)."""
+        or a GatewayError (the gateway cannot say).
+
+        Only a payment still ``UNSETTLED`` is written (a conditional write): two
+        reconciliations of one payment at once (a survivor's takeover and its retry, or
+        ``orchestrator reconcile`` beside it) settle it once, its ``payment.result`` told
+        once, and one that finds it settled flags nothing. The one that lost the race gets
+        None and finds the payment settled when it reads it again."""
         if isinstance(answer, Cancelled):
-            return self._write(payment_id, "error", reconciled=True,
+            return self._write(payment_id, "error", reconciled=True, from_status=UNSETTLED,
                                error_kind=REVERSED if answer.reversed else CANCELLED)
         if isinstance(answer, (Approved, Declined)):
             wrong = mismatch(answer, expected)
             if wrong is None:
-                return self.finish(payment_id, answer, reconciled=True)
+                return self._outcome(payment_id, answer, True, from_status=UNSETTLED)
             self._flag(payment_id, wrong)
             return None
         self._flag(payment_id, NO_RECORD if answer is None
@@ -116,11 +133,15 @@ class PaymentLedger:
 
     def _flag(self, payment_id: str, note: str) -> None:
         if self.store is not None:
-            self.store.flag(payment_id, note)
+            self.store.flag(payment_id, note, from_status=UNSETTLED)
 
     def _write(self, payment_id: str, status: str, needs_reconciliation: bool = False,
-               note: Optional[str] = None, reconciled: bool = False, **outcome: str) -> str:
-        if self.store is not None:
-            self.store.finish(payment_id, status, needs_reconciliation=needs_reconciliation,
-                              note=note, reconciled=reconciled, **outcome)
+               note: Optional[str] = None, reconciled: bool = False,
+               from_status: Optional[Sequence[str]] = None, **outcome: str) -> Optional[str]:
+        """The status written; None when ``from_status`` was given and the payment was in
+        none of them (nothing written)."""
+        if self.store is not None and not self.store.finish(
+                payment_id, status, needs_reconciliation=needs_reconciliation, note=note,
+                reconciled=reconciled, from_status=from_status, **outcome):
+            return None
         return status

@@ -32,7 +32,7 @@ import re
 import time
 import uuid as uuidlib
 from typing import (Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple, TypedDict,
-                    TypeVar, cast)
+                    TypeVar, Union, cast)
 
 from orchestrator import payment_details
 
@@ -204,14 +204,15 @@ class PaymentStore:
 
     def finish(self, payment_id: str, status: str, needs_reconciliation: bool = False,
                note: Optional[str] = None, reconciled: bool = False,
-               from_status: Optional[str] = None, **outcome: str) -> bool:
+               from_status: Union[str, Sequence[str], None] = None, **outcome: str) -> bool:
         """Write a payment's outcome (``OUTCOME_FIELDS``), its new status and the note that says
         why it is flagged (cleared when None); ``outcome_hooks`` hear it in the same
         transaction (``reconciled``: reconciliation found it).
 
-        ``from_status``: only a payment still in that status is written (a payment link's
-        webhook settles it once however often it comes, and however many come at once):
-        False, nothing written and nobody told, when it is in another."""
+        ``from_status``: only a payment still in that status (or one of those) is written (a
+        payment link's webhook settles it once however often it comes, and however many come
+        at once; two reconciliations of one payment settle it once): False, nothing written and
+        nobody told, when it is in another."""
         if status not in STATUSES:
             raise StoreError("unknown status %r" % status)
         unknown = set(outcome) - set(OUTCOME_FIELDS)
@@ -224,9 +225,9 @@ class PaymentStore:
             self._update("finish", payment_id, fields,
                          tell=lambda tx: self._tell(tx, payment_id, reconciled))
             return True
+        where, where_args = _status_in(from_status)
         try:
-            self._update("finish", payment_id, fields, where=" AND status = ?",
-                         where_args=[from_status],
+            self._update("finish", payment_id, fields, where=where, where_args=where_args,
                          tell=lambda tx: self._tell(tx, payment_id, reconciled))
         except StoreError:
             if self.get(payment_id) is None:
@@ -266,15 +267,30 @@ class PaymentStore:
             raise StoreError("a survey rating is an integer from 1 to 5")
         self._update("rate", payment_id, {"survey_rating": int(rating), "updated": time.time()})
 
-    def flag(self, payment_id: str, note: str) -> None:
+    def flag(self, payment_id: str, note: str,
+             from_status: Union[str, Sequence[str], None] = None) -> bool:
         """Keep a payment flagged for reconciliation, saying why (a check that failed, an
         answer that did not settle it). Its outcome stays as it is; a ``pending`` one becomes
         ``unknown``: it is not in flight any more, it is not known; so does a ``link_sent`` one
-        (its webhook did not settle it: nothing will but reconciliation)."""
-        self._update("flag", payment_id,
-                     {"needs_reconciliation": 1, "reconcile_note": _note(note)},
-                     "status = CASE WHEN status IN ('pending', 'link_sent') THEN 'unknown' "
-                     "ELSE status END, ")
+        (its webhook did not settle it: nothing will but reconciliation).
+
+        ``from_status``: only a payment still in that status (or one of those) is flagged (a
+        reconciliation must not flag a payment another one settled meanwhile): False, nothing
+        written, when it is in another."""
+        fields: Dict[str, object] = {"needs_reconciliation": 1, "reconcile_note": _note(note)}
+        also = ("status = CASE WHEN status IN ('pending', 'link_sent') THEN 'unknown' "
+                "ELSE status END, ")
+        if from_status is None:
+            self._update("flag", payment_id, fields, also)
+            return True
+        where, where_args = _status_in(from_status)
+        try:
+            self._update("flag", payment_id, fields, also, where=where, where_args=where_args)
+        except StoreError:
+            if self.get(payment_id) is None:
+                raise
+            return False
+        return True
 
     def _update(self, operation: str, payment_id: str, fields: Dict[str, object],
                 also: str = "", tell: Optional[Callable[[Transaction], None]] = None,
@@ -326,6 +342,14 @@ class PaymentStore:
         rows = self.backend.run(lambda tx: tx.execute(
             "SELECT %s FROM payments %s" % (", ".join(COLUMNS), tail), list(args)))
         return [cast(PaymentRow, dict(zip(COLUMNS, row))) for row in rows]
+
+
+def _status_in(statuses: Union[str, Sequence[str]]) -> Tuple[str, List[object]]:
+    """The condition of a conditional write: the payment's status is one of ``statuses``."""
+    wanted: List[object] = [statuses] if isinstance(statuses, str) else list(statuses)
+    if not wanted:
+        raise StoreError("a conditional write names at least one status")
+    return " AND status IN (%s)" % ", ".join("?" for _ in wanted), wanted
 
 
 def _note(note: Optional[str]) -> Optional[str]:

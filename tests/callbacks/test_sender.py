@@ -65,6 +65,9 @@ def test_a_row_is_retried_under_its_own_id_and_delivered_only_after_a_2xx(store,
     sender = started(outbox, {"acme": settings(receiver.url)}, metrics)
     try:
         eventually(lambda: outbox.rows()[0].state == DELIVERED, timeout=20, what="delivered")
+        # a delivery is counted once the store has it: the row is seen delivered first
+        eventually(lambda: metric(metrics, "payivr_outbox_delivered_total", tenant="acme") >= 1,
+                   timeout=10, what="the delivery counted")
     finally:
         sender.stop()
     [row] = outbox.rows()
@@ -109,6 +112,10 @@ def test_a_3xx_or_4xx_gives_up_at_once(store, receiver, status):
     sender = started(outbox, {"acme": settings(receiver.url)}, metrics)
     try:
         eventually(lambda: outbox.rows()[0].state == GIVEN_UP, timeout=20, what="given up")
+        # counted by the worker whose conditional write gave it up, so after the store has it:
+        # the row is seen first (and stopping the sender now could cut the count off)
+        eventually(lambda: metric(metrics, "payivr_outbox_given_up_total", tenant="acme",
+                                  reason="refused") >= 1, timeout=10, what="the give-up counted")
     finally:
         sender.stop()
     assert len(receiver.requests) == 1
@@ -125,6 +132,8 @@ def test_max_attempts_when_set_gives_up_after_that_many(store, receiver):
     sender = started(outbox, {"acme": settings(receiver.url, max_attempts=3)}, metrics)
     try:
         eventually(lambda: outbox.rows()[0].state == GIVEN_UP, timeout=20, what="given up")
+        eventually(lambda: metric(metrics, "payivr_outbox_given_up_total", tenant="acme",
+                                  reason="attempts") >= 1, timeout=10, what="the give-up counted")
     finally:
         sender.stop()
     assert len(receiver.requests) == 3

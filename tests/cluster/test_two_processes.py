@@ -23,6 +23,7 @@ from orchestrator.simulator import CallerScript
 from orchestrator.simulator.dialplan import extensions_from_xml
 from orchestrator.simulator.eavesdrop import payments_extensions
 from orchestrator.store import open_store
+from orchestrator.store.instances import InstanceTable
 from tests.support.agent import PAYING_CALLER, TOKENS, agent_api_config, owned_by, read_stream, sse_events
 from tests.support.canary import traces
 from tests.support.service import FLOWS
@@ -159,6 +160,11 @@ def test_an_agent_on_a_pays_a_call_on_b_then_b_is_killed_mid_payment(world, post
         row = eventually(settled, timeout=60, what="A reconciling B's pending payment")
         assert row["card"] == "400000******0507"
         assert len(sandbox.charges_for(left["idempotency_key"])) == 1     # charged once
+        # the takeover counts the payment after writing it, then forgets B's calls: once they
+        # are gone its count is final (a retry meanwhile would have counted nothing)
+        [b_name] = [k for k, v in a.cluster()["instances"].items() if not v["self"]]
+        eventually(lambda: InstanceTable(store.backend).calls_of(b_name) == [], timeout=30,
+                   what="A forgetting B's calls once their payments are settled")
         assert a.process.metric("payivr_instance_takeovers_total") == 1
         assert a.process.metric("payivr_takeover_payments_total", outcome="settled") == 1
         states = {v["state"] for k, v in a.cluster()["instances"].items() if not v["self"]}
