@@ -59,15 +59,20 @@ def _address(text):
     return host or "127.0.0.1", int(port)
 
 
+def running_switch(env):
+    """The switch the FREESWITCH_ESL_* variables name (one the suite does not start)."""
+    return LiveSwitch(env.get("FREESWITCH_ESL_HOST", "127.0.0.1"),
+                      int(env.get("FREESWITCH_ESL_PORT", "8021")), env["FREESWITCH_ESL_PASSWORD"],
+                      _address(env.get("FREESWITCH_SOCKET_ADDRESS", "127.0.0.1:8084")),
+                      env.get("FREESWITCH_EXTENSION", "7000"),
+                      env.get("FREESWITCH_CONTEXT", "default"))
+
+
 @pytest.fixture(scope="session")
 def live_switch():
     env = os.environ
     if env.get("FREESWITCH_ESL_PASSWORD"):
-        yield LiveSwitch(env.get("FREESWITCH_ESL_HOST", "127.0.0.1"),
-                         int(env.get("FREESWITCH_ESL_PORT", "8021")), env["FREESWITCH_ESL_PASSWORD"],
-                         _address(env.get("FREESWITCH_SOCKET_ADDRESS", "127.0.0.1:8084")),
-                         env.get("FREESWITCH_EXTENSION", "7000"),
-                         env.get("FREESWITCH_CONTEXT", "default"))
+        yield running_switch(env)
         return
     if not env.get("FREESWITCH_BIN"):
         pytest.skip(SKIP_REASON)
