@@ -30,6 +30,7 @@ import pytest
 from orchestrator import catalog as catalog_module
 from orchestrator.catalog import Catalog
 from orchestrator.esl.channel import SAY_GENDER_VARIABLES
+from tests.support.live.fsprocess import PLAIN_CONTEXT, PLAIN_EXTENSION
 from tests.support.live.payment_service import PaymentService
 from tests.support.live.say_sounds import espeak_problem, make_say_sounds
 from tests.support.live.switches import start_switch
@@ -44,9 +45,9 @@ FIELD_WORDS = {"es": ("número de su tarjeta", "caducidad", "código de segurida
                "ru": ("номер карты", "срок действия", "код безопасности")}
 # what the switch logs when a say or TTS module is missing or refuses what it was given
 MODULE_TROUBLE = re.compile(r"Invalid SAY Interface|Invalid TTS|Invalid speech module|"
-                            r"not found|Can't open|Failed to execute|Failed to open file|"
+                            r"not found|Can't open|Can't find language|Failed to execute|Failed to open file|"
                             r"Parse Error|Invalid (?:mode|type|method|gender)", re.I)
-SAY_OR_TTS = re.compile(r"say|tts|speak|espeak|\.wav|sound|file", re.I)
+SAY_OR_TTS = re.compile(r"say|tts|speak|espeak|\.wav|sound|file|language", re.I)
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +208,9 @@ def test_card_payment_paid_in_the_callers_language(case, payments, control, cana
         kind = {"CURRENCY": "currency", "NUMBER": "digits" if fields[2] == "iterated" else "number",
                 "CURRENT_DATE": "date"}[fields[1]]
         assert fields[3] == catalog.gender(kind), (fields, catalog.gender(kind))
+    # the switch's own <language> for the code names that module (lang/<lang>/<lang>.xml)
+    language_xml = control.api("xml_locate languages language name %s" % catalog.say_language)
+    assert 'say-module="%s"' % catalog.say_language in language_xml, language_xml[:300]
     files = played_files(canary, leg)
     if getattr(live_switch, "say_prefixes", None):
         prefix = live_switch.say_prefixes[language]
@@ -240,6 +244,85 @@ def test_card_payment_paid_in_the_callers_language(case, payments, control, cana
     if engine == "tts_commandline" and live_switch.process is not None:
         ran = [line for line in log if "Executing: espeak-ng" in line]
         assert ran and all("-v '%s'" % voice in line for line in ran), ran[:3]
-    trouble = [line for line in log if SAY_OR_TTS.search(line)
-               and (MODULE_TROUBLE.search(line) or "[ERR]" in line or "[CRIT]" in line)]
-    assert trouble == [], trouble[:10]
+    assert module_trouble(log) == [], module_trouble(log)[:10]
+
+
+def module_trouble(log):
+    """The log lines in which the switch says a say or TTS module is missing or refused."""
+    return [line for line in log if SAY_OR_TTS.search(line)
+            and (MODULE_TROUBLE.search(line) or "[ERR]" in line or "[CRIT]" in line)]
+
+
+# -- control ------------------------------------------------------------------------------------
+@pytest.fixture
+def broken_catalogs(tmp_path):
+    """The shipped catalogs, es.yaml naming a say language and a TTS engine the switch has not."""
+    directory = tmp_path / "broken-catalogs"
+    directory.mkdir()
+    for name in ("en", "es", "ru"):
+        text = open(os.path.join(CATALOGS, name + ".yaml"), encoding="utf-8").read()
+        if name == "es":
+            text = re.sub(r"(?m)^say_language: es$", "say_language: xx", text)
+            text = re.sub(r"(?m)^tts: .*$", "tts: {engine: no_such_tts, voice: es}", text)
+        (directory / (name + ".yaml")).write_text(text, encoding="utf-8")
+    return str(directory)
+
+
+def test_control_a_say_module_and_a_tts_engine_the_switch_has_not_are_found_in_its_log(
+        tmp_path, live_switch, control, canary, broken_catalogs):
+    """What the language tests look for in the log is what the real switch writes when a
+    catalog names a module it has not loaded: without this the check could pass on anything."""
+    run = PaymentService(tmp_path, live_switch, "LIVE-LANG-BROKEN", lambda channel: None,
+                         prompts={"catalog_dir": broken_catalogs})
+    run.start()
+    try:
+        caller = control.call(variables={"pay_language": "es"})
+        try:
+            wait_field(control, caller, FIELD_WORDS["es"][0], timeout=30)
+        finally:
+            control.hang_up(caller)
+        run.ended.get(timeout=60)
+    finally:
+        run.stop()
+    canary.settle()
+    trouble = "\n".join(module_trouble(canary.watchers.log_file_lines()))
+    # switch_ivr_say looks the language up first: a code with no <language> stops there
+    assert "Can't find language xx" in trouble, trouble
+    assert "no_such_tts" in trouble, trouble
+
+
+# -- the plain path: dptools say, gender by uuid_setvar -------------------------------------------
+@pytest.fixture
+def plain_payments(tmp_path, live_switch, control, canary):
+    run = PaymentService(tmp_path, live_switch, "LIVE-LANG-PLAIN", lambda channel: None)
+    run.start()
+    yield run
+    run.stop()
+
+
+def test_russian_amount_said_by_dptools_say_with_the_gender_variable_set_before(
+        plain_payments, control, canary):
+    """On an extension without sensitive_dtmf the amount is announced before card entry makes
+    the call secure: the Channel's plain path, dptools ``say`` with mod_say_ru, the ``gender``
+    variable set by ``uuid_setvar`` beforehand (esl/channel.py). No key is pressed."""
+    require_modules(control, "ru")
+    catalog = Catalog.load("ru")
+    name, values = SAY_GENDER_VARIABLES["ru"]
+    caller = control.call(variables={"pay_language": "ru"}, extension=PLAIN_EXTENSION,
+                          context=PLAIN_CONTEXT)
+    try:
+        said = control.wait(caller, "CHANNEL_EXECUTE", 60, Application="say")
+        wait_field(control, caller, FIELD_WORDS["ru"][0])
+    finally:
+        control.hang_up(caller)
+    plain_payments.ended.get(timeout=60)
+    canary.settle()
+    gender = catalog.gender("currency")
+    assert said.headers.get("Application-Data") == "ru CURRENCY pronounced %s 12.50" % gender
+    assert said.headers.get("variable_" + name) == values[gender]     # set before the say
+    log = canary.watchers.log_file_lines()
+    used = re.findall(r"ru_say!!!  (.*?)!   say_opt\.gender=(\d+)", "\n".join(log))
+    assert used == [("12.50", {"male": "0", "it": "1", "female": "2"}[values[gender]])], used
+    done = control.wait(caller, "CHANNEL_EXECUTE_COMPLETE", 30, Application="say")
+    assert "not found" not in (done.headers.get("Application-Response") or "").lower()
+    assert module_trouble(log) == [], module_trouble(log)[:10]
