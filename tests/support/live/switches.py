@@ -35,6 +35,20 @@ class LiveSwitch:
     fs_env: dict = None
 
 
+def _address(text):
+    host, _, port = text.rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
+def running_switch(env):
+    """The switch the FREESWITCH_ESL_* variables name (one the suite does not start)."""
+    return LiveSwitch(env.get("FREESWITCH_ESL_HOST", "127.0.0.1"),
+                      int(env.get("FREESWITCH_ESL_PORT", "8021")), env["FREESWITCH_ESL_PASSWORD"],
+                      _address(env.get("FREESWITCH_SOCKET_ADDRESS", "127.0.0.1:8084")),
+                      env.get("FREESWITCH_EXTENSION", "7000"),
+                      env.get("FREESWITCH_CONTEXT", "default"))
+
+
 def sounds_problem(prefix):
     """Why the switch cannot play the shipped flows' prompts from ``prefix``, or None."""
     if os.path.exists(os.path.join(prefix, "digits", "1.wav")):
