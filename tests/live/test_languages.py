@@ -12,7 +12,12 @@ Each test pays with the sandbox gateway and then looks at what the switch itself
 module's files played from the language's sound prefix (PLAYBACK_START events of an extra
 client on ``event plain ALL``), mod_say_ru's own log line with the gender it used, the
 tts_commandline commands the switch ran, no error about a say or TTS module in the log, and the
-card canary (tests/support/live/canary.py) over every event, log line and CDR.
+card canary (tests/support/live/canary.py) over every event, log line and CDR. A copy of the
+Russian catalog with FEMININE and NEUTER genders shows the variable really drives mod_say_ru
+(MASCULINE is also what it does with no variable); a Russian call on an extension without
+sensitive_dtmf has its amount said by dptools ``say``, the variable set by ``uuid_setvar``; a
+control shows the log check finding what the switch writes for an unknown say language and
+an unloaded TTS engine.
 
 These tests start their own switch (``FREESWITCH_BIN``), with sound folders for ``say`` in the
 three languages made by espeak-ng (tests/support/live/say_sounds.py): a lab switch has no
