@@ -44,7 +44,10 @@ def _play(ch: "SimChannel", run: "AppRun") -> str:
             how, _ = play(ch, run, "speak", "|".join(fields[1:4]), max(0.5, 0.06 * len(fields[3])),
                           lambda p: False)
         elif kind == "say" and len(fields) > 5:
-            if len(fields) > 6 and fields[6].isalpha():   # the gender variable, set before the say
+            # the gender variable, set before the say when it is ASCII letters only: the
+            # script's ^%a+$ in the switch's Lua (C locale; checked on 1.10.12: not "мужской",
+            # not "male_h")
+            if len(fields) > 6 and fields[6].isascii() and fields[6].isalpha():
                 ch.set_var("gender", fields[6])
             how, _ = play(ch, run, "say", " ".join(fields[1:6]), 0.5 + 0.3 * len(fields[5]),
                           lambda p: False)

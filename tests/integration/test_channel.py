@@ -292,3 +292,27 @@ def test_on_a_secure_call_the_script_sets_the_russian_gender_before_the_say(harn
     assert how == "returned"
     assert [h.arg for h in record.heard] == ["ru NUMBER pronounced FEMININE 1"]
     assert record.variables["gender"] == "female"
+
+
+def test_the_script_sets_only_a_gender_of_ascii_letters_as_the_switchs_lua_does(harness):
+    """pay_secure.lua sets gender from a say segment's seventh field when it matches ^%a+$;
+    the switch's Lua runs in the C locale, where a Cyrillic word or an underscore does not
+    (measured on 1.10.12), and the simulator does the same."""
+    from urllib.parse import quote
+
+    def segment(gender):
+        return ",".join(quote(f, safe="") for f in ("say", "ru", "NUMBER", "pronounced",
+                                                     "MASCULINE", "1", gender))
+
+    seen = []
+
+    def flow(ch):
+        ch.answer()
+        for gender in ("female", "женский", "male_h"):
+            ch._switch.set_variable(ch.uuid, "pay_secure_play", segment(gender))
+            ch.execute("lua", "pay_secure.lua play")
+            seen.append(ch._switch.get_variable(ch.uuid, "gender"))
+
+    record, (how, _) = harness.call(flow)
+    assert how == "returned", how
+    assert seen == ["female", "female", "female"]

@@ -35,7 +35,7 @@ from tests.support.live.calls import SipCaller
 from tests.support.live.canary import Canary
 from tests.support.live.fsprocess import FreeSwitchProcess, free_port, prepare_conf, wait_event_socket
 from tests.support.live.live_conf import add_sip_profile, set_rtp_ports
-from tests.support.live.switches import DEFAULT_SOUNDS, LiveSwitch, sounds_problem, start_switch
+from tests.support.live.switches import DEFAULT_SOUNDS, running_switch, sounds_problem, start_switch
 
 SKIP_REASON = ("no FreeSWITCH configured: set FREESWITCH_ESL_HOST, FREESWITCH_ESL_PASSWORD "
                "(and FREESWITCH_ESL_PORT, FREESWITCH_SOCKET_ADDRESS) for a running switch, or "
@@ -54,20 +54,11 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
 
 
-def _address(text):
-    host, _, port = text.rpartition(":")
-    return host or "127.0.0.1", int(port)
-
-
 @pytest.fixture(scope="session")
 def live_switch():
     env = os.environ
     if env.get("FREESWITCH_ESL_PASSWORD"):
-        yield LiveSwitch(env.get("FREESWITCH_ESL_HOST", "127.0.0.1"),
-                         int(env.get("FREESWITCH_ESL_PORT", "8021")), env["FREESWITCH_ESL_PASSWORD"],
-                         _address(env.get("FREESWITCH_SOCKET_ADDRESS", "127.0.0.1:8084")),
-                         env.get("FREESWITCH_EXTENSION", "7000"),
-                         env.get("FREESWITCH_CONTEXT", "default"))
+        yield running_switch(env)
         return
     if not env.get("FREESWITCH_BIN"):
         pytest.skip(SKIP_REASON)

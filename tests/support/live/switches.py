@@ -35,6 +35,20 @@ class LiveSwitch:
     fs_env: dict = None
 
 
+def _address(text):
+    host, _, port = text.rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
+def running_switch(env):
+    """The switch the FREESWITCH_ESL_* variables name (one the suite does not start)."""
+    return LiveSwitch(env.get("FREESWITCH_ESL_HOST", "127.0.0.1"),
+                      int(env.get("FREESWITCH_ESL_PORT", "8021")), env["FREESWITCH_ESL_PASSWORD"],
+                      _address(env.get("FREESWITCH_SOCKET_ADDRESS", "127.0.0.1:8084")),
+                      env.get("FREESWITCH_EXTENSION", "7000"),
+                      env.get("FREESWITCH_CONTEXT", "default"))
+
+
 def sounds_problem(prefix):
     """Why the switch cannot play the shipped flows' prompts from ``prefix``, or None."""
     if os.path.exists(os.path.join(prefix, "digits", "1.wav")):
@@ -47,12 +61,14 @@ def sounds_problem(prefix):
 
 
 @contextmanager
-def start_switch(binary, sounds=None, socket_address=None, prefix="fs-live-", rtp_ports=None):
+def start_switch(binary, sounds=None, socket_address=None, prefix="fs-live-", rtp_ports=None,
+                 env=None):
     """A switch on the shipped configuration, as a ``LiveSwitch``; stopped on leaving.
 
     ``socket_address`` (host, port): where its dialplan's ``socket`` connects (a free port when
     None). ``rtp_ports`` (start, end): an RTP range of its own, for a switch that places SIP
-    calls beside another on this host."""
+    calls beside another on this host. ``env``: more environment for the switch (the
+    configuration's ``FS_SOUND_PREFIX_ES``...)."""
     workdir = tempfile.mkdtemp(prefix=prefix)
     esl_port = free_port()
     socket_address = socket_address or ("127.0.0.1", free_port())
@@ -67,6 +83,7 @@ def start_switch(binary, sounds=None, socket_address=None, prefix="fs-live-", rt
               "ORCHESTRATOR_ESL_ADDRESS": "%s:%d" % tuple(socket_address)}
     if sounds:
         fs_env["FS_SOUND_PREFIX"] = sounds
+    fs_env.update(env or {})
     process = FreeSwitchProcess(binary, conf, workdir, fs_env).start()
     try:
         wait_event_socket("127.0.0.1", esl_port, password, process=process).close()

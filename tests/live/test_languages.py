@@ -1,0 +1,341 @@
+"""The shipped card payment paid in Spanish and in Russian on a real FreeSWITCH.
+
+The caller's ``pay_language`` (es, ru) picks the catalog (orchestrator/catalog/es.yaml,
+ru.yaml): its words are spoken by the engine and voice its ``tts:`` names (tts_commandline with
+espeak-ng, freeswitch_conf/autoload_configs/tts_commandline.conf.xml), its amounts and digits by
+the switch's say module of its ``say_language`` (mod_say_es, mod_say_ru), all through the
+secure-entry script (docs/secure-entry.md) as on every payment call. For Russian the script sets
+the channel variable ``gender`` from the seventh field of a say segment before the say, since
+mod_say_ru reads it instead of say's gender argument.
+
+Each test pays with the sandbox gateway and then looks at what the switch itself did: the say
+module's files played from the language's sound prefix (PLAYBACK_START events of an extra
+client on ``event plain ALL``), mod_say_ru's own log line with the gender it used, the
+tts_commandline commands the switch ran, no error about a say or TTS module in the log, and the
+card canary (tests/support/live/canary.py) over every event, log line and CDR. A copy of the
+Russian catalog with FEMININE and NEUTER genders shows the variable really drives mod_say_ru
+(MASCULINE is also what it does with no variable); a Russian call on an extension without
+sensitive_dtmf has its amount said by dptools ``say``, the variable set by ``uuid_setvar``; a
+control shows the log check finding what the switch writes for an unknown say language and
+an unloaded TTS engine.
+
+These tests start their own switch (``FREESWITCH_BIN``), with sound folders for ``say`` in the
+three languages made by espeak-ng (tests/support/live/say_sounds.py): a lab switch has no
+FreeSWITCH sound packs. On a running switch (``FREESWITCH_ESL_PASSWORD``) its own sounds are
+used. Without mod_say_es, mod_say_ru or mod_tts_commandline loaded the tests skip, naming it.
+"""
+import json
+import os
+import re
+import tempfile
+from urllib.parse import unquote
+
+import pytest
+
+from orchestrator import catalog as catalog_module
+from orchestrator.catalog import Catalog
+from orchestrator.esl.channel import SAY_GENDER_VARIABLES
+from tests.support.live.fsprocess import PLAIN_CONTEXT, PLAIN_EXTENSION
+from tests.support.live.payment_service import PaymentService
+from tests.support.live.say_sounds import espeak_problem, make_say_sounds
+from tests.support.live.switches import running_switch, start_switch
+
+CATALOGS = os.path.dirname(os.path.abspath(catalog_module.__file__))
+PAN = "4952471286562387"
+EXPIRY, CODE = "0829", "073"
+LANGUAGE_MODULES = {"es": ("mod_say_es", "mod_tts_commandline"),
+                    "ru": ("mod_say_ru", "mod_tts_commandline")}
+# words of each catalog's field prompts (the read's pay_secure_prompt), as card_entry's English
+FIELD_WORDS = {"es": ("número de su tarjeta", "caducidad", "código de seguridad"),
+               "ru": ("номер карты", "срок действия", "код безопасности")}
+# what the switch logs when a say or TTS module is missing or refuses what it was given
+MODULE_TROUBLE = re.compile(r"Invalid SAY Interface|Invalid TTS|Invalid speech module|"
+                            r"not found|Can't open|Can't find language|Failed to execute|Failed to open file|"
+                            r"Parse Error|Invalid (?:mode|type|method|gender)", re.I)
+SAY_OR_TTS = re.compile(r"say|tts|speak|espeak|\.wav|sound|file|language", re.I)
+
+
+@pytest.fixture(scope="module")
+def live_switch():
+    """This module's switch: the suite's conftest's, but with sound folders for say in en, es
+    and ru when the suite starts it itself."""
+    env = os.environ
+    if env.get("FREESWITCH_ESL_PASSWORD"):
+        yield running_switch(env)
+        return
+    if not env.get("FREESWITCH_BIN"):
+        pytest.skip("set FREESWITCH_BIN (or FREESWITCH_ESL_PASSWORD) for the live language tests")
+    problem = espeak_problem()
+    if problem:
+        pytest.skip(problem)
+    root = tempfile.mkdtemp(prefix="fs-say-sounds-")
+    prefixes = {language: make_say_sounds(root, language) for language in ("en", "es", "ru")}
+    with start_switch(env["FREESWITCH_BIN"], prefixes["en"],
+                      env={"FS_SOUND_PREFIX_ES": prefixes["es"],
+                           "FS_SOUND_PREFIX_RU": prefixes["ru"]}) as switch:
+        switch.say_prefixes = prefixes
+        yield switch
+
+
+# the shipped catalogs, or a copy whose ru.yaml names other say genders than MASCULINE (the
+# value mod_say_ru also takes when no gender variable is set at all)
+CASES = {"es": ("es", None), "ru": ("ru", None),
+         "ru-feminine-and-neuter": ("ru", {"currency": "FEMININE", "digits": "NEUTER"})}
+
+
+@pytest.fixture(params=sorted(CASES))
+def case(request, tmp_path):
+    """(language, catalog directory or None for the shipped catalogs)."""
+    language, genders = CASES[request.param]
+    if genders is None:
+        return language, None
+    directory = tmp_path / "catalogs"
+    directory.mkdir()
+    for name in ("en", "es", "ru"):
+        text = open(os.path.join(CATALOGS, name + ".yaml"), encoding="utf-8").read()
+        if name == language:
+            changed = re.sub(r"(?m)^say_gender: .*$", "say_gender: %s" % json.dumps(genders), text)
+            assert changed != text
+            text = changed
+        (directory / (name + ".yaml")).write_text(text, encoding="utf-8")
+    return language, str(directory)
+
+
+@pytest.fixture
+def payments(tmp_path, live_switch, control, canary, case):
+    settings = {"prompts": {"catalog_dir": case[1]}} if case[1] else {}
+    run = PaymentService(tmp_path, live_switch, "LIVE-LANG",
+                         lambda channel: channel.set_variable("hangup_complete_with_xml", "true"),
+                         **settings)
+    canary.secret(EXPIRY, CODE)
+    run.start()
+    yield run
+    run.stop()
+
+
+def require_modules(control, language):
+    missing = [m for m in LANGUAGE_MODULES[language]
+               if control.api("module_exists %s" % m).strip() != "true"]
+    if missing:
+        pytest.skip("the switch has no %s (freeswitch_conf/autoload_configs/modules.conf.xml "
+                    "loads it; build it from src/mod of FreeSWITCH)" % ", ".join(missing))
+
+
+def secure_reads(control, caller, words=""):
+    return [m for m in control.events(caller, "CHANNEL_EXECUTE")
+            if m.headers.get("Application") == "lua" and " read " in m.headers.get("Application-Data", "")
+            and words in m.headers.get("variable_pay_secure_prompt", "")]
+
+
+def wait_field(control, caller, words, timeout=60):
+    return control.es.wait_for(lambda m: secure_reads(control, caller, words), timeout,
+                               "the prompt %r" % words)
+
+
+def key_card_in(control, caller, language):
+    number, expiry, code = FIELD_WORDS[language]
+    wait_field(control, caller, number)
+    control.press(caller, PAN + "#")
+    wait_field(control, caller, expiry)
+    control.press(caller, EXPIRY)
+    wait_field(control, caller, code)
+    control.press(caller, CODE)
+
+
+def say_segments(control, caller):
+    """The say segments the orchestrator handed the script (pay_secure_play), decoded:
+    [[lang, type, method, gender, value(, gender variable)], ...]."""
+    found = []
+    for message in control.events(caller, "CHANNEL_EXECUTE"):
+        if message.headers.get("Application") != "lua":
+            continue
+        play = message.headers.get("variable_pay_secure_play") or ""
+        for segment in filter(None, play.split("&")):
+            fields = [unquote(f) for f in segment.split(",")]
+            if fields[0] == "say":
+                found.append(fields[1:])
+    return found
+
+
+def played_files(canary, leg):
+    return [m.get("Playback-File-Path") or "" for m in canary.watchers.plain.messages
+            if m.event_name == "PLAYBACK_START" and m.get("Unique-ID") == leg]
+
+
+def sound_names(files):
+    """Each recording a playback named (a say module's ``file_string://a!b`` one by one)."""
+    names = []
+    for path in files:
+        names += path[len("file_string://"):].split("!") if path.startswith("file_string://") \
+            else [path]
+    return [n for n in names if n]
+
+
+def from_prefix(name, prefix):
+    """A say module's file from the sound prefix ``prefix``: given whole, or relative to it
+    (the switch finds relative names in the channel's sound_prefix, the language's)."""
+    if os.path.isabs(name):
+        return name.startswith(prefix + os.sep)
+    return "://" not in name and os.path.exists(os.path.join(prefix, name))
+
+
+def switch_log(canary):
+    """The switch's log since the test began: its file when the suite started the switch, else
+    what the log stream client received (a running switch's file is not ours to read)."""
+    lines = canary.watchers.log_file_lines()
+    if lines:
+        return lines
+    return [m.body for m in canary.watchers.log.messages if m.content_type == "log/data"]
+
+
+def payment_leg(control, caller):
+    [leg] = {m.headers["Unique-ID"] for m in control.events(caller, "CHANNEL_EXECUTE")}
+    return leg
+
+
+def test_card_payment_paid_in_the_callers_language(case, payments, control, canary, live_switch):
+    language, catalog_dir = case
+    require_modules(control, language)
+    catalog = Catalog.load(language, catalog_dir)
+    caller = control.call(variables={"pay_language": language})
+    key_card_in(control, caller, language)
+    outcome = payments.ended.get(timeout=90)
+    control.hang_up(caller)
+
+    # paid
+    [row] = payments.service.store.list()
+    assert row["status"] == "approved" and row["card"].endswith(PAN[-4:]), row
+    assert len(payments.sandbox.charges) == 1
+    assert outcome.result == "completed", outcome
+    canary.assert_clean()           # no card digit, expiry or code anywhere, after hang-up
+    leg = payment_leg(control, caller)
+    complete = control.wait(caller, "CHANNEL_HANGUP_COMPLETE", 30)
+    assert complete.headers.get("variable_pay_result") == "approved"
+
+    # the amount (and the last four) said by the language's say module
+    segments = say_segments(control, caller)
+    kinds = [s[1] for s in segments]
+    assert "CURRENCY" in kinds, segments
+    assert {s[0] for s in segments} == {catalog.say_language}, segments
+    for fields in segments:
+        kind = {"CURRENCY": "currency", "NUMBER": "digits" if fields[2] == "iterated" else "number",
+                "CURRENT_DATE": "date"}[fields[1]]
+        assert fields[3] == catalog.gender(kind), (fields, catalog.gender(kind))
+    # the switch's own <language> for the code names that module (lang/<lang>/<lang>.xml)
+    language_xml = control.api("xml_locate languages language name %s" % catalog.say_language)
+    assert 'say-module="%s"' % catalog.say_language in language_xml, language_xml[:300]
+    files = played_files(canary, leg)
+    if getattr(live_switch, "say_prefixes", None):
+        prefix = live_switch.say_prefixes[language]
+        said = sound_names(files)
+        assert [n for n in said if not from_prefix(n, prefix)] == [], (prefix, files)
+        assert any("digits/" in n for n in said) and any("currency/" in n for n in said), files
+    log = switch_log(canary)
+
+    if language == "ru":
+        name, values = SAY_GENDER_VARIABLES["ru"]
+        for fields in segments:
+            assert fields[5:] == [values[fields[3]]], fields   # the variable the script sets
+        # mod_say_ru tells the gender it used (say_opt.gender: male 0, it 1, female 2)
+        used = re.findall(r"ru_say!!!  (.*?)!   say_opt\.gender=(\d+)", "\n".join(log))
+        assert used, "no ru_say line: mod_say_ru did not run"
+        wanted = {"male": "0", "it": "1", "female": "2"}
+        assert used == [(s[4], wanted[values[s[3]]]) for s in segments], (used, segments)
+        # the variable is on the channel from the first say on (CHANNEL_EXECUTE_COMPLETE of the
+        # script's first read, which played the amount before the card number prompt)
+        first = [m for m in control.events(caller, "CHANNEL_EXECUTE_COMPLETE")
+                 if m.headers.get("Application") == "lua"][0]
+        assert first.headers.get("variable_" + name) == values[catalog.gender("currency")], \
+            first.headers.get("variable_" + name)
+        assert any(n.startswith("currency/rub") for n in sound_names(files)), files   # ru names
+
+    # the words through the catalog's TTS engine and voice, without a switch error
+    engine, voice = catalog.tts_engine, catalog.tts_voice
+    reads = secure_reads(control, caller)
+    assert reads and {m.headers.get("variable_tts_engine") for m in reads} == {engine}
+    assert {m.headers.get("variable_tts_voice") for m in reads} == {voice}
+    if engine == "tts_commandline" and live_switch.process is not None:
+        ran = [line for line in log if "Executing: espeak-ng" in line]
+        assert ran and all("-v '%s'" % voice in line for line in ran), ran[:3]
+    assert module_trouble(log) == [], module_trouble(log)[:10]
+
+
+def module_trouble(log):
+    """The log lines in which the switch says a say or TTS module is missing or refused."""
+    return [line for line in log if SAY_OR_TTS.search(line)
+            and (MODULE_TROUBLE.search(line) or "[ERR]" in line or "[CRIT]" in line)]
+
+
+# -- control ------------------------------------------------------------------------------------
+@pytest.fixture
+def broken_catalogs(tmp_path):
+    """The shipped catalogs, es.yaml naming a say language and a TTS engine the switch has not."""
+    directory = tmp_path / "broken-catalogs"
+    directory.mkdir()
+    for name in ("en", "es", "ru"):
+        text = open(os.path.join(CATALOGS, name + ".yaml"), encoding="utf-8").read()
+        if name == "es":
+            text = re.sub(r"(?m)^say_language: es$", "say_language: xx", text)
+            text = re.sub(r"(?m)^tts: .*$", "tts: {engine: no_such_tts, voice: es}", text)
+        (directory / (name + ".yaml")).write_text(text, encoding="utf-8")
+    return str(directory)
+
+
+def test_control_a_say_module_and_a_tts_engine_the_switch_has_not_are_found_in_its_log(
+        tmp_path, live_switch, control, canary, broken_catalogs):
+    """What the language tests look for in the log is what the real switch writes when a
+    catalog names a module it has not loaded: without this the check could pass on anything."""
+    run = PaymentService(tmp_path, live_switch, "LIVE-LANG-BROKEN", lambda channel: None,
+                         prompts={"catalog_dir": broken_catalogs})
+    run.start()
+    try:
+        caller = control.call(variables={"pay_language": "es"})
+        try:
+            wait_field(control, caller, FIELD_WORDS["es"][0], timeout=30)
+        finally:
+            control.hang_up(caller)
+        run.ended.get(timeout=60)
+    finally:
+        run.stop()
+    canary.settle()
+    trouble = "\n".join(module_trouble(switch_log(canary)))
+    # switch_ivr_say looks the language up first: a code with no <language> stops there
+    assert "Can't find language xx" in trouble, trouble
+    assert "no_such_tts" in trouble, trouble
+
+
+# -- the plain path: dptools say, gender by uuid_setvar -------------------------------------------
+@pytest.fixture
+def plain_payments(tmp_path, live_switch, control, canary):
+    run = PaymentService(tmp_path, live_switch, "LIVE-LANG-PLAIN", lambda channel: None)
+    run.start()
+    yield run
+    run.stop()
+
+
+def test_russian_amount_said_by_dptools_say_with_the_gender_variable_set_before(
+        plain_payments, control, canary):
+    """On an extension without sensitive_dtmf the amount is announced before card entry makes
+    the call secure: the Channel's plain path, dptools ``say`` with mod_say_ru, the ``gender``
+    variable set by ``uuid_setvar`` beforehand (esl/channel.py). No key is pressed."""
+    require_modules(control, "ru")
+    catalog = Catalog.load("ru")
+    name, values = SAY_GENDER_VARIABLES["ru"]
+    caller = control.call(variables={"pay_language": "ru"}, extension=PLAIN_EXTENSION,
+                          context=PLAIN_CONTEXT)
+    try:
+        said = control.wait(caller, "CHANNEL_EXECUTE", 60, Application="say")
+        wait_field(control, caller, FIELD_WORDS["ru"][0])
+    finally:
+        control.hang_up(caller)
+    plain_payments.ended.get(timeout=60)
+    canary.settle()
+    gender = catalog.gender("currency")
+    assert said.headers.get("Application-Data") == "ru CURRENCY pronounced %s 12.50" % gender
+    assert said.headers.get("variable_" + name) == values[gender]     # set before the say
+    log = switch_log(canary)
+    used = re.findall(r"ru_say!!!  (.*?)!   say_opt\.gender=(\d+)", "\n".join(log))
+    assert used == [("12.50", {"male": "0", "it": "1", "female": "2"}[values[gender]])], used
+    done = control.wait(caller, "CHANNEL_EXECUTE_COMPLETE", 30, Application="say")
+    assert "not found" not in (done.headers.get("Application-Response") or "").lower()
+    assert module_trouble(log) == [], module_trouble(log)[:10]
