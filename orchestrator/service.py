@@ -155,6 +155,7 @@ class Service:
         from orchestrator.agent.hub import AgentHub
         hub = AgentHub(self, settings)
         hub.api.reload_flows = self.reload
+        hub.api.languages = self.languages_of
         self.events.subscribe(hub.on_payment_event)
         self.http.router.mount("/api/v1", json_bodies_only(hub.api))
         from orchestrator.agent.panel import panel_app
@@ -300,6 +301,14 @@ class Service:
         for warning in warnings:
             log.warning("%s", warning)
         return tenancy
+
+    def languages_of(self, tenant):
+        """``[(code, the language's own name)]`` of the catalogs the tenant's calls read, as
+        loaded at start or by the last reload: what an agent may choose for the caller."""
+        plan = self.tenancy.plan(tenant)
+        loaded = self.catalogs.get(plan.prompts.catalog_dir or "", {})
+        return [(code, catalog.name or code) for code, catalog in sorted(loaded.items())
+                if plan.languages is None or code in plan.languages]
 
     def _services(self, channel, plan, flow_name):
         """What the call's steps reach: its tenant's gateways, web services, SMS providers,

@@ -142,6 +142,7 @@ class AgentApi:
               ("POST", "/sessions/{id}/complete", "complete"),
               ("GET", "/sessions/{id}/events", "events"),
               ("POST", "/admin/reload", "reload"),
+              ("GET", "/languages", "list_languages"),
               ("GET", "/openapi.json", "openapi")]
 
     def __init__(self, tokens: "TokenTable", registry: SessionRegistry, control: CallControl,
@@ -159,6 +160,8 @@ class AgentApi:
         self.remote: Optional["Remote"] = None
         # reload(trigger) -> ReloadResult: the service's flows and catalogs (flow_reload.py)
         self.reload_flows: Optional[Callable[[str], "ReloadResult"]] = None
+        # languages(tenant) -> [(code, own name)]: the catalogs the tenant's calls can speak
+        self.languages: Optional[Callable[[str], List[Tuple[str, str]]]] = None
         self.may_start, self.settings = may_start, settings
         self.tenants = frozenset(tenants)
         self.destinations = Destinations(settings.get("destinations") or {})
@@ -295,6 +298,13 @@ class AgentApi:
             raise ApiError(503, "unavailable", "this service cannot reload its flows")
         result = self.reload_flows("api")
         return (200 if result.reloaded else 422), result.to_json()
+
+    def list_languages(self, environ: "WSGIEnvironment", entry: AuditEntry) -> Answer:
+        """The languages a payment of the asker's tenant can be spoken in (its catalogs, as
+        loaded now or by the last reload): what the panel offers for ``language``."""
+        principal = self._principal(entry)
+        known = self.languages(principal.tenant) if self.languages else []
+        return 200, {"languages": [{"code": code, "name": name} for code, name in known]}
 
     def list_sessions(self, environ: "WSGIEnvironment", entry: AuditEntry) -> Answer:
         principal = self._principal(entry)

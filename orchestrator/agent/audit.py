@@ -41,7 +41,7 @@ UNROUTED = "none"
 # handler name -> the action the audit line names
 ACTIONS = {"create_session": "start", "cancel": "cancel", "recapture": "recapture",
            "complete": "complete", "get_session": "read", "list_sessions": "list",
-           "events": "watch", "reload": "reload"}
+           "events": "watch", "reload": "reload", "list_languages": "languages"}
 
 
 @dataclass

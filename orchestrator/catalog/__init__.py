@@ -16,6 +16,8 @@ import yaml
 
 from orchestrator.engine.channel import CallError, Channel, Prompt
 
+from .money_words import MoneyWords, MoneyWordsError
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEGMENT_FORMS = ("file", "text", "say", "spell")
 SAY_GENDERS = ("MASCULINE", "FEMININE", "NEUTER")   # the say application's [gender] argument
@@ -50,6 +52,8 @@ class Catalog:
     tts_engine: str = ""                           # "": the service config's tts.engine
     tts_voice: str = ""
     say_gender: dict = field(default_factory=dict)  # say kind -> MASCULINE | FEMININE | NEUTER
+    money: MoneyWords = field(default_factory=MoneyWords)   # currencies' names (money_words.py)
+    name: str = ""                                 # the language's own name, for the agent panel
 
     @classmethod
     def load(cls, language, directory=None):
@@ -90,12 +94,17 @@ class Catalog:
             raise CatalogError("%s: tts: takes engine: and voice: only" % path)
         say_gender = {str(k): cls._gender(path, "say_gender." + str(k), v)
                       for k, v in (data.get("say_gender") or {}).items()}
+        try:
+            money = MoneyWords.parse(data.get("money"))
+        except MoneyWordsError as exc:
+            raise CatalogError("%s: %s" % (path, exc))
         return cls(language=data.get("language", language),
                    say_language=data.get("say_language", language),
                    prompts=prompts, reasons=dict(data.get("reasons") or {}), source=path,
                    messages={str(k): str(v) for k, v in (data.get("messages") or {}).items()},
                    tts_engine=str(tts.get("engine") or ""), tts_voice=str(tts.get("voice") or ""),
-                   say_gender=say_gender)
+                   say_gender=say_gender, money=money,
+                   name=str(data.get("name") or data.get("language", language)))
 
     @staticmethod
     def _gender(path, where, value):
@@ -252,6 +261,8 @@ class PromptRenderer:
             text = segment.text if segment.form == "file" else segment.value
             return [Prompt("speak", self._fill(text, params), speak)]
         value = self._fill(segment.value, params)
+        if segment.form == "say" and segment.options.get("kind") == "currency":
+            return self.amount(value, self._fill("{currency}", params))
         if segment.form == "say":
             kind = segment.options.get("kind", "number")
             return [Prompt("say", value, {"kind": kind, "language": self.catalog.say_language,
@@ -260,6 +271,27 @@ class PromptRenderer:
             return [Prompt("say", value, {"kind": "digits", "language": self.catalog.say_language,
                                           "gender": self.catalog.gender("digits")})]
         return [Prompt("speak", " ".join(value), speak)]
+
+    def amount(self, major_text, currency):
+        """An amount in major units of ``currency`` in the caller's words (money_words.py).
+        With every unit word recorded: each count through the say module between the
+        recordings. Otherwise one phrase in the catalog's voice ("12 euros and 50 cents"),
+        as for ``entry_prompt``: the caller never hears half of an amount in one voice and
+        half in another."""
+        try:
+            pieces = self.catalog.money.pieces(major_text, currency)
+        except MoneyWordsError as exc:
+            raise CatalogError("%s: %s" % (self.catalog.source, exc))
+        words = [p for p in pieces if p.form == "words"]
+        recordings = {p: self._audio_path(Segment("file", p.value)) for p in words if p.value}
+        if words and len(recordings) == len(words) and all(recordings.values()):
+            return [Prompt("file", recordings[p], {}) if p.form == "words" else
+                    Prompt("say", p.value, {"kind": "number", "language": self.catalog.say_language,
+                                            "gender": p.gender or self.catalog.gender("number")})
+                    for p in pieces]
+        engine, voice = self.tts
+        phrase = " ".join(p.value if p.form == "say" else p.text for p in pieces)
+        return [Prompt("speak", phrase, {"engine": engine, "voice": voice})]
 
     def entry_prompt(self, keys, **params):
         """One ``play_and_get_digits`` prompt for several catalog keys (an error, then a question).

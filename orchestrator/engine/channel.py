@@ -76,7 +76,9 @@ class BridgeResult:
     cause: str
 
 
-SAY_KINDS = ("number", "currency", "digits", "date")
+# what the say module is asked to read; an amount is counts and the catalog's currency words
+# (catalog/money_words.py), never the module's CURRENCY, which names one currency for all
+SAY_KINDS = ("number", "digits", "date")
 
 
 # -- the protocols -------------------------------------------------------------------------------

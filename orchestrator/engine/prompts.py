@@ -11,7 +11,7 @@ import datetime
 import logging
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
-from ..catalog import CatalogError
+from ..catalog import CatalogError, PromptRenderer
 from ..payments.iso4217 import CURRENCIES
 from ..payments.money import format_major
 from .call_language import call_catalog, current_language, voice as call_voice
@@ -101,22 +101,44 @@ def say_date(text: str) -> str:
     return str(int(noon.timestamp()))
 
 
-def say_arguments(ctx: "FlowContext", value: Any, kind: str, language: Any = None,
-                  currency: Optional[str] = None) -> Tuple[str, Dict[str, str]]:
-    """The text and ``Channel.say`` options for a say value, amounts converted to major units:
-    in the call's language (or ``language``, a step's own), with that catalog's say module
-    language and gender for the kind (``engine/call_language.py``)."""
+def catalog_renderer(ctx: "FlowContext", language: Any = None) -> PromptRenderer:
+    """The call's tenant's catalog in the call's language (or a step's ``language:``, when
+    given), ready to render prompts in that language's voice; CatalogError when there is none
+    (engine/call_language.py)."""
+    services = ctx.services
+    settings = services.prompts if services else None
+    catalog = call_catalog(ctx, language)
+    return PromptRenderer(catalog, ctx.channel, settings.audio_dir if settings else "",
+                          settings.audio if settings else "never",
+                          ctx.settings.tts_engine, ctx.settings.tts_voice)
+
+
+def say_prompts(ctx: "FlowContext", value: Any, kind: str, language: Any = None,
+                currency: Optional[str] = None) -> List[Prompt]:
+    """What to play for a say value: in the call's language (or ``language``, a step's own),
+    with that catalog's say module language and gender for the kind
+    (``engine/call_language.py``). An amount (kind currency, in minor units of ``currency``)
+    is its counts and the catalog's words for the currency (catalog/money_words.py): the say
+    modules' own CURRENCY names one currency whatever the amount's."""
     text = ctx.render(value)
-    if kind == "currency" and currency:
-        text = major_units(text, ctx.render(currency))
-    elif kind == "date":
+    if kind == "currency":
+        code = ctx.render(currency or "${currency}")
+        major = major_units(text, code)
+        try:
+            return catalog_renderer(ctx, language).amount(major, code)
+        except CatalogError as exc:   # no catalog at all: the voice reads it out
+            ctx.log.warning("an amount is read out by the voice: %s", exc)
+            engine, voice = call_voice(ctx)
+            return [Prompt("speak", "%s %s" % (major, code), {"engine": engine, "voice": voice})]
+    if kind == "date":
         text = say_date(text)
     code = current_language(ctx, language)
     try:
         catalog = call_catalog(ctx, language)
     except CatalogError:   # no catalog at all: the code itself names the say module
-        return text, {"kind": kind, "language": code, "gender": "FEMININE"}
-    return text, {"kind": kind, "language": catalog.say_language, "gender": catalog.gender(kind)}
+        return [Prompt("say", text, {"kind": kind, "language": code, "gender": "FEMININE"})]
+    return [Prompt("say", text, {"kind": kind, "language": catalog.say_language,
+                                 "gender": catalog.gender(kind)})]
 
 
 # ---- building and playing -------------------------------------------------------------------
@@ -138,9 +160,8 @@ def build_prompts(ctx: "FlowContext", value: Any) -> List[Prompt]:
                 "engine": ctx.render(item.get("engine", engine)),
                 "voice": ctx.render(item.get("voice", voice))}))
         else:
-            text, options = say_arguments(ctx, item["say"], item.get("kind", "number"),
-                                          item.get("language"), item.get("currency"))
-            prompts.append(Prompt("say", text, options))
+            prompts.extend(say_prompts(ctx, item["say"], item.get("kind", "number"),
+                                       item.get("language"), item.get("currency")))
     return prompts
 
 

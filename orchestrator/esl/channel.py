@@ -47,7 +47,6 @@ log = logging.getLogger(__name__)
 
 SAY_TYPES: Dict[str, Tuple[str, Optional[str]]] = {
     "number": ("NUMBER", None),
-    "currency": ("CURRENCY", None),
     "digits": ("NUMBER", "iterated"),
     "date": ("CURRENT_DATE", None),   # the value is a Unix time (engine/prompts.py: say_date)
 }
@@ -104,7 +103,6 @@ _UNSPEAKABLE = re.compile(r"[${}|\\\x00-\x1f\x7f]")
 # What a say value of each kind may be: the say module reads nothing else, and a value that is
 # not of its kind (a peer's text) never reaches its argument.
 _SAYABLE = {"number": re.compile(r"^-?[0-9]{1,15}$"),
-            "currency": re.compile(r"^-?[0-9]{1,15}(\.[0-9]{1,4})?$"),
             "digits": re.compile(r"^[0-9]{1,64}$"),
             "date": re.compile(r"^[0-9]{1,12}$")}
 

@@ -108,6 +108,30 @@ def test_a_full_payment_in_stay_mode_the_agent_listening(rig, browser, artifacts
     screenshot(browser, artifacts, "e2e-06-stay-approved")
 
 
+def test_the_agent_chooses_the_callers_language_and_the_caller_hears_it(rig, browser, artifacts):
+    """The list holds the tenant's catalogs by their own names; a screen-pop URL's
+    ``language`` is chosen once the list is known; the caller hears the payment, amount
+    included, in that language."""
+    call, agent = rig.call(PAYING_CALLER)
+    open_panel(browser, rig.url, amount="12.50", currency="EUR", reference="INV-ES",
+               call_uuid=call.uuid, language="es")
+    sign_in(browser, TOKENS["alice"])
+    wait(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#language option")) == 4,
+         "the tenant's languages")
+    choices = browser.find_elements(By.CSS_SELECTOR, "#language option")
+    assert [(c.get_attribute("value"), c.text) for c in choices] == [
+        ("", "As the call has it"), ("en", "English (en)"), ("es", "Español (es)"),
+        ("ru", "Русский (ru)")]
+    assert by_id(browser, "language").get_attribute("value") == "es"
+    screenshot(browser, artifacts, "e2e-language-chosen")
+    by_id(browser, "start-button").click()
+    assert wait_result(browser, "approved").startswith("Payment approved")
+    record = call.wait(timeout=60)
+    spoken = [h.arg for h in record.heard]
+    assert "tts_commandline|es|12 euros con 50 céntimos" in spoken, spoken
+    assert not any(arg.startswith("flite|kal|") for arg in spoken), spoken
+
+
 def test_stay_mode_without_an_agent_leg_shows_the_backends_message(rig, browser, artifacts):
     call, agent = rig.call([{"wait_prompt": 1}], max_duration=20)
     agent.hangup("NORMAL_CLEARING", by="agent")

@@ -119,3 +119,18 @@ def test_a_changed_catalog_file_is_read_again(tmp_path):
     assert Catalog.load("zz", str(tmp_path)) is Catalog.load("zz", str(tmp_path))   # parsed once
     path.write_text("reasons: {generic: second}\nprompts: {}\n")
     assert Catalog.load("zz", str(tmp_path)).reason("x") == "second"
+
+
+@pytest.mark.parametrize("language", OTHERS)
+def test_every_catalog_names_the_currencies_english_names(english, language):
+    """An amount in a currency one language names and another does not would be read out as
+    "12.50 EUR" in the other (catalog/money_words.py)."""
+    catalog = Catalog.load(language)
+    assert set(catalog.money.currencies) == set(english.money.currencies)
+    for code, units in english.money.currencies.items():
+        assert set(catalog.money.currencies[code]) == set(units), code
+
+
+def test_each_catalog_has_its_own_name(english):
+    names = {language: Catalog.load(language).name for language in LANGUAGES}
+    assert names["en"] == "English" and names["es"] == "Español" and names["ru"] == "Русский"

@@ -58,10 +58,11 @@ def test_each_invoice_is_read_then_the_total_and_all_is_chosen(run_flow):
     assert outcome.result == "completed", outcome.detail
     heard = listing(channel)
     assert heard[:9] == [("speak", "Invoice"), ("speak", "F - 1 0 1"), ("speak", "for"),
-                         ("say", "12.50"), ("speak", "due on"), ("say", "1797336000"),
+                         ("speak", "12 euros and 50 cents"), ("speak", "due on"), ("say", "1797336000"),
                          ("speak", "To pay it, press"), ("say", "1"), ("speak", "Invoice")]
     assert ("say", "2202") in heard                                   # digits said as digits
-    assert heard[-4:] == [("speak", "To pay them all, a total of"), ("say", "1012.50"),
+    assert heard[-4:] == [("speak", "To pay them all, a total of"),
+                          ("speak", "1012 euros and 50 cents"),
                           ("speak", "press"), ("say", "0")]
     assert ("speak", "You are paying") in [(n, a[0]) for n, a, _ in channel.calls if n == "speak"]
 

@@ -61,8 +61,9 @@ def test_say_kinds_language_and_currency(run_flow):
     """)
     assert [(name, args, kwargs) for name, args, kwargs in channel.calls] == [
         ("say", ("42",), {"kind": "number", "language": "es"}),
-        ("say", ("12.34",), {"kind": "currency", "language": "es"}),
-        ("say", ("500",), {"kind": "currency", "language": "en"}),
+        # an amount: the catalog's words for its currency, in one voice (catalog/money_words.py)
+        ("speak", ("12 euros con 34 céntimos",), {"engine": "tts_commandline", "voice": "es"}),
+        ("speak", ("500 yen",), {"engine": "flite", "voice": "kal"}),
         ("say", ("1234",), {"kind": "digits", "language": "es"}),
     ]
 

@@ -2,8 +2,11 @@
 
 The caller's ``pay_language`` (es, ru) picks the catalog (orchestrator/catalog/es.yaml,
 ru.yaml): its words are spoken by the engine and voice its ``tts:`` names (tts_commandline with
-espeak-ng, freeswitch_conf/autoload_configs/tts_commandline.conf.xml), its amounts and digits by
-the switch's say module of its ``say_language`` (mod_say_es, mod_say_ru), all through the
+espeak-ng, freeswitch_conf/autoload_configs/tts_commandline.conf.xml), its digits and, where the
+site recorded its currency words, the counts of its amounts by the switch's say module of its
+``say_language`` (mod_say_es, mod_say_ru); never the module's own CURRENCY, which would name
+dollars or roubles whatever the amount's currency (orchestrator/catalog/money_words.py); all
+through the
 secure-entry script (docs/secure-entry.md) as on every payment call. For Russian the script sets
 the channel variable ``gender`` from the seventh field of a say segment before the say, since
 mod_say_ru reads it instead of say's gender argument.
@@ -14,8 +17,10 @@ client on ``event plain ALL``), mod_say_ru's own log line with the gender it use
 tts_commandline commands the switch ran, no error about a say or TTS module in the log, and the
 card canary (tests/support/live/canary.py) over every event, log line and CDR. A copy of the
 Russian catalog with FEMININE and NEUTER genders shows the variable really drives mod_say_ru
-(MASCULINE is also what it does with no variable); a Russian call on an extension without
-sensitive_dtmf has its amount said by dptools ``say``, the variable set by ``uuid_setvar``; a
+(MASCULINE is also what it does with no variable); a Russian payment in roubles with the rouble
+and kopeck words recorded has each count said by mod_say_ru in its unit's gender (21 рубль,
+1 копейка: feminine); a Russian call on an extension without sensitive_dtmf has such an amount
+said by dptools ``say``, the variable set by ``uuid_setvar`` before each count; a
 control shows the log check finding what the switch writes for an unknown say language and
 an unloaded TTS engine.
 
@@ -33,11 +38,11 @@ from urllib.parse import unquote
 import pytest
 
 from orchestrator import catalog as catalog_module
-from orchestrator.catalog import Catalog
+from orchestrator.catalog import Catalog, PromptRenderer
 from orchestrator.esl.channel import SAY_GENDER_VARIABLES
 from tests.support.live.fsprocess import PLAIN_CONTEXT, PLAIN_EXTENSION
 from tests.support.live.payment_service import PaymentService
-from tests.support.live.say_sounds import espeak_problem, make_say_sounds
+from tests.support.live.say_sounds import espeak_problem, make_money_recordings, make_say_sounds
 from tests.support.live.switches import running_switch, start_switch
 
 CATALOGS = os.path.dirname(os.path.abspath(catalog_module.__file__))
@@ -78,17 +83,24 @@ def live_switch():
 
 
 # the shipped catalogs, or a copy whose ru.yaml names other say genders than MASCULINE (the
-# value mod_say_ru also takes when no gender variable is set at all)
-CASES = {"es": ("es", None), "ru": ("ru", None),
-         "ru-feminine-and-neuter": ("ru", {"currency": "FEMININE", "digits": "NEUTER"})}
+# value mod_say_ru also takes when no gender variable is set at all), or a Russian payment in
+# roubles whose unit words the site recorded (its counts then go through mod_say_ru)
+CASES = {"es": ("es", None, None), "ru": ("ru", None, None),
+         "ru-feminine-and-neuter": ("ru", {"number": "FEMININE", "digits": "NEUTER"}, None),
+         "ru-recorded-roubles": ("ru", None, ("2101", "RUB"))}
+AMOUNT = ("1250", "EUR")
 
 
 @pytest.fixture(params=sorted(CASES))
 def case(request, tmp_path):
-    """(language, catalog directory or None for the shipped catalogs)."""
-    language, genders = CASES[request.param]
+    """(language, catalog directory or None for the shipped catalogs, (amount, currency),
+    audio folder or None)."""
+    language, genders, money = CASES[request.param]
+    money = money or AMOUNT
+    audio = (make_money_recordings(str(tmp_path / "audio"), language, money[1])
+             if request.param.endswith("-recorded-roubles") else None)
     if genders is None:
-        return language, None
+        return language, None, money, audio
     directory = tmp_path / "catalogs"
     directory.mkdir()
     for name in ("en", "es", "ru"):
@@ -98,19 +110,44 @@ def case(request, tmp_path):
             assert changed != text
             text = changed
         (directory / (name + ".yaml")).write_text(text, encoding="utf-8")
-    return language, str(directory)
+    return language, str(directory), money, audio
 
 
 @pytest.fixture
 def payments(tmp_path, live_switch, control, canary, case):
-    settings = {"prompts": {"catalog_dir": case[1]}} if case[1] else {}
+    _, catalog_dir, (amount, currency), audio = case
+    prompts = {}
+    if catalog_dir:
+        prompts["catalog_dir"] = catalog_dir
+    if audio:
+        prompts.update(audio_dir=audio, audio="auto")
     run = PaymentService(tmp_path, live_switch, "LIVE-LANG",
                          lambda channel: channel.set_variable("hangup_complete_with_xml", "true"),
-                         **settings)
+                         amount=amount, currency=currency,
+                         **({"prompts": prompts} if prompts else {}))
     canary.secret(EXPIRY, CODE)
     run.start()
     yield run
     run.stop()
+
+
+def amount_words(catalog, amount, currency):
+    """The phrase a catalog without recordings has the voice say for the amount."""
+    [prompt] = PromptRenderer(catalog, None, "", "never", "", "").amount(
+        "%d.%02d" % divmod(int(amount), 100), currency)
+    return prompt.value
+
+
+def speak_segments(control, caller):
+    """The texts of the speak segments handed to the script (pay_secure_play)."""
+    found = []
+    for message in control.events(caller, "CHANNEL_EXECUTE"):
+        if message.headers.get("Application") == "lua":
+            for segment in filter(None, (message.headers.get("variable_pay_secure_play") or "").split("&")):
+                fields = [unquote(f) for f in segment.split(",")]
+                if fields[0] == "speak":
+                    found.append(fields[-1])
+    return found
 
 
 def require_modules(control, language):
@@ -194,7 +231,7 @@ def payment_leg(control, caller):
 
 
 def test_card_payment_paid_in_the_callers_language(case, payments, control, canary, live_switch):
-    language, catalog_dir = case
+    language, catalog_dir, (amount, currency), audio = case
     require_modules(control, language)
     catalog = Catalog.load(language, catalog_dir)
     caller = control.call(variables={"pay_language": language})
@@ -212,24 +249,36 @@ def test_card_payment_paid_in_the_callers_language(case, payments, control, cana
     complete = control.wait(caller, "CHANNEL_HANGUP_COMPLETE", 30)
     assert complete.headers.get("variable_pay_result") == "approved"
 
-    # the amount (and the last four) said by the language's say module
+    # the amount in its own currency's words; counts and the last four by the say module
     segments = say_segments(control, caller)
     kinds = [s[1] for s in segments]
-    assert "CURRENCY" in kinds, segments
+    assert "CURRENCY" not in kinds and set(kinds) == {"NUMBER"}, segments
     assert {s[0] for s in segments} == {catalog.say_language}, segments
-    for fields in segments:
-        kind = {"CURRENCY": "currency", "NUMBER": "digits" if fields[2] == "iterated" else "number",
-                "CURRENT_DATE": "date"}[fields[1]]
+    files = played_files(canary, leg)
+    if audio:   # each count in its unit's gender, between the site's recordings
+        recorded = os.path.join(audio, language, "money")
+        assert segments[:2] == [
+            [catalog.say_language, "NUMBER", "pronounced", "MASCULINE", "21", "male"],
+            [catalog.say_language, "NUMBER", "pronounced", "FEMININE", "1", "female"]], segments
+        assert [f for f in files if f.startswith(recorded)] == [
+            os.path.join(recorded, "RUB.major.one.wav"),
+            os.path.join(recorded, "RUB.minor.one.wav")], files
+        rest = segments[2:]
+    else:       # one phrase in the catalog's voice
+        assert amount_words(catalog, amount, currency) in speak_segments(control, caller)
+        rest = segments
+    for fields in rest:
+        kind = "digits" if fields[2] == "iterated" else "number"
         assert fields[3] == catalog.gender(kind), (fields, catalog.gender(kind))
     # the switch's own <language> for the code names that module (lang/<lang>/<lang>.xml)
     language_xml = control.api("xml_locate languages language name %s" % catalog.say_language)
     assert 'say-module="%s"' % catalog.say_language in language_xml, language_xml[:300]
-    files = played_files(canary, leg)
     if getattr(live_switch, "say_prefixes", None):
         prefix = live_switch.say_prefixes[language]
-        said = sound_names(files)
+        said = [n for n in sound_names(files) if not (audio and n.startswith(audio))]
         assert [n for n in said if not from_prefix(n, prefix)] == [], (prefix, files)
-        assert any("digits/" in n for n in said) and any("currency/" in n for n in said), files
+        assert any("digits/" in n for n in said), files
+        assert not any("currency/" in n for n in said), files   # never the module's currency
     log = switch_log(canary)
 
     if language == "ru":
@@ -241,13 +290,6 @@ def test_card_payment_paid_in_the_callers_language(case, payments, control, cana
         assert used, "no ru_say line: mod_say_ru did not run"
         wanted = {"male": "0", "it": "1", "female": "2"}
         assert used == [(s[4], wanted[values[s[3]]]) for s in segments], (used, segments)
-        # the variable is on the channel from the first say on (CHANNEL_EXECUTE_COMPLETE of the
-        # script's first read, which played the amount before the card number prompt)
-        first = [m for m in control.events(caller, "CHANNEL_EXECUTE_COMPLETE")
-                 if m.headers.get("Application") == "lua"][0]
-        assert first.headers.get("variable_" + name) == values[catalog.gender("currency")], \
-            first.headers.get("variable_" + name)
-        assert any(n.startswith("currency/rub") for n in sound_names(files)), files   # ru names
 
     # the words through the catalog's TTS engine and voice, without a switch error
     engine, voice = catalog.tts_engine, catalog.tts_voice
@@ -285,8 +327,13 @@ def test_control_a_say_module_and_a_tts_engine_the_switch_has_not_are_found_in_i
         tmp_path, live_switch, control, canary, broken_catalogs):
     """What the language tests look for in the log is what the real switch writes when a
     catalog names a module it has not loaded: without this the check could pass on anything."""
+    if espeak_problem():
+        pytest.skip(espeak_problem())
+    # the euro words recorded: the amount's counts go through say (in the missing language)
+    audio = make_money_recordings(str(tmp_path / "audio"), "es", "EUR")
     run = PaymentService(tmp_path, live_switch, "LIVE-LANG-BROKEN", lambda channel: None,
-                         prompts={"catalog_dir": broken_catalogs})
+                         prompts={"catalog_dir": broken_catalogs, "audio_dir": audio,
+                                  "audio": "auto"})
     run.start()
     try:
         caller = control.call(variables={"pay_language": "es"})
@@ -305,37 +352,45 @@ def test_control_a_say_module_and_a_tts_engine_the_switch_has_not_are_found_in_i
 
 
 # -- the plain path: dptools say, gender by uuid_setvar -------------------------------------------
-@pytest.fixture
-def plain_payments(tmp_path, live_switch, control, canary):
-    run = PaymentService(tmp_path, live_switch, "LIVE-LANG-PLAIN", lambda channel: None)
-    run.start()
-    yield run
-    run.stop()
-
-
 def test_russian_amount_said_by_dptools_say_with_the_gender_variable_set_before(
-        plain_payments, control, canary):
+        tmp_path, live_switch, control, canary):
     """On an extension without sensitive_dtmf the amount is announced before card entry makes
-    the call secure: the Channel's plain path, dptools ``say`` with mod_say_ru, the ``gender``
-    variable set by ``uuid_setvar`` beforehand (esl/channel.py). No key is pressed."""
+    the call secure: the Channel's plain path, dptools ``say`` with mod_say_ru for each count
+    of 21.01 RUB (the rouble and kopeck words recorded), the ``gender`` variable set by
+    ``uuid_setvar`` before each: male for 21 рубль, female for 1 копейка. No key is pressed."""
     require_modules(control, "ru")
-    catalog = Catalog.load("ru")
+    if espeak_problem():
+        pytest.skip(espeak_problem())
+    audio = make_money_recordings(str(tmp_path / "audio"), "ru", "RUB")
+    run = PaymentService(tmp_path, live_switch, "LIVE-LANG-PLAIN", lambda channel: None,
+                         amount="2101", currency="RUB",
+                         prompts={"audio_dir": audio, "audio": "auto"})
+    run.start()
     name, values = SAY_GENDER_VARIABLES["ru"]
     caller = control.call(variables={"pay_language": "ru"}, extension=PLAIN_EXTENSION,
                           context=PLAIN_CONTEXT)
     try:
-        said = control.wait(caller, "CHANNEL_EXECUTE", 60, Application="say")
         wait_field(control, caller, FIELD_WORDS["ru"][0])
     finally:
         control.hang_up(caller)
-    plain_payments.ended.get(timeout=60)
+        run.ended.get(timeout=60)
+        run.stop()
     canary.settle()
-    gender = catalog.gender("currency")
-    assert said.headers.get("Application-Data") == "ru CURRENCY pronounced %s 12.50" % gender
-    assert said.headers.get("variable_" + name) == values[gender]     # set before the say
+    said = [m for m in control.events(caller, "CHANNEL_EXECUTE")
+            if m.headers.get("Application") == "say"]
+    assert [(m.headers.get("Application-Data"), m.headers.get("variable_" + name)) for m in said] == [
+        ("ru NUMBER pronounced MASCULINE 21", "male"),
+        ("ru NUMBER pronounced FEMININE 1", "female")]      # each set before its say
+    recorded = os.path.join(audio, "ru", "money")
+    played = [m.headers.get("Application-Data") for m in control.events(caller, "CHANNEL_EXECUTE")
+              if m.headers.get("Application") == "playback"]
+    assert [p for p in played if p.startswith(recorded)] == [
+        os.path.join(recorded, "RUB.major.one.wav"), os.path.join(recorded, "RUB.minor.one.wav")]
     log = switch_log(canary)
     used = re.findall(r"ru_say!!!  (.*?)!   say_opt\.gender=(\d+)", "\n".join(log))
-    assert used == [("12.50", {"male": "0", "it": "1", "female": "2"}[values[gender]])], used
-    done = control.wait(caller, "CHANNEL_EXECUTE_COMPLETE", 30, Application="say")
-    assert "not found" not in (done.headers.get("Application-Response") or "").lower()
+    assert used == [("21", "0"), ("1", "2")], used
+    done = [m for m in control.events(caller, "CHANNEL_EXECUTE_COMPLETE")
+            if m.headers.get("Application") == "say"]
+    assert len(done) == 2
+    assert not any("not found" in (m.headers.get("Application-Response") or "").lower() for m in done)
     assert module_trouble(log) == [], module_trouble(log)[:10]

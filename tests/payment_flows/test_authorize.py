@@ -12,7 +12,7 @@ def test_approved_payment_is_announced_recorded_and_handed_back(pay):
     assert payment["amount_minor"] == 1250 and payment["currency"] == "EUR"
     assert payment["reference"] == "INV-7"
     assert len(run.charges) == 1 and run.charges[0]["auth_code"] == payment["auth_code"]
-    assert "en CURRENCY pronounced FEMININE 12.50" in run.heard
+    assert "flite|kal|12 euros and 50 cents" in run.heard
     assert "en NUMBER iterated FEMININE 1111" in run.heard
     spelled = " ".join(payment["auth_code"])
     assert any(spelled in h or ("iterated" in h and payment["auth_code"] in h) for h in run.heard)
@@ -73,5 +73,5 @@ def test_gateway_server_error_takes_the_error_branch(pay):
 def test_spanish_announcements(pay):
     text = FLOW.replace("flow: t\n", "flow: t\nlanguage: es\n")
     run = pay(text, card(CARD["visa"]))
-    assert "es CURRENCY pronounced MASCULINE 12.50" in run.heard   # es.yaml: say_gender
+    assert "tts_commandline|es|12 euros con 50 céntimos" in run.heard   # es.yaml: say_gender
     assert "tts_commandline|es|Gracias. Su pago ha sido aprobado." in run.heard   # es.yaml: tts

@@ -69,7 +69,7 @@ def test_one_confirms_and_the_card_is_charged(world, caplog):
     lines = spoken(result)
     at = lines.index(QUESTION)
     assert lines[at:at + QUESTION_PROMPTS] == [
-        QUESTION, "en CURRENCY pronounced FEMININE 12.50", "with the card ending",
+        QUESTION, "12 euros and 50 cents", "with the card ending",
         "en NUMBER iterated FEMININE 1111", "To confirm, press", "en NUMBER iterated FEMININE 1",
         "To use another card, press", "en NUMBER iterated FEMININE 2"]
     assert said(result, "Please wait while we process your payment.") == 1
@@ -88,7 +88,7 @@ def test_the_question_holds_the_last_four_and_no_other_card_digit(world):
     question = " ".join(h.arg for h in heard[at:at + QUESTION_PROMPTS])
     assert traces(question) == []
     digits = [word for word in question.replace("|", " ").split() if any(c.isdigit() for c in word)]
-    assert digits == ["12.50", "1111", "1", "2"]
+    assert digits == ["12", "50", "1111", "1", "2"]   # 12 euros and 50 cents
     assert "411111" not in question and EXPIRY not in question and CODE not in question
 
 

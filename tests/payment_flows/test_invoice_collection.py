@@ -71,8 +71,10 @@ def test_the_whole_list_is_read_when_the_caller_waits(service_on_simulator, crm)
     result, _, _, metrics = collect(service_on_simulator, crm, caller, ANA)
     said = heard(result)[:28]       # one reading: three invoices of eight prompts, then "all"
     assert sum(arg.endswith("|Invoice") for arg in said) == 3, said
-    assert any("29.90" in arg for arg in said) and any("39.99" in arg for arg in said)
-    assert any("To pay them all" in arg for arg in said) and any("84.89" in arg for arg in said)
+    assert any("29 euros and 90 cents" in arg for arg in said), said
+    assert any("39 euros and 99 cents" in arg for arg in said)
+    assert any("To pay them all" in arg for arg in said)
+    assert any("84 euros and 89 cents" in arg for arg in said)
 
 
 def test_not_found_by_number_then_found_by_a_keyed_account(service_on_simulator, crm):

@@ -143,6 +143,8 @@ def keyboard_start(driver, token, amount, currency, reference, call_uuid):
     assert active_id(driver) == "mode"          # the checked radio: transfer
     assert driver.execute_script("return document.activeElement.value") == "transfer"
     keys(Keys.TAB)
+    assert active_id(driver) == "language"      # left as the call has it
+    keys(Keys.TAB)
     assert active_id(driver) == "method"        # the checked radio: card
     assert driver.execute_script("return document.activeElement.value") == "card"
     keys(Keys.TAB)

@@ -196,7 +196,7 @@ export function describeSms(sms) {
 export function prefillFrom(search) {
   const params = new URLSearchParams(search);
   const out = {};
-  for (const key of ["amount", "currency", "reference", "call_uuid", "mode", "method"]) {
+  for (const key of ["amount", "currency", "reference", "call_uuid", "mode", "method", "language"]) {
     if (params.has(key)) out[key] = params.get(key).slice(0, 128);
   }
   return out;
@@ -257,7 +257,8 @@ function clearErrors() {
 
 function fieldError(name, message) {
   const ids = { amount: "amount", currency: "currency", reference: "reference", call_uuid: "call-uuid",
-    agent_uuid: "call-uuid", mode: "mode-stay", method: "method-link", sms_to: "sms-to" };
+    agent_uuid: "call-uuid", mode: "mode-stay", method: "method-link", sms_to: "sms-to",
+    language: "language" };
   const errorId = { call_uuid: "call_uuid-error", agent_uuid: "call_uuid-error", mode: "mode-error",
     method: "method-error", sms_to: "sms_to-error" }[name] || name + "-error";
   if (!ids[name] || !$(errorId)) return false;
@@ -282,6 +283,7 @@ async function signIn(token) {
     const sessions = await api("sessions");
     signedIn("Signed in");
     renderSessions(sessions);
+    await loadLanguages();
     $("amount").value ? $("start-button").focus() : $("amount").focus();
     return true;
   } catch (err) {
@@ -538,6 +540,7 @@ async function startPayment(event) {
   const body = { call_uuid: callUuid, amount: converted.minor, currency: converted.code, reference, mode };
   if (method === "link") body.method = "link";
   if (recipient.sms_to) body.sms_to = recipient.sms_to;
+  if ($("language").value) body.language = $("language").value;
   const button = $("start-button");
   button.disabled = true;
   try {
@@ -604,12 +607,36 @@ async function loadCurrencies() {
   }));
 }
 
+/** The tenant's languages, from the API, as the choices of the language list; a language the
+ * URL asked for (a screen-pop) is chosen once it is known to be one of them. */
+async function loadLanguages() {
+  let languages = [];
+  try {
+    languages = (await api("languages")).languages || [];
+  } catch (err) {
+    if (err.status === 401) return signOut();
+    languages = [];   // an older service: the call's own language only
+  }
+  const select = $("language");
+  const wanted = select.dataset.wanted || select.value;
+  const first = select.options[0];
+  select.replaceChildren(first, ...languages.map((language) => {
+    const option = document.createElement("option");
+    option.value = language.code;
+    option.textContent = language.name === language.code ? language.code
+      : language.name + " (" + language.code + ")";
+    return option;
+  }));
+  select.value = languages.some((language) => language.code === wanted) ? wanted : "";
+}
+
 function applyPrefill() {
   const values = prefillFrom(location.search);
   if (values.amount) $("amount").value = values.amount;
   if (values.currency) $("currency").value = values.currency.toUpperCase();
   if (values.reference) $("reference").value = values.reference;
   if (values.call_uuid) $("call-uuid").value = values.call_uuid;
+  if (values.language) $("language").dataset.wanted = values.language;
   if (values.mode === "stay" || values.mode === "transfer") {
     document.querySelector('input[name="mode"][value="' + values.mode + '"]').checked = true;
   }

@@ -7,26 +7,13 @@ those names, ``last4`` from ``card.last4``, ``auth_code`` from ``payment.auth_co
 """
 from typing import TYPE_CHECKING, Any
 
-from ...catalog import CatalogError, PromptRenderer
+from ...catalog import CatalogError
 from ...payments.money import Money, MoneyError
-from ..call_language import call_catalog
-from ..prompts import play_prompts
+from ..prompts import catalog_renderer, play_prompts
 from ..step_api import StepError, StepKind, register
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..context import FlowContext
-
-
-def catalog_renderer(ctx: "FlowContext", language: Any = None) -> PromptRenderer:
-    """The call's tenant's catalog in the call's language (or a step's ``language:``, when
-    given), ready to render prompts in that language's voice; CatalogError when there is none
-    (engine/call_language.py)."""
-    services = ctx.services
-    settings = services.prompts if services else None
-    catalog = call_catalog(ctx, language)
-    return PromptRenderer(catalog, ctx.channel, settings.audio_dir if settings else "",
-                          settings.audio if settings else "never",
-                          ctx.settings.tts_engine, ctx.settings.tts_voice)
 
 
 @register
@@ -76,12 +63,13 @@ class Announce(StepKind):
         params = {"last4": pick("last4", "card.last4"), "auth_code": pick("auth_code", "payment.auth_code"),
                   "code": pick("code", "confirmation.code")}
         amount, currency = pick("amount", "amount"), pick("currency", "currency")
-        params["amount"] = ""
+        params["amount"], params["currency"] = "", currency
         if amount and currency:
             try:
-                params["amount"] = Money.parse(amount, currency).major_text
+                money = Money.parse(amount, currency)
             except MoneyError as exc:
                 raise StepError("announce: %s" % exc)
+            params["amount"], params["currency"] = money.major_text, money.currency
         if "reason" in config:
             params["reason"] = ctx.render(config["reason"])
         else:

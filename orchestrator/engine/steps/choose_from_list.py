@@ -26,7 +26,7 @@ from ...payments.money import Money, MoneyError
 from ..ids import VARIABLE_NAME_PATTERN
 from ..prompts import play_prompts, say_date
 from ..step_api import StepError, StepKind, StepResult, continue_on, on_jump_targets, on_schema, register
-from .announce import catalog_renderer
+from ..prompts import catalog_renderer
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..context import FlowContext
@@ -153,12 +153,14 @@ class ChooseFromList(StepKind):
     def _listing(self, ctx: "FlowContext", items: List[Dict], total: Money, all_key: str):
         said = []
         for item in items:
-            said.append(("list.item", {"number": item["number"], "amount": item["money"].major_text}))
+            said.append(("list.item", {"number": item["number"], "amount": item["money"].major_text,
+                                       "currency": item["money"].currency}))
             if item["due"]:
                 said.append(("list.item.due", {"due": item["due"]}))
             said.append(("list.item.press", {"press": str(item["position"])}))
         if all_key:
-            said.append(("list.all", {"amount": total.major_text, "press": all_key}))
+            said.append(("list.all", {"amount": total.major_text, "currency": total.currency,
+                                      "press": all_key}))
         return self._render(ctx, said)
 
     def _render(self, ctx: "FlowContext", said):
@@ -178,4 +180,4 @@ class ChooseFromList(StepKind):
             into + ".amount": str(amount.minor), into + ".count": str(len(chosen)),
             into + ".items": ",".join(str(item["position"]) for item in chosen),
             into + ".numbers": ",".join(item["number"] for item in chosen), into + ".key": key})
-        self._play(ctx, [("list.chosen", {"amount": amount.major_text})])
+        self._play(ctx, [("list.chosen", {"amount": amount.major_text, "currency": amount.currency})])

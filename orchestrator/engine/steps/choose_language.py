@@ -13,7 +13,7 @@ from ...catalog import CatalogError
 from ..call_language import LANGUAGE_VARIABLE, has_catalog
 from ..schema import LANGUAGE_CODE_PATTERN
 from ..step_api import StepError, StepKind, register
-from .announce import catalog_renderer
+from ..prompts import catalog_renderer
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..channel import Prompt

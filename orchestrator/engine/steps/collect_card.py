@@ -33,7 +33,7 @@ from ...payments.validation import (CONFIRMATION_MISMATCH, ENTRY_LENGTHS, FIELD_
                                     SHORT_ENTRY_ERROR)
 from .. import stay
 from ..channel import CommandFailed
-from .announce import catalog_renderer
+from ..prompts import catalog_renderer
 from ..step_api import (StepError, StepKind, StepResult, continue_on, on_jump_targets, on_schema,
                         register)
 

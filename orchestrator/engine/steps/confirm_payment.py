@@ -27,7 +27,7 @@ from ...payments.money import Money, MoneyError
 from ..channel import Prompt
 from ..step_api import (StepError, StepKind, StepResult, continue_on, missing_branches,
                         on_jump_targets, on_schema, register)
-from .announce import catalog_renderer
+from ..prompts import catalog_renderer
 
 if TYPE_CHECKING:  # pragma: no cover
     from ...payments.card import CardData
@@ -151,7 +151,8 @@ class ConfirmPayment(StepKind):
             money = Money.parse(ctx.render(config["amount"]), ctx.render(config["currency"]))
         except MoneyError as exc:
             raise StepError("confirm_payment: %s" % exc)
-        return self._prompts(ctx, "payment_confirm", amount=money.major_text, last4=last4,
+        return self._prompts(ctx, "payment_confirm", amount=money.major_text,
+                             currency=money.currency, last4=last4,
                              confirm_key=config["confirm_key"],
                              another_card_key=config["another_card_key"])
 

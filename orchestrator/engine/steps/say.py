@@ -1,7 +1,7 @@
 """``say``: read a number, an amount or a digit string with FreeSWITCH's say module."""
 from typing import TYPE_CHECKING
 
-from ..prompts import SAY_KINDS, say_arguments
+from ..prompts import SAY_KINDS, play_prompts, say_prompts
 from ..step_api import StepKind, register
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -12,8 +12,9 @@ if TYPE_CHECKING:  # pragma: no cover
 class Say(StepKind):
     name = "say"
     title = "Say a number, amount or digits"
-    description = ("Reads a value aloud in the call's language (or `language`): a number, digits, a date (YYYY-MM-DD) or, with kind currency and a "
-                   "`currency` code, the value is in minor units (1234 EUR is said as 12.34).")
+    description = ("Reads a value aloud in the call's language (or `language`): a number, digits, a date (YYYY-MM-DD) or, with kind currency, "
+                   "an amount in minor units of `currency` (default ${currency}; 1234 EUR is said as twelve euros and thirty-four cents, "
+                   "the currency's words from the catalog's money: section).")
     schema = {
         "type": "object",
         "properties": {
@@ -23,7 +24,7 @@ class Say(StepKind):
             "language": {"type": "string", "description": "Overrides the call's language for this step."},
             "currency": {"type": "string", "pattern": "^([A-Z]{3}|\\$\\{.+\\})$",
                          "patternErrorMessage": "must be an ISO 4217 code such as EUR (or a ${...} variable)",
-                         "description": "ISO 4217 currency code; only with kind currency; the value is then in minor units."},
+                         "description": "ISO 4217 currency code of the amount (default ${currency}); only with kind currency."},
         },
         "required": ["value"],
         "additionalProperties": False,
@@ -38,7 +39,5 @@ class Say(StepKind):
         return []
 
     def run(self, ctx: "FlowContext") -> None:
-        text, options = say_arguments(ctx, self.config["value"], self.config["kind"],
-                                      self.config.get("language"), self.config.get("currency"))
-        ctx.channel.say(text, kind=options["kind"], language=options["language"],
-                        gender=options["gender"])
+        play_prompts(ctx, say_prompts(ctx, self.config["value"], self.config["kind"],
+                                      self.config.get("language"), self.config.get("currency")))

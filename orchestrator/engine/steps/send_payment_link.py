@@ -39,7 +39,7 @@ from ...store import StoreError
 from ...store.links import LINK_SENT, PaymentLinks, new_token
 from ..step_api import (StepError, StepKind, StepResult, continue_on, missing_branches,
                         on_jump_targets, on_schema, register)
-from .announce import catalog_renderer
+from ..prompts import catalog_renderer
 from .send_sms import PHONE, UNHANDLED, sms_provider, tell_texted
 
 if TYPE_CHECKING:  # pragma: no cover

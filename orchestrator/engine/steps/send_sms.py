@@ -28,7 +28,7 @@ from ...sms import PHONE, SmsTextError, check_template, fill, mask_number
 from ...store import StoreError
 from ..step_api import (StepError, StepKind, StepResult, continue_on, missing_branches,
                         on_jump_targets, on_schema, register)
-from .announce import catalog_renderer
+from ..prompts import catalog_renderer
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..context import FlowContext

@@ -27,7 +27,7 @@ from ...store.journal import SURVEY_RATINGS
 from ..channel import Prompt
 from ..prompts import play_prompts
 from ..step_api import StepError, StepKind, StepResult, register
-from .announce import catalog_renderer
+from ..prompts import catalog_renderer
 from .confirm_payment import enabled_schema, is_enabled
 
 if TYPE_CHECKING:  # pragma: no cover

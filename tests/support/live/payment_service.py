@@ -14,15 +14,18 @@ from tests.support.live.fsprocess import REPO
 
 
 class PaymentService:
-    def __init__(self, tmp_path, live_switch, reference, prepare_line, **settings):
-        """``prepare_line(channel)`` runs on each call before its flow; ``settings`` replace
-        the config's (``nodes``, ``http``). Every call's channel and outcome is kept in
+    def __init__(self, tmp_path, live_switch, reference, prepare_line, amount="1250",
+                 currency="EUR", **settings):
+        """``prepare_line(channel)`` runs on each call before its flow, which charges
+        ``amount`` minor units of ``currency``; ``settings`` replace the config's (``nodes``,
+        ``http``). Every call's channel and outcome is kept in
         ``calls``, in the order they ended; ``ended`` is the first outcome."""
         flows = tmp_path / "flows"
         flows.mkdir()
         shipped = open(os.path.join(REPO, "flows", "card_payment.yaml"), encoding="utf-8").read()
         fixed = re.sub(r"(?m)^vars:\n(  .*\n)+",
-                       "vars: {amount: '1250', currency: EUR, reference: %s}\n" % reference, shipped)
+                       "vars: {amount: '%s', currency: %s, reference: %s}\n"
+                       % (amount, currency, reference), shipped)
         assert fixed != shipped
         (flows / "card_payment.yaml").write_text(fixed)
         self.sandbox = SandboxGateway().start()

@@ -62,3 +62,24 @@ def make_say_sounds(root, language, timeout=120.0):
     for job in jobs:
         job.wait(timeout=timeout)
     return prefix
+
+
+def make_money_recordings(root, language, currency, timeout=120.0):
+    """``root``/<language>/money/ with a recording of each word the catalog of ``language``
+    names for ``currency`` (orchestrator/catalog/money_words.py), spoken by espeak-ng, as a
+    site would record them; ``root``, for ``prompts.audio_dir``."""
+    from orchestrator.catalog import Catalog
+    words = Catalog.load(language).money
+    folder = os.path.join(root, language, "money")
+    os.makedirs(folder, exist_ok=True)
+    files = {"and.wav": words.joiner} if words.joiner else {}
+    for unit_name, unit in words.currencies[currency].items():
+        for form, text in unit.forms.items():
+            files["%s.%s.%s.wav" % (currency, unit_name, form)] = text
+        if unit.one:
+            files["%s.%s.one_phrase.wav" % (currency, unit_name)] = unit.one
+    for name, text in files.items():
+        subprocess.run([ESPEAK, "-v", VOICES[language], "-w", os.path.join(folder, name), text],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout,
+                       check=True)
+    return root
