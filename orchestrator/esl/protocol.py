@@ -25,6 +25,7 @@ behaviours cannot be lived with in a payment service, so they are replaced here:
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import unquote
@@ -230,13 +231,19 @@ class EslConnection(ESLProtocol):
     # -- sending ---------------------------------------------------------------------------
     def send(self, data: str, timeout: Optional[float] = None) -> EslMessage:
         """Send one command and return its reply message; ``-ERR`` replies are returned too."""
+        return self.send_all([data], timeout)[0]
+
+    def send_all(self, commands: List[str], timeout: Optional[float] = None) -> List[EslMessage]:
+        """Send several commands in one write and return their replies, in order. The switch
+        answers each in turn; one write instead of one per command is one system call and one
+        wake-up instead of several, for each call's set-up."""
         if not self.connected or self.lost.is_set():
             raise ConnectionLost()
         deadline = self.reply_timeout if timeout is None else timeout
-        waiter = gevent.event.AsyncResult()
-        raw = (data.rstrip("\n") + "\n\n").encode("utf-8")
+        waiters = [gevent.event.AsyncResult() for _ in commands]
+        raw = b"".join((data.rstrip("\n") + "\n\n").encode("utf-8") for data in commands)
         with self._write_lock:
-            self._commands_sent.append(waiter)
+            self._commands_sent.extend(waiters)
             try:
                 with gevent.Timeout(deadline, CommandTimeout("write to %s timed out" % self.name)):
                     self.sock.sendall(raw)
@@ -246,11 +253,24 @@ class EslConnection(ESLProtocol):
             except OSError:
                 self._on_lost()
                 raise ConnectionLost()
+        replies = []
+        until = time.monotonic() + deadline
         try:
-            return waiter.get(timeout=deadline)
+            for waiter in waiters:
+                replies.append(waiter.get(timeout=max(0.0, until - time.monotonic())))
         except gevent.Timeout:
             self._give_up("no reply within %.1fs" % deadline)
             raise CommandTimeout("%s: no reply within %.1fs" % (self.name, deadline))
+        return replies
+
+    def commands(self, commands: List[str], timeout: Optional[float] = None) -> List[EslMessage]:
+        """``command`` for several at once (``send_all``): any ``-ERR`` raises CommandFailed,
+        after every reply has come."""
+        replies = self.send_all(commands, timeout)
+        for reply in replies:
+            if reply.reply_text.startswith(("-ERR", "-USAGE")):
+                raise CommandFailed(reply.reply_text.strip())
+        return replies
 
     def command(self, data: str, timeout: Optional[float] = None) -> EslMessage:
         """Send a command that must succeed; ``-ERR`` (or an api's ``-USAGE``) becomes

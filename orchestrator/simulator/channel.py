@@ -607,9 +607,11 @@ class SimChannel:
             return
         self.socket_returned = True
         self.fire_new("CHANNEL_UNPARK")
+        # its response is the last application's, still in the variable (a playback's FILE
+        # PLAYED: tests/conformance/golden/outbound_narrow_events.jsonl)
         self.fire_new("CHANNEL_EXECUTE_COMPLETE", _app_headers(
             "socket", "%s:%s async%s" % (self.address[0], self.address[1], " full" if self.full else ""),
-            new_uuid(), "_none_"))
+            new_uuid(), self.variables.get("current_application_response") or "_none_"))
 
     def _after_transfer(self) -> None:
         """As on 1.10.12: the socket stays attached and carries the new extension's events.

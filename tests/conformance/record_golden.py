@@ -34,6 +34,7 @@ import gevent.queue  # noqa: E402
 from gevent import socket  # noqa: E402
 from gevent.server import StreamServer  # noqa: E402
 
+from orchestrator.esl.outbound import UNREAD_EVENTS  # noqa: E402
 from orchestrator.esl.recorder import EslRecorder  # noqa: E402
 from tests.support.esl_messages import RawClient  # noqa: E402
 from tests.support.live.fsprocess import FreeSwitchProcess, free_port, prepare_conf, wait_event_socket  # noqa: E402
@@ -203,6 +204,28 @@ def outbound_dtmf(client, call):
     settle(1.0)
     command(client, "exit")
     client.wait_closed(5)
+
+
+def outbound_narrow_events(client, call):
+    """The service's subscription (esl/outbound.py): myevents, then nixevent of what a call
+    never reads, then linger, the three in one write (EslConnection.send_all), each answered
+    in turn. What is left: completions, keys, answer and the hang-up."""
+    connect(client)
+    start = len(client.messages)
+    client.send("myevents\n\nnixevent %s\n\nlinger 2" % " ".join(UNREAD_EVENTS))
+    for _ in range(3):
+        start = client.wait(is_reply, 5, start, "the set-up replies") + 1
+    execute(client, "answer")
+    execute(client, "set", "conformance_var=one")
+    app_uuid = execute(client, "playback", "silence_stream://4000", wait=False)
+    settle(0.5)
+    call.press("5")
+    client.wait(lambda m: m.event_name == "DTMF", 5, 0, "DTMF")
+    wait_complete(client, app_uuid)
+    settle()
+    call.hangup()
+    client.wait(lambda m: m.header("Content-Disposition") == "linger", 5, 0, "linger notice")
+    client.wait_closed(6)
 
 
 def outbound_hangup_nolinger(client, call):
@@ -398,7 +421,8 @@ def inbound_events(client, call):
 
 OUTBOUND = {f.__name__: f for f in (
     outbound_connect, outbound_not_full, outbound_apps_media, outbound_apps_variables,
-    outbound_bridge_fail, outbound_transfer, outbound_dtmf, outbound_hangup_nolinger,
+    outbound_bridge_fail, outbound_transfer, outbound_dtmf, outbound_narrow_events,
+    outbound_hangup_nolinger,
     outbound_hangup_linger, outbound_client_dies, outbound_secure_read, outbound_secure_cancel,
     outbound_secure_play, outbound_secure_hangup)}
 NEEDS_SOUNDS = {"outbound_secure_play"}

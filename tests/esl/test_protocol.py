@@ -8,7 +8,7 @@ import pytest
 from gevent import socket
 from gevent.server import StreamServer
 
-from orchestrator.esl.errors import CommandTimeout, ConnectionLost
+from orchestrator.esl.errors import CommandFailed, CommandTimeout, ConnectionLost
 from orchestrator.esl.protocol import CONNECTION_LOST, EslConnection, FrameLimits
 
 
@@ -351,3 +351,29 @@ def test_header_values_decode_exactly_as_unquote_one_by_one():
     # an encoded newline stays inside its value, never a header of its own
     forged = parse_header_block("Caller-Caller-ID-Name: x%0AVariable-Secret: 4111\nB: c")
     assert forged == {"Caller-Caller-ID-Name": "x\nVariable-Secret: 4111", "B": "c"}
+
+
+def test_several_commands_go_in_one_write_and_their_replies_come_back_in_order():
+    """EslConnection.send_all: the set-up of a call (myevents, nixevent, linger) is one write;
+    each reply goes to its own command, and a refusal among them raises once all have come."""
+    server, client = socket.socketpair()
+    conn = EslConnection(client, reply_timeout=2.0, name="peer")
+    conn.start()
+    try:
+        result = gevent.spawn(conn.send_all, ["myevents", "nixevent TALK", "linger 3"])
+        first = server.recv(4096)
+        assert first == b"myevents\n\nnixevent TALK\n\nlinger 3\n\n"     # one write
+        server.sendall(b"Content-Type: command/reply\nReply-Text: +OK Events Enabled\n\n"
+                       b"Content-Type: command/reply\nReply-Text: +OK events nixed\n\n"
+                       b"Content-Type: command/reply\nReply-Text: +OK will linger 3 seconds\n\n")
+        assert [r.reply_text for r in result.get(timeout=5)] == [
+            "+OK Events Enabled", "+OK events nixed", "+OK will linger 3 seconds"]
+        refused = gevent.spawn(conn.commands, ["myevents", "nixevent NOPE"])
+        server.recv(4096)
+        server.sendall(b"Content-Type: command/reply\nReply-Text: -ERR aready enabled.\n\n"
+                       b"Content-Type: command/reply\nReply-Text: -ERR no keywords supplied\n\n")
+        with pytest.raises(CommandFailed, match="aready enabled"):
+            refused.get(timeout=5)
+    finally:
+        conn.close()
+        server.close()

@@ -220,8 +220,11 @@ def test_a_peer_flooding_a_call_with_events_it_does_not_read_is_cut_off(caplog):
         sock.settimeout(5)
         assert sock.recv(64).startswith(b"connect")
         sock.sendall(b"Content-Type: command/reply\nReply-Text: +OK\nUnique-ID: %s\n\n" % uuid.encode())
-        assert sock.recv(64).startswith(b"myevents")
-        sock.sendall(b"Content-Type: command/reply\nReply-Text: +OK\n\n")
+        setup = b""
+        while setup.count(b"\n\n") < 2:       # myevents and nixevent, in one write
+            setup += sock.recv(4096)
+        assert setup.startswith(b"myevents\n\nnixevent CHANNEL_EXECUTE ")
+        sock.sendall(b"Content-Type: command/reply\nReply-Text: +OK\n\n" * 2)
         payload = ("Event-Name: DTMF\nUnique-ID: %s\nDTMF-Digit: 5\n\n" % uuid).encode()
         event = b"Content-Length: %d\nContent-Type: text/event-plain\n\n%s" % (len(payload), payload)
         with caplog.at_level(logging.WARNING, logger="orchestrator.esl.protocol"):
