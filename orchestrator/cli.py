@@ -206,6 +206,12 @@ def _cmd_reconcile(args):
                            "" if done.mine else " (settled meanwhile by another reconciliation)"))
     left = store.list(needs_reconciliation=True) + store.list(status="pending")
     print("%d payment(s) still unsettled" % len(left))
+    # refunds and voids whose outcome the gateway never confirmed (payments/refunds.py)
+    from orchestrator.payments.refunds import Refunds
+    refunds = Refunds(store, gateways)
+    for settled in refunds.reconcile(older_than=args.older_than):
+        print("refund %s %s" % (settled.refund_id, settled.status or "still unknown: " + settled.note))
+    print("%d refund(s) still unknown" % len(refunds.table.unsettled()))
     return 0
 
 
