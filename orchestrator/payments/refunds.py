@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import List, Mapping, Optional
 
 from ..store import PaymentRow, PaymentStore
-from ..store.refunds import NotRefundable, RefundRow, RefundTable
+from ..store.refunds import REFUNDABLE, NotRefundable, RefundRow, RefundTable, not_refundable
 from .events import CallRef, PaymentEventBus, PaymentRefunded, PaymentVoided
 from .gateways.base import Gateway
 from .gateways.refund_results import (RefundRefused, RefundResult, RefundTarget, Refunded,
@@ -68,6 +68,9 @@ class Refunds:
                reason: str = "", tenant: str = "default",
                agent: Optional[str] = None) -> RefundDone:
         payment = self._payment(payment_id)
+        if payment["status"] not in REFUNDABLE:
+            why = not_refundable(payment["status"])
+            raise RefundProblem(why, "the payment cannot be refunded: %s" % why.replace("_", " "))
         amount = self.left_to_refund(payment) if amount_minor is None else int(amount_minor)
         if amount <= 0:
             raise RefundProblem("over_refund", "nothing is left to refund", 0)

@@ -179,6 +179,11 @@ class RefundTable:
         return int(rows[0][0]) if rows else 0
 
 
+def not_refundable(status: str) -> str:
+    """Why a payment in ``status`` (not one of REFUNDABLE) takes no refund or void."""
+    return {"voided": "voided", "refunded": "already_refunded"}.get(status, "not_approved")
+
+
 def _refusal(tx: Transaction, payment_id: str, kind: str) -> NotRefundable:
     rows = tx.execute("SELECT status, amount_minor, refund_held_minor FROM payments WHERE id = ?",
                       (payment_id,))
@@ -187,7 +192,7 @@ def _refusal(tx: Transaction, payment_id: str, kind: str) -> NotRefundable:
     status, amount, held = str(rows[0][0]), int(rows[0][1]), int(rows[0][2])
     left = amount - held
     if status not in REFUNDABLE:
-        return NotRefundable("voided" if status == "voided" else "not_approved", 0)
+        return NotRefundable(not_refundable(status), 0)
     if kind == "void":
         return NotRefundable("already_refunded", left)
     return NotRefundable("over_refund", left)

@@ -89,7 +89,7 @@ def test_a_full_refund_gives_everything_back_once(world, sandbox):
         (1250, 1250, "acme", "call-1")
     with pytest.raises(RefundProblem) as refused:
         refunds.refund(payment_id, "click-0002", 1, tenant="acme")
-    assert refused.value.code == "not_approved"
+    assert refused.value.code == "already_refunded"
     assert len(sandbox.reversals.refunds) == 1
 
 
@@ -104,7 +104,7 @@ def test_partial_refunds_sum_to_the_total_then_more_is_refused(world, sandbox):
     assert payment["status"] == "refunded" and payment["refunded_minor"] == 1250
     with pytest.raises(RefundProblem) as refused:
         refunds.refund(payment_id, "part-0003", 1, tenant="acme")
-    assert refused.value.code == "not_approved"
+    assert refused.value.code == "already_refunded"
     assert sandbox.reversals.refunded(store.get(payment_id)["idempotency_key"]) == 1250
     assert [e.refunded_minor for _, e in heard.events] == [500, 1250]
 
