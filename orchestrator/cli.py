@@ -209,9 +209,12 @@ def _cmd_reconcile(args):
     # refunds and voids whose outcome the gateway never confirmed (payments/refunds.py)
     from orchestrator.payments.refunds import Refunds
     refunds = Refunds(store, gateways)
-    for settled in refunds.reconcile(older_than=args.older_than):
+    looked = refunds.reconcile(older_than=args.older_than)
+    for settled in looked:
         print("refund %s %s" % (settled.refund_id, settled.status or "still unknown: " + settled.note))
-    print("%d refund(s) still unknown" % len(refunds.table.unsettled()))
+    unknown = refunds.table.unsettled()
+    if looked or unknown:     # said only when there are refunds to speak of
+        print("%d refund(s) still unknown" % len(unknown))
     return 0
 
 
