@@ -167,3 +167,15 @@ def test_the_panel_asks_what_the_token_may_do(rig):
     assert rig.request("GET", "/me", "alice").json() == {"tenant": "acme", "agent": "alice",
                                                          "refund": True}
     assert rig.request("GET", "/me", "bob").json()["refund"] is False
+
+
+def test_a_card_number_in_a_refund_request_is_refused_and_never_repeated(rig, caplog):
+    caplog.set_level(logging.INFO)
+    payment_id = recorded_payment(rig)
+    reply = reverse(rig, payment_id, who="acme", key="card-like-001",
+                    reason="card 4111 1111 1111 1111")
+    assert reply.status_code == 422 and reply.json()["error"] == "card_like"
+    assert "4111" not in reply.text and "4111 1111" not in caplog.text
+    assert rig.sandbox.reversals.refunds == []
+    assert reverse(rig, payment_id, who="acme", key=PAN).status_code == 400   # nor as a key
+    assert rig.service.store.get(payment_id)["status"] == "approved"

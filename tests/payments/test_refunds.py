@@ -221,3 +221,40 @@ def test_an_unreachable_gateway_refunds_nothing_and_releases_the_hold(store, san
     done = refunds.refund(payment_id, "dead-0001", 100, tenant="acme")
     assert done.record["status"] == "error" and done.record["error_kind"] == "connect"
     assert refunds.left_to_refund(store.get(payment_id)) == 1250
+
+
+def test_two_instances_refunding_at_once_never_give_back_more_than_was_charged(
+        store_location, sandbox):
+    """Two stores on one database (two instances), two agents, 700 each of 1000 at once: the
+    hold lets one through; the other is refused before the gateway hears of it."""
+    import gevent
+    first, second = open_store(store_location), open_store(store_location)
+    try:
+        gateway = gateway_for(sandbox)
+        payment_id = approved_payment(first, gateway, amount=1000)
+        outcomes = []
+
+        def refund(store, key):
+            try:
+                outcomes.append(Refunds(store, {"sbx": gateway}).refund(
+                    payment_id, key, 700, tenant="acme").record["status"])
+            except RefundProblem as problem:
+                outcomes.append(problem.code)
+        gevent.joinall([gevent.spawn(refund, first, "agent-a-0001"),
+                        gevent.spawn(refund, second, "agent-b-0001")], timeout=20)
+        assert sorted(outcomes) == ["over_refund", "succeeded"]
+        assert [r["amount"] for r in sandbox.reversals.refunds] == [700]
+        assert first.get(payment_id)["refunded_minor"] == 700
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_reason_is_kept_as_given_and_nothing_of_the_card(world):
+    store, gateway, refunds, _ = world
+    payment_id = approved_payment(store, gateway)
+    done = refunds.refund(payment_id, "reason-0001", 100, reason="customer changed mind",
+                          tenant="acme", agent="alice")
+    row = refunds.table.get(done.record["id"])
+    assert row["reason"] == "customer changed mind" and row["agent"] == "alice"
+    assert not any(PAN in str(value) or PAN[:6] in str(value) for value in row.values())
