@@ -384,6 +384,14 @@ class Metrics:
             self.survey_ratings.labels(tenant, bounded(str(event.rating), SURVEY_RATING_LABELS)).inc()
 
     # -- the same, by plain values ------------------------------------------------------------
+    def count_refunds_of(self, tenants: Sequence[str]) -> None:
+        """Start each tenant's refund and void series at 0, so the first refund is an increase
+        Prometheus sees."""
+        for tenant in tenants:
+            for kind in ("refund", "void"):
+                for result in REFUND_RESULTS:
+                    self.refunds.labels(tenant, kind, result)
+
     def count_survey_ratings_of(self, tenants: Sequence[str]) -> None:
         """Start each tenant's five rating series at 0, so the first rating is an increase
         Prometheus sees (a series that appears at 1 has no increase to show)."""
