@@ -161,6 +161,16 @@ def test_a_void_and_a_void_after_settlement(rig):
     lines = metric(rig, "payivr_refunds_total")
     assert 'payivr_refunds_total{kind="void",result="succeeded",tenant="acme"} 1.0' in lines
     assert 'payivr_refunds_total{kind="void",result="refused",tenant="acme"} 1.0' in lines
+    # acme's receiver is told of both voids (its first request answered 500, then retried)
+    with gevent.Timeout(15):
+        while True:
+            voided = [json.loads(r["body"]) for r in rig.receiver.requests]
+            voided = {(v["data"]["payment_id"], v["data"]["result"]) for v in voided
+                      if v["type"] == "payment.voided"}
+            if len(voided) == 2:
+                break
+            gevent.sleep(0.05)
+    assert voided == {(payment_id, "succeeded"), (late, "refused")}
 
 
 def test_the_panel_asks_what_the_token_may_do(rig):
