@@ -59,6 +59,8 @@ class AgentHub:
         self.api = AgentApi(TokenTable(settings["tokens"]), self.registry, self.control,
                             self.may_start, settings, tenants=service.tenants, stored=stored,
                             texting=self.texting_problem)
+        # refunds and voids of recorded payments (payments_api.py): with a store and gateways
+        self.refunds = None
         if service.store is not None and getattr(service, "gateways", None):
             from orchestrator.payments.refunds import Refunds
 
