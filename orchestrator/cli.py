@@ -206,6 +206,15 @@ def _cmd_reconcile(args):
                            "" if done.mine else " (settled meanwhile by another reconciliation)"))
     left = store.list(needs_reconciliation=True) + store.list(status="pending")
     print("%d payment(s) still unsettled" % len(left))
+    # refunds and voids whose outcome the gateway never confirmed (payments/refunds.py)
+    from orchestrator.payments.refunds import Refunds
+    refunds = Refunds(store, gateways)
+    looked = refunds.reconcile(older_than=args.older_than)
+    for settled in looked:
+        print("refund %s %s" % (settled.refund_id, settled.status or "still unknown: " + settled.note))
+    unknown = refunds.table.unsettled()
+    if looked or unknown:     # said only when there are refunds to speak of
+        print("%d refund(s) still unknown" % len(unknown))
     return 0
 
 

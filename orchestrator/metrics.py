@@ -26,6 +26,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from orchestrator import __version__
+from orchestrator.payments.events import (PaymentRefunded, PaymentVoided)
+from orchestrator.payments.gateways.refund_results import REFUND_RESULTS
 from orchestrator.payments.events import (CallRef, FieldAccepted, FieldRejected, PaymentApproved,
                                           PaymentDeclined, PaymentEvent, PaymentFailed,
                                           SurveyRated)
@@ -192,6 +194,11 @@ class Metrics:
             "Satisfaction survey answers after a payment, by tenant and rating (1 to 5); a "
             "caller who keyed no rating is not counted",
             ["tenant", "rating"], registry=r)
+        self.refunds = Counter(
+            f"{PREFIX}_refunds_total",
+            "Refund and void requests of approved payments answered, by tenant, kind (refund, "
+            "void) and result (succeeded, refused, error, unknown: to be reconciled)",
+            ["tenant", "kind", "result"], registry=r)
         self.payment_declines = Counter(
             f"{PREFIX}_payment_declines_total",
             "Declined authorizations by normalised reason (see DECLINE_REASONS)",
@@ -369,10 +376,22 @@ class Metrics:
         elif isinstance(event, PaymentFailed):
             self.record_authorization(tenant, event.gateway, GatewayError.status, event.seconds)
             self.record_gateway_error(event.gateway, event.kind)
+        elif isinstance(event, PaymentRefunded):
+            self.refunds.labels(tenant, "refund", bounded(event.result, REFUND_RESULTS)).inc()
+        elif isinstance(event, PaymentVoided):
+            self.refunds.labels(tenant, "void", bounded(event.result, REFUND_RESULTS)).inc()
         elif isinstance(event, SurveyRated):
             self.survey_ratings.labels(tenant, bounded(str(event.rating), SURVEY_RATING_LABELS)).inc()
 
     # -- the same, by plain values ------------------------------------------------------------
+    def count_refunds_of(self, tenants: Sequence[str]) -> None:
+        """Start each tenant's refund and void series at 0, so the first refund is an increase
+        Prometheus sees."""
+        for tenant in tenants:
+            for kind in ("refund", "void"):
+                for result in REFUND_RESULTS:
+                    self.refunds.labels(tenant, kind, result)
+
     def count_survey_ratings_of(self, tenants: Sequence[str]) -> None:
         """Start each tenant's five rating series at 0, so the first rating is an increase
         Prometheus sees (a series that appears at 1 has no increase to show)."""

@@ -79,6 +79,7 @@ class Service:
             for node in config["nodes"]])
         self.tenants = frozenset(config["tenants"])
         self.metrics.count_survey_ratings_of(sorted({DEFAULT_TENANT} | self.tenants))
+        self.metrics.count_refunds_of(sorted({DEFAULT_TENANT} | self.tenants))
         self.metrics.max_calls.set(config["max_calls"])
         for name in self.pool.nodes:
             self.metrics.esl_up.labels(name).set(0)

@@ -15,6 +15,8 @@ def test_demo_passes_and_shows_no_card_digit():
     assert "all 25 calls ended as expected" in result.stdout
     assert "agent heard" in result.stdout and "0 key tones and 0 key events" in result.stdout
     assert "number        valid    visa 411111******1111" in result.stdout
+    assert ("agent alice refunds 5.00 EUR (asked twice, one Idempotency-Key): refunded once; "
+            "the payment is partially_refunded, 7.50 EUR left to refund") in result.stdout
     # each paid collections call (five of them, one paid by link) told the CRM once, by its
     # status callback; the link's hosted page paid, its webhook re-sent changing nothing
     told = [line for line in result.stdout.splitlines() if line.strip().startswith("CRM told:")]

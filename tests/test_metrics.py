@@ -36,6 +36,7 @@ EXPECTED = {
     "payivr_web_service_duration_seconds": ("histogram", ("service",)),
     "payivr_sms": ("counter", ("tenant", "provider", "result")),
     "payivr_survey_ratings": ("counter", ("tenant", "rating")),
+    "payivr_refunds": ("counter", ("tenant", "kind", "result")),
     "payivr_flow_reloads": ("counter", ("result",)),
     "payivr_flows_loaded": ("gauge", ()),
     "payivr_payment_link_webhooks": ("counter", ("link", "code")),

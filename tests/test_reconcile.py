@@ -308,3 +308,29 @@ def test_what_the_command_line_settles_is_a_status_callback_for_the_service_to_s
     assert (body["data"]["status"], body["data"]["reconciled"], body["data"]["payment_id"]) == (
         "approved", True, begun.payment_id)
     store.close()
+
+
+def test_the_command_line_settles_a_refund_whose_answer_was_lost(tmp_path, sandbox, capsys):
+    """A refund the gateway made but whose answer timed out is ``unknown``; ``reconcile`` asks
+    again under its key and writes it down, once."""
+    from orchestrator.payments.refunds import Refunds
+    config = tmp_path / "orchestrator.yaml"
+    config.write_text(yaml.safe_dump({
+        "flows": {"directory": str(tmp_path)}, "store": {"path": "payments.sqlite"},
+        "gateways": [{"name": "sandbox", "type": "sandbox", "url": sandbox.url,
+                      "max_attempts": 1, "status_attempts": 1, "read_timeout": 0.5}]}))
+    store = PaymentStore(str(tmp_path / "payments.sqlite"))
+    gateway = connector(sandbox)
+    paid = record(store, gateway, card_for("approve"), status="approved")
+    PaymentLedger(store).finish(paid.payment_id, gateway.status(paid.idempotency_key))
+    sandbox.reversals.hang_seconds, sandbox.reversals.hang_next = 1.0, 2
+    lost = Refunds(store, {"sandbox": gateway}).refund(paid.payment_id, "lost-answer-1", 300)
+    assert lost.record["status"] == "unknown"
+    store.close()
+    assert main(["reconcile", "--config", str(config), "--older-than", "0"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2:] == ["refund %s succeeded" % lost.record["id"], "0 refund(s) still unknown"]
+    assert [r["amount"] for r in sandbox.reversals.refunds] == [300]
+    reopened = PaymentStore(str(tmp_path / "payments.sqlite"))
+    assert reopened.get(paid.payment_id)["status"] == "partially_refunded"
+    reopened.close()

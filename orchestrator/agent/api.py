@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from orchestrator.esl.inbound import NodeConnection
 
+    from .payments_api import PaymentRoutes
     from .remote import Remote
 
     from orchestrator.flow_reload import ReloadResult
@@ -81,12 +82,14 @@ STATUS_TEXT = {200: "200 OK", 201: "201 Created", 400: "400 Bad Request", 401: "
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, field: Optional[str] = None) -> None:
+    def __init__(self, status: int, code: str, message: str, field: Optional[str] = None,
+                 extra: Optional[Mapping[str, Any]] = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
+        self.extra = dict(extra or {})   # what a refusal shows besides (a refund's record)
 
-    def body(self) -> Dict[str, str]:
-        body = {"error": self.code, "message": self.message}
+    def body(self) -> Dict[str, Any]:
+        body: Dict[str, Any] = dict(self.extra, error=self.code, message=self.message)
         if self.field:
             body["field"] = self.field
         return body
@@ -142,6 +145,10 @@ class AgentApi:
               ("POST", "/sessions/{id}/complete", "complete"),
               ("GET", "/sessions/{id}/events", "events"),
               ("POST", "/admin/reload", "reload"),
+              ("GET", "/me", "whoami"),
+              ("GET", "/payments/{id}", "get_payment"),
+              ("POST", "/payments/{id}/refund", "refund_payment"),
+              ("POST", "/payments/{id}/void", "void_payment"),
               ("GET", "/languages", "list_languages"),
               ("GET", "/openapi.json", "openapi")]
 
@@ -162,11 +169,13 @@ class AgentApi:
         self.reload_flows: Optional[Callable[[str], "ReloadResult"]] = None
         # languages(tenant) -> [(code, own name)]: the catalogs the tenant's calls can speak
         self.languages: Optional[Callable[[str], List[Tuple[str, str]]]] = None
+        # the payment routes (payments_api.py): set when the service has a store and gateways
+        self.payments: Optional["PaymentRoutes"] = None
         self.may_start, self.settings = may_start, settings
         self.tenants = frozenset(tenants)
         self.destinations = Destinations(settings.get("destinations") or {})
         self._routes: List[Tuple[str, "re.Pattern[str]", Handler]]
-        self._routes = [(method, re.compile("^" + re.sub(r"\{id\}", r"(?P<id>[A-Za-z0-9_]+)", path) + "$"),
+        self._routes = [(method, re.compile("^" + re.sub(r"\{id\}", r"(?P<id>[A-Za-z0-9_-]+)", path) + "$"),
                          getattr(self, name)) for method, path, name in self.ROUTES]
 
     def __call__(self, environ: "WSGIEnvironment", start_response: "StartResponse") -> Iterable[bytes]:
@@ -573,6 +582,36 @@ class AgentApi:
                            "can be completed (cancel one in progress)" % session.state)
         self.control.complete(session, to, destination, context)
         return 200, session.to_json()
+
+    # -- payments (payments_api.py) --------------------------------------------------------
+    def whoami(self, environ: "WSGIEnvironment", entry: AuditEntry) -> Answer:
+        """What the token may do: the panel shows a refund button only when it may."""
+        principal = self._principal(entry)
+        return 200, {"tenant": principal.tenant, "agent": principal.agent,
+                     "refund": principal.refund and self.payments is not None}
+
+    def _payment_routes(self) -> "PaymentRoutes":
+        if self.payments is None:
+            raise ApiError(404, "payment_not_found", "no such payment")
+        return self.payments
+
+    def get_payment(self, environ: "WSGIEnvironment", entry: AuditEntry, id: str) -> Answer:
+        return self._payment_routes().read(self._principal(entry), entry, id)
+
+    def refund_payment(self, environ: "WSGIEnvironment", entry: AuditEntry, id: str) -> Answer:
+        return self._reverse("refund", environ, entry, id)
+
+    def void_payment(self, environ: "WSGIEnvironment", entry: AuditEntry, id: str) -> Answer:
+        return self._reverse("void", environ, entry, id)
+
+    def _reverse(self, kind: str, environ: "WSGIEnvironment", entry: AuditEntry,
+                 id: str) -> Answer:
+        principal = self._principal(entry)
+        if not principal.refund:
+            raise ApiError(403, "forbidden", "this token may not refund or void payments "
+                           "(refund: true on the token in the config)")
+        body = self._body(environ)
+        return self._payment_routes().reverse(kind, environ, principal, entry, body, id)
 
     def events(self, environ: "WSGIEnvironment", entry: AuditEntry,
                id: str) -> Tuple[str, Iterator[bytes]]:

@@ -6,12 +6,14 @@ not the principal. So the API writes, for every request under ``/api/v1`` but th
 OpenAPI document, one line with these fields (absent when not known):
 
     action    start, cancel, recapture, complete, read (one session), list, watch (the event
-              stream opened), or ``none`` for a path the API does not serve
+              stream opened), payment (one payment read), refund, void, whoami, or ``none``
+              for a path the API does not serve
     tenant    the token's tenant; agent: its agent (absent for a tenant-wide token; both
               absent when no valid token was given)
     source    the peer's address as the HTTP server saw it (a proxy in front shows as itself)
     method, path   as requested, the query string left out (the events URL carries a token)
     session, call, agent_leg   the session and the legs it was about
+    payment   the payment a refund, void or read was about
     status    the HTTP status answered; error: the error code of a refusal
     detail    the action's own words: amount, mode and flow of a start, the field asked
               again, the destination of a complete
@@ -41,7 +43,9 @@ UNROUTED = "none"
 # handler name -> the action the audit line names
 ACTIONS = {"create_session": "start", "cancel": "cancel", "recapture": "recapture",
            "complete": "complete", "get_session": "read", "list_sessions": "list",
-           "events": "watch", "reload": "reload", "list_languages": "languages"}
+           "events": "watch", "reload": "reload", "list_languages": "languages",
+           "get_payment": "payment", "refund_payment": "refund", "void_payment": "void",
+           "whoami": "whoami"}
 
 
 @dataclass
@@ -56,6 +60,7 @@ class AuditEntry:
     session: Optional[str] = None
     call: Optional[str] = None
     agent_leg: Optional[str] = None
+    payment: Optional[str] = None
     detail: Optional[str] = None
     written: bool = False
 
@@ -73,7 +78,7 @@ class AuditEntry:
         fields: Dict[str, Any] = {
             "action": self.action, "agent": principal.agent if principal else None,
             "source": self.source, "method": self.method, "path": self.path,
-            "agent_leg": self.agent_leg, "status": status, "error": error, "detail": self.detail}
+            "agent_leg": self.agent_leg, "payment": self.payment, "status": status, "error": error, "detail": self.detail}
         extra: Dict[str, Any] = {LOG_FIELDS: {k: v for k, v in fields.items() if v is not None}}
         # tenant, call and session as the log's own context keys: one search follows a call
         # through the flow's lines and the audit's alike

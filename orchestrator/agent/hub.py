@@ -59,6 +59,14 @@ class AgentHub:
         self.api = AgentApi(TokenTable(settings["tokens"]), self.registry, self.control,
                             self.may_start, settings, tenants=service.tenants, stored=stored,
                             texting=self.texting_problem)
+        # refunds and voids of recorded payments (payments_api.py): with a store and gateways
+        self.refunds = None
+        if service.store is not None and getattr(service, "gateways", None):
+            from orchestrator.payments.refunds import Refunds
+
+            from .payments_api import PaymentRoutes
+            self.refunds = Refunds(service.store, service.gateways, getattr(service, "events", None))
+            self.api.payments = PaymentRoutes(self.refunds)
         if cluster is not None and table is not None:
             # the calls and sessions other instances hold (remote.py)
             from orchestrator.store.instances import InstanceTable

@@ -348,6 +348,9 @@ def _authorizing(registry: SessionRegistry, session: PaymentSession, event: Auth
     registry.set_state(session, "authorizing")
 
 
+_PAYMENT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
 def _answered(registry: SessionRegistry, session: PaymentSession,
               event: Union[PaymentApproved, PaymentDeclined, PaymentFailed]) -> None:
     """An authorization's answer: approved, declined (with its normalised reason) or error."""
@@ -358,6 +361,9 @@ def _answered(registry: SessionRegistry, session: PaymentSession,
     else:
         status = "error"
     result = {"status": status}
+    if _PAYMENT_ID.match(event.payment_id or ""):
+        # the journal's record: what the panel refunds or voids (agent/payments_api.py)
+        result["payment_id"] = event.payment_id
     if isinstance(event, PaymentApproved) and _AUTH_CODE.match(event.auth_code or ""):
         result["auth_code"] = event.auth_code
     if isinstance(event, PaymentDeclined):

@@ -45,7 +45,12 @@ AGENT_API_SCHEMA: Dict[str, Any] = {
                            "admin": {"type": "boolean", "default": False,
                                      "description": "the site operator's token: may also reload "
                                                     "the flows and catalogs (POST /admin/reload); "
-                                                    "names no tenant and no agent"}}}},
+                                                    "names no tenant and no agent"},
+                           "refund": {"type": "boolean", "default": False,
+                                      "description": "may refund and void the tenant's "
+                                                     "approved payments (POST /payments/{id}/"
+                                                     "refund, /void); an agent-scoped token "
+                                                     "only those of its own calls"}}}},
         "agents": {"type": "object", "additionalProperties": {
             "type": "object", "additionalProperties": False, "required": ["extension"],
             "properties": {"extension": _extension, "context": _context}}},
@@ -99,6 +104,7 @@ class Principal:
     tenant: str
     agent: Optional[str] = None
     admin: bool = False     # may reload the flows and catalogs (the site operator's token)
+    refund: bool = False    # may refund and void payments (agent/payments_api.py)
 
     def may_act_on(self, tenant: str, agent: Optional[str]) -> bool:
         """A call or session of ``tenant`` whose agent is ``agent`` (None: no agent's) is
@@ -129,7 +135,8 @@ class TokenTable:
                                          % (index, earlier))
             self._entries.append((secret, Principal(entry.get("tenant", DEFAULT_TENANT),
                                                     entry.get("agent"),
-                                                    bool(entry.get("admin", False)))))
+                                                    bool(entry.get("admin", False)),
+                                                    bool(entry.get("refund", False)))))
 
     def __bool__(self) -> bool:
         return bool(self._entries)

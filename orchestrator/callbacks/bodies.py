@@ -33,7 +33,8 @@ from orchestrator import payment_details
 from orchestrator.payments.events import (Authorizing, CallRef, CardAttemptsExhausted,
                                           CardCancelled, CardComplete, FieldAccepted,
                                           FieldCancelled, FieldRejected, FieldStarted,
-                                          PaymentEvent)
+                                          PaymentEvent, PaymentRefunded, PaymentVoided)
+from orchestrator.payments.gateways.refund_results import REFUND_RESULTS
 from orchestrator.payments.gateways.results import DECLINE_REASONS, GATEWAY_ERROR_KINDS
 from orchestrator.payments.validation import FIELD_ERROR_TYPES, FIELDS
 
@@ -104,6 +105,19 @@ def payment_event(event: PaymentEvent) -> Optional[Tuple[str, Data]]:
                                        "brand": _fits(_BRAND, event.brand),
                                        "last4": event.last4 if re.fullmatch(r"\d{4}", event.last4)
                                        else WITHHELD}
+    if isinstance(event, PaymentRefunded):
+        return "payment.refunded", {"payment_id": _id(event.payment_id),
+                                    "refund_id": _id(event.refund_id),
+                                    "gateway": _fits(_TOKEN, event.gateway),
+                                    "amount_minor": int(event.amount_minor),
+                                    "currency": _fits(re.compile(r"^[A-Z]{3}$"), event.currency),
+                                    "refunded_minor": int(event.refunded_minor),
+                                    "result": _one_of(REFUND_RESULTS, event.result)}
+    if isinstance(event, PaymentVoided):
+        return "payment.voided", {"payment_id": _id(event.payment_id),
+                                  "refund_id": _id(event.refund_id),
+                                  "gateway": _fits(_TOKEN, event.gateway),
+                                  "result": _one_of(REFUND_RESULTS, event.result)}
     return None
 
 

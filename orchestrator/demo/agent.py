@@ -6,6 +6,8 @@ finds the caller from it and sends the caller into the payment flow, and bridges
 it is done. Twice: in transfer mode the agent is on hold meanwhile; in stay mode the agent's
 leg listens (eavesdrop with whisper, docs/stay-on-line.md) and must hear the prompts but no key.
 The demo watches the live updates the agent's panel would show, masked, and checks the outcome.
+After the transfer-mode payment the agent (whose token may refund) gives 5.00 EUR back, the
+request sent twice under one Idempotency-Key as a double click would: refunded once.
 """
 import json
 
@@ -42,7 +44,8 @@ class AgentDryRun:
             "web_services": [{"name": "crm", "url": "https://crm.example"}],
             "sms_providers": [{"name": "sms", "type": "sink"}],
             "agent_api": dict(config.data["agent_api"],
-                              tokens=[{"token": TOKEN, "tenant": "acme", "agent": "alice"}],
+                              tokens=[{"token": TOKEN, "tenant": "acme", "agent": "alice",
+                                       "refund": True}],
                               agents={"alice": {"extension": "1001"}}, hold="music")})
         self.service = Service(config, library=FlowLibrary.from_directory(flows_dir),
                                time_scale=TIME_SCALE)
@@ -60,10 +63,10 @@ class AgentDryRun:
         self.switch.stop()
         self.sandbox.stop()
 
-    def post(self, path, body):
+    def post(self, path, body, **headers):
         return requests.post(self.api + path, data=json.dumps(body), timeout=10,
-                             headers={"Authorization": "Bearer " + TOKEN,
-                                      "Content-Type": "application/json"})
+                             headers=dict({"Authorization": "Bearer " + TOKEN,
+                                           "Content-Type": "application/json"}, **headers))
 
 
 def _watch(url, lines):
@@ -134,4 +137,26 @@ def _one_payment(rig, caller_path, out, timeout, mode, number):
         problems.append("; ".join(call.record.errors))
     if len(rig.sandbox.charges) - charges_before != 1:
         problems.append("%d charges, expected 1" % (len(rig.sandbox.charges) - charges_before))
+    if mode == "transfer" and not problems:
+        problems += _refund_part(rig, out, (final.get("result") or {}).get("payment_id"))
     return problems
+
+
+def _refund_part(rig, out, payment_id):
+    """The agent refunds 5.00 EUR of the payment, the request sent twice under one key."""
+    if not payment_id:
+        return ["the session's result names no payment"]
+    before = len(rig.sandbox.reversals.refunds)
+    answers = [rig.post("/payments/%s/refund" % payment_id, {"amount": 500, "reason": "demo"},
+                        **{"Idempotency-Key": "demo-refund-0001"}) for _ in range(2)]
+    if any(answer.status_code != 200 for answer in answers):
+        return ["the refund was answered %s" % ", ".join(a.text for a in answers)]
+    payment = answers[-1].json()["payment"]
+    done = len(rig.sandbox.reversals.refunds) - before
+    print("  agent alice refunds 5.00 EUR (asked twice, one Idempotency-Key): refunded %s; "
+          "the payment is %s, %.2f EUR left to refund"
+          % ("once" if done == 1 else "%d times" % done, payment["status"],
+             payment["refundable_minor"] / 100), file=out)
+    if done != 1 or payment["status"] != "partially_refunded":
+        return ["%d refunds, payment %s" % (done, payment["status"])]
+    return []

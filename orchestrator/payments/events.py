@@ -166,9 +166,37 @@ class SurveyRated:
     rating: int
 
 
+# -- after the payment --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PaymentRefunded:
+    """A refund of the approved payment ``payment_id`` was answered: ``result`` is one of
+    succeeded, refused, error, unknown (``refund_results.REFUND_RESULTS``); ``amount_minor``
+    what was asked, ``refunded_minor`` what the payment has given back in all now."""
+
+    gateway: str
+    payment_id: str
+    refund_id: str
+    amount_minor: int
+    currency: str
+    result: str
+    refunded_minor: int
+
+
+@dataclass(frozen=True)
+class PaymentVoided:
+    """A void of the payment ``payment_id`` was answered (``result`` as a refund's)."""
+
+    gateway: str
+    payment_id: str
+    refund_id: str
+    result: str
+
+
 PaymentEvent = Union[FieldStarted, FieldAccepted, FieldRejected, FieldCancelled, CardComplete,
                      CardCancelled, CardAttemptsExhausted, Authorizing, PaymentApproved,
-                     PaymentDeclined, PaymentFailed, TextSent, HandedBack, SurveyRated]
+                     PaymentDeclined, PaymentFailed, TextSent, HandedBack, SurveyRated,
+                     PaymentRefunded, PaymentVoided]
 EVENT_TYPES = PaymentEvent.__args__  # type: ignore[attr-defined]
 Subscriber = Callable[[CallRef, "PaymentEvent"], None]
 

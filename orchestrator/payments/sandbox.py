@@ -26,6 +26,9 @@ API:
            the outcome (``orchestrator reconcile``).
   GET  /v1/charges               -> 200 {"charges": [...]}  (for tests: masked records only)
 
+its refunds and voids (``sandbox_refunds.py``: ``/v1/authorizations/<key>/refunds``,
+``/v1/authorizations/<key>/void``, ``/v1/refunds/<refund key>``),
+
 and the hosted payment pages of pay-by-link (``sandbox_links.py``: ``/v1/payment_links`` and
 ``/pay/<id>``), signed with ``link_secret``, their webhooks sent to ``link_webhook_url``.
 """
@@ -52,6 +55,7 @@ from .brands import brand_of
 from . import signing
 from .money import Money, MoneyError
 from .sandbox_links import HostedPages
+from .sandbox_refunds import SandboxRefunds
 from .validation import CardError, validate_number
 
 log = logging.getLogger(__name__)
@@ -61,6 +65,8 @@ TEST_CARDS = {number: behaviour.name for number, behaviour in cards.TEST_CARDS.i
 MAX_CONNECTIONS = 64
 _KEY_PATH = re.compile(r"^/v1/authorizations/([A-Za-z0-9._:-]{1,64})$")
 _CANCEL_PATH = re.compile(r"^/v1/authorizations/([A-Za-z0-9._:-]{1,64})/cancel$")
+_REVERSAL_PATH = re.compile(r"^/v1/authorizations/([A-Za-z0-9._:-]{1,64})/(refunds|void)$")
+_REFUND_PATH = re.compile(r"^/v1/refunds/([A-Za-z0-9._:-]{1,64})$")
 MAX_BODY = 64 * 1024
 _RESET = "sandbox.reset"
 
@@ -113,7 +119,8 @@ class SandboxGateway:
                  status_delay: float = 5.0,
                  on_authorization: Optional[Callable[[str], None]] = None,
                  link_secret: Optional[str] = None,
-                 link_webhook_url: Optional[str] = None) -> None:
+                 link_webhook_url: Optional[str] = None,
+                 settle_seconds: float = 86400.0) -> None:
         self.host, self.port = host, port
         self.links = HostedPages(link_secret, link_webhook_url)
         self.secret = secret
@@ -125,6 +132,8 @@ class SandboxGateway:
         self._fingerprint_key = os.urandom(32)   # body fingerprints never hold card data
         self._by_key: Dict[str, _Entry] = {}
         self._charges: List[Dict[str, Any]] = []
+        # refunds and voids of those charges; settled (no longer voidable) after settle_seconds
+        self.reversals = SandboxRefunds(self._charges, settle_seconds, hang_seconds)
         self.requests = 0
         self._http: Optional[LoopbackServer] = None
         self.max_connections = MAX_CONNECTIONS
@@ -189,6 +198,11 @@ class SandboxGateway:
             status, answer = self._status(key.group(1))
         elif method == "POST" and (key := _CANCEL_PATH.match(path)):
             status, answer = self._cancel(key.group(1))
+        elif method == "POST" and (found := _REVERSAL_PATH.match(path)):
+            kind = "refund" if found.group(2) == "refunds" else "void"
+            status, answer = self.reversals.answer(kind, found.group(1), body)
+        elif method == "GET" and (found := _REFUND_PATH.match(path)):
+            status, answer = self.reversals.status(found.group(1))
         elif method == "GET" and path == "/v1/charges":
             status, answer = 200, {"charges": self.charges}
         else:

@@ -41,12 +41,14 @@ from .errors import StoreConflict, StoreError
 from .sqlite import SqliteBackend
 
 # link_sent: a payment link texted to the caller, to be paid outside the call (store/links.py)
-STATUSES = ("pending", "approved", "declined", "error", "unknown", "link_sent")
+# refunded, partially_refunded, voided: an approved payment given back (store/refunds.py)
+STATUSES = ("pending", "approved", "declined", "error", "unknown", "link_sent", "refunded",
+            "partially_refunded", "voided")
 COLUMNS = ("id", "created", "updated", "call_uuid", "tenant", "flow", "reference", "amount_minor",
            "currency", "gateway", "idempotency_key", "number", "brand", "card", "status",
            "auth_code", "transaction_id", "decline_code", "decline_reason", "error_kind",
            "needs_reconciliation", "gateway_code", "reconcile_note", "confirmation_code", "details",
-           "survey_rating")
+           "survey_rating", "refunded_minor")
 # decline_code: the normalised reason; decline_reason: our words for it; gateway_code: the
 # gateway's own code, checked (payments/gateways/results.py). Never the gateway's free text.
 OUTCOME_FIELDS = ("auth_code", "transaction_id", "decline_code", "decline_reason", "error_kind",
@@ -89,6 +91,7 @@ class PaymentRow(TypedDict):
     confirmation_code: Optional[str]
     details: Optional[str]        # JSON, checked by payment_details (invoices, customer)
     survey_rating: Optional[int]  # the caller's 1 to 5 after paying (engine/steps/survey.py)
+    refunded_minor: int           # given back so far by refunds (store/refunds.py)
 
 
 # hears each outcome written, in its transaction: (tx, the row as written, by reconciliation?)

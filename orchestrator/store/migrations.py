@@ -182,6 +182,25 @@ MIGRATIONS: Tuple[Migration, ...] = (
     Migration(11, "payments.survey_rating: the caller's 1 to 5 rating after paying", (
         "ALTER TABLE payments ADD COLUMN survey_rating INTEGER",
     )),
+    # Refunds and voids of approved payments (store/refunds.py): one row per request, under
+    # the client's request key (a retry or a double click finds it) and a gateway key of its
+    # own; the payment keeps what was refunded and what is held by requests not yet settled
+    # (so two requests at once can never together give back more than was charged).
+    Migration(12, "refunds: refunds and voids of a payment; payments.refunded_minor, held", (
+        """CREATE TABLE refunds (
+            id TEXT PRIMARY KEY, payment_id TEXT NOT NULL, kind TEXT NOT NULL,
+            request_key TEXT NOT NULL, gateway_key TEXT NOT NULL UNIQUE,
+            amount_minor INTEGER NOT NULL, currency TEXT NOT NULL, status TEXT NOT NULL,
+            reason TEXT, refund_ref TEXT, refusal TEXT, error_kind TEXT, note TEXT,
+            tenant TEXT NOT NULL, agent TEXT,
+            needs_reconciliation INTEGER NOT NULL DEFAULT 0,
+            created REAL NOT NULL, updated REAL NOT NULL
+        )""",
+        "CREATE UNIQUE INDEX refunds_request ON refunds (payment_id, request_key)",
+        "CREATE INDEX refunds_unsettled ON refunds (status, needs_reconciliation)",
+        "ALTER TABLE payments ADD COLUMN refunded_minor INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE payments ADD COLUMN refund_held_minor INTEGER NOT NULL DEFAULT 0",
+    )),
 )
 LATEST = MIGRATIONS[-1].version
 

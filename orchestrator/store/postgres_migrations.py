@@ -120,5 +120,19 @@ MIGRATIONS: Tuple[Migration, ...] = (
         )""",
     )),
     _same(11),
+    _mirror(12, (
+        """CREATE TABLE refunds (
+            id TEXT PRIMARY KEY, payment_id TEXT NOT NULL, kind TEXT NOT NULL,
+            request_key TEXT NOT NULL, gateway_key TEXT NOT NULL UNIQUE,
+            amount_minor BIGINT NOT NULL, currency TEXT NOT NULL, status TEXT NOT NULL,
+            reason TEXT, refund_ref TEXT, refusal TEXT, error_kind TEXT, note TEXT,
+            tenant TEXT NOT NULL, agent TEXT,
+            needs_reconciliation INTEGER NOT NULL DEFAULT 0,
+            created DOUBLE PRECISION NOT NULL, updated DOUBLE PRECISION NOT NULL
+        )""",
+        _step(12, 1), _step(12, 2),
+        "ALTER TABLE payments ADD COLUMN refunded_minor BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE payments ADD COLUMN refund_held_minor BIGINT NOT NULL DEFAULT 0",
+    )),
 )
 LATEST = MIGRATIONS[-1].version

@@ -98,3 +98,32 @@ def test_destinations_match_extension_and_context_exactly_or_a_whole_pattern():
                                ("4010", "queues"), ("x401", "queues"), ("900123456789", "public")):
         assert not allowed.allows("acme", extension, context), (extension, context)
     assert not allowed.allows("globex", "2001", "default")
+
+
+def test_a_tokens_refund_permission_is_a_boolean_checked_at_its_line_and_column(tmp_path):
+    """``refund: true`` on a token (agent_api.tokens or a tenant's block) gives its principal
+    the permission; anything but a boolean is refused where it is written."""
+    import subprocess
+    import sys
+
+    from orchestrator.config import load_config
+    (tmp_path / "flows").mkdir()
+    path = tmp_path / "orchestrator.yaml"
+    path.write_text("flows: {directory: flows}\n"
+                    "tenants:\n"
+                    "  acme:\n"
+                    "    tokens:\n"
+                    "      - token: acme-token-0123456789\n"
+                    "        refund: \"yes\"\n")
+    root = __file__.rsplit("/tests/", 1)[0]
+    result = subprocess.run([sys.executable, "-m", "orchestrator", "check", "--config", str(path)],
+                            cwd=root, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "%s:6:9: tenants.acme.tokens.0.refund: 'yes' is not of type 'boolean'" % path \
+        in result.stdout.splitlines()
+    path.write_text(path.read_text().replace('"yes"', "true"))
+    tokens = load_config(str(path), environ={})["agent_api"]["tokens"]
+    table = TokenTable(tokens)
+    assert table.lookup("acme-token-0123456789") == Principal("acme", None, False, True)
+    assert TokenTable([{"token": "other-token-0123456789"}]).lookup(
+        "other-token-0123456789").refund is False

@@ -1,5 +1,6 @@
 """The payments package is layered: the gateways build on card, money and signing, which never
-reach back into the gateways; only the ledger, which writes down gateway answers, sits above.
+reach back into the gateways; only the ledger and the refunds, which write down gateway
+answers, sit above.
 
 Read from the source (every import statement, at module level or in a function, relative ones
 resolved; ``if TYPE_CHECKING:`` blocks left out), so a cycle shows here before it shows as a
@@ -19,8 +20,9 @@ PACKAGE = "orchestrator.payments"
 GATEWAYS = PACKAGE + ".gateways"
 # What the connectors may use from the rest of payments.
 GATEWAYS_BUILD_ON = {PACKAGE + ".card", PACKAGE + ".money", PACKAGE + ".signing"}
-# Modules outside gateways/ that exist to consume gateway answers.
-GATEWAY_CONSUMERS = {PACKAGE + ".ledger"}
+# Modules outside gateways/ that exist to consume gateway answers (refunds: a refund's or a
+# void's, written down as the ledger writes an authorization's).
+GATEWAY_CONSUMERS = {PACKAGE + ".ledger", PACKAGE + ".refunds"}
 
 
 def module_files():

@@ -7,6 +7,8 @@
 // The token lives in sessionStorage (this tab only) and travels in the Authorization header;
 // only the events URL carries it as access_token, because EventSource cannot set headers.
 
+import { initRefunds, loadPermission, showRefunds } from "./refund.js";
+
 const TOKEN_KEY = "payivr.agent.token";
 // Outcomes a session can reach; a declined card may still be followed by another, so only
 // "ended" (which the stream always sends last) closes the stream.
@@ -213,6 +215,7 @@ class ApiError extends Error {
     this.status = status;
     this.code = body && body.error;
     this.field = body && body.field;
+    this.body = body;
   }
 }
 
@@ -225,7 +228,7 @@ async function api(path, options = {}) {
     response = await fetch(new URL(path, apiBase), {
       method: options.method || "GET",
       headers: { Accept: "application/json", Authorization: "Bearer " + token,
-        ...(options.body ? { "Content-Type": "application/json" } : {}) },
+        ...(options.body ? { "Content-Type": "application/json" } : {}), ...(options.headers || {}) },
       body: options.body ? JSON.stringify(options.body) : undefined,
       signal: controller.signal, cache: "no-store", credentials: "omit", referrerPolicy: "no-referrer",
     });
@@ -284,6 +287,7 @@ async function signIn(token) {
     signedIn("Signed in");
     renderSessions(sessions);
     await loadLanguages();
+    await loadPermission();
     $("amount").value ? $("start-button").focus() : $("amount").focus();
     return true;
   } catch (err) {
@@ -446,6 +450,7 @@ function renderResult(session) {
   }
   box.dataset.status = (result && result.status) || (text ? state : "");
   if (box.textContent !== text) box.textContent = text;
+  showRefunds(session, !CAPTURE_STATES.has(session.state) && session.state !== "authorizing");
 }
 
 function closeStream() {
@@ -665,6 +670,8 @@ async function init() {
   $("refresh-sessions").addEventListener("click", refreshSessions);
   $("cancel-button").addEventListener("click", cancelPayment);
   $("close-button").addEventListener("click", closeProgress);
+  initRefunds({ api, $, plainWords, toMinorUnits, formatMinor,
+    exponentOf: (code) => (code in exponents ? exponents[code] : 2) });
   document.body.dataset.ready = "true";
   if (sessionStorage.getItem(TOKEN_KEY)) await signIn(sessionStorage.getItem(TOKEN_KEY));
   else $("token").focus();

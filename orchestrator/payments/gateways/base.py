@@ -36,6 +36,7 @@ from ..money import Money, MoneyError
 from . import failures
 from .attempts import PaymentAttempt
 from .matching import ExpectedPayment, mismatch
+from .reversals import Reversals
 from .results import Approved, CancelResult, Declined, GatewayError, GatewayResult
 from .transport import NotReached, OutcomeUnknown
 
@@ -48,9 +49,10 @@ REFERENCE = re.compile(r"^[\x20-\x7e]{1,64}$")
 RequestT = TypeVar("RequestT")
 
 
-class Gateway(Generic[RequestT]):
+class Gateway(Reversals, Generic[RequestT]):
     """Subclasses implement ``_prepare``, ``_send`` and (if they can) ``_status_once`` and
-    ``_cancel_once``."""
+    ``_cancel_once``; refunds and voids (``reversals.py``) ``_refund_once``, ``_void_once``
+    and ``_refund_status_once``."""
 
     type_name = "gateway"
     # True when re-sending the same body under the same key can never charge twice.

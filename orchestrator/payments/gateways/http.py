@@ -10,6 +10,9 @@ decision, what it was for (amount, currency, card brand, BIN and last four), whi
 decision found by key is checked against the payment before it is taken. ``cancel_url`` (with
 ``{key}``), when the gateway has one, is its technical cancel by key: the definite "nothing is
 charged under this key" that lets reconciliation close a payment the gateway has no record of.
+``refund_url`` and ``void_url`` (with ``{key}``: the payment's key) and ``refund_status_url``
+(with ``{key}``: the refund's own key) are its refunds and voids, each request under a refund
+key of its own (orchestrator/payments/README.md shows the bodies and answers).
 
 Request fields: amount (minor units, int), amount_major ("12.50"), currency, currency_numeric,
 reference, idempotency_key, number, expiry_month ("07"), expiry_year ("2031"), expiry_mmyy,
@@ -26,6 +29,8 @@ from ..money import Money
 from ..signing import signed_headers
 from .base import Gateway
 from .registry import register
+from .refund_results import (RefundRefused, RefundResult, RefundTarget, Refunded, Voided,
+                             refused)
 from .results import (Approved, CancelResult, Cancelled, GatewayError, GatewayResult,
                       PaymentFacts, decline)
 from .transport import GatewayConfigError, JsonTransport, OutcomeUnknown, Response, check_url
@@ -88,7 +93,9 @@ class HttpGateway(Gateway[HttpRequest]):
                  request_fields: Optional[Mapping[str, str]] = None,
                  response: Optional[Mapping[str, Any]] = None, idempotent: bool = True,
                  idempotency_header: str = "Idempotency-Key", require_secret: bool = True,
-                 cancel_url: Optional[str] = None, **policy: Any) -> None:
+                 cancel_url: Optional[str] = None, refund_url: Optional[str] = None,
+                 void_url: Optional[str] = None, refund_status_url: Optional[str] = None,
+                 **policy: Any) -> None:
         super().__init__(name, **policy)
         self.url = check_url(url, "%s: url" % name)
         self.status_url = check_url(status_url or url.rstrip("/") + "/{key}",
@@ -101,6 +108,13 @@ class HttpGateway(Gateway[HttpRequest]):
         if self.cancel_url is not None and "{key}" not in self.cancel_url:
             raise GatewayConfigError("%s: cancel_url must contain {key}" % name)
         self.supports_cancel = self.cancel_url is not None
+        self.refund_url, self.void_url, self.refund_status_url = (
+            _key_url(name, setting, value) for setting, value in (
+                ("refund_url", refund_url), ("void_url", void_url),
+                ("refund_status_url", refund_status_url)))
+        self.supports_refund = self.refund_url is not None
+        self.supports_void = self.void_url is not None
+        self.supports_refund_status = self.refund_status_url is not None
         if require_secret and not secret:
             raise GatewayConfigError("%s: secret is required to sign requests" % name)
         self.secret = secret
@@ -172,6 +186,72 @@ class HttpGateway(Gateway[HttpRequest]):
             return GatewayError(answer.kind, True, "cancel: " + answer.detail)
         return answer
 
+    # -- refunds and voids (reversals.py holds the policy) --------------------------------------
+    def _refund_once(self, target: RefundTarget, money: Money, refund_key: str) -> RefundResult:
+        assert self.refund_url is not None
+        return self._reverse_once(self.refund_url, target, refund_key,
+                                  {"value": money.minor, "currency": money.currency})
+
+    def _void_once(self, target: RefundTarget, refund_key: str) -> RefundResult:
+        assert self.void_url is not None
+        return self._reverse_once(self.void_url, target, refund_key, None)
+
+    def _reverse_once(self, url: str, target: RefundTarget, refund_key: str,
+                      amount: Optional[Dict[str, Any]]) -> RefundResult:
+        request: Dict[str, Any] = {"idempotency_key": refund_key,
+                                   "payment_key": target.payment_key,
+                                   "transaction_id": target.transaction_id}
+        if amount is not None:
+            request["amount"] = amount
+        body = json.dumps(request, separators=(",", ":"), sort_keys=True).encode()
+        reply = self.transport.call("POST", url.replace("{key}", target.payment_key), body,
+                                    self._headers(refund_key, body))
+        return self._interpret_reversal(reply, for_status=False)
+
+    def _refund_status_once(self, refund_key: str) -> Optional[RefundResult]:
+        assert self.refund_status_url is not None
+        reply = self.transport.call("GET", self.refund_status_url.replace("{key}", refund_key),
+                                    None, self._headers(refund_key, b""))
+        if reply.status == 404:
+            return None
+        try:
+            return self._interpret_reversal(reply, for_status=True)
+        except OutcomeUnknown as error:
+            return GatewayError(error.kind, True, error.detail)
+
+    def _interpret_reversal(self, reply: Response, for_status: bool) -> RefundResult:
+        """An answer to a refund or void: 200 refunded/voided, 404 (no such payment) or 422
+        with an ``error`` code (refused: nothing refunded), 409 another request holds the key."""
+        status = reply.status
+        data = reply.data if isinstance(reply.data, dict) else {}
+        if status == 409:
+            raise OutcomeUnknown("conflict", "gateway holds another request under this key")
+        if status in (401, 403):
+            return GatewayError("auth", False, "gateway refused our signature (HTTP %d)" % status)
+        if status in (404, 422):
+            return refused(data.get("error")) if status == 422 else RefundRefused("not_found")
+        if 400 <= status < 500:
+            return GatewayError("rejected", False, "gateway refused the request (HTTP %d)" % status)
+        if status >= 500:
+            raise OutcomeUnknown("http", "HTTP %d" % status, resend_if_idempotent=True)
+        if not reply.data or not 200 <= status < 300:
+            raise OutcomeUnknown("protocol", "unexpected answer (HTTP %d)%s"
+                                 % (status, _why_unreadable(reply)))
+        outcome = _get(data, str(self.response["status"]))
+        refund_id = str(data.get("refund_id") or "")[:64]
+        if outcome == "refunded":
+            amount = _get(data, str(self.response["amount"]))
+            if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+                raise OutcomeUnknown("protocol", "a refund answer without its amount")
+            return Refunded(refund_id, amount)
+        if outcome == "voided":
+            return Voided(refund_id)
+        if outcome == "pending":
+            if for_status:
+                return GatewayError("pending", True, "gateway is still working on it")
+            raise OutcomeUnknown("pending", "gateway answered pending")
+        raise OutcomeUnknown("protocol", "unrecognised status in the answer")
+
     def _interpret(self, reply: Response, for_status: bool) -> GatewayResult:
         status = reply.status
         if status == 409:
@@ -230,6 +310,15 @@ class HttpGateway(Gateway[HttpRequest]):
         self.transport.close()
 
 
+def _key_url(name: str, setting: str, url: Optional[str]) -> Optional[str]:
+    if not url:
+        return None
+    checked = check_url(url, "%s: %s" % (name, setting))
+    if "{key}" not in checked:
+        raise GatewayConfigError("%s: %s must contain {key}" % (name, setting))
+    return checked
+
+
 def _why_unreadable(reply: Response) -> str:
     return ": body " + reply.unreadable if reply.unreadable else ""
 
@@ -258,6 +347,9 @@ register("http", factory=lambda name, settings: HttpGateway(name, **settings),
              "idempotent": {"type": "boolean"},
              "idempotency_header": {"type": "string"},
              "cancel_url": {"type": "string"},
+             "refund_url": {"type": "string"},
+             "void_url": {"type": "string"},
+             "refund_status_url": {"type": "string"},
              "request_fields": {"type": "object", "additionalProperties": {"type": "string"}},
              "response": {"type": "object", "additionalProperties": False,
                           "properties": {

@@ -18,6 +18,8 @@ store's payment number in base 36, eight characters, within Redsys's format (4 t
 characters, the first four digits, the rest digits or letters). One store never gives a
 number twice, so its orders cannot collide. Redsys has no query by key on this interface, so
 an unknown outcome is reported as such and reconciled in the Redsys portal.
+
+Refunds (transaction type 3) are ``redsys_refunds.py``'s; voids are not offered (see there).
 """
 import base64
 import binascii
@@ -40,6 +42,8 @@ from ..card import RevealedCard
 from ..money import Money
 from .attempts import PaymentAttempt
 from .base import Gateway
+from . import redsys_refunds
+from .refund_results import RefundResult, RefundTarget
 from .registry import register
 from .results import Approved, GatewayError, GatewayResult, decline
 from .transport import GatewayConfigError, JsonTransport, OutcomeUnknown, check_url
@@ -137,6 +141,7 @@ class RedsysGateway(Gateway[RedsysRequest]):
     type_name = "redsys"
     idempotent = False
     supports_status = False
+    supports_refund = True      # transaction type 3 (redsys_refunds.py); never re-sent
 
     def __init__(self, name: str, merchant_code: Union[str, int], terminal: Union[str, int],
                  secret_key: str, url: Union[str, None] = None, environment: str = "test",
@@ -191,12 +196,15 @@ class RedsysGateway(Gateway[RedsysRequest]):
         if self.moto:
             parameters["DS_MERCHANT_DIRECTPAYMENT"] = "true"
             parameters["DS_MERCHANT_EXCEP_SCA"] = "MOTO"
+        return {"order": order, "body": self.signed_body(order, parameters)}
+
+    def signed_body(self, order: str, parameters: Mapping[str, object]) -> bytes:
+        """The request body: the parameters, base64, signed with the order's key."""
         encoded = encode_parameters(parameters)
-        body = json.dumps({"Ds_SignatureVersion": SIGNATURE_VERSION,
+        return json.dumps({"Ds_SignatureVersion": SIGNATURE_VERSION,
                            "Ds_MerchantParameters": encoded,
                            "Ds_Signature": sign(self.secret_key, order, encoded)},
                           separators=(",", ":")).encode()
-        return {"order": order, "body": body}
 
     def _send(self, request: RedsysRequest) -> GatewayResult:
         reply = self.transport.call("POST", self.url, request["body"],
@@ -215,6 +223,21 @@ class RedsysGateway(Gateway[RedsysRequest]):
         if error_code:
             code = str(error_code)
             return GatewayError("rejected", code in SIS_UNKNOWN, "Redsys error %s" % code)
+        parameters = self.verified_parameters(data, order)
+        if isinstance(parameters, GatewayError):
+            return parameters
+        code = str(parameters.get("Ds_Response", "")).strip()
+        if not code.isdigit():
+            return GatewayError("protocol", True, "answer without Ds_Response")
+        code = code.zfill(4)
+        if int(code) <= 99:
+            return Approved(str(parameters.get("Ds_AuthorisationCode", "")).strip(), order)
+        return decline(code, RESPONSE_REASONS)
+
+    def verified_parameters(self, data: Dict[str, Any],
+                            order: str) -> Union[Dict[str, Any], GatewayError]:
+        """An answer's Ds_MerchantParameters, once its signature is checked and it is for
+        ``order``; else the GatewayError (outcome unknown) it is."""
         # untrusted JSON: anything but a base64 string fails to decode, below
         encoded: Any = data.get("Ds_MerchantParameters")
         signature = data.get("Ds_Signature")
@@ -228,13 +251,10 @@ class RedsysGateway(Gateway[RedsysRequest]):
         if answered_order != order or not signatures_match(
                 sign(self.secret_key, answered_order, encoded), signature):
             return GatewayError("signature", True, "answer signature or order does not match")
-        code = str(parameters.get("Ds_Response", "")).strip()
-        if not code.isdigit():
-            return GatewayError("protocol", True, "answer without Ds_Response")
-        code = code.zfill(4)
-        if int(code) <= 99:
-            return Approved(str(parameters.get("Ds_AuthorisationCode", "")).strip(), order)
-        return decline(code, RESPONSE_REASONS)
+        return parameters
+
+    def _refund_once(self, target: RefundTarget, money: Money, refund_key: str) -> RefundResult:
+        return redsys_refunds.refund_once(self, target, money)
 
     def close(self) -> None:
         self.transport.close()

@@ -3,6 +3,8 @@
 The sandbox server itself (test cards, charges kept masked) is ``orchestrator.payments.sandbox``;
 this module only knows its address layout, ``<url>/v1/authorizations``,
 ``<url>/v1/authorizations/{key}`` and its technical cancel ``<url>/v1/authorizations/{key}/cancel``,
+its refunds and voids ``<url>/v1/authorizations/{key}/refunds`` and ``.../void`` and the
+refunds' status ``<url>/v1/refunds/{key}``,
 and that it needs no signing secret (it checks one when given).
 """
 from typing import Any, Dict
@@ -21,6 +23,9 @@ def build(name: str, settings: Dict[str, Any]) -> SandboxConnector:
     return SandboxConnector(name, base + "/v1/authorizations",
                             status_url=base + "/v1/authorizations/{key}",
                             cancel_url=base + "/v1/authorizations/{key}/cancel",
+                            refund_url=base + "/v1/authorizations/{key}/refunds",
+                            void_url=base + "/v1/authorizations/{key}/void",
+                            refund_status_url=base + "/v1/refunds/{key}",
                             require_secret=False, **settings)
 
 
