@@ -38,6 +38,7 @@ from orchestrator.web import json_response
 
 from . import ownership, sse
 from .audit import ACTIONS, AuditEntry
+from .calls import calls_of
 from .control import CallControl, ControlError, call_not_found
 from .remote import FORWARDABLE, FORWARDED, forwarded_environ
 from .sessions import (METHODS, PAYMENT_OUTCOMES, Payload, PaymentSession, SessionConflict,
@@ -143,6 +144,7 @@ class AgentApi:
               ("GET", "/sessions/{id}/events", "events"),
               ("POST", "/admin/reload", "reload"),
               ("GET", "/languages", "list_languages"),
+              ("GET", "/calls", "list_calls"), ("GET", "/me", "me"),
               ("GET", "/openapi.json", "openapi")]
 
     def __init__(self, tokens: "TokenTable", registry: SessionRegistry, control: CallControl,
@@ -305,6 +307,24 @@ class AgentApi:
         principal = self._principal(entry)
         known = self.languages(principal.tenant) if self.languages else []
         return 200, {"languages": [{"code": code, "name": name} for code, name in known]}
+
+    def list_calls(self, environ: "WSGIEnvironment", entry: AuditEntry) -> Answer:
+        """The calls bridged now to the asker's agent (a tenant-wide token: to any of its
+        tenant's agents), for the panel to offer instead of a typed uuid (``calls.py``)."""
+        principal = self._principal(entry)
+        found, unavailable = calls_of(principal, self.control, self.registry, self.tenants)
+        entry.detail = "calls=%d" % len(found) + (
+            " unavailable=%s" % ",".join(unavailable) if unavailable else "")
+        return 200, {"calls": found, "unavailable_nodes": unavailable}
+
+    def me(self, environ: "WSGIEnvironment", entry: AuditEntry) -> Answer:
+        """Who the token is: its tenant and agent (None for a tenant-wide token), and where
+        that agent takes callers back, so the panel can say as whom it is signed in."""
+        principal = self._principal(entry)
+        agent = agent_target(self.settings, principal.tenant, principal.agent)
+        return 200, {"tenant": principal.tenant, "agent": principal.agent,
+                     "admin": principal.admin,
+                     "extension": agent["extension"] if agent else None}
 
     def list_sessions(self, environ: "WSGIEnvironment", entry: AuditEntry) -> Answer:
         principal = self._principal(entry)

@@ -6,7 +6,9 @@ not the principal. So the API writes, for every request under ``/api/v1`` but th
 OpenAPI document, one line with these fields (absent when not known):
 
     action    start, cancel, recapture, complete, read (one session), list, watch (the event
-              stream opened), or ``none`` for a path the API does not serve
+              stream opened), reload, languages, calls (the agent's calls listed: detail
+              gives how many), whoami (the token's own principal), or ``none`` for a path
+              the API does not serve
     tenant    the token's tenant; agent: its agent (absent for a tenant-wide token; both
               absent when no valid token was given)
     source    the peer's address as the HTTP server saw it (a proxy in front shows as itself)
@@ -41,7 +43,8 @@ UNROUTED = "none"
 # handler name -> the action the audit line names
 ACTIONS = {"create_session": "start", "cancel": "cancel", "recapture": "recapture",
            "complete": "complete", "get_session": "read", "list_sessions": "list",
-           "events": "watch", "reload": "reload", "list_languages": "languages"}
+           "events": "watch", "reload": "reload", "list_languages": "languages",
+           "list_calls": "calls", "me": "whoami"}
 
 
 @dataclass
