@@ -72,6 +72,8 @@ def test_the_agent_picks_their_call_from_the_list_and_the_header_names_them(rig,
         "data-picked") == "true"
     by_id(browser, "start-button").click()
     assert wait_result(browser, "approved").startswith("Payment approved – visa card ending 1111.")
+    # handed to the payment (transfer mode), the caller has left alice's bridge: not offered
+    wait(browser, lambda d: call_rows(d) == [], "the call to leave the list")
     screenshot(browser, artifacts, "truth-02-picked-call-approved")
     wait(browser, lambda d: text(d, "p-state") == "Approved (finished)", "the session to end")
     assert_no_card_digits(browser, PAN, "4111 1111", "41111111")
@@ -133,6 +135,7 @@ def test_after_a_decline_the_panel_says_another_card_is_asked_for_and_the_next_s
     said = text(browser, "result")
     assert said.startswith("Card 1 declined: ") and "funds" in said
     assert said.endswith("The caller is keying card 2 of 2.")
+    assert by_id(browser, "result").get_attribute("data-next") == "another_card"   # not red
     assert field_status(browser, "number")[0] == "typing"
     assert field_status(browser, "expiry") == ("pending", "Waiting")
     assert field_status(browser, "security_code") == ("pending", "Waiting")
@@ -172,6 +175,7 @@ def test_the_last_card_declined_says_no_other_card_is_asked_for(rig, browser, ar
     wait(browser, lambda d: "No other card" in text(d, "result"),
          "the last decline (now %r)" % text(browser, "result"), timeout=60)
     said = text(browser, "result")
+    assert by_id(browser, "result").get_attribute("data-next") == ""     # the end: shown as one
     assert said.startswith("Payment declined: ") and "funds" in said
     assert said.endswith("No other card will be asked for (card 2 of 2 tried).")
     call.wait(timeout=60)

@@ -567,6 +567,10 @@ function renderResult(session) {
     text = "The payment did not complete (the call ended or could not be handed over). Nothing was charged.";
   }
   box.dataset.status = (result && result.status) || (text ? state : "");
+  // while the flow goes on to another card (not once the session has ended)
+  const after = session.after_decline;
+  box.dataset.next = result && result.status === "declined" && after && after.next === "another_card"
+    && session.state !== STREAM_END ? "another_card" : "";
   if (box.textContent !== text) box.textContent = text;
 }
 
@@ -675,6 +679,7 @@ async function startPayment(event) {
     const session = await api("sessions", { method: "POST", body });
     await refreshSessions();     // listed before it is shown: never "None" beside it
     watch(session);
+    refreshCalls();              // a caller handed to the payment has left the agent's bridge
   } catch (err) {
     if (err.status === 401) return signOut();
     if (err.code === "mode_unavailable") {
