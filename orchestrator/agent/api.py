@@ -312,10 +312,13 @@ class AgentApi:
         """The calls bridged now to the asker's agent (a tenant-wide token: to any of its
         tenant's agents), for the panel to offer instead of a typed uuid (``calls.py``)."""
         principal = self._principal(entry)
-        found, unavailable = calls_of(principal, self.control, self.registry, self.tenants)
+        found, asked, unavailable = calls_of(principal, self.control, self.registry,
+                                             self.tenants)
+        if self.remote is not None and not environ.get(FORWARDED):
+            found, asked, unavailable = self.remote.calls(principal, found, asked, unavailable)
         entry.detail = "calls=%d" % len(found) + (
             " unavailable=%s" % ",".join(unavailable) if unavailable else "")
-        return 200, {"calls": found, "unavailable_nodes": unavailable}
+        return 200, {"calls": found, "nodes": asked, "unavailable_nodes": unavailable}
 
     def me(self, environ: "WSGIEnvironment", entry: AuditEntry) -> Answer:
         """Who the token is: its tenant and agent (None for a tenant-wide token), and where

@@ -11,7 +11,9 @@ on a listed call is checked again (``api.py``), so a call that moved in between 
 
 Every node this instance is configured with is looked at, whichever instance holds the
 call's socket: the agent's leg and its caller are channels of the switch, seen alike from
-any instance connected to it. A node that is not connected, or does not answer, is named in
+any instance connected to it; with several instances the others' lists are merged in
+(``remote.py``), for switches this one has no connection to. A node that no instance could
+ask (not connected, no answer), or an instance that did not answer, is named in
 ``unavailable_nodes``, so a short list is never mistaken for a complete one.
 
 What is shown of the caller is masked (``sms.mask_number``: the last three digits); the
@@ -48,10 +50,11 @@ def _since(epoch: float) -> Optional[str]:
 
 
 def calls_of(principal: "Principal", control: "CallControl", registry: "SessionRegistry",
-             tenants: Collection[str]) -> Tuple[List[Payload], List[str]]:
-    """``(calls, unavailable node names)``: the calls bridged to the principal's agent (every
-    agent of the tenant for a tenant-wide token), oldest first."""
+             tenants: Collection[str]) -> Tuple[List[Payload], List[str], List[str]]:
+    """``(calls, nodes asked, nodes not asked)``: the calls bridged to the principal's agent
+    (every agent of the tenant for a tenant-wide token), oldest first."""
     calls: List[Payload] = []
+    asked: List[str] = []
     unavailable: List[str] = []
     for name, node in sorted(control.pool.nodes.items()):
         if not node.connected:
@@ -59,11 +62,12 @@ def calls_of(principal: "Principal", control: "CallControl", registry: "SessionR
             continue
         try:
             calls += _on_node(principal, control, registry, tenants, node)
+            asked.append(name)
         except ControlError as error:
             log.warning("calls on node %s not listed: %s", name, error.message)
             unavailable.append(name)
     calls.sort(key=lambda call: call["since"] or "")
-    return calls, unavailable
+    return calls, asked, unavailable
 
 
 def _on_node(principal: "Principal", control: "CallControl", registry: "SessionRegistry",
