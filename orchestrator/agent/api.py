@@ -38,6 +38,7 @@ from orchestrator.web import json_response
 
 from . import ownership, sse
 from .audit import ACTIONS, AuditEntry
+from .calls import calls_of
 from .control import CallControl, ControlError, call_not_found
 from .remote import FORWARDABLE, FORWARDED, forwarded_environ
 from .sessions import (METHODS, PAYMENT_OUTCOMES, Payload, PaymentSession, SessionConflict,
@@ -145,11 +146,11 @@ class AgentApi:
               ("POST", "/sessions/{id}/complete", "complete"),
               ("GET", "/sessions/{id}/events", "events"),
               ("POST", "/admin/reload", "reload"),
-              ("GET", "/me", "whoami"),
               ("GET", "/payments/{id}", "get_payment"),
               ("POST", "/payments/{id}/refund", "refund_payment"),
               ("POST", "/payments/{id}/void", "void_payment"),
               ("GET", "/languages", "list_languages"),
+              ("GET", "/calls", "list_calls"), ("GET", "/me", "me"),
               ("GET", "/openapi.json", "openapi")]
 
     def __init__(self, tokens: "TokenTable", registry: SessionRegistry, control: CallControl,
@@ -314,6 +315,30 @@ class AgentApi:
         principal = self._principal(entry)
         known = self.languages(principal.tenant) if self.languages else []
         return 200, {"languages": [{"code": code, "name": name} for code, name in known]}
+
+    def list_calls(self, environ: "WSGIEnvironment", entry: AuditEntry) -> Answer:
+        """The calls bridged now to the asker's agent (a tenant-wide token: to any of its
+        tenant's agents), for the panel to offer instead of a typed uuid (``calls.py``)."""
+        principal = self._principal(entry)
+        found, asked, unavailable = calls_of(principal, self.control, self.registry,
+                                             self.tenants)
+        if self.remote is not None and not environ.get(FORWARDED):
+            found, asked, unavailable = self.remote.calls(principal, found, asked, unavailable)
+        entry.detail = "calls=%d" % len(found) + (
+            " unavailable=%s" % ",".join(unavailable) if unavailable else "")
+        return 200, {"calls": found, "nodes": asked, "unavailable_nodes": unavailable}
+
+    def me(self, environ: "WSGIEnvironment", entry: AuditEntry) -> Answer:
+        """Who the token is and what it may do: its tenant and agent (None for a tenant-wide
+        token), where that agent takes callers back (the panel says as whom it is signed in),
+        and whether it may refund and void."""
+        principal = self._principal(entry)
+        agent = agent_target(self.settings, principal.tenant, principal.agent)
+        return 200, {"tenant": principal.tenant, "agent": principal.agent,
+                     "admin": principal.admin,
+                     "extension": agent["extension"] if agent else None,
+                     # the panel offers refunds and voids only to a token that may
+                     "refund": principal.refund and self.payments is not None}
 
     def list_sessions(self, environ: "WSGIEnvironment", entry: AuditEntry) -> Answer:
         principal = self._principal(entry)
@@ -584,12 +609,6 @@ class AgentApi:
         return 200, session.to_json()
 
     # -- payments (payments_api.py) --------------------------------------------------------
-    def whoami(self, environ: "WSGIEnvironment", entry: AuditEntry) -> Answer:
-        """What the token may do: the panel shows a refund button only when it may."""
-        principal = self._principal(entry)
-        return 200, {"tenant": principal.tenant, "agent": principal.agent,
-                     "refund": principal.refund and self.payments is not None}
-
     def _payment_routes(self) -> "PaymentRoutes":
         if self.payments is None:
             raise ApiError(404, "payment_not_found", "no such payment")

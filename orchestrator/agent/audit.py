@@ -6,8 +6,9 @@ not the principal. So the API writes, for every request under ``/api/v1`` but th
 OpenAPI document, one line with these fields (absent when not known):
 
     action    start, cancel, recapture, complete, read (one session), list, watch (the event
-              stream opened), payment (one payment read), refund, void, whoami, or ``none``
-              for a path the API does not serve
+              stream opened), reload, languages, calls (the agent's calls listed: detail
+              gives how many), payment (one payment read), refund, void, whoami (the token's
+              own principal), or ``none`` for a path the API does not serve
     tenant    the token's tenant; agent: its agent (absent for a tenant-wide token; both
               absent when no valid token was given)
     source    the peer's address as the HTTP server saw it (a proxy in front shows as itself)
@@ -45,7 +46,7 @@ ACTIONS = {"create_session": "start", "cancel": "cancel", "recapture": "recaptur
            "complete": "complete", "get_session": "read", "list_sessions": "list",
            "events": "watch", "reload": "reload", "list_languages": "languages",
            "get_payment": "payment", "refund_payment": "refund", "void_payment": "void",
-           "whoami": "whoami"}
+           "list_calls": "calls", "me": "whoami"}
 
 
 @dataclass

@@ -18,6 +18,7 @@ from orchestrator.engine.runner import FlowOutcome
 from orchestrator.payments.events import CallRef, PaymentEvent
 
 from .api import AgentApi
+from .card_retries import cards_allowed
 from .control import CallControl
 from .durable import SessionRecorder, shown_from
 from .sessions import SessionRegistry
@@ -34,6 +35,7 @@ class AgentHub:
     def __init__(self, service: "Service", settings: Mapping[str, Any]) -> None:
         self.settings = settings
         self.registry = SessionRegistry()
+        self.registry.cards_allowed = self._cards_allowed
         self.control = CallControl(service.pool, settings, self.registry,
                                    calls=service.call_nodes,
                                    socket_address=getattr(service, "socket_address", None))
@@ -76,6 +78,11 @@ class AgentHub:
                             InstanceTable(service.store.backend), self.registry)
             remote.api = self.api
             self.api.remote = remote
+
+    def _cards_allowed(self, flow: str) -> Optional[int]:
+        """The cards ``flow`` takes from one caller, by its definition as loaded now."""
+        library = self._service.library
+        return cards_allowed(library[flow]) if flow in library else None
 
     def may_start(self, tenant: str, flow: str) -> bool:
         """Whether ``tenant``'s agents may start ``flow``: one of its own. Another tenant's is

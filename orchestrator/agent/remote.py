@@ -13,7 +13,11 @@ may reach an instance that does not hold the call. The instance asked (the reque
   holder answers with the live snapshot and sends every later change to the requester's
   channel, in order, until the session ends;
 - **lists** its own sessions and, from the store, the active sessions of the other live
-  instances.
+  instances;
+- **lists the agent's calls** (``GET /calls``) from its own nodes and from each other live
+  instance's (asked with the asker's principal, each instance checking ownership as for its
+  own), merged by call uuid: an instance whose nodes are other switches (or reach a node this
+  one cannot) shows its calls too.
 
 Whose a call or session is, is decided exactly as for a local one: the requester checks a
 stored session's tenant and agent before it forwards anything, and the holder runs the same
@@ -49,7 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 FORWARDED = "payivr.forwarded_from"     # the WSGI environ key of a request another instance sent
-FORWARDABLE = ("create_session", "get_session", "recapture", "cancel", "complete")
+FORWARDABLE = ("create_session", "get_session", "recapture", "cancel", "complete", "list_calls")
 MAX_WATCHERS = 20                       # other instances' streams of one session
 REMEMBERED = 1000                       # sessions started through this instance, by id
 Answer = Tuple[int, Payload]
@@ -222,6 +226,31 @@ class Remote:
                 and self.peers.alive(r["instance"])
                 and principal.may_act_on(r["tenant"], r["agent"])
                 and self.registry.get(r["id"]) is None]
+
+    def calls(self, principal: Principal, found: List[Payload], asked: List[str],
+              unavailable: List[str]) -> Tuple[List[Payload], List[str], List[str]]:
+        """``(calls, nodes asked, nodes not asked)`` with every live peer's added: a call
+        once (uuids are unique across switches), a node not asked only when no instance
+        could ask it; a peer that does not answer is named as ``instance:<name>``."""
+        known = {call["call_uuid"] for call in found}
+        calls, reached, down = list(found), set(asked), set(unavailable)
+        for peer in self.peers.live_peers():
+            try:
+                status, body = self.forward(peer, "GET", "/calls", {}, principal)
+            except ControlError:
+                status, body = 0, {}
+            if status != 200 or not isinstance(body.get("calls"), list):
+                down.add("instance:%s" % peer)
+                continue
+            for call in body["calls"]:
+                if isinstance(call, dict) and isinstance(call.get("call_uuid"), str) \
+                        and call["call_uuid"] not in known:
+                    known.add(call["call_uuid"])
+                    calls.append(call)
+            reached |= {str(n) for n in body.get("nodes") or []}
+            down |= {str(n) for n in body.get("unavailable_nodes") or []}
+        calls.sort(key=lambda call: str(call.get("since") or ""))
+        return calls, sorted(reached), sorted(down - reached)
 
     # -- the holder's side -----------------------------------------------------------------
     def serve(self, message: wire.Message) -> Answer:

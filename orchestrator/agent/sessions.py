@@ -116,6 +116,10 @@ class PaymentSession:
             f: {"state": "pending", "digits": 0, "masked": None, "error_type": None, "attempt": 0}
             for f in fields}
         self.result: Optional[Dict[str, str]] = None
+        # cards sent to the bank so far, and after a decline what the flow does next:
+        # {"next": another_card | no_more_cards | unknown, "card", "cards_allowed"}
+        self.cards = 0
+        self.after_decline: Optional[Payload] = None
         self.created = self.updated = _now()
         self.ended_at: Optional[float] = None
         # what the live call needs (never shown): the agent's leg and the node holding both
@@ -132,6 +136,13 @@ class PaymentSession:
         return self.state in ACTIVE_STATES
 
     @property
+    def awaiting_card(self) -> bool:
+        """Declined, and the flow is asking the caller for another card: still the agent's
+        payment in progress, though no longer in an active state until that card starts."""
+        return (self.state == "declined" and self.after_decline is not None
+                and self.after_decline["next"] == "another_card")
+
+    @property
     def in_card_entry(self) -> bool:
         return self.state in ("created", "waiting", "collecting")
 
@@ -142,6 +153,7 @@ class PaymentSession:
                 "amount_text": str(self.money), "reference": self.reference, "state": self.state,
                 "fields": {name: dict(value) for name, value in self.fields.items()},
                 "result": dict(self.result) if self.result else None,
+                "after_decline": dict(self.after_decline) if self.after_decline else None,
                 "method": self.method, "sms": dict(self.sms) if self.sms else None,
                 "created": self.created, "updated": self.updated}
 
@@ -192,6 +204,8 @@ class SessionRegistry:
         self._by_call: Dict[str, PaymentSession] = {}
         self.listeners: List[Listener] = []
         self.observers: List[Observer] = []
+        # flow name -> the cards it takes from one caller at most, or None (card_retries.py)
+        self.cards_allowed: Callable[[str], Optional[int]] = lambda flow: None
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -238,7 +252,7 @@ class SessionRegistry:
 
     def visible_to(self, principal: "Principal", active_only: bool = True) -> List[PaymentSession]:
         return [s for s in self._sessions.values()
-                if principal.may_see(s) and (s.active or not active_only)]
+                if principal.may_see(s) and (s.active or s.awaiting_card or not active_only)]
 
     def for_channel(self, channel: Channel) -> Optional[PaymentSession]:
         """The live session ``channel`` carries in ``pay_session``, when it is that very call's:
@@ -326,6 +340,11 @@ class SessionRegistry:
 
 
 def _started(registry: SessionRegistry, session: PaymentSession, event: FieldStarted) -> None:
+    if session.state == "declined":
+        # another card: the declined one's fields say nothing of it, each starts afresh
+        for name in list(session.fields):
+            registry._field(session, name, state="pending", masked=None, error_type=None,
+                            attempt=0)
     registry.set_state(session, "collecting")
     registry._field(session, event.field, state="typing", masked=None, error_type=None,
                     attempt=event.attempt)
@@ -345,10 +364,23 @@ def _rejected(registry: SessionRegistry, session: PaymentSession, event: FieldRe
 
 
 def _authorizing(registry: SessionRegistry, session: PaymentSession, event: Authorizing) -> None:
+    session.cards += 1
     registry.set_state(session, "authorizing")
 
 
 _PAYMENT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def _after_decline(registry: SessionRegistry, session: PaymentSession) -> Payload:
+    """What the flow does after this decline, by its definition (``card_retries.py``): the
+    ``card``-th card was declined of ``cards_allowed`` (None: the flow does not say)."""
+    allowed = registry.cards_allowed(session.flow)
+    card = max(session.cards, 1)
+    if allowed is None:
+        following = "unknown"
+    else:
+        following = "another_card" if card < allowed else "no_more_cards"
+    return {"next": following, "card": card, "cards_allowed": allowed}
 
 
 def _answered(registry: SessionRegistry, session: PaymentSession,
@@ -377,7 +409,11 @@ def _answered(registry: SessionRegistry, session: PaymentSession,
     if len(digits) >= 4 and digits[-4:].isdigit():
         result["last4"] = digits[-4:]
     session.result = result
-    registry._emit(session, "authorization", dict(result))
+    session.after_decline = _after_decline(registry, session) if status == "declined" else None
+    shown: Payload = dict(result)
+    if session.after_decline is not None:
+        shown["after_decline"] = dict(session.after_decline)
+    registry._emit(session, "authorization", shown)
     registry.set_state(session, status)
 
 

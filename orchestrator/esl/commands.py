@@ -15,8 +15,9 @@ reaches the switch.
 """
 from __future__ import annotations
 
+import json
 import re
-from typing import Callable, Optional, Sequence, Tuple
+from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 from orchestrator.engine.channel import CommandFailed
 
@@ -28,6 +29,15 @@ _WORD = re.compile(r"^[A-Za-z0-9_.+@:/-]{1,128}$")
 _KEYS = re.compile(r"^[0-9*#A-Da-d]{1,32}$")
 _CAUSE = re.compile(r"^[A-Z_]{1,64}$")
 UNSET = "_undef_"   # what uuid_getvar answers for a variable that is not set
+
+
+class Leg(NamedTuple):
+    """A channel as ``show channels`` lists it: its uuid, since when (epoch seconds), and
+    the caller id number it carries."""
+
+    uuid: str
+    created: float
+    caller: str
 
 
 def check_uuid(value: str) -> str:
@@ -87,6 +97,27 @@ class SwitchCommands:
     # -- legs ------------------------------------------------------------------------------
     def leg_exists(self, uuid: str) -> bool:
         return self._boolean("uuid_exists %s" % check_uuid(uuid))
+
+    def legs(self) -> List[Leg]:
+        """Every channel up on the switch: ``show channels as json`` (the JSON form, because
+        the plain one is comma-separated and a caller's name may hold a comma). A row whose
+        uuid is not a uuid is skipped: nothing of another shape reaches a later command."""
+        reply = self._api("show channels as json").strip()
+        try:
+            rows = json.loads(reply).get("rows") or []
+        except (ValueError, AttributeError):
+            raise CommandFailed("show channels answered %r" % reply[:40])
+        legs = []
+        for row in rows if isinstance(rows, list) else []:
+            uuid = row.get("uuid") if isinstance(row, dict) else None
+            if not isinstance(uuid, str) or not _UUID.match(uuid):
+                continue
+            try:
+                created = float(row.get("created_epoch") or 0)
+            except (TypeError, ValueError):
+                created = 0.0
+            legs.append(Leg(uuid, created, str(row.get("cid_num") or "")))
+        return legs
 
     def get_variable(self, uuid: str, name: str) -> Optional[str]:
         reply = self._api("uuid_getvar %s %s" % (check_uuid(uuid), check_name(name)))

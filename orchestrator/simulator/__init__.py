@@ -50,7 +50,7 @@ inbound auth/api/bgapi/event/nixevent/noevents/filter/myevents <uuid>/sendmsg <u
 outbound connect (reply = serialized CHANNEL_DATA event, URL-encoded, ``Reply-Text: %2BOK%0A``),
 myevents, linger [N], nolinger, resume, getvar, divert_events, sendmsg execute/hangup,
 refusals without ``full``; api status, uuid_break, uuid_kill, uuid_exists, uuid_getvar,
-uuid_setvar, uuid_transfer, show channels; apps answer, pre_answer, playback, speak, say,
+uuid_setvar, uuid_transfer, show channels [as json]; apps answer, pre_answer, playback, speak, say,
 play_and_get_digits, set, unset, export, multiset, sleep, park, transfer, bridge, hangup
 and a few no-ops (log, info, ...). Stay-on-line payments (``eavesdrop``: docs/stay-on-line.md):
 ``uuid_audio <uuid> start read mute 1|stop``, ``uuid_bridge``, ``intercept``, agent legs

@@ -87,6 +87,15 @@ def _ensure_media(ch: "SimChannel") -> None:
         ch.fire_new("CHANNEL_PROGRESS_MEDIA")
 
 
+def speech_seconds(ch: "SimChannel", arg: str, text: str) -> float:
+    """Simulated length of spoken ``text``: one ``prompt_durations`` sets for ``arg``, else
+    one by the text's length."""
+    for pattern, seconds in ch.switch.prompt_durations.items():
+        if fnmatch.fnmatch(arg, pattern):
+            return seconds
+    return max(0.5, 0.06 * len(text))
+
+
 def sound_seconds(ch: "SimChannel", path: str) -> Optional[float]:
     """Simulated length of a sound; None means it plays until interrupted."""
     if path.startswith("file_string://"):
@@ -232,7 +241,7 @@ def _playback(ch: "SimChannel", arg: str, run: "AppRun") -> Optional[str]:
 def _speak(ch: "SimChannel", arg: str, run: "AppRun") -> Optional[str]:
     _ensure_media(ch)
     text = arg.split("|", 2)[-1]
-    play(ch, run, "speak", arg, max(0.5, 0.06 * len(text)), _barge_on_terminator(ch, "speak"))
+    play(ch, run, "speak", arg, speech_seconds(ch, arg, text), _barge_on_terminator(ch, "speak"))
     return None
 
 

@@ -1,6 +1,7 @@
 """The `api` commands the simulator knows, answering with mod_commands' texts."""
 from __future__ import annotations
 
+import json
 import time
 from typing import TYPE_CHECKING, Callable, Dict
 
@@ -260,10 +261,18 @@ def _global_getvar(switch: "Switch", arg: str) -> str:
 
 @api("show")
 def _show(switch: "Switch", arg: str) -> str:
-    what = arg.split()[0].lower() if arg.split() else ""
+    words = arg.split()
+    what = words[0].lower() if words else ""
     if what != "channels":
         return "-USAGE: show channels\n"
     rows = [ch.show_row(switch.hostname) for ch in list(switch.channels.values()) if ch.up]
+    if [w.lower() for w in words[1:]] == ["as", "json"]:
+        # mod_commands' JSON form: row_count alone when there is no row (seen on 1.10)
+        if not rows:
+            return json.dumps({"row_count": 0}) + "\n"
+        names = _SHOW_CHANNELS_HEAD.split(",")
+        return json.dumps({"row_count": len(rows),
+                           "rows": [dict(zip(names, row.split(","))) for row in rows]}) + "\n"
     if not rows:
         return "\n0 total.\n"
     return _SHOW_CHANNELS_HEAD + "\n" + "\n".join(rows) + f"\n\n{len(rows)} total.\n"

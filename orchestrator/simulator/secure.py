@@ -16,7 +16,7 @@ import posixpath
 from typing import TYPE_CHECKING, List, Optional
 from urllib.parse import unquote
 
-from .apps import _ensure_media, app, play, sound_seconds
+from .apps import _ensure_media, app, play, sound_seconds, speech_seconds
 from .collect import GONE, _read
 
 if TYPE_CHECKING:
@@ -41,7 +41,8 @@ def _play(ch: "SimChannel", run: "AppRun") -> str:
             if not ch.switch.file_missing(fields[1]):
                 how, _ = play(ch, run, "playback", fields[1], sound_seconds(ch, fields[1]), lambda p: False)
         elif kind == "speak" and len(fields) > 3:
-            how, _ = play(ch, run, "speak", "|".join(fields[1:4]), max(0.5, 0.06 * len(fields[3])),
+            how, _ = play(ch, run, "speak", "|".join(fields[1:4]),
+                          speech_seconds(ch, "|".join(fields[1:4]), fields[3]),
                           lambda p: False)
         elif kind == "say" and len(fields) > 5:
             # the gender variable, set before the say when it is ASCII letters only: the

@@ -126,7 +126,14 @@ def test_progress_is_shown_masked_and_a_card_number_is_never_shown(fake, browser
     assert not by_id(browser, "cancel-button").is_enabled()
     push("authorization", {"status": "declined", "decline_reason": "insufficient_funds"})
     push("state", {"state": "declined"})
-    assert wait_result(browser, "declined") == "Payment declined: The card has insufficient funds."
+    # a service that does not say what follows: the flow may still ask for another card
+    assert wait_result(browser, "declined") == ("Declined: The card has insufficient funds. The "
+                                                "payment flow goes on; it may ask the caller for "
+                                                "another card.")
+    assert text(browser, "p-state") == "Declined"
+    push("state", {"state": "ended"})
+    wait(browser, lambda d: text(d, "p-state") == "Declined (finished)", "the session to end")
+    assert text(browser, "result") == "Payment declined: The card has insufficient funds."
     assert all(not b.is_enabled() for b in browser.find_elements(By.CSS_SELECTOR, ".recapture"))
     assert by_id(browser, "fields").get_attribute("aria-live") == "polite"
     screenshot(browser, artifacts, "fake-02-declined")

@@ -137,3 +137,27 @@ def test_a_holder_refusing_one_more_stream_is_said_as_it_said_it(pair, monkeypat
     reply = a.request("GET", "/sessions/%s/events" % session["id"])
     assert reply.status_code == 503 and reply.json()["error"] == "too_many_watchers"
     call.hangup()
+
+
+def test_an_agent_on_a_finds_their_call_on_bs_switch_and_nothing_that_is_not_theirs(pair):
+    """GET /calls on A merges B's list (B's switch is no node of A's), each instance checking
+    ownership itself with the asker's principal."""
+    a, b = pair.a, pair.b
+    here, _ = a.call()
+    there, _ = b.call(caller_id_number="+34600111222")
+    bobs, _ = b.call(agent="bob")
+    globex, _ = b.call(tenant="globex", agent="gina")
+    answer = a.request("GET", "/calls").json()
+    assert sorted(c["call_uuid"] for c in answer["calls"]) == sorted([here.uuid, there.uuid])
+    assert answer["unavailable_nodes"] == [] and answer["nodes"] == ["fs1"]
+    [theirs] = [c for c in answer["calls"] if c["call_uuid"] == there.uuid]
+    assert theirs["caller"] == "+********222" and theirs["agent"] == "alice"
+    supervisor = a.request("GET", "/calls", "acme").json()
+    assert sorted(c["call_uuid"] for c in supervisor["calls"]) == sorted(
+        [here.uuid, there.uuid, bobs.uuid])
+    assert [c["call_uuid"] for c in a.request("GET", "/calls", "other").json()["calls"]] == [
+        globex.uuid]
+    # the call found through A starts through A, as a typed uuid would
+    reply = a.start_payment(theirs["call_uuid"])
+    assert reply.status_code == 201, reply.text
+    a.request("POST", "/sessions/%s/cancel" % reply.json()["id"])

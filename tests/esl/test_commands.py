@@ -80,3 +80,20 @@ def test_a_value_that_could_expand_split_or_inject_never_reaches_the_switch(verb
     with pytest.raises(ValueError):
         getattr(commands, verb)(*args)
     assert api.sent == []
+
+
+def test_legs_reads_the_json_channel_list_and_skips_a_row_of_another_shape():
+    """``show channels as json`` as mod_commands answers it: a caller's name may hold a comma
+    (the plain form's separator), a row whose uuid is not one never reaches a later command."""
+    reply = ('{"row_count":3,"rows":[{"uuid":"%s","created_epoch":"1796158898",'
+             '"cid_name":"Smith, Jo","cid_num":"+34600111222"},'
+             '{"uuid":"%s","created_epoch":"","cid_num":""},'
+             '{"uuid":"x; uuid_kill all","created_epoch":"1"}]}\n' % (LEG, OTHER))
+    commands, api = switch(reply)
+    legs = commands.legs()
+    assert api.sent == ["show channels as json"]
+    assert [(leg.uuid, leg.created, leg.caller) for leg in legs] == [
+        (LEG, 1796158898.0, "+34600111222"), (OTHER, 0.0, "")]
+    assert switch('{"row_count":0}\n')[0].legs() == []
+    with pytest.raises(CommandFailed):
+        switch("-ERR no reply\n")[0].legs()

@@ -1,3 +1,4 @@
+import json
 import gevent
 
 from orchestrator.simulator import CallerScript
@@ -49,6 +50,7 @@ def test_api_status_and_unknown(switch):
     assert esl.cmd("api uuid_exists nope").body == "false"
     assert esl.cmd("api uuid_kill nope").body == "-ERR No such channel!\n"
     assert esl.cmd("api show channels").body == "\n0 total.\n"
+    assert json.loads(esl.cmd("api show channels as json").body) == {"row_count": 0}
 
 
 def test_api_on_live_channel(switch, orch):
@@ -63,6 +65,9 @@ def test_api_on_live_channel(switch, orch):
     assert esl.cmd(f"api uuid_setvar {uuid} color blue").body == "+OK\n"
     assert call.channel.variables["color"] == "blue"
     assert uuid in esl.cmd("api show channels").body
+    listed = json.loads(esl.cmd("api show channels as json").body)
+    assert listed["row_count"] == 1 and listed["rows"][0]["uuid"] == uuid
+    assert listed["rows"][0]["cid_num"] == call.channel.caller_id_number
     assert esl.cmd(f"api uuid_kill {uuid} USER_BUSY").body == "+OK\n"
     session.wait_event("CHANNEL_HANGUP", lambda m: m.event["Hangup-Cause"] == "USER_BUSY")
     record = call.wait(5)

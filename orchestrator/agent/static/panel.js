@@ -164,6 +164,69 @@ export function declineWords(result) {
   return DECLINE_WORDS[reason] || plainWords(reason).replace(/_/g, " ");
 }
 
+function sentence(text) {
+  const said = String(text || "").trim();
+  return said && !/[.!?]$/.test(said) ? said + "." : said;
+}
+
+/** What a declined payment means now, and what happens next: the service says, from the
+ *  flow's definition, whether the caller is asked for another card (``after_decline``). */
+export function declinedText(session) {
+  const reason = sentence(declineWords(session.result)) || "The payment was not authorized.";
+  const after = session.after_decline || null;
+  const state = session.state;
+  const card = after && Number.isInteger(after.card) ? after.card : 1;
+  const allowed = after && Number.isInteger(after.cards_allowed) ? after.cards_allowed : null;
+  const of = allowed ? " of " + allowed : "";
+  if (after && after.next === "another_card") {
+    if (state === "declined") {
+      return "Declined: " + reason + " The caller is asked for another card (card " + (card + 1) + of + ").";
+    }
+    if (CAPTURE_STATES.has(state)) {
+      return "Card " + card + " declined: " + reason + " The caller is keying card " + (card + 1) + of + ".";
+    }
+    if (state === "authorizing") {
+      return "Card " + card + " declined: " + reason + " Card " + (card + 1) + of + " is being authorized.";
+    }
+    return "Payment declined: " + reason + " The call left the payment before another card was keyed.";
+  }
+  if (after && after.next === "no_more_cards") {
+    return "Payment declined: " + reason + " No other card will be asked for (card " + card + of + " tried).";
+  }
+  if (CAPTURE_STATES.has(state)) return "Card declined: " + reason + " The caller is trying another card.";
+  if (state === "declined") return "Declined: " + reason + " The payment flow goes on; it may ask the caller for another card.";
+  return "Payment declined: " + reason;
+}
+
+/** A session's state in words; a decline the flow follows with another card does not read
+ *  as the end. */
+export function stateWords(session) {
+  if (session.state === "declined" && session.after_decline && session.after_decline.next === "another_card") {
+    return "Declined, asking for another card";
+  }
+  return STATE_WORDS[session.state] || plainWords(session.state);
+}
+
+/** Who the panel is signed in as: "alice · acme", or "acme · all agents" for a tenant-wide
+ *  token (GET /me). */
+export function whoWords(me) {
+  if (!me || typeof me.tenant !== "string") return "Signed in";
+  const tenant = plainWords(me.tenant);
+  if (me.agent) return plainWords(me.agent) + " · " + tenant;
+  return tenant + (me.admin ? " · admin" : " · all agents");
+}
+
+/** One of the agent's calls (GET /calls) in words: the caller's number as the service masked
+ *  it (shown only in that shape), since when, on which node, and whose for a supervisor. */
+export function describeCall(call, showAgent) {
+  const caller = /^\+?\**\d{0,3}$/.test(call.caller || "") && call.caller ? call.caller : "unknown number";
+  const since = call.since ? new Date(call.since) : null;
+  const time = since && !isNaN(since) ? since.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "";
+  return "Caller " + caller + (time ? " · since " + time : "") + " · " + plainWords(call.node || "")
+    + (showAgent && call.agent ? " · with " + plainWords(call.agent) : "")
+    + (call.session ? " · payment in progress" : "");
+}
+
 /** Where the agent asked for a text: ``{sms_to}`` ("caller", a number without its spaces, or
  *  absent for no text), or ``{error}`` for what is not a phone number. A value that may be a
  *  card number is refused without being repeated, before anything is sent. */
@@ -286,8 +349,9 @@ async function signIn(token) {
     const sessions = await api("sessions");
     signedIn("Signed in");
     renderSessions(sessions);
-    await loadLanguages();
-    await loadPermission();
+    // side by side: focus moves no later
+    await Promise.all([loadMe(), loadLanguages(), loadPermission()]);
+    refreshCalls();
     $("amount").value ? $("start-button").focus() : $("amount").focus();
     return true;
   } catch (err) {
@@ -296,6 +360,67 @@ async function signIn(token) {
     $("token").setAttribute("aria-invalid", "true");
     $("token").focus();
     return false;
+  }
+}
+
+let me = null;          // GET /me: who the token is
+
+async function loadMe() {
+  try {
+    me = await api("me");
+  } catch (err) {
+    if (err.status === 401) return signOut();
+    me = null;     // an older service: "Signed in" alone
+  }
+  setText("who", whoWords(me));
+}
+
+function renderCalls(body) {
+  const calls = (body && Array.isArray(body.calls)) ? body.calls : [];
+  const list = $("calls-list");
+  list.replaceChildren();
+  const picked = $("call-uuid").value.trim();
+  for (const call of calls) {
+    const item = document.createElement("li");
+    item.dataset.call = call.call_uuid;
+    item.dataset.picked = String(call.call_uuid === picked);
+    const words = document.createElement("span");
+    words.className = "call-words";
+    words.textContent = describeCall(call, !(me && me.agent));
+    const use = document.createElement("button");
+    use.type = "button";
+    use.textContent = call.session ? "In payment" : "Use this call";
+    use.disabled = !!call.session;
+    use.setAttribute("aria-label", "Take a payment on the call from " + words.textContent);
+    use.addEventListener("click", () => pickCall(call));
+    item.append(words, use);
+    list.append(item);
+  }
+  list.hidden = calls.length === 0;
+  $("calls-empty").hidden = calls.length !== 0;
+  const down = (body && Array.isArray(body.unavailable_nodes)) ? body.unavailable_nodes : [];
+  setText("calls-note", down.length ? "Not reachable now, so calls there are not listed: "
+    + down.map(plainWords).join(", ") + "." : "");
+  setText("calls-error", "");
+}
+
+function pickCall(call) {
+  $("call-uuid").value = call.call_uuid;
+  $("call-uuid").removeAttribute("aria-invalid");
+  setText("call_uuid-error", "");
+  for (const item of $("calls-list").children) {
+    item.dataset.picked = String(item.dataset.call === call.call_uuid);
+  }
+  $("amount").value.trim() ? $("start-button").focus() : $("amount").focus();
+}
+
+async function refreshCalls() {
+  try {
+    renderCalls(await api("calls"));
+  } catch (err) {
+    if (err.status === 401) return signOut();
+    if (err.status === 404) { $("calls").hidden = true; return; }   // an older service
+    setText("calls-error", plainWords(err.message));
   }
 }
 
@@ -330,7 +455,7 @@ function renderSessions(body) {
   for (const session of rows) {
     const tr = document.createElement("tr");
     for (const text of [plainWords(session.reference), session.amount_text || "",
-      STATE_WORDS[session.state] || session.state]) {
+      stateWords(session)]) {
       const td = document.createElement("td");
       td.textContent = text;
       tr.append(td);
@@ -385,7 +510,7 @@ function renderProgress() {
   $("p-sms").dataset.result = (session.sms && session.sms.result) || "";
   // After "ended" the outcome is what matters to the agent, not that the call moved on.
   const shown = shownState(session);
-  setText("p-state", (STATE_WORDS[shown] || plainWords(shown))
+  setText("p-state", (shown === session.state ? stateWords(session) : STATE_WORDS[shown] || plainWords(shown))
     + (session.state === STREAM_END && shown !== STREAM_END ? " (finished)" : ""));
   $("p-state").dataset.state = shown || "";
   const list = $("fields");
@@ -433,10 +558,7 @@ function renderResult(session) {
       + (last4 ? " card ending " + last4 : "")
       + (result.auth_code ? ". Authorization code " + plainWords(result.auth_code) : "") + ".";
   } else if (result && result.status === "declined") {
-    const reason = declineWords(result);
-    text = (CAPTURE_STATES.has(session.state) ? "Card declined" : "Payment declined")
-      + (reason ? ": " + reason : ".")
-      + (CAPTURE_STATES.has(session.state) ? " The caller is trying another card." : "");
+    text = declinedText(session);
   } else if (result && result.status === "error") {
     text = "The bank's answer could not be confirmed. Do not take the payment again; it will be reconciled.";
   } else if (state === "link_sent") {
@@ -449,6 +571,10 @@ function renderResult(session) {
     text = "The payment did not complete (the call ended or could not be handed over). Nothing was charged.";
   }
   box.dataset.status = (result && result.status) || (text ? state : "");
+  // while the flow goes on to another card (not once the session has ended)
+  const after = session.after_decline;
+  box.dataset.next = result && result.status === "declined" && after && after.next === "another_card"
+    && session.state !== STREAM_END ? "another_card" : "";
   if (box.textContent !== text) box.textContent = text;
   showRefunds(session, !CAPTURE_STATES.has(session.state) && session.state !== "authorizing");
 }
@@ -470,20 +596,26 @@ function openStream(session) {
     try { data = JSON.parse(event.data); } catch (err) { return; }
     handler(data);
     renderProgress();
-    if (current.state === STREAM_END) { closeStream(); setText("connection", ""); }
-    if (FINAL_STATES.has(current.state)) refreshSessions();
+    if (current.state === STREAM_END) { closeStream(); setText("connection", ""); refreshCalls(); }
+    // every change of state: the list says what is true now (a declined card followed by another)
+    if (FINAL_STATES.has(current.state) || event.type === "state") refreshSessions();
   };
   source.addEventListener("open", () => setText("connection", ""));
   source.addEventListener("snapshot", mine((data) => { current = { ...current, ...data }; }));
   source.addEventListener("field", mine((data) => {
     const fields = { ...(current.fields || {}) };
-    fields[data.field] = { ...(fields[data.field] || {}), ...data };
-    if (data.state === "valid") fields[data.field].error_type = null;
+    // a field event says all there is: no mask unless valid, no error unless invalid (a new
+    // card resets every field to pending)
+    fields[data.field] = { ...(fields[data.field] || {}), masked: null, error_type: null, ...data };
     current.fields = fields;
     if (current.state === "created" || current.state === "waiting") current.state = "collecting";
   }));
   source.addEventListener("sms", mine((data) => { current.sms = data; }));
-  source.addEventListener("authorization", mine((data) => { current.result = { ...(current.result || {}), ...data }; }));
+  source.addEventListener("authorization", mine((data) => {
+    const { after_decline: after, ...result } = data;
+    current.result = result;
+    current.after_decline = after || null;
+  }));
   source.addEventListener("state", mine((data) => {
     if (data.state !== STREAM_END) current.last_outcome = data.state;
     current.state = data.state;
@@ -550,8 +682,9 @@ async function startPayment(event) {
   button.disabled = true;
   try {
     const session = await api("sessions", { method: "POST", body });
+    await refreshSessions();     // listed before it is shown: never "None" beside it
     watch(session);
-    refreshSessions();
+    refreshCalls();              // a caller handed to the payment has left the agent's bridge
   } catch (err) {
     if (err.status === 401) return signOut();
     if (err.code === "mode_unavailable") {
@@ -668,6 +801,7 @@ async function init() {
   $("amount").addEventListener("input", updateAmountPreview);
   $("currency").addEventListener("input", updateAmountPreview);
   $("refresh-sessions").addEventListener("click", refreshSessions);
+  $("refresh-calls").addEventListener("click", refreshCalls);
   $("cancel-button").addEventListener("click", cancelPayment);
   $("close-button").addEventListener("click", closeProgress);
   initRefunds({ api, $, plainWords, toMinorUnits, formatMinor,
