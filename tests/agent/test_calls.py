@@ -68,9 +68,9 @@ def test_a_call_whose_caller_hung_up_is_no_longer_listed(rig):
 
 def test_me_names_the_tokens_agent_and_tenant(rig):
     assert rig.request("GET", "/me", "alice").json() == {
-        "tenant": "acme", "agent": "alice", "admin": False, "extension": "1001"}
+        "tenant": "acme", "agent": "alice", "admin": False, "extension": "1001", "refund": False}
     assert rig.request("GET", "/me", "acme").json() == {
-        "tenant": "acme", "agent": None, "admin": False, "extension": None}
+        "tenant": "acme", "agent": None, "admin": False, "extension": None, "refund": False}
     assert rig.request("GET", "/me", token="not-a-token-at-all").status_code == 401
 
 
