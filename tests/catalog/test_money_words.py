@@ -42,7 +42,8 @@ def spoken(language, amount, currency):
     ("es", "1.01", "EUR", "un euro con un céntimo"),     # mod_say_es would say "uno"
     ("es", "1.00", "GBP", "una libra"),
     ("ru", "12.50", "EUR", "12 евро 50 центов"),
-    ("ru", "1.01", "RUB", "1 рубль 1 копейка"),
+    ("ru", "1.01", "RUB", "1 рубль одна копейка"),          # the voice would say "один"
+    ("ru", "2.02", "RUB", "2 рубля 2 копейки"),
     ("ru", "22.22", "RUB", "22 рубля 22 копейки"),
     ("ru", "25.11", "RUB", "25 рублей 11 копеек"),
     ("ru", "21.00", "USD", "21 доллар"),
@@ -60,10 +61,10 @@ def test_no_language_names_a_euro_amount_in_another_currency():
 
 def test_with_every_word_recorded_the_counts_go_through_the_say_module():
     renderer = PromptRenderer(Catalog.load("ru"), None, "/rec", "always", "flite", "kal")
-    prompts = renderer.amount("21.01", "RUB")
+    prompts = renderer.amount("21.02", "RUB")
     assert [(p.kind, p.value, p.options.get("gender")) for p in prompts] == [
         ("say", "21", "MASCULINE"), ("file", "/rec/ru/money/RUB.major.one.wav", None),
-        ("say", "1", "FEMININE"), ("file", "/rec/ru/money/RUB.minor.one.wav", None)]
+        ("say", "2", "FEMININE"), ("file", "/rec/ru/money/RUB.minor.few.wav", None)]
     assert all(p.options.get("language") == "ru" for p in prompts if p.kind == "say")
 
 

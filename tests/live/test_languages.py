@@ -19,7 +19,7 @@ card canary (tests/support/live/canary.py) over every event, log line and CDR. A
 Russian catalog with FEMININE and NEUTER genders shows the variable really drives mod_say_ru
 (MASCULINE is also what it does with no variable); a Russian payment in roubles with the rouble
 and kopeck words recorded has each count said by mod_say_ru in its unit's gender (21 рубль,
-1 копейка: feminine); a Russian call on an extension without sensitive_dtmf has such an amount
+2 копейки: feminine, две); a Russian call on an extension without sensitive_dtmf has such an amount
 said by dptools ``say``, the variable set by ``uuid_setvar`` before each count; a
 control shows the log check finding what the switch writes for an unknown say language and
 an unloaded TTS engine.
@@ -87,7 +87,7 @@ def live_switch():
 # roubles whose unit words the site recorded (its counts then go through mod_say_ru)
 CASES = {"es": ("es", None, None), "ru": ("ru", None, None),
          "ru-feminine-and-neuter": ("ru", {"number": "FEMININE", "digits": "NEUTER"}, None),
-         "ru-recorded-roubles": ("ru", None, ("2101", "RUB"))}
+         "ru-recorded-roubles": ("ru", None, ("2102", "RUB"))}
 AMOUNT = ("1250", "EUR")
 
 
@@ -259,10 +259,10 @@ def test_card_payment_paid_in_the_callers_language(case, payments, control, cana
         recorded = os.path.join(audio, language, "money")
         assert segments[:2] == [
             [catalog.say_language, "NUMBER", "pronounced", "MASCULINE", "21", "male"],
-            [catalog.say_language, "NUMBER", "pronounced", "FEMININE", "1", "female"]], segments
+            [catalog.say_language, "NUMBER", "pronounced", "FEMININE", "2", "female"]], segments
         assert [f for f in files if f.startswith(recorded)] == [
             os.path.join(recorded, "RUB.major.one.wav"),
-            os.path.join(recorded, "RUB.minor.one.wav")], files
+            os.path.join(recorded, "RUB.minor.few.wav")], files
         rest = segments[2:]
     else:       # one phrase in the catalog's voice
         assert amount_words(catalog, amount, currency) in speak_segments(control, caller)
@@ -356,14 +356,14 @@ def test_russian_amount_said_by_dptools_say_with_the_gender_variable_set_before(
         tmp_path, live_switch, control, canary):
     """On an extension without sensitive_dtmf the amount is announced before card entry makes
     the call secure: the Channel's plain path, dptools ``say`` with mod_say_ru for each count
-    of 21.01 RUB (the rouble and kopeck words recorded), the ``gender`` variable set by
-    ``uuid_setvar`` before each: male for 21 рубль, female for 1 копейка. No key is pressed."""
+    of 21.02 RUB (the rouble and kopeck words recorded), the ``gender`` variable set by
+    ``uuid_setvar`` before each: male for 21 рубль, female for 2 копейки. No key is pressed."""
     require_modules(control, "ru")
     if espeak_problem():
         pytest.skip(espeak_problem())
     audio = make_money_recordings(str(tmp_path / "audio"), "ru", "RUB")
     run = PaymentService(tmp_path, live_switch, "LIVE-LANG-PLAIN", lambda channel: None,
-                         amount="2101", currency="RUB",
+                         amount="2102", currency="RUB",
                          prompts={"audio_dir": audio, "audio": "auto"})
     run.start()
     name, values = SAY_GENDER_VARIABLES["ru"]
@@ -380,15 +380,15 @@ def test_russian_amount_said_by_dptools_say_with_the_gender_variable_set_before(
             if m.headers.get("Application") == "say"]
     assert [(m.headers.get("Application-Data"), m.headers.get("variable_" + name)) for m in said] == [
         ("ru NUMBER pronounced MASCULINE 21", "male"),
-        ("ru NUMBER pronounced FEMININE 1", "female")]      # each set before its say
+        ("ru NUMBER pronounced FEMININE 2", "female")]      # each set before its say
     recorded = os.path.join(audio, "ru", "money")
     played = [m.headers.get("Application-Data") for m in control.events(caller, "CHANNEL_EXECUTE")
               if m.headers.get("Application") == "playback"]
     assert [p for p in played if p.startswith(recorded)] == [
-        os.path.join(recorded, "RUB.major.one.wav"), os.path.join(recorded, "RUB.minor.one.wav")]
+        os.path.join(recorded, "RUB.major.one.wav"), os.path.join(recorded, "RUB.minor.few.wav")]
     log = switch_log(canary)
     used = re.findall(r"ru_say!!!  (.*?)!   say_opt\.gender=(\d+)", "\n".join(log))
-    assert used == [("21", "0"), ("1", "2")], used
+    assert used == [("21", "0"), ("2", "2")], used
     done = [m for m in control.events(caller, "CHANNEL_EXECUTE_COMPLETE")
             if m.headers.get("Application") == "say"]
     assert len(done) == 2
