@@ -62,7 +62,8 @@ from typing import Dict, List, Optional, Sequence  # noqa: E402
 
 import yaml  # noqa: E402
 
-from bench.fs_load import SwitchFigures, run_on_switch, switch_version  # noqa: E402
+from bench.fs_load import (SHIPPED_CONF, SwitchFigures, placing_rate, run_on_switch,  # noqa: E402
+                           switch_version)
 from bench.proc_stats import cpu_seconds, percentile, rss_kib  # noqa: E402
 from bench.service_process import REPO, ServiceProcess, free_port  # noqa: E402
 from bench.sim_process import MINIMAL_FILE, PASSWORD  # noqa: E402
@@ -408,6 +409,7 @@ FS_ROWS = [
     ("client/switch CPU", "share", "%.3f"),
     ("events/call from switch", "events", "%.1f"),
     ("KB/call from switch", "kbytes", "%.1f"),
+    ("events/call to watcher", "watched", "%.1f"),
     ("setup p50 ms", "setup_p50", "ms"),
     ("setup p99 ms", "setup_p99", "ms"),
 ]
@@ -416,10 +418,11 @@ FS_TARGET = 0.10     # the issue's: the service's CPU per call at most 10% of th
 
 def report_freeswitch(plan: Plan, results: Dict[str, Dict[str, List[SwitchFigures]]],
                       version: str = "") -> List[str]:
-    lines = ["on FreeSWITCH %s: %d run(s); per run %d minimal calls (card %d), %d at once, each "
-             "client on a switch of its own; load average %.1f"
+    lines = ["on FreeSWITCH %s: %d run(s); per run %d minimal calls (card %d), %d at once, placed "
+             "at most %g a second (the conf's sessions-per-second), each client on a switch of "
+             "its own; load average %.1f"
              % (version or "(version unknown)", plan.runs, plan.calls, plan.card_calls,
-                plan.concurrency, os.getloadavg()[0]),
+                plan.concurrency, placing_rate(SHIPPED_CONF), os.getloadavg()[0]),
              "switch CPU = the FreeSWITCH process's (every thread) over the same calls; "
              "ratio = service / bare, within each run",
              "%-10s %-24s %-26s %-26s %-20s" % ("load", "figure", "service", "bare greenswitch",

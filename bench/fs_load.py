@@ -17,11 +17,13 @@ dials that plain extension (7090: ``socket`` with no ``sensitive_dtmf``), so bot
 the same ``playback``; on 7000 the service would play through the secure-entry script, which the
 bare app knows nothing of. The card payment dials 7000 as a site's calls do. The calls are loopback calls
 placed and watched over one inbound connection (tests/support/live/calls.py); its events cost
-the switch the same for both clients and are in its figure. The card payment keys the sandbox's
+the switch the same for both clients and are in its figure (their count is printed). They are
+placed at most ``placing_rate`` a second, under the configuration's ``sessions-per-second``. The card payment keys the sandbox's
 approving card with ``uuid_send_dtmf`` at the secure-entry script's prompts, as the live suite
 does (tests/support/live/card_entry.py); no digit of it is printed or kept.
 """
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -42,7 +44,7 @@ from orchestrator.payments.sandbox_cards import card_for
 from tests.support.live.calls import Control
 from tests.support.live.card_entry import key_card
 from tests.support.live.fsprocess import (PLAIN_CONTEXT, PLAIN_EXTENSION, PLAIN_SOCKET,
-                                          FreeSwitchProcess, prepare_conf, wait_event_socket)
+                                          SHIPPED_CONF, FreeSwitchProcess, prepare_conf, wait_event_socket)
 from tests.support.live.switches import LiveSwitch, sounds_problem
 
 MINIMAL_FILE = "digits/1.wav"     # under the switch's sound prefix: a real file, under a second
@@ -134,11 +136,22 @@ def shipped_switch(binary: str, sounds: Optional[str], socket_address: tuple):
     process = FreeSwitchProcess(binary, conf, workdir, env).start()
     try:
         wait_event_socket("127.0.0.1", esl_port, password, process=process).close()
-        yield LiveSwitch("127.0.0.1", esl_port, password, socket_address, "7000", "default",
-                         process)
+        live = LiveSwitch("127.0.0.1", esl_port, password, socket_address, "7000", "default",
+                          process)
+        live.placing_rate = placing_rate(conf)
+        yield live
     finally:
         process.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def placing_rate(conf: str) -> float:
+    """Calls a second the switch takes from this configuration: its ``sessions-per-second``
+    (the shipped 30) counts both legs of a loopback call, and a burst over it is refused
+    ("Over Session Rate", the call failing DESTINATION_OUT_OF_ORDER); a fifth is left spare."""
+    with open(os.path.join(conf, "autoload_configs", "switch.conf.xml"), encoding="utf-8") as f:
+        found = re.search(r'name="sessions-per-second" value="(\d+)"', f.read())
+    return (int(found.group(1)) if found else 30) / 2 * 0.8
 
 
 @dataclass
@@ -148,6 +161,7 @@ class SwitchFigures:
     switch_ms: float = 0.0
     events: float = 0.0
     kbytes: float = 0.0
+    watched: float = 0.0      # events a call sent the bench's watching connection
     setup_p50: Optional[float] = None
     setup_p99: Optional[float] = None
     calls: int = 0
@@ -170,6 +184,9 @@ class SwitchCalls:
     def __init__(self, live: LiveSwitch) -> None:
         self.control = Control(live)
         self.serial = 0
+        self.gap = 1.0 / live.placing_rate
+        self.next_at = 0.0
+        self.watched = 0       # events the watching connection got, the switch's work too
 
     def _variables(self, kind: str) -> dict:
         self.serial += 1
@@ -181,6 +198,10 @@ class SwitchCalls:
     def one(self, kind: str) -> dict:
         """One call to its end: ``ok``, ``setup`` (seconds, or None) and what went wrong."""
         control = self.control
+        wait = self.next_at - time.monotonic()
+        self.next_at = max(self.next_at, time.monotonic()) + self.gap
+        if wait > 0:
+            gevent.sleep(wait)
         if kind == "minimal":
             a_leg = control.call(self._variables(kind), PLAIN_EXTENSION, PLAIN_CONTEXT)
         else:
@@ -207,6 +228,17 @@ class SwitchCalls:
         why = []
         if cause != "NORMAL_CLEARING":
             why.append("hung up %s" % cause)
+        # the client hung up: the channel went down while its socket application still ran; a
+        # client that only closed its socket would see the dialplan go on and end the call,
+        # also NORMAL_CLEARING, after the socket application had completed
+        order = [(m.event_name, m.headers.get("Application"))
+                 for m in self.control.events(a_leg)
+                 if m.event_name in ("CHANNEL_HANGUP", "CHANNEL_EXECUTE_COMPLETE")]
+        if ("CHANNEL_HANGUP", None) not in order or (
+                ("CHANNEL_EXECUTE_COMPLETE", "socket") in order
+                and order.index(("CHANNEL_EXECUTE_COMPLETE", "socket"))
+                < order.index(("CHANNEL_HANGUP", None))):
+            why.append("not hung up by the client")
         if "transfer" in apps:
             why.append("reached the dialplan's fallback")
         if not answered:
@@ -238,6 +270,7 @@ class SwitchCalls:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.control.api("show channels count").strip().startswith("0 total"):
+                self.watched += len(self.control.es.events)
                 self.control.es.events.clear()     # judged already: the list stays short
                 return True
             gevent.sleep(0.1)
@@ -279,7 +312,7 @@ def measure(calls: SwitchCalls, relay: CountingRelay, switch_pid: int, client_pi
     if not (relay.wait_closed() and calls.wait_idle()):
         figures.problems.append("the switch or the client was not idle after the warm-up")
     client_before, switch_before = cpu_seconds(client_pid), cpu_seconds(switch_pid)
-    bytes_before, events_before = relay.bytes, relay.events
+    bytes_before, events_before, watched_before = relay.bytes, relay.events, calls.watched
     result = calls.batch(kind, count, concurrency)
     # what a call costs includes its teardown: the client's socket closed, no channel left
     if not relay.wait_closed():
@@ -290,6 +323,7 @@ def measure(calls: SwitchCalls, relay: CountingRelay, switch_pid: int, client_pi
     figures.switch_ms = (cpu_seconds(switch_pid) - switch_before) * 1000 / count
     figures.events = (relay.events - events_before) / count
     figures.kbytes = (relay.bytes - bytes_before) / count / 1000
+    figures.watched = (calls.watched - watched_before) / count
     every += result
     figures.calls, figures.correct = len(every), sum(1 for c in every if c["ok"])
     wrong = sorted({c["why"] for c in every if not c["ok"]})
