@@ -8,7 +8,7 @@ for its CHANNEL_EXECUTE_COMPLETE), ``hangup``; then greenswitch's own ``stop`` s
 No flow, no store, no metrics, no timeouts of its own: what it costs is the floor a greenswitch
 app pays per call on this machine, to set the service's cost beside. It prints ``ready`` on
 stdout once listening. It runs only against the simulator or a lab switch; its file path is the
-one ``bench.sim_process`` checks.
+one ``bench.sim_process`` checks, or ``--file`` (a real switch plays a file it has).
 """
 from gevent import monkey
 
@@ -27,6 +27,7 @@ MINIMAL_FILE = "bench/minimal.wav"
 
 class MinimalCall:
     linger = 1
+    file = MINIMAL_FILE
 
     def __init__(self, session) -> None:
         self.session = session
@@ -36,7 +37,7 @@ class MinimalCall:
         session.myevents()
         session.linger(self.linger)
         session.answer()
-        session.playback(MINIMAL_FILE, block=True)
+        session.playback(self.file, block=True)
         session.hangup()
 
 
@@ -44,10 +45,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bare_greenswitch")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--linger", type=int, default=1)
+    parser.add_argument("--file", default=MINIMAL_FILE,
+                        help="what to play (a real switch: a file under its sound prefix)")
     parser.add_argument("--max-connections", type=int, default=20000)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     MinimalCall.linger = args.linger
+    MinimalCall.file = args.file
     server = OutboundESLServer(bind_address="127.0.0.1", bind_port=args.port,
                                application=MinimalCall, max_connections=args.max_connections)
     listening = gevent.spawn(server.listen)
