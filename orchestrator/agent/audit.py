@@ -5,8 +5,9 @@ access log (``orchestrator.http.access``) cannot say it: it sees a route label a
 not the principal. So the API writes, for every request under ``/api/v1`` but the public
 OpenAPI document, one line with these fields (absent when not known):
 
-    action    start, cancel, recapture, complete, read (one session), list, watch (the event
-              stream opened), or ``none`` for a path the API does not serve
+    action    start, cancel, recapture, complete, charge (the agent-started charge), read
+              (one session), list, watch (the event stream opened), or ``none`` for a path
+              the API does not serve
     tenant    the token's tenant; agent: its agent (absent for a tenant-wide token; both
               absent when no valid token was given)
     source    the peer's address as the HTTP server saw it (a proxy in front shows as itself)
@@ -14,7 +15,7 @@ OpenAPI document, one line with these fields (absent when not known):
     session, call, agent_leg   the session and the legs it was about
     status    the HTTP status answered; error: the error code of a refusal
     detail    the action's own words: amount, mode and flow of a start, the field asked
-              again, the destination of a complete
+              again, the destination of a complete, the amount and attempt of a charge
 
 Lines are INFO for answers below 400 and WARNING otherwise. They go through the same
 redacting handlers as every other line (``logs.py`` redacts structured fields too), and
@@ -41,7 +42,8 @@ UNROUTED = "none"
 # handler name -> the action the audit line names
 ACTIONS = {"create_session": "start", "cancel": "cancel", "recapture": "recapture",
            "complete": "complete", "get_session": "read", "list_sessions": "list",
-           "events": "watch", "reload": "reload", "list_languages": "languages"}
+           "events": "watch", "reload": "reload", "list_languages": "languages",
+           "charge": "charge"}
 
 
 @dataclass
