@@ -65,6 +65,7 @@ Answer = Tuple[int, Payload]            # an HTTP status and a JSON body
 Handler = Callable[..., Tuple[Any, Any]]
 
 MAX_BODY = 16 * 1024
+FORWARDED_ANSWER_WAIT = 3.0   # seconds: under cluster.request_timeout's default (5 s)
 ANSWER_POLL = 0.05   # seconds between looks at a charge's answer (POST .../charge waits for it)
 OPENAPI_PATH = os.path.join(os.path.dirname(__file__), "openapi.json")
 REFERENCE = re.compile(r"^[A-Za-z0-9_.:/#-]{1,64}$")
@@ -649,12 +650,16 @@ class AgentApi:
         elif not session.charge_requested:
             raise ApiError(409, "not_awaiting_charge", "the session is %s: there is no card "
                            "waiting to be charged" % session.state)
-        self._await_answer(session)
+        self._await_answer(session, forwarded=bool(environ.get(FORWARDED)))
         return 200, session.to_json()
 
-    def _await_answer(self, session: PaymentSession) -> None:
-        """Wait (bounded) until the charge asked for has an answer, or the wait ended."""
+    def _await_answer(self, session: PaymentSession, forwarded: bool = False) -> None:
+        """Wait (bounded) until the charge asked for has an answer, or the wait ended; for
+        another instance's asker, no longer than its relay waits (the answer then says
+        authorizing, and asking again, or the stream, gives the result)."""
         limit = float(self.settings.get("charge_answer_wait", 60))
+        if forwarded:
+            limit = min(limit, FORWARDED_ANSWER_WAIT)
         deadline = time.monotonic() + limit
         while (session.state in ("awaiting_charge", "authorizing")
                and time.monotonic() < deadline):

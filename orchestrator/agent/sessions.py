@@ -374,14 +374,12 @@ def _charge_awaited(registry: SessionRegistry, session: PaymentSession,
     wait is a new attempt, which the agent's charge names (``charge_attempt``)."""
     session.charge_attempt += 1
     session.charge_requested = False
+    session.awaiting_decision = not event.masked
+    session.updated = _now()
+    registry._emit(session, "charge", {"awaiting": "decision" if session.awaiting_decision
+                                       else "charge", "attempt": session.charge_attempt})
     if event.masked:
-        session.awaiting_decision = False
         registry.set_state(session, "awaiting_charge")
-    else:
-        session.awaiting_decision = True
-        session.updated = _now()
-        registry._emit(session, "charge", {"awaiting": "decision",
-                                           "attempt": session.charge_attempt})
 
 
 def _charge_abandoned(registry: SessionRegistry, session: PaymentSession,
