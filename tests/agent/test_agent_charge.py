@@ -197,3 +197,54 @@ def test_a_session_charged_by_its_flow_refuses_the_charge_request(rig):
     assert bad.status_code in (400, 409)
     call.wait(timeout=60)
     assert len(rig.sandbox.charges) == 1
+
+
+def test_the_charge_is_audited_and_no_line_holds_the_card(rig):
+    import io
+    import logging
+
+    from orchestrator.logs import setup_logging
+    stream = io.StringIO()
+    handler = setup_logging("INFO", "json", stream=stream)
+    try:
+        call, agent = rig.call(keyed())
+        session = start(rig, call)
+        rig.wait_state(session["id"], "awaiting_charge")
+        assert charge(rig, session, attempt=1).json()["state"] == "approved"
+        assert charge(rig, session, who="other").status_code == 404
+        call.wait(timeout=60)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    audit = [line for line in lines if line["logger"] == "orchestrator.audit"
+             and line.get("action") == "charge"]
+    assert [(a["status"], a["tenant"], a.get("agent"), a.get("error")) for a in audit] == [
+        ("200", "acme", "alice", None), ("404", "globex", None, "session_not_found")], audit
+    assert audit[0]["detail"] == "12.50 EUR attempt=1"
+    assert traces(stream.getvalue()) == []
+    assert PAN not in stream.getvalue()
+
+
+def test_in_stay_mode_the_listening_agent_charges_and_hears_no_key(rig):
+    from tests.agent.test_stay_payment import (assert_no_key_reached_the_agent, assert_restored,
+                                               key_after, stay_call)
+    call, agent = stay_call(rig, [])
+    key_after(call, "card number", PAN + "#")
+    key_after(call, "expiry", "1230")
+    key_after(call, "security code", CODE)
+    reply = rig.start_payment(call.uuid, mode="stay", charge="agent")
+    assert reply.status_code == 201, reply.text
+    session = reply.json()
+    rig.wait_state(session["id"], "awaiting_charge", timeout=60)
+    gevent.sleep(0.5)
+    assert rig.sandbox.charges == []
+    prompts = " ".join(p for _, p in agent.prompts_heard)
+    assert "agent completes the payment" in prompts     # the agent hears the caller is held
+    approved = charge(rig, session, attempt=1).json()
+    assert approved["state"] == "approved" and approved["mode"] == "stay"
+    record = call.wait(timeout=60)
+    assert rig.wait_state(session["id"], "ended")["result"]["status"] == "approved"
+    assert len(rig.sandbox.charges) == 1
+    assert agent.up and record.bridged_to == agent.uuid
+    assert_no_key_reached_the_agent(call, agent)
+    assert_restored(record)

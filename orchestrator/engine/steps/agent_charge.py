@@ -103,12 +103,14 @@ class AgentCharge(StepKind):
     def run(self, ctx: "FlowContext") -> StepResult:
         if not is_enabled(ctx, self.config["enabled"]):
             return None
-        take = ctx.services.agent_requests if ctx.services is not None else None
-        if take is None:
+        services = ctx.services
+        take = services.agent_requests if services is not None else None
+        if services is None or take is None:
             raise StepError("agent_charge needs an agent's session (the agent API)")
         card = ctx.card
         with_card = card is not None and not card.wiped and card.has_number
-        ctx.services.events.publish(ChargeAwaited(masked=card.summary.masked if with_card else ""))
+        masked = card.summary.masked if card is not None and with_card else ""
+        services.events.publish(ChargeAwaited(masked=masked))
         ctx.log.info("agent_charge: waiting for the agent (%s)",
                      "card complete" if with_card else "after a decline")
         try:
@@ -124,7 +126,7 @@ class AgentCharge(StepKind):
                    CANCELLED if request[0] == "cancel" else ANOTHER_CARD)
         if card is not None:
             card.wipe()
-        ctx.services.events.publish(ChargeAbandoned(reason=outcome))
+        services.events.publish(ChargeAbandoned(reason=outcome))
         ctx.log.info("agent_charge: %s; the card is wiped, nothing charged", outcome)
         return continue_on("agent_charge", self.config, outcome)
 
