@@ -85,6 +85,8 @@ def test_the_agent_charges_after_a_decline_and_another_card(rig, browser, artifa
     ActionChains(browser).send_keys(Keys.ENTER).perform()
     wait(browser, lambda d: button.is_displayed() and button.is_enabled(),
          "the Charge button for the second card", timeout=45)
+    assert "previous card was declined" in text(browser, "result")
+    assert button.text == "Charge 12.50 EUR" and rig.sandbox.charges == []
     browser.execute_script("arguments[0].focus()", button)
     assert focus_is_visible(browser)
     ActionChains(browser).send_keys(Keys.SPACE).perform()

@@ -482,6 +482,10 @@ function renderResult(session) {
     const reason = declineWords(result);
     text = "Card declined" + (reason ? ": " + reason : ".")
       + " Ask for another card, or cancel.";
+  } else if (result && result.status === "declined" && session.state === "awaiting_charge") {
+    const reason = declineWords(result);
+    text = "The previous card was declined" + (reason ? ": " + reason : ".")
+      + " The new card is complete and not charged yet.";
   } else if (state === "expired") {
     text = "The card was not charged in time and has been wiped. Nothing was charged.";
   } else if (result && result.status === "declined") {
