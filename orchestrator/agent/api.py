@@ -574,6 +574,8 @@ class AgentApi:
         session = self._session(entry, id)
         if not session.in_card_entry and not self._charge_wait(session):
             raise ApiError(409, "past_card_entry", "the session is past card entry")
+        if self._charge_wait(session) and session.charge_requested:
+            raise ApiError(409, "charging", "the card is being charged")
         self.control.cancel(session)
         return 200, session.to_json()
 
