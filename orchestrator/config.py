@@ -232,7 +232,8 @@ DEFAULTS = {
     "agent_api": {"tokens": [], "agents": {}, "destinations": {}, "webhooks": {}, "hold": "music",
                   # audible on any switch; a site with mod_local_stream sets local_stream://moh
                   # (without that module a local_stream plays silence: seen on 1.10.12)
-                  "hold_music": "tone_stream://%(300,4700,440);loops=-1"},
+                  "hold_music": "tone_stream://%(300,4700,440);loops=-1",
+                  "charge_timeout": 180, "charge_answer_wait": 60},
     "store": {"path": "payments.sqlite", "url": "", "password": "", "pool_size": 4,
               "timeout": 5.0, "retries": 3, "check_interval": 5.0},
     "cluster": {"name": "", "heartbeat_interval": 2.0, "dead_after": 10.0, "request_timeout": 5.0,

@@ -24,9 +24,12 @@ import json
 import logging
 import os
 import re
+import time
 from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Mapping,
                     Optional, Tuple)
 from urllib.parse import parse_qs
+
+import gevent
 
 from orchestrator import bounded_json
 from orchestrator.card_numbers import looks_like_card
@@ -41,7 +44,7 @@ from .audit import ACTIONS, AuditEntry
 from .calls import calls_of
 from .control import CallControl, ControlError, call_not_found
 from .remote import FORWARDABLE, FORWARDED, forwarded_environ
-from .sessions import (METHODS, PAYMENT_OUTCOMES, Payload, PaymentSession, SessionConflict,
+from .sessions import (CHARGES, METHODS, PAYMENT_OUTCOMES, Payload, PaymentSession, SessionConflict,
                        SessionRegistry)
 from .settings import Destinations, agent_target, destinations_key
 
@@ -64,6 +67,8 @@ Answer = Tuple[int, Payload]            # an HTTP status and a JSON body
 Handler = Callable[..., Tuple[Any, Any]]
 
 MAX_BODY = 16 * 1024
+FORWARDED_ANSWER_WAIT = 3.0   # seconds: under cluster.request_timeout's default (5 s)
+ANSWER_POLL = 0.05   # seconds between looks at a charge's answer (POST .../charge waits for it)
 OPENAPI_PATH = os.path.join(os.path.dirname(__file__), "openapi.json")
 REFERENCE = re.compile(r"^[A-Za-z0-9_.:/#-]{1,64}$")
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}([_-][A-Za-z0-9]{2,8})?$")   # a catalog's name
@@ -144,6 +149,7 @@ class AgentApi:
               ("POST", "/sessions/{id}/recapture", "recapture"),
               ("POST", "/sessions/{id}/cancel", "cancel"),
               ("POST", "/sessions/{id}/complete", "complete"),
+              ("POST", "/sessions/{id}/charge", "charge"),
               ("GET", "/sessions/{id}/events", "events"),
               ("POST", "/admin/reload", "reload"),
               ("GET", "/payments/{id}", "get_payment"),
@@ -168,6 +174,8 @@ class AgentApi:
         self.remote: Optional["Remote"] = None
         # reload(trigger) -> ReloadResult: the service's flows and catalogs (flow_reload.py)
         self.reload_flows: Optional[Callable[[str], "ReloadResult"]] = None
+        # charged_by_agent(flow) -> whether the flow can wait for the agent's charge
+        self.charged_by_agent: Optional[Callable[[str], bool]] = None
         # languages(tenant) -> [(code, own name)]: the catalogs the tenant's calls can speak
         self.languages: Optional[Callable[[str], List[Tuple[str, str]]]] = None
         # the payment routes (payments_api.py): set when the service has a store and gateways
@@ -415,10 +423,15 @@ class AgentApi:
         if not isinstance(language, str) or (language and not LANGUAGE_CODE.match(language)):
             raise bad("language", "language must be a language code such as en, es or ru")
         method, sms_to = self._texts(body)
+        charge = self._charge_option(body, method)
         flow = body.get("flow", TEXTING_FLOW if sms_to or method == "link" else CARD_FLOW)
         if not isinstance(flow, str) or not self.may_start(principal.tenant, flow):
             # another tenant's flow is answered as one that does not exist
             raise bad("flow", "no flow named %r" % (flow,))
+        if charge == "agent" and self.charged_by_agent is not None \
+                and not self.charged_by_agent(flow):
+            raise ApiError(409, "charge_unavailable", "flow %s has no agent_charge step: it "
+                           "charges the card as soon as it is complete" % flow, "charge")
         problem = (self.texting(principal.tenant, flow, method, sms_to)
                    if self.texting is not None and (sms_to or method == "link") else None)
         if problem:
@@ -436,9 +449,11 @@ class AgentApi:
             entry.detail += " method=%s" % method
         if sms_to:
             entry.detail += " sms_to=%s" % (sms_to if sms_to == CALLER else mask_number(sms_to))
+        if charge != "auto":
+            entry.detail += " charge=%s" % charge
         try:
             return 201, self._start(entry, principal, money, reference, flow, call_uuid,
-                                    agent_uuid, mode, language, method, sms_to)
+                                    agent_uuid, mode, language, method, sms_to, charge)
         except ControlError as exc:
             elsewhere = (self.remote is not None and not environ.get(FORWARDED)
                          and (exc.code == "call_not_found"
@@ -454,6 +469,19 @@ class AgentApi:
                 log.info("session %s started on call %s through another instance",
                          entry.session, call_uuid or agent_uuid)
             return answer
+
+    @staticmethod
+    def _charge_option(body: Mapping[str, Any], method: str) -> str:
+        """Who starts the charge: ``auto`` (the flow, once the card is complete) or
+        ``agent`` (the flow holds the card until ``POST .../charge``)."""
+        charge = body.get("charge", "auto")
+        if charge not in CHARGES:
+            raise bad("charge", "charge must be auto (when the card is complete) or agent "
+                      "(when the agent presses Charge)")
+        if charge == "agent" and method != "card":
+            raise bad("charge", "charge: agent needs method: card (a link is paid outside the "
+                      "call)")
+        return str(charge)
 
     @staticmethod
     def _texts(body: Mapping[str, Any]) -> Tuple[str, Optional[str]]:
@@ -520,7 +548,7 @@ class AgentApi:
     def _start(self, entry: AuditEntry, principal: "Principal", money: Money, reference: str,
                flow: str, call_uuid: Optional[str], agent_uuid: Optional[str], mode: str,
                language: str = "", method: str = "card",
-               sms_to: Optional[str] = None) -> Payload:
+               sms_to: Optional[str] = None, charge: str = "auto") -> Payload:
         control = self.control
         node, call_uuid, agent_leg, owner = self._owned_call(principal, call_uuid, agent_uuid)
         entry.call, entry.agent_leg = call_uuid, agent_leg
@@ -532,7 +560,7 @@ class AgentApi:
         try:
             session = self.registry.create(owner.tenant, owner.agent, call_uuid,
                                            mode, flow, money, reference, method=method,
-                                           sms_to=sms_to)
+                                           sms_to=sms_to, charge=charge)
         except SessionConflict:
             raise session_exists()
         session.language = language   # the caller's, as pay_language (engine/call_language.py)
@@ -559,7 +587,10 @@ class AgentApi:
         if holder is not None:
             return self._forward(environ, entry, holder, "/sessions/%s/recapture" % id)
         session = self._session(entry, id)
-        field = self._body(environ).get("field")
+        body = self._body(environ)
+        if self._charge_wait(session):
+            return self._another_card(entry, session, body)
+        field = body.get("field")
         entry.detail = "field=%s" % field if isinstance(field, str) and field in FIELDS else None
         if field not in FIELDS:
             raise bad("field", "field must be one of %s" % ", ".join(FIELDS))
@@ -575,8 +606,10 @@ class AgentApi:
         if holder is not None:
             return self._forward(environ, entry, holder, "/sessions/%s/cancel" % id)
         session = self._session(entry, id)
-        if not session.in_card_entry:
+        if not session.in_card_entry and not self._charge_wait(session):
             raise ApiError(409, "past_card_entry", "the session is past card entry")
+        if self._charge_wait(session) and session.charge_requested:
+            raise ApiError(409, "charging", "the card is being charged")
         self.control.cancel(session)
         return 200, session.to_json()
 
@@ -631,6 +664,66 @@ class AgentApi:
                            "(refund: true on the token in the config)")
         body = self._body(environ)
         return self._payment_routes().reverse(kind, environ, principal, entry, body, id)
+
+    # -- the agent-started charge ("charge": "agent", engine/steps/agent_charge.py) ----------
+    @staticmethod
+    def _charge_wait(session: PaymentSession) -> bool:
+        """The flow waits for this agent: to charge a complete card, or after a decline."""
+        return session.charge == "agent" and (session.state == "awaiting_charge"
+                                              or session.awaiting_decision)
+
+    def _another_card(self, entry: AuditEntry, session: PaymentSession,
+                      body: Mapping[str, Any]) -> Answer:
+        """recapture while the flow waits for the agent: the card (if any) is wiped and the
+        caller keys another, whole; a ``field`` given is not needed (any is taken as this)."""
+        if session.charge_requested:
+            raise ApiError(409, "charging", "the card is being charged")
+        entry.detail = "another card"
+        self.control.recapture(session, "number")
+        return 200, session.to_json()
+
+    def charge(self, environ: "WSGIEnvironment", entry: AuditEntry, id: str) -> Answer:
+        """Charge the card the flow holds for the agent, once: a second request (a double
+        click, a retry after a lost answer) for the same wait charges nothing more and answers
+        the same session, with the result once the gateway has answered (waited for up to
+        ``agent_api.charge_answer_wait``). ``attempt`` (optional) names the wait the agent
+        saw (``charge_attempt``): a request for an earlier one is refused, never charged."""
+        holder = self._elsewhere(environ, entry, id)
+        if holder is not None:
+            return self._forward(environ, entry, holder, "/sessions/%s/charge" % id)
+        session = self._session(entry, id)
+        body = self._body(environ)
+        attempt = body.get("attempt")
+        if attempt is not None and (isinstance(attempt, bool) or not isinstance(attempt, int)):
+            raise bad("attempt", "attempt must be the session's charge_attempt (an integer)")
+        entry.detail = "%s attempt=%d" % (session.money, session.charge_attempt)
+        if session.charge != "agent":
+            raise ApiError(409, "not_agent_charge", "the session was not started with "
+                           "charge: agent; its flow charges the card itself")
+        if attempt is not None and attempt != session.charge_attempt:
+            raise ApiError(409, "stale_attempt", "attempt %d is not the session's current "
+                           "charge attempt (%d)" % (attempt, session.charge_attempt), "attempt")
+        if session.state == "awaiting_charge" and not session.charge_requested:
+            self.control.charge(session)
+            log.info("session %s: the agent charges (attempt %d)", session.id,
+                     session.charge_attempt)
+        elif not session.charge_requested:
+            raise ApiError(409, "not_awaiting_charge", "the session is %s: there is no card "
+                           "waiting to be charged" % session.state)
+        self._await_answer(session, forwarded=bool(environ.get(FORWARDED)))
+        return 200, session.to_json()
+
+    def _await_answer(self, session: PaymentSession, forwarded: bool = False) -> None:
+        """Wait (bounded) until the charge asked for has an answer, or the wait ended; for
+        another instance's asker, no longer than its relay waits (the answer then says
+        authorizing, and asking again, or the stream, gives the result)."""
+        limit = float(self.settings.get("charge_answer_wait", 60))
+        if forwarded:
+            limit = min(limit, FORWARDED_ANSWER_WAIT)
+        deadline = time.monotonic() + limit
+        while (session.state in ("awaiting_charge", "authorizing")
+               and time.monotonic() < deadline):
+            gevent.sleep(ANSWER_POLL)
 
     def events(self, environ: "WSGIEnvironment", entry: AuditEntry,
                id: str) -> Tuple[str, Iterator[bytes]]:

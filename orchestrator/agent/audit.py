@@ -5,10 +5,11 @@ access log (``orchestrator.http.access``) cannot say it: it sees a route label a
 not the principal. So the API writes, for every request under ``/api/v1`` but the public
 OpenAPI document, one line with these fields (absent when not known):
 
-    action    start, cancel, recapture, complete, read (one session), list, watch (the event
-              stream opened), reload, languages, calls (the agent's calls listed: detail
-              gives how many), payment (one payment read), refund, void, whoami (the token's
-              own principal), or ``none`` for a path the API does not serve
+    action    start, cancel, recapture, complete, charge (the agent-started charge), read
+              (one session), list, watch (the event stream opened), reload, languages, calls
+              (the agent's calls listed: detail gives how many), payment (one payment read),
+              refund, void, whoami (the token's own principal), or ``none`` for a path the
+              API does not serve
     tenant    the token's tenant; agent: its agent (absent for a tenant-wide token; both
               absent when no valid token was given)
     source    the peer's address as the HTTP server saw it (a proxy in front shows as itself)
@@ -17,7 +18,7 @@ OpenAPI document, one line with these fields (absent when not known):
     payment   the payment a refund, void or read was about
     status    the HTTP status answered; error: the error code of a refusal
     detail    the action's own words: amount, mode and flow of a start, the field asked
-              again, the destination of a complete
+              again, the destination of a complete, the amount and attempt of a charge
 
 Lines are INFO for answers below 400 and WARNING otherwise. They go through the same
 redacting handlers as every other line (``logs.py`` redacts structured fields too), and
@@ -46,7 +47,7 @@ ACTIONS = {"create_session": "start", "cancel": "cancel", "recapture": "recaptur
            "complete": "complete", "get_session": "read", "list_sessions": "list",
            "events": "watch", "reload": "reload", "list_languages": "languages",
            "get_payment": "payment", "refund_payment": "refund", "void_payment": "void",
-           "list_calls": "calls", "me": "whoami"}
+           "list_calls": "calls", "me": "whoami", "charge": "charge"}
 
 
 @dataclass

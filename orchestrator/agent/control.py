@@ -94,6 +94,9 @@ def _tried(action: Callable[[], object], what: str) -> bool:
         return False
 
 
+WAKE_AGAIN = 0.5   # seconds: the second stop of the hold sound, for a request not yet taken
+
+
 class CallControl:
     """Every command about a call goes over the inbound connection of the node holding it:
     for a call on this instance's socket, the node its socket came from (``call_nodes.py``);
@@ -218,6 +221,9 @@ class CallControl:
                      # how the caller pays (card, link) and where the flow texts: a phone number
                      # the API checked, "caller", or "none" (a flow reads both: agent_payment)
                      ("pay_method", session.method), ("pay_sms_to", session.sms_to or "none")]
+        if session.charge == "agent":   # the flow waits for the agent's charge (agent_charge)
+            variables += [("pay_agent_charge", "true"),
+                          ("pay_charge_timeout", "%g" % self.settings.get("charge_timeout", 180))]
         if session.language:   # the flow's language: ${channel.pay_language} (card_payment.yaml)
             variables.append(("pay_language", session.language))
         address = self.socket_address() if self.socket_address is not None else None
@@ -254,6 +260,9 @@ class CallControl:
         keyed (stopping the prompt would not do: on 1.10.12 play_and_get_digits then waits out
         its inter-digit timeout, seconds later)."""
         session.request = ("cancel",)
+        if session.state == "awaiting_charge" or session.awaiting_decision:
+            self._wake(session)
+            return
         node = self.node_for(session)
         if node is not None and session.state == "collecting":
             switch = node.commands
@@ -262,6 +271,34 @@ class CallControl:
 
     def recapture(self, session: "PaymentSession", field: str) -> None:
         session.request = ("recapture", field)
+        if session.state == "awaiting_charge" or session.awaiting_decision:
+            self._wake(session)
+
+    def charge(self, session: "PaymentSession") -> None:
+        """The agent charges the card the flow holds (``agent_charge``): the request is left
+        for the step, and the caller's hold sound stopped so the step takes it at once."""
+        session.request = ("charge",)
+        session.charge_requested = True
+        self._wake(session)
+
+    def _wake(self, session: "PaymentSession") -> None:
+        """Stop what the caller hears while the flow waits for the agent (``agent_charge``),
+        so the step looks at the request now; once more a moment later, in case the first
+        came between two plays and the step is already in the next one."""
+        def wake() -> None:
+            node = self.node_for(session)
+            if node is None or not node.connected:
+                return
+            switch = node.commands
+            _tried(lambda: switch.stop_media(session.call_uuid),
+                   "session %s: waking the flow" % session.id)
+
+        def wake_again() -> None:
+            gevent.sleep(WAKE_AGAIN)
+            if session.request is not None:
+                wake()
+        wake()
+        gevent.spawn(wake_again)
 
     def complete(self, session: "PaymentSession", to: str, extension: Optional[str] = None,
                  context: str = "default") -> None:

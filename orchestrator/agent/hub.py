@@ -2,7 +2,7 @@
 
 The service builds one ``AgentHub`` when ``agent_api.tokens`` is set and tells it when a call
 starts and ends; the hub subscribes the sessions to the service's payment event bus and gives
-the card step its agent's requests (cancel, recapture). Each session change goes to the
+the card steps their agent's requests (cancel, recapture, charge). Each session change goes to the
 tenant's receiver through the service's status callbacks (``orchestrator/callbacks``): the
 same outbox, lanes and signing as the IVR's own callbacks.
 """
@@ -69,6 +69,7 @@ class AgentHub:
             from .payments_api import PaymentRoutes
             self.refunds = Refunds(service.store, service.gateways, getattr(service, "events", None))
             self.api.payments = PaymentRoutes(self.refunds)
+        self.api.charged_by_agent = self.charged_by_agent
         if cluster is not None and table is not None:
             # the calls and sessions other instances hold (remote.py)
             from orchestrator.store.instances import InstanceTable
@@ -95,6 +96,14 @@ class AgentHub:
                         "by %s); refused", tenant, flow, service.tenancy.held_by(flow))
             service.metrics.record_tenant_refusal(tenant, "flow")
         return False
+
+    def charged_by_agent(self, flow: str) -> bool:
+        """Whether ``flow`` can hold the card for the agent's charge: an ``agent_charge``
+        step, which a start with ``"charge": "agent"`` needs (else the card would be charged
+        the moment it is complete, against what the agent asked)."""
+        library = self._service.library
+        steps = library[flow].steps if flow in library else []
+        return any(step.kind == "agent_charge" for step in steps)
 
     def texting_problem(self, tenant: str, flow: str, method: str,
                         sms_to: Optional[str]) -> Optional[str]:

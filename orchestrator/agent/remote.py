@@ -53,7 +53,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 FORWARDED = "payivr.forwarded_from"     # the WSGI environ key of a request another instance sent
-FORWARDABLE = ("create_session", "get_session", "recapture", "cancel", "complete", "list_calls")
+FORWARDABLE = ("create_session", "get_session", "recapture", "cancel", "complete", "list_calls",
+               "charge")
 MAX_WATCHERS = 20                       # other instances' streams of one session
 REMEMBERED = 1000                       # sessions started through this instance, by id
 Answer = Tuple[int, Payload]

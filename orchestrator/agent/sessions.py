@@ -23,7 +23,8 @@ from gevent.queue import Full, Queue
 
 from orchestrator.engine.channel import Channel
 from orchestrator.payments.events import (Authorizing, CallRef, CardAttemptsExhausted, CardCancelled,
-                                          FieldAccepted, FieldRejected, FieldStarted, PaymentApproved,
+                                          ChargeAbandoned, ChargeAwaited, FieldAccepted,
+                                          FieldRejected, FieldStarted, PaymentApproved,
                                           PaymentDeclined, PaymentEvent, PaymentFailed, TextSent)
 from orchestrator.payments.money import Money
 from orchestrator.payments.validation import FIELDS, NUMBER_CONFIRMATION
@@ -37,9 +38,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-ACTIVE_STATES = ("created", "waiting", "collecting", "authorizing")
+# awaiting_charge: the card is complete and the agent is to charge it (``"charge": "agent"``)
+ACTIVE_STATES = ("created", "waiting", "collecting", "awaiting_charge", "authorizing")
 # link_sent: the caller was texted a link to pay outside the call (``method: link``)
-PAYMENT_OUTCOMES = ("approved", "declined", "cancelled", "failed", "error", "link_sent")
+# expired: the agent did not charge in time, the card was wiped (agent_api.charge_timeout)
+PAYMENT_OUTCOMES = ("approved", "declined", "cancelled", "failed", "error", "link_sent",
+                    "expired")
+CHARGES = ("auto", "agent")   # who starts the charge: the flow when the card is complete, or the agent
 METHODS = ("card", "link")
 SUBSCRIBER_QUEUE = 200        # events a watcher may fall behind before it is dropped
 KEEP_ENDED = 1000             # ended sessions still answered by GET (most recent)
@@ -52,7 +57,7 @@ TEXT_PURPOSES, TEXT_RESULTS = ("confirmation", "link"), ("sent", "error", "timeo
 END_OF_STREAM = object()
 
 Payload = Dict[str, Any]                 # a change as the API, the stream and webhooks show it
-AgentRequest = Tuple[str, ...]           # ("cancel",) | ("recapture", field)
+AgentRequest = Tuple[str, ...]           # ("cancel",) | ("recapture", field) | ("charge",)
 Listener = Callable[["PaymentSession", str, Payload], None]
 Observer = Callable[["PaymentSession", bool], None]
 
@@ -99,8 +104,11 @@ def _masked_only(field: str, value: object) -> Optional[str]:
 class PaymentSession:
     def __init__(self, tenant: str, agent: Optional[str], call_uuid: str, mode: str, flow: str,
                  money: Money, reference: str, fields: Sequence[str] = FIELDS[:3],
-                 method: str = "card", sms_to: Optional[str] = None) -> None:
-        """``method``: ``card`` (keyed on the phone) or ``link`` (texted); ``sms_to``: where the
+                 method: str = "card", sms_to: Optional[str] = None,
+                 charge: str = "auto") -> None:
+        """``charge``: ``auto`` (the flow charges the complete card) or ``agent`` (the flow
+        waits in ``awaiting_charge`` for the agent's ``charge``, ``engine/steps/agent_charge.py``).
+        ``method``: ``card`` (keyed on the phone) or ``link`` (texted); ``sms_to``: where the
         flow texts the confirmation or the link: a phone number, ``caller`` (the caller's own
         number), or None (no confirmation text). Both reach the call as ``pay_method`` and
         ``pay_sms_to`` (``control.py``); the number is shown masked only."""
@@ -109,6 +117,13 @@ class PaymentSession:
         self.mode, self.flow, self.money, self.reference = mode, flow, money, reference
         self.language = ""   # the caller's language the agent chose (pay_language), if any
         self.method, self.sms_to = method, sms_to
+        self.charge = charge
+        # the agent-started charge: which wait for the agent this is (1, 2... one per card
+        # complete or decline), whether its charge was asked for, and whether the flow
+        # waits for the agent's decision after a decline
+        self.charge_attempt = 0
+        self.charge_requested = False
+        self.awaiting_decision = False
         # the latest text the flow sent the caller: {"purpose", "result", "to" (masked)}
         self.sms: Optional[Dict[str, str]] = None
         self.state = "created"
@@ -133,7 +148,8 @@ class PaymentSession:
 
     @property
     def active(self) -> bool:
-        return self.state in ACTIVE_STATES
+        # a decline the flow holds for the agent's decision (another card?) is still in progress
+        return self.state in ACTIVE_STATES or (self.awaiting_decision and self.state != "ended")
 
     @property
     def awaiting_card(self) -> bool:
@@ -155,6 +171,8 @@ class PaymentSession:
                 "result": dict(self.result) if self.result else None,
                 "after_decline": dict(self.after_decline) if self.after_decline else None,
                 "method": self.method, "sms": dict(self.sms) if self.sms else None,
+                "charge": self.charge, "charge_attempt": self.charge_attempt,
+                "awaiting_decision": self.awaiting_decision,
                 "created": self.created, "updated": self.updated}
 
     # -- watchers ----------------------------------------------------------------------------
@@ -212,12 +230,12 @@ class SessionRegistry:
 
     def create(self, tenant: str, agent: Optional[str], call_uuid: str, mode: str, flow: str,
                money: Money, reference: str, method: str = "card",
-               sms_to: Optional[str] = None) -> PaymentSession:
+               sms_to: Optional[str] = None, charge: str = "auto") -> PaymentSession:
         current = self._by_call.get(call_uuid)
         if current is not None and current.active:
             raise SessionConflict(current.id)
         session = PaymentSession(tenant, agent, call_uuid, mode, flow, money, reference,
-                                 method=method, sms_to=sms_to)
+                                 method=method, sms_to=sms_to, charge=charge)
         self._sessions[session.id] = session
         self._by_call[call_uuid] = session
         self._trim()
@@ -314,7 +332,7 @@ class SessionRegistry:
         session = self.for_channel(channel)
         if session is None:
             return None
-        if session.active:   # the call ended before the payment did
+        if session.active and not session.awaiting_decision:   # ended before the payment did
             self.set_state(session, "cancelled" if session.request == ("cancel",) else "error")
         self.set_state(session, "ended")
         return session
@@ -365,6 +383,7 @@ def _rejected(registry: SessionRegistry, session: PaymentSession, event: FieldRe
 
 def _authorizing(registry: SessionRegistry, session: PaymentSession, event: Authorizing) -> None:
     session.cards += 1
+    session.awaiting_decision = False
     registry.set_state(session, "authorizing")
 
 
@@ -381,6 +400,35 @@ def _after_decline(registry: SessionRegistry, session: PaymentSession) -> Payloa
     else:
         following = "another_card" if card < allowed else "no_more_cards"
     return {"next": following, "card": card, "cards_allowed": allowed}
+
+
+def _charge_awaited(registry: SessionRegistry, session: PaymentSession,
+                    event: ChargeAwaited) -> None:
+    """The flow waits for the agent: to charge the complete card (``awaiting_charge``), or,
+    after a decline (no card, ``masked`` empty), to say whether to ask for another; a new
+    wait is a new attempt, which the agent's charge names (``charge_attempt``)."""
+    session.charge_attempt += 1
+    session.charge_requested = False
+    session.awaiting_decision = not event.masked
+    session.updated = _now()
+    registry._emit(session, "charge", {"awaiting": "decision" if session.awaiting_decision
+                                       else "charge", "attempt": session.charge_attempt})
+    if event.masked:
+        registry.set_state(session, "awaiting_charge")
+
+
+def _charge_abandoned(registry: SessionRegistry, session: PaymentSession,
+                      event: ChargeAbandoned) -> None:
+    """The wait ended without a charge: expired (the agent's time ran out), cancelled, or
+    another card asked for (card entry starts again: ``collecting``)."""
+    session.awaiting_decision = False
+    session.charge_requested = False
+    registry._emit(session, "charge", {"abandoned": event.reason,
+                                       "attempt": session.charge_attempt})
+    if event.reason == "timeout":
+        registry.set_state(session, "expired")
+    elif event.reason == "cancelled":
+        registry.set_state(session, "cancelled")
 
 
 def _answered(registry: SessionRegistry, session: PaymentSession,
@@ -441,6 +489,8 @@ _HANDLERS: Mapping[Type[Any], Callable[[SessionRegistry, PaymentSession, Any], N
     CardCancelled: lambda r, s, e: r.set_state(s, "cancelled"),
     CardAttemptsExhausted: lambda r, s, e: r.set_state(s, "failed"),
     Authorizing: _authorizing,
+    ChargeAwaited: _charge_awaited,
+    ChargeAbandoned: _charge_abandoned,
     PaymentApproved: _answered,
     PaymentDeclined: _answered,
     PaymentFailed: _answered,

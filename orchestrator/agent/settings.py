@@ -93,6 +93,14 @@ AGENT_API_SCHEMA: Dict[str, Any] = {
                  "description": "transfer mode: the agent hears hold music, or is released"},
         "hold_music": {"type": "string", "minLength": 1,
                        "description": "what is played to a held agent's leg (a file or a tone_stream)"},
+        "charge_timeout": {"type": "number", "minimum": 5, "maximum": 3600,
+                           "description": "seconds a flow holds a complete card for the agent's "
+                                          "charge (\"charge\": \"agent\"); then the card is "
+                                          "wiped and nothing is charged (default 180)"},
+        "charge_answer_wait": {"type": "number", "exclusiveMinimum": 0, "maximum": 300,
+                               "description": "seconds POST .../charge waits for the gateway's "
+                                              "answer before it answers with the session still "
+                                              "authorizing (default 60)"},
     },
 }
 

@@ -188,6 +188,10 @@ class Channel(Protocol):
 
     def flush_keys(self) -> None: ...
 
+    def flush_announcements(self, timeout: Optional[float] = None) -> None:
+        """Play now what a secure call holds back for its next read (announcements wait
+        there on such a call), returning when it has been heard or stopped."""
+
     # this call's state
     def set_variable(self, name: str, value: str) -> None: ...
 

@@ -87,6 +87,25 @@ class CardAttemptsExhausted:
     field: str
 
 
+# -- the agent's charge (agent_charge) --------------------------------------------------------
+
+@dataclass(frozen=True)
+class ChargeAwaited:
+    """The card is complete and nothing is charged until the agent says so (or, with no card
+    left after a decline, the agent is to say whether to ask for another); ``masked`` is brand,
+    BIN and last four, empty after a decline."""
+
+    masked: str
+
+
+@dataclass(frozen=True)
+class ChargeAbandoned:
+    """The wait for the agent ended without a charge: ``reason`` is ``timeout``, ``cancelled``
+    or ``another-card``; the card was wiped."""
+
+    reason: str
+
+
 # -- authorization -----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -194,9 +213,9 @@ class PaymentVoided:
 
 
 PaymentEvent = Union[FieldStarted, FieldAccepted, FieldRejected, FieldCancelled, CardComplete,
-                     CardCancelled, CardAttemptsExhausted, Authorizing, PaymentApproved,
-                     PaymentDeclined, PaymentFailed, TextSent, HandedBack, SurveyRated,
-                     PaymentRefunded, PaymentVoided]
+                     CardCancelled, CardAttemptsExhausted, ChargeAwaited, ChargeAbandoned,
+                     Authorizing, PaymentApproved, PaymentDeclined, PaymentFailed, TextSent,
+                     HandedBack, SurveyRated, PaymentRefunded, PaymentVoided]
 EVENT_TYPES = PaymentEvent.__args__  # type: ignore[attr-defined]
 Subscriber = Callable[[CallRef, "PaymentEvent"], None]
 

@@ -4,7 +4,7 @@ import textwrap
 from orchestrator.engine import validate_file, validate_paths
 from orchestrator.engine.validate import check_text
 
-KNOWN = "announce, answer, authorize, branch, call_service, choose_from_list, choose_language, collect, collect_card, confirm_payment, goto, hangup, play, say, send_payment_link, send_sms, set, speak, survey, transfer, transfer_back"
+KNOWN = "agent_charge, announce, answer, authorize, branch, call_service, choose_from_list, choose_language, collect, collect_card, confirm_payment, goto, hangup, play, say, send_payment_link, send_sms, set, speak, survey, transfer, transfer_back"
 
 
 def test_a_valid_flow_has_no_problems(problems):

@@ -152,6 +152,9 @@ def keyboard_start(driver, token, amount, currency, reference, call_uuid):
     keys(Keys.TAB)
     assert active_id(driver) == "sms-caller"
     keys(Keys.TAB)
+    assert active_id(driver) == "charge"        # the checked radio: charge at once
+    assert driver.execute_script("return document.activeElement.value") == "auto"
+    keys(Keys.TAB)
     assert active_id(driver) == "start-button" and focus_is_visible(driver)
     keys(Keys.ENTER)
     wait(driver, lambda d: active_id(d) == "progress-title", "focus on the progress heading")

@@ -13,7 +13,7 @@ const TOKEN_KEY = "payivr.agent.token";
 // Outcomes a session can reach; a declined card may still be followed by another, so only
 // "ended" (which the stream always sends last) closes the stream.
 const FINAL_STATES = new Set(["approved", "declined", "cancelled", "failed", "error", "link_sent",
-  "ended"]);
+  "expired", "ended"]);
 const STREAM_END = "ended";
 const CAPTURE_STATES = new Set(["created", "waiting", "collecting"]);
 const FIELD_NAMES = {
@@ -35,6 +35,8 @@ const STATE_WORDS = {
   authorizing: "Authorizing with the bank", approved: "Approved", declined: "Declined",
   cancelled: "Cancelled", failed: "Failed: too many attempts", error: "Did not complete",
   link_sent: "Payment link texted", ended: "Ended",
+  awaiting_charge: "Card complete: waiting for you to charge",
+  expired: "Not charged in time: card wiped",
 };
 // A recipient as the service takes it (orchestrator/sms/text.py): an optional + and 6 to 15
 // digits once spaces are removed.
@@ -544,8 +546,56 @@ function renderProgress() {
     item.querySelector(".recapture").disabled = !canCapture;
   }
   renderResult(session);
-  $("cancel-button").disabled = !canCapture;
+  renderCharge(session);
+  $("cancel-button").disabled = !canCapture && !waitsForAgent(session);
 }
+
+// ---- the agent-started charge ("charge": "agent") ------------------------------------------
+
+/** The flow holds the caller for this agent: a card to charge, or after a decline. */
+export function waitsForAgent(session) {
+  return !!session && session.charge === "agent"
+    && (session.state === "awaiting_charge" || !!session.awaiting_decision);
+}
+
+/** The Charge button's words: "Charge 12.50 EUR". */
+export function chargeLabel(session) {
+  return "Charge " + plainWords(session.amount_text || "");
+}
+
+let charging = false;     // a charge request in flight: a second click sends nothing
+
+function renderCharge(session) {
+  const box = $("charge-box");
+  const waits = waitsForAgent(session);
+  box.hidden = !waits && !charging;
+  if (box.hidden) return;
+  const button = $("charge-button");
+  const card = session.state === "awaiting_charge";
+  button.hidden = !card;
+  const label = charging ? "Charging " + plainWords(session.amount_text || "") + "…" : chargeLabel(session);
+  if (button.textContent !== label) button.textContent = label;
+  button.disabled = charging || !card;
+  button.setAttribute("aria-busy", charging ? "true" : "false");
+  setText("charge-help", card
+    ? "The card is complete; nothing is charged until you press Charge."
+    : "The card was declined. Ask the caller for another card, or cancel.");
+  $("another-card-button").disabled = charging;
+}
+
+async function chargePayment() {
+  if (!current || charging || current.state !== "awaiting_charge") return;
+  charging = true;
+  renderProgress();
+  try {
+    await sessionAction("charge", { attempt: current.charge_attempt });
+  } finally {
+    charging = false;
+    renderProgress();
+  }
+}
+
+function anotherCard() { return sessionAction("recapture", {}); }
 
 function renderResult(session) {
   const box = $("result");
@@ -557,6 +607,16 @@ function renderResult(session) {
     text = "Payment approved" + (result.brand ? " – " + plainWords(result.brand) : "")
       + (last4 ? " card ending " + last4 : "")
       + (result.auth_code ? ". Authorization code " + plainWords(result.auth_code) : "") + ".";
+  } else if (result && result.status === "declined" && session.awaiting_decision) {
+    const reason = declineWords(result);
+    text = "Card declined" + (reason ? ": " + reason : ".")
+      + " Ask for another card, or cancel.";
+  } else if (result && result.status === "declined" && session.state === "awaiting_charge") {
+    const reason = declineWords(result);
+    text = "The previous card was declined" + (reason ? ": " + reason : ".")
+      + " The new card is complete and not charged yet.";
+  } else if (state === "expired") {
+    text = "The card was not charged in time and has been wiped. Nothing was charged.";
   } else if (result && result.status === "declined") {
     text = declinedText(session);
   } else if (result && result.status === "error") {
@@ -611,9 +671,13 @@ function openStream(session) {
     if (current.state === "created" || current.state === "waiting") current.state = "collecting";
   }));
   source.addEventListener("sms", mine((data) => { current.sms = data; }));
+  source.addEventListener("charge", mine((data) => {
+    if (Number.isInteger(data.attempt)) current.charge_attempt = data.attempt;
+    current.awaiting_decision = data.awaiting === "decision";
+  }));
   source.addEventListener("authorization", mine((data) => {
     const { after_decline: after, ...result } = data;
-    current.result = result;
+    current.result = { ...(current.result || {}), ...result };
     current.after_decline = after || null;
   }));
   source.addEventListener("state", mine((data) => {
@@ -678,6 +742,7 @@ async function startPayment(event) {
   if (method === "link") body.method = "link";
   if (recipient.sms_to) body.sms_to = recipient.sms_to;
   if ($("language").value) body.language = $("language").value;
+  if (document.querySelector('input[name="charge"]:checked')?.value === "agent") body.charge = "agent";
   const button = $("start-button");
   button.disabled = true;
   try {
@@ -803,6 +868,8 @@ async function init() {
   $("refresh-sessions").addEventListener("click", refreshSessions);
   $("refresh-calls").addEventListener("click", refreshCalls);
   $("cancel-button").addEventListener("click", cancelPayment);
+  $("charge-button").addEventListener("click", chargePayment);
+  $("another-card-button").addEventListener("click", anotherCard);
   $("close-button").addEventListener("click", closeProgress);
   initRefunds({ api, $, plainWords, toMinorUnits, formatMinor,
     exponentOf: (code) => (code in exponents ? exponents[code] : 2) });
