@@ -236,6 +236,9 @@ class FakeChannel(_Recorder):
     def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
         self._record("hangup", cause)
 
+    def flush_announcements(self, timeout: Optional[float] = None) -> None:
+        """Nothing is held back: a fake call is never secure."""
+
     # ---- helpers for assertions ----
     def heard(self) -> List[Tuple[str, Any]]:
         """What the caller heard outside collects: (method, first argument)."""
