@@ -226,8 +226,8 @@ def test_the_charge_is_audited_and_no_line_holds_the_card(rig):
 
 
 def test_in_stay_mode_the_listening_agent_charges_and_hears_no_key(rig):
-    from tests.agent.test_stay_payment import (assert_no_key_reached_the_agent, assert_restored,
-                                               key_after, stay_call)
+    from tests.support.stay_call import (assert_no_key_reached_the_agent, assert_restored,
+                                         key_after, stay_call)
     call, agent = stay_call(rig, [])
     key_after(call, "card number", PAN + "#")
     key_after(call, "expiry", "1230")
