@@ -8,12 +8,11 @@ import gevent
 
 from orchestrator.engine import stay
 from orchestrator.esl.channel import Channel as EslChannel
-from orchestrator.simulator import CallerScript
 from orchestrator.simulator import commands as sim_commands
 from tests.support.canary import traces
 
 from tests.support.agent import CODE, PAN, SECRET, TOKENS
-from tests.support.agent import owned_by, read_stream, sse_events
+from tests.support.agent import read_stream, sse_events
 from tests.support.stay_call import (DECLINED_PAN, RECORDING, assert_no_key_reached_the_agent,
                                      assert_restored, key_after, start_stay, stay_call)
 
