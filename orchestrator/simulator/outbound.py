@@ -8,7 +8,6 @@ orchestrator. When the channel goes down it sends `text/disconnect-notice`
 """
 from __future__ import annotations
 
-import ipaddress
 from typing import TYPE_CHECKING, Optional
 
 import gevent
@@ -126,31 +125,8 @@ class OutboundSession(Listener):
 
 
 def dial(address, timeout: float = 5.0):
-    """Open the TCP connection the `socket` application opens; None when unreachable. A
-    numeric address is connected to as it is: ``create_connection`` would resolve it through
-    gevent's thread pool first, which cost more than the rest of the dial (316 against 145 µs
-    of CPU a connection on loopback)."""
-    host, port = address[0], int(address[1])
+    """Open the TCP connection the `socket` application opens; None when unreachable."""
     try:
-        family = socket_family(host)
-        if family is None:
-            return gevent.socket.create_connection((host, port), timeout=timeout)
-        sock = gevent.socket.socket(family, gevent.socket.SOCK_STREAM)
-        sock.settimeout(timeout)
-        try:
-            sock.connect((host, port))
-        except OSError:
-            sock.close()
-            raise
-        return sock
+        return gevent.socket.create_connection(tuple(address), timeout=timeout)
     except OSError:
         return None
-
-
-def socket_family(host: str):
-    """AF_INET or AF_INET6 for a numeric address, None for a name to resolve."""
-    try:
-        version = ipaddress.ip_address(host).version
-    except ValueError:
-        return None
-    return gevent.socket.AF_INET if version == 4 else gevent.socket.AF_INET6
