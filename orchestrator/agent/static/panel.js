@@ -452,6 +452,11 @@ function sessionsArray(body) {
 
 function renderSessions(body) {
   const rows = sessionsArray(body);
+  // the payment this page watches is active until its stream ends: listed even when the
+  // answer was made in the moment it moved between states (a decline, the next card)
+  if (current && current.state !== STREAM_END && !rows.some((row) => row.id === current.id)) {
+    rows.push(current);
+  }
   const tbody = $("sessions-table").querySelector("tbody");
   tbody.replaceChildren();
   for (const session of rows) {
@@ -477,9 +482,14 @@ function renderSessions(body) {
   setText("sessions-error", "");
 }
 
+let sessionsAsked = 0;
+
 async function refreshSessions() {
+  const asked = ++sessionsAsked;
   try {
-    renderSessions(await api("sessions"));
+    const body = await api("sessions");
+    if (asked !== sessionsAsked) return;     // a later refresh was asked: its answer is newer
+    renderSessions(body);
   } catch (err) {
     if (err.status === 401) return signOut();
     setText("sessions-error", plainWords(err.message));
