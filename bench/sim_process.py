@@ -82,8 +82,11 @@ class Bench:
             variables = {"pay_flow": "bench_minimal"}
             caller = CallerScript.silent(max_duration=600)
         else:
+            # as the shipped payment extension (7000) sends it: secure from the dialplan, so
+            # announcements are played inside the secure reads, as on a real switch
             variables = {"pay_flow": "card_payment", "pay_amount": str(1000 + self.serial % 9000),
-                         "pay_currency": "EUR", "pay_reference": "CMP-%06d" % self.serial}
+                         "pay_currency": "EUR", "pay_reference": "CMP-%06d" % self.serial,
+                         "sensitive_dtmf": "true", "digits_dialed_filter": "(.+)"}
             caller = (CallerScript.silent(max_duration=600) if hold else
                       CallerScript.from_data({"steps": keying_steps(card_for("approve")),
                                               "max_duration": 600}))

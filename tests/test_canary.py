@@ -97,14 +97,15 @@ def test_a_paid_call_leaves_no_card_digit_anywhere(tmp_path):
 
 
 def leak_after_answer(monkeypatch, assignments):
-    """Make the flow's ``answer`` step also set each (variable, value) on the channel: a card
-    digit let through on purpose, for the negative controls."""
+    """Make the flow's ``answer`` step also set each (variable, value) on the channel with the
+    ``set`` application, each in a command and in its completion event: a card digit let
+    through on purpose, for the negative controls."""
     answer = Answer.run
 
     def answer_then_leak(self, ctx):
         answer(self, ctx)
         for name, value in assignments:
-            ctx.channel.set_variable(name, value)
+            ctx.channel.execute("set", "%s=%s" % (name, value))
 
     monkeypatch.setattr(Answer, "run", answer_then_leak)
 

@@ -195,6 +195,9 @@ class Channel(Protocol):
     # this call's state
     def set_variable(self, name: str, value: str) -> None: ...
 
+    def set_variables(self, pairs: Sequence[Tuple[str, str]]) -> None:
+        """``set_variable`` for each pair, in as few commands as the switch allows."""
+
     def unset_variable(self, name: str) -> None: ...
 
     def clear_variable(self, name: str) -> None:

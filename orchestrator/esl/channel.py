@@ -25,7 +25,7 @@ import time
 import uuid as uuidlib
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Deque, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Callable, Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import quote
 
 import gevent
@@ -39,7 +39,7 @@ from orchestrator.engine.channel import (
     SAY_KINDS,
     SecretResult,
 )
-from orchestrator.esl.commands import SwitchCommands, check_value
+from orchestrator.esl.commands import SwitchCommands, check_value, setting_commands
 from orchestrator.esl.errors import CallGone, CommandFailed, CommandTimeout
 from orchestrator.esl.protocol import CONNECTION_LOST, EslConnection, EslMessage, FrameTooLarge
 
@@ -243,8 +243,13 @@ class Channel:
                 on_digit()
 
     # -- running applications ---------------------------------------------------------------
-    def start(self, app: str, arg: str = "") -> str:
-        """Queue an application on the call; return the uuid its completion will carry."""
+    def start(self, app: str, arg: str = "",
+              setting: Sequence[Tuple[str, str]] = ()) -> str:
+        """Queue an application on the call; return the uuid its completion will carry.
+
+        ``setting``: variables the application reads, set in the same write just before it
+        (``uuid_setvar`` commands, then the ``sendmsg``; the switch takes them in order), one
+        round trip where each was one."""
         if self._gone:
             raise CallGone(self.hangup_cause or "GONE")
         app_uuid = str(uuidlib.uuid4())
@@ -254,8 +259,10 @@ class Channel:
         # event-lock: without it an execute queued behind a running application runs inside it
         # (inside a read, it takes the read's keys: seen on 1.10.12)
         lines += ["event-uuid: %s" % app_uuid, "event-lock: true"]
+        before = ["api " + line for line in setting_commands(self.uuid, setting)] if setting else []
         try:
-            self._conn.command("\n".join(lines))
+            self._conn.commands(before + ["\n".join(lines)])
+            self._variables.update((name, str(value)) for name, value in setting)
         except CommandFailed:
             self._poll()  # a lingering socket refuses commands after a hangup not yet read
             raise
@@ -266,9 +273,11 @@ class Channel:
         while self._next_signal(time.monotonic()) is not None:
             pass
 
-    def execute(self, app: str, arg: str = "", timeout: Optional[float] = None) -> Dict[str, str]:
-        """Run an application to completion and return the completion's headers."""
-        app_uuid = self.start(app, arg)
+    def execute(self, app: str, arg: str = "", timeout: Optional[float] = None,
+                setting: Sequence[Tuple[str, str]] = ()) -> Dict[str, str]:
+        """Run an application to completion and return the completion's headers (``setting``
+        as for ``start``)."""
+        app_uuid = self.start(app, arg, setting)
         limit = self.settings.app_timeout if timeout is None else timeout
         headers = self._await_completion(app_uuid, time.monotonic() + limit)
         if headers is None:
@@ -328,14 +337,28 @@ class Channel:
 
     # -- this call's state ----------------------------------------------------------------------
     def set_variable(self, name: str, value: str) -> None:
-        """``set`` expands ``${...}`` in its argument: a value holding one (a peer's text) is
-        refused with ValueError, never sent."""
-        self.execute("set", "%s=%s" % (_one_line(name, "variable name"), check_value(value, name)))
+        """``uuid_setvar`` over api: set at once, and no event carries it back. The ``set``
+        application did the same in a round trip and a completion event with every channel
+        variable (about 3 KB a variable set). A value holding ``${`` (a peer's text; the
+        switch would expand it) is refused with ValueError, never sent."""
+        self._switch.set_variable(self.uuid, name, value)
         self._variables[name] = str(value)
 
+    def set_variables(self, pairs: Sequence[Tuple[str, str]]) -> None:
+        """Several variables in one write (``setting_commands``: one ``uuid_setvar_multi``
+        where the values allow), answered together."""
+        if pairs:
+            self._conn.commands(["api " + line for line in setting_commands(self.uuid, pairs)])
+            self._variables.update((name, str(value)) for name, value in pairs)
+
     def unset_variable(self, name: str) -> None:
-        self.execute("unset", _one_line(name, "variable name"))
-        self._variables.pop(name, None)
+        self.clear_variable(name)
+
+    def _set_in_order(self, name: str, value: str) -> None:
+        """``set`` as an application, in order with the channel's applications: for
+        ``sensitive_dtmf``, whose switching on and off the live suite proves this way."""
+        self.execute("set", "%s=%s" % (_one_line(name, "variable name"), check_value(value, name)))
+        self._variables[name] = str(value)
 
     def clear_variable(self, name: str) -> None:
         """``uuid_setvar`` over api: unlike the ``unset`` application, no event carries it."""
@@ -437,10 +460,10 @@ class Channel:
         prompt and read of this channel goes through the secure-entry script. A call the
         dialplan made secure stays secure: ``off`` leaves it as it came."""
         if on and not self._secure:
-            self.set_variable("sensitive_dtmf", "true")
+            self._set_in_order("sensitive_dtmf", "true")
             self._secure = True
         elif not on and self._secure and not self._secure_from_dialplan:
-            self.set_variable("sensitive_dtmf", "false")
+            self._set_in_order("sensitive_dtmf", "false")
             self._secure = False
 
     @property
@@ -495,9 +518,9 @@ class Channel:
         if not self._announcements or self._gone:
             self._announcements = []
             return
-        self._switch.set_variable(self.uuid, SECURE_PLAY, "&".join(self._announcements))
+        setting = [(SECURE_PLAY, "&".join(self._announcements))]
         self._announcements = []
-        self.execute("lua", "%s play" % self._script(), timeout)
+        self.execute("lua", "%s play" % self._script(), timeout, setting)
 
     def _segment(self, prompt: Prompt) -> str:
         options = prompt.options or {}
@@ -536,15 +559,16 @@ class Channel:
             os.chmod(path, 0o620)   # the switch's user writes it (group), whatever the umask
             fd = os.open(path, os.O_RDWR | os.O_NONBLOCK)
             try:
+                setting: List[Tuple[str, str]] = []
                 if self._announcements:   # played by the read itself, keys typed over them kept
-                    self._switch.set_variable(self.uuid, SECURE_PLAY, "&".join(self._announcements))
+                    setting.append((SECURE_PLAY, "&".join(self._announcements)))
                     self._announcements = []
                 if prompt.startswith("say:"):
-                    self._ensure_tts(tts)  # the read's TTS speaks with the channel's engine
-                self._switch.set_variable(self.uuid, SECURE_PROMPT, prompt or "silence")
+                    setting += self._tts_setting(tts)  # the read's TTS speaks with the channel's engine
+                setting.append((SECURE_PROMPT, prompt or "silence"))
                 app_uuid = self.start("lua", "%s read %s %d %d %d %d %s" % (
                     self._script(), path, min_digits, max_digits, first_timeout * 1000,
-                    inter_timeout * 1000, _one_line(terminators, "terminators")))
+                    inter_timeout * 1000, _one_line(terminators, "terminators")), setting)
                 reader = gevent.spawn(self._read_fifo_line, fd, app_uuid)
                 try:
                     line, status_variable = self._await_secure_read(app_uuid)
@@ -681,15 +705,14 @@ class Channel:
             return None
         return options["engine"], options.get("voice") or self.settings.tts_voice
 
-    def _ensure_tts(self, tts: Optional[Tuple[str, str]] = None) -> None:
+    def _tts_setting(self, tts: Optional[Tuple[str, str]] = None) -> List[Tuple[str, str]]:
         """``say:`` prompts speak with the channel's tts_engine and tts_voice: the caller's
-        language's (``tts``), else the service's."""
+        language's (``tts``), else the service's; what of them must be set first."""
         engine, voice = tts or (self.settings.tts_engine, self.settings.tts_voice)
-        for name, value in (("tts_engine", check_value(engine, "tts engine", " ;=")),
-                            ("tts_voice", check_value(voice, "tts voice", " ;="))):
-            if self._variables.get(name) != value:
-                self._switch.set_variable(self.uuid, name, value)
-                self._variables[name] = value
+        return [(name, value) for name, value in
+                (("tts_engine", check_value(engine, "tts engine", " ;=")),
+                 ("tts_voice", check_value(voice, "tts voice", " ;=")))
+                if self._variables.get(name) != value]
 
     def _next_digit(self, deadline: float) -> Optional[str]:
         while not self._digits:

@@ -70,6 +70,23 @@ def check_value(value: str, what: str = "value", separators: str = "") -> str:
     return text
 
 
+def setting_commands(uuid: str, pairs: Sequence[Tuple[str, str]]) -> List[str]:
+    """The api commands that set ``pairs`` on a leg: one ``uuid_setvar_multi`` for the values
+    free of its separators (``;``, ``=``), a ``uuid_setvar`` for each other value (and for a
+    lone pair). Each value is checked as every value is."""
+    together = [(n, str(v)) for n, v in pairs if not any(c in str(v) for c in ";=")]
+    alone = [(n, str(v)) for n, v in pairs if any(c in str(v) for c in ";=")]
+    if len(together) == 1:
+        alone.insert(0, together.pop())
+    lines = []
+    if together:
+        lines.append("uuid_setvar_multi %s %s" % (check_uuid(uuid), ";".join(
+            "%s=%s" % (check_name(n), check_value(v, n, ";=")) for n, v in together)))
+    lines += ["uuid_setvar %s %s %s" % (check_uuid(uuid), check_name(n), check_value(v, n))
+              for n, v in alone]
+    return lines
+
+
 class SwitchCommands:
     """The engine's ``Switch`` over one socket. ``node_key`` names the switch (caches)."""
 

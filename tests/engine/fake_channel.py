@@ -197,6 +197,10 @@ class FakeChannel(_Recorder):
         self._record("set_variable", name, value)
         self._variables[name] = value
 
+    def set_variables(self, pairs: Sequence[Tuple[str, str]]) -> None:
+        for name, value in pairs:
+            self.set_variable(name, value)
+
     def unset_variable(self, name: str) -> None:
         self._record("unset_variable", name)
         self._variables.pop(name, None)

@@ -85,13 +85,16 @@ class TransferBack(StepKind):
         config, channel = self.config, ctx.channel
         if config["to"] in ("extension", "queue"):   # before anything reaches the caller
             refuse_unless_allowed(ctx, ctx.render(config[config["to"]]), ctx.render(config["context"]))
+        results = []
         for name, source in RESULT_VARIABLES.items():
             value = ctx.variables.get(source, "")
             if name == "pay_decline_reason" and ctx.variables.get("payment.decline_code"):
                 # the words the caller heard, in the call's language now (catalog reasons:)
                 value = decline_words(ctx, ctx.variables["payment.decline_code"], value)
             if value:
-                channel.set_variable(name, value)
+                results.append((name, value))
+        if results:
+            channel.set_variables(results)
         if "announce" in config:
             Announce({"prompt": config["announce"]}).run(ctx)
         to = config["to"]
