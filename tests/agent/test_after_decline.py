@@ -12,21 +12,10 @@ from orchestrator.agent.card_retries import cards_allowed
 from orchestrator.agent.settings import Principal
 from orchestrator.engine import load_flow_text
 from tests.support.agent import CODE, PAN, TOKENS, read_stream, sse_events
+from tests.support.stay_call import key_after
 
 DECLINED_PAN = "4000000000009995"      # sandbox: declined, insufficient funds
 FLOWS = os.path.join(os.path.dirname(__file__), "..", "..", "flows")
-
-
-def key_after(call, text, digits, nth=1, timeout=30):
-    """Press ``digits`` once the ``nth`` prompt containing ``text`` has started."""
-    def run():
-        with gevent.Timeout(timeout, False):
-            while sum(text in h.arg for h in call.record.heard) < nth:
-                gevent.sleep(0.01)
-            for digit in digits:
-                call.press(digit)
-                gevent.sleep(0.005)
-    return gevent.spawn(run)
 
 
 def card(call, number, nth):
