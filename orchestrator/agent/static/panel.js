@@ -7,7 +7,7 @@
 // The token lives in sessionStorage (this tab only) and travels in the Authorization header;
 // only the events URL carries it as access_token, because EventSource cannot set headers.
 
-import { initRefunds, loadPermission, showRefunds } from "./refund.js";
+import { initRefunds, setPermission, showRefunds } from "./refund.js";
 
 const TOKEN_KEY = "payivr.agent.token";
 // Outcomes a session can reach; a declined card may still be followed by another, so only
@@ -352,7 +352,7 @@ async function signIn(token) {
     signedIn("Signed in");
     renderSessions(sessions);
     // side by side: focus moves no later
-    await Promise.all([loadMe(), loadLanguages(), loadPermission()]);
+    await Promise.all([loadMe(), loadLanguages()]);
     refreshCalls();
     $("amount").value ? $("start-button").focus() : $("amount").focus();
     return true;
@@ -365,16 +365,19 @@ async function signIn(token) {
   }
 }
 
-let me = null;          // GET /me: who the token is
+let me = null;          // GET /me: who the token is, and whether it may refund
 
+/** GET /me, asked once at sign-in: the header's words and the refund permission. */
 async function loadMe() {
   try {
     me = await api("me");
   } catch (err) {
+    me = null;     // an older service: "Signed in" alone, no refunds
+    setPermission(null);
     if (err.status === 401) return signOut();
-    me = null;     // an older service: "Signed in" alone
   }
   setText("who", whoWords(me));
+  setPermission(me);
 }
 
 function renderCalls(body) {
