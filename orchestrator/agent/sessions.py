@@ -38,10 +38,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-# awaiting_charge: the card is complete and the agent is to charge it (``"charge": "agent"``)
 AGENT_DECIDES = "agent_decides"   # after a decline: the flow waits for the agent (charge: agent)
 # after a decline, the flow goes on with this session: listed by GET /sessions
 GOES_ON = ("another_card", AGENT_DECIDES)
+# awaiting_charge: the card is complete and the agent is to charge it (``"charge": "agent"``)
 ACTIVE_STATES = ("created", "waiting", "collecting", "awaiting_charge", "authorizing")
 # link_sent: the caller was texted a link to pay outside the call (``method: link``)
 # expired: the agent did not charge in time, the card was wiped (agent_api.charge_timeout)
@@ -156,8 +156,9 @@ class PaymentSession:
 
     @property
     def awaiting_card(self) -> bool:
-        """Declined, and the flow is asking the caller for another card: still the agent's
-        payment in progress, though no longer in an active state until that card starts."""
+        """Declined, and the flow is asking the caller for another card or waiting for the
+        agent to say whether to: still the agent's payment in progress, though no longer in an
+        active state until that card starts."""
         return (self.state == "declined" and self.after_decline is not None
                 and self.after_decline["next"] in GOES_ON)
 
