@@ -18,9 +18,10 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
-from orchestrator.catalog import HERE as BUILTIN_CATALOGS, Catalog, CatalogError
+from orchestrator.catalog import HERE as BUILTIN_CATALOGS
 from orchestrator.engine.names import Available, CatalogNames, check_names
 from orchestrator.engine.problems import Problem
+from orchestrator.flow_reload import load_catalog_folder
 from orchestrator.tenancy import (tenant_gateways, tenant_payment_links, tenant_sms_providers,
                                   tenant_web_services)
 
@@ -34,26 +35,15 @@ BUILTIN_DEFAULTS = "the built-in defaults"
 
 def catalogs_in(directory: Optional[str]) -> Tuple[Dict[str, CatalogNames], Dict[str, str]]:
     """The catalogs of ``directory`` (the built-in folder when None or empty), by language,
-    and why each unusable one cannot be used."""
-    folder = directory or BUILTIN_CATALOGS
-    catalogs: Dict[str, CatalogNames] = {}
-    problems: Dict[str, str] = {}
+    and why each unusable one cannot be used; read as the service reads them
+    (``flow_reload.load_catalog_folder``), so what ``validate`` accepts the service loads."""
     try:
-        names = sorted(os.listdir(folder))
+        loaded, problems = load_catalog_folder(directory or BUILTIN_CATALOGS)
     except OSError:
-        return catalogs, problems
-    for name in names:
-        if not name.endswith(".yaml"):
-            continue
-        language = name[:-len(".yaml")]
-        try:
-            catalog = Catalog.load(language, folder)
-        except CatalogError as exc:
-            problems[language] = str(exc)
-            continue
-        catalogs[language] = CatalogNames(language, shown(catalog.source),
-                                          frozenset(catalog.prompts), frozenset(catalog.messages))
-    return catalogs, problems
+        return {}, {}
+    return ({language: CatalogNames(language, shown(catalog.source), frozenset(catalog.prompts),
+                                    frozenset(catalog.messages))
+             for language, catalog in loaded.items()}, problems)
 
 
 def shown(path: str) -> str:

@@ -122,26 +122,36 @@ def catalog_folders(tenancy: "Tenancy", tenants: List[str]) -> Set[str]:
     return {tenancy.plan(tenant).prompts.catalog_dir or "" for tenant in [DEFAULT_TENANT] + tenants}
 
 
+def load_catalog_folder(folder: str) -> Tuple[Dict[str, Catalog], Dict[str, str]]:
+    """Every catalog file of ``folder`` ("" for the shipped one), by language, and why each
+    file that does not load does not; an unreadable folder raises OSError. The one reading
+    of a catalog folder: the service, a reload and ``validate`` (``flow_names.py``) share it."""
+    loaded: Dict[str, Catalog] = {}
+    broken: Dict[str, str] = {}
+    for name in sorted(os.listdir(folder or SHIPPED_CATALOGS)):
+        language, extension = os.path.splitext(name)
+        if extension != ".yaml":
+            continue
+        try:
+            loaded[language] = Catalog.load(language, folder or None)
+        except CatalogError as error:
+            broken[language] = str(error)
+    return loaded, broken
+
+
 def load_catalogs(tenancy: "Tenancy", tenants: List[str]) -> Tuple[Catalogs, Dict[Tuple[str, str], str]]:
     """Every catalog file of every folder the tenants' calls read, by folder and language, and
     why each file that does not load does not, by (folder, language)."""
     loaded: Catalogs = {}
     broken: Dict[Tuple[str, str], str] = {}
     for folder in sorted(catalog_folders(tenancy, tenants)):
-        loaded[folder] = {}
         try:
-            names = sorted(os.listdir(folder or SHIPPED_CATALOGS))
+            loaded[folder], problems = load_catalog_folder(folder)
         except OSError as error:
+            loaded[folder] = {}
             broken[(folder, "")] = "%s: cannot read the catalog folder: %s" % (folder, error.strerror)
             continue
-        for name in names:
-            language, extension = os.path.splitext(name)
-            if extension != ".yaml":
-                continue
-            try:
-                loaded[folder][language] = Catalog.load(language, folder or None)
-            except CatalogError as error:
-                broken[(folder, language)] = str(error)
+        broken.update({(folder, language): problem for language, problem in problems.items()})
     return loaded, broken
 
 

@@ -12,7 +12,15 @@ def test_demo_passes_and_shows_no_card_digit():
     result = subprocess.run([sys.executable, "-m", "orchestrator", "demo"], cwd=ROOT,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "all 25 calls ended as expected" in result.stdout
+    assert "all 26 calls ended as expected" in result.stdout
+    # the agent-started charge: held with nothing charged, then a double click charges once
+    assert "awaiting charge: 12.50 EUR, card visa 411111******1111; charges so far: 0" in result.stdout
+    assert "both answered approved and approved (auth code " in result.stdout
+    assert "); charged once" in result.stdout
+    for row in ("agent-assisted payment (transfer)", "agent-assisted payment (stay)",
+                "agent-assisted payment (transfer, the agent charges)"):
+        assert any(line.startswith(row) and line.split()[-1] == "ok"
+                   for line in result.stdout.splitlines()), row
     assert "agent heard" in result.stdout and "0 key tones and 0 key events" in result.stdout
     assert "number        valid    visa 411111******1111" in result.stdout
     assert ("agent alice refunds 5.00 EUR (asked twice, one Idempotency-Key): refunded once; "

@@ -33,6 +33,7 @@ import gevent
 
 from orchestrator import bounded_json
 from orchestrator.card_numbers import looks_like_card
+from orchestrator.engine.call_language import LANGUAGE_CODE   # a catalog's name
 from orchestrator.payments.money import Money, MoneyError
 from orchestrator.payments.validation import FIELDS
 from orchestrator.sms import mask_number, phone_number
@@ -71,7 +72,6 @@ FORWARDED_ANSWER_WAIT = 3.0   # seconds: under cluster.request_timeout's default
 ANSWER_POLL = 0.05   # seconds between looks at a charge's answer (POST .../charge waits for it)
 OPENAPI_PATH = os.path.join(os.path.dirname(__file__), "openapi.json")
 REFERENCE = re.compile(r"^[A-Za-z0-9_.:/#-]{1,64}$")
-LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}([_-][A-Za-z0-9]{2,8})?$")   # a catalog's name
 DESTINATION = re.compile(r"^[A-Za-z0-9_+*#.-]{1,64}$")
 COMPLETE_TO = ("agent", "queue", "extension", "goodbye")
 CARD_FLOW = "card_payment"      # a start's flow when it names none

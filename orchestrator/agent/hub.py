@@ -18,7 +18,7 @@ from orchestrator.engine.runner import FlowOutcome
 from orchestrator.payments.events import CallRef, PaymentEvent
 
 from .api import AgentApi
-from .card_retries import cards_allowed
+from .card_retries import agent_decides_after_decline, cards_allowed
 from .control import CallControl
 from .durable import SessionRecorder, shown_from
 from .sessions import SessionRegistry
@@ -36,6 +36,7 @@ class AgentHub:
         self.settings = settings
         self.registry = SessionRegistry()
         self.registry.cards_allowed = self._cards_allowed
+        self.registry.agent_decides_after_decline = self._agent_decides_after_decline
         self.control = CallControl(service.pool, settings, self.registry,
                                    calls=service.call_nodes,
                                    socket_address=getattr(service, "socket_address", None))
@@ -84,6 +85,11 @@ class AgentHub:
         """The cards ``flow`` takes from one caller, by its definition as loaded now."""
         library = self._service.library
         return cards_allowed(library[flow]) if flow in library else None
+
+    def _agent_decides_after_decline(self, flow: str) -> bool:
+        """Whether ``flow``, on a call the agent charges, waits for the agent after a decline."""
+        library = self._service.library
+        return agent_decides_after_decline(library[flow]) if flow in library else False
 
     def may_start(self, tenant: str, flow: str) -> bool:
         """Whether ``tenant``'s agents may start ``flow``: one of its own. Another tenant's is

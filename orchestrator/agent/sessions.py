@@ -38,6 +38,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
+AGENT_DECIDES = "agent_decides"   # after a decline: the flow waits for the agent (charge: agent)
+# after a decline, the flow goes on with this session: listed by GET /sessions
+GOES_ON = ("another_card", AGENT_DECIDES)
 # awaiting_charge: the card is complete and the agent is to charge it (``"charge": "agent"``)
 ACTIVE_STATES = ("created", "waiting", "collecting", "awaiting_charge", "authorizing")
 # link_sent: the caller was texted a link to pay outside the call (``method: link``)
@@ -132,7 +135,7 @@ class PaymentSession:
             for f in fields}
         self.result: Optional[Dict[str, str]] = None
         # cards sent to the bank so far, and after a decline what the flow does next:
-        # {"next": another_card | no_more_cards | unknown, "card", "cards_allowed"}
+        # {"next": another_card | no_more_cards | agent_decides | unknown, "card", "cards_allowed"}
         self.cards = 0
         self.after_decline: Optional[Payload] = None
         self.created = self.updated = _now()
@@ -153,10 +156,11 @@ class PaymentSession:
 
     @property
     def awaiting_card(self) -> bool:
-        """Declined, and the flow is asking the caller for another card: still the agent's
-        payment in progress, though no longer in an active state until that card starts."""
+        """Declined, and the flow is asking the caller for another card or waiting for the
+        agent to say whether to: still the agent's payment in progress, though no longer in an
+        active state until that card starts."""
         return (self.state == "declined" and self.after_decline is not None
-                and self.after_decline["next"] == "another_card")
+                and self.after_decline["next"] in GOES_ON)
 
     @property
     def in_card_entry(self) -> bool:
@@ -224,6 +228,8 @@ class SessionRegistry:
         self.observers: List[Observer] = []
         # flow name -> the cards it takes from one caller at most, or None (card_retries.py)
         self.cards_allowed: Callable[[str], Optional[int]] = lambda flow: None
+        # flow name -> whether, charged by the agent, it waits for the agent after a decline
+        self.agent_decides_after_decline: Callable[[str], bool] = lambda flow: False
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -392,9 +398,13 @@ _PAYMENT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9
 
 def _after_decline(registry: SessionRegistry, session: PaymentSession) -> Payload:
     """What the flow does after this decline, by its definition (``card_retries.py``): the
-    ``card``-th card was declined of ``cards_allowed`` (None: the flow does not say)."""
-    allowed = registry.cards_allowed(session.flow)
+    ``card``-th card was declined of ``cards_allowed`` (None: the flow does not say). On a
+    call the agent charges, a flow that waits for the agent after a decline asks for no card
+    by itself: ``agent_decides`` (another card or cancel), however many cards it has taken."""
     card = max(session.cards, 1)
+    if session.charge == "agent" and registry.agent_decides_after_decline(session.flow):
+        return {"next": AGENT_DECIDES, "card": card, "cards_allowed": None}
+    allowed = registry.cards_allowed(session.flow)
     if allowed is None:
         following = "unknown"
     else:
@@ -410,6 +420,10 @@ def _charge_awaited(registry: SessionRegistry, session: PaymentSession,
     session.charge_attempt += 1
     session.charge_requested = False
     session.awaiting_decision = not event.masked
+    if session.awaiting_decision and session.after_decline is not None:
+        # the flow is in fact waiting for the agent, whatever its definition was read to say
+        session.after_decline = dict(session.after_decline, next=AGENT_DECIDES,
+                                     cards_allowed=None)
     session.updated = _now()
     registry._emit(session, "charge", {"awaiting": "decision" if session.awaiting_decision
                                        else "charge", "attempt": session.charge_attempt})

@@ -12,7 +12,7 @@ from orchestrator.engine import FlowLibrary
 from orchestrator.logs import setup_logging
 
 from .agent import run_agent_demo
-from .calls import SCENARIOS, print_table, run_calls
+from .calls import SCENARIOS, print_agent_table, print_table, run_calls
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FLOWS = os.path.join(ROOT, "flows")
@@ -31,12 +31,16 @@ def run_demo(verbose=False, out=sys.stdout, scenarios=SCENARIOS, timeout=60.0):
     print("sandbox CRM, told of each payment by its status callback:", file=out)
     for line in told:
         print(line, file=out)
+    agent_rows = []
     for mode, agent_problems in run_agent_demo(FLOWS, AGENT_DEMO_CALLER, out, timeout):
-        rows.append(("agent-assisted payment (%s)" % mode,) + (
-            ("ok",) if not agent_problems else ("FAIL: " + "; ".join(agent_problems),)))
+        agent_rows.append(("agent-assisted payment (%s)" % mode,
+                           "ok" if not agent_problems else "FAIL: " + "; ".join(agent_problems)))
         failures += bool(agent_problems)
         if agent_problems:
             print("  FAIL (%s): %s" % (mode, "; ".join(agent_problems)), file=out)
+    print("", file=out)
+    print_agent_table(agent_rows, out)
+    rows += agent_rows
     verdict = "all %d calls ended as expected" % len(rows) if not failures else \
         "%d of %d calls did not end as expected" % (failures, len(rows))
     print("\n" + verdict, file=out)

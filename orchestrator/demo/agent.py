@@ -8,6 +8,9 @@ leg listens (eavesdrop with whisper, docs/stay-on-line.md) and must hear the pro
 The demo watches the live updates the agent's panel would show, masked, and checks the outcome.
 After the transfer-mode payment the agent (whose token may refund) gives 5.00 EUR back, the
 request sent twice under one Idempotency-Key as a double click would: refunded once.
+A third payment is started with ``"charge": "agent"``: the flow holds the complete card
+(``awaiting_charge``) and nothing is charged until the agent's ``POST .../charge``, sent twice
+at once as a double click would: charged once, both answers the same.
 """
 import json
 
@@ -81,6 +84,8 @@ def _watch(url, lines):
 
 
 def _describe(event, data):
+    if event == "agent":          # what the agent did, in the order it happened
+        return data
     if event == "field":
         shown = data.get("masked") or data.get("error_type") or ""
         return "%-13s %-8s %s" % (data.get("field"), data.get("state"), shown)
@@ -94,12 +99,18 @@ def run_agent_demo(flows_dir, caller_path, out, timeout=60.0):
     (no problems: as expected)."""
     results = []
     with AgentDryRun(flows_dir) as rig:
-        for number, mode in enumerate(("transfer", "stay"), 1):
-            results.append((mode, _one_payment(rig, caller_path, out, timeout, mode, number)))
+        for number, (mode, charge) in enumerate(PAYMENTS, 1):
+            label = mode if charge == "auto" else "%s, the agent charges" % mode
+            results.append((label, _one_payment(rig, caller_path, out, timeout, mode, number,
+                                                charge)))
     return results
 
 
-def _one_payment(rig, caller_path, out, timeout, mode, number):
+# (mode, charge): the flow charges the complete card, or the agent does (POST .../charge)
+PAYMENTS = (("transfer", "auto"), ("stay", "auto"), ("transfer", "agent"))
+
+
+def _one_payment(rig, caller_path, out, timeout, mode, number, charge="auto"):
     problems = []
     charges_before = len(rig.sandbox.charges)
     # the switch marks whose call it is: the dialplan's pay_tenant, the directory's pay_agent_id
@@ -107,20 +118,24 @@ def _one_payment(rig, caller_path, out, timeout, mode, number):
                                                 variables={"pay_tenant": "acme"},
                                                 agent_variables={"pay_agent_id": "alice"})
     reply = rig.post("/sessions", {"agent_uuid": agent.uuid, "amount": 1250, "currency": "EUR",
-                                   "reference": "DEMO-%d" % number, "mode": mode})
+                                   "reference": "DEMO-%d" % number, "mode": mode,
+                                   "charge": charge})
     if reply.status_code != 201:
         return ["the API refused the payment: %s" % reply.text]
     session = reply.json()
-    print("\nagent alice asks the caller for %s (%s mode)" % (session["amount_text"], mode), file=out)
+    print("\nagent alice asks the caller for %s (%s mode%s)"
+          % (session["amount_text"], mode,
+             ", charged when the agent says so" if charge == "agent" else ""), file=out)
     lines = []
     watcher = gevent.spawn(_watch, "%s/sessions/%s/events?access_token=%s"
                            % (rig.api, session["id"], TOKEN), lines)
+    if charge == "agent":
+        problems += _agent_charges(rig, session, lines, charges_before, timeout)
     call.wait(timeout=timeout)
     watcher.join(timeout=15)
     for event, data in lines:
         print("  " + _describe(event, data), file=out)
-    final = requests.get("%s/sessions/%s" % (rig.api, session["id"]), timeout=10,
-                         headers={"Authorization": "Bearer " + TOKEN}).json()
+    final = _get_session(rig, session["id"])
     print("  the caller is back with agent alice: %s" % (agent.bridged_to == call.uuid), file=out)
     if mode == "stay":
         print("  the agent heard %d prompts, %d key tones and %d key events during the payment"
@@ -137,8 +152,51 @@ def _one_payment(rig, caller_path, out, timeout, mode, number):
         problems.append("; ".join(call.record.errors))
     if len(rig.sandbox.charges) - charges_before != 1:
         problems.append("%d charges, expected 1" % (len(rig.sandbox.charges) - charges_before))
-    if mode == "transfer" and not problems:
+    if mode == "transfer" and charge == "auto" and not problems:
         problems += _refund_part(rig, out, (final.get("result") or {}).get("payment_id"))
+    return problems
+
+
+def _get_session(rig, session_id):
+    return requests.get("%s/sessions/%s" % (rig.api, session_id), timeout=10,
+                        headers={"Authorization": "Bearer " + TOKEN}).json()
+
+
+def _agent_charges(rig, session, lines, charges_before, timeout):
+    """The card is complete and held: the agent sees "awaiting charge" with nothing charged,
+    then presses Charge twice at once (a double click); one charge, the same answer twice."""
+    waiting = {}
+    with gevent.Timeout(timeout, False):
+        while waiting.get("state") != "awaiting_charge":
+            waiting = _get_session(rig, session["id"])
+            if waiting.get("state") in ("ended", "cancelled", "failed", "error", "expired"):
+                break
+            gevent.sleep(0.1)
+    if waiting.get("state") != "awaiting_charge":
+        return ["the session never awaited the agent's charge (%s)" % waiting.get("state")]
+    gevent.sleep(0.5)        # the card waits: nothing reaches the bank meanwhile
+    held = len(rig.sandbox.charges) - charges_before
+    lines.append(("agent", "awaiting charge: %s, card %s; charges so far: %d" % (
+        waiting["amount_text"], waiting["fields"]["number"]["masked"], held)))
+    lines.append(("agent", "agent alice presses Charge twice at once (a double click)"))
+    clicks = [gevent.spawn(rig.post, "/sessions/%s/charge" % session["id"],
+                           {"attempt": waiting["charge_attempt"]}) for _ in range(2)]
+    gevent.joinall(clicks, timeout=timeout)
+    answers = [click.value for click in clicks]
+    if any(answer is None or answer.status_code != 200 for answer in answers):
+        return ["the charge was answered %s" % ", ".join(
+            "no answer" if a is None else a.text for a in answers)]
+    results = [answer.json()["result"] or {} for answer in answers]
+    charged = len(rig.sandbox.charges) - charges_before
+    lines.append(("agent", "both answered %s (auth code %s); charged %s" % (
+                      " and ".join(r.get("status", "?") for r in results),
+                      results[0].get("auth_code", "-"),
+                      "once" if charged == 1 else "%d times" % charged)))
+    problems = []
+    if held:
+        problems.append("%d charges before the agent charged" % held)
+    if results[0] != results[1] or results[0].get("status") != "approved":
+        problems.append("the two answers were %s" % results)
     return problems
 
 

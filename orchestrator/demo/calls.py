@@ -262,3 +262,13 @@ def print_table(rows, out):
     print("  ".join("-" * w for w in widths), file=out)
     for row in rows:
         print("  ".join("%-*s" % (w, c) for w, c in zip(widths, row)), file=out)
+
+
+def print_agent_table(rows, out):
+    """The agent-assisted payments, one line each: what was asked, and whether it held."""
+    headers = ("agent-assisted payment", "check")
+    width = max(len(r[0]) for r in rows + [headers])
+    print("%-*s  %s" % (width, headers[0], headers[1]), file=out)
+    print("%s  %s" % ("-" * width, "-----"), file=out)
+    for name, check in rows:
+        print("%-*s  %s" % (width, name, check), file=out)

@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING, Any, Optional, Tuple
 from orchestrator import catalog as catalogs
 
 from .expressions import ExpressionError
+from .schema import LANGUAGE_CODE_PATTERN
 
 if TYPE_CHECKING:  # pragma: no cover
     from .context import FlowContext
 
 LANGUAGE_VARIABLE = "language"
-LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}([_-][A-Za-z0-9]{2,8})?$")   # a catalog's name (schema.py)
+LANGUAGE_CODE = re.compile(LANGUAGE_CODE_PATTERN)   # a catalog's name, as the flow schema has it
 
 
 def catalog_dir(ctx: "FlowContext") -> Optional[str]:

@@ -113,6 +113,17 @@ def catalog_renderer(ctx: "FlowContext", language: Any = None) -> PromptRenderer
                           ctx.settings.tts_engine, ctx.settings.tts_voice)
 
 
+def step_prompts(ctx: "FlowContext", step: str, key: str, language: Any = None,
+                 **params: Any) -> List[Prompt]:
+    """The prompts of catalog ``key`` in the call's language now (a menu may have chosen it),
+    or the step's own ``language``; a catalog that cannot give them stops ``step`` with a
+    StepError naming it."""
+    try:
+        return catalog_renderer(ctx, language).prompts(key, **params)
+    except CatalogError as exc:
+        raise StepError("%s: %s" % (step, exc))
+
+
 def say_prompts(ctx: "FlowContext", value: Any, kind: str, language: Any = None,
                 currency: Optional[str] = None) -> List[Prompt]:
     """What to play for a say value: in the call's language (or ``language``, a step's own),

@@ -9,24 +9,12 @@ import textwrap
 import gevent
 
 from orchestrator.agent.card_retries import cards_allowed
-from orchestrator.agent.settings import Principal
 from orchestrator.engine import load_flow_text
-from tests.support.agent import CODE, PAN, TOKENS, read_stream, sse_events
+from tests.support.agent import CODE, PAN, TOKENS, listed_while_declined, read_stream, sse_events
+from tests.support.stay_call import key_after
 
 DECLINED_PAN = "4000000000009995"      # sandbox: declined, insufficient funds
 FLOWS = os.path.join(os.path.dirname(__file__), "..", "..", "flows")
-
-
-def key_after(call, text, digits, nth=1, timeout=30):
-    """Press ``digits`` once the ``nth`` prompt containing ``text`` has started."""
-    def run():
-        with gevent.Timeout(timeout, False):
-            while sum(text in h.arg for h in call.record.heard) < nth:
-                gevent.sleep(0.01)
-            for digit in digits:
-                call.press(digit)
-                gevent.sleep(0.005)
-    return gevent.spawn(run)
 
 
 def card(call, number, nth):
@@ -43,19 +31,6 @@ def started(rig, call):
     reader = gevent.spawn(read_stream, "%s/sessions/%s/events?access_token=%s"
                           % (rig.base, session["id"], TOKENS["alice"]), stream)
     return session, stream, reader
-
-
-def listed_while_declined(rig):
-    """The sessions alice's list would hold at each moment the session becomes declined
-    (``visible_to``, what GET /sessions answers from), recorded by a registry listener."""
-    seen = []
-    registry = rig.service.agent.registry
-
-    def listener(session, event, payload):
-        if event == "state" and payload["state"] == "declined":
-            seen.append([s.id for s in registry.visible_to(Principal("acme", "alice"))])
-    registry.listeners.append(listener)
-    return seen
 
 
 def test_a_declined_card_says_another_is_asked_for_and_the_next_card_starts_afresh(rig):

@@ -1,14 +1,22 @@
 """The agent-started charge ("charge": "agent"): the flow holds the complete card until the
 agent's ``POST .../charge``; the service, the simulator and the sandbox gateway for real."""
 import json
+import os
+import textwrap
 
 import gevent
 import pytest
 
-from tests.support.agent import CODE, PAN, TOKENS, Rig, read_stream, sse_events
+from orchestrator.agent.card_retries import agent_decides_after_decline
+from orchestrator.engine import load_flow_text
+from tests.support.agent import (CODE, PAN, TOKENS, Rig, listed_while_declined, read_stream,
+                                 sse_events)
 from tests.support.canary import traces
 
 DECLINED_PAN = "4000000000009995"
+FLOWS = os.path.join(os.path.dirname(__file__), "..", "..", "flows")
+# after a decline the flow waits for the agent: another card or cancel, nothing by itself
+AGENT_DECIDES = {"next": "agent_decides", "card": 1, "cards_allowed": None}
 
 
 def keyed(pan=PAN, nth=1):
@@ -112,18 +120,31 @@ def test_a_double_click_charges_once(rig):
 
 def test_a_decline_then_another_card_then_approved(rig):
     call, agent = rig.call(keyed(DECLINED_PAN) + [{"silence": 60}])
+    seen = listed_while_declined(rig)
     session = start(rig, call)
+    stream = []
+    reader = gevent.spawn(read_stream, "%s/sessions/%s/events?access_token=%s"
+                          % (rig.base, session["id"], TOKENS["alice"]), stream)
     rig.wait_state(session["id"], "awaiting_charge")
     declined = charge(rig, session)
     assert declined.status_code == 200
     shown = declined.json()
     assert shown["state"] == "declined"
     assert shown["result"]["status"] == "declined" and shown["result"]["decline_reason"]
+    # the flow asks for no card by itself: it waits for the agent, and says so from the start
+    assert shown["after_decline"] == AGENT_DECIDES
+    assert seen == [[session["id"]]]        # listed from the decline on, before the wait began
     assert rig.sandbox.charges == []
     # the flow holds the caller for the agent's decision: another card is asked for
     with gevent.Timeout(30):
         while not rig.request("GET", "/sessions/" + session["id"]).json()["awaiting_decision"]:
             gevent.sleep(0.05)
+    waiting = rig.request("GET", "/sessions/" + session["id"]).json()
+    assert waiting["state"] == "declined" and waiting["after_decline"] == AGENT_DECIDES
+    assert [s["id"] for s in rig.request("GET", "/sessions").json()["sessions"]] == [session["id"]]
+    gevent.sleep(1.5)          # nothing happens by itself: no second card is asked for
+    assert sum("card number" in h.arg for h in call.record.heard) == 1
+    assert rig.request("GET", "/sessions/" + session["id"]).json()["state"] == "declined"
     assert charge(rig, session).json()["error"] == "not_awaiting_charge"   # no card to charge
     key_card(call, PAN, 2)
     assert rig.request("POST", "/sessions/%s/recapture" % session["id"], body={}).status_code == 200
@@ -132,7 +153,45 @@ def test_a_decline_then_another_card_then_approved(rig):
     assert charge(rig, session, attempt=1).json()["error"] == "stale_attempt"
     approved = charge(rig, session, attempt=3).json()
     assert approved["state"] == "approved" and approved["result"]["last4"] == "1111"
+    assert approved["after_decline"] is None
     assert len(rig.sandbox.charges) == 1
+    rig.request("POST", "/sessions/%s/complete" % session["id"], body={"to": "agent"})
+    call.wait(timeout=60)
+    reader.join(timeout=15)
+    answers = [p for e, p in sse_events("".join(stream[1:])) if e == "authorization"]
+    assert [a["status"] for a in answers] == ["declined", "approved"]
+    assert answers[0]["after_decline"] == AGENT_DECIDES and "after_decline" not in answers[1]
+
+
+def test_the_flow_read_says_whether_it_waits_for_the_agent_after_a_decline():
+    for name in ("card_payment", "agent_payment"):     # the shipped flows an agent starts
+        with open(os.path.join(FLOWS, name + ".yaml"), encoding="utf-8") as handle:
+            assert agent_decides_after_decline(load_flow_text(handle.read(), name)), name
+    text = textwrap.dedent("""
+        flow: f
+        vars: {amount: "100", currency: EUR, reference: R-1}
+        steps:
+          - id: card
+            collect_card: {fields: [number, expiry], on: {cancelled: end}}
+          - agent_charge:
+              on: {another-card: card, cancelled: end, timeout: end}
+          - authorize: {gateway: sandbox, on: {declined: declined, error: end}}
+          - goto: end
+          - id: declined
+            announce: payment_declined
+          - goto: decide
+          - id: decide
+            agent_charge: {on: {another-card: card, cancelled: end, timeout: end}}
+          - id: end
+            hangup: {}
+        """).lstrip("\n")
+    assert agent_decides_after_decline(load_flow_text(text, "t.yaml"))      # through a goto
+    retried = text.replace("  - goto: decide\n", '  - branch: {if: "${attempts.card} < 2", then: card}\n')
+    assert retried != text
+    assert not agent_decides_after_decline(load_flow_text(retried, "t.yaml"))  # the flow asks
+    switched_off = text.replace("agent_charge: {on:", "agent_charge: {enabled: false, on:")
+    assert switched_off != text
+    assert not agent_decides_after_decline(load_flow_text(switched_off, "t.yaml"))
 
 
 def test_the_agent_does_not_charge_in_time(short_rig):

@@ -75,6 +75,9 @@ def test_the_agent_charges_after_a_decline_and_another_card(rig, browser, artifa
     another = by_id(browser, "another-card-button")
     wait(browser, lambda d: another.is_displayed() and "Ask for another card" in text(d, "result"),
          "the decision after the decline")
+    # nothing happens by itself: the state says the flow waits for the agent
+    assert text(browser, "p-state") == "Declined: waiting for the agent (another card or cancel)"
+    assert by_id(browser, "result").get_attribute("data-next") == "agent_decides"    # not red
     assert not button.is_displayed()
     screenshot(browser, artifacts, "charge-02-declined")
 

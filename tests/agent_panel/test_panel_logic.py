@@ -298,3 +298,15 @@ def test_a_card_number_as_the_recipient_is_refused_cleared_and_never_sent(fake, 
     by_id(browser, "start-button").click()
     wait(browser, lambda d: "Enter a phone number" in text(d, "sms_to-error"), "the phone error")
     assert not [r for r in fake.api.requests if r["method"] == "POST"]
+
+
+def test_signing_in_asks_who_the_token_is_once(fake, browser):
+    """GET /me answers both the header's words and the refund permission: one request."""
+    open_panel(browser, fake.url)
+    sign_in(browser, TOKEN)
+    # the calls are asked for once /me and the languages have answered (signIn's order)
+    wait(browser, lambda d: any(r["path"].endswith("/calls") for r in fake.api.requests),
+         "the calls list after sign-in")
+    gevent.sleep(0.3)
+    asked = [r["path"] for r in fake.api.requests if r["path"].endswith("/me")]
+    assert asked == ["/me"], asked

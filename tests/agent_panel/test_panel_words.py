@@ -58,9 +58,29 @@ def test_a_call_shows_only_a_masked_caller_number(fake, browser):
      "Declined: The card has insufficient funds. The payment flow goes on; it may ask the "
      "caller for another card."),
     ("ended", None, "Payment declined: The card has insufficient funds."),
+    # "charge": "agent": the flow waits for the agent's decision, and asks for nothing itself
+    ("declined", {"next": "agent_decides", "card": 1, "cards_allowed": None},
+     "Declined: The card has insufficient funds. Waiting for you: ask the caller for another "
+     "card, or cancel."),
+    ("collecting", {"next": "agent_decides", "card": 1, "cards_allowed": None},
+     "Card 1 declined: The card has insufficient funds. You asked for another card; the caller "
+     "is keying card 2."),
+    ("ended", {"next": "agent_decides", "card": 2, "cards_allowed": None},
+     "Payment declined: The card has insufficient funds. No other card was asked for."),
 ])
 def test_a_decline_says_what_follows(fake, browser, state, after, said):
     open_panel(browser, fake.url)
     session = {"state": state, "after_decline": after,
                "result": {"status": "declined", "decline_reason": "insufficient_funds"}}
     assert words(browser, "declinedText", session) == said
+
+
+@pytest.mark.parametrize("next_, said", [
+    ("another_card", "Declined, asking for another card"),
+    ("agent_decides", "Declined: waiting for the agent (another card or cancel)"),
+    ("no_more_cards", "Declined"),
+])
+def test_a_declined_state_says_who_moves_next(fake, browser, next_, said):
+    open_panel(browser, fake.url)
+    session = {"state": "declined", "after_decline": {"next": next_, "card": 1, "cards_allowed": None}}
+    assert words(browser, "stateWords", session) == said

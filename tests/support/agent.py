@@ -138,6 +138,20 @@ class Rig:
                 gevent.sleep(0.05)
 
 
+def listed_while_declined(rig):
+    """The sessions alice's list would hold at each moment a session becomes declined
+    (``visible_to``, what GET /sessions answers from), recorded by a registry listener."""
+    from orchestrator.agent.settings import Principal
+    seen = []
+    registry = rig.service.agent.registry
+
+    def listener(session, event, payload):
+        if event == "state" and payload["state"] == "declined":
+            seen.append([s.id for s in registry.visible_to(Principal("acme", "alice"))])
+    registry.listeners.append(listener)
+    return seen
+
+
 def read_stream(url, into):
     """Append the Content-Type of the event stream at ``url``, then each chunk, until it ends."""
     with requests.get(url, stream=True, timeout=(5, 30)) as reply:

@@ -7,7 +7,7 @@
 // The token lives in sessionStorage (this tab only) and travels in the Authorization header;
 // only the events URL carries it as access_token, because EventSource cannot set headers.
 
-import { initRefunds, loadPermission, showRefunds } from "./refund.js";
+import { initRefunds, setPermission, showRefunds } from "./refund.js";
 
 const TOKEN_KEY = "payivr.agent.token";
 // Outcomes a session can reach; a declined card may still be followed by another, so only
@@ -30,6 +30,8 @@ const ERROR_WORDS = {
   "invalid-postal-code": "not a valid postal code",
   "too-many-failed-attempts": "too many failed attempts",
 };
+// after a decline, what keeps the payment going (after_decline.next): not shown as the end
+const GOES_ON = new Set(["another_card", "agent_decides"]);
 const STATE_WORDS = {
   created: "Starting", waiting: "Waiting for the caller", collecting: "Caller is keying the card",
   authorizing: "Authorizing with the bank", approved: "Approved", declined: "Declined",
@@ -192,6 +194,19 @@ export function declinedText(session) {
     }
     return "Payment declined: " + reason + " The call left the payment before another card was keyed.";
   }
+  if (after && after.next === "agent_decides") {
+    // "charge": "agent": the flow holds the caller for the agent; nothing happens by itself
+    if (state === "declined") {
+      return "Declined: " + reason + " Waiting for you: ask the caller for another card, or cancel.";
+    }
+    if (CAPTURE_STATES.has(state)) {
+      return "Card " + card + " declined: " + reason + " You asked for another card; the caller is keying card " + (card + 1) + ".";
+    }
+    if (state === "authorizing") {
+      return "Card " + card + " declined: " + reason + " Card " + (card + 1) + " is being authorized.";
+    }
+    return "Payment declined: " + reason + " No other card was asked for.";
+  }
   if (after && after.next === "no_more_cards") {
     return "Payment declined: " + reason + " No other card will be asked for (card " + card + of + " tried).";
   }
@@ -203,9 +218,9 @@ export function declinedText(session) {
 /** A session's state in words; a decline the flow follows with another card does not read
  *  as the end. */
 export function stateWords(session) {
-  if (session.state === "declined" && session.after_decline && session.after_decline.next === "another_card") {
-    return "Declined, asking for another card";
-  }
+  const next = session.state === "declined" && session.after_decline ? session.after_decline.next : "";
+  if (next === "another_card") return "Declined, asking for another card";
+  if (next === "agent_decides") return "Declined: waiting for the agent (another card or cancel)";
   return STATE_WORDS[session.state] || plainWords(session.state);
 }
 
@@ -352,7 +367,7 @@ async function signIn(token) {
     signedIn("Signed in");
     renderSessions(sessions);
     // side by side: focus moves no later
-    await Promise.all([loadMe(), loadLanguages(), loadPermission()]);
+    await Promise.all([loadMe(), loadLanguages()]);
     refreshCalls();
     $("amount").value ? $("start-button").focus() : $("amount").focus();
     return true;
@@ -365,16 +380,19 @@ async function signIn(token) {
   }
 }
 
-let me = null;          // GET /me: who the token is
+let me = null;          // GET /me: who the token is, and whether it may refund
 
+/** GET /me, asked once at sign-in: the header's words and the refund permission. */
 async function loadMe() {
   try {
     me = await api("me");
   } catch (err) {
+    me = null;     // an older service: "Signed in" alone, no refunds
+    setPermission(null);
     if (err.status === 401) return signOut();
-    me = null;     // an older service: "Signed in" alone
   }
   setText("who", whoWords(me));
+  setPermission(me);
 }
 
 function renderCalls(body) {
@@ -643,8 +661,8 @@ function renderResult(session) {
   box.dataset.status = (result && result.status) || (text ? state : "");
   // while the flow goes on to another card (not once the session has ended)
   const after = session.after_decline;
-  box.dataset.next = result && result.status === "declined" && after && after.next === "another_card"
-    && session.state !== STREAM_END ? "another_card" : "";
+  box.dataset.next = result && result.status === "declined" && after && GOES_ON.has(after.next)
+    && session.state !== STREAM_END ? after.next : "";
   if (box.textContent !== text) box.textContent = text;
   showRefunds(session, !CAPTURE_STATES.has(session.state) && session.state !== "authorizing");
 }
@@ -684,6 +702,9 @@ function openStream(session) {
   source.addEventListener("charge", mine((data) => {
     if (Number.isInteger(data.attempt)) current.charge_attempt = data.attempt;
     current.awaiting_decision = data.awaiting === "decision";
+    if (current.awaiting_decision && current.after_decline) {   // as the service now says too
+      current.after_decline = { ...current.after_decline, next: "agent_decides", cards_allowed: null };
+    }
   }));
   source.addEventListener("authorization", mine((data) => {
     const { after_decline: after, ...result } = data;

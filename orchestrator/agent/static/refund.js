@@ -80,12 +80,10 @@ export function showRefunds(session, finished) {
   }
 }
 
-export async function loadPermission() {
-  try {
-    allowed = Boolean((await deps.api("me")).refund);
-  } catch (err) {
-    allowed = false;
-  }
+/** Whether the signed-in token may refund and void: GET /me's ``refund``, which the panel
+ *  asks once at sign-in and hands here (null when it could not be read: no refunds shown). */
+export function setPermission(me) {
+  allowed = Boolean(me && me.refund);
   render();
 }
 

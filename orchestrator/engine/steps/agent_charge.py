@@ -32,13 +32,12 @@ from typing import TYPE_CHECKING, List
 
 import gevent
 
-from ...catalog import CatalogError
 from ...payments.events import ChargeAbandoned, ChargeAwaited
 from ..channel import CommandTimeout, Prompt
-from ..prompts import catalog_renderer, play_prompts
+from ..prompts import play_prompts, step_prompts
 from ..step_api import (StepError, StepKind, StepResult, continue_on, missing_branches,
                         on_jump_targets, on_schema, register)
-from .confirm_payment import enabled_schema, is_enabled
+from ..optional_steps import enabled_schema, is_enabled
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..context import FlowContext
@@ -175,7 +174,4 @@ class AgentCharge(StepKind):
         return seconds if seconds > 0 else DEFAULT_TIMEOUT
 
     def _holding(self, ctx: "FlowContext") -> List[Prompt]:
-        try:
-            return catalog_renderer(ctx, self.config.get("language")).prompts(HOLDING_PROMPT)
-        except CatalogError as exc:
-            raise StepError("agent_charge: %s" % exc)
+        return step_prompts(ctx, "agent_charge", HOLDING_PROMPT, self.config.get("language"))

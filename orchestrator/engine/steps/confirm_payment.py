@@ -22,12 +22,12 @@ panel set ``pay_confirm`` to true, yes or 1; unset or anything else skips the st
 """
 from typing import TYPE_CHECKING, List
 
-from ...catalog import CatalogError
 from ...payments.money import Money, MoneyError
 from ..channel import Prompt
 from ..step_api import (StepError, StepKind, StepResult, continue_on, missing_branches,
                         on_jump_targets, on_schema, register)
-from ..prompts import catalog_renderer
+from ..prompts import step_prompts
+from ..optional_steps import enabled_schema, is_enabled
 
 if TYPE_CHECKING:  # pragma: no cover
     from ...payments.card import CardData
@@ -38,22 +38,6 @@ OUTCOMES = (ANOTHER_CARD, CANCELLED, TOO_MANY)
 CANCEL_KEY = "*"
 UNHANDLED = ("the step would end the flow with an error, and the call in the dialplan's "
              "fallback, without the caller hearing why")
-ENABLED_WORDS = ("true", "yes", "1", "on")
-
-
-def enabled_schema(what: str):
-    """The ``enabled`` property of an optional step (confirm_payment, survey)."""
-    return {"type": ["string", "boolean"], "default": True,
-            "description": "Whether to %s on this call: true/false, or a ${...} such as "
-                           "${channel.pay_confirm}: true, yes, 1 or on ask; anything else, or a "
-                           "variable that is not set, skips the step." % what}
-
-
-def is_enabled(ctx: "FlowContext", value) -> bool:
-    """``enabled`` rendered for this call; a variable that is not set means no."""
-    if isinstance(value, bool):
-        return value
-    return ctx.render_optional(value).strip().lower() in ENABLED_WORDS
 
 
 def menu_key(pattern_error: str, default: str, description: str):
@@ -157,7 +141,4 @@ class ConfirmPayment(StepKind):
                              another_card_key=config["another_card_key"])
 
     def _prompts(self, ctx: "FlowContext", key: str, **params) -> List[Prompt]:
-        try:   # the call's language now (a menu may have chosen it), or the step's own
-            return catalog_renderer(ctx, self.config.get("language")).prompts(key, **params)
-        except CatalogError as exc:
-            raise StepError("confirm_payment: %s" % exc)
+        return step_prompts(ctx, "confirm_payment", key, self.config.get("language"), **params)

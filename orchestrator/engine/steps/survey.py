@@ -20,15 +20,13 @@ on without it (and nothing is published: a fact is published once it is recorded
 """
 from typing import TYPE_CHECKING, List, Optional
 
-from ...catalog import CatalogError
 from ...payments.events import SurveyRated
 from ...store import StoreError
 from ...store.journal import SURVEY_RATINGS
 from ..channel import Prompt
-from ..prompts import play_prompts
-from ..step_api import StepError, StepKind, StepResult, register
-from ..prompts import catalog_renderer
-from .confirm_payment import enabled_schema, is_enabled
+from ..prompts import play_prompts, step_prompts
+from ..step_api import StepKind, StepResult, register
+from ..optional_steps import enabled_schema, is_enabled
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..context import FlowContext
@@ -108,7 +106,4 @@ class Survey(StepKind):
         return None
 
     def _prompts(self, ctx: "FlowContext", key: str) -> List[Prompt]:
-        try:   # the call's language now (a menu may have chosen it), or the step's own
-            return catalog_renderer(ctx, self.config.get("language")).prompts(key)
-        except CatalogError as exc:
-            raise StepError("survey: %s" % exc)
+        return step_prompts(ctx, "survey", key, self.config.get("language"))

@@ -16,8 +16,9 @@ seen (SIS0051), so a retry carries the same order. It is allocated, never derive
 the store (its tag, or ``order_prefix`` when several stores share one terminal), then the
 store's payment number in base 36, eight characters, within Redsys's format (4 to 12
 characters, the first four digits, the rest digits or letters). One store never gives a
-number twice, so its orders cannot collide. Redsys has no query by key on this interface, so
-an unknown outcome is reported as such and reconciled in the Redsys portal.
+number twice, so its orders cannot collide. Redsys has no query by order on this interface, so
+an unknown outcome is reported as such and reconciled in the Redsys portal; Redsys's separate
+SOAP query service (``consultaOperaciones``) is not spoken (``payments/README.md`` says why).
 
 Refunds (transaction type 3) are ``redsys_refunds.py``'s; voids are not offered (see there).
 """
