@@ -442,8 +442,13 @@ def _get(source: Any, path: str) -> Any:
     return source
 
 
+def _http_card_on_file(settings: Mapping[str, Any]) -> tuple:
+    modes = ("besides", "charge") if settings.get("card_on_file") else ()
+    return modes + (("instead",) if settings.get("tokenize_url") else ())
+
+
 register("http", factory=lambda name, settings: HttpGateway(name, **settings),
-         required=("url", "secret"),
+         required=("url", "secret"), card_on_file=_http_card_on_file,
          properties={
              "url": {"type": "string"},
              "status_url": {"type": "string"},

@@ -32,4 +32,5 @@ def build(name: str, settings: Dict[str, Any]) -> SandboxConnector:
 
 
 register("sandbox", factory=build, required=("url",),
+         card_on_file=lambda settings: ("besides", "instead", "charge"),
          properties={"url": {"type": "string"}, "secret": {"type": "string"}})
