@@ -1,0 +1,77 @@
+"""Card on file in a flow on a simulated call, against the sandbox gateway: the card kept
+besides the charge and charged again later in the same call by our id (no card entry), kept
+instead of a charge (nothing charged), and an id that is no stored card refused."""
+from orchestrator.store.card_tokens import CardTokenTable
+from tests.support.cards import CARD
+from tests.support.payment_flow import card
+
+STORE_THEN_CHARGE = """
+flow: t
+vars:
+  amount: ${channel.pay_amount}
+  currency: ${channel.pay_currency}
+  reference: ${channel.pay_reference}
+steps:
+  - answer: {}
+  - collect_card:
+      on: {cancelled: out, too-many-failed-attempts: out}
+  - authorize:
+      gateway: sandbox
+      store_card: %s
+      customer: CUST-9
+      on: {declined: out, error: out}
+  - authorize:
+      gateway: sandbox
+      amount: "700"
+      card_token: "%s"
+      on: {declined: out, error: out}
+  - id: out
+    hangup: {}
+"""
+
+
+STORE_ONLY = """
+flow: t
+vars:
+  amount: ${channel.pay_amount}
+  currency: ${channel.pay_currency}
+  reference: ${channel.pay_reference}
+steps:
+  - answer: {}
+  - collect_card:
+      on: {cancelled: out, too-many-failed-attempts: out}
+  - authorize:
+      gateway: sandbox
+      store_card: instead
+      customer: CUST-9
+      on: {declined: out, error: out}
+  - id: out
+    hangup: {}
+"""
+
+
+def test_a_card_kept_besides_the_charge_is_charged_again_by_its_id(pay):
+    run = pay(STORE_THEN_CHARGE % ("besides", "${payment.card_token_id}"), card(CARD["visa"], first_prompt=1))
+    assert [(p["status"], p["amount_minor"], p["card"]) for p in run.payments] == [
+        ("approved", 1250, "411111******1111"), ("approved", 700, "************1111")]
+    assert [c["amount"] for c in run.charges] == [1250, 700]
+    [kept] = CardTokenTable(run.world.service.store).of_customer("default", "CUST-9")
+    assert (kept["brand"], kept["last4"], kept["payment_id"]) == ("visa", "1111", run.payments[0]["id"])
+
+
+def test_a_card_kept_instead_of_a_charge_charges_nothing(pay):
+    # no amount at all: the flow sets none
+    run = pay(STORE_ONLY, card(CARD["mastercard"], first_prompt=1),
+              variables={"pay_amount": "", "pay_currency": ""})
+    assert run.payments == [] and run.world.sandbox.charges == []
+    [kept] = CardTokenTable(run.world.service.store).of_customer("default", "CUST-9")
+    assert (kept["brand"], kept["last4"]) == ("mastercard", "4444")
+    [done] = run.world.sandbox.vault.tokenizations
+    assert done["status"] == "stored"
+
+
+def test_an_id_that_is_no_stored_card_charges_nothing(pay):
+    run = pay(STORE_THEN_CHARGE % ("besides", "card_0000000000000000000000000000dead"),
+              card(CARD["visa"], first_prompt=1))
+    assert [p["amount_minor"] for p in run.payments] == [1250]
+    assert [c["amount"] for c in run.charges] == [1250]
