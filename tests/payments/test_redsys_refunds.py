@@ -1,5 +1,6 @@
 """Redsys refunds (transaction type 3) against a local stand-in for trataPeticionREST over
-HTTPS that keeps each order's charge and refunds: the request carries no card data and names
+HTTPS that keeps each order's charge and refunds (and, for test_redsys_card_on_file.py, the
+identifiers it issued): the request carries no card data and names
 the original order; partial refunds add up; more than was charged is SIS0057, refused; a lost
 answer is never re-sent; a void is unsupported (type 9 cancels only pre-authorisations)."""
 import json
@@ -20,7 +21,7 @@ PAN = "4548812049400004"
 
 @pytest.fixture
 def redsys(https_server):
-    state = {"requests": [], "charged": {}, "refunded": {}, "hang": 0}
+    state = {"requests": [], "charged": {}, "refunded": {}, "hang": 0, "identifiers": []}
 
     def app(environ, start_response):
         body = json.loads(environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"])))
@@ -30,10 +31,25 @@ def redsys(https_server):
         kind = parameters["DS_MERCHANT_TRANSACTIONTYPE"]
         if body["Ds_Signature"] != sign(KEY, order, body["Ds_MerchantParameters"]):
             answer = {"errorCode": "SIS0042"}
+        elif kind == "0" and parameters.get("DS_MERCHANT_IDENTIFIER", "REQUIRED") != "REQUIRED":
+            # a charge of a stored card ("pago por referencia"): an identifier it issued
+            if parameters["DS_MERCHANT_IDENTIFIER"] not in state["identifiers"]:
+                answer = {"errorCode": "SIS0431"}
+            else:
+                state["charged"][order] = amount
+                answer = signed(order, Ds_Response="0000", Ds_Amount=str(amount),
+                                Ds_AuthorisationCode="654322")
         elif kind == "0":
-            state["charged"][order] = amount
+            if amount:
+                state["charged"][order] = amount
+            extra = {}
+            if parameters.get("DS_MERCHANT_IDENTIFIER") == "REQUIRED":
+                identifier = "%040x" % (0xA11CE + len(state["identifiers"]))
+                state["identifiers"].append(identifier)
+                extra = {"Ds_Merchant_Identifier": identifier, "Ds_ExpiryDate": "3012",
+                         "Ds_Merchant_Cof_Txnid": "MCC0123456789X"}
             answer = signed(order, Ds_Response="0000", Ds_Amount=str(amount),
-                            Ds_AuthorisationCode="654321")
+                            Ds_AuthorisationCode="654321", **extra)
         elif kind == "3" and state["refunded"].get(order, 0) + amount > state["charged"].get(order, 0):
             answer = {"errorCode": "SIS0057"}
         else:

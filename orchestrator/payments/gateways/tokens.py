@@ -42,15 +42,17 @@ BESIDES, INSTEAD, CHARGE = "besides", "instead", "charge"
 MODES = (BESIDES, INSTEAD, CHARGE)
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_.:+/=-]{6,128}$")
-_CARD_LIKE = re.compile(r"\d{13,19}")
+_CARD_LIKE = re.compile(r"\d{13,19}")   # a whole token this shape is a card number
 _BRAND = re.compile(r"^[a-z_]{1,20}$")
 
 
 def usable_token(raw: object) -> str:
-    """A gateway's token as it may be kept, or "" (missing, odd characters, or a run of digits
-    as long as a card number: an echoing gateway must not put a card into the store)."""
+    """A gateway's token as it may be kept, or "" (missing, odd characters, or 13 to 19 digits
+    and nothing else: a gateway echoing the card as its "token" must not put it in the store).
+    A digit run inside a longer token is not refused: Redsys's identifiers are 40 hexadecimal
+    characters, and one in sixteen of those holds a run of 13 digits by chance."""
     text = str(raw or "").strip() if isinstance(raw, (str, int)) and not isinstance(raw, bool) else ""
-    return text if _TOKEN.match(text) and not _CARD_LIKE.search(text) else ""
+    return text if _TOKEN.match(text) and not _CARD_LIKE.fullmatch(text) else ""
 
 
 @dataclass(frozen=True)
