@@ -100,7 +100,7 @@ class Gateway(Reversals, CardOnFile, Generic[RequestT]):
         if store_card and not self.supports_store_card:
             raise ValueError("%s cannot store a card" % self.type_name)
         expected = ExpectedPayment.of(money, card.summary)
-        summary, expiry = card.summary, card.expiry_shown
+        summary = card.summary
         started = time.monotonic()
         log.info("authorize gateway=%s key=%s amount=%s card=%s%s", self.name, idempotency_key,
                  money, card, " store_card" if store_card else "")
@@ -110,7 +110,10 @@ class Gateway(Reversals, CardOnFile, Generic[RequestT]):
         else:
             answer = _ours(result, expected, required=False)
         if isinstance(answer, Approved) and answer.card_token is not None:
-            answer = replace(answer, card_token=answer.card_token.completed(summary, expiry))
+            # the expiry read only now, for the record a stored card keeps (not a frame's local
+            # while the gateway is asked)
+            answer = replace(answer, card_token=answer.card_token.completed(
+                summary, card.expiry_shown))
         log.info("authorize gateway=%s key=%s result=%s%s seconds=%.2f", self.name,
                  idempotency_key, answer.status, _result_detail(answer),
                  time.monotonic() - started)

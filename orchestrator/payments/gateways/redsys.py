@@ -201,8 +201,8 @@ class RedsysGateway(Gateway[RedsysRequest]):
         return {"order": order, "body": self.signed_body(order, parameters)}
 
     def _card_parameters(self, money: Money, reference: str, revealed: RevealedCard,
-                         order: str) -> Dict[str, str]:
-        parameters = {
+                         order: str) -> Dict[str, Optional[str]]:
+        parameters: Dict[str, Optional[str]] = {
             "DS_MERCHANT_AMOUNT": str(money.minor),
             "DS_MERCHANT_ORDER": order,
             "DS_MERCHANT_MERCHANTCODE": self.merchant_code,

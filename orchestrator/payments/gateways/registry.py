@@ -62,7 +62,8 @@ def register(name: str, *, properties: Mapping[str, Any], factory: Factory,
 
 def card_on_file_modes(settings: Mapping[str, Any]) -> Tuple[str, ...]:
     """The card-on-file modes a configured gateway (its settings, with ``type``) offers."""
-    kind = _TYPES.get(settings.get("type")) if isinstance(settings.get("type"), str) else None
+    type_name = settings.get("type")
+    kind = _TYPES.get(type_name) if isinstance(type_name, str) else None
     return kind.card_on_file(settings) if kind is not None else ()
 
 

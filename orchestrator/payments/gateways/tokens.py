@@ -122,14 +122,21 @@ class CardOnFile:
     supports_token_delete = False
 
     # from Gateway
-    def check_key(self, idempotency_key: str) -> None: ...
+    def check_key(self, idempotency_key: str) -> None:
+        raise NotImplementedError
+
     def _send_with_retries(self, request: Any,
-                           send: Optional[Callable[[Any], Any]] = None) -> Any: ...
+                           send: Optional[Callable[[Any], Any]] = None) -> Any:
+        raise NotImplementedError
+
     def _reconcile(self, idempotency_key: str, unknown: OutcomeUnknown,
-                   expected: ExpectedPayment) -> GatewayResult: ...
+                   expected: ExpectedPayment) -> GatewayResult:
+        raise NotImplementedError
+
     def _with_revealed(self, card: CardData, idempotency_key: str,
                        prepare: Callable[[RevealedCard], Any],
-                       send: Callable[[Any], Any]) -> Any: ...
+                       send: Callable[[Any], Any]) -> Any:
+        raise NotImplementedError
 
     def card_on_file_modes(self) -> Tuple[str, ...]:
         """The ``MODES`` this gateway offers (what ``validate`` and the step check)."""
@@ -143,7 +150,7 @@ class CardOnFile:
             return GatewayError("unsupported", False, "%s cannot store a card without a charge"
                                 % self.type_name)
         self.check_key(idempotency_key)
-        summary, expiry = card.summary, card.expiry_shown
+        summary = card.summary
         started = time.monotonic()
         log.info("tokenize gateway=%s key=%s card=%s", self.name, idempotency_key, card)
         outcome = self._with_revealed(
@@ -153,7 +160,7 @@ class CardOnFile:
         if isinstance(outcome, OutcomeUnknown):
             answer: TokenizeResult = GatewayError(outcome.kind, True, outcome.detail)
         elif isinstance(outcome, Tokenized):
-            answer = Tokenized(outcome.token.completed(summary, expiry))
+            answer = Tokenized(outcome.token.completed(summary, card.expiry_shown))
         else:
             answer = outcome
         log.info("tokenize gateway=%s key=%s result=%s seconds=%.2f", self.name,
