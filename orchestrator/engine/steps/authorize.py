@@ -208,6 +208,14 @@ class Authorize(StepKind):
         self.prepare(ctx)
         services, name = ctx.services, self.config["gateway"]
         mode = self.config.get("store_card")
+        if mode and mode not in services.gateways[name].card_on_file_modes():
+            # validate refuses this against the config; a gateway changed under a running
+            # flow is refused here, before anything is recorded or charged
+            card.wipe()
+            ctx.log.error("authorize: gateway %s cannot store_card: %s; nothing charged",
+                          name, mode)
+            self._failed(ctx, "unsupported")
+            return continue_on("authorize", self.config, "error")
         customer = self._customer(ctx, card) if mode else ""
         if customer is None:
             return continue_on("authorize", self.config, "error")
