@@ -1,6 +1,8 @@
 """Card on file in a flow on a simulated call, against the sandbox gateway: the card kept
 besides the charge and charged again later in the same call by our id (no card entry), kept
 instead of a charge (nothing charged), and an id that is no stored card refused."""
+from orchestrator.callbacks.bodies import payment_event
+from orchestrator.payments.events import PaymentCardStored
 from orchestrator.store.card_tokens import CardTokenTable
 from tests.support.cards import CARD
 from tests.support.payment_flow import card
@@ -57,6 +59,12 @@ def test_a_card_kept_besides_the_charge_is_charged_again_by_its_id(pay):
     assert [c["amount"] for c in run.charges] == [1250, 700]
     [kept] = CardTokenTable(run.world.service.store).of_customer("default", "CUST-9")
     assert (kept["brand"], kept["last4"], kept["payment_id"]) == ("visa", "1111", run.payments[0]["id"])
+    # told once, as the tenant's callbacks hear it: our id, masked, never the gateway's token
+    [stored] = run.kinds(PaymentCardStored)
+    assert payment_event(stored) == ("payment.card_stored", {
+        "card_token_id": kept["id"], "gateway": "sandbox", "brand": "visa", "last4": "1111",
+        "customer": "CUST-9", "payment_id": run.payments[0]["id"]})
+    assert kept["gateway_token"] not in repr(run.events)
 
 
 def test_a_card_kept_instead_of_a_charge_charges_nothing(pay):
@@ -68,6 +76,8 @@ def test_a_card_kept_instead_of_a_charge_charges_nothing(pay):
     assert (kept["brand"], kept["last4"]) == ("mastercard", "4444")
     [done] = run.world.sandbox.vault.tokenizations
     assert done["status"] == "stored"
+    [stored] = run.kinds(PaymentCardStored)
+    assert (stored.card_token_id, stored.payment_id) == (kept["id"], "")
 
 
 def test_an_id_that_is_no_stored_card_charges_nothing(pay):

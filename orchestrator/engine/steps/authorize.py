@@ -48,8 +48,8 @@ import uuid
 from typing import Dict, Optional
 
 from ... import payment_details
-from ...payments.events import (Authorizing, PaymentApproved, PaymentDeclined, PaymentEvent,
-                                PaymentFailed)
+from ...payments.events import (Authorizing, PaymentApproved, PaymentCardStored,
+                                PaymentDeclined, PaymentEvent, PaymentFailed)
 from ...payments.card import CardSummary
 from ...payments.gateways import Approved, Declined, GatewayError, GatewayResult, failures
 from ...payments.gateways.attempts import PaymentAttempt
@@ -333,6 +333,8 @@ class Authorize(StepKind):
             return False
         ctx.variables.update({"payment.card_token_id": row["id"], "payment.card_stored": "true"})
         ctx.log.info("card kept on file: %s ...%s as %s", row["brand"], row["last4"], row["id"])
+        services.events.publish(PaymentCardStored(self.config["gateway"], row["id"], row["brand"],
+                                                  row["last4"], customer, payment_id))
         return True
 
     def _tokenize(self, ctx, card, customer):
