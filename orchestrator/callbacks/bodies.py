@@ -51,7 +51,7 @@ _AUTH_CODE = re.compile(r"^[A-Za-z0-9]{1,12}$")
 _REFERENCE = re.compile(r"^[A-Za-z0-9_.:/#-]{1,64}$")
 _WORDS = re.compile(r"^[A-Za-z ,.'()-]{1,120}$")
 _CARD_LIKE = re.compile(r"\d{7,}")
-_CARD_ID = re.compile(r"^card_[0-9a-f]{32}$")   # our id of a stored card (store/card_tokens.py)
+_CARD_ID = re.compile(r"^card_[a-z]{26}$")   # our id of a stored card (store/card_tokens.py)
 
 Data = Dict[str, Any]
 

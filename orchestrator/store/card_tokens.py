@@ -11,8 +11,9 @@ that never was, so ids cannot be probed across tenants. A deleted card keeps its
 (``deleted``, ``deleted_by``) for the audit trail and is "not found" from then on.
 """
 import re
+import secrets
+import string
 import time
-import uuid
 from typing import List, Optional, Sequence, TypedDict, cast
 
 from ..payments.gateways.tokens import CardToken, usable_token
@@ -46,6 +47,13 @@ class CardTokenRow(TypedDict):
     deleted_by: Optional[str]
 
 
+def new_card_id() -> str:
+    """Our id of a stored card: ``card_`` and 26 random lower-case letters (122 bits). No
+    digits, so no run of them that a callback body or a session record would withhold as
+    possibly part of a card number."""
+    return "card_" + "".join(secrets.choice(string.ascii_lowercase) for _ in range(26))
+
+
 def check_customer(customer: object) -> str:
     """The customer reference, or StoreError: 1 to 64 id characters, no card-length digit run."""
     text = str(customer or "")
@@ -69,7 +77,7 @@ class CardTokenTable:
         """Keep a card the gateway stored; returns its row (its ``id`` is ours)."""
         if not usable_token(token.gateway_token) or not re.fullmatch(r"[0-9]{4}", token.last4):
             raise StoreError("a stored card keeps the gateway's token and the last four only")
-        row = dict(id="card_" + uuid.uuid4().hex, tenant=tenant, customer=check_customer(customer),
+        row = dict(id=new_card_id(), tenant=tenant, customer=check_customer(customer),
                    gateway=gateway, gateway_token=token.gateway_token,
                    network_reference=token.network_reference or None, brand=token.brand,
                    last4=token.last4, expiry_month=token.expiry_month,

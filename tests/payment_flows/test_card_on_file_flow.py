@@ -81,7 +81,62 @@ def test_a_card_kept_instead_of_a_charge_charges_nothing(pay):
 
 
 def test_an_id_that_is_no_stored_card_charges_nothing(pay):
-    run = pay(STORE_THEN_CHARGE % ("besides", "card_0000000000000000000000000000dead"),
+    run = pay(STORE_THEN_CHARGE % ("besides", "card_abcdefghijklmnopqrstuvwxyz"),
               card(CARD["visa"], first_prompt=1))
     assert [p["amount_minor"] for p in run.payments] == [1250]
     assert [c["amount"] for c in run.charges] == [1250]
+
+
+CHARGE_STORED = """
+flow: t
+vars:
+  amount: ${channel.pay_amount}
+  currency: ${channel.pay_currency}
+  reference: ${channel.pay_reference}
+steps:
+  - answer: {}
+  - authorize:
+      gateway: sandbox
+      card_token: ${channel.pay_card_id}
+      on: {declined: out, error: failed}
+  - announce: payment_approved
+  - goto: out
+  - id: failed
+    announce: payment_unconfirmed
+  - id: out
+    hangup: {}
+"""
+
+
+def charge_stored_card(service_on_simulator, owner):
+    """A card kept by the sandbox and recorded for tenant ``owner``, then charged by its id on
+    a call of the tenant ``default``, with no card entry: (payments, charges, heard)."""
+    from orchestrator.engine import FlowLibrary, load_flow
+    from tests.payment_flows.conftest import PAYMENT_VARS
+    from tests.support.cards import make_card
+    flow = load_flow(CHARGE_STORED, source_name="test.yaml")
+    world = service_on_simulator({"flows": {"default": flow.name}}, sandbox=True,
+                                 library=FlowLibrary({flow.name: flow}))
+    try:
+        store, gateway = world.service.store, world.service.gateways["sandbox"]
+        token = gateway.tokenize(make_card(CARD["visa"]), "verify", "tok-00000001").token
+        row = CardTokenTable(store).add(tenant=owner, customer="CUST-1", gateway="sandbox",
+                                        token=token)
+        call = world.place([{"wait_prompt": 1}], dict(PAYMENT_VARS, pay_card_id=row["id"]))
+        result = world.finish(call, 60)
+        payments = [p for p in store.list() if p["call_uuid"] == result.record.uuid]
+        return payments, world.sandbox.charges, [h.arg for h in result.record.heard]
+    finally:
+        world.stop()
+
+
+def test_the_tenants_stored_card_is_charged_with_no_card_entry(service_on_simulator):
+    payments, charges, heard = charge_stored_card(service_on_simulator, "default")
+    assert [(p["status"], p["amount_minor"], p["card"]) for p in payments] == [
+        ("approved", 1250, "************1111")]
+    assert [(c["amount"], c["card"]["last4"]) for c in charges] == [(1250, "1111")]
+
+
+def test_another_tenants_stored_card_is_not_found_and_nothing_is_charged(service_on_simulator):
+    payments, charges, heard = charge_stored_card(service_on_simulator, "acme")
+    assert payments == [] and charges == []

@@ -63,6 +63,7 @@ def test_a_card_is_kept_besides_its_charge(store, gateway, sandbox):
     [charge] = sandbox.charges
     assert charge["amount"] == 1250
     assert row["gateway_token"].startswith("tok_") and row["id"].startswith("card_")
+    assert not any(ch.isdigit() for ch in row["id"])   # never withheld as a digit run
     assert (row["brand"], row["last4"], row["expiry_month"], row["expiry_year"]) == \
         ("visa", "1111", "12", "2030")
     [listed] = CardTokenTable(store).of_customer("acme", "CUST-1")

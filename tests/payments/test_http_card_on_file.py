@@ -20,7 +20,7 @@ PAN = "4111111111111111"
 
 @pytest.fixture
 def server():
-    state = {"requests": [], "token": "gw_tok_0001"}
+    state = {"requests": [], "token": "gw_tok_0001", "fail_next": 0, "answers": {}}
 
     def app(environ, start_response):
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
@@ -30,7 +30,18 @@ def server():
                                                    environ.get("HTTP_X_SIGNATURE"), body)})
         request = json.loads(body) if body else {}
         card = {"brand": "visa", "bin": "411111", "last4": "1111"}
-        if method == "DELETE":
+        if state["fail_next"] and method == "POST":
+            # the gateway charged, then a load balancer answered 502
+            state["fail_next"] -= 1
+            state["answers"][request["idempotency_key"]] = {
+                "status": "approved", "auth_code": "LATE01", "transaction_id": "tx-7",
+                "amount": request["amount"], "card": card}
+            status, answer = "502 Bad Gateway", {"error": "upstream"}
+        elif method == "GET":
+            key = path.rsplit("/", 1)[1]
+            status, answer = (("200 OK", state["answers"][key]) if key in state["answers"]
+                              else ("404 Not Found", {"error": "unknown"}))
+        elif method == "DELETE":
             status, answer = "200 OK", {"status": "deleted"}
         elif path == "/tokens":
             status, answer = "200 OK", {"status": "stored", "card": card,
@@ -122,3 +133,20 @@ def test_without_the_settings_nothing_is_offered_or_sent(server):
     assert server["requests"] == []
     with pytest.raises(GatewayConfigError):
         gateway_for(server, token_url=server["url"] + "/tokens")
+
+
+def test_a_stored_cards_charge_whose_answer_was_lost_is_found_by_key(server):
+    """The unknown-outcome policy of a keyed card: the 502 is not taken as a failure, the key
+    is asked and the charge found there taken (it says the payment's amount and last four;
+    the stored card has no BIN to compare). Not idempotent: never sent twice."""
+    server["fail_next"] = 1
+    gateway = gateway_for(server, idempotent=False, status_attempts=2, status_interval=0.01)
+    result = gateway.charge_token(Money(450, "EUR"), "later",
+                                  StoredCard("gw_tok_0001", "visa", "1111"), "key-00000008")
+    assert result.status == "approved" and result.auth_code == "LATE01"
+    assert [r["method"] for r in server["requests"]] == ["POST", "GET"]
+    # an answer found by key for another card's last four is not taken
+    server["fail_next"] = 1
+    wrong = gateway.charge_token(Money(450, "EUR"), "later",
+                                 StoredCard("gw_tok_0001", "visa", "4242"), "key-00000009")
+    assert wrong.status == "error" and wrong.kind == "mismatch" and wrong.outcome_unknown
