@@ -2,10 +2,13 @@
 type cannot do it is refused at the key's file:line:column; the built-in sandbox can; a
 config's gateways are judged by their type and settings (``registry.card_on_file_modes``)."""
 import dataclasses
+import os
 
+from orchestrator.engine import validate_paths
 from orchestrator.flow_names import builtin_defaults
 from orchestrator.payments.gateways.registry import card_on_file_modes
-from tests.engine.test_names import validate
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 FLOW = ("flow: f\nvars: {amount: '100', currency: EUR, reference: r}\nsteps:\n"
         "  - collect_card: {}\n"
@@ -14,6 +17,17 @@ FLOW = ("flow: f\nvars: {amount: '100', currency: EUR, reference: r}\nsteps:\n"
         "  - authorize: {gateway: %s, card_token: '${payment.card_token_id}', "
         "on: {declined: done, error: done}}\n"
         "  - id: done\n    hangup: {}\n")
+
+
+def validate(tmp_path, text, available=None):
+    path = tmp_path / "flow.yaml"
+    path.write_text(text)
+    cwd = os.getcwd()
+    os.chdir(ROOT)           # catalogs are shown relative to the working folder
+    try:
+        return validate_paths([str(path)], available or builtin_defaults()), str(path)
+    finally:
+        os.chdir(cwd)
 
 
 def with_gateway(name, modes):

@@ -112,7 +112,6 @@ def charge_stored_card(service_on_simulator, owner):
     """A card kept by the sandbox and recorded for tenant ``owner``, then charged by its id on
     a call of the tenant ``default``, with no card entry: (payments, charges, heard)."""
     from orchestrator.engine import FlowLibrary, load_flow
-    from tests.payment_flows.conftest import PAYMENT_VARS
     from tests.support.cards import make_card
     flow = load_flow(CHARGE_STORED, source_name="test.yaml")
     world = service_on_simulator({"flows": {"default": flow.name}}, sandbox=True,
@@ -122,7 +121,8 @@ def charge_stored_card(service_on_simulator, owner):
         token = gateway.tokenize(make_card(CARD["visa"]), "verify", "tok-00000001").token
         row = CardTokenTable(store).add(tenant=owner, customer="CUST-1", gateway="sandbox",
                                         token=token)
-        call = world.place([{"wait_prompt": 1}], dict(PAYMENT_VARS, pay_card_id=row["id"]))
+        call = world.place([{"wait_prompt": 1}], {"pay_amount": "1250", "pay_currency": "EUR",
+                                                  "pay_reference": "INV-7", "pay_card_id": row["id"]})
         result = world.finish(call, 60)
         payments = [p for p in store.list() if p["call_uuid"] == result.record.uuid]
         return payments, world.sandbox.charges, [h.arg for h in result.record.heard]

@@ -1,6 +1,6 @@
 """Redsys card on file ("pago por referencia") against the local stand-in for
-trataPeticionREST over HTTPS (tests/payments/test_redsys_refunds.py's, which issues
-identifiers): the first operation asks DS_MERCHANT_IDENTIFIER=REQUIRED with the COF fields and
+trataPeticionREST over HTTPS (tests/support/fake_redsys.py, the one the refund tests use,
+which issues identifiers): the first operation asks DS_MERCHANT_IDENTIFIER=REQUIRED with the COF fields and
 keeps the Ds_Merchant_Identifier it answers; storing without a charge is that operation for
 amount 0; a later merchant-initiated charge sends the identifier, no card, MIT and the COF
 network reference; an identifier Redsys never issued is refused and nothing is charged."""
@@ -10,12 +10,12 @@ from orchestrator.payments.gateways import build_gateway
 from orchestrator.payments.gateways.redsys import order_number
 from orchestrator.payments.gateways.tokens import StoredCard, Tokenized
 from orchestrator.payments.money import Money
-from tests.payments.test_redsys_refunds import KEY, PAN, redsys  # noqa: F401  (the fixture)
+from tests.support.fake_redsys import KEY, PAN
 from tests.support.cards import make_card
 
 
 @pytest.fixture
-def gateway(redsys, tls_files):  # noqa: F811
+def gateway(redsys, tls_files):
     gateway = build_gateway("redsys", {"type": "redsys", "merchant_code": "999008881",
                                        "terminal": 1, "secret_key": KEY, "url": redsys["url"],
                                        "verify": tls_files[0], "read_timeout": 0.3,
@@ -24,7 +24,7 @@ def gateway(redsys, tls_files):  # noqa: F811
     gateway.close()
 
 
-def test_the_first_charge_asks_for_the_identifier_and_keeps_it(gateway, redsys):  # noqa: F811
+def test_the_first_charge_asks_for_the_identifier_and_keeps_it(gateway, redsys):
     result = gateway.authorize(1000, "EUR", "r", make_card(PAN), order_number("4821", 1),
                                store_card=True)
     assert result.status == "approved"
@@ -39,14 +39,14 @@ def test_the_first_charge_asks_for_the_identifier_and_keeps_it(gateway, redsys):
     assert sent["DS_MERCHANT_PAN"] == PAN   # the first operation carries the card
 
 
-def test_storing_without_a_charge_is_the_operation_for_amount_0(gateway, redsys):  # noqa: F811
+def test_storing_without_a_charge_is_the_operation_for_amount_0(gateway, redsys):
     answer = gateway.tokenize(make_card(PAN), "verify", order_number("4821", 2))
     assert isinstance(answer, Tokenized)
     assert redsys["requests"][-1]["DS_MERCHANT_AMOUNT"] == "0"
     assert redsys["charged"] == {}
 
 
-def test_a_later_charge_is_merchant_initiated_with_the_identifier_and_no_card(gateway, redsys):  # noqa: F811,E501
+def test_a_later_charge_is_merchant_initiated_with_the_identifier_and_no_card(gateway, redsys):
     first = gateway.authorize(1000, "EUR", "r", make_card(PAN), order_number("4821", 3),
                               store_card=True).card_token
     order = order_number("4821", 4)
@@ -66,7 +66,7 @@ def test_a_later_charge_is_merchant_initiated_with_the_identifier_and_no_card(ga
     assert redsys["charged"][order] == 450
 
 
-def test_an_identifier_redsys_never_issued_is_refused(gateway, redsys):  # noqa: F811
+def test_an_identifier_redsys_never_issued_is_refused(gateway, redsys):
     order = order_number("4821", 5)
     result = gateway.charge_token(Money(450, "EUR"), "later",
                                   StoredCard("f" * 40, "visa", "0004"), order)
@@ -74,7 +74,7 @@ def test_an_identifier_redsys_never_issued_is_refused(gateway, redsys):  # noqa:
     assert order not in redsys["charged"]
 
 
-def test_without_card_on_file_the_terminal_is_not_asked(redsys, tls_files):  # noqa: F811
+def test_without_card_on_file_the_terminal_is_not_asked(redsys, tls_files):
     plain = build_gateway("redsys", {"type": "redsys", "merchant_code": "999008881",
                                      "terminal": 1, "secret_key": KEY, "url": redsys["url"],
                                      "verify": tls_files[0]})
