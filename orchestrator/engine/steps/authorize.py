@@ -74,7 +74,9 @@ class Authorize(StepKind):
     name = "authorize"
     title = "Authorize the payment"
     description = ("Sends the keyed card to a gateway named in the service config and branches on the "
-                   "answer. Needs collect_card before it.")
+                   "answer. Needs collect_card before it, except to charge a stored card "
+                   "(card_token). store_card keeps the card on file as the gateway's token, "
+                   "besides the charge or instead of it.")
     schema = {
         "type": "object",
         "properties": {
