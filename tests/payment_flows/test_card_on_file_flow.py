@@ -48,7 +48,7 @@ steps:
       customer: CUST-9
       on: {declined: out, error: out}
   - id: out
-    hangup: {}
+    transfer_back: {to: goodbye}
 """
 
 
@@ -76,6 +76,9 @@ def test_a_card_kept_instead_of_a_charge_charges_nothing(pay):
     assert (kept["brand"], kept["last4"]) == ("mastercard", "4444")
     [done] = run.world.sandbox.vault.tokenizations
     assert done["status"] == "stored"
+    # left for the dialplan: our id of the card, no amount, no charge
+    assert run.record.variables["pay_card_token_id"] == kept["id"]
+    assert run.record.variables["pay_result"] == "stored"
     [stored] = run.kinds(PaymentCardStored)
     assert (stored.card_token_id, stored.payment_id) == (kept["id"], "")
 
