@@ -22,6 +22,8 @@ from orchestrator.catalog import HERE as BUILTIN_CATALOGS
 from orchestrator.engine.names import Available, CatalogNames, check_names
 from orchestrator.engine.problems import Problem
 from orchestrator.flow_reload import load_catalog_folder
+from orchestrator.payments.gateways.registry import card_on_file_modes
+from orchestrator.payments.gateways.tokens import MODES
 from orchestrator.tenancy import (tenant_gateways, tenant_payment_links, tenant_sms_providers,
                                   tenant_web_services)
 
@@ -57,7 +59,7 @@ def builtin_defaults() -> Available:
     catalogs, problems = catalogs_in(None)
     return Available(BUILTIN_DEFAULTS, catalogs, shown(BUILTIN_CATALOGS), None, SIMULATED_GATEWAYS,
                      SIMULATED_WEB_SERVICES, SIMULATED_SMS_PROVIDERS, SIMULATED_PAYMENT_LINKS,
-                     problems)
+                     card_on_file={"sandbox": frozenset(MODES)}, catalog_problems=problems)
 
 
 def describe(available: Available) -> str:
@@ -87,8 +89,10 @@ def available_for(config: Any, tenancy: Any, plan: Any,
         frozenset(settings["name"] for _, settings in tenant_gateways(data)),
         frozenset(settings["name"] for _, settings in tenant_web_services(data)),
         frozenset(settings["name"] for _, settings in tenant_sms_providers(data)),
-        frozenset(settings["name"] for _, settings in tenant_payment_links(data)), problems,
-        owner="" if tenancy.shared else plan.describe())
+        frozenset(settings["name"] for _, settings in tenant_payment_links(data)),
+        card_on_file={settings["name"]: frozenset(card_on_file_modes(settings))
+                      for _, settings in tenant_gateways(data)},
+        catalog_problems=problems, owner="" if tenancy.shared else plan.describe())
 
 
 def check_library(config: Any, library: Any, tenancy: Any) -> List[Problem]:

@@ -55,6 +55,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from orchestrator.esl.inbound import NodeConnection
 
     from .payments_api import PaymentRoutes
+    from .cards_api import CardRoutes
     from .remote import Remote
 
     from orchestrator.flow_reload import ReloadResult
@@ -155,6 +156,8 @@ class AgentApi:
               ("GET", "/payments/{id}", "get_payment"),
               ("POST", "/payments/{id}/refund", "refund_payment"),
               ("POST", "/payments/{id}/void", "void_payment"),
+              ("GET", "/customers/{id}/cards", "list_cards"),
+              ("DELETE", "/cards/{id}", "delete_card"),
               ("GET", "/languages", "list_languages"),
               ("GET", "/calls", "list_calls"), ("GET", "/me", "me"),
               ("GET", "/openapi.json", "openapi")]
@@ -180,6 +183,7 @@ class AgentApi:
         self.languages: Optional[Callable[[str], List[Tuple[str, str]]]] = None
         # the payment routes (payments_api.py): set when the service has a store and gateways
         self.payments: Optional["PaymentRoutes"] = None
+        self.cards: Optional["CardRoutes"] = None   # stored cards (cards_api.py): with a store
         self.may_start, self.settings = may_start, settings
         self.tenants = frozenset(tenants)
         self.destinations = Destinations(settings.get("destinations") or {})
@@ -664,6 +668,17 @@ class AgentApi:
                            "(refund: true on the token in the config)")
         body = self._body(environ)
         return self._payment_routes().reverse(kind, environ, principal, entry, body, id)
+
+    # -- stored cards (cards_api.py) ----------------------------------------------------------
+    def list_cards(self, environ: "WSGIEnvironment", entry: AuditEntry, id: str) -> Answer:
+        if self.cards is None:
+            raise ApiError(404, "card_not_found", "this service keeps no stored cards")
+        return self.cards.of_customer(self._principal(entry), entry, id)
+
+    def delete_card(self, environ: "WSGIEnvironment", entry: AuditEntry, id: str) -> Answer:
+        if self.cards is None:
+            raise ApiError(404, "card_not_found", "no such stored card")
+        return self.cards.delete(self._principal(entry), entry, id)
 
     # -- the agent-started charge ("charge": "agent", engine/steps/agent_charge.py) ----------
     @staticmethod

@@ -47,7 +47,8 @@ ACTIONS = {"create_session": "start", "cancel": "cancel", "recapture": "recaptur
            "complete": "complete", "get_session": "read", "list_sessions": "list",
            "events": "watch", "reload": "reload", "list_languages": "languages",
            "get_payment": "payment", "refund_payment": "refund", "void_payment": "void",
-           "list_calls": "calls", "me": "whoami", "charge": "charge"}
+           "list_calls": "calls", "me": "whoami", "charge": "charge",
+           "list_cards": "cards", "delete_card": "card_delete"}
 
 
 @dataclass

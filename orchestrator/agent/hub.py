@@ -70,6 +70,9 @@ class AgentHub:
             from .payments_api import PaymentRoutes
             self.refunds = Refunds(service.store, service.gateways, getattr(service, "events", None))
             self.api.payments = PaymentRoutes(self.refunds)
+        if service.store is not None:   # cards on file (cards_api.py)
+            from .cards_api import CardRoutes
+            self.api.cards = CardRoutes(service.store, getattr(service, "gateways", None) or {})
         self.api.charged_by_agent = self.charged_by_agent
         if cluster is not None and table is not None:
             # the calls and sessions other instances hold (remote.py)

@@ -6,7 +6,7 @@ Every body has the same envelope, so a receiver reads one shape whatever it gets
      "created": 1764590000.123, "call_uuid": "...", "session_id": "ps_...", "data": {...}}
 
 ``type`` is ``payment.*`` for what the IVR did (field started, accepted, rejected..., the
-card sent to the gateway, the result) and ``session.*`` for an agent's payment session.
+card sent to the gateway, the result, a card kept on file: ``payment.card_stored``) and ``session.*`` for an agent's payment session.
 ``event_id`` names the event for good: a re-sent body is the same bytes; ``seq`` counts the
 tenant's events (a gap: some were not stored, see docs/limits.md).
 
@@ -33,7 +33,8 @@ from orchestrator import payment_details
 from orchestrator.payments.events import (Authorizing, CallRef, CardAttemptsExhausted,
                                           CardCancelled, CardComplete, FieldAccepted,
                                           FieldCancelled, FieldRejected, FieldStarted,
-                                          PaymentEvent, PaymentRefunded, PaymentVoided)
+                                          PaymentCardStored, PaymentEvent, PaymentRefunded,
+                                          PaymentVoided)
 from orchestrator.payments.gateways.refund_results import REFUND_RESULTS
 from orchestrator.payments.gateways.results import DECLINE_REASONS, GATEWAY_ERROR_KINDS
 from orchestrator.payments.validation import FIELD_ERROR_TYPES, FIELDS
@@ -50,6 +51,7 @@ _AUTH_CODE = re.compile(r"^[A-Za-z0-9]{1,12}$")
 _REFERENCE = re.compile(r"^[A-Za-z0-9_.:/#-]{1,64}$")
 _WORDS = re.compile(r"^[A-Za-z ,.'()-]{1,120}$")
 _CARD_LIKE = re.compile(r"\d{7,}")
+_CARD_ID = re.compile(r"^card_[a-z]{26}$")   # our id of a stored card (store/card_tokens.py)
 
 Data = Dict[str, Any]
 
@@ -113,6 +115,13 @@ def payment_event(event: PaymentEvent) -> Optional[Tuple[str, Data]]:
                                     "currency": _fits(re.compile(r"^[A-Z]{3}$"), event.currency),
                                     "refunded_minor": int(event.refunded_minor),
                                     "result": _one_of(REFUND_RESULTS, event.result)}
+    if isinstance(event, PaymentCardStored):
+        return "payment.card_stored", {
+            "card_token_id": _fits(_CARD_ID, event.card_token_id),
+            "gateway": _fits(_TOKEN, event.gateway), "brand": _fits(_BRAND, event.brand),
+            "last4": event.last4 if re.fullmatch(r"\d{4}", event.last4) else WITHHELD,
+            "customer": _fits(_REFERENCE, event.customer),
+            "payment_id": _id(event.payment_id) if event.payment_id else None}
     if isinstance(event, PaymentVoided):
         return "payment.voided", {"payment_id": _id(event.payment_id),
                                   "refund_id": _id(event.refund_id),

@@ -59,6 +59,8 @@ class Available:
     payment_links: FrozenSet[str] = frozenset()
     catalog_problems: Dict[str, str] = field(default_factory=dict)  # language -> why unusable
     owner: str = ""
+    # gateway name -> the card-on-file modes it offers (payments/gateways/tokens.MODES)
+    card_on_file: Mapping[str, FrozenSet[str]] = field(default_factory=dict)
 
     @property
     def candidates(self) -> FrozenSet[str]:
@@ -154,6 +156,18 @@ def check_names(result: "CheckResult", available: Available) -> List[Problem]:
                              "takes the on.error branch", warning=True)
                 else:
                     found.at(base + tuple(rel_path), message)
+        for rel_path, name, mode in kind.card_on_file(value):
+            if "${" in name or name not in available.gateways:
+                continue   # a missing gateway is told above
+            offered = available.card_on_file.get(name, frozenset())
+            if mode not in offered:
+                what = {"besides": "store a card besides a charge",
+                        "instead": "store a card without a charge",
+                        "charge": "charge a stored card"}.get(mode, mode)
+                found.at(base + tuple(rel_path),
+                         f"{kind.name}: gateway '{name}' cannot {what} (card on file it offers: "
+                         f"{', '.join(sorted(offered)) or 'none'}; see "
+                         f"orchestrator/payments/README.md, Card on file)")
     found.problems.sort(key=lambda p: (p.line, p.column))
     return found.problems
 

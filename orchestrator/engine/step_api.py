@@ -126,6 +126,13 @@ class StepKind:
         return []
 
     @classmethod
+    def card_on_file(cls, config: Any) -> List[Tuple[RelPath, str, str]]:
+        """What the step needs of a gateway's card on file: (where, gateway name, mode), the
+        mode one of ``payments.gateways.tokens.MODES``; ``validate`` checks the gateway's
+        type offers it."""
+        return []
+
+    @classmethod
     def web_services(cls, config: Any) -> List[Tuple[RelPath, str]]:
         """Web services this step asks, with where each is named (checked like gateways)."""
         return []

@@ -19,7 +19,7 @@ import contextlib
 import datetime
 import hmac
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, Iterator, NoReturn, Optional, Union
+from typing import Callable, Dict, Iterable, Iterator, NoReturn, Optional, Tuple, Union
 
 from .validation import (
     CardError, validate_expiry, validate_number, validate_postal_code, validate_security_code,
@@ -210,6 +210,17 @@ class CardData:
     def summary(self) -> CardSummary:
         """Brand, BIN, last four and masked text; a plain value that outlives the wipe."""
         return self._need_number()
+
+    @property
+    def expiry_shown(self) -> Tuple[str, str]:
+        """The expiry as month ("07") and year ("2031"), ("", "") before it is keyed: what a
+        stored card keeps and an agent is shown beside brand and last four (not card digits
+        in the sense of the number or the code)."""
+        self._check_live()
+        if self._expiry is None:
+            return "", ""
+        text = self._expiry.text()
+        return text[:2], text[2:]
 
     @property
     def has_number(self) -> bool:

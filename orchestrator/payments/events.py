@@ -212,10 +212,25 @@ class PaymentVoided:
     result: str
 
 
+@dataclass(frozen=True)
+class PaymentCardStored:
+    """A card was kept on file (the ``authorize`` step's ``store_card``): our id of it
+    (``card_...``, never the gateway's token), brand and last four, the customer reference it
+    is kept under, and the payment it was charged with ("" when stored without a charge)."""
+
+    gateway: str
+    card_token_id: str
+    brand: str
+    last4: str
+    customer: str
+    payment_id: str
+
+
 PaymentEvent = Union[FieldStarted, FieldAccepted, FieldRejected, FieldCancelled, CardComplete,
                      CardCancelled, CardAttemptsExhausted, ChargeAwaited, ChargeAbandoned,
                      Authorizing, PaymentApproved, PaymentDeclined, PaymentFailed, TextSent,
-                     HandedBack, SurveyRated, PaymentRefunded, PaymentVoided]
+                     HandedBack, SurveyRated, PaymentRefunded, PaymentVoided,
+                     PaymentCardStored]
 EVENT_TYPES = PaymentEvent.__args__  # type: ignore[attr-defined]
 Subscriber = Callable[[CallRef, "PaymentEvent"], None]
 

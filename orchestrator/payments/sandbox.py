@@ -26,6 +26,9 @@ API:
            the outcome (``orchestrator reconcile``).
   GET  /v1/charges               -> 200 {"charges": [...]}  (for tests: masked records only)
 
+its stored cards (``sandbox_tokens.py``: ``/v1/tokens``, ``"store_card": true`` and
+``"card_token"`` in an authorization),
+
 its refunds and voids (``sandbox_refunds.py``: ``/v1/authorizations/<key>/refunds``,
 ``/v1/authorizations/<key>/void``, ``/v1/refunds/<refund key>``),
 
@@ -56,6 +59,7 @@ from . import signing
 from .money import Money, MoneyError
 from .sandbox_links import HostedPages
 from .sandbox_refunds import SandboxRefunds
+from .sandbox_tokens import SandboxTokens
 from .validation import CardError, validate_number
 
 log = logging.getLogger(__name__)
@@ -134,6 +138,7 @@ class SandboxGateway:
         self._charges: List[Dict[str, Any]] = []
         # refunds and voids of those charges; settled (no longer voidable) after settle_seconds
         self.reversals = SandboxRefunds(self._charges, settle_seconds, hang_seconds)
+        self.vault = SandboxTokens()   # stored cards: tokens issued, charged, deleted
         self.requests = 0
         self._http: Optional[LoopbackServer] = None
         self.max_connections = MAX_CONNECTIONS
@@ -203,6 +208,13 @@ class SandboxGateway:
             status, answer = self.reversals.answer(kind, found.group(1), body)
         elif method == "GET" and (found := _REFUND_PATH.match(path)):
             status, answer = self.reversals.status(found.group(1))
+        elif method == "POST" and path == "/v1/tokens":
+            try:
+                status, answer = self.vault.tokenize(bounded_json.loads(body))
+            except ValueError:
+                status, answer = 400, {"error": "malformed_request"}
+        elif method == "DELETE" and (found := _TOKEN_PATH.match(path)):
+            status, answer = self.vault.delete(found.group(1))
         elif method == "GET" and path == "/v1/charges":
             status, answer = 200, {"charges": self.charges}
         else:
@@ -257,10 +269,14 @@ class SandboxGateway:
             request = bounded_json.loads(body)
             key = request["idempotency_key"]
             money = Money.parse(request["amount"]["value"], request["amount"]["currency"])
-            card = request["card"]
-            number = card["number"]
+            token = request.get("card_token")
+            card = request["card"] if token is None else None
+            number = card["number"] if card is not None else ""
+            expiry = (str(card.get("expiry_month", "")), str(card.get("expiry_year", ""))) \
+                if card is not None else ("", "")
+            store_card = request.get("store_card") is True
             reference = str(request.get("reference", ""))
-        except (ValueError, KeyError, TypeError, MoneyError):
+        except (ValueError, KeyError, TypeError, AttributeError, MoneyError):
             return 400, {"error": "malformed_request"}
         if not isinstance(key, str) or not 8 <= len(key) <= 64:
             return 400, {"error": "bad_idempotency_key"}
@@ -270,12 +286,18 @@ class SandboxGateway:
         existing = self._by_key.get(key)
         if existing is not None:
             return self._again(existing, fingerprint)
-        try:
-            validate_number(number)
-        except CardError as error:
-            return 422, {"error": error.error_type}
-        behaviour = cards.behaviour_of(number)
-        masked = {"brand": brand_of(number), "bin": number[:6], "last4": number[-4:]}
+        if token is not None:   # a stored card's charge: the vault's card, or nothing
+            stored = self.vault.card_of(token)
+            if stored is None:
+                return 422, {"error": "unknown_token"}
+            behaviour, masked = cards.APPROVE, stored
+        else:
+            try:
+                validate_number(number)
+            except CardError as error:
+                return 422, {"error": error.error_type}
+            behaviour = cards.behaviour_of(number)
+            masked = {"brand": brand_of(number), "bin": number[:6], "last4": number[-4:]}
         del number, card, request
         if behaviour.acquirer == cards.NOTHING:
             return self._fail(behaviour.reply)
@@ -297,6 +319,8 @@ class SandboxGateway:
             self._http.pool.spawn(self._charge_later, key, entry, money, reference, masked)
             return self._fail(behaviour.reply)
         answer = self._charge(key, entry, money, reference, masked)
+        if store_card:
+            answer["card_token"] = self.vault.issue(masked, *expiry)
         if behaviour.reply == cards.STALL:
             gevent.sleep(self.hang_seconds)   # charged, but status() says pending until now
         self._settled(entry, answer)
@@ -358,6 +382,7 @@ class SandboxGateway:
                 "amount": {"value": money.minor, "currency": money.currency}, "card": masked}
 
 
+_TOKEN_PATH = re.compile(r"^/v1/tokens/([A-Za-z0-9_]{4,64})$")
 _REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
             405: "Method Not Allowed", 409: "Conflict", 410: "Gone", 413: "Payload Too Large",
             422: "Unprocessable Entity",

@@ -179,8 +179,9 @@ class PaymentStore:
         a new one). StoreError when the key or the number is already taken: a key names one
         payment attempt and is never reused. ``details``: what the payment is for, checked
         again here (``payment_details``: StoreError when a rule is broken), kept as JSON."""
-        card = "%s%s%s" % (summary.bin, "*" * 6, summary.last4)
-        if not re.fullmatch(r"\d{6}\*{6}\d{4}", card):
+        # a stored card's charge knows no BIN (the token keeps the last four only): "******"
+        card = "%s%s%s" % (summary.bin or "*" * 6, "*" * 6, summary.last4)
+        if not re.fullmatch(r"(\d{6}|\*{6})\*{6}\d{4}", card):
             raise StoreError("a card summary holds a six-digit BIN and the last four, nothing else")
         try:
             stored_details = payment_details.dumps(details) if details else None

@@ -201,6 +201,19 @@ MIGRATIONS: Tuple[Migration, ...] = (
         "ALTER TABLE payments ADD COLUMN refunded_minor INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE payments ADD COLUMN refund_held_minor INTEGER NOT NULL DEFAULT 0",
     )),
+    # Cards on file (store/card_tokens.py): the gateway's token and what may be shown of the
+    # card (brand, last four, expiry), per tenant and customer reference; never a number or
+    # a security code. A deleted card keeps its row (deleted, by whom) for the audit trail.
+    Migration(13, "card_tokens: cards kept on file as the gateway's tokens", (
+        """CREATE TABLE card_tokens (
+            id TEXT PRIMARY KEY, tenant TEXT NOT NULL, customer TEXT NOT NULL,
+            gateway TEXT NOT NULL, gateway_token TEXT NOT NULL, network_reference TEXT,
+            brand TEXT NOT NULL, last4 TEXT NOT NULL, expiry_month TEXT NOT NULL,
+            expiry_year TEXT NOT NULL, payment_id TEXT, created REAL NOT NULL,
+            deleted REAL, deleted_by TEXT
+        )""",
+        "CREATE INDEX card_tokens_customer ON card_tokens (tenant, customer)",
+    )),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -134,5 +134,15 @@ MIGRATIONS: Tuple[Migration, ...] = (
         "ALTER TABLE payments ADD COLUMN refunded_minor BIGINT NOT NULL DEFAULT 0",
         "ALTER TABLE payments ADD COLUMN refund_held_minor BIGINT NOT NULL DEFAULT 0",
     )),
+    _mirror(13, (
+        """CREATE TABLE card_tokens (
+            id TEXT PRIMARY KEY, tenant TEXT NOT NULL, customer TEXT NOT NULL,
+            gateway TEXT NOT NULL, gateway_token TEXT NOT NULL, network_reference TEXT,
+            brand TEXT NOT NULL, last4 TEXT NOT NULL, expiry_month TEXT NOT NULL,
+            expiry_year TEXT NOT NULL, payment_id TEXT, created DOUBLE PRECISION NOT NULL,
+            deleted DOUBLE PRECISION, deleted_by TEXT
+        )""",
+        _step(13, 1),
+    )),
 )
 LATEST = MIGRATIONS[-1].version

@@ -33,3 +33,12 @@ def https_server(tls_files):
     yield start
     for server in servers:
         server.stop(timeout=0.2)
+
+
+@pytest.fixture
+def redsys(https_server):
+    """The Redsys stand-in (tests/support/fake_redsys.py) on HTTPS: its state, with ``url``."""
+    from tests.support import fake_redsys
+    state = fake_redsys.new_state()
+    state["url"] = https_server(fake_redsys.app(state)) + "/sis/rest/trataPeticionREST"
+    return state

@@ -1,59 +1,19 @@
 """Redsys refunds (transaction type 3) against a local stand-in for trataPeticionREST over
-HTTPS that keeps each order's charge and refunds: the request carries no card data and names
-the original order; partial refunds add up; more than was charged is SIS0057, refused; a lost
+HTTPS that keeps each order's charge and refunds (tests/support/fake_redsys.py): the request
+carries no card data and names the original order; partial refunds add up; more than was charged is SIS0057, refused; a lost
 answer is never re-sent; a void is unsupported (type 9 cancels only pre-authorisations)."""
 import json
 
-import gevent
 import pytest
 
 from orchestrator.payments.gateways import build_gateway
-from orchestrator.payments.gateways.redsys import (decode_parameters, encode_parameters,
-                                                   order_number, sign)
+from orchestrator.payments.gateways.redsys import order_number
 from orchestrator.payments.gateways.refund_results import RefundRefused, RefundTarget, Refunded
 from orchestrator.payments.money import Money
+from tests.support import fake_redsys
 from tests.support.cards import make_card
 
-KEY = "sq7HjrUOBfKmC576ILgskD5srU870gJ7"
-PAN = "4548812049400004"
-
-
-@pytest.fixture
-def redsys(https_server):
-    state = {"requests": [], "charged": {}, "refunded": {}, "hang": 0}
-
-    def app(environ, start_response):
-        body = json.loads(environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"])))
-        parameters = decode_parameters(body["Ds_MerchantParameters"])
-        order, amount = parameters["DS_MERCHANT_ORDER"], int(parameters["DS_MERCHANT_AMOUNT"])
-        state["requests"].append(parameters)
-        kind = parameters["DS_MERCHANT_TRANSACTIONTYPE"]
-        if body["Ds_Signature"] != sign(KEY, order, body["Ds_MerchantParameters"]):
-            answer = {"errorCode": "SIS0042"}
-        elif kind == "0":
-            state["charged"][order] = amount
-            answer = signed(order, Ds_Response="0000", Ds_Amount=str(amount),
-                            Ds_AuthorisationCode="654321")
-        elif kind == "3" and state["refunded"].get(order, 0) + amount > state["charged"].get(order, 0):
-            answer = {"errorCode": "SIS0057"}
-        else:
-            state["refunded"][order] = state["refunded"].get(order, 0) + amount
-            answer = signed(order, Ds_Response="0900", Ds_Amount=str(amount),
-                            Ds_AuthorisationCode="777111", Ds_TransactionType="3")
-        if state["hang"]:
-            state["hang"] -= 1
-            gevent.sleep(1.0)
-        start_response("200 OK", [("Content-Type", "application/json")])
-        return [json.dumps(answer).encode()]
-
-    state["url"] = https_server(app) + "/sis/rest/trataPeticionREST"
-    return state
-
-
-def signed(order, **parameters):
-    encoded = encode_parameters(dict({"Ds_Order": order}, **parameters))
-    return {"Ds_SignatureVersion": "HMAC_SHA256_V1", "Ds_MerchantParameters": encoded,
-            "Ds_Signature": sign(KEY, order, encoded)}
+KEY, PAN = fake_redsys.KEY, fake_redsys.PAN
 
 
 @pytest.fixture

@@ -61,7 +61,7 @@ def versions(path):
 
 def test_a_fresh_store_gets_every_migration_in_order(tmp_path):
     store = PaymentStore(str(tmp_path / "payments.sqlite"))
-    assert store.migrations_applied == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] == list(range(1, SCHEMA_VERSION + 1))
+    assert store.migrations_applied == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13] == list(range(1, SCHEMA_VERSION + 1))
     assert store.schema_version == SCHEMA_VERSION
     assert len(store.tag) == 4 and store.tag.isdigit()
     store.close()
@@ -73,7 +73,7 @@ def test_a_store_with_the_original_first_schema_is_upgraded_and_keeps_its_paymen
     path = tmp_path / "payments.sqlite"
     old_store(path, FIRST_SCHEMA, first_schema_row())
     store = PaymentStore(str(path))
-    assert store.migrations_applied == [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] and store.schema_version == SCHEMA_VERSION
+    assert store.migrations_applied == [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13] and store.schema_version == SCHEMA_VERSION
     row = store.get("p-1")
     assert row["card"] == "411111******1111" and row["status"] == "approved"
     assert row["auth_code"] == "A1B2C3" and row["gateway_code"] is None and row["number"] is None

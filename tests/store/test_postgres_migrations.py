@@ -10,7 +10,7 @@ from orchestrator.store import postgres_migrations
 from orchestrator.store.postgres import PostgresBackend
 
 TABLES = ("payments", "counters", "store_meta", "schema_version", "agent_sessions", "outbox",
-          "instances", "calls", "payment_links", "refunds")
+          "instances", "calls", "payment_links", "refunds", "card_tokens")
 
 
 def test_the_two_lists_have_the_same_versions_and_descriptions():

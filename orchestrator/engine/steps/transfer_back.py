@@ -1,7 +1,8 @@
 """``transfer_back``: hand the caller on when the payment is over, with the result for the dialplan.
 
 Before letting go it sets the result variables the dialplan and the CDR may read, and only
-these: pay_result, pay_brand, pay_last4, pay_auth_code, pay_decline_reason. Destinations:
+these: pay_result, pay_brand, pay_last4, pay_auth_code, pay_decline_reason, and
+pay_card_token_id when a card was kept on file (our id of it, letters only). Destinations:
 ``agent`` (the extension in the channel variable ``pay_agent``, set before the caller was
 sent here, in ``pay_agent_context``; without one, ``otherwise``), ``extension`` / ``queue`` (given), ``dialplan`` (the
 socket is released and the dialplan goes on after ``socket``), ``goodbye`` (a goodbye prompt
@@ -37,7 +38,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 RESULT_VARIABLES = {"pay_result": "payment.result", "pay_brand": "card.brand",
                     "pay_last4": "card.last4", "pay_auth_code": "payment.auth_code",
-                    "pay_decline_reason": "payment.decline_reason"}
+                    "pay_decline_reason": "payment.decline_reason",
+                    # our id of a card kept on file (store/card_tokens.py), never the gateway's
+                    "pay_card_token_id": "payment.card_token_id"}
 log = logging.getLogger(__name__)
 DESTINATIONS = ("agent", "extension", "queue", "dialplan", "goodbye")
 

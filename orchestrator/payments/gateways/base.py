@@ -26,7 +26,8 @@ as values (``OutcomeUnknown``) are stripped the same way, since their tracebacks
 import logging
 import re
 import time
-from typing import Generic, Optional, TypeVar, Union
+from dataclasses import replace
+from typing import Any, Callable, Generic, Optional, TypeVar, Union
 
 import gevent
 
@@ -37,6 +38,7 @@ from . import failures
 from .attempts import PaymentAttempt
 from .matching import ExpectedPayment, mismatch
 from .reversals import Reversals
+from .tokens import CardOnFile
 from .results import Approved, CancelResult, Declined, GatewayError, GatewayResult
 from .transport import NotReached, OutcomeUnknown
 
@@ -49,10 +51,11 @@ REFERENCE = re.compile(r"^[\x20-\x7e]{1,64}$")
 RequestT = TypeVar("RequestT")
 
 
-class Gateway(Reversals, Generic[RequestT]):
+class Gateway(Reversals, CardOnFile, Generic[RequestT]):
     """Subclasses implement ``_prepare``, ``_send`` and (if they can) ``_status_once`` and
     ``_cancel_once``; refunds and voids (``reversals.py``) ``_refund_once``, ``_void_once``
-    and ``_refund_status_once``."""
+    and ``_refund_status_once``; card on file (``tokens.py``) ``_prepare_tokenize``,
+    ``_send_tokenize`` and ``_prepare_token_charge``."""
 
     type_name = "gateway"
     # True when re-sending the same body under the same key can never charge twice.
@@ -82,8 +85,9 @@ class Gateway(Reversals, Generic[RequestT]):
         any call; ``idempotency_key`` makes only good ones)."""
 
     def authorize(self, amount: Union[int, str, Money], currency: Optional[str], reference: str,
-                  card: CardData, idempotency_key: str) -> GatewayResult:
+                  card: CardData, idempotency_key: str, store_card: bool = False) -> GatewayResult:
         """Charge ``amount`` (minor units, or a Money) to ``card``; Approved/Declined/GatewayError.
+        ``store_card``: ask the gateway to keep a token too (``Approved.card_token``).
 
         Raises MoneyError, ValueError or TypeError for arguments that are wrong before any
         call is made (a bug in the flow, not a gateway failure), and CardError when the card
@@ -93,15 +97,23 @@ class Gateway(Reversals, Generic[RequestT]):
         money = _money(amount, currency)
         _check_request(reference, card, idempotency_key)
         self.check_key(idempotency_key)
+        if store_card and not self.supports_store_card:
+            raise ValueError("%s cannot store a card" % self.type_name)
         expected = ExpectedPayment.of(money, card.summary)
+        summary = card.summary
         started = time.monotonic()
-        log.info("authorize gateway=%s key=%s amount=%s card=%s", self.name, idempotency_key,
-                 money, card)
-        result = self._call(money, reference, card, idempotency_key)
+        log.info("authorize gateway=%s key=%s amount=%s card=%s%s", self.name, idempotency_key,
+                 money, card, " store_card" if store_card else "")
+        result = self._call(money, reference, card, idempotency_key, store_card)
         if isinstance(result, OutcomeUnknown):
             answer = self._reconcile(idempotency_key, result, expected)
         else:
             answer = _ours(result, expected, required=False)
+        if isinstance(answer, Approved) and answer.card_token is not None:
+            # the expiry read only now, for the record a stored card keeps (not a frame's local
+            # while the gateway is asked)
+            answer = replace(answer, card_token=answer.card_token.completed(
+                summary, card.expiry_shown))
         log.info("authorize gateway=%s key=%s result=%s%s seconds=%.2f", self.name,
                  idempotency_key, answer.status, _result_detail(answer),
                  time.monotonic() - started)
@@ -149,8 +161,9 @@ class Gateway(Reversals, Generic[RequestT]):
 
     # -- for subclasses --------------------------------------------------------------------
     def _prepare(self, money: Money, reference: str, revealed: RevealedCard,
-                 idempotency_key: str) -> RequestT:
-        """The request body, built from the revealed digits; it is dropped after sending."""
+                 idempotency_key: str, store_card: bool = False) -> RequestT:
+        """The request body, built from the revealed digits; it is dropped after sending.
+        ``store_card``: the body asks the gateway to keep a token as well."""
         raise NotImplementedError
 
     def _send(self, request: RequestT) -> GatewayResult:
@@ -166,20 +179,31 @@ class Gateway(Reversals, Generic[RequestT]):
         raise NotImplementedError
 
     # -- the policy ------------------------------------------------------------------------
-    def _call(self, money: Money, reference: str, card: CardData,
-              idempotency_key: str) -> Union[GatewayResult, OutcomeUnknown]:
-        """Build the body inside ``card.reveal()`` and send it; what goes wrong in there comes
-        out as an answer, or re-raised without a frame that saw the digits (``failures``)."""
-        outcome: Union[GatewayResult, OutcomeUnknown, None] = None
+    def _call(self, money: Money, reference: str, card: CardData, idempotency_key: str,
+              store_card: bool = False) -> Union[GatewayResult, OutcomeUnknown]:
+        """Build the body inside ``card.reveal()`` and send it (``_with_revealed``)."""
+        extra = {"store_card": True} if store_card else {}
+        return self._with_revealed(
+            card, idempotency_key,
+            lambda revealed: self._prepare(money, reference, revealed, idempotency_key, **extra),
+            self._send)
+
+    def _with_revealed(self, card: CardData, idempotency_key: str,
+                       prepare: Callable[[RevealedCard], Any],
+                       send: Callable[[Any], Any]) -> Any:
+        """``prepare`` the body inside ``card.reveal()`` and ``send`` it with the retries; what
+        goes wrong in there comes out as an answer, or re-raised without a frame that saw the
+        digits (``failures``)."""
+        outcome: Any = None
         failure: Optional[GatewayError] = None
         escaping: Optional[BaseException] = None
         may_have_left = False
         with card.reveal() as revealed:
-            request: Optional[RequestT] = None
+            request: Any = None
             try:
-                request = self._prepare(money, reference, revealed, idempotency_key)
+                request = prepare(revealed)
                 may_have_left = True
-                outcome = self._send_with_retries(request)
+                outcome = self._send_with_retries(request, send)
             except Exception as error:
                 failure = failures.unexpected(error, outcome_unknown=may_have_left)
             except BaseException as error:   # the call is being stopped: let that go on
@@ -197,11 +221,15 @@ class Gateway(Reversals, Generic[RequestT]):
         assert outcome is not None   # the try ran to its end
         return outcome
 
-    def _send_with_retries(self, request: RequestT) -> Union[GatewayResult, OutcomeUnknown]:
-        outcome: Union[GatewayResult, OutcomeUnknown, None] = None
+    def _send_with_retries(self, request: Any,
+                           send: Optional[Callable[[Any], Any]] = None) -> Any:
+        """``send`` (``_send`` by default) once, then again by the policy; the answer, or the
+        OutcomeUnknown that ended it."""
+        send = send or self._send
+        outcome: Any = None
         for attempt in range(1, self.max_attempts + 1):
             try:
-                return self._send(request)
+                return send(request)
             except NotReached as error:
                 outcome = GatewayError(error.kind, False, error.detail)
                 if not error.retryable:

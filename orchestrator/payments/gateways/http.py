@@ -14,6 +14,12 @@ charged under this key" that lets reconciliation close a payment the gateway has
 (with ``{key}``: the refund's own key) are its refunds and voids, each request under a refund
 key of its own (orchestrator/payments/README.md shows the bodies and answers).
 
+Card on file (``card_on_file: true``, ``tokenize_url``, ``token_url``): an authorization may
+carry ``"store_card": true`` and its approval a ``card_token``; a stored card is charged with
+``"card_token": "<token>"`` and ``"merchant_initiated": true`` in place of the card fields;
+``tokenize_url`` stores a card without charging it, ``token_url`` (with ``{token}``) deletes
+one (orchestrator/payments/README.md, "Card on file").
+
 Request fields: amount (minor units, int), amount_major ("12.50"), currency, currency_numeric,
 reference, idempotency_key, number, expiry_month ("07"), expiry_year ("2031"), expiry_mmyy,
 expiry_yymm, security_code, postal_code. Paths are dotted ("card.number"). Fields with no value
@@ -33,6 +39,7 @@ from .refund_results import (RefundRefused, RefundResult, RefundTarget, Refunded
                              refused)
 from .results import (Approved, CancelResult, Cancelled, GatewayError, GatewayResult,
                       PaymentFacts, decline)
+from .tokens import CardToken, StoredCard, TokenizeResult, Tokenized, usable_token
 from .transport import GatewayConfigError, JsonTransport, OutcomeUnknown, Response, check_url
 
 log = logging.getLogger(__name__)
@@ -65,15 +72,26 @@ DEFAULT_RESPONSE: Dict[str, Union[str, List[str]]] = {
     "card_bin": "card.bin",
     "card_last4": "card.last4",
     "reversed": "reversed",
+    # card on file: the token an approval or a tokenize answer carries, and its card's expiry
+    "card_token": "card_token.id",
+    "card_token_expiry_month": "card_token.expiry_month",
+    "card_token_expiry_year": "card_token.expiry_year",
+    "stored": ["stored"],
 }
 RESPONSE_PATHS = ("status", "auth_code", "transaction_id", "reason_code", "amount", "currency",
-                  "card_brand", "card_bin", "card_last4", "reversed")
-RESPONSE_VALUES = ("approved", "declined", "pending", "cancelled")
+                  "card_brand", "card_bin", "card_last4", "reversed", "card_token",
+                  "card_token_expiry_month", "card_token_expiry_year")
+RESPONSE_VALUES = ("approved", "declined", "pending", "cancelled", "stored")
+# where the card-on-file flags go in a request body (``card_on_file_fields`` overrides)
+DEFAULT_CARD_ON_FILE_FIELDS = {"store_card": "store_card", "card_token": "card_token",
+                               "merchant_initiated": "merchant_initiated"}
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _MINOR_UNITS = re.compile(r"[0-9]{1,12}")
 _BRAND = re.compile(r"[a-z_]{1,20}")
 _BIN = re.compile(r"[0-9]{6}")
 _LAST4 = re.compile(r"[0-9]{4}")
+_MONTH = re.compile(r"0[1-9]|1[0-2]")
+_YEAR = re.compile(r"20[0-9]{2}")
 REQUEST_FIELDS = ("amount", "amount_major", "currency", "currency_numeric", "reference",
                   "idempotency_key", "number", "expiry_month", "expiry_year", "expiry_mmyy",
                   "expiry_yymm", "security_code", "postal_code")
@@ -95,6 +113,9 @@ class HttpGateway(Gateway[HttpRequest]):
                  idempotency_header: str = "Idempotency-Key", require_secret: bool = True,
                  cancel_url: Optional[str] = None, refund_url: Optional[str] = None,
                  void_url: Optional[str] = None, refund_status_url: Optional[str] = None,
+                 card_on_file: bool = False, tokenize_url: Optional[str] = None,
+                 token_url: Optional[str] = None,
+                 card_on_file_fields: Optional[Mapping[str, str]] = None,
                  **policy: Any) -> None:
         super().__init__(name, **policy)
         self.url = check_url(url, "%s: url" % name)
@@ -115,6 +136,14 @@ class HttpGateway(Gateway[HttpRequest]):
         self.supports_refund = self.refund_url is not None
         self.supports_void = self.void_url is not None
         self.supports_refund_status = self.refund_status_url is not None
+        self.supports_store_card = self.supports_token_charge = bool(card_on_file)
+        self.tokenize_url = check_url(tokenize_url, "%s: tokenize_url" % name) if tokenize_url else None
+        self.supports_tokenize = self.tokenize_url is not None
+        self.token_url = check_url(token_url, "%s: token_url" % name) if token_url else None
+        if self.token_url is not None and "{token}" not in self.token_url:
+            raise GatewayConfigError("%s: token_url must contain {token}" % name)
+        self.supports_token_delete = self.token_url is not None
+        self.card_on_file_fields = dict(DEFAULT_CARD_ON_FILE_FIELDS, **(card_on_file_fields or {}))
         if require_secret and not secret:
             raise GatewayConfigError("%s: secret is required to sign requests" % name)
         self.secret = secret
@@ -130,7 +159,7 @@ class HttpGateway(Gateway[HttpRequest]):
         self.transport = JsonTransport(verify, self.connect_timeout, self.read_timeout)
 
     def _prepare(self, money: Money, reference: str, revealed: RevealedCard,
-                 idempotency_key: str) -> HttpRequest:
+                 idempotency_key: str, store_card: bool = False) -> HttpRequest:
         values: Dict[str, Any] = {
             "amount": money.minor, "amount_major": money.major_text, "currency": money.currency,
             "currency_numeric": money.numeric_code, "reference": reference,
@@ -143,8 +172,82 @@ class HttpGateway(Gateway[HttpRequest]):
         for field, path in self.request_fields.items():
             if values[field] is not None:
                 _put(body, path, values[field])
+        if store_card:
+            _put(body, self.card_on_file_fields["store_card"], True)
         return {"key": idempotency_key,
                 "body": json.dumps(body, separators=(",", ":"), sort_keys=True).encode()}
+
+    # -- card on file (tokens.py holds the policy) ------------------------------------------
+    def _prepare_token_charge(self, money: Money, reference: str, stored: StoredCard,
+                              idempotency_key: str) -> HttpRequest:
+        """The authorization body with the token in place of every card field."""
+        values: Dict[str, Any] = {
+            "amount": money.minor, "amount_major": money.major_text, "currency": money.currency,
+            "currency_numeric": money.numeric_code, "reference": reference,
+            "idempotency_key": idempotency_key}
+        body: Dict[str, Any] = {}
+        for field, path in self.request_fields.items():
+            if values.get(field) is not None:
+                _put(body, path, values[field])
+        _put(body, self.card_on_file_fields["card_token"], stored.gateway_token)
+        _put(body, self.card_on_file_fields["merchant_initiated"], True)
+        return {"key": idempotency_key,
+                "body": json.dumps(body, separators=(",", ":"), sort_keys=True).encode()}
+
+    def _prepare_tokenize(self, reference: str, revealed: RevealedCard,
+                          idempotency_key: str) -> HttpRequest:
+        values: Dict[str, Any] = {
+            "reference": reference, "idempotency_key": idempotency_key,
+            "number": revealed.number, "expiry_month": revealed.expiry_month,
+            "expiry_year": revealed.expiry_year, "expiry_mmyy": revealed.expiry_mmyy,
+            "expiry_yymm": revealed.expiry_yymm, "security_code": revealed.security_code,
+            "postal_code": revealed.postal_code}
+        body: Dict[str, Any] = {}
+        for field, path in self.request_fields.items():
+            if values.get(field) is not None:
+                _put(body, path, values[field])
+        return {"key": idempotency_key,
+                "body": json.dumps(body, separators=(",", ":"), sort_keys=True).encode()}
+
+    def _send_tokenize(self, request: HttpRequest) -> TokenizeResult:
+        assert self.tokenize_url is not None
+        body = request["body"]
+        reply = self.transport.call("POST", self.tokenize_url, body,
+                                    self._headers(request["key"], body))
+        data = reply.data if isinstance(reply.data, dict) else None
+        if reply.status == 200 and data is not None and \
+                _get(data, str(self.response["status"])) in self.response["stored"]:
+            token = self._card_token(data)
+            if token is None:
+                raise OutcomeUnknown("protocol", "a stored answer without a usable token")
+            return Tokenized(token)
+        answer = self._interpret(reply, for_status=False)
+        if isinstance(answer, Approved):   # an approval is no token
+            raise OutcomeUnknown("protocol", "a tokenize answer that is not stored")
+        return answer
+
+    def _delete_token_once(self, gateway_token: str) -> bool:
+        assert self.token_url is not None
+        reply = self.transport.call("DELETE", self.token_url.replace("{token}", gateway_token),
+                                    None, self._headers(gateway_token, b""))
+        return reply.status in (200, 204, 404)
+
+    def _card_token(self, data: Dict[str, Any]) -> Optional[CardToken]:
+        """The token an answer carries, checked (``tokens.usable_token``); None without one."""
+        spec = self.response
+        token = usable_token(_get(data, str(spec["card_token"])))
+        if not token:
+            return None
+        month = _get(data, str(spec["card_token_expiry_month"]))
+        year = _get(data, str(spec["card_token_expiry_year"]))
+        facts = self._facts(data)
+        try:
+            return CardToken(token, brand=facts.brand if facts else "",
+                             last4=facts.last4 if facts else "",
+                             expiry_month=month if isinstance(month, str) and _MONTH.fullmatch(month) else "",
+                             expiry_year=year if isinstance(year, str) and _YEAR.fullmatch(year) else "")
+        except ValueError:
+            return None
 
     def _headers(self, key: str, body: bytes) -> Dict[str, str]:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -272,7 +375,8 @@ class HttpGateway(Gateway[HttpRequest]):
         outcome = _get(data, spec["status"])
         if outcome in spec["approved"]:
             return Approved(str(_get(data, spec["auth_code"]) or ""),
-                            str(_get(data, spec["transaction_id"]) or ""), self._facts(data))
+                            str(_get(data, spec["transaction_id"]) or ""), self._facts(data),
+                            self._card_token(data))
         if outcome in spec["declined"]:
             # the gateway's own words are not kept: they could hold anything (a card number,
             # ``${...}``); the caller and the agent hear ours, by the normalised code
@@ -338,8 +442,13 @@ def _get(source: Any, path: str) -> Any:
     return source
 
 
+def _http_card_on_file(settings: Mapping[str, Any]) -> tuple:
+    modes = ("besides", "charge") if settings.get("card_on_file") else ()
+    return modes + (("instead",) if settings.get("tokenize_url") else ())
+
+
 register("http", factory=lambda name, settings: HttpGateway(name, **settings),
-         required=("url", "secret"),
+         required=("url", "secret"), card_on_file=_http_card_on_file,
          properties={
              "url": {"type": "string"},
              "status_url": {"type": "string"},
@@ -350,6 +459,12 @@ register("http", factory=lambda name, settings: HttpGateway(name, **settings),
              "refund_url": {"type": "string"},
              "void_url": {"type": "string"},
              "refund_status_url": {"type": "string"},
+             "card_on_file": {"type": "boolean"},
+             "tokenize_url": {"type": "string"},
+             "token_url": {"type": "string"},
+             "card_on_file_fields": {"type": "object", "additionalProperties": False,
+                                     "properties": {k: {"type": "string"}
+                                                    for k in DEFAULT_CARD_ON_FILE_FIELDS}},
              "request_fields": {"type": "object", "additionalProperties": {"type": "string"}},
              "response": {"type": "object", "additionalProperties": False,
                           "properties": {

@@ -21,6 +21,16 @@ an unknown outcome is reported as such and reconciled in the Redsys portal; Reds
 SOAP query service (``consultaOperaciones``) is not spoken (``payments/README.md`` says why).
 
 Refunds (transaction type 3) are ``redsys_refunds.py``'s; voids are not offered (see there).
+
+Card on file ("pago por referencia", ``card_on_file: true`` once the bank has enabled it on
+the terminal): the first operation sends ``DS_MERCHANT_IDENTIFIER=REQUIRED`` with
+``DS_MERCHANT_COF_INI=S`` and ``DS_MERCHANT_COF_TYPE=C``, and the answer's
+``Ds_Merchant_Identifier`` is the token, ``Ds_Merchant_Cof_Txnid`` the network reference a
+later charge cites; storing without a charge is the same operation for amount 0. A later
+merchant-initiated charge sends ``DS_MERCHANT_IDENTIFIER=<token>``, no card,
+``DS_MERCHANT_DIRECTPAYMENT=true``, ``DS_MERCHANT_EXCEP_SCA=MIT``, ``DS_MERCHANT_COF_INI=N``,
+``DS_MERCHANT_COF_TYPE=C`` and ``DS_MERCHANT_COF_TXNID``. What of this was checked against
+Redsys's documentation and what was not is in orchestrator/payments/README.md.
 """
 import base64
 import binascii
@@ -46,7 +56,8 @@ from .base import Gateway
 from . import redsys_refunds
 from .refund_results import RefundResult, RefundTarget
 from .registry import register
-from .results import Approved, GatewayError, GatewayResult, decline
+from .results import Approved, Declined, GatewayError, GatewayResult, decline
+from .tokens import CardToken, StoredCard, TokenizeResult, Tokenized, usable_token
 from .transport import GatewayConfigError, JsonTransport, OutcomeUnknown, check_url
 
 log = logging.getLogger(__name__)
@@ -147,8 +158,12 @@ class RedsysGateway(Gateway[RedsysRequest]):
     def __init__(self, name: str, merchant_code: Union[str, int], terminal: Union[str, int],
                  secret_key: str, url: Union[str, None] = None, environment: str = "test",
                  moto: bool = True, verify: Union[bool, str] = True,
-                 order_prefix: Optional[str] = None, **policy: Any) -> None:
+                 order_prefix: Optional[str] = None, card_on_file: bool = False,
+                 **policy: Any) -> None:
         super().__init__(name, **policy)
+        # "pago por referencia" must be enabled on the terminal by the bank: off unless said
+        self.supports_store_card = self.supports_tokenize = self.supports_token_charge = \
+            bool(card_on_file)
         if order_prefix is not None and not PREFIX.fullmatch(str(order_prefix)):
             raise GatewayConfigError("%s: order_prefix must be four digits" % name)
         self.order_prefix = None if order_prefix is None else str(order_prefix)
@@ -179,9 +194,16 @@ class RedsysGateway(Gateway[RedsysRequest]):
                              "characters, the first four digits (see idempotency_key)")
 
     def _prepare(self, money: Money, reference: str, revealed: RevealedCard,
-                 idempotency_key: str) -> RedsysRequest:
+                 idempotency_key: str, store_card: bool = False) -> RedsysRequest:
         order = idempotency_key
-        parameters = {
+        parameters = self._card_parameters(money, reference, revealed, order)
+        if store_card:
+            parameters.update(COF_FIRST)
+        return {"order": order, "body": self.signed_body(order, parameters)}
+
+    def _card_parameters(self, money: Money, reference: str, revealed: RevealedCard,
+                         order: str) -> Dict[str, Optional[str]]:
+        parameters: Dict[str, Optional[str]] = {
             "DS_MERCHANT_AMOUNT": str(money.minor),
             "DS_MERCHANT_ORDER": order,
             "DS_MERCHANT_MERCHANTCODE": self.merchant_code,
@@ -197,6 +219,45 @@ class RedsysGateway(Gateway[RedsysRequest]):
         if self.moto:
             parameters["DS_MERCHANT_DIRECTPAYMENT"] = "true"
             parameters["DS_MERCHANT_EXCEP_SCA"] = "MOTO"
+        return parameters
+
+    # -- card on file ------------------------------------------------------------------------
+    def _prepare_tokenize(self, reference: str, revealed: RevealedCard,
+                          idempotency_key: str) -> RedsysRequest:
+        """Amount 0 with the identifier asked for: the card verified and kept, not charged."""
+        order = idempotency_key
+        parameters = self._card_parameters(Money(0, "EUR"), reference, revealed, order)
+        parameters.update(COF_FIRST)
+        return {"order": order, "body": self.signed_body(order, parameters)}
+
+    def _send_tokenize(self, request: RedsysRequest) -> TokenizeResult:
+        answer = self._send(request)
+        if isinstance(answer, Approved):
+            if answer.card_token is None:
+                return GatewayError("protocol", False, "approved without Ds_Merchant_Identifier")
+            return Tokenized(answer.card_token)
+        return answer
+
+    def _prepare_token_charge(self, money: Money, reference: str, stored: StoredCard,
+                              idempotency_key: str) -> RedsysRequest:
+        """A merchant-initiated charge of the stored card: the token, no card data."""
+        order = idempotency_key
+        parameters = {
+            "DS_MERCHANT_AMOUNT": str(money.minor),
+            "DS_MERCHANT_ORDER": order,
+            "DS_MERCHANT_MERCHANTCODE": self.merchant_code,
+            "DS_MERCHANT_CURRENCY": money.numeric_code,
+            "DS_MERCHANT_TRANSACTIONTYPE": "0",
+            "DS_MERCHANT_TERMINAL": self.terminal,
+            "DS_MERCHANT_IDENTIFIER": stored.gateway_token,
+            "DS_MERCHANT_DIRECTPAYMENT": "true",
+            "DS_MERCHANT_EXCEP_SCA": "MIT",
+            "DS_MERCHANT_COF_INI": "N",
+            "DS_MERCHANT_COF_TYPE": COF_TYPE,
+            "DS_MERCHANT_PRODUCTDESCRIPTION": reference[:125],
+        }
+        if stored.network_reference:
+            parameters["DS_MERCHANT_COF_TXNID"] = stored.network_reference
         return {"order": order, "body": self.signed_body(order, parameters)}
 
     def signed_body(self, order: str, parameters: Mapping[str, object]) -> bytes:
@@ -232,7 +293,8 @@ class RedsysGateway(Gateway[RedsysRequest]):
             return GatewayError("protocol", True, "answer without Ds_Response")
         code = code.zfill(4)
         if int(code) <= 99:
-            return Approved(str(parameters.get("Ds_AuthorisationCode", "")).strip(), order)
+            return Approved(str(parameters.get("Ds_AuthorisationCode", "")).strip(), order,
+                            card_token=_card_token(parameters))
         return decline(code, RESPONSE_REASONS)
 
     def verified_parameters(self, data: Dict[str, Any],
@@ -261,8 +323,32 @@ class RedsysGateway(Gateway[RedsysRequest]):
         self.transport.close()
 
 
+# the first operation of a card kept on file: ask Redsys for the identifier (the token)
+COF_TYPE = "C"   # credential on file, no fixed schedule
+COF_FIRST = {"DS_MERCHANT_IDENTIFIER": "REQUIRED", "DS_MERCHANT_COF_INI": "S",
+             "DS_MERCHANT_COF_TYPE": COF_TYPE}
+
+
+def _card_token(parameters: Dict[str, Any]) -> Optional[CardToken]:
+    """The token an answer carries (``Ds_Merchant_Identifier``), its expiry (``Ds_ExpiryDate``,
+    YYMM) and network reference (``Ds_Merchant_Cof_Txnid``); None without a usable one."""
+    token = usable_token(parameters.get("Ds_Merchant_Identifier"))
+    if not token or token == "REQUIRED":
+        return None
+    expiry = str(parameters.get("Ds_ExpiryDate") or "")
+    month, year = (expiry[2:], "20" + expiry[:2]) if re.fullmatch(r"[0-9]{2}(0[1-9]|1[0-2])", expiry) \
+        else ("", "")
+    try:
+        return CardToken(token, expiry_month=month, expiry_year=year,
+                         network_reference=usable_token(parameters.get("Ds_Merchant_Cof_Txnid")))
+    except ValueError:
+        return None
+
+
 register("redsys", factory=lambda name, settings: RedsysGateway(name, **settings),
          required=("merchant_code", "terminal", "secret_key"),
+         card_on_file=lambda settings: ("besides", "instead", "charge")
+         if settings.get("card_on_file") else (),
          properties={
              "merchant_code": {"type": ["string", "integer"]},
              "terminal": {"type": ["string", "integer"]},
@@ -271,4 +357,5 @@ register("redsys", factory=lambda name, settings: RedsysGateway(name, **settings
              "url": {"type": "string"},
              "moto": {"type": "boolean"},
              "order_prefix": {"type": "string", "pattern": "^[0-9]{4}$"},
+             "card_on_file": {"type": "boolean"},
          })

@@ -8,7 +8,7 @@ The config schema of the ``gateways:`` list (``gateways_schema``) and the factor
 module in this package and nothing else: the package imports every module in it.
 """
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .base import Gateway
 from .transport import GatewayConfigError
@@ -40,18 +40,31 @@ class GatewayType:
     properties: Mapping[str, Any]   # JSON Schema of its own settings, beside COMMON_PROPERTIES
     required: Tuple[str, ...]
     factory: Factory
+    # the card-on-file modes (tokens.MODES) a gateway of this type offers with these settings
+    card_on_file: Callable[[Mapping[str, Any]], Tuple[str, ...]] = lambda settings: ()
 
 
 _TYPES: Dict[str, GatewayType] = {}
 
 
 def register(name: str, *, properties: Mapping[str, Any], factory: Factory,
-             required: Sequence[str] = ()) -> None:
-    """Make gateway type ``name`` known; a module registers its type once, when imported."""
+             required: Sequence[str] = (),
+             card_on_file: Optional[Callable[[Mapping[str, Any]], Tuple[str, ...]]] = None) -> None:
+    """Make gateway type ``name`` known; a module registers its type once, when imported.
+    ``card_on_file``: the modes of ``tokens.MODES`` a gateway of the type offers given its
+    settings (what ``validate`` checks a flow's ``store_card`` and ``card_token`` against)."""
     existing = _TYPES.get(name)
     if existing is not None and existing.factory is not factory:
         raise ValueError("gateway type %r registered twice" % name)
-    _TYPES[name] = GatewayType(name, dict(properties), tuple(required), factory)
+    _TYPES[name] = GatewayType(name, dict(properties), tuple(required), factory,
+                               card_on_file or (lambda settings: ()))
+
+
+def card_on_file_modes(settings: Mapping[str, Any]) -> Tuple[str, ...]:
+    """The card-on-file modes a configured gateway (its settings, with ``type``) offers."""
+    type_name = settings.get("type")
+    kind = _TYPES.get(type_name) if isinstance(type_name, str) else None
+    return kind.card_on_file(settings) if kind is not None else ()
 
 
 def gateway_types() -> Dict[str, GatewayType]:

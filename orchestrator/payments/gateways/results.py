@@ -13,7 +13,10 @@ import os
 import re
 
 import yaml
-from typing import Dict, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Dict, Mapping, Optional, Tuple, Union
+
+if TYPE_CHECKING:   # tokens.py imports this module
+    from .tokens import CardToken
 
 # The normalised decline reasons the connectors map to, by code. Their words are the prompt
 # catalogs' (``reasons:`` in orchestrator/catalog/<language>.yaml), one wording per reason per
@@ -92,6 +95,7 @@ class Approved:
     auth_code: str
     transaction_id: str
     facts: Optional[PaymentFacts] = None    # what the gateway said it charged, if it said
+    card_token: Optional["CardToken"] = None  # the card kept on file, when asked (tokens.py)
     status = "approved"
 
 

@@ -26,8 +26,11 @@ def build(name: str, settings: Dict[str, Any]) -> SandboxConnector:
                             refund_url=base + "/v1/authorizations/{key}/refunds",
                             void_url=base + "/v1/authorizations/{key}/void",
                             refund_status_url=base + "/v1/refunds/{key}",
+                            card_on_file=True, tokenize_url=base + "/v1/tokens",
+                            token_url=base + "/v1/tokens/{token}",
                             require_secret=False, **settings)
 
 
 register("sandbox", factory=build, required=("url",),
+         card_on_file=lambda settings: ("besides", "instead", "charge"),
          properties={"url": {"type": "string"}, "secret": {"type": "string"}})
