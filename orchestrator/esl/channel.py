@@ -41,7 +41,7 @@ from orchestrator.engine.channel import (
 )
 from orchestrator.esl.commands import SwitchCommands, check_value, setting_commands
 from orchestrator.esl.errors import CallGone, CommandFailed, CommandTimeout
-from orchestrator.esl.protocol import CONNECTION_LOST, EslConnection, EslMessage, FrameTooLarge
+from orchestrator.esl.protocol import CONNECTION_LOST, EslConnection, EslMessage, FrameTooLarge, header
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class ChannelSettings:
 class _Signal:
     kind: str
     app_uuid: str = ""
-    headers: Dict[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
     digit: str = ""
 
 
@@ -150,7 +150,8 @@ class Channel:
         self.uuid: str = connect_headers.get("Unique-ID", "")
         self.destination_number: str = connect_headers.get("Caller-Destination-Number", "")
         self.caller_id_number: str = connect_headers.get("Caller-Caller-ID-Number", "")
-        self._variables: Dict[str, str] = self._variables_from(connect_headers)
+        self._known_variables: Dict[str, str] = self._variables_from(connect_headers)
+        self._unread_variables: Optional[Mapping[str, str]] = None
         self.hangup_cause: Optional[str] = None
         self._inbox: "gevent.queue.Queue[_Signal]" = gevent.queue.Queue()
         self._digits: Deque[str] = deque()
@@ -183,8 +184,8 @@ class Channel:
         if ctype in ("text/disconnect-notice", CONNECTION_LOST):
             self._inbox.put(_Signal("gone", headers={"cause": "DISCONNECTED"}))
             return
-        headers = message.headers
-        if headers.get("Unique-ID") not in (None, self.uuid):
+        uuid = header(message, "Unique-ID")
+        if uuid and uuid != self.uuid:
             return
         limit = self._conn.limits.max_queued_events
         if self._inbox.qsize() >= limit:   # a peer flooding events the call is not reading
@@ -193,13 +194,29 @@ class Channel:
             return
         name = message.event_name
         if name.startswith("CHANNEL_"):
-            self._variables.update(self._variables_from(headers))
+            self._unread_variables = message.headers   # taken when read (``_variables``)
         if name == "CHANNEL_EXECUTE_COMPLETE":
-            self._inbox.put(_Signal("complete", headers.get("Application-UUID", ""), headers))
+            self._inbox.put(_Signal("complete", header(message, "Application-UUID"),
+                                    message.headers))
         elif name == "DTMF":
-            self._inbox.put(_Signal("dtmf", digit=headers.get("DTMF-Digit", "")))
+            self._inbox.put(_Signal("dtmf", digit=header(message, "DTMF-Digit")))
         elif name in ("CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"):
-            self._inbox.put(_Signal("gone", headers={"cause": headers.get("Hangup-Cause", "")}))
+            self._inbox.put(_Signal("gone", headers={"cause": header(message, "Hangup-Cause")}))
+
+    @property
+    def _variables(self) -> Dict[str, str]:
+        """The channel's variables as the switch last told them, with our own writes since.
+
+        Every channel event carries every variable: the newest one not yet taken is parsed
+        here, when the variables are read, not as each event arrives (most are never read).
+        An earlier untaken event is passed over: the newer one holds all it held, except a
+        variable unset in between, which is then rightly gone. Our own writes read this
+        first, so they stay newer than what they overwrite, as when each event was taken."""
+        unread = self._unread_variables
+        if unread is not None:
+            self._unread_variables = None
+            self._known_variables.update(self._variables_from(unread))
+        return self._known_variables
 
     # -- the inbox (call greenlet) ----------------------------------------------------------
     @property
@@ -231,7 +248,7 @@ class Channel:
         return signal
 
     def _await_completion(self, app_uuid: str, deadline: Optional[float],
-                          on_digit: Optional[Callable[[], None]] = None) -> Optional[Dict[str, str]]:
+                          on_digit: Optional[Callable[[], None]] = None) -> Optional[Mapping[str, str]]:
         """Wait for one application's completion; digits meanwhile are kept for later reads."""
         while True:
             signal = self._next_signal(deadline)
@@ -274,7 +291,7 @@ class Channel:
             pass
 
     def execute(self, app: str, arg: str = "", timeout: Optional[float] = None,
-                setting: Sequence[Tuple[str, str]] = ()) -> Dict[str, str]:
+                setting: Sequence[Tuple[str, str]] = ()) -> Mapping[str, str]:
         """Run an application to completion and return the completion's headers (``setting``
         as for ``start``)."""
         app_uuid = self.start(app, arg, setting)
@@ -607,7 +624,7 @@ class Channel:
         (and a short grace for the line after the completion)."""
         deadline = time.monotonic() + self.settings.app_timeout
         line: Optional[str] = None
-        completed: Optional[Dict[str, str]] = None
+        completed: Optional[Mapping[str, str]] = None
         while line is None or completed is None:
             signal = self._next_signal(deadline)
             if signal is None:
