@@ -24,13 +24,16 @@ from orchestrator.esl.protocol import EslConnection, FrameLimits
 # What ``myevents`` subscribes an outbound socket to (mod_event_socket.c, 1.10.12) that a call
 # never reads: the Channel waits on application completions, keys and hang-ups only, and takes
 # channel variables from those events (every CHANNEL_* event carries them all). CHANNEL_EXECUTE
-# alone is about a third of a paid call's events and bytes, each with every variable. Kept:
-# CHANNEL_EXECUTE_COMPLETE, DTMF, CHANNEL_HANGUP(_COMPLETE), CHANNEL_ANSWER, CHANNEL_BRIDGE,
-# CHANNEL_UNBRIDGE and CHANNEL_UUID. ``nixevent`` after ``myevents`` drops the rest on a real
-# 1.10.12 (tests/conformance/golden/outbound_narrow_events.jsonl).
+# alone is about a third of a paid call's events and bytes, each with every variable; the
+# answer and CHANNEL_HANGUP_COMPLETE are two more of a paid call's nine (the answer
+# application's completion says the call is answered, CHANNEL_HANGUP that it is gone). Kept:
+# CHANNEL_EXECUTE_COMPLETE, DTMF, CHANNEL_HANGUP, CHANNEL_BRIDGE, CHANNEL_UNBRIDGE and
+# CHANNEL_UUID. ``nixevent`` after ``myevents`` drops the rest on a real 1.10.12
+# (tests/conformance/golden/outbound_narrow_events.jsonl).
 UNREAD_EVENTS = ("CHANNEL_EXECUTE", "CHANNEL_STATE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA",
                  "CHANNEL_APPLICATION", "CHANNEL_DATA", "CHANNEL_CREATE", "CHANNEL_DESTROY",
                  "CHANNEL_ORIGINATE", "CHANNEL_OUTGOING", "CHANNEL_PARK", "CHANNEL_UNPARK",
+                 "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE",
                  "DETECTED_SPEECH", "TALK", "NOTALK")
 
 if TYPE_CHECKING:  # pragma: no cover

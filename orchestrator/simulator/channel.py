@@ -409,6 +409,11 @@ class SimChannel:
             self.record.errors.append(f"invalid application {req.name!r}")
             self.hangup("DESTINATION_OUT_OF_ORDER", by="switch")
             return
+        if "${" in req.arg:
+            # the switch expands an application's argument before it runs (and the events
+            # carry the expanded text): tests/conformance/golden/outbound_setvar_then_execute
+            from .eavesdrop import expand
+            req.arg = expand(self.switch, self.variables, req.arg)
         for _ in range(max(1, req.loops)):
             if not self.up:
                 return

@@ -209,7 +209,7 @@ def outbound_dtmf(client, call):
 def outbound_narrow_events(client, call):
     """The service's subscription (esl/outbound.py): myevents, then nixevent of what a call
     never reads, then linger, the three in one write (EslConnection.send_all), each answered
-    in turn. What is left: completions, keys, answer and the hang-up."""
+    in turn. What is left: completions, keys and the hang-up."""
     connect(client)
     start = len(client.messages)
     client.send("myevents\n\nnixevent %s\n\nlinger 2" % " ".join(UNREAD_EVENTS))
@@ -226,6 +226,29 @@ def outbound_narrow_events(client, call):
     call.hangup()
     client.wait(lambda m: m.header("Content-Disposition") == "linger", 5, 0, "linger notice")
     client.wait_closed(6)
+
+
+def outbound_setvar_then_execute(client, call):
+    """What Channel.start sends for a secure read (esl/channel.py): the variables the
+    application reads, set with ``uuid_setvar_multi`` and ``uuid_setvar`` (a value holding
+    ``;`` and ``=``), and the ``sendmsg`` that reads them, all in one write. The switch
+    answers each in turn, and the application sees every variable (the ``set`` copies them
+    into ``conformance_copy``)."""
+    connect(client)
+    command(client, "myevents")
+    execute(client, "answer")
+    start = len(client.messages)
+    app_uuid = str(uuidlib.uuid4())
+    client.send("api uuid_setvar_multi %s conformance_a=one;conformance_b=two\n\n"
+                "api uuid_setvar %s conformance_c x=1;y\n\n"
+                "sendmsg\ncall-command: execute\nexecute-app-name: set\n"
+                "execute-app-arg: conformance_copy=${conformance_a}/${conformance_b}/${conformance_c}\n"
+                "event-uuid: %s\nevent-lock: true" % (call.uuid, call.uuid, app_uuid))
+    for _ in range(3):
+        start = client.wait(is_reply, 5, start, "the replies in turn") + 1
+    wait_complete(client, app_uuid)
+    command(client, "exit")
+    client.wait_closed(5)
 
 
 def outbound_hangup_nolinger(client, call):
@@ -422,7 +445,7 @@ def inbound_events(client, call):
 OUTBOUND = {f.__name__: f for f in (
     outbound_connect, outbound_not_full, outbound_apps_media, outbound_apps_variables,
     outbound_bridge_fail, outbound_transfer, outbound_dtmf, outbound_narrow_events,
-    outbound_hangup_nolinger,
+    outbound_setvar_then_execute, outbound_hangup_nolinger,
     outbound_hangup_linger, outbound_client_dies, outbound_secure_read, outbound_secure_cancel,
     outbound_secure_play, outbound_secure_hangup)}
 NEEDS_SOUNDS = {"outbound_secure_play"}

@@ -101,7 +101,8 @@ def test_goldens_are_present():
                    "inbound_events", "outbound_connect", "outbound_not_full",
                    "outbound_apps_media", "outbound_apps_variables", "outbound_bridge_fail",
                    "outbound_transfer", "outbound_dtmf", "outbound_hangup_nolinger",
-                   "outbound_hangup_linger", "outbound_client_dies") + SECURE:
+                   "outbound_hangup_linger", "outbound_client_dies", "outbound_narrow_events",
+                   "outbound_setvar_then_execute") + SECURE:
         assert wanted + ".jsonl" in names
 
 
@@ -136,6 +137,22 @@ def test_simulator_conforms(path, switch):
     compare(golden_messages(records), replay.messages)
     if golden_closed_by_switch(records):
         assert replay.client.closed.is_set()
+
+
+def test_variables_set_in_the_write_of_an_application_reach_it(switch):
+    """Channel.start's one write (api uuid_setvar_multi, api uuid_setvar with a value holding
+    ``;`` and ``=``, then the sendmsg): on the real switch and on the simulator the
+    application saw every variable, as they were sent."""
+    name, records = _load(os.path.join(GOLDEN_DIR, "outbound_setvar_then_execute.jsonl"))
+    replay = Replay(records, switch).run()
+    assert not replay.problems, "\n".join(replay.problems)
+
+    def copied(messages):
+        return [m.get("variable_conformance_copy") for m in messages
+                if m.event_name == "CHANNEL_EXECUTE_COMPLETE" and m.get("Application") == "set"]
+
+    assert copied(golden_messages(records)) == ["one/two/x=1;y"]
+    assert copied(replay.messages) == ["one/two/x=1;y"]
 
 
 def compare(real, sim):
