@@ -64,7 +64,7 @@ import yaml  # noqa: E402
 
 from bench.fs_load import (SHIPPED_CONF, SwitchFigures, placing_rate, run_on_switch,  # noqa: E402
                            switch_version)
-from bench.proc_stats import cpu_seconds, percentile, rss_kib  # noqa: E402
+from bench.proc_stats import cpu_seconds, open_fds, percentile, rss_kib  # noqa: E402
 from bench.service_process import REPO, ServiceProcess, free_port  # noqa: E402
 from bench.sim_process import MINIMAL_FILE, PASSWORD  # noqa: E402
 from orchestrator.payments.sandbox import SandboxGateway  # noqa: E402
@@ -81,6 +81,7 @@ steps:
   - hangup: {}
 """ % MINIMAL_FILE
 HOLD_IDLE = 2.0             # seconds the held calls are watched doing nothing
+SOAK_SETTLE = 10.0          # seconds a client may take to close the soak's last calls
 
 
 @dataclass
@@ -95,11 +96,12 @@ class Plan:
     max_stretch: float = 1.5
     hold: int = 1000
     hold_seconds: float = 30.0
+    soak: int = 0               # calls of the soak after the hold (0: none)
     verbose: bool = False
 
 
 QUICK = dict(runs=1, calls=6, card_calls=3, concurrency=3, warmup=1, rates=(4,),
-             ramp_seconds=1.0, hold=10, hold_seconds=4.0)
+             ramp_seconds=1.0, hold=10, hold_seconds=4.0, soak=20)
 
 
 class Simulator:
@@ -204,6 +206,8 @@ class Figures:
     held: int = 0
     rss_per_call: Optional[float] = None
     hold_cpu: Optional[float] = None      # % of a core while the calls were held
+    soak_fds: Optional[int] = None        # descriptors open after the soak, less before it
+    soak_rss: Optional[float] = None      # KiB resident after the soak, less before it
     calls: int = 0
     correct: int = 0
     hold_wanted: int = 0
@@ -239,7 +243,28 @@ class Run:
         figures.rate = self.ramp(client, kind, unloaded, figures)
         figures.hold_wanted = plan.hold
         figures.held, figures.rss_per_call = self.hold(client, kind, figures)
+        if self.plan.soak:
+            self.soak(client, kind, figures)
         return figures
+
+    def soak(self, client: str, kind: str, figures: Figures) -> None:
+        """``plan.soak`` calls one after another (``concurrency`` at once), then what the client
+        kept: descriptors (sockets, files) and resident memory, against before the soak. A
+        descriptor left per call is a leaked socket; the memory is read after the client has
+        had a moment to let the calls go."""
+        pid = self.pids[client]
+        fds_before, rss_before = open_fds(pid), rss_kib(pid)
+        result = self.batch(client, kind, self.plan.soak, self.plan.concurrency)["calls"]
+        wrong = sum(1 for c in result if not c["ok"])
+        figures.calls += len(result)
+        figures.correct += len(result) - wrong
+        deadline = time.monotonic() + SOAK_SETTLE
+        while open_fds(pid) > fds_before and time.monotonic() < deadline:
+            time.sleep(0.2)
+        figures.soak_fds = open_fds(pid) - fds_before
+        figures.soak_rss = float(rss_kib(pid) - rss_before)
+        if wrong:
+            figures.problems.append("soak: %d of %d calls not correct" % (wrong, len(result)))
 
     def ramp(self, client: str, kind: str, unloaded: float, figures: Figures) -> float:
         best = 0.0
@@ -332,6 +357,8 @@ ROWS = [   # (label, attribute, format)
     ("calls held", "held", "%d"),
     ("RSS KiB/held call", "rss_per_call", "%.1f"),
     ("CPU % core while holding", "hold_cpu", "%.1f"),
+    ("fds left after soak", "soak_fds", "%d"),
+    ("RSS KiB grown after soak", "soak_rss", "%.0f"),
 ]
 
 
@@ -467,6 +494,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--ramp-seconds", type=float, help="seconds a ramp step (default 3)")
     parser.add_argument("--hold", type=int, help="calls held at once (default 1000)")
     parser.add_argument("--hold-seconds", type=float, help="how long each is held (default 30)")
+    parser.add_argument("--soak", type=int, help="then this many calls one batch after another, "
+                        "and the descriptors and memory each client kept (default none; quick 20)")
     parser.add_argument("--freeswitch", action="store_true",
                         help="then the minimal call and the card payment on a real FreeSWITCH "
                              "(FREESWITCH_BIN, sounds from FREESWITCH_SOUNDS)")
@@ -475,7 +504,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     settings = dict(QUICK) if args.quick else {}
     for name in ("runs", "calls", "card_calls", "concurrency", "ramp_seconds", "hold",
-                 "hold_seconds"):
+                 "hold_seconds", "soak"):
         value = getattr(args, name)
         if value is not None:
             if value <= 0:

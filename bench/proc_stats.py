@@ -20,6 +20,11 @@ def rss_kib(pid: int) -> int:
         return int(handle.read().split()[1]) * PAGE_KIB
 
 
+def open_fds(pid: int) -> int:
+    """Descriptors the process has open now (its sockets among them)."""
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
 def percentile(values: Sequence[float], q: float) -> Optional[float]:
     if not values:
         return None
