@@ -32,7 +32,8 @@ HOLDING = "agent completes the payment"           # payment_awaiting_agent
 APPROVED = "payment has been approved"            # payment_approved
 DECLINED = "payment was declined"                 # payment_declined
 ANOTHER_CARD = "try another card"                 # try_another_card
-HELD_FOR = 3.0          # seconds the test leaves the card waiting before it charges
+HELD_FOR = 6.0          # seconds the card waits before the agent charges: past the holding
+                        # prompt (about 3 s spoken), into the 2 s plays of silence
 
 
 def start_agent_charge(agent, call):
@@ -87,13 +88,30 @@ def assert_held_uncharged(agent, control, call, session, pan_last4):
 def double_click(agent, session, attempt):
     """Two charge requests at once; both answers (the second of a double click included)."""
     path = "/sessions/%s/charge" % session["id"]
-    clicked = time.monotonic()
+    clicked, clicked_wall = time.monotonic(), time.time()
     clicks = [gevent.spawn(agent.request, "POST", path, {"attempt": attempt}) for _ in range(2)]
     gevent.joinall(clicks, timeout=70)
     replies = [c.value for c in clicks]
     assert all(r is not None for r in replies), [c.exception for c in clicks]
     assert [r.status_code for r in replies] == [200, 200], [r.text for r in replies]
-    return [r.json() for r in replies], time.monotonic() - clicked
+    return [r.json() for r in replies], time.monotonic() - clicked, clicked_wall
+
+
+def hold_cut_short(control, call, clicked_at, clicked_wall):
+    """The hold sound playing when the agent clicked (``clicked_at``, an event mark;
+    ``clicked_wall``, the time): (how long it lasted, how long after the click it ended). One
+    play of silence is the step's tick, 2 s; cut by the API's ``uuid_break``, it ends at once
+    (the switch runs on this machine's clock)."""
+    holds = [m for m in control.es.events[:clicked_at]
+             if m.event_name == "CHANNEL_EXECUTE" and m.headers.get("Unique-ID") == call.cb
+             and "silence_stream" in prompt_text(m)]
+    assert holds, "no hold sound had started when the agent charged"
+    playing = holds[-1].headers["Application-UUID"]
+    done = control.es.wait_for(
+        lambda m: m.event_name == "CHANNEL_EXECUTE_COMPLETE"
+        and m.headers.get("Application-UUID") == playing, 10, "the end of the hold sound")
+    ended = int(done.headers["Event-Date-Timestamp"]) / 1e6
+    return ended - int(holds[-1].headers["Event-Date-Timestamp"]) / 1e6, ended - clicked_wall
 
 
 def back_to_the_agent(agent, control, call, before):
@@ -122,7 +140,12 @@ def test_transfer_mode_agent_charges_once_after_the_card_is_held(agent_service, 
     assert awaiting["amount_text"] == "12.50 EUR" and awaiting["charge_attempt"] == 1
     held_at = call.mark()
 
-    answers, took = double_click(agent, session, awaiting["charge_attempt"])
+    answers, took, clicked_wall = double_click(agent, session, awaiting["charge_attempt"])
+    # the wait ended through uuid_break of the secure script's play: the hold sound then
+    # playing stopped at once, not at the end of its 2 s (left to itself it would end anywhere
+    # in the 2 s after the click; a click between two plays is woken again 0.5 s later)
+    hold_lasted, ended_after = hold_cut_short(control, call, held_at, clicked_wall)
+    assert ended_after < 0.6, (hold_lasted, ended_after)
     results = [a["result"] for a in answers]
     assert results[0] == results[1], results
     assert results[0]["status"] == "approved" and results[0]["auth_code"]
@@ -137,7 +160,8 @@ def test_transfer_mode_agent_charges_once_after_the_card_is_held(agent_service, 
     assert final["result"]["status"] == "approved"
     assert len(agent.sandbox.charges) == 1
     assert call.dtmf(call.aa) == ["5", "6"]
-    print("agent charge: both answers within %.1fs of the double click" % took)
+    print("agent charge: both answers %.2fs after the double click; the hold sound playing "
+          "then ended %.2fs after the click, %.2fs into its 2 s" % (took, ended_after, hold_lasted))
 
     completes = call.hang_up_all()
     assert_no_card_anywhere(call, completes, live_switch, [PAN_APPROVED])
