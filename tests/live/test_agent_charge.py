@@ -13,7 +13,8 @@ The agent starts a transfer-mode payment with ``charge: agent``; the caller keys
   sandbox; the wait ends through ``uuid_break`` of the hold sound, inside the secure script;
 * the caller hears the result and is bridged back to the same agent leg.
 
-A decline: the sandbox's declining card, the agent's ``recapture``, a second card, approved.
+The same in stay mode (the agent's leg eavesdrops on the caller's throughout; the number and
+code keyed in band, the agent hears no key tone). A decline: the sandbox's declining card, the agent's ``recapture``, a second card, approved.
 The canary fixture (extra clients on ``event plain ALL`` / ``event json ALL`` and the log
 stream, the log at DEBUG, the XML CDR files) and ``assert_no_card_anywhere`` find no run of
 seven card digits anywhere.
@@ -21,10 +22,13 @@ seven card digits anywhere.
 import time
 
 import gevent
+import pytest
 
-from tests.support.live.agent_call import BridgedCall, assert_no_card_anywhere, prompt_event
-from tests.support.live.card_entry import (CODE, EXPIRY, PAN_APPROVED, PAN_DECLINED, key_card,
-                                           prompt_text)
+from tests.support.live.agent_call import (BridgedCall, assert_no_card_anywhere, prompt_event,
+                                           stay_unavailable)
+from tests.support.live.card_entry import (CODE, EXPIRY, PAN_APPROVED, PAN_DECLINED, is_field_read,
+                                           key_card, prompt_text, wait_prompt)
+from tests.support.live.tones import dtmf_keys, key_in_band, keys_between, read_wav
 
 # what the caller hears, as the catalog's texts (the lab has no recorded prompts: the flow
 # speaks them through the secure-entry script's ``play``)
@@ -36,12 +40,12 @@ HELD_FOR = 6.0          # seconds the card waits before the agent charges: past 
                         # prompt (about 3 s spoken), into the 2 s plays of silence
 
 
-def start_agent_charge(agent, call):
+def start_agent_charge(agent, call, mode="transfer"):
     """The agent's start with ``charge: agent``, from the agent's leg; (session, event mark)."""
     before = call.mark()
     reply = agent.request("POST", "/sessions", {
         "agent_uuid": call.ab, "amount": 1250, "currency": "EUR", "reference": "LIVE-CHARGE-1",
-        "mode": "transfer", "charge": "agent"})
+        "mode": mode, "charge": "agent"})
     assert reply.status_code == 201, reply.text
     session = reply.json()
     assert session["call_uuid"] == call.cb and session["charge"] == "agent"
@@ -214,3 +218,60 @@ def test_transfer_mode_declined_then_another_card_then_approved(agent_service, c
 
     completes = call.hang_up_all()
     assert_no_card_anywhere(call, completes, live_switch, [PAN_APPROVED, PAN_DECLINED])
+
+
+def key_card_stay(control, call, pan):
+    """Stay mode: the number and the code as tones (the line detects them in band), the expiry
+    out of band, as test_agent_stay_paths keys them."""
+    wait_prompt(control, call.ca, "card number")
+    gevent.sleep(0.5)
+    key_in_band(control, call.ca, pan + "#")
+    wait_prompt(control, call.ca, "expiry date")
+    control.press(call.ca, EXPIRY)
+    wait_prompt(control, call.ca, "security code")
+    gevent.sleep(0.5)
+    key_in_band(control, call.ca, CODE)
+
+
+def test_stay_mode_agent_charges_once_while_listening(agent_service, control, live_switch,
+                                                      tmp_path):
+    reason = stay_unavailable()
+    if reason:
+        pytest.skip(reason)
+    agent = agent_service
+    agent.line["in_band"] = True
+    call = BridgedCall(control, str(tmp_path))
+    control.press(call.ca, "5")
+    call.wait(call.aa, "DTMF", 10, DTMF_Digit="5")
+    session, before = start_agent_charge(agent, call, mode="stay")
+    assert session["mode"] == "stay"
+    eavesdrop = call.wait(call.ab, "CHANNEL_EXECUTE", 15, after=before, Application="eavesdrop")
+    assert eavesdrop.headers["Application-Data"] == call.cb
+
+    entry_started = prompt_event(control, call.ca, "card number")
+    key_card_stay(control, call, PAN_APPROVED)
+    awaiting = assert_held_uncharged(agent, control, call, session, "2387")
+    entry_ended = [m for m in control.events(call.ca, "CHANNEL_EXECUTE_COMPLETE")
+                   if is_field_read(m)][-1]
+    assert call.alive(call.ab) and call.events(call.ab, "CHANNEL_HANGUP") == []
+    held_at = call.mark()
+    answers, took, clicked_wall = double_click(agent, session, awaiting["charge_attempt"])
+    hold_lasted, ended_after = hold_cut_short(control, call, held_at, clicked_wall)
+    assert ended_after < 0.6, (hold_lasted, ended_after)
+    results = [a["result"] for a in answers]
+    assert results[0] == results[1] and results[0]["status"] == "approved", results
+    assert len(agent.sandbox.charges) == 1
+    [row] = agent.service.store.list()
+    assert row["status"] == "approved"
+    wait_play(control, call, APPROVED, 20, after=held_at)
+    back_to_the_agent(agent, control, call, before)
+    assert len(agent.sandbox.charges) == 1
+    print("agent charge, stay: both answers %.2fs after the double click; the hold sound "
+          "ended %.2fs after it" % (took, ended_after))
+
+    completes = call.hang_up_all()
+    assert_no_card_anywhere(call, completes, live_switch, [PAN_APPROVED])
+    assert call.dtmf(call.aa) in (["5", "6"], ["5", "6", "6"])
+    samples, rate = read_wav(call.agent_ears)
+    entry = (call.seconds(call.aa, entry_started), call.seconds(call.aa, entry_ended))
+    assert keys_between(dtmf_keys(samples, rate), *entry) == ""
