@@ -55,6 +55,9 @@ def test_the_search_finds_what_it_looks_for():
     assert not traces('{"Content-Length": "737", "t": 3.737}\n--- 12.737 in\n')
     assert not traces("Caller-Caller-ID-Number: +15551230000\nUnique-ID: 0a1b2c3d-a737-4230-8123-0123456789ab")
     assert not traces("caller presses ****************#, then ****, then ***")
+    # a uuid whose second group came out all digits, as one in 65,536 does
+    assert not traces('"Application-UUID": "52799114-1230-428d-9971-0a522415a5b5"')
+    assert traces('"Application-UUID": "52799114-1230-428d-9971-0a522415a5b5", "leak": "1230"')
 
 
 def test_a_finding_says_where_it_is():
@@ -168,11 +171,12 @@ def test_simulate_artifacts_mask_keys_that_crossed_the_wire(tmp_path, monkeypatc
 
 
 @pytest.fixture
-def captured_log():
+def captured_log(logging_restored):
+    """The service's own log at DEBUG, into a string; the root logger is put back after (left
+    at DEBUG, it made later tests' captured logs hold urllib3's request lines)."""
     stream = io.StringIO()
-    handler = setup_logging("DEBUG", "logfmt", stream=stream)
+    setup_logging("DEBUG", "logfmt", stream=stream)
     yield stream
-    logging.getLogger().removeHandler(handler)
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ What counts as a trace:
 * the expiry or the security code standing alone as a number: as a header or JSON value
   (``variable_hangup_cause: 737``), an assignment (``leak=737``), a command's argument, keys
   printed (``caller presses 737#``). Standing alone means no letter, digit, ``_`` or ``.``
-  touches it, so ``4737X``, ``t=3.737``, ``+15551230000`` and the hex of a UUID are not
-  traces. The only exception is the value of a header that holds nothing but a byte count,
+  touches it, so ``4737X``, ``t=3.737``, ``+15551230000`` and the hex of a UUID (a group of
+  it all digits, ``52799114-1230-...``, included) are not traces. The only exception is the value of a header that holds nothing but a byte count,
   sequence number or clock the switch writes itself (``Content-Length: 737``);
 * the code after a field name (``security code: 737``, ``"cvv": "737"``).
 
@@ -39,6 +39,11 @@ _COUNTER_VALUE = re.compile(
     r"(\"?\s*[:=]\s*\"?)(\d+)")
 
 
+# a uuid the switch or the service made: a group of its hex can be all digits ("-1230-", one
+# uuid in 65,536 for each group), which is no more a value than the rest of it
+_UUID = re.compile(r"(?i)(?<![\w-])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![\w-])")
+
+
 def _around(text: str, match: "re.Match[str]") -> str:
     start, end = max(0, match.start() - CONTEXT), match.end() + CONTEXT
     return text[start:end].replace("\n", "\\n")
@@ -49,6 +54,7 @@ def _search(text: str) -> List[str]:
     found += [("grouped number", m) for m in _GROUPED.finditer(text)]
     found += [("code beside a field name", m) for m in _BESIDE_A_NAME.finditer(text)]
     counters_hidden = _COUNTER_VALUE.sub(lambda m: m.group(1) + m.group(2) + "#" * len(m.group(3)), text)
+    counters_hidden = _UUID.sub(lambda m: "u" * len(m.group(0)), counters_hidden)
     for field, pattern in _STANDING_ALONE.items():
         found += [("%s as a value" % field, m) for m in pattern.finditer(counters_hidden)]
     return ["%s: %s" % (what, _around(counters_hidden if what.endswith("as a value") else text, m))
