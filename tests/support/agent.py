@@ -152,6 +152,20 @@ def listed_while_declined(rig):
     return seen
 
 
+def states_seen(rig):
+    """Every state any session enters, in order, with the session as it was then (a copy of
+    what GET /sessions/{id} answers), recorded by a registry listener: a state held only an
+    instant (expired, just before ended) is seen, where polling can miss it."""
+    seen = []
+    registry = rig.service.agent.registry
+
+    def listener(session, event, payload):
+        if event == "state":
+            seen.append((session.id, payload["state"], session.to_json()))
+    registry.listeners.append(listener)
+    return seen
+
+
 def read_stream(url, into):
     """Append the Content-Type of the event stream at ``url``, then each chunk, until it ends."""
     with requests.get(url, stream=True, timeout=(5, 30)) as reply:
