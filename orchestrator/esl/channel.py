@@ -279,7 +279,8 @@ class Channel:
         before = ["api " + line for line in setting_commands(self.uuid, setting)] if setting else []
         try:
             self._conn.commands(before + ["\n".join(lines)])
-            self._variables.update((name, str(value)) for name, value in setting)
+            if setting:    # read only then: reading them parses the newest event whole
+                self._variables.update((name, str(value)) for name, value in setting)
         except CommandFailed:
             self._poll()  # a lingering socket refuses commands after a hangup not yet read
             raise

@@ -1,7 +1,8 @@
 """One ESL connection, inbound or outbound, on top of greenswitch's protocol skeleton.
 
 greenswitch gives us the handler registry, the event queue and the greenlet that dispatches
-events away from the reading greenlet (so a slow handler never stalls replies). Four of its
+events away from the reading greenlet (so a slow handler never stalls replies; a call's own
+socket, whose one listener never blocks, has its events handled by the reader, ``inline``). Four of its
 behaviours cannot be lived with in a payment service, so they are replaced here:
 
 * ``send()`` waits forever for a reply. Here every send has a deadline; when it passes, the
@@ -132,20 +133,34 @@ def decode_values(values: List[str]) -> List[str]:
     backslash encoded. For such text, ``%XX`` read as ``\\xXX`` by Python's ``unicode_escape``
     codec gives each escaped byte, and the bytes read as UTF-8 (bad sequences replaced, as
     ``unquote`` does) give the values, all in C. Anything else (a backslash, a non-ASCII
-    character, a ``%`` without two hex digits, a decoded newline that would shift the values)
-    takes the plain way, value by value, so the result is always ``unquote``'s."""
-    blob = "\n".join(values)
+    character, a ``%`` without two hex digits, a NUL that would shift the values) takes the
+    plain way, value by value, so the result is always ``unquote``'s."""
+    blob = "\x00".join(values)
     if "%" not in blob:
         return values
+    # NUL between the values: a decoded ``%0A`` (the connect reply's Reply-Text is "+OK\n")
+    # stays inside its value; a NUL of the peer's own, raw or ``%00``, adds a part, and the
+    # count below sends the whole to the plain way
     if "\\" not in blob:
         try:
             decoded = (blob.replace("%", "\\x").encode("ascii").decode("unicode_escape")
-                       .encode("latin-1").decode("utf-8", "replace").split("\n"))
+                       .encode("latin-1").decode("utf-8", "replace").split("\x00"))
         except UnicodeError:
             decoded = []
         if len(decoded) == len(values):
             return decoded
     return [unquote(value) for value in values]
+
+
+# whitespace ``str.strip`` takes off a name, besides the space after a colon and the line
+# breaks; FreeSWITCH URL-encodes every value, so its events hold none of these
+_ODD_SPACES = ("\t", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", "\n ", " :")
+
+
+def _scannable(head: str) -> bool:
+    """Whether finding ``\nName:`` in ``head`` finds what ``parse_header_block`` would: ASCII
+    (no wider whitespace) with no whitespace round a name."""
+    return head.isascii() and not any(odd in head for odd in _ODD_SPACES)
 
 
 class EventHeaders(Mapping[str, str]):
@@ -157,12 +172,13 @@ class EventHeaders(Mapping[str, str]):
     the largest part of a minimal call's reading. Parsed or peeked, a header reads the same:
     the last line of that name, its value stripped and URL-decoded."""
 
-    __slots__ = ("_head", "_parsed", "_content_type")
+    __slots__ = ("_head", "_parsed", "_content_type", "_scannable")
 
     def __init__(self, head: str, content_type: str) -> None:
         self._head = "\n" + head          # every header line now starts after a line break
         self._parsed: Optional[Dict[str, str]] = None
         self._content_type = content_type
+        self._scannable: Optional[bool] = None     # _scannable(head), once asked
 
     def _all(self) -> Dict[str, str]:
         if self._parsed is None:
@@ -180,21 +196,43 @@ class EventHeaders(Mapping[str, str]):
     def __len__(self) -> int:
         return len(self._all())
 
+    def items(self):   # the parsed dictionary's own, not Mapping's key-by-key lookups
+        return self._all().items()
+
+    def keys(self):
+        return self._all().keys()
+
+    def values(self):
+        return self._all().values()
+
     def peek(self, name: str) -> str:
         """One header's value ("" when absent), as the parsed headers would hold it."""
+        value = self._find(name)
+        return "" if value is None else value
+
+    def get(self, name: str, default: Any = None) -> Any:   # Mapping's would parse them all
+        value = self._find(name)
+        return default if value is None else value
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self._find(name) is not None
+
+    def _find(self, name: str) -> Optional[str]:
         if self._parsed is not None:
-            return self._parsed.get(name, "")
+            return self._parsed.get(name)
         if name == "Content-Type":
             return self._content_type
         head = self._head
-        if "\n " in head or " :" in head or "\r" in head:
-            # not as the switch writes (its values are URL-encoded, spaces included): a line
-            # the parser would read another way than this scan; read it the parser's way
-            return self._all().get(name, "")
+        if self._scannable is None:
+            self._scannable = _scannable(head)
+        if not self._scannable:
+            # not as the switch writes: a line the parser could read another way than this
+            # scan (a name with spaces round it); read it the parser's way
+            return self._all().get(name)
         key = "\n" + name + ":"
         at = head.rfind(key)
         if at < 0:
-            return ""
+            return None
         end = head.find("\n", at + 1)
         value = head[at + len(key):end if end >= 0 else None].strip()
         return decode_values([value])[0] if "%" in value else value
@@ -203,7 +241,7 @@ class EventHeaders(Mapping[str, str]):
 def header(message: "EslMessage", name: str) -> str:
     """One header of a message ("" when absent), without parsing an event's other headers."""
     headers = message.headers
-    if isinstance(headers, EventHeaders):
+    if type(headers) is EventHeaders:      # not isinstance: an ABC's check costs more
         return headers.peek(name)
     return headers.get(name, "")
 
@@ -235,9 +273,16 @@ class EslConnection(ESLProtocol):
 
     def __init__(self, sock: Any, *, reply_timeout: float = 5.0, name: str = "esl",
                  limits: Optional[FrameLimits] = None,
-                 on_limit: Optional[Callable[[str], None]] = None) -> None:
-        """``on_limit(name)`` is told which bound of ``limits`` a peer crossed (for a metric)."""
+                 on_limit: Optional[Callable[[str], None]] = None,
+                 inline: bool = False) -> None:
+        """``on_limit(name)`` is told which bound of ``limits`` a peer crossed (for a metric).
+
+        ``inline``: listeners are called by the reading greenlet as each message is read,
+        with no queue and no dispatching greenlet. Only for listeners that never block (a
+        call's ``Channel`` only files what it is told for its own greenlet): a greenlet and a
+        queue hop for each event were a tenth of a short call's cost to the service."""
         super().__init__()
+        self.inline = inline
         self.limits = limits or FrameLimits()
         self.on_limit = on_limit
         self.sock = sock
@@ -252,7 +297,10 @@ class EslConnection(ESLProtocol):
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
-        self.start_event_handlers()
+        if self.inline:
+            self._receive_events_greenlet = gevent.spawn(self.receive_events)
+        else:
+            self.start_event_handlers()
 
     def add_listener(self, callback: Callable[[EslMessage], None]) -> None:
         """Call ``callback(message)`` for every event and notice, in arrival order."""
@@ -381,6 +429,44 @@ class EslConnection(ESLProtocol):
         self._on_lost()
 
     def _read_message(self) -> Optional[EslMessage]:
+        head = self._read_buffered_head()
+        if head is None:
+            head = self._read_head_by_lines()
+            if head is None:
+                return None
+        headers = parse_header_block(head)
+        body = ""
+        length = headers.get("Content-Length")
+        if length:
+            size = int(length)
+            if size < 0:
+                raise ProtocolError("negative body length")
+            if size > self.limits.max_body_bytes:
+                raise FrameTooLarge("a frame announced a body of %d bytes, more than %d"
+                                    % (size, self.limits.max_body_bytes), "max_body_bytes")
+            body = self._read_exactly(size)
+        return EslMessage(headers, body)
+
+    def _read_buffered_head(self) -> Optional[str]:
+        """A frame's header block taken from the read buffer in one piece, when the buffer
+        holds all of it as the switch writes it (``\n`` line ends, within the limits); None
+        to read it line by line instead, with nothing consumed.
+
+        Why: reading a block line by line is a Python round per line, and the connect reply
+        carries every channel variable as a header line, a hundred or more on a real call."""
+        buffered = self.sock_file.peek(1)    # what the buffer holds; one read when it is empty
+        end = buffered.find(b"\n\n")
+        if end <= 0 or buffered[0] == 13 or buffered[0] == 10:
+            return None
+        size = end + 1                       # the block's lines, each with its line end
+        limits = self.limits
+        if size > limits.max_header_bytes or b"\r" in buffered[:end]:
+            return None
+        if buffered.count(b"\n", 0, size) > limits.max_header_lines:
+            return None
+        return self.sock_file.read(size + 1)[:end].decode("utf-8", "replace")
+
+    def _read_head_by_lines(self) -> Optional[str]:
         limits = self.limits
         header_lines: List[str] = []
         header_bytes = 0
@@ -401,18 +487,7 @@ class EslConnection(ESLProtocol):
                 raise FrameTooLarge("a frame passed %d header lines" % limits.max_header_lines,
                                     "max_header_lines")
             header_lines.append(line.decode("utf-8", "replace").rstrip("\r\n"))
-        headers = parse_header_block("\n".join(header_lines))
-        body = ""
-        length = headers.get("Content-Length")
-        if length:
-            size = int(length)
-            if size < 0:
-                raise ProtocolError("negative body length")
-            if size > limits.max_body_bytes:
-                raise FrameTooLarge("a frame announced a body of %d bytes, more than %d"
-                                    % (size, limits.max_body_bytes), "max_body_bytes")
-            body = self._read_exactly(size)
-        return EslMessage(headers, body)
+        return "\n".join(header_lines)
 
     def _read_exactly(self, size: int) -> str:
         chunks: List[bytes] = []
@@ -455,7 +530,11 @@ class EslConnection(ESLProtocol):
 
     def _queue_event(self, message: EslMessage) -> None:
         """Queue for the dispatching greenlet; a peer that sends events faster than they are
-        handled, past ``max_queued_events``, is cut off rather than held in memory."""
+        handled, past ``max_queued_events``, is cut off rather than held in memory. Inline,
+        the message is handled here and now (the listener bounds what it keeps)."""
+        if self.inline:
+            self._safe_exec_handler(self._dispatch, message)
+            return
         limit = self.limits.max_queued_events
         if self._esl_event_queue.qsize() >= limit:
             # Reading from a buffer does not yield: a burst fills the queue before the
@@ -476,8 +555,12 @@ class EslConnection(ESLProtocol):
         pending, self._commands_sent = self._commands_sent, []
         for waiter in pending:
             waiter.set_exception(ConnectionLost())
-        self._esl_event_queue.put(EslMessage({"Content-Type": CONNECTION_LOST}))
         self._close_socket()
+        lost = EslMessage({"Content-Type": CONNECTION_LOST})
+        if self.inline:       # every event read before it has been handled already
+            self._safe_exec_handler(self._dispatch, lost)
+        else:
+            self._esl_event_queue.put(lost)
 
     def process_events(self) -> None:
         """Deliver queued events; unlike greenswitch's loop, this one also drains after a loss.

@@ -337,7 +337,8 @@ def test_header_values_decode_exactly_as_unquote_one_by_one():
         return headers
 
     pieces = ["a", "Z", " ", "%", "%2", "%0A", "%0a", "%25", "%E2%82%AC", "%E2%82", "%FF", "%C3",
-              "\\", "\\x41", "\\n", "é", "€", ":", "=", "+", "%5C", "%5Cx41", "%G1", "\t", "1"]
+              "\\", "\\x41", "\\n", "é", "€", ":", "=", "+", "%5C", "%5Cx41", "%G1", "\t", "1",
+              "%00", "\x00"]
     chance = random.Random(15)
     for _ in range(3000):
         lines = []
@@ -351,6 +352,19 @@ def test_header_values_decode_exactly_as_unquote_one_by_one():
     # an encoded newline stays inside its value, never a header of its own
     forged = parse_header_block("Caller-Caller-ID-Name: x%0AVariable-Secret: 4111\nB: c")
     assert forged == {"Caller-Caller-ID-Name": "x\nVariable-Secret: 4111", "B": "c"}
+
+
+def test_an_encoded_newline_is_decoded_in_the_one_pass_not_value_by_value(monkeypatch):
+    """The connect reply's Reply-Text is ``+OK%0A``: it once sent every value of every
+    connect reply (a hundred on a real switch) through ``unquote`` one by one."""
+    from orchestrator.esl import protocol
+
+    slow = []
+    monkeypatch.setattr(protocol, "unquote", lambda value: slow.append(value) or value)
+    text = "Reply-Text: %2BOK%0A\nCaller-Caller-ID-Name: Ana%20Lopez\nvariable_x: a%25b"
+    assert protocol.parse_header_block(text) == {
+        "Reply-Text": "+OK\n", "Caller-Caller-ID-Name": "Ana Lopez", "variable_x": "a%b"}
+    assert slow == []
 
 
 def test_several_commands_go_in_one_write_and_their_replies_come_back_in_order():

@@ -245,3 +245,28 @@ def test_a_peer_flooding_a_call_with_events_it_does_not_read_is_cut_off(caplog):
         busy.set()
         sock.close()
         server.stop(grace=2)
+
+
+def test_a_burst_of_calls_waits_in_the_kernel_while_the_service_is_busy():
+    """The listen queue holds a connection for each call the service could take: 400 calls
+    dialling while it accepts none all connect at once (gevent's default queue held 128, and
+    the rest waited for the switch's retries, a second and more each, or gave up)."""
+    server = OutboundServer(lambda channel: None, max_calls=1000)
+    server.start()
+    server._server.stop_accepting()          # busy: nothing is taken off the queue
+    dialled = []
+    try:
+        for _ in range(400):
+            sock = socket.socket()
+            sock.settimeout(0.5)
+            try:
+                sock.connect(server.address)
+            except OSError:
+                sock.close()
+                break
+            dialled.append(sock)
+        assert len(dialled) == 400
+    finally:
+        for sock in dialled:
+            sock.close()
+        server.stop(grace=1)
