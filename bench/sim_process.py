@@ -69,8 +69,9 @@ def summary(call: Call, kind: str, late: float) -> Dict[str, Any]:
 
 class Bench:
     def __init__(self, time_scale: float) -> None:
+        # the calls are judged by what was heard and sent, never by the events kept
         self.switch = Switch(password=PASSWORD, time_scale=time_scale,
-                             hostname="sim-compare").start()
+                             hostname="sim-compare", keep_events=False).start()
         self.time_scale = time_scale
         self.held: List[Call] = []
         self.serial = 0
@@ -78,20 +79,27 @@ class Bench:
     def _place(self, address, kind: str, prompt_seconds: Optional[float] = None,
                hold: bool = False) -> Call:
         self.serial += 1
+        # a caller gives up after max_duration (switch seconds); a held call must outlast
+        # the placing of all the others and the hold itself
+        patience = 600.0 if not hold else (prompt_seconds or 0.0) + self._switch_seconds(
+            2 * HOLD_TIMEOUT + CALL_TIMEOUT)
         if kind == "minimal":
             variables = {"pay_flow": "bench_minimal"}
-            caller = CallerScript.silent(max_duration=600)
+            caller = CallerScript.silent(max_duration=patience)
         else:
             # as the shipped payment extension (7000) sends it: secure from the dialplan, so
             # announcements are played inside the secure reads, as on a real switch
             variables = {"pay_flow": "card_payment", "pay_amount": str(1000 + self.serial % 9000),
                          "pay_currency": "EUR", "pay_reference": "CMP-%06d" % self.serial,
                          "sensitive_dtmf": "true", "digits_dialed_filter": "(.+)"}
-            caller = (CallerScript.silent(max_duration=600) if hold else
+            caller = (CallerScript.silent(max_duration=patience) if hold else
                       CallerScript.from_data({"steps": keying_steps(card_for("approve")),
                                               "max_duration": 600}))
         return self.switch.place_call(tuple(address), caller=caller, variables=variables,
                                       prompt_seconds=prompt_seconds)
+
+    def _switch_seconds(self, wall: float) -> float:
+        return wall / self.time_scale if self.time_scale else wall
 
     def calls(self, command: dict) -> dict:
         count, kind = int(command["calls"]), command["kind"]
@@ -122,7 +130,7 @@ class Bench:
         seconds = float(command["seconds"])
         count = int(command["calls"])
         # the first prompt lasts `seconds` of wall time whatever the time scale
-        prompt = seconds / self.time_scale if self.time_scale else seconds
+        prompt = self._switch_seconds(seconds)
         for _ in range(count):
             self.held.append(self._place(command["address"], command["kind"],
                                          prompt_seconds=prompt, hold=True))

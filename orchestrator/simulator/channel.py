@@ -197,10 +197,13 @@ class SimChannel:
         return SimEvent(name, self.event_headers(name, cs=cs) + list(extra), body)
 
     def fire(self, ev: SimEvent) -> None:
-        self.record.events.append((self.record.elapsed(), ev.name, ev.as_dict()))
+        if self.switch.keep_events:
+            self.record.events.append((self.record.elapsed(), ev.name, ev.as_dict()))
         self.switch.fire(ev)
 
     def fire_new(self, name: str, extra=(), body: Optional[str] = None, cs: Optional[str] = None) -> None:
+        if not self.switch.keep_events and not self.switch.may_want(name, self.uuid):
+            return          # nobody keeps it, nobody subscribed to it: never built
         self.fire(self.build_event(name, extra, body, cs))
 
     # ---- the caller's side -----------------------------------------------------------

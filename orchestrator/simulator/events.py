@@ -58,9 +58,8 @@ class SimEvent:
         channel, so the headers are indexed once, and again if more are appended."""
         index = self._index
         if index is None or self._indexed != len(self.headers):
-            index = {}
-            for key, value in self.headers:
-                index.setdefault(key.lower(), value)
+            # reversed, so the first of a name is the one left standing
+            index = {key.lower(): value for key, value in reversed(self.headers)}
             self._index, self._indexed = index, len(self.headers)
         return index.get(name.lower(), default)
 
@@ -78,10 +77,20 @@ class EventFactory:
         self.hostname = hostname
         self.core_uuid = core_uuid or new_uuid()
         self._seq = itertools.count(1)
+        self._dates: Tuple[int, str, str] = (-1, "", "")    # (second, local, GMT) last stamped
+
+    def _dates_of(self, now: float) -> Tuple[str, str]:
+        """The two date headers of second ``now``, formatted once a second, not per event."""
+        second = int(now)
+        if self._dates[0] != second:
+            self._dates = (second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second)),
+                           time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(second)))
+        return self._dates[1], self._dates[2]
 
     def create(self, name: str, extra: Iterable[Tuple[str, str]] = (), body: Optional[str] = None,
                calling: Tuple[str, str, int] = ("switch_channel.c", "switch_channel_event_set_data", 0)) -> SimEvent:
         now = time.time()
+        local, gmt = self._dates_of(now)
         headers = [
             ("Event-Name", name),
             ("Core-UUID", self.core_uuid),
@@ -89,8 +98,8 @@ class EventFactory:
             ("FreeSWITCH-Switchname", self.hostname),
             ("FreeSWITCH-IPv4", "127.0.0.1"),
             ("FreeSWITCH-IPv6", "::1"),
-            ("Event-Date-Local", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))),
-            ("Event-Date-GMT", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now))),
+            ("Event-Date-Local", local),
+            ("Event-Date-GMT", gmt),
             ("Event-Date-Timestamp", str(int(now * 1_000_000))),
             ("Event-Calling-File", calling[0]),
             ("Event-Calling-Function", calling[1]),

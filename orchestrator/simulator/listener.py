@@ -358,6 +358,10 @@ class Listener:
         self.switch.spawn(run)
 
     # ---- events ----------------------------------------------------------------
+    def may_want(self, name: str) -> bool:
+        """``wants`` of an event called ``name`` could be true: its subscription names it."""
+        return self.events_on and not self.closing and (self.all_events or name in self.event_names)
+
     def wants(self, ev: SimEvent) -> bool:
         if not self.events_on or self.closing:
             return False

@@ -125,8 +125,34 @@ class OutboundSession(Listener):
 
 
 def dial(address, timeout: float = 5.0):
-    """Open the TCP connection the `socket` application opens; None when unreachable."""
+    """Open the TCP connection the `socket` application opens; None when unreachable.
+
+    An address literal (what the dialplan's ``socket`` names) is connected to directly: a
+    name lookup, even of a literal, goes through gevent's thread pool, a thread hand-off each
+    way for every call placed."""
+    host, port = address[0], int(address[1])
+    family = _literal_family(host)
+    if family is None:
+        try:
+            return gevent.socket.create_connection((host, port), timeout=timeout)
+        except OSError:
+            return None
+    sock = gevent.socket.socket(family, gevent.socket.SOCK_STREAM)
     try:
-        return gevent.socket.create_connection(tuple(address), timeout=timeout)
+        sock.settimeout(timeout)
+        sock.connect((host, port))
+        return sock
     except OSError:
+        sock.close()
         return None
+
+
+def _literal_family(host: str):
+    """AF_INET or AF_INET6 for an address literal, None for a name."""
+    for family in (gevent.socket.AF_INET, gevent.socket.AF_INET6):
+        try:
+            gevent.socket.inet_pton(family, host)
+            return family
+        except (OSError, ValueError):
+            continue
+    return None

@@ -78,7 +78,12 @@ class Switch:
     def __init__(self, password: str = "ClueCon", host: str = "127.0.0.1", port: int = 0,
                  time_scale: float = 1.0, faults: Optional[Faults] = None, prompt_seconds: float = 2.0,
                  prompt_durations: Optional[Dict[str, float]] = None, missing_files: Iterable[str] = (),
-                 hostname: str = "sim-freeswitch", extensions: Optional[Dict[str, list]] = None):
+                 hostname: str = "sim-freeswitch", extensions: Optional[Dict[str, list]] = None,
+                 keep_events: bool = True):
+        """``keep_events``: every channel keeps each event it fires in its record (what tests
+        and ``simulate --artifacts`` read). A load driver that judges calls by what was heard
+        and sent turns it off, and an event no socket subscribed to is then never built: most
+        of a call's events, each with every header and variable."""
         if time_scale < 0:
             raise ValueError("time_scale must not be negative")
         if host not in ("127.0.0.1", "localhost", "::1"):
@@ -94,6 +99,7 @@ class Switch:
         # what a transfer target runs, as [(app, arg), ...]; unknown targets run nothing
         self.extensions = {name: list(apps) for name, apps in (extensions or {}).items()}
         self.event_factory = EventFactory(hostname)
+        self.keep_events = keep_events
         self.channels: Dict[str, Leg] = {}
         # what inbound clients asked (api/bgapi arguments), newest last: which node a command
         # reached, for tests of several nodes; bounded, as the demo runs for hours
@@ -305,6 +311,14 @@ class Switch:
                 targets = list(dict.fromkeys(targets))
         for listener in targets:
             listener.deliver(ev)
+
+    def may_want(self, name: str, uuid: str) -> bool:
+        """Whether any listener could take a channel event called ``name`` of channel
+        ``uuid`` (``fire`` would offer it to one whose subscription names it)."""
+        for listener in self._untied:
+            if listener.may_want(name):
+                return True
+        return any(listener.may_want(name) for listener in self._tied.get(uuid, ()))
 
     def api(self, text: str) -> str:
         return commands.execute(self, text)

@@ -32,14 +32,29 @@ _NEEDS_ENCODING = re.compile("[^%s]" % re.escape(_KEPT))
 _ESCAPE = re.compile("%[0-9A-F]{2}")
 
 
+_ENCODED: dict = {}          # value -> url_encode(value), for the values events repeat
+_ENCODED_KEPT = 4096         # emptied when full: a bound, not a policy
+
+
 def url_encode(value: str) -> str:
     """Encode like switch_url_encode: an existing %XX escape is left alone (no double encoding).
 
     The simulator encodes every value of every event it sends, so the common cases are quick:
-    nothing to encode, or ``quote`` (in C-backed tables) around the escapes already there.
-    ``url_encode_bytewise`` is the reference it must agree with."""
+    nothing to encode, an encoding already made (a channel's name, its caller's, this second's
+    date repeat in every event), or ``quote`` (in C-backed tables) around the escapes already
+    there. ``url_encode_bytewise`` is the reference it must agree with."""
     if not _NEEDS_ENCODING.search(value):
         return value
+    known = _ENCODED.get(value)
+    if known is not None:
+        return known
+    if len(_ENCODED) >= _ENCODED_KEPT:
+        _ENCODED.clear()
+    encoded = _ENCODED[value] = _encode(value)
+    return encoded
+
+
+def _encode(value: str) -> str:
     if "%" not in value:
         return quote(value, safe=_KEPT)
     out = []
