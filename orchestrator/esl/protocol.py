@@ -28,7 +28,8 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import (Any, Callable, Dict, ItemsView, Iterator, KeysView, List, Mapping, Optional,
+                    Tuple, ValuesView)
 from urllib.parse import unquote
 
 import gevent
@@ -196,13 +197,13 @@ class EventHeaders(Mapping[str, str]):
     def __len__(self) -> int:
         return len(self._all())
 
-    def items(self):   # the parsed dictionary's own, not Mapping's key-by-key lookups
+    def items(self) -> ItemsView[str, str]:   # the parsed dictionary's, not Mapping's lookups
         return self._all().items()
 
-    def keys(self):
+    def keys(self) -> KeysView[str]:
         return self._all().keys()
 
-    def values(self):
+    def values(self) -> ValuesView[str]:
         return self._all().values()
 
     def peek(self, name: str) -> str:
