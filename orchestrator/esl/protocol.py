@@ -354,8 +354,7 @@ class EslConnection(ESLProtocol):
         with self._write_lock:
             self._commands_sent.extend(waiters)
             try:
-                with gevent.Timeout(deadline, CommandTimeout("write to %s timed out" % self.name)):
-                    self.sock.sendall(raw)
+                self._write(raw, deadline)
             except CommandTimeout:
                 self._give_up("write timeout")
                 raise
@@ -371,6 +370,17 @@ class EslConnection(ESLProtocol):
             self._give_up("no reply within %.1fs" % deadline)
             raise CommandTimeout("%s: no reply within %.1fs" % (self.name, deadline))
         return replies
+
+    def _write(self, raw: bytes, deadline: float) -> None:
+        """All of ``raw``, within ``deadline`` seconds. What the kernel takes at once (nearly
+        always all of it) needs no timer; only a remainder waits, under one."""
+        try:
+            sent = self.sock.send(raw, 0, timeout=0.0)
+        except BlockingIOError:
+            sent = 0
+        if sent < len(raw):
+            with gevent.Timeout(deadline, CommandTimeout("write to %s timed out" % self.name)):
+                self.sock.sendall(raw[sent:])
 
     def commands(self, commands: List[str], timeout: Optional[float] = None) -> List[EslMessage]:
         """``command`` for several at once (``send_all``): any ``-ERR`` raises CommandFailed,

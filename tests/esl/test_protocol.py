@@ -391,3 +391,42 @@ def test_several_commands_go_in_one_write_and_their_replies_come_back_in_order()
     finally:
         conn.close()
         server.close()
+
+
+def test_a_peer_that_stops_reading_makes_a_write_time_out_and_the_line_closed():
+    """What the kernel will not take at once waits under the reply deadline, no longer."""
+    server, client = socket.socketpair()
+    conn = EslConnection(client, reply_timeout=0.5, name="peer")
+    conn.start()
+    try:
+        began = gevent.get_hub().loop.now()
+        with pytest.raises(CommandTimeout):
+            conn.send("api echo " + "x" * (8 * 1024 * 1024))   # far beyond the socket buffers
+        assert gevent.get_hub().loop.now() - began < 2.0
+        assert conn.lost.is_set()
+    finally:
+        conn.close(say_exit=False)
+        server.close()
+
+
+def test_a_write_the_kernel_takes_in_parts_is_finished_once_the_peer_reads():
+    server, client = socket.socketpair()
+    conn = EslConnection(client, reply_timeout=5.0, name="peer")
+    conn.start()
+    command = "api echo " + "y" * (2 * 1024 * 1024)
+
+    def peer():
+        gevent.sleep(0.2)                  # the first part fills the buffers meanwhile
+        got = b""
+        while not got.endswith(b"\n\n"):
+            got += server.recv(1 << 20)
+        server.sendall(b"Content-Type: api/response\nContent-Length: 3\n\n+OK")
+        return got
+
+    reading = gevent.spawn(peer)
+    try:
+        assert conn.send(command).body == "+OK"
+        assert reading.get(timeout=5) == command.encode() + b"\n\n"
+    finally:
+        conn.close(say_exit=False)
+        server.close()
