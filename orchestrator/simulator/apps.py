@@ -45,6 +45,8 @@ def _noop(ch: "SimChannel", arg: str, run: "AppRun") -> Optional[str]:
 
 
 # ---- waiting, with interruptions -------------------------------------------------------
+WAIT_CHUNK = 10.0     # seconds of wall time a wait sleeps before it looks at the state again
+
 def wait(ch: "SimChannel", run: "AppRun", seconds: Optional[float],
          on_digit: Callable[[Press], bool] = lambda p: False) -> Tuple[str, Optional[Press]]:
     """Wait ``seconds`` of simulated time (None: until interrupted).
@@ -57,11 +59,14 @@ def wait(ch: "SimChannel", run: "AppRun", seconds: Optional[float],
     while True:
         if ch.state == "hangup":
             return "hangup", None
-        remaining = 1.0 if deadline is None else deadline - now()
+        # the hang-up comes into the inbox (HANGUP); the state is looked at again every
+        # ten seconds besides, a bound on a wait, not a poll: ten thousand held calls each
+        # waking once a second were a share of the simulator's core
+        remaining = WAIT_CHUNK if deadline is None else deadline - now()
         if remaining <= 0:
             return "done", None
         try:
-            item = run.inbox.get(timeout=min(remaining, 1.0))
+            item = run.inbox.get(timeout=min(remaining, WAIT_CHUNK))
         except Empty:
             continue
         if item is HANGUP:

@@ -75,8 +75,8 @@ def expand(switch, variables: Dict[str, str], text: str) -> str:
 
 def listening_agents(switch, customer_uuid: str) -> list:
     """Agent legs that hear the customer leg now: bridged to it or eavesdropping on it."""
-    return [leg for leg in list(switch.channels.values())
-            if is_agent_leg(leg) and leg.up
+    return [leg for leg in list(switch.channels.agents.values())
+            if leg.up
             and (leg.bridged_to == customer_uuid or leg.eavesdropping == customer_uuid)]
 
 

@@ -74,6 +74,34 @@ class Call:
         return render_timeline(self._channel.record, reveal_digits)
 
 
+class _Legs(dict):
+    """``Switch.channels``: every live leg by uuid, its agents' legs also apart (``agents``),
+    so that what hears a prompt is found among the agents, not by a scan of every call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.agents: Dict[str, AgentLeg] = {}
+
+    def __setitem__(self, uuid: str, leg: Leg) -> None:
+        super().__setitem__(uuid, leg)
+        if is_agent_leg(leg):
+            self.agents[uuid] = leg
+        else:
+            self.agents.pop(uuid, None)
+
+    def __delitem__(self, uuid: str) -> None:
+        super().__delitem__(uuid)
+        self.agents.pop(uuid, None)
+
+    def pop(self, uuid, *default):
+        self.agents.pop(uuid, None)
+        return super().pop(uuid, *default)
+
+    def clear(self) -> None:
+        super().clear()
+        self.agents.clear()
+
+
 class Switch:
     def __init__(self, password: str = "ClueCon", host: str = "127.0.0.1", port: int = 0,
                  time_scale: float = 1.0, faults: Optional[Faults] = None, prompt_seconds: float = 2.0,
@@ -100,7 +128,7 @@ class Switch:
         self.extensions = {name: list(apps) for name, apps in (extensions or {}).items()}
         self.event_factory = EventFactory(hostname)
         self.keep_events = keep_events
-        self.channels: Dict[str, Leg] = {}
+        self.channels: Dict[str, Leg] = _Legs()
         # what inbound clients asked (api/bgapi arguments), newest last: which node a command
         # reached, for tests of several nodes; bounded, as the demo runs for hours
         self.inbound_commands: Deque[str] = deque(maxlen=INBOUND_COMMANDS_KEPT)
