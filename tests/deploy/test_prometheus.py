@@ -187,6 +187,12 @@ def run_traffic(switch, service, seconds):
         # every call of the line at least once, however slow the machine; then until the deadline
         while time.monotonic() < deadline or index < len(calls):
             variables, destination, steps = calls[index % len(calls)]
+            # this line's last call has left the pool (max_calls=2, a call for each line):
+            # a call placed before the service has let the last one go is refused, and the
+            # traffic it stood for (a texted payment link, say) never happens
+            with gevent.Timeout(10, AssertionError("the service kept a finished call's place")):
+                while service.server.active_calls >= 2:
+                    gevent.sleep(0.01)
             call = switch.place_call(service.address, caller=CallerScript.from_data(steps),
                                      destination=destination, variables=variables)
             call.wait(timeout=30)
