@@ -173,13 +173,13 @@ class EventHeaders(Mapping[str, str]):
     the largest part of a minimal call's reading. Parsed or peeked, a header reads the same:
     the last line of that name, its value stripped and URL-decoded."""
 
-    __slots__ = ("_head", "_parsed", "_content_type", "_scannable")
+    __slots__ = ("_head", "_parsed", "_content_type", "_plain")
 
     def __init__(self, head: str, content_type: str) -> None:
         self._head = "\n" + head          # every header line now starts after a line break
         self._parsed: Optional[Dict[str, str]] = None
         self._content_type = content_type
-        self._scannable: Optional[bool] = None     # _scannable(head), once asked
+        self._plain: Optional[bool] = None     # _scannable(head), once asked
 
     def _all(self) -> Dict[str, str]:
         if self._parsed is None:
@@ -224,9 +224,9 @@ class EventHeaders(Mapping[str, str]):
         if name == "Content-Type":
             return self._content_type
         head = self._head
-        if self._scannable is None:
-            self._scannable = _scannable(head)
-        if not self._scannable:
+        if self._plain is None:
+            self._plain = _scannable(head)
+        if not self._plain:
             # not as the switch writes: a line the parser could read another way than this
             # scan (a name with spaces round it); read it the parser's way
             return self._all().get(name)
@@ -440,11 +440,9 @@ class EslConnection(ESLProtocol):
         self._on_lost()
 
     def _read_message(self) -> Optional[EslMessage]:
-        head = self._read_buffered_head()
+        head = self._read_buffered_head() or self._read_head_by_lines()
         if head is None:
-            head = self._read_head_by_lines()
-            if head is None:
-                return None
+            return None
         headers = parse_header_block(head)
         body = ""
         length = headers.get("Content-Length")

@@ -229,7 +229,7 @@ class SimChannel:
         return not self.done.wait(timeout=self.scaled(seconds))
 
     def wait_end(self) -> None:
-        while not self.done.wait(timeout=10.0):   # a bound per wait, not a once-a-second poll
+        while not self.done.wait(timeout=apps.WAIT_CHUNK):   # a bound per wait, not a poll
             pass
 
     def press(self, digit: str) -> bool:

@@ -359,7 +359,8 @@ class Listener:
 
     # ---- events ----------------------------------------------------------------
     def may_want(self, name: str) -> bool:
-        """``wants`` of an event called ``name`` could be true: its subscription names it."""
+        """Whether ``wants`` could take a channel's own event called ``name`` (one that owns
+        no job: a job of this socket's reaches it whatever its name)."""
         return self.events_on and not self.closing and (self.all_events or name in self.event_names)
 
     def wants(self, ev: SimEvent) -> bool:

@@ -4,6 +4,7 @@ fan-out to every listener, and the greenlets and sockets it must clean up on sto
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import time
 from collections import deque
 from typing import Deque, Dict, Iterable, Optional, Sequence, Set, Tuple, Union
@@ -74,7 +75,7 @@ class Call:
         return render_timeline(self._channel.record, reveal_digits)
 
 
-class _Legs(dict):
+class _Legs(Dict[str, Leg]):
     """``Switch.channels``: every live leg by uuid, its agents' legs also apart (``agents``),
     so that what hears a prompt is found among the agents, not by a scan of every call."""
 
@@ -128,7 +129,7 @@ class Switch:
         self.extensions = {name: list(apps) for name, apps in (extensions or {}).items()}
         self.event_factory = EventFactory(hostname)
         self.keep_events = keep_events
-        self.channels: Dict[str, Leg] = _Legs()
+        self.channels = _Legs()
         # what inbound clients asked (api/bgapi arguments), newest last: which node a command
         # reached, for tests of several nodes; bounded, as the demo runs for hours
         self.inbound_commands: Deque[str] = deque(maxlen=INBOUND_COMMANDS_KEPT)
@@ -341,12 +342,10 @@ class Switch:
             listener.deliver(ev)
 
     def may_want(self, name: str, uuid: str) -> bool:
-        """Whether any listener could take a channel event called ``name`` of channel
-        ``uuid`` (``fire`` would offer it to one whose subscription names it)."""
-        for listener in self._untied:
-            if listener.may_want(name):
-                return True
-        return any(listener.may_want(name) for listener in self._tied.get(uuid, ()))
+        """Whether any listener ``fire`` would offer it to could take channel ``uuid``'s own
+        event called ``name`` (``Listener.may_want``)."""
+        return any(listener.may_want(name)
+                   for listener in itertools.chain(self._untied, self._tied.get(uuid, ())))
 
     def api(self, text: str) -> str:
         return commands.execute(self, text)
