@@ -48,7 +48,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--file", default=MINIMAL_FILE,
                         help="what to play (a real switch: a file under its sound prefix)")
     parser.add_argument("--max-connections", type=int, default=20000)
+    parser.add_argument("--census", metavar="PATH",
+                        help="on SIGUSR2, write the live greenlets' count here (bench.greenlet_census)")
     args = parser.parse_args(argv)
+    if args.census:
+        from bench.greenlet_census import install
+        install(args.census)
     logging.basicConfig(level=logging.WARNING)
     MinimalCall.linger = args.linger
     MinimalCall.file = args.file

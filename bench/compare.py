@@ -62,6 +62,7 @@ from typing import Dict, List, Optional, Sequence  # noqa: E402
 
 import yaml  # noqa: E402
 
+from bench import greenlet_census  # noqa: E402
 from bench.fs_load import (SHIPPED_CONF, SwitchFigures, placing_rate, run_on_switch,  # noqa: E402
                            switch_version)
 from bench.proc_stats import cpu_seconds, open_fds, percentile, rss_kib  # noqa: E402
@@ -146,13 +147,14 @@ class Simulator:
 
 
 class BareApp:
-    def __init__(self, port: int, log_path: str, file: Optional[str] = None) -> None:
+    def __init__(self, port: int, log_path: str, file: Optional[str] = None,
+                 census: Optional[str] = None) -> None:
         self.port = port
         self.log = open(log_path, "ab")
         env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bench.bare_greenswitch", "--port", str(port)]
-            + (["--file", file] if file else []),
+            + (["--file", file] if file else []) + (["--census", census] if census else []),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.log, cwd=REPO, env=env)
         import gevent
         with gevent.Timeout(60, RuntimeError("the bare greenswitch app did not start")):
@@ -206,8 +208,10 @@ class Figures:
     held: int = 0
     rss_per_call: Optional[float] = None
     hold_cpu: Optional[float] = None      # % of a core while the calls were held
+    hold_placing: Optional[float] = None  # seconds the held calls took to place
     soak_fds: Optional[int] = None        # descriptors open after the soak, less before it
     soak_rss: Optional[float] = None      # KiB resident after the soak, less before it
+    soak_greenlets: Optional[int] = None  # greenlets alive after the soak, less before it
     calls: int = 0
     correct: int = 0
     hold_wanted: int = 0
@@ -216,8 +220,9 @@ class Figures:
 
 class Run:
     def __init__(self, sim: Simulator, addresses: Dict[str, tuple], pids: Dict[str, int],
-                 plan: Plan) -> None:
+                 plan: Plan, censuses: Optional[Dict[str, str]] = None) -> None:
         self.sim, self.addresses, self.pids, self.plan = sim, addresses, pids, plan
+        self.censuses = censuses or {}     # client: the file its greenlet census is written to
 
     def batch(self, client: str, kind: str, calls: int, concurrency: int,
               rate: Optional[float] = None) -> dict:
@@ -254,6 +259,7 @@ class Run:
         had a moment to let the calls go."""
         pid = self.pids[client]
         fds_before, rss_before = open_fds(pid), rss_kib(pid)
+        greenlets_before = self._greenlets(client)
         result = self.batch(client, kind, self.plan.soak, self.plan.concurrency)["calls"]
         wrong = sum(1 for c in result if not c["ok"])
         figures.calls += len(result)
@@ -263,8 +269,22 @@ class Run:
             time.sleep(0.2)
         figures.soak_fds = open_fds(pid) - fds_before
         figures.soak_rss = float(rss_kib(pid) - rss_before)
+        if greenlets_before is not None:
+            after = self._greenlets(client)
+            while after is not None and after > greenlets_before and time.monotonic() < deadline:
+                time.sleep(0.2)
+                after = self._greenlets(client)
+            figures.soak_greenlets = None if after is None else after - greenlets_before
+            if figures.soak_greenlets and figures.soak_greenlets > 0:
+                figures.problems.append("soak: %+d greenlets alive after it" % figures.soak_greenlets)
+        if figures.soak_fds > 0:
+            figures.problems.append("soak: %d descriptors left open" % figures.soak_fds)
         if wrong:
             figures.problems.append("soak: %d of %d calls not correct" % (wrong, len(result)))
+
+    def _greenlets(self, client: str) -> Optional[int]:
+        path = self.censuses.get(client)
+        return None if path is None else greenlet_census.ask(self.pids[client], path)
 
     def ramp(self, client: str, kind: str, unloaded: float, figures: Figures) -> float:
         best = 0.0
@@ -289,9 +309,9 @@ class Run:
     def hold(self, client: str, kind: str, figures: Figures):
         pid = self.pids[client]
         idle = rss_kib(pid)
-        held = int(self.sim.ask({"op": "hold", "address": self.addresses[client], "kind": kind,
-                                 "calls": self.plan.hold,
-                                 "seconds": self.plan.hold_seconds})["held"])
+        answer = self.sim.ask({"op": "hold", "address": self.addresses[client], "kind": kind,
+                               "calls": self.plan.hold, "seconds": self.plan.hold_seconds})
+        held, figures.hold_placing = int(answer["held"]), float(answer["placing"])
         during = rss_kib(pid)
         before, began = cpu_seconds(pid), time.monotonic()
         time.sleep(HOLD_IDLE)      # every call in its prompt: what holding alone costs
@@ -317,13 +337,15 @@ def run(plan: Plan, workdir: Optional[str] = None) -> Dict[str, Dict[str, List[F
     try:
         sim = Simulator(os.path.join(folder, "simulator.log"))
         config = write_service_config(folder, sim.inbound_port, sandbox.url, plan)
-        service = ServiceProcess(config["path"], config["http"], os.path.join(folder, "service.log"))
+        censuses = {client: os.path.join(folder, "%s.greenlets" % client) for client in CLIENTS}
+        service = ServiceProcess(config["path"], config["http"], os.path.join(folder, "service.log"),
+                                 launcher=["-m", "bench.greenlet_census", censuses["service"]])
         service.start(ready_within=60)
         bare_port = free_port()
-        bare = BareApp(bare_port, os.path.join(folder, "bare.log"))
+        bare = BareApp(bare_port, os.path.join(folder, "bare.log"), census=censuses["bare"])
         addresses = {"service": ("127.0.0.1", config["listen"]), "bare": ("127.0.0.1", bare_port)}
         pids = {"service": service.pid, "bare": bare.pid}
-        measuring = Run(sim, addresses, pids, plan)
+        measuring = Run(sim, addresses, pids, plan, censuses)
         for _ in range(plan.runs):
             for load in LOADS:
                 for client in CLIENTS:
@@ -357,8 +379,10 @@ ROWS = [   # (label, attribute, format)
     ("calls held", "held", "%d"),
     ("RSS KiB/held call", "rss_per_call", "%.1f"),
     ("CPU % core while holding", "hold_cpu", "%.1f"),
+    ("s to place the held calls", "hold_placing", "%.1f"),
     ("fds left after soak", "soak_fds", "%d"),
     ("RSS KiB grown after soak", "soak_rss", "%.0f"),
+    ("greenlets left after soak", "soak_greenlets", "%d"),
 ]
 
 
@@ -408,7 +432,9 @@ def report(plan: Plan, results: Dict[str, Dict[str, List[Figures]]]) -> List[str
 
 
 def all_correct(results: Dict[str, Dict[str, List[Figures]]]) -> bool:
-    return all(f.correct == f.calls and f.held == f.hold_wanted
+    """Every call correct, every call held, and nothing left behind by the soak."""
+    return all(f.correct == f.calls and f.held == f.hold_wanted and (f.soak_fds or 0) <= 0
+               and (f.soak_greenlets or 0) <= 0
                for load in results.values() for runs in load.values() for f in runs)
 
 
@@ -493,7 +519,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--rates", help="the ramp's rates, comma separated (default 5,...,320)")
     parser.add_argument("--ramp-seconds", type=float, help="seconds a ramp step (default 3)")
     parser.add_argument("--hold", type=int, help="calls held at once (default 1000)")
-    parser.add_argument("--hold-seconds", type=float, help="how long each is held (default 30)")
+    parser.add_argument("--hold-seconds", type=float, help="how long after the last held call is "
+                        "placed every one may take to be in its prompt (default 30); each is held "
+                        "until all are measured")
     parser.add_argument("--soak", type=int, help="then this many calls one batch after another, "
                         "and the descriptors and memory each client kept (default none; quick 20)")
     parser.add_argument("--freeswitch", action="store_true",

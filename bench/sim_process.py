@@ -14,8 +14,9 @@ on stdout:
   the first application the client ran), ``duration``, ``events`` and ``bytes`` (what the
   switch sent the client's socket), and ``late`` (seconds the placing fell behind the rate).
 - ``{"op": "hold", "address": ..., "kind": ..., "calls": K, "seconds": S}`` places K calls
-  whose first prompt lasts S seconds and answers ``{"held": n}`` once n of them are in it
-  (or after S seconds); ``{"op": "release"}`` hangs them up and answers ``{"released": n}``.
+  whose first prompt lasts until they are released, and answers ``{"held": n, "placing": P,
+  "seconds": T}`` once all K are in it or S seconds after the last was placed (P: seconds the
+  placing took); ``{"op": "release"}`` hangs them up and answers ``{"released": n}``.
 - ``{"op": "exit"}`` ends the process.
 
 Nothing here counts as the client's work: the callers are scripted, the calls judged here.
@@ -39,6 +40,7 @@ PASSWORD = "compare-bench"
 MINIMAL_FILE = "bench/minimal.wav"     # what the minimal call plays; the simulator plays anything
 CALL_TIMEOUT = 60.0
 HOLD_TIMEOUT = 120.0
+HOLD_PROMPT = 3600.0     # wall seconds: a held call's prompt outlasts any hold; release ends it
 
 
 def minimal_correct(call: Call) -> bool:
@@ -80,9 +82,9 @@ class Bench:
                hold: bool = False) -> Call:
         self.serial += 1
         # a caller gives up after max_duration (switch seconds); a held call must outlast
-        # the placing of all the others and the hold itself
+        # its prompt, which outlasts the placing of all the others and the hold itself
         patience = 600.0 if not hold else (prompt_seconds or 0.0) + self._switch_seconds(
-            2 * HOLD_TIMEOUT + CALL_TIMEOUT)
+            CALL_TIMEOUT)
         if kind == "minimal":
             variables = {"pay_flow": "bench_minimal"}
             caller = CallerScript.silent(max_duration=patience)
@@ -127,21 +129,31 @@ class Bench:
         return {"calls": results, "seconds": time.monotonic() - began}
 
     def hold(self, command: dict) -> dict:
+        """Place ``calls`` calls whose first prompt outlasts the whole hold, then wait, at most
+        ``seconds`` after the last is placed, until every one is in its prompt.
+
+        The prompt's clock must not start at each call's own placing: placing 10,000 calls
+        takes longer than a short hold, and the first calls' prompts would end before the
+        last call is placed. A held call is let go by ``release`` (or its caller's patience)."""
         seconds = float(command["seconds"])
         count = int(command["calls"])
-        # the first prompt lasts `seconds` of wall time whatever the time scale
-        prompt = self._switch_seconds(seconds)
+        prompt = self._switch_seconds(HOLD_PROMPT)
+        began = time.monotonic()
         for _ in range(count):
             self.held.append(self._place(command["address"], command["kind"],
                                          prompt_seconds=prompt, hold=True))
             gevent.sleep(0)
-        deadline = time.monotonic() + min(seconds, HOLD_TIMEOUT)
+        placed = time.monotonic()
+        deadline = placed + min(seconds, HOLD_TIMEOUT)
         while time.monotonic() < deadline:
-            held = sum(1 for call in self.held if call.record.heard and not call.done)
-            if held == count:
+            if self._in_prompt() == count:
                 break
             gevent.sleep(0.1)
-        return {"held": sum(1 for call in self.held if call.record.heard and not call.done)}
+        return {"held": self._in_prompt(), "placing": placed - began,
+                "seconds": time.monotonic() - began}
+
+    def _in_prompt(self) -> int:
+        return sum(1 for call in self.held if call.record.heard and not call.done)
 
     def release(self) -> dict:
         calls, self.held = self.held, []

@@ -1,0 +1,27 @@
+"""The comparison bench's switch: held calls stay in their prompt however long the placing and
+the watching take, until they are released; a hold is counted, never assumed."""
+import gevent
+
+from bench.compare import BareApp
+from bench.service_process import free_port
+from bench.sim_process import Bench
+
+
+def test_held_calls_stay_in_their_prompt_past_the_hold_seconds_until_released(tmp_path):
+    port = free_port()
+    bare = BareApp(port, str(tmp_path / "bare.log"))
+    bench = Bench(time_scale=0.05)
+    try:
+        answer = bench.hold({"address": ["127.0.0.1", port], "kind": "minimal", "calls": 20,
+                             "seconds": 1.0})
+        assert answer["held"] == 20, answer
+        assert answer["placing"] >= 0 and answer["seconds"] >= answer["placing"], answer
+        # what the bench does next (the memory read, the watching) may take longer than the
+        # hold's seconds: the prompt's clock did not start at each call's placing
+        gevent.sleep(3.0)
+        assert bench._in_prompt() == 20
+        assert bench.release() == {"released": 20}
+        assert bench._in_prompt() == 0
+    finally:
+        bench.switch.stop()
+        bare.stop()
