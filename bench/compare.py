@@ -82,6 +82,9 @@ steps:
   - hangup: {}
 """ % MINIMAL_FILE
 HOLD_IDLE = 2.0             # seconds the held calls are watched doing nothing
+BATCH_TIMEOUT = 600.0       # seconds the simulator may take for a batch, plus per round:
+BATCH_ROUND_SECONDS = 5.0
+SETTLE_WITHIN = 60.0        # seconds a client may take to let a hold's calls go
 SOAK_SETTLE = 10.0          # seconds a client may take to close the soak's last calls
 
 
@@ -98,6 +101,7 @@ class Plan:
     hold: int = 1000
     hold_seconds: float = 30.0
     soak: int = 0               # calls of the soak after the hold (0: none)
+    soak_concurrency: int = 0   # calls at once in the soak (0: as concurrency)
     verbose: bool = False
 
 
@@ -218,6 +222,19 @@ class Figures:
     problems: List[str] = field(default_factory=list)
 
 
+def settled(pid: int, within: float = SETTLE_WITHIN) -> int:
+    """Wait until ``pid``'s descriptors have not changed for a second (calls just hung up
+    are still closing), at most ``within`` seconds; the count then."""
+    deadline = time.monotonic() + within
+    last, since = open_fds(pid), time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - since < 1.0:
+        time.sleep(0.1)
+        now = open_fds(pid)
+        if now != last:
+            last, since = now, time.monotonic()
+    return last
+
+
 class Run:
     def __init__(self, sim: Simulator, addresses: Dict[str, tuple], pids: Dict[str, int],
                  plan: Plan, censuses: Optional[Dict[str, str]] = None) -> None:
@@ -226,8 +243,12 @@ class Run:
 
     def batch(self, client: str, kind: str, calls: int, concurrency: int,
               rate: Optional[float] = None) -> dict:
+        # the simulator answers once every call is over: a long batch (a 10,000-call soak) is
+        # given time in proportion, a call's few seconds for each round of `concurrency`
+        timeout = BATCH_TIMEOUT + BATCH_ROUND_SECONDS * calls / max(1, concurrency)
         return self.sim.ask({"op": "calls", "address": self.addresses[client], "kind": kind,
-                             "calls": calls, "concurrency": concurrency, "rate": rate})
+                             "calls": calls, "concurrency": concurrency, "rate": rate},
+                            timeout=timeout)
 
     def measure(self, client: str, kind: str) -> Figures:
         plan, figures = self.plan, Figures()
@@ -253,14 +274,16 @@ class Run:
         return figures
 
     def soak(self, client: str, kind: str, figures: Figures) -> None:
-        """``plan.soak`` calls one after another (``concurrency`` at once), then what the client
+        """``plan.soak`` calls one after another (``soak_concurrency`` at once), then what the client
         kept: descriptors (sockets, files) and resident memory, against before the soak. A
         descriptor left per call is a leaked socket; the memory is read after the client has
         had a moment to let the calls go."""
         pid = self.pids[client]
+        settled(pid)     # the hold's calls let go first: their teardown is not the soak's
         fds_before, rss_before = open_fds(pid), rss_kib(pid)
         greenlets_before = self._greenlets(client)
-        result = self.batch(client, kind, self.plan.soak, self.plan.concurrency)["calls"]
+        result = self.batch(client, kind, self.plan.soak,
+                            self.plan.soak_concurrency or self.plan.concurrency)["calls"]
         wrong = sum(1 for c in result if not c["ok"])
         figures.calls += len(result)
         figures.correct += len(result) - wrong
@@ -524,6 +547,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                         "until all are measured")
     parser.add_argument("--soak", type=int, help="then this many calls one batch after another, "
                         "and the descriptors and memory each client kept (default none; quick 20)")
+    parser.add_argument("--soak-concurrency", type=int,
+                        help="calls at once in the soak (default: --concurrency)")
     parser.add_argument("--freeswitch", action="store_true",
                         help="then the minimal call and the card payment on a real FreeSWITCH "
                              "(FREESWITCH_BIN, sounds from FREESWITCH_SOUNDS)")
@@ -532,7 +557,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     settings = dict(QUICK) if args.quick else {}
     for name in ("runs", "calls", "card_calls", "concurrency", "ramp_seconds", "hold",
-                 "hold_seconds", "soak"):
+                 "hold_seconds", "soak", "soak_concurrency"):
         value = getattr(args, name)
         if value is not None:
             if value <= 0:

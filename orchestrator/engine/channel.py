@@ -149,6 +149,9 @@ class Channel(Protocol):
     def variables(self) -> Mapping[str, str]:
         """The channel variables as last heard from the switch (never a secret)."""
 
+    def variable(self, name: str) -> Optional[str]:
+        """``variables.get(name)``, where the channel can find one name cheaper than all."""
+
     @property
     def gone(self) -> bool: ...
 

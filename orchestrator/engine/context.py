@@ -77,7 +77,7 @@ class FlowContext:
         """The value of ``${name}``; unknown names raise ``ExpressionError``."""
         if name.startswith("channel."):
             channel_name = name[len("channel."):]
-            value = (self.channel.variables or {}).get(channel_name)
+            value = self.channel.variable(channel_name)
             if value is None:
                 raise ExpressionError(f"channel variable '{channel_name}' is not set on this call")
             return str(value)

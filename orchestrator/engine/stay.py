@@ -47,7 +47,7 @@ RESTORED_VARIABLES = ("sensitive_dtmf", "send_silence_when_idle", "socket_resume
 
 
 def in_stay_mode(channel: Channel) -> bool:
-    return channel.variables.get(MODE_VARIABLE) == MODE
+    return channel.variable(MODE_VARIABLE) == MODE
 
 
 # -- 1. entering -------------------------------------------------------------------------------
@@ -147,7 +147,7 @@ def field_muted(channel: Channel) -> Iterator[None]:
 
 def agent_gone(channel: Channel) -> bool:
     """True in stay mode when the agent's leg no longer exists (the agent hung up)."""
-    agent = channel.variables.get(AGENT_LEG_VARIABLE) if in_stay_mode(channel) else None
+    agent = channel.variable(AGENT_LEG_VARIABLE) if in_stay_mode(channel) else None
     if not agent or channel.switch.leg_exists(agent):
         return False
     log.info("stay mode: the agent's leg is gone; card entry ends")
@@ -209,9 +209,8 @@ def restore(leg: Restorable, recording: Optional[str]) -> List[str]:
 def hand_back(channel: Channel, to_agent: bool) -> bool:
     """The flow's end (transfer_back): restore C; with ``to_agent``, bridge C to A again.
     True when C is with the agent; False when there is no agent leg to go back to."""
-    variables: Mapping[str, str] = channel.variables
-    restore(channel, variables.get(RECORDING_VARIABLE))
-    agent = variables.get(AGENT_LEG_VARIABLE)
+    restore(channel, channel.variable(RECORDING_VARIABLE))
+    agent = channel.variable(AGENT_LEG_VARIABLE)
     return bool(to_agent and agent and channel.bridge_to_leg(agent))
 
 

@@ -223,6 +223,21 @@ class Channel:
     def variables(self) -> Dict[str, str]:
         return self._variables
 
+    def variable(self, name: str) -> Optional[str]:
+        """One channel variable, as ``variables.get(name)`` gives it, without parsing the rest.
+
+        A flow reads a few variables by name (``${channel.pay_amount}``, the stay-mode marks)
+        on an event that carries every one of them; the newest untaken event is looked into
+        for that one header. It is newer than our own writes (they take it first), so where it
+        holds the name it has the last word, as when the whole event is taken."""
+        unread = self._unread_variables
+        key = "variable_" + name
+        if unread is not None and key != SECRET_HEADER:
+            value = unread.get(key)
+            if value is not None:
+                return value
+        return self._known_variables.get(name)
+
     @property
     def gone(self) -> bool:
         return self._gone

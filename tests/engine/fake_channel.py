@@ -124,6 +124,9 @@ class FakeChannel(_Recorder):
     def variables(self) -> Dict[str, str]:
         return self._variables
 
+    def variable(self, name: str) -> Optional[str]:
+        return self._variables.get(name)
+
     @property
     def gone(self) -> bool:
         return self._gone

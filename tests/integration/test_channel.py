@@ -1,7 +1,7 @@
 """Every Channel operation on a simulated call, over real sockets."""
 import pytest
 
-from orchestrator.esl.channel import CallGone, CommandTimeout, Prompt
+from orchestrator.esl.channel import SECRET_VARIABLE, CallGone, CommandTimeout, Prompt
 
 SAY = Prompt("speak", "enter your account number")
 
@@ -75,6 +75,43 @@ def test_set_and_unset_variables_are_seen_by_the_switch(harness):
     assert record.variables["pay_result"] == "approved"
     assert "scratch" not in record.variables
     assert variables["pay_result"] == "approved" and "scratch" not in variables
+
+
+def test_one_variable_read_by_name_agrees_with_all_of_them_at_every_point(harness):
+    """``variable(name)`` looks into the newest untaken event for one header: it must give
+    what ``variables`` would, after the switch's events and after our own writes, and never
+    the variable a secret passes through."""
+    # current_application*: set by the switch on each application, known only from its events
+    names = ("pay_amount", "pay_result", "scratch", "absent", "current_application",
+             "current_application_data", SECRET_VARIABLE)
+
+    def one_then_all(ch):
+        by_name = {name: ch.variable(name) for name in names}     # before anything is parsed
+        every = dict(ch.variables)
+        return by_name, {name: every.get(name) for name in names}
+
+    def flow(ch):
+        seen = [one_then_all(ch)]
+        ch.set_variable("pay_result", "approved")
+        ch.set_variable("scratch", "x")
+        seen.append(one_then_all(ch))
+        ch.answer()                          # a channel event with every variable: unread
+        seen.append(one_then_all(ch))
+        ch.unset_variable("scratch")
+        ch.set_variable("pay_amount", "990")
+        seen.append(one_then_all(ch))
+        ch.playback("ivr/ivr-welcome.wav")  # events again, newer than our writes
+        seen.append(one_then_all(ch))
+        return seen
+
+    record, (how, seen) = harness.call(flow, variables={"pay_amount": "1250"})
+    assert how == "returned", seen
+    for by_name, from_all in seen:
+        assert by_name == from_all
+    assert seen[0][0]["pay_amount"] == "1250" and seen[-1][0]["pay_amount"] == "990"
+    assert seen[-1][0]["scratch"] is None and seen[-1][0]["pay_result"] == "approved"
+    assert seen[-1][0]["current_application_data"] == "ivr/ivr-welcome.wav"
+    assert all(by_name[SECRET_VARIABLE] is None for by_name, _ in seen)
 
 
 def test_collect_ends_on_terminator(harness):

@@ -105,10 +105,10 @@ class TransferBack(StepKind):
             if stay.hand_back(channel, to_agent=to == "agent"):
                 return self._handed(ctx, "agent", "to the agent's leg", to_agent_leg=True)
             to = config["otherwise"] if to == "agent" else to
-        held_leg = channel.variables.get("pay_agent_leg")
+        held_leg = channel.variable("pay_agent_leg")
         if to == "agent" and held_leg and _bridge_to_held_leg(channel, held_leg):
             return self._handed(ctx, "agent", "to the agent's leg", to_agent_leg=True)
-        if to == "agent" and not channel.variables.get("pay_agent"):
+        if to == "agent" and not channel.variable("pay_agent"):
             to = config["otherwise"]
         if to == "dialplan":
             return self._handed(ctx, "dialplan", "returned to the dialplan", result="completed")
@@ -117,8 +117,10 @@ class TransferBack(StepKind):
             channel.hangup("NORMAL_CLEARING")
             return self._handed(ctx, "goodbye", "goodbye", result="completed")
         if to == "agent":
-            extension = channel.variables["pay_agent"]
-            context = channel.variables.get("pay_agent_context", ctx.render(config["context"]))
+            extension = channel.variable("pay_agent") or ""
+            context = channel.variable("pay_agent_context")
+            if context is None:
+                context = ctx.render(config["context"])
         else:
             extension, context = ctx.render(config[to]), ctx.render(config["context"])
         channel.transfer(extension, "XML", context)
