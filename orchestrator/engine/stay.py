@@ -27,7 +27,7 @@ import functools
 import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, List, Mapping, Optional, Protocol, Sequence, Tuple
+from typing import Callable, Iterator, List, Optional, Protocol, Sequence, Tuple
 
 from .channel import CallError, CallGone, Channel, CommandFailed, Switch
 from .step_api import StepError
