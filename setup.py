@@ -7,6 +7,10 @@ read before it is admitted. Beyond the project's base set: ``cryptography`` for 
 ``pg8000`` for PostgreSQL (``store.url``): pure Python over the socket module, so gevent's
 monkey patching makes every wait on the database cooperative (a C driver would block every
 call while one query waits, unless given a wait callback);
+``urllib3`` (2.x) and ``certifi`` are what requests itself stands on: the gateway client
+(``payments/gateways/transport.py``) speaks urllib3 directly, as requests' session and hooks
+cost nearly half its CPU a request for nothing it uses (``bench/http_client.py``), and trusts
+certifi's CA bundle as requests does; both are named because the code uses them by name;
 ``selenium`` (tests only) drives Debian's Chromium through its local chromedriver, so the
 browser tests download nothing. ``mypy`` (tests only) holds the layers that talk to peers
 and the fake channel the tests use to the engine's typed protocols (``make test`` runs it).
@@ -31,6 +35,8 @@ setup(
         "jsonschema>=4.17",
         "prometheus-client>=0.17",
         "requests>=2.31",
+        "urllib3>=2.0,<3",
+        "certifi>=2023.7",
         "cryptography>=41",
         "pg8000>=1.30",
     ],

@@ -65,7 +65,7 @@ import yaml  # noqa: E402
 from bench import greenlet_census  # noqa: E402
 from bench.fs_load import (SHIPPED_CONF, SwitchFigures, placing_rate, run_on_switch,  # noqa: E402
                            switch_version)
-from bench.proc_stats import cpu_seconds, open_fds, percentile, rss_kib  # noqa: E402
+from bench.proc_stats import cpu_seconds, fd_kinds, grown, open_fds, percentile, rss_kib  # noqa: E402
 from bench.service_process import REPO, ServiceProcess, free_port  # noqa: E402
 from bench.sim_process import MINIMAL_FILE, PASSWORD  # noqa: E402
 from orchestrator.payments.sandbox import SandboxGateway  # noqa: E402
@@ -213,13 +213,32 @@ class Figures:
     rss_per_call: Optional[float] = None
     hold_cpu: Optional[float] = None      # % of a core while the calls were held
     hold_placing: Optional[float] = None  # seconds the held calls took to place
-    soak_fds: Optional[int] = None        # descriptors open after the soak, less before it
+    soak_fds: Optional[int] = None        # descriptors more after the soak than before (the
+    #                                       gateway pool's connections up to its calls at once apart)
+    soak_pool: Optional[int] = None       # connections kept alive to the gateway after the soak
     soak_rss: Optional[float] = None      # KiB resident after the soak, less before it
     soak_greenlets: Optional[int] = None  # greenlets alive after the soak, less before it
     calls: int = 0
     correct: int = 0
     hold_wanted: int = 0
     problems: List[str] = field(default_factory=list)
+
+
+def reasons(calls: List[dict]) -> str:
+    """Why the wrong calls of a batch were wrong, counted: `` (3 × hung up by caller ...)``."""
+    counts: Dict[str, int] = {}
+    for call in calls:
+        if not call["ok"]:
+            why = call.get("why") or "?"
+            counts[why] = counts.get(why, 0) + 1
+    return tally(counts)
+
+
+def tally(counts: Dict[str, int]) -> str:
+    if not counts:
+        return ""
+    ranked = sorted(counts.items(), key=lambda item: -item[1])
+    return " (%s)" % "; ".join("%d: %s" % (n, why) for why, n in ranked)
 
 
 def settled(pid: int, within: float = SETTLE_WITHIN) -> int:
@@ -237,9 +256,12 @@ def settled(pid: int, within: float = SETTLE_WITHIN) -> int:
 
 class Run:
     def __init__(self, sim: Simulator, addresses: Dict[str, tuple], pids: Dict[str, int],
-                 plan: Plan, censuses: Optional[Dict[str, str]] = None) -> None:
+                 plan: Plan, censuses: Optional[Dict[str, str]] = None,
+                 gateway_port: Optional[int] = None) -> None:
         self.sim, self.addresses, self.pids, self.plan = sim, addresses, pids, plan
         self.censuses = censuses or {}     # client: the file its greenlet census is written to
+        # the sandbox gateway's port: the client's connections to it are its keep-alive pool
+        self.gateway = None if gateway_port is None else "tcp ESTABLISHED to :%d" % gateway_port
 
     def batch(self, client: str, kind: str, calls: int, concurrency: int,
               rate: Optional[float] = None) -> dict:
@@ -275,22 +297,28 @@ class Run:
 
     def soak(self, client: str, kind: str, figures: Figures) -> None:
         """``plan.soak`` calls one after another (``soak_concurrency`` at once), then what the client
-        kept: descriptors (sockets, files) and resident memory, against before the soak. A
-        descriptor left per call is a leaked socket; the memory is read after the client has
-        had a moment to let the calls go."""
+        kept: descriptors (sockets, files), greenlets and resident memory, against before the
+        soak. A descriptor left per call is a leaked socket; the memory is read after the
+        client has had a moment to let the calls go.
+
+        The connections kept to the gateway are its keep-alive pool, not a leak, as long as
+        there are no more of them than calls at once: the pool grows to the most requests that
+        were ever out together, which a run cannot fix in advance. More than that is a leak."""
         pid = self.pids[client]
+        at_once = self.plan.soak_concurrency or self.plan.concurrency
         settled(pid)     # the hold's calls let go first: their teardown is not the soak's
-        fds_before, rss_before = open_fds(pid), rss_kib(pid)
+        fds_before, rss_before, kinds_before = open_fds(pid), rss_kib(pid), fd_kinds(pid)
         greenlets_before = self._greenlets(client)
-        result = self.batch(client, kind, self.plan.soak,
-                            self.plan.soak_concurrency or self.plan.concurrency)["calls"]
+        result = self.batch(client, kind, self.plan.soak, at_once)["calls"]
         wrong = sum(1 for c in result if not c["ok"])
         figures.calls += len(result)
         figures.correct += len(result) - wrong
         deadline = time.monotonic() + SOAK_SETTLE
-        while open_fds(pid) > fds_before and time.monotonic() < deadline:
+        while self._left(pid, kinds_before, at_once) and time.monotonic() < deadline:
             time.sleep(0.2)
-        figures.soak_fds = open_fds(pid) - fds_before
+        left = self._left(pid, kinds_before, at_once)
+        figures.soak_fds = sum(left.values())
+        figures.soak_pool = fd_kinds(pid).get(self.gateway, 0) if self.gateway else None
         figures.soak_rss = float(rss_kib(pid) - rss_before)
         if greenlets_before is not None:
             after = self._greenlets(client)
@@ -301,9 +329,23 @@ class Run:
             if figures.soak_greenlets and figures.soak_greenlets > 0:
                 figures.problems.append("soak: %+d greenlets alive after it" % figures.soak_greenlets)
         if figures.soak_fds > 0:
-            figures.problems.append("soak: %d descriptors left open" % figures.soak_fds)
+            figures.problems.append("soak: %d descriptors left open%s" % (
+                figures.soak_fds, tally(left)))
         if wrong:
-            figures.problems.append("soak: %d of %d calls not correct" % (wrong, len(result)))
+            figures.problems.append("soak: %d of %d calls not correct%s" % (
+                wrong, len(result), reasons(result)))
+
+    def _left(self, pid: int, before: Dict[str, int], at_once: int) -> Dict[str, int]:
+        """The descriptors there are more of than before the soak, the gateway pool's
+        connections up to ``at_once`` apart."""
+        now = fd_kinds(pid)
+        more = grown(before, now)
+        if self.gateway in more:
+            within = min(more[self.gateway], max(0, at_once - before.get(self.gateway, 0)))
+            more[self.gateway] -= within
+            if not more[self.gateway]:
+                del more[self.gateway]
+        return more
 
     def _greenlets(self, client: str) -> Optional[int]:
         path = self.censuses.get(client)
@@ -320,9 +362,9 @@ class Run:
             if wrong or stretched or behind:
                 # past the client's capacity calls fail or stretch: that ends the ramp (the
                 # step is named, its calls are not counted among the load's correct calls)
-                figures.problems.append("ramp ended at %g/s: %d of %d calls not correct%s%s" % (
+                figures.problems.append("ramp ended at %g/s: %d of %d calls not correct%s%s%s" % (
                     rate, wrong, len(result), ", durations stretched" if stretched else "",
-                    ", placing fell behind" if behind else ""))
+                    ", placing fell behind" if behind else "", reasons(result)))
                 break
             figures.calls += len(result)
             figures.correct += len(result)
@@ -341,7 +383,8 @@ class Run:
         figures.hold_cpu = (cpu_seconds(pid) - before) / (time.monotonic() - began) * 100
         self.sim.ask({"op": "release"})
         if held < self.plan.hold:
-            figures.problems.append("held %d of %d calls" % (held, self.plan.hold))
+            figures.problems.append("held %d of %d calls%s" % (
+                held, self.plan.hold, tally(answer.get("why") or {})))
         return held, (during - idle) / held if held else None
 
 
@@ -368,7 +411,7 @@ def run(plan: Plan, workdir: Optional[str] = None) -> Dict[str, Dict[str, List[F
         bare = BareApp(bare_port, os.path.join(folder, "bare.log"), census=censuses["bare"])
         addresses = {"service": ("127.0.0.1", config["listen"]), "bare": ("127.0.0.1", bare_port)}
         pids = {"service": service.pid, "bare": bare.pid}
-        measuring = Run(sim, addresses, pids, plan, censuses)
+        measuring = Run(sim, addresses, pids, plan, censuses, gateway_port=sandbox.port)
         for _ in range(plan.runs):
             for load in LOADS:
                 for client in CLIENTS:
@@ -404,6 +447,7 @@ ROWS = [   # (label, attribute, format)
     ("CPU % core while holding", "hold_cpu", "%.1f"),
     ("s to place the held calls", "hold_placing", "%.1f"),
     ("fds left after soak", "soak_fds", "%d"),
+    ("gateway conns after soak", "soak_pool", "%d"),
     ("RSS KiB grown after soak", "soak_rss", "%.0f"),
     ("greenlets left after soak", "soak_greenlets", "%d"),
 ]

@@ -59,11 +59,39 @@ def card_correct(call: Call) -> bool:
             and what_was_heard([h.arg for h in record.heard]) == "approved")
 
 
+def timeline(call: Call) -> str:
+    """The applications run and the keys pressed, in order, by time and name: which key came
+    when, and which application (if any) took it. Never the keys themselves."""
+    record = call.record
+    moments = [(t, "%s%s" % (app, "" if response in ("", "_none_", None) else "=" + response))
+               for t, app, _, response in record.apps]
+    moments += [(press.t, "key>%s" % (press.taken_by or "nobody")) for press in record.pressed]
+    moments += [(heard.t, "heard(%s)" % heard.app) for heard in record.heard]
+    return " ".join("%.3f:%s" % moment for moment in sorted(moments))
+
+
+def why_wrong(call: Call, kind: str) -> str:
+    """A wrong call in a few words, so a run's problems can be told apart: how it ended and,
+    for a card call, what the caller was told."""
+    record = call.record
+    told = ""
+    if kind != "minimal":
+        # the prompts by file name only, and how many keys were pressed and taken: never the keys
+        names = [h.arg.rsplit("/", 1)[-1] for h in record.heard]
+        taken = sum(1 for press in record.pressed if press.taken_by)
+        told = ", heard %s after %d prompts (%s), %d keys pressed, %d taken; %s" % (
+            what_was_heard([h.arg for h in record.heard]), len(names),
+            " > ".join(names[-3:]), len(record.pressed), taken, timeline(call))
+    if not record.answered:
+        return "never answered (%s)%s" % (record.outcome, told)
+    return record.outcome + told
+
+
 def summary(call: Call, kind: str, late: float) -> Dict[str, Any]:
     record = call.record
     sent = [text for _, direction, text in record.transcript if direction == "out"]
     ok = minimal_correct(call) if kind == "minimal" else card_correct(call)
-    return {"ok": ok, "setup": record.apps[0][0] if record.apps else None,
+    return {"ok": ok, "why": None if ok else why_wrong(call, kind), "setup": record.apps[0][0] if record.apps else None,
             "duration": (record.ended or record.elapsed()),
             "events": sum(1 for text in sent if "Content-Type: text/event-" in text[:80]),
             "bytes": sum(len(text.encode("utf-8")) for text in sent), "late": late}
@@ -150,10 +178,30 @@ class Bench:
                 break
             gevent.sleep(0.1)
         return {"held": self._in_prompt(), "placing": placed - began,
-                "seconds": time.monotonic() - began}
+                "seconds": time.monotonic() - began, "ended": self._ended(),
+                "why": self._why_not_held(command["kind"])}
 
     def _in_prompt(self) -> int:
         return sum(1 for call in self.held if call.record.heard and not call.done)
+
+    def _ended(self) -> int:
+        return sum(1 for call in self.held if call.done)
+
+    def _why_not_held(self, kind: str) -> Dict[str, int]:
+        """The calls not in their prompt, counted by how they stand (at most a few kinds)."""
+        kinds: Dict[str, int] = {}
+        for call in self.held:
+            if call.record.heard and not call.done:
+                continue
+            if call.done:
+                why = why_wrong(call, kind)
+            elif not call.record.answered:
+                why = "not answered yet" + (" (socket connected)" if call.record.socket_connected
+                                            else "")
+            else:
+                why = "answered, no prompt yet"
+            kinds[why] = kinds.get(why, 0) + 1
+        return kinds
 
     def release(self) -> dict:
         calls, self.held = self.held, []

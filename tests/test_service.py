@@ -116,13 +116,15 @@ def test_a_flow_whose_gateway_is_not_configured_is_named_at_start_up(tmp_path, c
 
 
 def test_each_gateway_keeps_a_connection_for_every_call_the_service_may_hold(tmp_path):
-    """requests keeps ten idle connections a host; every call may wait on the gateway at once,
-    so its pool is sized to max_calls (tests/payments/test_transport_pool.py shows the reuse)."""
+    """An unsized pool keeps ten idle connections a host; every call may wait on the gateway at
+    once, so its pool is sized to max_calls (tests/payments/test_transport_pool.py shows the
+    reuse)."""
     path = tmp_path / "c.yaml"
     path.write_text("flows: {directory: %s}\nhttp: {enabled: false}\nmax_calls: 37\n"
                     "gateways: [{name: sandbox, type: sandbox, url: 'http://127.0.0.1:9'}]\n"
                     % os.path.join(ROOT, "flows"))
     service = Service(load_config(str(path), environ={}))
-    session = service.gateways["sandbox"].transport.session
+    transport = service.gateways["sandbox"].transport
+    assert transport.pool_size == 37
     for url in ("http://127.0.0.1:9/pay", "https://gateway.example/pay"):
-        assert session.get_adapter(url)._pool_maxsize == 37
+        assert transport.pools.connection_from_url(url).pool.maxsize == 37

@@ -63,11 +63,18 @@ def wait(ch: "SimChannel", run: "AppRun", seconds: Optional[float],
         # ten seconds besides, a bound on a wait, not a poll: ten thousand held calls each
         # waking once a second were a share of the simulator's core
         remaining = WAIT_CHUNK if deadline is None else deadline - now()
-        if remaining <= 0:
-            return "done", None
         try:
-            item = run.inbox.get(timeout=min(remaining, WAIT_CHUNK))
+            if remaining > 0:
+                item = run.inbox.get(timeout=min(remaining, WAIT_CHUNK))
+            else:
+                # past the deadline, what is already in is still taken first, as the switch
+                # reads its queued keys before it looks at the clock: when this process was
+                # busy, the caller's key and the deadline came due together, and the key
+                # may have been put in just as the timed get gave up
+                item = run.inbox.get_nowait()
         except Empty:
+            if remaining <= 0:
+                return "done", None
             continue
         if item is HANGUP:
             return "hangup", None

@@ -25,3 +25,22 @@ def test_held_calls_stay_in_their_prompt_past_the_hold_seconds_until_released(tm
     finally:
         bench.switch.stop()
         bare.stop()
+
+
+def test_a_wrong_call_says_how_it_ended_and_what_was_heard_without_a_key(tmp_path):
+    from orchestrator.payments.sandbox_cards import card_for
+    port = free_port()
+    bare = BareApp(port, str(tmp_path / "bare.log"))   # it plays one file and hangs up: no card
+    bench = Bench(time_scale=0.05)
+    try:
+        answer = bench.calls({"address": ["127.0.0.1", port], "kind": "card", "calls": 2,
+                              "concurrency": 2})
+        for call in answer["calls"]:
+            assert not call["ok"]
+            assert call["why"].startswith("hung up by service (NORMAL_CLEARING), heard no result"), call
+            assert "minimal.wav" in call["why"] and "0 keys pressed" in call["why"], call
+            assert "answer" in call["why"] and "playback" in call["why"]     # the timeline
+            assert card_for("approve")[-4:] not in call["why"]
+    finally:
+        bench.switch.stop()
+        bare.stop()

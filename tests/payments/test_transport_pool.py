@@ -1,5 +1,5 @@
 """The gateway client keeps as many connections as calls may wait on it at once (the service
-sizes it to ``max_calls``): past requests' default of ten, every extra concurrent payment
+sizes it to ``max_calls``): past an unsized pool's ten, every extra concurrent payment
 opened a connection for one request and threw it away."""
 import gevent
 import gevent.event
@@ -55,7 +55,7 @@ def test_a_pool_sized_to_the_calls_reuses_every_connection(server):
     assert len(set(server.ports)) == AT_ONCE       # the second round on the first's connections
 
 
-def test_requests_default_pool_throws_connections_away(server):
+def test_an_unsized_pool_of_ten_throws_connections_away(server):
     transport = JsonTransport(connect_timeout=2, read_timeout=5)
     server.round(transport)
     server.round(transport)

@@ -14,18 +14,25 @@ large, too deep or not JSON arrives with ``data`` None and says why in ``unreada
 connector decides what that means by the HTTP status, as for any answer it cannot read.
 """
 import ipaddress
+import os
 import urllib.parse
 from typing import Any, Mapping, Optional, Union
 
-import requests
-import requests.adapters
-from urllib3.exceptions import NewConnectionError, ConnectTimeoutError, ReadTimeoutError
+import certifi
+import urllib3
+from urllib3.exceptions import (ConnectTimeoutError, HTTPError, NewConnectionError,
+                                ReadTimeoutError, SSLError)
 
 from ... import bounded_json
 
 # The most of an answer that is read. A gateway's JSON answer is a few kilobytes; past this it
 # is not an answer a connector can use, and reading on would only hold memory for it.
 MAX_ANSWER_BYTES = 256 * 1024
+
+# idle keep-alive connections kept per host when the pool is not sized (requests' default)
+DEFAULT_POOL = 10
+HOSTS = 10      # hosts with a pool of their own (a connector speaks to one or two)
+USER_AGENT = "orchestrator"
 
 
 class GatewayConfigError(ValueError):
@@ -85,92 +92,110 @@ class Response:
 
 
 class JsonTransport:
-    """One keep-alive session; bounded connect and read timeouts on every call."""
+    """Keep-alive connections per host; bounded connect and read timeouts on every call.
+
+    It speaks urllib3 directly rather than through requests: requests added its session,
+    adapter and hooks machinery to every call, nearly half of the client's CPU a request
+    (``bench/http_client.py``), for nothing a connector uses. What a
+    failure means is the same either way; ``tests/payments/test_transport_failures.py``
+    fails each way on real sockets."""
 
     def __init__(self, verify: Union[bool, str] = True, connect_timeout: float = 3.0,
                  read_timeout: float = 20.0, max_answer_bytes: int = MAX_ANSWER_BYTES,
                  max_depth: int = bounded_json.MAX_DEPTH) -> None:
-        """``max_answer_bytes`` and ``max_depth`` bound what is read of an answer (a web
-        service's answers are smaller and flatter than the gateways' defaults allow)."""
+        """``verify`` is True (the CA bundle requests trusts, certifi's) or the path of a CA
+        file or folder. ``max_answer_bytes`` and ``max_depth`` bound what is read of an answer
+        (a web service's answers are smaller and flatter than the gateways' defaults allow)."""
         if verify is False:
             raise GatewayConfigError("certificate verification cannot be turned off")
         self.verify = verify
         self.max_answer_bytes, self.max_depth = int(max_answer_bytes), int(max_depth)
         self.timeout = (float(connect_timeout), float(read_timeout))
-        self.session = requests.Session()
-        self.session.trust_env = False
+        self._timeout = urllib3.Timeout(connect=self.timeout[0], read=self.timeout[1])
+        self.pool_size = DEFAULT_POOL
+        self.pools = self._pools(DEFAULT_POOL)
+
+    def _pools(self, size: int) -> urllib3.PoolManager:
+        # no proxy from the environment (a PoolManager reads none), no retries, no redirects:
+        # each of them could send a card somewhere, or twice
+        trust: dict = {"cert_reqs": "CERT_REQUIRED"}
+        where = certifi.where() if self.verify is True else str(self.verify)
+        trust["ca_cert_dir" if os.path.isdir(where) else "ca_certs"] = where
+        return urllib3.PoolManager(num_pools=HOSTS, maxsize=size, block=False, retries=False,
+                                   headers={"User-Agent": USER_AGENT}, **trust)
 
     def size_pool(self, connections: int) -> None:
-        """Keep up to ``connections`` idle keep-alive connections per host (requests keeps 10).
+        """Keep up to ``connections`` idle keep-alive connections per host (10 unless sized).
         Sized to ``max_calls`` by the service: every call may be waiting on the gateway at
         once, and past the pool each one's connection was opened for one request and thrown
         away, a TCP and TLS handshake more per payment just when the gateway is busiest."""
         if connections < 1:
             raise GatewayConfigError("a connection pool holds at least one connection")
-        for prefix in ("https://", "http://"):
-            self.session.mount(prefix, requests.adapters.HTTPAdapter(
-                pool_connections=10, pool_maxsize=int(connections), max_retries=0))
+        self.pools.clear()
+        self.pool_size = int(connections)
+        self.pools = self._pools(self.pool_size)
 
     def call(self, method: str, url: str, body: Optional[bytes] = None,
              headers: Optional[Mapping[str, str]] = None) -> Response:
         """Send; return a Response whose ``data`` is the parsed JSON (None if unreadable)."""
+        sent = dict(self.pools.headers)
+        sent.update(headers or {})
         try:
-            reply = self.session.request(method, url, data=body, headers=headers,
-                                         timeout=self.timeout, verify=self.verify,
-                                         allow_redirects=False, stream=True)
-        except requests.exceptions.ConnectTimeout:
+            reply = self.pools.urlopen(method, url, body=body, headers=sent,
+                                       timeout=self._timeout, redirect=False, retries=False,
+                                       preload_content=False)
+        except NewConnectionError:
+            # before ConnectTimeoutError: urllib3 makes a refused connect a kind of it
+            raise NotReached("connect", "connection refused or unreachable") from None
+        except ConnectTimeoutError:
             raise NotReached("connect", "connect timeout") from None
-        except requests.exceptions.SSLError:
+        except SSLError:
             raise NotReached("tls", "TLS handshake or certificate check failed",
                              retryable=False) from None
-        except requests.exceptions.ReadTimeout:
+        except ReadTimeoutError:
             raise OutcomeUnknown("timeout", "no answer within %.1fs" % self.timeout[1]) from None
-        except requests.exceptions.ConnectionError as error:
-            if _before_sending(error):
-                raise NotReached("connect", "connection refused or unreachable") from None
-            raise OutcomeUnknown("connection", "connection lost after sending",
-                                 resend_if_idempotent=True) from None
-        except requests.exceptions.RequestException as error:
-            raise OutcomeUnknown("protocol", type(error).__name__) from None
+        except HTTPError as error:
+            # ProtocolError and the rest: the connection broke once the request was on it
+            raise OutcomeUnknown("connection", "connection lost after sending (%s)"
+                                 % type(error).__name__, resend_if_idempotent=True) from None
+        whole = False
         try:
             content = _read_bounded(reply, self.max_answer_bytes)
-        except requests.exceptions.RequestException as error:
+            whole = content is not None
+        except ReadTimeoutError:
             # the request was sent and the answer had begun: whatever broke, it may have acted
-            if isinstance(error.args[0] if error.args else None, ReadTimeoutError):
-                raise OutcomeUnknown("timeout", "answer stalled for %.1fs" % self.timeout[1]) \
-                    from None
+            raise OutcomeUnknown("timeout", "answer stalled for %.1fs" % self.timeout[1]) \
+                from None
+        except (HTTPError, OSError) as error:
             raise OutcomeUnknown("connection", "answer cut off (%s)" % type(error).__name__,
                                  resend_if_idempotent=True) from None
         finally:
-            reply.close()   # an answer read to the end keeps its connection; a cut one does not
+            if not whole:
+                reply.close()      # a cut or oversized answer's connection is not kept
+            reply.release_conn()   # an answer read to the end keeps its connection
+        status, got = reply.status, reply.headers
         if content is None:
-            return Response(reply.status_code, None, reply.headers,
-                            "larger than %d bytes" % self.max_answer_bytes)
+            return Response(status, None, got, "larger than %d bytes" % self.max_answer_bytes)
         if not content:
-            return Response(reply.status_code, None, reply.headers)
+            return Response(status, None, got)
         try:
             data = bounded_json.loads(content, self.max_depth)
         except bounded_json.TooDeep as error:
-            return Response(reply.status_code, None, reply.headers, str(error))
+            return Response(status, None, got, str(error))
         except ValueError:
-            return Response(reply.status_code, None, reply.headers, "not JSON")
-        return Response(reply.status_code, data, reply.headers)
+            return Response(status, None, got, "not JSON")
+        return Response(status, data, got)
 
     def close(self) -> None:
-        self.session.close()
+        self.pools.clear()
 
 
-def _read_bounded(reply: requests.Response, limit: int) -> Optional[bytes]:
+def _read_bounded(reply: urllib3.BaseHTTPResponse, limit: int) -> Optional[bytes]:
     """The body, decoded, or None as soon as it is longer than ``limit`` bytes."""
     chunks, size = [], 0
-    for chunk in reply.iter_content(chunk_size=16 * 1024):
+    for chunk in reply.stream(16 * 1024):
         size += len(chunk)
         if size > limit:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _before_sending(error: requests.exceptions.ConnectionError) -> bool:
-    reason = getattr(error.args[0], "reason", None) if error.args else None
-    return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
