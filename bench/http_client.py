@@ -6,6 +6,10 @@ environment, the answer read in bounded chunks and parsed).
 The server runs in a process of its own, so only the client's CPU is counted; both clients
 send the same body to the same keep-alive server, alternately, ``--rounds`` times each.
 
+Then the wall time of a request on a kept-alive connection to a pywsgi server as pywsgi comes
+and as the project's servers run it (``orchestrator/wsgi_server.py``, Nagle's algorithm off):
+pywsgi writes an answer's head and body apart, and the body waits for the client's delayed ACK.
+
     .venv/bin/python -m bench.http_client [--requests 2000] [--rounds 3]
 """
 import argparse
@@ -15,7 +19,8 @@ import resource
 import statistics
 import subprocess
 import sys
-from typing import Callable, List, Optional
+import time
+from typing import Callable, Dict, List, Optional
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -60,6 +65,51 @@ server.start()
 print(server.server_port, flush=True)
 server.serve_forever()
 """
+
+
+WSGI_SERVER = """
+import sys
+from gevent.pywsgi import WSGIServer
+from orchestrator.wsgi_server import PromptWSGIServer
+answer = sys.stdin.buffer.read()
+def app(environ, start_response):
+    environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    start_response("200 OK", [("Content-Type", "application/json"),
+                              ("Content-Length", str(len(answer)))])
+    return [answer]
+kind = PromptWSGIServer if sys.argv[1] == "prompt" else WSGIServer
+server = kind(("127.0.0.1", 0), app, log=None, error_log=None)
+server.start()
+print(server.server_port, flush=True)
+server.serve_forever()
+"""
+
+
+class AnsweringServer:
+    """One of the servers above in a process of its own; ``url`` once it listens."""
+
+    def __init__(self, source: str, *args: str) -> None:
+        env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        self.process = subprocess.Popen([sys.executable, "-c", source, *args], cwd=REPO, env=env,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.process.stdin.write(ANSWER)
+        self.process.stdin.close()
+        line = self.process.stdout.readline()
+        if not line:
+            raise SystemExit("the answering server did not start")
+        self.url = "http://127.0.0.1:%d/pay" % int(line)
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+
+def wall_ms(one: Callable[[], None], count: int) -> float:
+    one()
+    began = time.monotonic()
+    for _ in range(count):
+        one()
+    return (time.monotonic() - began) / count * 1000
 
 
 def cpu() -> float:
@@ -109,33 +159,35 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.http_client")
     parser.add_argument("--requests", type=int, default=2000, help="requests a round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of each client")
+    parser.add_argument("--latency-requests", type=int, default=100,
+                        help="requests timed against each kind of server")
     args = parser.parse_args(argv)
-    server = subprocess.Popen([sys.executable, "-c", SERVER], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, cwd=REPO)
+    server = AnsweringServer(SERVER)
     try:
-        server.stdin.write(ANSWER)
-        server.stdin.close()
-        line = server.stdout.readline()
-        if not line:
-            raise SystemExit("the answering server did not start")
-        url = "http://127.0.0.1:%d/pay" % int(line)
-        clients = {"JsonTransport (urllib3)": with_transport(url),
-                   "requests.Session": with_requests(url)}
-        figures = {name: [] for name in clients}
+        clients = {"JsonTransport (urllib3)": with_transport(server.url),
+                   "requests.Session": with_requests(server.url)}
+        figures: Dict[str, List[float]] = {name: [] for name in clients}
         for _ in range(args.rounds):
             for name, one in clients.items():
                 figures[name].append(measure(one, args.requests))
-        print("http client: CPU us per request, %d requests a round, %d rounds "
-              "(min / median / max)" % (args.requests, args.rounds))
-        for name, values in figures.items():
-            print("  %-26s %7.1f / %7.1f / %7.1f" % (name, min(values), statistics.median(values),
-                                                     max(values)))
-        ours = statistics.median(figures["JsonTransport (urllib3)"])
-        print("  ratio (transport / requests): %.2f" % (ours / statistics.median(
-            figures["requests.Session"])))
     finally:
-        server.kill()
-        server.wait(timeout=10)
+        server.stop()
+    print("http client: CPU us per request, %d requests a round, %d rounds "
+          "(min / median / max)" % (args.requests, args.rounds))
+    for name, values in figures.items():
+        print("  %-26s %7.1f / %7.1f / %7.1f" % (name, min(values), statistics.median(values),
+                                                 max(values)))
+    print("  ratio (transport / requests): %.2f" % (
+        statistics.median(figures["JsonTransport (urllib3)"])
+        / statistics.median(figures["requests.Session"])))
+    print("wall ms a request on a kept-alive connection, %d requests:" % args.latency_requests)
+    for kind, label in (("pywsgi", "pywsgi's WSGIServer"), ("prompt", "PromptWSGIServer")):
+        answering = AnsweringServer(WSGI_SERVER, kind)
+        try:
+            print("  %-26s %7.2f" % (label, wall_ms(with_transport(answering.url),
+                                                    args.latency_requests)))
+        finally:
+            answering.stop()
     return 0
 
 

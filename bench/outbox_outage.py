@@ -36,7 +36,7 @@ from typing import Dict, List, Optional  # noqa: E402
 import gevent  # noqa: E402
 import gevent.pool  # noqa: E402
 import yaml  # noqa: E402
-from gevent.pywsgi import WSGIServer  # noqa: E402
+from orchestrator.wsgi_server import PromptWSGIServer as WSGIServer  # noqa: E402
 
 from bench.card_flow import card_flow, keying_steps  # noqa: E402
 from bench.service_process import ServiceProcess, free_port  # noqa: E402

@@ -40,6 +40,8 @@ from gevent import socket
 from gevent.pywsgi import MAX_REQUEST_LINE, Input, WSGIHandler, WSGIServer, headers_factory
 from gevent.pywsgi import _InvalidClientInput  # the input error pywsgi handles as the client's
 
+from .wsgi_server import PromptWSGIServer
+
 if TYPE_CHECKING:  # pragma: no cover
     from orchestrator.metrics import Metrics
 
@@ -288,7 +290,7 @@ class BoundedHandler(WSGIHandler):
         super().handle_error(t, v, tb)
 
 
-class BoundedWSGIServer(WSGIServer):
+class BoundedWSGIServer(PromptWSGIServer):
     """pywsgi's server with ``limits``; ``connections`` are the open ones, oldest first."""
 
     handler_class = BoundedHandler

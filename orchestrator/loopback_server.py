@@ -9,6 +9,8 @@ from typing import Any, Callable, Dict, Optional, Type
 from gevent.pool import Pool
 from gevent.pywsgi import WSGIHandler, WSGIServer
 
+from .wsgi_server import PromptWSGIServer
+
 
 class LoopbackServer:
     def __init__(self, host: str, port: int, certfile: Optional[str] = None,
@@ -29,8 +31,8 @@ class LoopbackServer:
         if handler_class is not None:
             options["handler_class"] = handler_class
         self.pool = Pool(pool_size)
-        self._server = WSGIServer((self.host, self.port), app, log=None, error_log=error_log,
-                                  spawn=self.pool, **options)
+        self._server = PromptWSGIServer((self.host, self.port), app, log=None,
+                                        error_log=error_log, spawn=self.pool, **options)
         self._server.start()
         self.port = self._server.server_port
         return self.port

@@ -4,7 +4,7 @@ import ssl
 
 import pytest
 from gevent.pool import Pool
-from gevent.pywsgi import WSGIServer
+from orchestrator.wsgi_server import PromptWSGIServer as WSGIServer  # answers unheld by Nagle
 
 from tests.support.tls import make_certificate
 

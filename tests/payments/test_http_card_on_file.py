@@ -6,7 +6,7 @@ connector without the settings offering nothing."""
 import json
 
 import pytest
-from gevent.pywsgi import WSGIServer
+from orchestrator.wsgi_server import PromptWSGIServer as WSGIServer  # answers unheld by Nagle
 
 from orchestrator.payments.gateways import GatewayConfigError, build_gateway
 from orchestrator.payments.gateways.tokens import StoredCard, Tokenized

@@ -5,7 +5,7 @@ gateway idempotent on it, and the refund status by key."""
 import json
 
 import pytest
-from gevent.pywsgi import WSGIServer
+from orchestrator.wsgi_server import PromptWSGIServer as WSGIServer  # answers unheld by Nagle
 
 from orchestrator.payments.gateways import build_gateway
 from orchestrator.payments.gateways.refund_results import RefundRefused, RefundTarget, Refunded, Voided

@@ -9,7 +9,7 @@ import json
 
 import gevent
 import requests
-from gevent.pywsgi import WSGIServer
+from orchestrator.wsgi_server import PromptWSGIServer as WSGIServer  # answers unheld by Nagle
 
 from orchestrator.simulator import CallerScript
 from orchestrator.simulator.eavesdrop import payments_extensions

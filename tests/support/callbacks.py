@@ -5,7 +5,7 @@ import json
 import time
 
 import gevent
-from gevent.pywsgi import WSGIServer
+from orchestrator.wsgi_server import PromptWSGIServer as WSGIServer  # answers unheld by Nagle
 
 from orchestrator.payments.signing import verify
 from tests.support.canary import traces

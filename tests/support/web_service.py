@@ -8,7 +8,9 @@ what was sent. Served over HTTPS with the test certificate, or plain HTTP to loo
 import json
 
 import gevent
-from gevent.pywsgi import WSGIHandler, WSGIServer
+from gevent.pywsgi import WSGIHandler
+
+from orchestrator.wsgi_server import PromptWSGIServer as WSGIServer  # answers unheld by Nagle
 
 from tests.support.tls import https_server
 
