@@ -225,13 +225,17 @@ class Figures:
 
 
 def reasons(calls: List[dict]) -> str:
-    """Why the wrong calls of a batch were wrong, counted: `` (3 × hung up by caller ...)``."""
+    """Why the wrong calls of a batch were wrong, counted, with the timeline of the first call
+    of each kind: `` (3: hung up by ... [0.045:answer ...])``."""
     counts: Dict[str, int] = {}
+    example: Dict[str, str] = {}
     for call in calls:
         if not call["ok"]:
             why = call.get("why") or "?"
             counts[why] = counts.get(why, 0) + 1
-    return tally(counts)
+            example.setdefault(why, call.get("timeline") or "")
+    return tally({"%s [%s]" % (why, example[why]) if example[why] else why: n
+                  for why, n in counts.items()})
 
 
 def tally(counts: Dict[str, int]) -> str:

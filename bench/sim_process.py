@@ -79,9 +79,9 @@ def why_wrong(call: Call, kind: str) -> str:
         # the prompts by file name only, and how many keys were pressed and taken: never the keys
         names = [h.arg.rsplit("/", 1)[-1] for h in record.heard]
         taken = sum(1 for press in record.pressed if press.taken_by)
-        told = ", heard %s after %d prompts (%s), %d keys pressed, %d taken; %s" % (
+        told = ", heard %s after %d prompts (%s), %d keys pressed, %d taken" % (
             what_was_heard([h.arg for h in record.heard]), len(names),
-            " > ".join(names[-3:]), len(record.pressed), taken, timeline(call))
+            " > ".join(names[-3:]), len(record.pressed), taken)
     if not record.answered:
         return "never answered (%s)%s" % (record.outcome, told)
     return record.outcome + told
@@ -91,7 +91,8 @@ def summary(call: Call, kind: str, late: float) -> Dict[str, Any]:
     record = call.record
     sent = [text for _, direction, text in record.transcript if direction == "out"]
     ok = minimal_correct(call) if kind == "minimal" else card_correct(call)
-    return {"ok": ok, "why": None if ok else why_wrong(call, kind), "setup": record.apps[0][0] if record.apps else None,
+    return {"ok": ok, "why": None if ok else why_wrong(call, kind),
+            "timeline": None if ok else timeline(call), "setup": record.apps[0][0] if record.apps else None,
             "duration": (record.ended or record.elapsed()),
             "events": sum(1 for text in sent if "Content-Type: text/event-" in text[:80]),
             "bytes": sum(len(text.encode("utf-8")) for text in sent), "late": late}
@@ -194,7 +195,7 @@ class Bench:
             if call.record.heard and not call.done:
                 continue
             if call.done:
-                why = why_wrong(call, kind)
+                why = call.record.outcome
             elif not call.record.answered:
                 why = "not answered yet" + (" (socket connected)" if call.record.socket_connected
                                             else "")

@@ -134,17 +134,26 @@ def dial(address, timeout: float = 5.0):
     family = _literal_family(host)
     if family is None:
         try:
-            return gevent.socket.create_connection((host, port), timeout=timeout)
+            return no_delay(gevent.socket.create_connection((host, port), timeout=timeout))
         except OSError:
             return None
     sock = gevent.socket.socket(family, gevent.socket.SOCK_STREAM)
     try:
         sock.settimeout(timeout)
         sock.connect((host, port))
-        return sock
+        return no_delay(sock)
     except OSError:
         sock.close()
         return None
+
+
+def no_delay(sock):
+    """Nagle's algorithm off, as the real switch has it (mod_event_socket sets TCP_NODELAY on
+    the ``socket`` application's connection and on every inbound one; checked in 1.10.12's
+    source). Without it an event written right after a command's reply waited for the
+    client's delayed ACK: 40 ms an application that a real switch does not take."""
+    sock.setsockopt(gevent.socket.IPPROTO_TCP, gevent.socket.TCP_NODELAY, 1)
+    return sock
 
 
 def _literal_family(host: str):

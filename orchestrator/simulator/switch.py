@@ -20,6 +20,7 @@ from .legs import AgentLeg, is_agent_leg
 from .events import EventFactory, SimEvent
 from .faults import Faults
 from .inbound import InboundListener
+from .outbound import no_delay
 from .record import CallRecord, render_timeline
 from .wire import Command
 
@@ -192,6 +193,7 @@ class Switch:
 
     # ---- inbound -----------------------------------------------------------------
     def _accept(self, sock, address) -> None:
+        no_delay(sock)
         listener = InboundListener(self, sock, self.faults)
         self.add_listener(listener)
         listener.start()

@@ -430,3 +430,21 @@ def test_a_write_the_kernel_takes_in_parts_is_finished_once_the_peer_reads():
     finally:
         conn.close(say_exit=False)
         server.close()
+
+
+def test_an_esl_connection_turns_nagle_off_as_the_switch_does_on_its_side():
+    """Each write is whole commands; with Nagle on, a command written while the one before was
+    unacknowledged waited for the switch's delayed ACK."""
+    import socket as plain
+    listener = plain.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    client = plain.create_connection(listener.getsockname())
+    server, _ = listener.accept()
+    try:
+        assert not client.getsockopt(plain.IPPROTO_TCP, plain.TCP_NODELAY)
+        EslConnection(client)
+        assert client.getsockopt(plain.IPPROTO_TCP, plain.TCP_NODELAY)
+    finally:
+        for sock in (client, server, listener):
+            sock.close()
