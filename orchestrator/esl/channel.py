@@ -42,6 +42,7 @@ from orchestrator.engine.channel import (
 from orchestrator.esl.commands import SwitchCommands, check_value, setting_commands
 from orchestrator.esl.errors import CallGone, CommandFailed, CommandTimeout
 from orchestrator.esl.protocol import CONNECTION_LOST, EslConnection, EslMessage, FrameTooLarge, header
+from orchestrator.esl.variables import ChannelVariables
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +151,7 @@ class Channel:
         self.uuid: str = connect_headers.get("Unique-ID", "")
         self.destination_number: str = connect_headers.get("Caller-Destination-Number", "")
         self.caller_id_number: str = connect_headers.get("Caller-Caller-ID-Number", "")
-        self._known_variables: Dict[str, str] = self._variables_from(connect_headers)
-        self._unread_variables: Optional[Mapping[str, str]] = None
+        self._vars = ChannelVariables(connect_headers, SECRET_HEADER)
         self.hangup_cause: Optional[str] = None
         self._inbox: "gevent.queue.Queue[_Signal]" = gevent.queue.Queue()
         self._digits: Deque[str] = deque()
@@ -164,7 +164,7 @@ class Channel:
         self._switch = SwitchCommands(lambda command: self.api(command), node_key=node)
         # A payment extension sets sensitive_dtmf before the socket: the whole call is secure,
         # every prompt and read goes through the secure-entry script (docs/secure-entry.md).
-        self._secure_from_dialplan = self._variables.get("sensitive_dtmf") == "true"
+        self._secure_from_dialplan = self._vars.get("sensitive_dtmf") == "true"
         self._secure = self._secure_from_dialplan
         # Announcements of a secure call wait here for the next read, which plays them first:
         # between two applications the socket's park throws queued keys away (seen on 1.10.12),
@@ -173,12 +173,6 @@ class Channel:
         connection.add_listener(self._on_message)
 
     # -- what the switch tells us (event greenlet: only enqueue, never block) --------------
-    @staticmethod
-    def _variables_from(headers: Mapping[str, str]) -> Dict[str, str]:
-        """Channel variables from event headers, never the variable secrets pass through."""
-        return {k[len("variable_"):]: v for k, v in headers.items()
-                if k.startswith("variable_") and k != SECRET_HEADER}
-
     def _on_message(self, message: EslMessage) -> None:
         ctype = message.content_type
         if ctype in ("text/disconnect-notice", CONNECTION_LOST):
@@ -194,7 +188,7 @@ class Channel:
             return
         name = message.event_name
         if name.startswith("CHANNEL_"):
-            self._unread_variables = message.headers   # taken when read (``_variables``)
+            self._vars.arrived(message.headers)   # parsed only when read (variables.py)
         if name == "CHANNEL_EXECUTE_COMPLETE":
             self._inbox.put(_Signal("complete", header(message, "Application-UUID"),
                                     message.headers))
@@ -203,40 +197,15 @@ class Channel:
         elif name in ("CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"):
             self._inbox.put(_Signal("gone", headers={"cause": header(message, "Hangup-Cause")}))
 
-    @property
-    def _variables(self) -> Dict[str, str]:
-        """The channel's variables as the switch last told them, with our own writes since.
-
-        Every channel event carries every variable: the newest one not yet taken is parsed
-        here, when the variables are read, not as each event arrives (most are never read).
-        An earlier untaken event is passed over: the newer one holds all it held, except a
-        variable unset in between, which is then rightly gone. Our own writes read this
-        first, so they stay newer than what they overwrite, as when each event was taken."""
-        unread = self._unread_variables
-        if unread is not None:
-            self._unread_variables = None
-            self._known_variables.update(self._variables_from(unread))
-        return self._known_variables
-
     # -- the inbox (call greenlet) ----------------------------------------------------------
     @property
     def variables(self) -> Dict[str, str]:
-        return self._variables
+        return self._vars.all()
 
     def variable(self, name: str) -> Optional[str]:
-        """One channel variable, as ``variables.get(name)`` gives it, without parsing the rest.
-
-        A flow reads a few variables by name (``${channel.pay_amount}``, the stay-mode marks)
-        on an event that carries every one of them; the newest untaken event is looked into
-        for that one header. It is newer than our own writes (they take it first), so where it
-        holds the name it has the last word, as when the whole event is taken."""
-        unread = self._unread_variables
-        key = "variable_" + name
-        if unread is not None and key != SECRET_HEADER:
-            value = unread.get(key)
-            if value is not None:
-                return value
-        return self._known_variables.get(name)
+        """One channel variable, as ``variables.get(name)`` gives it, without parsing the rest
+        (a flow's ``${channel.pay_amount}``, the stay-mode marks: a few names a call)."""
+        return self._vars.get(name)
 
     @property
     def gone(self) -> bool:
@@ -294,8 +263,8 @@ class Channel:
         before = ["api " + line for line in setting_commands(self.uuid, setting)] if setting else []
         try:
             self._conn.commands(before + ["\n".join(lines)])
-            if setting:    # read only then: reading them parses the newest event whole
-                self._variables.update((name, str(value)) for name, value in setting)
+            if setting:
+                self._vars.write_all(setting)
         except CommandFailed:
             self._poll()  # a lingering socket refuses commands after a hangup not yet read
             raise
@@ -364,9 +333,9 @@ class Channel:
         set it (uuid_setvar: no event) when it is not what this say needs."""
         name, values = SAY_GENDER_VARIABLES.get(language, ("", {}))
         value = values.get(str(gender).upper())
-        if name and value and self._variables.get(name) != value:
+        if name and value and self._vars.get(name) != value:
             self._switch.set_variable(self.uuid, name, value)
-            self._variables[name] = value
+            self._vars.write(name, value)
 
     # -- this call's state ----------------------------------------------------------------------
     def set_variable(self, name: str, value: str) -> None:
@@ -375,14 +344,14 @@ class Channel:
         variable (about 3 KB a variable set). A value holding ``${`` (a peer's text; the
         switch would expand it) is refused with ValueError, never sent."""
         self._switch.set_variable(self.uuid, name, value)
-        self._variables[name] = str(value)
+        self._vars.write(name, value)
 
     def set_variables(self, pairs: Sequence[Tuple[str, str]]) -> None:
         """Several variables in one write (``setting_commands``: one ``uuid_setvar_multi``
         where the values allow), answered together."""
         if pairs:
             self._conn.commands(["api " + line for line in setting_commands(self.uuid, pairs)])
-            self._variables.update((name, str(value)) for name, value in pairs)
+            self._vars.write_all(pairs)
 
     def unset_variable(self, name: str) -> None:
         self.clear_variable(name)
@@ -391,12 +360,12 @@ class Channel:
         """``set`` as an application, in order with the channel's applications: for
         ``sensitive_dtmf``, whose switching on and off the live suite proves this way."""
         self.execute("set", "%s=%s" % (_one_line(name, "variable name"), check_value(value, name)))
-        self._variables[name] = str(value)
+        self._vars.write(name, value)
 
     def clear_variable(self, name: str) -> None:
         """``uuid_setvar`` over api: unlike the ``unset`` application, no event carries it."""
         self._switch.clear_variable(self.uuid, name)
-        self._variables.pop(name, None)
+        self._vars.remove(name)
 
     def mute_toward_listener(self) -> None:
         self._switch.mute_toward_listener(self.uuid)
@@ -425,7 +394,7 @@ class Channel:
         try:
             self.flush_announcements()
             self._leave_secure()
-            if "socket_resume" in self._variables:
+            if self._vars.get("socket_resume") is not None:
                 self.unset_variable("socket_resume")
             self.execute("transfer", arg, timeout=self.settings.answer_timeout)
         except CallGone:
@@ -438,7 +407,7 @@ class Channel:
         or does not answer, and the flow could not offer anything else.
         """
         self.flush_announcements()
-        if self._variables.get("continue_on_fail") != "true":
+        if self._vars.get("continue_on_fail") != "true":
             self.set_variable("continue_on_fail", "true")
         headers = self.execute("bridge", _one_line(dial_string, "dial string"), timeout=timeout)
         disposition = (headers.get("variable_originate_disposition")
@@ -461,7 +430,7 @@ class Channel:
             except CommandFailed as exc:
                 log.warning("hold music on the agent's leg could not be stopped: %s", exc)
         self._leave_secure()
-        if "socket_resume" in self._variables:
+        if self._vars.get("socket_resume") is not None:
             self.clear_variable("socket_resume")
         try:
             self._switch.bridge(self.uuid, leg)
@@ -745,7 +714,7 @@ class Channel:
         return [(name, value) for name, value in
                 (("tts_engine", check_value(engine, "tts engine", " ;=")),
                  ("tts_voice", check_value(voice, "tts voice", " ;=")))
-                if self._variables.get(name) != value]
+                if self._vars.get(name) != value]
 
     def _next_digit(self, deadline: float) -> Optional[str]:
         while not self._digits:
