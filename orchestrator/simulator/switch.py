@@ -182,6 +182,12 @@ class Switch:
     def __exit__(self, *exc) -> None:
         self.stop()
 
+    def forget(self, call: Call) -> None:
+        """Drop a finished call from ``calls``: a load driver placing tens of thousands keeps
+        what it measured and lets the records go (each holds the call's whole wire text)."""
+        if self.calls.get(call.uuid) is call and call.done:
+            del self.calls[call.uuid]
+
     def spawn(self, func, *args):
         return self._group.spawn(func, *args)
 

@@ -20,8 +20,11 @@ def test_held_calls_stay_in_their_prompt_past_the_hold_seconds_until_released(tm
         # hold's seconds: the prompt's clock did not start at each call's placing
         gevent.sleep(3.0)
         assert bench._in_prompt() == 20
+        bench.switch.forget(bench.held[0])            # still up: kept
+        assert len(bench.switch.calls) == 20
         assert bench.release() == {"released": 20}
         assert bench._in_prompt() == 0
+        assert bench.switch.calls == {}               # their records let go once ended
     finally:
         bench.switch.stop()
         bare.stop()
@@ -42,6 +45,7 @@ def test_a_wrong_call_says_how_it_ended_and_what_was_heard_without_a_key(tmp_pat
             assert "answer" in call["timeline"] and "playback" in call["timeline"]
             assert card_for("approve")[-4:] not in call["timeline"]
             assert card_for("approve")[-4:] not in call["why"]
+        assert bench.switch.calls == {}      # summed up, then let go: a soak's memory stays flat
     finally:
         bench.switch.stop()
         bare.stop()
