@@ -180,14 +180,10 @@ class Bench:
                 break
             gevent.sleep(0.1)
         return {"held": self._in_prompt(), "placing": placed - began,
-                "seconds": time.monotonic() - began, "ended": self._ended(),
-                "why": self._why_not_held(command["kind"])}
+                "seconds": time.monotonic() - began, "why": self._why_not_held(command["kind"])}
 
     def _in_prompt(self) -> int:
         return sum(1 for call in self.held if call.record.heard and not call.done)
-
-    def _ended(self) -> int:
-        return sum(1 for call in self.held if call.done)
 
     def _why_not_held(self, kind: str) -> Dict[str, int]:
         """The calls not in their prompt, counted by how they stand (at most a few kinds)."""

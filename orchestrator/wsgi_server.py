@@ -7,16 +7,14 @@ write waits until the client has acknowledged the first, and a client delays tha
 more than its work (44 ms a request against 0.5, ``bench/http_client.py``), an agent's panel
 and a gateway call alike. Each answer is whole when it is written, so nothing is gained by
 holding a segment back."""
-import socket
 from typing import Any
 
 from gevent.pywsgi import WSGIServer
 
+from .tcp import no_delay
+
 
 class PromptWSGIServer(WSGIServer):
     def handle(self, sock: Any, address: Any) -> None:
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except (OSError, AttributeError):
-            pass        # not TCP (a Unix socket): nothing to turn off
+        no_delay(sock)
         super().handle(sock, address)

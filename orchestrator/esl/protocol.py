@@ -40,6 +40,7 @@ from greenswitch.esl import ESLProtocol
 
 from orchestrator import bounded_json
 from orchestrator.esl.errors import CommandFailed, CommandTimeout, ConnectionLost
+from orchestrator.tcp import no_delay
 
 log = logging.getLogger(__name__)
 
@@ -266,17 +267,6 @@ def parse_json_event(text: str) -> Tuple[Dict[str, str], str]:
     return {str(k): str(v) for k, v in data.items()}, body
 
 
-def no_delay(sock: Any) -> None:
-    """Nagle's algorithm off, as FreeSWITCH's event socket has it on its side of both kinds of
-    connection (mod_event_socket sets TCP_NODELAY on the ``socket`` application's connection
-    and on each inbound one). Every write here is whole commands: with Nagle on, a command
-    written while the one before is unacknowledged waited for the switch's delayed ACK."""
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except (OSError, AttributeError):
-        pass            # not a TCP socket (a test's socket pair): nothing to turn off
-
-
 class EslConnection(ESLProtocol):
     """A framed, deadline-bound ESL connection; see the module docstring for why it exists."""
 
@@ -298,7 +288,7 @@ class EslConnection(ESLProtocol):
         self.limits = limits or FrameLimits()
         self.on_limit = on_limit
         self.sock = sock
-        no_delay(sock)
+        no_delay(sock)      # as the switch has it on its side (orchestrator/tcp.py)
         self.sock_file = sock.makefile("rb")
         self.connected = True
         self.name = name

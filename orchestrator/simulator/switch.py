@@ -13,6 +13,7 @@ import gevent
 from gevent.pool import Group
 from gevent.server import StreamServer
 
+from ..tcp import no_delay
 from . import commands
 from .caller import CallerScript
 from .channel import SimChannel
@@ -20,7 +21,6 @@ from .legs import AgentLeg, is_agent_leg
 from .events import EventFactory, SimEvent
 from .faults import Faults
 from .inbound import InboundListener
-from .outbound import no_delay
 from .record import CallRecord, render_timeline
 from .wire import Command
 

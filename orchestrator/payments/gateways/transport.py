@@ -122,7 +122,7 @@ class JsonTransport:
         where = certifi.where() if self.verify is True else str(self.verify)
         trust["ca_cert_dir" if os.path.isdir(where) else "ca_certs"] = where
         return urllib3.PoolManager(num_pools=HOSTS, maxsize=size, block=False, retries=False,
-                                   headers={"User-Agent": USER_AGENT}, **trust)
+                                   **trust)
 
     def size_pool(self, connections: int) -> None:
         """Keep up to ``connections`` idle keep-alive connections per host (10 unless sized).
@@ -138,8 +138,7 @@ class JsonTransport:
     def call(self, method: str, url: str, body: Optional[bytes] = None,
              headers: Optional[Mapping[str, str]] = None) -> Response:
         """Send; return a Response whose ``data`` is the parsed JSON (None if unreadable)."""
-        sent = dict(self.pools.headers)
-        sent.update(headers or {})
+        sent = {"User-Agent": USER_AGENT, **(headers or {})}
         try:
             reply = self.pools.urlopen(method, url, body=body, headers=sent,
                                        timeout=self._timeout, redirect=False, retries=False,
