@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import resource
+import select
 import statistics
 import subprocess
 import sys
@@ -29,6 +30,7 @@ ANSWER = json.dumps({"status": "approved", "auth_code": "A1B2C3", "transaction_i
                      "amount": 1000, "currency": "EUR"}).encode()
 BODY = json.dumps({"amount": 1000, "currency": "EUR", "reference": "B-1",
                    "card": {"number": "x" * 16, "expiry": "1230", "cvc": "000"}}).encode()
+START_WITHIN = 30.0     # seconds an answering server may take to say its port
 HEADERS = {"Content-Type": "application/json", "Accept": "application/json",
            "Idempotency-Key": "bench-key"}
 
@@ -90,9 +92,11 @@ class AnsweringServer:
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self.process.stdin.write(ANSWER)
         self.process.stdin.close()
-        line = self.process.stdout.readline()
+        ready, _, _ = select.select([self.process.stdout], [], [], START_WITHIN)
+        line = self.process.stdout.readline() if ready else b""
         if not line:
-            raise SystemExit("the answering server did not start")
+            self.stop()
+            raise SystemExit("the answering server did not start within %.0f s" % START_WITHIN)
         self.url = "http://127.0.0.1:%d/pay" % int(line)
 
     def stop(self) -> None:
