@@ -74,6 +74,23 @@ local function play()
   return session:ready() and "ok" or "hangup"
 end
 
+-- A hang-up can end a read before the channel says it is gone: mod_loopback unlinks the
+-- partner's media as the other leg is killed and hangs it up only later, from that leg's
+-- thread, so session:read returns with the keys so far while session:ready() is still true
+-- (measured on 1.10.12: a call hung up mid-number read as "short"). A read that came back
+-- without its digits is asked whether media still flows: sleep reads frames and fails at once
+-- on a dead line (with no input callback it leaves queued keys alone), and then the channel
+-- gets at most half a second to say it has gone.
+local function gone()
+  if not session:ready() then return true end
+  if session:sleep(20) == 1 then return false end
+  for _ = 1, 25 do
+    if not session:ready() then return true end
+    freeswitch.msleep(20)
+  end
+  return not session:ready()
+end
+
 local function read(fifo, min_digits, max_digits, first_ms, inter_ms, terminators)
   local digits, terminator = "", ""
   if play() ~= "hangup" then
@@ -93,11 +110,12 @@ local function read(fifo, min_digits, max_digits, first_ms, inter_ms, terminator
     end
   end
   local status
-  if not session:ready() then
+  local complete = #digits >= min_digits and #digits > 0
+  if not session:ready() or (terminator ~= "*" and not complete and gone()) then
     status = "hangup"
   elseif terminator == "*" and terminators:find("*", 1, true) then
     status = "cancel"
-  elseif #digits >= min_digits and #digits > 0 then
+  elseif complete then
     status = "ok"
   elseif #digits == 0 then
     status = "timeout"

@@ -95,12 +95,15 @@ class Watchers:
                 assert time.monotonic() < deadline, "no Close Channel of %s in the log file" % b_leg
                 gevent.sleep(0.1)
 
-    def findings(self, runs, call=None):
+    def findings(self, runs, call=None, callers=()):
         """What the watchers, the call's own socket and the log hold that they must not:
         ``{"events": [...], "log": [...], "dtmf": [...], "key_lines": [...]}``, each entry
-        naming where. ``runs`` are the digit strings searched for."""
-        sent = call.sent_keys if call else set()
-        caller = call.a_leg if call else None
+        naming where. ``runs`` are the digit strings searched for. ``callers``: every call the
+        test placed while these watchers listened (``call`` among them), whose caller legs are
+        the test pressing keys, not the switch telling."""
+        placed = set(callers) | ({call} if call is not None else set())
+        sent = set().union(*(placed_call.sent_keys for placed_call in placed))
+        test_callers = {placed_call.a_leg for placed_call in placed}
         found = {"events": [], "log": [], "dtmf": [], "key_lines": []}
         clients = [("plain", self.plain), ("json", self.json)]
         if call is not None:
@@ -123,7 +126,7 @@ class Watchers:
             prefix = UUID_PREFIX.match(line)
             lines.append(("log file", prefix.group(1) if prefix else None, line))
         for where, leg, line in lines:
-            if caller is not None and leg == caller:
+            if leg in test_callers:
                 continue       # the test's caller sending the keys
             for run in runs:
                 if run in line:
