@@ -34,10 +34,13 @@ def prompt_text(message):
 
 def wait_prompt(control, a_leg, words, nth=1, timeout=30):
     """The nth field read of the call whose prompt has ``words``."""
-    def prompts():
-        return [m for m in control.events(a_leg, "CHANNEL_EXECUTE") if is_field_read(m, words)]
-    return control.es.wait_for(lambda m: len(prompts()) >= nth, timeout,
-                               "prompt %d %r" % (nth, words))
+    reads = []
+
+    def nth_read(message):
+        if message.event_name == "CHANNEL_EXECUTE" and is_field_read(message, words):
+            reads.append(message)
+        return len(reads) >= nth
+    return control.wait_call(a_leg, nth_read, timeout, "prompt %d %r" % (nth, words))
 
 
 def key_card(control, a_leg, pan, expiry="1230", code="737", nth=1):
