@@ -104,7 +104,8 @@ class SqliteBackend:
             result = self._run_in(batch, work)
         batch.done.wait()
         if batch.error is not None:
-            raise batch.error
+            # each caller its own exception: one raised in several greenlets shares a traceback
+            raise type(batch.error)(str(batch.error))
         return result
 
     def _open_batch(self) -> _Batch:
@@ -122,6 +123,8 @@ class SqliteBackend:
         pause = BUSY_FIRST_PAUSE
         while True:
             try:
+                if self._db.in_transaction:   # orphaned by a commit that never finished
+                    self._db.execute("ROLLBACK")
                 self._db.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as error:
@@ -155,7 +158,10 @@ class SqliteBackend:
         try:
             self._db.execute("RELEASE SAVEPOINT %s" % WORK_SAVEPOINT)
         except sqlite3.Error as error:
-            raise self._failed(error) from None
+            # whether the work stays is not known: the whole transaction goes, every work
+            # of it told, rather than one told it failed and kept
+            batch.error = self._failed(error)
+            raise type(batch.error)(str(batch.error)) from None
         batch.works += 1
         return result
 
@@ -178,6 +184,13 @@ class SqliteBackend:
                         self._db.execute("COMMIT")
                 except sqlite3.Error as error:
                     batch.error = self._failed(error)
+                except BaseException as error:
+                    # killed, or the pool failed: the commit's fate is not known, and no
+                    # work of it may be told it is on disk (the next BEGIN rolls back what
+                    # is left open)
+                    batch.error = StoreError("%s: the commit did not finish (%s)"
+                                             % (self.where, type(error).__name__))
+                    raise
             if batch.error is not None:
                 try:
                     if self._db.in_transaction:

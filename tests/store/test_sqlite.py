@@ -17,14 +17,16 @@ class CommitProxy:
     """The backend's connection, its COMMIT slowed (blocking whatever thread runs it) or
     failed as a disk would."""
 
-    def __init__(self, db, delay=0.0, fail=None):
-        self.db, self.delay, self.fail = db, delay, fail
+    def __init__(self, db, delay=0.0, fail=None, crash=None):
+        self.db, self.delay, self.fail, self.crash = db, delay, fail, crash
 
     def execute(self, sql, *args):
         if sql == "COMMIT":
             blocking_sleep(self.delay)
             if self.fail:
                 raise sqlite3.OperationalError(self.fail)
+            if self.crash:
+                raise self.crash
         return self.db.execute(sql, *args)
 
     def __getattr__(self, name):
@@ -97,6 +99,18 @@ def test_a_failed_commit_fails_every_work_of_it_and_keeps_none(backend):
     backend._db = backend._db.db
     assert names_on_disk(backend.path) == []
     backend.run(insert("next"))           # the store goes on after a failed commit
+    assert names_on_disk(backend.path) == ["next"]
+
+
+def test_a_commit_that_never_finished_tells_no_work_it_is_on_disk(backend):
+    backend._db = CommitProxy(backend._db, crash=RuntimeError("the pool's thread failed"))
+    jobs = [gevent.spawn(backend.run, insert("unknown%d" % n)) for n in range(3)]
+    gevent.joinall(jobs, timeout=10)
+    for job in jobs:
+        assert isinstance(job.exception, StoreError), job.exception
+        assert "did not finish" in str(job.exception)
+    backend._db = backend._db.db
+    backend.run(insert("next"))           # what was left open is rolled back first
     assert names_on_disk(backend.path) == ["next"]
 
 
