@@ -89,28 +89,21 @@ def test_a_failing_work_is_undone_alone(backend):
     assert backend.run(lambda tx: tx.execute("SELECT COUNT(*) FROM items"))[0][0] == 2
 
 
-def test_a_failed_commit_fails_every_work_of_it_and_keeps_none(backend):
-    backend._db = CommitProxy(backend._db, fail="disk I/O error")
+@pytest.mark.parametrize("commit, said", [
+    (dict(fail="disk I/O error"), "disk I/O error"),               # the disk refused it
+    (dict(crash=RuntimeError("the pool's thread failed")), "did not finish"),   # fate unknown
+])
+def test_a_commit_that_fails_or_never_finishes_fails_every_work_of_it_and_keeps_none(
+        backend, commit, said):
+    backend._db = CommitProxy(backend._db, **commit)
     jobs = [gevent.spawn(backend.run, insert("lost%d" % n)) for n in range(5)]
     gevent.joinall(jobs, timeout=10)
     for job in jobs:
         assert isinstance(job.exception, StoreError), job.exception
-        assert "disk I/O error" in str(job.exception)
+        assert said in str(job.exception)
     backend._db = backend._db.db
     assert names_on_disk(backend.path) == []
-    backend.run(insert("next"))           # the store goes on after a failed commit
-    assert names_on_disk(backend.path) == ["next"]
-
-
-def test_a_commit_that_never_finished_tells_no_work_it_is_on_disk(backend):
-    backend._db = CommitProxy(backend._db, crash=RuntimeError("the pool's thread failed"))
-    jobs = [gevent.spawn(backend.run, insert("unknown%d" % n)) for n in range(3)]
-    gevent.joinall(jobs, timeout=10)
-    for job in jobs:
-        assert isinstance(job.exception, StoreError), job.exception
-        assert "did not finish" in str(job.exception)
-    backend._db = backend._db.db
-    backend.run(insert("next"))           # what was left open is rolled back first
+    backend.run(insert("next"))           # the store goes on; what was left open rolled back
     assert names_on_disk(backend.path) == ["next"]
 
 
