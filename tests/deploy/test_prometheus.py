@@ -43,7 +43,6 @@ import math
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 import time
 
@@ -251,9 +250,9 @@ def live(prometheus_binaries, tmp_path_factory):
         wait_for(prometheus, 'payivr_build_info{job="payivr"}')
         calls = run_traffic(switch, service, TRAFFIC_SECONDS)
         assert calls >= 5, "too few calls for rates: %d" % calls
-        age_the_reconciliation_backlog(world.store_path)
+        age_the_reconciliation_backlog(service.store.backend)
         wait_for(prometheus, 'payivr_reconciliation_backlog_oldest_seconds{job="payivr"} > 1800')
-        age_the_pending_callbacks(world.store_path)
+        age_the_pending_callbacks(service.store.backend)
         wait_for(prometheus, 'payivr_outbox_oldest_pending_seconds{job="payivr"} > 900')
         wait_for(prometheus, 'increase(payivr_outbox_given_up_total{reason="refused"}[1m]) > 0')
         # a notice no gateway signed: refused, and counted by the webhook itself
@@ -283,31 +282,31 @@ def live(prometheus_binaries, tmp_path_factory):
         crm.stop()
 
 
-def age_the_reconciliation_backlog(store_path):
+def rows_changed(backend, sql):
+    """``sql`` run through the service's own store (a second connection in this process would
+    wait for the file's write lock with the whole process asleep, the service's commit among
+    what it stops); the rows it changed."""
+    def change(tx):
+        tx.execute(sql)
+        return tx.rowcount
+    return backend.run(change)
+
+
+def age_the_reconciliation_backlog(backend):
     """The HTTP 500 card's payments are in the backlog for real (unknown, flagged); the alert
     wants one waiting for half an hour, which a minute of traffic cannot make, so this ages
     those records in the store the service reads at each scrape. It proves the expression and
     the threshold; what put the payments there is the payment code."""
-    db = sqlite3.connect(store_path)
-    try:
-        aged = db.execute("UPDATE payments SET created = created - 3600 "
-                          "WHERE needs_reconciliation = 1").rowcount
-        db.commit()
-    finally:
-        db.close()
+    aged = rows_changed(backend, "UPDATE payments SET created = created - 3600 "
+                                 "WHERE needs_reconciliation = 1")
     assert aged >= 1, "no payment was left flagged by the HTTP 500 card"
 
 
-def age_the_pending_callbacks(store_path):
+def age_the_pending_callbacks(backend):
     """acme's card payments left their status callbacks pending for real (its receiver is
     down); the alert wants one waiting a quarter of an hour, so this ages them, as above."""
-    db = sqlite3.connect(store_path)
-    try:
-        aged = db.execute("UPDATE outbox SET created = created - 3600 "
-                          "WHERE state = 'pending'").rowcount
-        db.commit()
-    finally:
-        db.close()
+    aged = rows_changed(backend, "UPDATE outbox SET created = created - 3600 "
+                                 "WHERE state = 'pending'")
     assert aged >= 1, "no status callback was left pending by acme's receiver being down"
 
 
