@@ -32,6 +32,7 @@ from .migrations import migrate
 T = TypeVar("T")
 WORK_SAVEPOINT = "store_work"
 BUSY_FIRST_PAUSE, BUSY_LONGEST_PAUSE = 0.001, 0.05   # seconds between tries of a busy BEGIN
+COMMIT_TIMEOUT = 30.0     # seconds a work waits for its commit: a disk that takes longer has failed
 
 
 def _is_busy(error: sqlite3.Error) -> bool:
@@ -59,13 +60,13 @@ class _Batch:
     def __init__(self) -> None:
         self.done = gevent.event.Event()
         self.error: Optional[StoreError] = None
-        self.works = 0
 
 
 class SqliteBackend:
     kind = "sqlite"
 
-    def __init__(self, path: str = ":memory:", timeout: float = 10.0) -> None:
+    def __init__(self, path: str = ":memory:", timeout: float = 10.0,
+                 commit_timeout: float = COMMIT_TIMEOUT) -> None:
         self.path = path
         self.where = "payment store %s" % path
         self.health = StoreHealth(self.kind)
@@ -74,6 +75,7 @@ class SqliteBackend:
         # nothing to wait for in memory: its commit is quicker than a thread's hand-over
         self._commit_off_loop = path != ":memory:"
         self._busy_timeout = timeout
+        self._commit_timeout = commit_timeout
         self.commits = 0          # transactions committed (or tried): what the tests count
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
@@ -102,7 +104,11 @@ class SqliteBackend:
         with self._lock:
             batch = self._batch or self._open_batch()
             result = self._run_in(batch, work)
-        batch.done.wait()
+        if not batch.done.wait(timeout=self._commit_timeout):
+            # the commit may still finish: whether the work is on disk is not known
+            self.health.failed("timeout", "no commit within %gs" % self._commit_timeout)
+            raise StoreError("%s: the commit did not finish within %gs; the write may or may "
+                             "not be on disk" % (self.where, self._commit_timeout))
         if batch.error is not None:
             # each caller its own exception: one raised in several greenlets shares a traceback
             raise type(batch.error)(str(batch.error))
@@ -162,7 +168,6 @@ class SqliteBackend:
             # of it told, rather than one told it failed and kept
             batch.error = self._failed(error)
             raise type(batch.error)(str(batch.error)) from None
-        batch.works += 1
         return result
 
     def _commit(self, batch: _Batch) -> None:

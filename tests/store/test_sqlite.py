@@ -107,6 +107,19 @@ def test_a_commit_that_fails_or_never_finishes_fails_every_work_of_it_and_keeps_
     assert names_on_disk(backend.path) == ["next"]
 
 
+def test_a_commit_slower_than_its_bound_is_an_error_that_says_so(tmp_path):
+    path = str(tmp_path / "slow.sqlite")
+    store = SqliteBackend(path, commit_timeout=0.1)
+    store.run(lambda tx: tx.execute("CREATE TABLE items (name TEXT PRIMARY KEY)"))
+    store._db = CommitProxy(store._db, delay=0.5)
+    with pytest.raises(StoreError, match="may or may not be on disk"):
+        store.run(insert("late"))
+    store._db = store._db.db
+    store.run(insert("next"))             # the late commit finished meanwhile, then this one
+    assert names_on_disk(path) == ["late", "next"]
+    store.close()
+
+
 def test_the_wait_for_the_disk_does_not_stop_the_loop(backend):
     backend._db = CommitProxy(backend._db, delay=0.3)
     ticks = []

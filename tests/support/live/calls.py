@@ -13,7 +13,6 @@ uuid rides in an ``X-Pay-Test-Leg`` header, which the switch under test keeps as
 switch the caller is on. Every key pressed is told to the test's canary
 (tests/support/live/canary.py).
 """
-import time
 import uuid as uuidlib
 from collections import defaultdict
 
@@ -80,35 +79,27 @@ class Control:
     def api(self, command):
         return self.es.api(command)
 
-    def _file(self, message):
+    @staticmethod
+    def callers_of(message):
+        """The caller legs whose call's dialplan leg (the b-leg, or the SIP leg of a SIP
+        caller) sent ``message``."""
         headers = message.headers
-        legs = {headers.get("variable_other_loopback_leg_uuid"),
-                headers.get("variable_sip_h_X-Pay-Test-Leg")}
-        for leg in legs - {None}:
-            self._by_call[leg].append(message)
+        return {headers.get("variable_other_loopback_leg_uuid"),
+                headers.get("variable_sip_h_X-Pay-Test-Leg")} - {None}
+
+    def _file(self, message):
+        for a_leg in self.callers_of(message):
+            self._by_call[a_leg].append(message)
 
     def wait_call(self, a_leg, predicate, timeout, what):
         """The first event of the call's b-leg (already received or to come) that
         ``predicate`` accepts; each event is offered to it once, in order."""
-        deadline = time.monotonic() + timeout
-        seen = 0
-        while True:
-            mine = self._by_call[a_leg]
-            for message in mine[seen:]:
-                if predicate(message):
-                    return message
-            seen = len(mine)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError("no %s within %.0fs" % (what, timeout))
-            self.es.changed.clear()
-            self.es.changed.wait(min(remaining, 0.2))
+        return self.es.wait_for(predicate, timeout, what, events=self._by_call[a_leg])
 
-    @staticmethod
-    def of_call(a_leg):
+    @classmethod
+    def of_call(cls, a_leg):
         """Events of the call's dialplan leg (the b-leg, or the SIP leg of a SIP caller)."""
-        return lambda m: a_leg in (m.headers.get("variable_other_loopback_leg_uuid"),
-                                   m.headers.get("variable_sip_h_X-Pay-Test-Leg"))
+        return lambda m: a_leg in cls.callers_of(m)
 
     def wait(self, a_leg, name, timeout=15.0, **headers):
         """The first event ``name`` of the call's b-leg whose headers have these values."""

@@ -130,15 +130,18 @@ class EventSocket:
     def command(self, text):
         return self.conn.command(text).reply_text
 
-    def wait_for(self, predicate, timeout=10.0, what="an event"):
-        """The first event (already received or to come) that ``predicate`` accepts."""
+    def wait_for(self, predicate, timeout=10.0, what="an event", events=None):
+        """The first event (already received or to come) that ``predicate`` accepts, each
+        offered to it once, in order. ``events``: a list this socket's listeners fill (one
+        call's, say) to look in instead of every event."""
+        events = self.events if events is None else events
         deadline = time.monotonic() + timeout
         seen = 0
         while True:
-            for message in self.events[seen:]:
+            for message in events[seen:]:
                 if predicate(message):
                     return message
-            seen = len(self.events)
+            seen = len(events)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError("no %s within %.0fs" % (what, timeout))
