@@ -4,7 +4,8 @@ import uuid
 
 import pytest
 
-from orchestrator.card_numbers import LONGEST_CHECKED, holds_card, looks_like_card, mask_cards
+from orchestrator.card_numbers import (LONGEST_CHECKED, digits_longer_than_a_bin, holds_card,
+                                     looks_like_card, mask_cards)
 from orchestrator.payments.brands import luhn_ok
 
 # test cards of several brands and lengths (Luhn-valid)
@@ -64,3 +65,19 @@ def test_a_stretch_of_a_longer_run_is_checked_and_a_very_long_run_is_card_like_u
     assert not holds_card("4111111111111113")
     assert holds_card("1" * (LONGEST_CHECKED + 1))
     assert not holds_card("1" * 12)
+
+
+@pytest.mark.parametrize("text,refused", [
+    ("1234567", True), ("INV 4111111", True), ("411111******1111", False), ("sbx_ab123456cd", False),
+    ("12345678-9a17-456d-b348-bb2798834123", False),            # a payment id, digits in its hex
+    ('{"payment_id": "12345678-9a17-456d-b348-bb2798834123"}', False),
+    ("12345678-9a17-456d-b348-bb2798834123 4111111", True),     # seven more beside it
+    ("12345678-9a17-456d-b348-bb2798834123x", True),            # no UUID: glued to a letter
+    ("912345678-9a17-456d-b348-bb2798834123", True),            # no UUID: nine digits first
+])
+def test_seven_digits_in_a_row_outside_a_uuid_are_longer_than_a_bin(text, refused):
+    assert digits_longer_than_a_bin(text) is refused
+
+
+def test_random_uuids_are_never_longer_than_a_bin():
+    assert not any(digits_longer_than_a_bin(str(uuid.uuid4())) for _ in range(5000))

@@ -31,6 +31,7 @@ import re
 from typing import TYPE_CHECKING, Any, Callable, List, Mapping, Optional, Tuple, TypeVar
 
 import gevent
+from gevent.pool import Group
 
 from orchestrator.engine import stay
 from orchestrator.engine.channel import CallError, CommandFailed, Switch
@@ -115,6 +116,12 @@ class CallControl:
         # payment as pay_socket_address, so the payments dialplan brings the caller back here,
         # where the session is, whichever instance the dialplan would try first
         self.socket_address = socket_address
+        # the greenlets that act on a session later (the bind watch, the second wake-up):
+        # killed at stop, so none acts for a service that has stopped
+        self._later = Group()
+
+    def stop(self) -> None:
+        self._later.kill(block=True, timeout=2)
 
     # -- finding the call ----------------------------------------------------------------
     def find_node(self, uuid: str, field: str) -> "NodeConnection":
@@ -210,7 +217,7 @@ class CallControl:
         if hold == "music" and agent_leg:
             _tried(lambda: switch.play_to_leg(agent_leg, self.settings["hold_music"]),
                    "session %s: hold music refused" % session.id)
-        gevent.spawn(self._watch_bind, session)
+        self._later.spawn(self._watch_bind, session)
 
     def _session_variables(self, session: "PaymentSession") -> List[Tuple[str, str]]:
         # no pay_tenant: the call's tenant is the switch's to say (ownership.py), and a session
@@ -241,7 +248,7 @@ class CallControl:
         _checked(lambda: stay.enter(node.commands, session.call_uuid, agent_leg,
                                     self._session_variables(session)), "stay-on-line entry")
         session.node, session.agent_leg, session.hold = node, agent_leg, LISTENING
-        gevent.spawn(self._watch_bind, session)
+        self._later.spawn(self._watch_bind, session)
 
     def _watch_bind(self, session: "PaymentSession") -> None:
         """A caller who never reaches the payment socket (refused, gone) must not leave the
@@ -298,7 +305,7 @@ class CallControl:
             if session.request is not None:
                 wake()
         wake()
-        gevent.spawn(wake_again)
+        self._later.spawn(wake_again)
 
     def complete(self, session: "PaymentSession", to: str, extension: Optional[str] = None,
                  context: str = "default") -> None:

@@ -152,6 +152,7 @@ class AgentHub:
             self.recorder.start()
 
     def stop(self) -> None:
+        self.control.stop()
         if self.recorder is not None:
             self.recorder.stop()
 

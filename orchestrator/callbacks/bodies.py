@@ -30,6 +30,7 @@ import re
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from orchestrator import payment_details
+from orchestrator.card_numbers import digits_longer_than_a_bin
 from orchestrator.payments.events import (Authorizing, CallRef, CardAttemptsExhausted,
                                           CardCancelled, CardComplete, FieldAccepted,
                                           FieldCancelled, FieldRejected, FieldStarted,
@@ -51,10 +52,6 @@ _AUTH_CODE = re.compile(r"^[A-Za-z0-9]{1,12}$")
 _REFERENCE = re.compile(r"^[A-Za-z0-9_.:/#-]{1,64}$")
 _WORDS = re.compile(r"^[A-Za-z ,.'()-]{1,120}$")
 _CARD_LIKE = re.compile(r"\d{7,}")
-# a uuid (a call's, a session's) is no card number, though a group of its hex may come out all
-# digits: its first group does for about one uuid in 27, and the notice was dropped
-_UUID_IN_TEXT = re.compile(r"(?i)(?<![0-9a-z])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-"
-                           r"[0-9a-f]{12}(?![0-9a-z])")
 _CARD_ID = re.compile(r"^card_[a-z]{26}$")   # our id of a stored card (store/card_tokens.py)
 
 Data = Dict[str, Any]
@@ -179,5 +176,4 @@ def envelope(event_id: str, seq: int, tenant: str, created: float, type_: str, d
 def refuses(*parts: Any) -> bool:
     """True when any part, as JSON, holds a run of seven digits or more outside a uuid: never
     stored."""
-    return any(_CARD_LIKE.search(_UUID_IN_TEXT.sub("uuid", json.dumps(part, sort_keys=True)))
-               for part in parts)
+    return any(digits_longer_than_a_bin(json.dumps(part, sort_keys=True)) for part in parts)

@@ -4,13 +4,15 @@ The live session (``agent/sessions.py``) stays in the memory of the instance hol
 ``agent/durable.py`` writes each change of it here (the latest state wins), and any instance
 reads it back: what ``GET /api/v1/sessions/{id}`` answers for a session it does not hold. A
 record holds what the API shows and nothing more: masked values only. ``save`` refuses a
-record with a run of seven digits or more in its fields or result (a BIN is six, a last four
-is four), so a mistake upstream cannot put a card number here.
+record with a run of seven digits or more in its fields or result outside a UUID (a BIN is
+six, a last four is four; the payment's id is a UUID), so a mistake upstream cannot put a card
+number here.
 """
 import json
-import re
 import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence, TypedDict, cast
+
+from orchestrator.card_numbers import digits_longer_than_a_bin
 
 from .backend import Backend, Row
 from .errors import StoreError
@@ -18,7 +20,6 @@ from .errors import StoreError
 COLUMNS = ("id", "tenant", "agent", "call_uuid", "instance", "node", "mode", "flow",
            "amount_minor", "currency", "reference", "state", "fields", "result", "created",
            "updated", "written")
-_CARD_LIKE = re.compile(r"\d{7,}")
 
 
 class RecordRefused(StoreError):
@@ -55,7 +56,7 @@ class SessionTable:
         values = dict(record, written=time.time())
         fields = json.dumps(values["fields"], sort_keys=True)
         result = json.dumps(values["result"], sort_keys=True) if values.get("result") else None
-        if _CARD_LIKE.search(fields) or (result and _CARD_LIKE.search(result)):
+        if digits_longer_than_a_bin(fields) or (result and digits_longer_than_a_bin(result)):
             raise RecordRefused("session %s not recorded: a run of digits longer than a BIN in its "
                              "fields or result" % values.get("id"))
         values["fields"], values["result"] = fields, result

@@ -47,3 +47,18 @@ def test_a_card_like_run_of_digits_is_never_written(store_location, where):
     with pytest.raises(RecordRefused, match="longer than a BIN"):
         table.save(bad)
     assert table.get("ps_0001") is None
+
+
+def test_a_payment_id_whose_hex_came_out_digits_is_written(store_location):
+    """About one payment id in seven holds seven digits in a row in its hex (here its first and
+    last groups): such a session was refused after its first answer, and no other instance saw
+    the decline or the approval. A UUID is passed over; seven digits beside it still refuse."""
+    table = SessionTable(open_store(store_location).backend)
+    payment_id = "12345678-9a17-456d-b348-bb2798834123"
+    table.save(record(state="declined", result={"status": "declined", "payment_id": payment_id,
+                                                "decline_reason": "insufficient funds"}))
+    assert table.get("ps_0001")["result"]["payment_id"] == payment_id
+    with pytest.raises(RecordRefused, match="longer than a BIN"):
+        table.save(record(state="approved", result={"status": "approved", "payment_id": payment_id,
+                                                    "auth_code": "A1B2", "note": "4111111"}))
+    assert table.get("ps_0001")["state"] == "declined"
