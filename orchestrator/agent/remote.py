@@ -68,7 +68,7 @@ def _unavailable(what: str) -> ControlError:
 
 class RemoteWatch:
     """A session another instance holds, as ``sse.stream`` reads one: a snapshot, a queue of
-    ``(event, payload)`` and END_OF_STREAM, and an unsubscribe that tells the holder."""
+    ``(event, payload, version)`` and END_OF_STREAM, and an unsubscribe that tells the holder."""
 
     def __init__(self, snapshot: Payload, queue: Queue, stop: Callable[[], None]) -> None:
         self.snapshot, self._queue, self._stop = snapshot, queue, stop
@@ -288,7 +288,7 @@ class Remote:
             return
         for watch_id, channel in list(watchers.items()):
             self.relay.push(channel, {"kind": "event", "watch": watch_id, "event": event,
-                                      "payload": payload})
+                                      "payload": payload, "version": session.version})
         if event == "state" and payload.get("state") == "ended":
             for watch_id, channel in self._watchers.pop(session.id, {}).items():
                 self.relay.push(channel, {"kind": "end", "watch": watch_id})

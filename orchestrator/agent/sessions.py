@@ -127,6 +127,9 @@ class PaymentSession:
         self.charge_attempt = 0
         self.charge_requested = False
         self.awaiting_decision = False
+        # one more with every change watchers hear (each event of the stream carries it as its
+        # id, to_json its latest): a page compares it to tell an older answer from a newer
+        self.version = 0
         # the latest text the flow sent the caller: {"purpose", "result", "to" (masked)}
         self.sms: Optional[Dict[str, str]] = None
         self.state = "created"
@@ -176,12 +179,12 @@ class PaymentSession:
                 "after_decline": dict(self.after_decline) if self.after_decline else None,
                 "method": self.method, "sms": dict(self.sms) if self.sms else None,
                 "charge": self.charge, "charge_attempt": self.charge_attempt,
-                "awaiting_decision": self.awaiting_decision,
+                "awaiting_decision": self.awaiting_decision, "version": self.version,
                 "created": self.created, "updated": self.updated}
 
     # -- watchers ----------------------------------------------------------------------------
     def subscribe(self) -> Queue:
-        """A bounded queue of ``(event, payload)``; END_OF_STREAM after the final state."""
+        """A bounded queue of ``(event, payload, version)``; END_OF_STREAM after the final state."""
         queue = Queue(maxsize=SUBSCRIBER_QUEUE)
         if self.state == "ended":
             queue.put(END_OF_STREAM)
@@ -196,7 +199,7 @@ class PaymentSession:
     def _publish(self, event: str, payload: Payload) -> None:
         for queue in list(self._subscribers):
             try:
-                queue.put_nowait((event, payload))
+                queue.put_nowait((event, payload, self.version))
             except Full:  # a watcher that stopped reading: drop it, never wait for it
                 self._subscribers.remove(queue)
                 log.warning("session %s: a watcher fell %d events behind and was dropped",
@@ -305,6 +308,7 @@ class SessionRegistry:
                 del self._by_call[session.call_uuid]
 
     def _emit(self, session: PaymentSession, event: str, payload: Payload) -> None:
+        session.version += 1
         session._publish(event, payload)
         for listener in list(self.listeners):
             try:

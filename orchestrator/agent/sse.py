@@ -33,8 +33,11 @@ class Watched(Protocol):
     def unsubscribe(self, queue: Any) -> None: ...
 
 
-def frame(event: str, payload: Payload) -> bytes:
-    return ("event: %s\ndata: %s\n\n" % (event, json.dumps(payload, sort_keys=True))).encode("utf-8")
+def frame(event: str, payload: Payload, version: Optional[int] = None) -> bytes:
+    """One event; ``id:`` is the session's version after it (``PaymentSession.version``), so
+    the page can tell an answer older than what the stream already said."""
+    head = "id: %d\n" % version if isinstance(version, int) and not isinstance(version, bool) else ""
+    return ("%sevent: %s\ndata: %s\n\n" % (head, event, json.dumps(payload, sort_keys=True))).encode("utf-8")
 
 
 def stream(session: Watched, keepalive: Optional[float] = None,
@@ -43,10 +46,11 @@ def stream(session: Watched, keepalive: Optional[float] = None,
     keepalive = KEEPALIVE if keepalive is None else keepalive
     deadline = time.monotonic() + (MAX_STREAM_SECONDS if max_seconds is None else max_seconds)
     queue = session.subscribe()
+    snapshot = session.to_json()     # at the same instant: the queue holds what comes after it
 
     def body() -> Iterator[bytes]:
         try:
-            yield b"retry: 2000\n" + frame("snapshot", session.to_json())
+            yield b"retry: 2000\n" + frame("snapshot", snapshot, snapshot.get("version"))
             while time.monotonic() < deadline:
                 try:
                     item = queue.get(timeout=min(keepalive, max(0.0, deadline - time.monotonic())))

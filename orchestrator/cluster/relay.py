@@ -170,7 +170,8 @@ class Relay:
             if kind == "end":
                 self._watchers.pop(str(message.get("watch")), None)
                 _offer(watcher[1], END)
-            elif not _offer(watcher[1], (message.get("event"), message.get("payload"))):
+            elif not _offer(watcher[1], (message.get("event"), message.get("payload"),
+                                         message.get("version"))):
                 self._watchers.pop(str(message.get("watch")), None)
                 log.warning("relay: a watcher fell %d changes behind and was dropped", WATCH_QUEUE)
         else:

@@ -10,7 +10,7 @@ import pytest
 from orchestrator.agent.card_retries import agent_decides_after_decline
 from orchestrator.engine import load_flow_text
 from tests.support.agent import (CODE, PAN, TOKENS, Rig, listed_while_declined, read_stream,
-                                 sse_events, states_seen)
+                                 sse_events, sse_ids, states_seen)
 from tests.support.canary import traces
 
 DECLINED_PAN = "4000000000009995"
@@ -98,6 +98,12 @@ def test_nothing_is_charged_until_the_agent_charges(rig):
     states = [p["state"] for e, p in events if e == "state"]
     assert "awaiting_charge" in states
     assert states.index("awaiting_charge") < states.index("authorizing") < states.index("approved")
+    # each event is numbered with the session's version after it, one more each time: the
+    # charge's answer names the version it was taken at, which the stream had reached
+    ids = sse_ids("".join(stream[1:]))
+    assert ids[0][0] == "snapshot" and all(version is not None for _, version in ids)
+    assert [version for _, version in ids[1:]] == list(range(ids[0][1] + 1, ids[0][1] + len(ids)))
+    assert answered["version"] in [version for _, version in ids]
     for text in [json.dumps(answered), "".join(stream[1:])]:
         assert traces(text) == []
 

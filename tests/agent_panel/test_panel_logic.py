@@ -155,6 +155,52 @@ def test_recapture_and_cancel_post_to_the_session(fake, browser):
     assert wait_result(browser, "cancelled") == "The payment was cancelled."
 
 
+def test_an_answer_older_than_the_stream_does_not_undo_it(fake, browser):
+    """The agent's charge is answered once the gateway has: a decline, the session as it was
+    then. The flow then waits for the agent's decision, and the stream says so; on a loaded host
+    the stream's word can reach the page before the charge's answer does. The older answer (a
+    lower version) must not hide the decision; a newer one is taken."""
+    open_panel(browser, fake.url, amount="12.50", currency="EUR", reference="INV-7", call_uuid=CALL)
+    sign_in(browser, TOKEN)
+    browser.find_element(By.CSS_SELECTOR, 'input[name="charge"][value="agent"]').click()
+    by_id(browser, "start-button").click()
+    wait(browser, lambda d: field_status(d, "number")[0] == "pending", "the field list")
+    session_id = next(iter(fake.api.sessions))
+    assert fake.api.sessions[session_id]["charge"] == "agent"
+    push = lambda event, data: fake.api.push(session_id, event, data)  # noqa: E731
+    for field, masked in (("number", "visa 400000******9995"), ("expiry", "**/**"),
+                          ("security_code", "***")):
+        push("field", {"field": field, "state": "valid", "attempt": 1, "masked": masked})
+    push("charge", {"awaiting": "charge", "attempt": 1})
+    push("state", {"state": "awaiting_charge"})
+    button = by_id(browser, "charge-button")
+    wait(browser, lambda d: button.is_displayed() and button.is_enabled(), "the Charge button")
+    button.click()
+    wait(browser, lambda d: any(r["path"].endswith("/charge") for r in fake.api.requests), "the charge")
+    declined = {"status": "declined", "decline_reason": "insufficient_funds"}
+    after = {"next": "agent_decides", "card": 1, "cards_allowed": None}
+    push("state", {"state": "authorizing"})
+    push("authorization", dict(declined, after_decline=after))
+    push("state", {"state": "declined"})
+    answered = dict(fake.api.sessions[session_id], state="declined", result=declined,
+                    after_decline=after, charge_attempt=1, awaiting_decision=False)
+    push("charge", {"awaiting": "decision", "attempt": 2})
+    decided = lambda d: "Ask for another card" in text(d, "result")  # noqa: E731
+    wait(browser, decided, "the decision after the decline")
+    # the charge's answer, taken before the flow waited for the agent
+    assert answered["version"] < fake.api.sessions[session_id]["version"]
+    fake.api.charge_answers.put(("200 OK", answered))
+    wait(browser, lambda d: d.execute_script("return performance.getEntriesByType('resource')"
+                                             ".some(e => e.name.endsWith('/charge'))"),
+         "the charge's answer")
+    gevent.sleep(0.5)    # for the page to read it
+    assert decided(browser) and by_id(browser, "another-card-button").is_displayed()
+    assert text(browser, "p-state") == "Declined: waiting for the agent (another card or cancel)"
+    # an answer as new as the stream is taken: the cancel's
+    by_id(browser, "cancel-button").click()
+    assert wait_result(browser, "cancelled") == "The payment was cancelled."
+
+
 def test_a_field_the_api_refuses_is_marked_and_focused(fake, browser):
     fake.api.start_error = ("404 Not Found", {"error": "call_not_found", "field": "call_uuid",
                                               "message": "No such call in progress."})

@@ -184,6 +184,16 @@ def sse_events(text):
     return events
 
 
+def sse_ids(text):
+    """[(event, id or None), ...] of a server-sent event stream's text."""
+    ids = []
+    for block in text.split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line and not line.startswith(":"))
+        if "event" in lines:
+            ids.append((lines["event"], int(lines["id"]) if "id" in lines else None))
+    return ids
+
+
 SMS_SECRET = "sms-secret-of-sixteen-bytes"
 LINK_SECRET = "link-secret-of-sixteen"
 

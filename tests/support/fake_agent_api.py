@@ -26,7 +26,9 @@ def new_session(body):
             "reference": body.get("reference"), "state": "created",
             "fields": {f: {"state": "pending", "digits": 0, "masked": None, "error_type": None,
                            "attempt": 0} for f in FIELDS},
-            "result": None, "created": "2025-01-01T00:00:00Z", "updated": "2025-01-01T00:00:00Z"}
+            "result": None, "charge": body.get("charge", "auto"), "charge_attempt": 0,
+            "awaiting_decision": False, "version": 0,
+            "created": "2025-01-01T00:00:00Z", "updated": "2025-01-01T00:00:00Z"}
 
 
 class FakeApi:
@@ -35,9 +37,16 @@ class FakeApi:
         self.sessions = {}
         self.streams = {}           # session id -> Queue of (event, data) or None to end
         self.start_error = None     # (status, body) answered to the next POST /sessions
+        self.charge_answers = Queue()   # (status, body) for each POST .../charge, as the test says
 
     def push(self, session_id, event, data):
-        self.streams.setdefault(session_id, Queue()).put((event, data))
+        """An event on the session's stream, numbered as the service numbers them: the session's
+        ``version`` is one more, and the event's SSE id."""
+        session = self.sessions.get(session_id)
+        version = None
+        if session is not None:
+            session["version"] = version = session["version"] + 1
+        self.streams.setdefault(session_id, Queue()).put((event, data, version))
 
     def end(self, session_id):
         self.streams.setdefault(session_id, Queue()).put(None)
@@ -82,6 +91,9 @@ class FakeApi:
                 self.push(session["id"], "state", {"state": "ended"})
                 self.end(session["id"])
             return json_response(start_response, "200 OK", session)
+        if parts[2] == "charge" and method == "POST":
+            status, answer = self.charge_answers.get(timeout=30)
+            return json_response(start_response, status, answer)
         if parts[2] == "events":
             return self._events(session, start_response)
         return json_response(start_response, "404 Not Found", {"error": "not_found", "message": path})
@@ -100,8 +112,9 @@ class FakeApi:
                     return
                 if item is None:
                     return
-                event, data = item
-                yield ("event: %s\ndata: %s\n\n" % (event, json.dumps(data))).encode()
+                event, data, version = item
+                head = "" if version is None else "id: %d\n" % version
+                yield ("%sevent: %s\ndata: %s\n\n" % (head, event, json.dumps(data))).encode()
         return stream()
 
 

@@ -514,8 +514,13 @@ async function refreshSessions() {
   }
 }
 
+/** An action's answer into the session shown: the session as it was when the service answered,
+ *  which the stream may already have overtaken (a decline's charge answer, then the stream's
+ *  "waiting for your decision"); an answer older than what the page has seen changes nothing. */
 function merge(update) {
   if (!current) return;
+  if (Number.isInteger(update.version) && Number.isInteger(current.version)
+      && update.version < current.version) return;
   if (update.fields) current.fields = { ...current.fields, ...update.fields };
   for (const key of Object.keys(update)) if (key !== "fields") current[key] = update[key];
 }
@@ -682,7 +687,13 @@ function openStream(session) {
     if (stream !== source || !current || current.id !== session.id) return;
     let data;
     try { data = JSON.parse(event.data); } catch (err) { return; }
+    // the session's version after this event; one the page has already seen (a change that
+    // came before a snapshot it read since) is not applied again
+    const version = Number.parseInt(event.lastEventId, 10);
+    if (event.type !== "snapshot" && Number.isInteger(version)
+        && Number.isInteger(current.version) && version <= current.version) return;
     handler(data);
+    if (Number.isInteger(version) && !(current.version > version)) current.version = version;
     renderProgress();
     if (current.state === STREAM_END) { closeStream(); setText("connection", ""); refreshCalls(); }
     // every change of state: the list says what is true now (a declined card followed by another)
