@@ -130,8 +130,18 @@ def secure_fifo_dir(configured: str = "") -> str:
     the temporary folder), made when missing. The switch must see it at the same path: it is
     on this host, so only a switch on this host (or sharing it as a volume) can hand keys over."""
     folder = configured or os.path.join(tempfile.gettempdir(), "payivr-secure")
-    os.makedirs(folder, mode=0o710, exist_ok=True)
+    if folder not in _FOLDERS_MADE:    # a mkdir and stats per read, three reads a card, saved
+        os.makedirs(folder, mode=0o710, exist_ok=True)
+        _FOLDERS_MADE.add(folder)
     return folder
+
+
+def forget_fifo_dir(folder: str) -> None:
+    """The folder went (a temp cleaner, an operator): the next read makes it again."""
+    _FOLDERS_MADE.discard(folder)
+
+
+_FOLDERS_MADE: set = set()
 
 
 def _one_line(value: object, what: str) -> str:
@@ -555,8 +565,14 @@ class Channel:
         script has written) before the script runs, read by a greenlet of its own that hands
         the one line to this call's inbox, and removed on every path out.
         """
-        path = os.path.join(self._fifo_dir(), "k-" + secrets.token_hex(16))
-        os.mkfifo(path, 0o620)
+        folder = self._fifo_dir()
+        path = os.path.join(folder, "k-" + secrets.token_hex(16))
+        try:
+            os.mkfifo(path, 0o620)
+        except FileNotFoundError:     # the folder was removed since it was made
+            forget_fifo_dir(folder)
+            self._fifo_dir()
+            os.mkfifo(path, 0o620)
         try:
             os.chmod(path, 0o620)   # the switch's user writes it (group), whatever the umask
             fd = os.open(path, os.O_RDWR | os.O_NONBLOCK)
@@ -622,7 +638,9 @@ class Channel:
             elif signal.kind == "complete" and signal.app_uuid == app_uuid:
                 completed = signal.headers
                 deadline = min(deadline, time.monotonic() + LINE_GRACE)
-        return line, (completed or {}).get("variable_" + SECURE_STATUS, "")
+        # not ``completed or {}``: the truth of an event's headers would parse every one of them
+        status = "" if completed is None else completed.get("variable_" + SECURE_STATUS, "")
+        return line, status
 
     def flush_keys(self) -> None:
         """Drop keys queued on the channel that no read took (an agent's cancel key)."""

@@ -198,6 +198,13 @@ class EventHeaders(Mapping[str, str]):
     def __len__(self) -> int:
         return len(self._all())
 
+    def __bool__(self) -> bool:
+        """Whether there is any header, without parsing them (``headers or {}`` would, through
+        ``__len__``: every variable of the event decoded to learn that it is not empty)."""
+        if self._parsed is not None:
+            return bool(self._parsed)
+        return True     # the Content-Type at least
+
     def items(self) -> ItemsView[str, str]:   # the parsed dictionary's, not Mapping's lookups
         return self._all().items()
 

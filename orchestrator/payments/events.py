@@ -284,6 +284,7 @@ def log_subscriber(logger: logging.Logger) -> Subscriber:
     redacted by the handlers anyway)."""
 
     def log_payment_event(call: CallRef, event: PaymentEvent) -> None:
-        logger.info("payment event %s", describe(event))
+        if logger.isEnabledFor(logging.INFO):   # the line is built only when it is written
+            logger.info("payment event %s", describe(event))
 
     return log_payment_event

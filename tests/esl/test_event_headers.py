@@ -46,3 +46,14 @@ def test_every_read_agrees_with_the_whole_parse_whatever_the_peer_sends():
             assert EventHeaders(text, "t").peek(name) == whole.get(name, ""), repr(text)
             assert EventHeaders(text, "t").get(name) == whole.get(name), repr(text)
             assert (name in EventHeaders(text, "t")) == (name in whole), repr(text)
+
+
+def test_an_event_is_true_without_its_headers_being_parsed(monkeypatch):
+    """``headers or {}`` on a completion asked ``len()``, which parsed every variable of it."""
+    parsed = []
+    real = protocol.parse_header_block
+    monkeypatch.setattr(protocol, "parse_header_block", lambda text: parsed.append(1) or real(text))
+    headers = EventHeaders(EVENT, "text/event-plain")
+    assert headers and (headers or {}).get("Application-UUID") == "a1"
+    assert parsed == []
+    assert len(headers) == 7 and parsed == [1] and bool(headers)

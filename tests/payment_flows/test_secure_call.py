@@ -91,3 +91,29 @@ def test_a_cancel_key_typed_ahead_cancels_the_entry(pay):
     run = pay(FLOW, [{"wait_prompt": 1}, {"press": "*"}], variables=SECURE)
     assert run.payments == [] and run.charges == []
     assert run.outcome.step == "out"
+
+
+def test_a_secure_entry_folder_removed_between_calls_is_made_again(service_on_simulator, tmp_path):
+    """The folder is made once, not before every read; one removed since (a temp cleaner, an
+    operator) is made again by the next read, and its card is still taken."""
+    import shutil
+
+    from orchestrator.engine import FlowLibrary, load_flow
+    from tests.payment_flows.conftest import PAYMENT_VARS
+
+    folder = tmp_path / "fifos"
+    flow = load_flow(FLOW, source_name="test.yaml")
+    world = service_on_simulator({"flows": {"default": flow.name},
+                                  "secure_entry": {"fifo_dir": str(folder)}},
+                                 sandbox=True, library=FlowLibrary({flow.name: flow}))
+    keying = [{"wait_prompt": 3}, {"press": CARD["visa"] + "#"}, {"wait_prompt": 4},
+              {"press": "1230"}, {"wait_prompt": 5}, {"press": "737"}]
+    outcomes = []
+    for _ in range(2):
+        result = world.finish(world.place(keying, dict(PAYMENT_VARS)), 60)
+        outcomes.append(result.outcome.result)
+        assert folder.is_dir()
+        shutil.rmtree(folder)
+    assert outcomes == ["completed", "completed"]
+    assert [p["status"] for p in world.service.store.list()] == ["approved", "approved"]
+    world.stop()
