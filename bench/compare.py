@@ -366,7 +366,8 @@ class Run:
         for rate in self.plan.rates:
             count = max(2, int(rate * self.plan.ramp_seconds))
             started, cpu_before = time.monotonic(), cpu_seconds(pid)
-            result = self.batch(client, kind, count, count, rate=rate)["calls"]
+            answer = self.batch(client, kind, count, count, rate=rate)
+            result = answer["calls"]
             cpu, wall = cpu_seconds(pid) - cpu_before, time.monotonic() - started
             wrong = sum(1 for c in result if not c["ok"])
             stretched = statistics.median(c["duration"] for c in result) > unloaded * self.plan.max_stretch
@@ -376,7 +377,8 @@ class Run:
                 # step is named, its calls are not counted among the load's correct calls)
                 figures.problems.append("ramp ended at %g/s: %d of %d calls not correct%s%s%s" % (
                     rate, wrong, len(result), ", durations stretched" if stretched else "",
-                    ", placing fell behind" if behind else "", reasons(result)))
+                    ", placing fell behind (the simulator's longest garbage collection: %.0f ms)"
+                    % (answer.get("gc", 0.0) * 1000) if behind else "", reasons(result)))
                 break
             figures.calls += len(result)
             figures.correct += len(result)
