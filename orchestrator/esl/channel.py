@@ -25,7 +25,7 @@ import time
 import uuid as uuidlib
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 from urllib.parse import quote
 
 import gevent
@@ -125,6 +125,9 @@ def sayable(value: object, kind: str) -> str:
     return text
 
 
+_FOLDERS_MADE: Set[str] = set()     # secure entry's folders made by this process
+
+
 def secure_fifo_dir(configured: str = "") -> str:
     """The folder secure entry's FIFOs are made in (``secure_entry.fifo_dir``, else one under
     the temporary folder), made when missing. The switch must see it at the same path: it is
@@ -139,9 +142,6 @@ def secure_fifo_dir(configured: str = "") -> str:
 def forget_fifo_dir(folder: str) -> None:
     """The folder went (a temp cleaner, an operator): the next read makes it again."""
     _FOLDERS_MADE.discard(folder)
-
-
-_FOLDERS_MADE: set = set()
 
 
 def _one_line(value: object, what: str) -> str:
