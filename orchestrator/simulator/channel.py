@@ -10,7 +10,7 @@ import re
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 import gevent
 from gevent.event import Event
@@ -123,6 +123,7 @@ class SimChannel:
         self._pending = 0
         self._held: List[SimEvent] = []
         self._prompts = 0
+        self._patience: Optional[Any] = None     # a silent caller's timer (start)
         self._prompt_changed = Event()
         self.done = Event()        # the channel is over (hung up, transferred, or handed to fallback)
         self.finished = Event()    # ... and its socket is closed: the record is complete
@@ -285,7 +286,25 @@ class SimChannel:
     # ---- the session (dialplan + application queue) -------------------------------------
     def start(self) -> None:
         self.switch.spawn(self._run_session)
-        self.switch.spawn(self._run_caller)
+        if self.caller.steps:
+            self.switch.spawn(self._run_caller)
+        else:
+            # a caller who only listens has nothing to run but their patience: a timer of the
+            # loop's, not a greenlet waiting on it (one a call, ten thousand in a hold)
+            self._patience = gevent.get_hub().loop.timer(self.scaled(self.caller.max_duration))
+            self._patience.start(self._out_of_patience)
+
+    def _out_of_patience(self) -> None:
+        """The silent caller's patience ran out (in the loop's callback: the hang-up, which
+        fires events, runs in a greenlet of its own)."""
+        if self.up:
+            self.switch.spawn(self.caller_hangup)
+
+    def _stop_patience(self) -> None:
+        if self._patience is not None:
+            self._patience.stop()
+            self._patience.close()
+            self._patience = None
 
     def _run_session(self) -> None:
         try:
@@ -368,7 +387,15 @@ class SimChannel:
         self.connect_seen = True
         # the socket application parks the channel right after connect; on the real switch the
         # event races with the client's `myevents`, here it comes just after a prompt client's
-        self.switch.spawn_later(0.01, self._park_event)
+        timer = gevent.get_hub().loop.timer(0.01)
+        timer.start(self._park_due, timer)
+
+    def _park_due(self, timer: Any) -> None:
+        """The park's moment (in the loop's callback): a greenlet fires the event only when a
+        socket takes it or the record keeps it; most clients nixevent it."""
+        timer.close()
+        if self.up and (self.switch.keep_events or self.switch.may_want("CHANNEL_PARK", self.uuid)):
+            self.switch.spawn(self._park_event)
 
     def _park_event(self) -> None:
         if self.up:
@@ -654,6 +681,7 @@ class SimChannel:
             self.hangup("NORMAL_CLEARING", by="switch")
 
     def _finish(self) -> None:
+        self._stop_patience()
         self._flush_held()
         if self.state == "hangup":
             self._socket_app_returns()
