@@ -76,6 +76,7 @@ def test_two_sweepers_racing_decline_each_link_once_with_one_callback(stores):
     both_read = gevent.event.Event()
     read = []
     counted = []
+    whose_turn = [0]
     sweepers = [LinkExpirySweeper(store, 60, on_expired=counted.append) for store in stores]
     for turn, sweeper in enumerate(sweepers):
         links = sweeper.links
@@ -90,9 +91,17 @@ def test_two_sweepers_racing_decline_each_link_once_with_one_callback(stores):
             assert both_read.wait(timeout=10)
             return found
 
-        def finish_in_turns(*args, real_finish=real_finish, **kwargs):
-            gevent.sleep(0)           # the other sweeper writes in between
-            return real_finish(*args, **kwargs)
+        def finish_in_turns(*args, real_finish=real_finish, mine=turn, **kwargs):
+            # one write each in strict turns, the first sweeper first: a yield alone let one
+            # sweeper take the store's write lock again and again while the other's busy wait
+            # slept, and it wrote all twelve (seen in CI)
+            deadline = time.monotonic() + 10
+            while whose_turn[0] != mine and time.monotonic() < deadline:
+                gevent.sleep(0.001)
+            try:
+                return real_finish(*args, **kwargs)
+            finally:
+                whose_turn[0] = 1 - mine
 
         links.expired_payments = read_then_wait
         links.store.finish = finish_in_turns

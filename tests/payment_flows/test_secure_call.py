@@ -5,10 +5,14 @@ event, no dptools prompt application that would log and take the keys, keys type
 announcement kept for the read that follows, menus read the same way, and the card's digits on
 no byte of the wire.
 """
+import shutil
+
+from orchestrator.engine import FlowLibrary, load_flow
 from tests.support.canary import traces
 from tests.support.cards import CARD
 
 SECURE = {"sensitive_dtmf": "true", "digits_dialed_filter": "(.+)"}
+AMOUNT = {"pay_amount": "1250", "pay_currency": "EUR", "pay_reference": "INV-7"}
 DPTOOLS_PROMPTS = ("playback", "speak", "say", "play_and_get_digits")
 FLOW = """
 flow: t
@@ -96,11 +100,6 @@ def test_a_cancel_key_typed_ahead_cancels_the_entry(pay):
 def test_a_secure_entry_folder_removed_between_calls_is_made_again(service_on_simulator, tmp_path):
     """The folder is made once, not before every read; one removed since (a temp cleaner, an
     operator) is made again by the next read, and its card is still taken."""
-    import shutil
-
-    from orchestrator.engine import FlowLibrary, load_flow
-    from tests.payment_flows.conftest import PAYMENT_VARS
-
     folder = tmp_path / "fifos"
     flow = load_flow(FLOW, source_name="test.yaml")
     world = service_on_simulator({"flows": {"default": flow.name},
@@ -110,7 +109,7 @@ def test_a_secure_entry_folder_removed_between_calls_is_made_again(service_on_si
               {"press": "1230"}, {"wait_prompt": 5}, {"press": "737"}]
     outcomes = []
     for _ in range(2):
-        result = world.finish(world.place(keying, dict(PAYMENT_VARS)), 60)
+        result = world.finish(world.place(keying, dict(AMOUNT)), 60)
         outcomes.append(result.outcome.result)
         assert folder.is_dir()
         shutil.rmtree(folder)
