@@ -23,11 +23,12 @@ on stdout:
 Nothing here counts as the client's work: the callers are scripted, the calls judged here.
 """
 import argparse
+import contextlib
 import gc
 import json
 import sys
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 import gevent
 import gevent.pool
@@ -149,28 +150,31 @@ class Bench:
         return wall / self.time_scale if self.time_scale else wall
 
     def calls(self, command: dict) -> dict:
-        count, kind = int(command["calls"]), command["kind"]
         rate = command.get("rate")
-        began = time.monotonic()
+        with self._collector_paused(bool(rate)):
+            return self._place_all(command, int(command["calls"]), command["kind"], rate)
+
+    @contextlib.contextmanager
+    def _collector_paused(self, paused: bool) -> Iterator[None]:
+        """A step of the ramp runs with no collection of this process's own while it places
+        calls on the clock. A full one walks every live call's objects, 150 to 190 ms at a
+        step's hundreds of calls, and every call placed meanwhile came late: that, not the
+        client, ended the ramps at 40 to 60 calls a second. The step's garbage (a few hundred
+        calls') is collected once it is over."""
         self.gc_longest = 0.0
-        if rate:
-            # a step of the ramp: no collection of this process's own while it places calls on
-            # the clock. A full one walks every live call's objects, 150 to 190 ms at a
-            # step's hundreds of calls, and every call placed meanwhile came late: that, not
-            # the client, ended the ramps at 40 to 60 calls a second. The step's garbage
-            # (a few hundred calls') is collected once it is over.
+        if paused:
             gc.disable()
         try:
-            return self._place_all(command, count, kind, rate, began)
+            yield
         finally:
-            if rate:
+            if paused:
                 gc.enable()
                 gc.collect()
 
-    def _place_all(self, command: dict, count: int, kind: str, rate: Optional[float],
-                   began: float) -> dict:
+    def _place_all(self, command: dict, count: int, kind: str, rate: Optional[float]) -> dict:
         slots = gevent.pool.Pool(int(command.get("concurrency") or count))
         results: List[Dict[str, Any]] = []
+        began = time.monotonic()
 
         def one(late: float) -> None:
             call = self._place(command["address"], kind)
